@@ -1,0 +1,177 @@
+//! Batches: one run of a mass operation, and the counts it reports.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::contact::{ContactId, Role, RoleChoice};
+use super::country::CountryCode;
+use super::postal::PostalSelection;
+use super::user::{UserId, display_name};
+
+/// Numeric id of a batch, shown to people as « n° 12 ».
+pub type BatchId = i64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchKind {
+    Reassign,
+    ReassignRegion,
+    Undo,
+    Import,
+}
+
+impl BatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchKind::Reassign => "reassign",
+            BatchKind::ReassignRegion => "reassign_region",
+            BatchKind::Undo => "undo",
+            BatchKind::Import => "import",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<BatchKind> {
+        match value {
+            "reassign" => Some(BatchKind::Reassign),
+            "reassign_region" => Some(BatchKind::ReassignRegion),
+            "undo" => Some(BatchKind::Undo),
+            "import" => Some(BatchKind::Import),
+            _ => None,
+        }
+    }
+
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            BatchKind::Reassign => "réaffectation",
+            BatchKind::ReassignRegion => "réaffectation par région",
+            BatchKind::Undo => "annulation",
+            BatchKind::Import => "importation",
+        }
+    }
+}
+
+/// Who runs an operation: a user, or the operating-system account for a
+/// CLI run without `--as`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub user_id: Option<UserId>,
+    /// Display form stored with the batch, so the journal stays readable
+    /// whatever happens to the user later.
+    pub label: String,
+}
+
+impl Actor {
+    pub fn system(os_account: &str) -> Actor {
+        Actor {
+            user_id: None,
+            label: format!("système (compte {os_account})"),
+        }
+    }
+
+    pub fn user(id: UserId, first_name: &str, last_name: &str, initials: &str) -> Actor {
+        Actor {
+            user_id: Some(id),
+            label: display_name(first_name, last_name, initials),
+        }
+    }
+}
+
+/// Every contact owned by `from`, on either role, goes to `to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserReassignment {
+    pub from: UserId,
+    pub to: UserId,
+}
+
+/// Every contact with an address in `country` whose postal code starts with
+/// one of the prefixes goes to `to` on the chosen roles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionReassignment {
+    pub to: UserId,
+    pub country: CountryCode,
+    pub postal: PostalSelection,
+    pub roles: RoleChoice,
+}
+
+/// Counts reported by every preview and run.
+/// `matched = changed + already_owned` always holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub matched: u64,
+    pub changed: u64,
+    pub already_owned: u64,
+    pub history_entries: u64,
+    /// Contacts whose commercial owner changes.
+    pub commercial: u64,
+    /// Contacts whose technical owner changes.
+    pub technical: u64,
+}
+
+impl Outcome {
+    pub fn role_count(&self, role: Role) -> u64 {
+        match role {
+            Role::Commercial => self.commercial,
+            Role::Technical => self.technical,
+        }
+    }
+}
+
+/// A batch as the journal shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Batch {
+    pub id: BatchId,
+    pub kind: BatchKind,
+    /// Parameters as entered, for the journal.
+    pub params: serde_json::Value,
+    pub actor_id: Option<UserId>,
+    pub actor: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// True once an undo batch has cancelled this one.
+    pub undone: bool,
+    /// The undo batch that cancelled this one.
+    pub undone_by: Option<BatchId>,
+    /// The batch this one cancels, for an undo.
+    pub undoes: Option<BatchId>,
+}
+
+impl Batch {
+    /// Only reassignments, and undos themselves, can be cancelled: an import
+    /// also creates contacts, which an owner restore cannot take back.
+    pub fn can_be_undone(&self) -> bool {
+        self.kind != BatchKind::Import && !self.undone
+    }
+}
+
+/// The result of applying a mass operation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Applied {
+    pub batch_id: BatchId,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// True when an earlier request with the same idempotency key had
+    /// already run it, and this is its stored result.
+    pub replayed: bool,
+}
+
+/// A contact that an undo left alone because its owner changed since.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedContact {
+    pub contact_id: ContactId,
+    pub external_id: Option<String>,
+    pub role: Role,
+    /// Initials of the owner the batch had set.
+    pub batch_owner: Option<String>,
+    /// Initials of the owner the contact has now.
+    pub current_owner: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UndoResult {
+    #[serde(flatten)]
+    pub applied: Applied,
+    pub undone_batch: BatchId,
+    pub skipped: Vec<SkippedContact>,
+}

@@ -1,0 +1,124 @@
+//! Contacts and their two addresses.
+
+use serde::Serialize;
+
+use super::country::CountryCode;
+
+/// Numeric id of a contact in the database.
+pub type ContactId = i64;
+
+/// One address (perso or pro) as it will be stored: the postal code as
+/// entered beside its normalised form, and the country as an alpha-3 code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AddressInput {
+    pub line1: String,
+    pub line2: String,
+    /// Postal code as entered, shown to people.
+    pub postal_code: String,
+    /// Normalised postal code used for matching; empty when there is none.
+    pub postal_norm: String,
+    pub city: String,
+    /// `None` only when the address is empty.
+    pub country: Option<CountryCode>,
+}
+
+impl AddressInput {
+    /// An address exists as soon as one of its fields is filled.
+    pub fn is_empty(&self) -> bool {
+        self.line1.is_empty()
+            && self.line2.is_empty()
+            && self.postal_code.is_empty()
+            && self.city.is_empty()
+            && self.country.is_none()
+    }
+}
+
+/// A contact read from an import file, validated and normalised, with its
+/// owners still given as the references found in the file (initials, login
+/// or e-mail).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContactInput {
+    pub external_id: Option<String>,
+    pub civility: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub email: String,
+    pub phone: String,
+    pub commercial_owner: Option<String>,
+    pub technical_owner: Option<String>,
+    pub perso: AddressInput,
+    pub pro: AddressInput,
+}
+
+/// Which owner of a contact an operation reads or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Commercial,
+    Technical,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Role::Commercial, Role::Technical];
+
+    /// Stable English name used in JSON, CSV and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Commercial => "commercial",
+            Role::Technical => "technical",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        match value {
+            "commercial" => Some(Role::Commercial),
+            "technical" => Some(Role::Technical),
+            _ => None,
+        }
+    }
+
+    /// French label of the owner field, as on screens and in history sentences.
+    pub fn owner_label_fr(self) -> &'static str {
+        match self {
+            Role::Commercial => "Responsable commercial",
+            Role::Technical => "Responsable technique",
+        }
+    }
+}
+
+/// The roles a region reassignment writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleChoice {
+    Commercial,
+    Technical,
+    Both,
+}
+
+impl RoleChoice {
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            RoleChoice::Commercial => &[Role::Commercial],
+            RoleChoice::Technical => &[Role::Technical],
+            RoleChoice::Both => &Role::ALL,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleChoice::Commercial => "commercial",
+            RoleChoice::Technical => "technical",
+            RoleChoice::Both => "both",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<RoleChoice> {
+        match value.trim().to_lowercase().as_str() {
+            "commercial" => Some(RoleChoice::Commercial),
+            "technical" | "technique" => Some(RoleChoice::Technical),
+            "both" | "les deux" => Some(RoleChoice::Both),
+            _ => None,
+        }
+    }
+}

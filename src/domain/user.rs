@@ -1,0 +1,145 @@
+//! Sales users, who own contacts.
+
+use serde::Serialize;
+
+/// Numeric id of a user in the database.
+pub type UserId = i64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    Admin,
+    User,
+}
+
+impl UserRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Admin => "admin",
+            UserRole::User => "user",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<UserRole> {
+        match value {
+            "admin" => Some(UserRole::Admin),
+            "user" => Some(UserRole::User),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub initials: String,
+    /// Login in the CRM the user came from, used to resolve owners on import.
+    pub login: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub role: UserRole,
+    pub active: bool,
+}
+
+impl User {
+    /// Display form used everywhere: `Prénom NOM (INITIALES)`.
+    pub fn display_name(&self) -> String {
+        display_name(&self.first_name, &self.last_name, &self.initials)
+    }
+}
+
+/// Formats `Prénom NOM (INITIALES)`, leaving out an empty part.
+pub fn display_name(first_name: &str, last_name: &str, initials: &str) -> String {
+    let mut parts = Vec::new();
+    if !first_name.is_empty() {
+        parts.push(first_name.to_string());
+    }
+    if !last_name.is_empty() {
+        parts.push(last_name.to_uppercase());
+    }
+    parts.push(format!("({initials})"));
+    parts.join(" ")
+}
+
+/// A new user, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    pub initials: String,
+    pub login: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub role: UserRole,
+    pub active: bool,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserInputError {
+    #[error(
+        "initiales « {0} » invalides : utilisez de 1 à 12 lettres ou chiffres sans espace (exemple : BB)"
+    )]
+    Initials(String),
+    #[error("{field} : ce champ est obligatoire")]
+    Missing { field: &'static str },
+    #[error("e-mail « {0} » invalide : attendu une adresse de la forme nom@domaine.fr")]
+    Email(String),
+}
+
+/// Normalises initials to uppercase and checks them: 1 to 12 ASCII letters
+/// or digits, so that they can be typed on any keyboard and in a URL.
+pub fn parse_initials(input: &str) -> Result<String, UserInputError> {
+    let value = input.trim().to_uppercase();
+    let valid = !value.is_empty()
+        && value.len() <= 12
+        && value.chars().all(|c| c.is_ascii_alphanumeric());
+    if valid {
+        Ok(value)
+    } else {
+        Err(UserInputError::Initials(input.to_string()))
+    }
+}
+
+/// Checks an e-mail address loosely: one `@` with text on both sides.
+pub fn parse_email(input: &str) -> Result<Option<String>, UserInputError> {
+    let value = input.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') => {
+            Ok(Some(value.to_string()))
+        }
+        _ => Err(UserInputError::Email(value.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_name_uppercases_last_name() {
+        assert_eq!(display_name("Baptiste", "Bonchamps", "BB"), "Baptiste BONCHAMPS (BB)");
+        assert_eq!(display_name("", "Bonchamps", "BB"), "BONCHAMPS (BB)");
+    }
+
+    #[test]
+    fn initials_are_uppercased_and_checked() {
+        assert_eq!(parse_initials(" bb ").as_deref(), Ok("BB"));
+        assert!(parse_initials("").is_err());
+        assert!(parse_initials("B B").is_err());
+        assert!(parse_initials("B%").is_err());
+        assert!(parse_initials("ABCDEFGHIJKLM").is_err());
+    }
+
+    #[test]
+    fn email_needs_local_part_and_domain() {
+        assert_eq!(parse_email("").unwrap(), None);
+        assert_eq!(parse_email("a@b.fr").unwrap().as_deref(), Some("a@b.fr"));
+        assert!(parse_email("ab.fr").is_err());
+        assert!(parse_email("@b.fr").is_err());
+        assert!(parse_email("a@b").is_err());
+    }
+}

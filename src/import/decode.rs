@@ -1,0 +1,179 @@
+//! Bytes to text: BOM, header line, separator sniffing and field decoding.
+
+use std::borrow::Cow;
+
+use encoding_rs::WINDOWS_1252;
+
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Separators tried on the header line. On a tie the earlier one wins, and
+/// `;` is also the choice for a single-column file, because it is the
+/// separator French spreadsheets write.
+const SEPARATORS: [u8; 3] = [b';', b'\t', b','];
+
+/// Where the header line sits in the first bytes of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HeaderLine {
+    /// Offset of its first byte, after any blank lines before it.
+    pub start: usize,
+    /// Offset of its line terminator, or of the end of the bytes read.
+    pub end: usize,
+    /// The line ends with a lone `\r` (classic Mac OS line endings).
+    pub ends_with_lone_cr: bool,
+}
+
+/// Finds the first non-blank line, reading quoted fields as a whole so a
+/// line break inside quotes does not end it.
+///
+/// Returns `None` when more bytes are needed to decide, which never
+/// happens once `at_eof` is true.
+pub(crate) fn find_header_line(bytes: &[u8], at_eof: bool) -> Option<HeaderLine> {
+    let start = bytes
+        .iter()
+        .position(|&byte| byte != b'\n' && byte != b'\r')
+        .unwrap_or(bytes.len());
+    let unterminated = HeaderLine {
+        start,
+        end: bytes.len(),
+        ends_with_lone_cr: false,
+    };
+
+    let mut in_quotes = false;
+    for (offset, &byte) in bytes.iter().enumerate().skip(start) {
+        match byte {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => {
+                return Some(HeaderLine {
+                    end: offset,
+                    ..unterminated
+                });
+            }
+            b'\r' if !in_quotes => {
+                return match bytes.get(offset + 1) {
+                    Some(&next) => Some(HeaderLine {
+                        end: offset,
+                        ends_with_lone_cr: next != b'\n',
+                        ..unterminated
+                    }),
+                    None if at_eof => Some(HeaderLine {
+                        end: offset,
+                        ..unterminated
+                    }),
+                    None => None,
+                };
+            }
+            _ => {}
+        }
+    }
+    at_eof.then_some(unterminated)
+}
+
+/// Picks the separator that occurs most often outside quotes in the line.
+pub(crate) fn sniff_separator(line: &[u8]) -> u8 {
+    let mut counts = [0usize; SEPARATORS.len()];
+    let mut in_quotes = false;
+    for &byte in line {
+        if byte == b'"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes && let Some(index) = SEPARATORS.iter().position(|&s| s == byte) {
+            counts[index] += 1;
+        }
+    }
+
+    let mut best = 0;
+    for index in 1..SEPARATORS.len() {
+        if counts[index] > counts[best] {
+            best = index;
+        }
+    }
+    SEPARATORS[best]
+}
+
+/// Decodes one field: valid UTF-8 is kept as is, anything else is read as
+/// Windows-1252, the encoding Excel uses for French CSV files.
+///
+/// Deciding per field keeps the reader streaming, and an ASCII field reads
+/// the same in both encodings.
+pub(crate) fn decode_field(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_line_lf_and_crlf() {
+        let line = find_header_line(b"Nom;Prenom\nA;B\n", false).unwrap();
+        assert_eq!((line.start, line.end, line.ends_with_lone_cr), (0, 10, false));
+
+        let line = find_header_line(b"Nom;Prenom\r\nA;B\r\n", false).unwrap();
+        assert_eq!((line.start, line.end, line.ends_with_lone_cr), (0, 10, false));
+    }
+
+    #[test]
+    fn header_line_after_blank_lines() {
+        let line = find_header_line(b"\r\n\nNom\n", false).unwrap();
+        assert_eq!((line.start, line.end), (3, 6));
+    }
+
+    #[test]
+    fn header_line_keeps_quoted_newline() {
+        let bytes = b"\"Nom\nlong\";Prenom\nA;B\n";
+        let line = find_header_line(bytes, false).unwrap();
+        assert_eq!(line.end, 17);
+    }
+
+    #[test]
+    fn header_line_needs_more_bytes() {
+        assert_eq!(find_header_line(b"Nom;Pre", false), None);
+        assert_eq!(find_header_line(b"Nom;Prenom\r", false), None);
+        assert_eq!(find_header_line(b"\n\n", false), None);
+
+        let line = find_header_line(b"Nom;Prenom", true).unwrap();
+        assert_eq!((line.start, line.end), (0, 10));
+        let line = find_header_line(b"\n\n", true).unwrap();
+        assert_eq!((line.start, line.end), (2, 2));
+    }
+
+    #[test]
+    fn header_line_detects_lone_cr() {
+        let line = find_header_line(b"Nom;Prenom\rA;B\r", false).unwrap();
+        assert!(line.ends_with_lone_cr);
+        let line = find_header_line(b"Nom;Prenom\r", true).unwrap();
+        assert!(!line.ends_with_lone_cr);
+    }
+
+    #[test]
+    fn sniff_picks_most_frequent_separator() {
+        assert_eq!(sniff_separator(b"a;b;c"), b';');
+        assert_eq!(sniff_separator(b"a,b,c"), b',');
+        assert_eq!(sniff_separator(b"a\tb\tc"), b'\t');
+        assert_eq!(sniff_separator(b"a,b;c;d"), b';');
+        assert_eq!(sniff_separator(b"a;b,c,d"), b',');
+    }
+
+    #[test]
+    fn sniff_ignores_quoted_separators() {
+        assert_eq!(sniff_separator(b"\"Nom, complet\";\"Ville, pays\";CP"), b';');
+        assert_eq!(sniff_separator(b"\"a;b;c\",d"), b',');
+    }
+
+    #[test]
+    fn sniff_single_column_and_ties() {
+        assert_eq!(sniff_separator(b"Nom"), b';');
+        assert_eq!(sniff_separator(b"a;b,c"), b';');
+        assert_eq!(sniff_separator(b"a\tb,c"), b'\t');
+    }
+
+    #[test]
+    fn decode_field_utf8_and_windows_1252() {
+        assert_eq!(decode_field("Hélène".as_bytes()), "Hélène");
+        assert_eq!(decode_field(b"H\xE9l\xE8ne"), "Hélène");
+        assert_eq!(decode_field(b"\xC9lodie \x80"), "Élodie €");
+        assert_eq!(decode_field(b"plain"), "plain");
+    }
+}

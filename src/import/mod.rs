@@ -1,0 +1,1 @@
+//! Reading contact files as French users have them.

@@ -1,0 +1,157 @@
+//! Communes with their La Poste postal codes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
+
+use super::embedded::read_rows;
+
+const COMMUNES_CSV: &str = include_str!("../../data/communes_postal.csv");
+
+/// One postal code of one commune: a commune with several postal codes
+/// appears once per code.
+///
+/// Paris, Lyon and Marseille appear through their municipal arrondissements
+/// (`Paris 1er Arrondissement`, `75001`), which carry the same postal codes
+/// as the whole city, with the city in `parent_insee` and `parent_name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commune {
+    /// INSEE code of the commune or arrondissement (`51454`, `75101`).
+    pub insee: &'static str,
+    pub name: &'static str,
+    /// Five-digit La Poste code.
+    pub postal_code: &'static str,
+    pub departement_code: &'static str,
+    /// INSEE code of the city an arrondissement belongs to (`75056`).
+    pub parent_insee: Option<&'static str>,
+    /// Name of the city an arrondissement belongs to (`Paris`).
+    pub parent_name: Option<&'static str>,
+}
+
+struct CommuneTable {
+    communes: Vec<Commune>,
+    /// Positions in `communes` of the rows of each postal code.
+    by_postal_code: HashMap<&'static str, Vec<usize>>,
+    /// First three digits of the postal codes of each département.
+    prefixes_by_departement: HashMap<&'static str, BTreeSet<&'static str>>,
+}
+
+static TABLE: LazyLock<CommuneTable> = LazyLock::new(load_communes);
+
+/// Returns every (commune, postal code) pair, in file order: by INSEE code.
+pub fn communes() -> &'static [Commune] {
+    &TABLE.communes
+}
+
+/// Tells whether La Poste lists this exact five-digit postal code.
+pub fn postal_code_exists(code: &str) -> bool {
+    TABLE.by_postal_code.contains_key(code)
+}
+
+/// Returns the communes served by a postal code, empty when La Poste does
+/// not list it. A code can serve several communes, and even communes of two
+/// départements (`52100`).
+pub fn communes_for_postal_code(code: &str) -> Vec<&'static Commune> {
+    let table: &'static CommuneTable = &TABLE;
+    table
+        .by_postal_code
+        .get(code)
+        .map(|positions| positions.iter().map(|&i| &table.communes[i]).collect())
+        .unwrap_or_default()
+}
+
+/// Returns the postal prefixes that the communes of a Corsican département
+/// use, sorted: `2A` gives `["200", "201"]` and `2B` gives `["202", "206"]`
+/// with the 2026 data. Returns `None` for any other département, because
+/// only Corsica has département codes that are not postal prefixes.
+pub fn corsica_postal_prefixes(departement: &str) -> Option<Vec<String>> {
+    let code = departement.trim().to_ascii_uppercase();
+    if code != "2A" && code != "2B" {
+        return None;
+    }
+    let prefixes = TABLE.prefixes_by_departement.get(code.as_str())?;
+    Some(prefixes.iter().map(|prefix| prefix.to_string()).collect())
+}
+
+/// Returns the first three digits of the postal codes of a département's
+/// communes, sorted, as the commune list gives them.
+pub(super) fn derived_postal_prefixes(departement: &str) -> Vec<&'static str> {
+    TABLE
+        .prefixes_by_departement
+        .get(departement)
+        .map(|prefixes| prefixes.iter().copied().collect())
+        .unwrap_or_default()
+}
+
+fn load_communes() -> CommuneTable {
+    let rows = read_rows(
+        "communes_postal.csv",
+        COMMUNES_CSV,
+        [
+            "insee",
+            "commune_name",
+            "postal_code",
+            "departement_code",
+            "commune_type",
+            "parent_commune_insee",
+        ],
+    );
+
+    // The file lists Paris, Lyon and Marseille twice: as a whole city and
+    // by arrondissement, each with the same postal codes. Only the
+    // arrondissement rows are kept, so that each postal code counts once.
+    let parents: BTreeSet<&'static str> = rows
+        .iter()
+        .filter(|[.., commune_type, parent]| {
+            *commune_type == "arrondissement-municipal" && !parent.is_empty()
+        })
+        .map(|[.., parent]| *parent)
+        .collect();
+    let parent_names: HashMap<&'static str, &'static str> = rows
+        .iter()
+        .filter(|[insee, ..]| parents.contains(insee))
+        .map(|[insee, name, ..]| (*insee, *name))
+        .collect();
+
+    let mut communes = Vec::with_capacity(rows.len());
+    for [insee, name, postal_code, departement_code, _, parent] in rows {
+        // Rows without a postal code are not usable for matching.
+        if postal_code.is_empty() || parents.contains(insee) {
+            continue;
+        }
+        let (parent_insee, parent_name) = if parent.is_empty() {
+            (None, None)
+        } else {
+            (Some(parent), parent_names.get(parent).copied())
+        };
+        communes.push(Commune {
+            insee,
+            name,
+            postal_code,
+            departement_code,
+            parent_insee,
+            parent_name,
+        });
+    }
+
+    let mut by_postal_code: HashMap<&'static str, Vec<usize>> = HashMap::new();
+    let mut prefixes_by_departement: HashMap<&'static str, BTreeSet<&'static str>> =
+        HashMap::new();
+    for (position, commune) in communes.iter().enumerate() {
+        by_postal_code
+            .entry(commune.postal_code)
+            .or_default()
+            .push(position);
+        if let Some(prefix) = commune.postal_code.get(..3) {
+            prefixes_by_departement
+                .entry(commune.departement_code)
+                .or_default()
+                .insert(prefix);
+        }
+    }
+
+    CommuneTable {
+        communes,
+        by_postal_code,
+        prefixes_by_departement,
+    }
+}

@@ -1,0 +1,150 @@
+//! Storage: one interface with domain-named operations, one implementation
+//! per engine (SQLite embedded, PostgreSQL for servers).
+//!
+//! Every mass operation runs as one transaction with a fixed number of
+//! statements whatever the number of contacts, and reads the owner it
+//! replaces under the write lock, so history names the owner really replaced.
+
+pub mod model;
+pub mod open;
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::batch::{
+    Actor, Applied, Batch, BatchId, RegionReassignment, UndoResult, UserReassignment,
+};
+use crate::domain::contact::ContactId;
+use crate::domain::history::HistoryEntry;
+use crate::domain::user::{NewUser, User, UserId};
+
+pub use model::*;
+pub use open::open_store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A rule of the domain forbids the operation; the message is French
+    /// and meant for the user.
+    #[error("{message}")]
+    Rejected { code: &'static str, message: String },
+    #[error("{what} introuvable : « {key} »")]
+    NotFound { what: &'static str, key: String },
+    /// Another transaction holds a conflicting lock for too long, or the
+    /// engine detected a deadlock that retries did not resolve.
+    #[error("la base est occupée par une autre opération ; réessayez dans un instant")]
+    Busy,
+    #[error("erreur de la base de données : {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    pub fn rejected(code: &'static str, message: impl Into<String>) -> StoreError {
+        StoreError::Rejected {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Stable English code for the API and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Rejected { code, .. } => code,
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::Busy => "busy",
+            StoreError::Database(_) => "database_error",
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage interface. Implementations are cheap to share between
+/// threads: each call takes a connection from the engine's pool.
+pub trait Store: Send + Sync {
+    /// Engine name for logs and reports: `sqlite` or `postgres`.
+    fn engine(&self) -> &'static str;
+
+    // Users.
+    fn create_user(&self, user: &NewUser) -> StoreResult<User>;
+    fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Finds a user by initials, login or e-mail, ignoring case.
+    fn find_user(&self, key: &str) -> StoreResult<Option<User>>;
+    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<()>;
+    fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
+    fn user_password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
+
+    // Contacts.
+    /// Finds a contact by numeric id or external id.
+    fn find_contact(&self, key: &str) -> StoreResult<Option<Contact>>;
+    fn list_contacts(&self, filter: &ContactFilter, page: Page) -> StoreResult<ContactPage>;
+    /// Streams contacts in id order to `sink`, without loading them all.
+    fn export_contacts(
+        &self,
+        selection: &ExportSelection,
+        sink: &mut dyn FnMut(&Contact) -> anyhow::Result<()>,
+    ) -> StoreResult<u64>;
+    fn contact_history(&self, contact: ContactId) -> StoreResult<Vec<HistoryEntry>>;
+    fn count_contacts(&self) -> StoreResult<u64>;
+
+    /// Opens one import transaction; nothing is visible before `commit`.
+    fn begin_import(&self, actor: &Actor, params: serde_json::Value)
+    -> StoreResult<Box<dyn ImportSession + '_>>;
+
+    // Mass operations.
+    fn preview_user_reassignment(
+        &self,
+        request: &UserReassignment,
+    ) -> StoreResult<crate::domain::batch::Outcome>;
+    fn apply_user_reassignment(
+        &self,
+        request: &UserReassignment,
+        run: &RunContext,
+    ) -> StoreResult<Applied>;
+    fn preview_region_reassignment(
+        &self,
+        request: &RegionReassignment,
+    ) -> StoreResult<RegionPreview>;
+    fn apply_region_reassignment(
+        &self,
+        request: &RegionReassignment,
+        run: &RunContext,
+    ) -> StoreResult<Applied>;
+    fn undo_batch(&self, batch: BatchId, run: &RunContext) -> StoreResult<UndoResult>;
+    fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>>;
+    fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;
+    /// Contacts a batch changed, for the journal and its export.
+    fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage>;
+
+    // Web sessions and API tokens, stored here so that several application
+    // servers on one database behave as one.
+    fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    fn create_api_token(&self, user: UserId, token_hash: &str, label: &str) -> StoreResult<i64>;
+    fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>>;
+    /// Records a failed login and returns how many failures the key has in
+    /// the last `window_seconds`.
+    fn record_login_failure(&self, key: &str, window_seconds: i64) -> StoreResult<u32>;
+    fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+}
+
+/// What a mass operation needs besides its criteria.
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    pub actor: Actor,
+    /// Parameters as entered, stored with the batch for the journal.
+    pub params: serde_json::Value,
+    /// A second run with the same key returns the first run's result.
+    pub idempotency_key: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// One import transaction. Rows arrive in chunks; each chunk is written
+/// with prepared statements (SQLite) or a bulk copy (PostgreSQL).
+pub trait ImportSession {
+    fn create_user(&mut self, user: &NewUser) -> StoreResult<User>;
+    fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts>;
+    /// Records the totals on the import batch and commits everything.
+    fn commit(self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId>;
+}

@@ -1,0 +1,160 @@
+//! Records read from and written to storage.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::batch::{BatchId, Outcome};
+use crate::domain::contact::{ContactId, ContactInput};
+use crate::domain::history::UserRef;
+use crate::domain::postal::PostalPrefix;
+use crate::domain::user::UserId;
+
+/// A stored address; `country` is empty when the address is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Address {
+    pub line1: String,
+    pub line2: String,
+    pub postal_code: String,
+    pub postal_norm: String,
+    pub city: String,
+    pub country: String,
+}
+
+impl Address {
+    pub fn is_empty(&self) -> bool {
+        self.line1.is_empty()
+            && self.line2.is_empty()
+            && self.postal_code.is_empty()
+            && self.city.is_empty()
+            && self.country.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub external_id: Option<String>,
+    pub civility: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub email: String,
+    pub phone: String,
+    pub commercial_owner: Option<UserRef>,
+    pub technical_owner: Option<UserRef>,
+    pub perso: Address,
+    pub pro: Address,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Contact {
+    /// Name shown in lists: « Prénom NOM », else the company.
+    pub fn display_name(&self) -> String {
+        let name = format!("{} {}", self.first_name, self.last_name.to_uppercase());
+        let name = name.trim();
+        if name.is_empty() {
+            self.company.clone()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+/// A validated contact with its owners resolved to users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactWrite {
+    pub line: u64,
+    pub contact: ContactInput,
+    pub commercial_owner: Option<UserId>,
+    pub technical_owner: Option<UserId>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub imported: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub history_entries: u64,
+}
+
+impl ImportCounts {
+    pub fn add(&mut self, other: &ImportCounts) {
+        self.imported += other.imported;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.history_entries += other.history_entries;
+    }
+}
+
+/// Filters of the contact list; every field is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactFilter {
+    /// Contacts owned by this user on either role.
+    pub owner: Option<UserId>,
+    /// Alpha-3 code of the country of either address.
+    pub country: Option<String>,
+    /// Postal prefixes of either address (with `country`, of an address in
+    /// that country).
+    pub postal_prefixes: Vec<PostalPrefix>,
+    /// Free text matched against names, company, e-mail and external id.
+    pub text: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: u32 = 50;
+
+    pub fn first(limit: u32) -> Page {
+        Page { limit, offset: 0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContactPage {
+    pub total: u64,
+    pub contacts: Vec<Contact>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExportSelection {
+    All,
+    Batch(BatchId),
+    Filter(ContactFilter),
+}
+
+/// Matches of a region preview for one requested postal prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PrefixCount {
+    pub prefix: String,
+    pub matched: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RegionPreview {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub per_prefix: Vec<PrefixCount>,
+    /// A few of the matched contacts, to show what the criteria select.
+    pub sample: Vec<Contact>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}

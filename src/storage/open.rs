@@ -1,0 +1,31 @@
+//! Choosing the engine from the database location.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::sqlite::SqliteStore;
+use super::{Store, StoreError, StoreResult};
+
+/// Opens the store named by `location`: a `postgres://` or
+/// `postgresql://` URL selects PostgreSQL, anything else is a SQLite file
+/// path (`sqlite://` prefix allowed), created on first use.
+pub fn open_store(location: &str) -> StoreResult<Arc<dyn Store>> {
+    let location = location.trim();
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        return Err(StoreError::rejected(
+            "engine_unavailable",
+            "PostgreSQL n'est pas encore pris en charge par cette version",
+        ));
+    }
+    let path = location
+        .strip_prefix("sqlite://")
+        .or_else(|| location.strip_prefix("sqlite:"))
+        .unwrap_or(location);
+    if path.is_empty() {
+        return Err(StoreError::rejected(
+            "database_missing",
+            "base de données : chemin vide ; indiquez un fichier avec --db ou RELAIS_DATABASE_URL",
+        ));
+    }
+    Ok(Arc::new(SqliteStore::open(Path::new(path))?))
+}

@@ -1,0 +1,107 @@
+//! The batch journal on SQLite, and the idempotency check of a run.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, Outcome};
+use crate::storage::{RunContext, StoreError, StoreResult};
+
+use super::db_error;
+use super::rows::{self, BATCH_COLUMNS};
+
+pub fn list(conn: &Connection, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {BATCH_COLUMNS} FROM batches ORDER BY id DESC LIMIT ?1 OFFSET ?2"
+        ))
+        .map_err(db_error)?;
+    let batches = statement
+        .query_map(params![limit, offset], rows::batch)
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(batches)
+}
+
+pub fn get(conn: &Connection, id: BatchId) -> StoreResult<Option<Batch>> {
+    conn.query_row(
+        &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?1"),
+        [id],
+        rows::batch,
+    )
+    .optional()
+    .map_err(db_error)
+}
+
+/// Returns the stored result when a batch already ran with this run's
+/// idempotency key. A key reused for another operation is rejected.
+pub fn replay(conn: &Connection, kind: BatchKind, run: &RunContext) -> StoreResult<Option<Applied>> {
+    let Some(key) = &run.idempotency_key else {
+        return Ok(None);
+    };
+    let found = conn
+        .query_row(
+            &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE idempotency_key = ?1"),
+            [key],
+            rows::batch,
+        )
+        .optional()
+        .map_err(db_error)?;
+    match found {
+        None => Ok(None),
+        Some(batch) if batch.kind == kind && batch.params == run.params => Ok(Some(Applied {
+            batch_id: batch.id,
+            outcome: batch.outcome,
+            replayed: true,
+        })),
+        Some(batch) => Err(StoreError::rejected(
+            "idempotency_key_reused",
+            format!(
+                "la clé d'idempotence « {key} » a déjà servi pour l'opération n° {} avec d'autres paramètres ; envoyez une nouvelle clé",
+                batch.id
+            ),
+        )),
+    }
+}
+
+pub fn insert(
+    conn: &Connection,
+    kind: BatchKind,
+    run: &RunContext,
+    undoes: Option<BatchId>,
+) -> StoreResult<BatchId> {
+    conn.execute(
+        "INSERT INTO batches (kind, params, actor_id, actor_label, started_at, undoes, idempotency_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            kind.as_str(),
+            run.params.to_string(),
+            run.actor.user_id,
+            run.actor.label,
+            rows::timestamp(run.now),
+            undoes,
+            run.idempotency_key,
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn finish(conn: &Connection, id: BatchId, outcome: &Outcome) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE batches SET finished_at = ?2, matched = ?3, changed = ?4, already_owned = ?5,
+             history_entries = ?6, commercial = ?7, technical = ?8
+         WHERE id = ?1",
+        params![
+            id,
+            rows::timestamp(chrono::Utc::now()),
+            outcome.matched as i64,
+            outcome.changed as i64,
+            outcome.already_owned as i64,
+            outcome.history_entries as i64,
+            outcome.commercial as i64,
+            outcome.technical as i64,
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}

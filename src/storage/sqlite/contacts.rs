@@ -1,0 +1,193 @@
+//! Reading contacts and their history on SQLite.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+
+use crate::domain::batch::BatchId;
+use crate::domain::contact::ContactId;
+use crate::domain::history::HistoryEntry;
+use crate::storage::{
+    Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreResult,
+};
+
+use super::db_error;
+use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, HISTORY_COLUMNS, HISTORY_JOINS};
+
+/// Finds a contact by numeric id, else by external id.
+pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
+    let key = key.trim();
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = ?1");
+    if let Some(contact) = conn
+        .query_row(&sql, [key], rows::contact)
+        .optional()
+        .map_err(db_error)?
+    {
+        return Ok(Some(contact));
+    }
+    match key.parse::<i64>() {
+        Ok(id) => conn
+            .query_row(
+                &format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.id = ?1"),
+                [id],
+                rows::contact,
+            )
+            .optional()
+            .map_err(db_error),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Builds the WHERE clause of a contact filter. Text search escapes `%`
+/// and `_`, so that what people type is matched literally.
+fn filter_clause(filter: &ContactFilter) -> (String, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+
+    if let Some(owner) = filter.owner {
+        clauses.push("(c.commercial_owner_id = ? OR c.technical_owner_id = ?)".to_string());
+        values.push(Value::Integer(owner));
+        values.push(Value::Integer(owner));
+    }
+    let ranges = |side: &str, values: &mut Vec<Value>| -> String {
+        let parts: Vec<String> = filter
+            .postal_prefixes
+            .iter()
+            .map(|prefix| {
+                values.push(Value::Text(prefix.as_str().to_string()));
+                values.push(Value::Text(prefix.upper_bound()));
+                format!("(c.{side}_postal_norm >= ? AND c.{side}_postal_norm < ?)")
+            })
+            .collect();
+        parts.join(" OR ")
+    };
+    match (&filter.country, filter.postal_prefixes.is_empty()) {
+        (Some(country), true) => {
+            clauses.push("(c.perso_country = ? OR c.pro_country = ?)".to_string());
+            values.push(Value::Text(country.clone()));
+            values.push(Value::Text(country.clone()));
+        }
+        (Some(country), false) => {
+            values.push(Value::Text(country.clone()));
+            let perso = ranges("perso", &mut values);
+            values.push(Value::Text(country.clone()));
+            let pro = ranges("pro", &mut values);
+            clauses.push(format!(
+                "((c.perso_country = ? AND ({perso})) OR (c.pro_country = ? AND ({pro})))"
+            ));
+        }
+        (None, false) => {
+            let perso = ranges("perso", &mut values);
+            let pro = ranges("pro", &mut values);
+            clauses.push(format!("(({perso}) OR ({pro}))"));
+        }
+        (None, true) => {}
+    }
+    if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        clauses.push(
+            "(c.last_name LIKE ? ESCAPE '\\' OR c.first_name LIKE ? ESCAPE '\\' \
+             OR c.company LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\' OR c.external_id = ?)"
+                .to_string(),
+        );
+        for _ in 0..4 {
+            values.push(Value::Text(pattern.clone()));
+        }
+        values.push(Value::Text(text.to_string()));
+    }
+
+    if clauses.is_empty() {
+        (String::new(), values)
+    } else {
+        (format!("WHERE {}", clauses.join(" AND ")), values)
+    }
+}
+
+pub fn list(conn: &Connection, filter: &ContactFilter, page: Page) -> StoreResult<ContactPage> {
+    let (clause, values) = filter_clause(filter);
+    page_of(conn, &clause, values, page)
+}
+
+fn page_of(conn: &Connection, clause: &str, values: Vec<Value>, page: Page) -> StoreResult<ContactPage> {
+    let total: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM contacts c {clause}"),
+            params_from_iter(values.iter()),
+            |row| row.get(0),
+        )
+        .map_err(db_error)?;
+    let mut paged = values;
+    paged.push(Value::Integer(i64::from(page.limit)));
+    paged.push(Value::Integer(i64::from(page.offset)));
+    let mut statement = conn
+        .prepare(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} {clause} ORDER BY c.id LIMIT ? OFFSET ?"
+        ))
+        .map_err(db_error)?;
+    let contacts = statement
+        .query_map(params_from_iter(paged.iter()), rows::contact)
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(ContactPage {
+        total: total as u64,
+        contacts,
+    })
+}
+
+pub fn of_batch(conn: &Connection, batch: BatchId, page: Page) -> StoreResult<ContactPage> {
+    let clause = "WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = ?)";
+    page_of(conn, clause, vec![Value::Integer(batch)], page)
+}
+
+pub fn export(
+    conn: &Connection,
+    selection: &ExportSelection,
+    sink: &mut dyn FnMut(&Contact) -> anyhow::Result<()>,
+) -> StoreResult<u64> {
+    let (clause, values) = match selection {
+        ExportSelection::All => (String::new(), Vec::new()),
+        ExportSelection::Batch(batch) => (
+            "WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = ?)".to_string(),
+            vec![Value::Integer(*batch)],
+        ),
+        ExportSelection::Filter(filter) => filter_clause(filter),
+    };
+    let mut statement = conn
+        .prepare(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} {clause} ORDER BY c.id"
+        ))
+        .map_err(db_error)?;
+    let mut rows = statement
+        .query(params_from_iter(values.iter()))
+        .map_err(db_error)?;
+    let mut written = 0;
+    while let Some(row) = rows.next().map_err(db_error)? {
+        let contact = rows::contact(row).map_err(db_error)?;
+        sink(&contact).map_err(|error| crate::storage::StoreError::Database(format!("{error:#}")))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// History of one contact, newest first.
+pub fn history(conn: &Connection, contact: ContactId) -> StoreResult<Vec<HistoryEntry>> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM history h {HISTORY_JOINS}
+             WHERE h.contact_id = ?1 ORDER BY h.id DESC"
+        ))
+        .map_err(db_error)?;
+    let entries = statement
+        .query_map([contact], rows::history_entry)
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(entries)
+}
+
+pub fn count(conn: &Connection) -> StoreResult<u64> {
+    conn.query_row("SELECT count(*) FROM contacts", [], |row| row.get::<_, i64>(0))
+        .map(|n| n as u64)
+        .map_err(db_error)
+}

@@ -1,0 +1,243 @@
+//! Import transaction on SQLite: one `BEGIN IMMEDIATE` for the whole file,
+//! rows written with cached prepared statements (in process, so no round
+//! trip per row), rolled back unless committed.
+
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
+use crate::domain::contact::{AddressInput, Role};
+use crate::domain::history::HistoryKind;
+use crate::domain::user::{NewUser, User};
+use crate::storage::{ContactWrite, ImportCounts, ImportSession, RunContext, StoreResult};
+
+use super::pool::SqliteManager;
+use super::{batches, db_error, rows, users};
+
+/// Stored columns an import writes, in the order of `values()`.
+const WRITTEN_COLUMNS: [&str; 20] = [
+    "civility",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "commercial_owner_id",
+    "technical_owner_id",
+    "perso_line1",
+    "perso_line2",
+    "perso_postal_code",
+    "perso_postal_norm",
+    "perso_city",
+    "perso_country",
+    "pro_line1",
+    "pro_line2",
+    "pro_postal_code",
+    "pro_postal_norm",
+    "pro_city",
+    "pro_country",
+];
+
+const COMMERCIAL_INDEX: usize = 6;
+const TECHNICAL_INDEX: usize = 7;
+
+fn text(value: &str) -> Value {
+    Value::Text(value.to_string())
+}
+
+fn owner(value: Option<i64>) -> Value {
+    value.map_or(Value::Null, Value::Integer)
+}
+
+fn address_values(address: &AddressInput, values: &mut Vec<Value>) {
+    values.push(text(&address.line1));
+    values.push(text(&address.line2));
+    values.push(text(&address.postal_code));
+    values.push(text(&address.postal_norm));
+    values.push(text(&address.city));
+    values.push(
+        address
+            .country
+            .as_ref()
+            .map_or(Value::Null, |country| text(country.as_str())),
+    );
+}
+
+fn values(row: &ContactWrite) -> Vec<Value> {
+    let contact = &row.contact;
+    let mut values = vec![
+        text(&contact.civility),
+        text(&contact.first_name),
+        text(&contact.last_name),
+        text(&contact.company),
+        text(&contact.email),
+        text(&contact.phone),
+        owner(row.commercial_owner),
+        owner(row.technical_owner),
+    ];
+    address_values(&contact.perso, &mut values);
+    address_values(&contact.pro, &mut values);
+    values
+}
+
+pub struct SqliteImport {
+    conn: r2d2::PooledConnection<SqliteManager>,
+    batch: BatchId,
+    at: String,
+    open: bool,
+}
+
+impl SqliteImport {
+    pub fn begin(
+        conn: r2d2::PooledConnection<SqliteManager>,
+        actor: &Actor,
+        params: serde_json::Value,
+    ) -> StoreResult<SqliteImport> {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error)?;
+        let now = chrono::Utc::now();
+        let run = RunContext {
+            actor: actor.clone(),
+            params,
+            idempotency_key: None,
+            now,
+        };
+        let mut session = SqliteImport {
+            conn,
+            batch: 0,
+            at: rows::timestamp(now),
+            open: true,
+        };
+        session.batch = batches::insert(&session.conn, BatchKind::Import, &run, None)?;
+        Ok(session)
+    }
+
+    fn write_one(&self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
+        let new_values = values(row);
+        let existing = match &row.contact.external_id {
+            None => None,
+            Some(external_id) => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT id, {} FROM contacts WHERE external_id = ?1",
+                    WRITTEN_COLUMNS.join(", ")
+                ))
+                .map_err(db_error)?
+                .query_row([external_id], |found| {
+                    let id: i64 = found.get(0)?;
+                    let stored = (1..=WRITTEN_COLUMNS.len())
+                        .map(|index| found.get::<_, Value>(index))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((id, stored))
+                })
+                .optional()
+                .map_err(db_error)?,
+        };
+
+        match existing {
+            None => {
+                let placeholders = vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ");
+                let mut insert = vec![owned_text(&row.contact.external_id)];
+                insert.extend(new_values);
+                insert.push(text(&self.at));
+                insert.push(text(&self.at));
+                self.conn
+                    .prepare_cached(&format!(
+                        "INSERT INTO contacts (external_id, {}, created_at, updated_at) VALUES ({placeholders})",
+                        WRITTEN_COLUMNS.join(", ")
+                    ))
+                    .map_err(db_error)?
+                    .execute(params_from_iter(insert.iter()))
+                    .map_err(db_error)?;
+                counts.imported += 1;
+            }
+            Some((_, stored)) if stored == new_values => counts.unchanged += 1,
+            Some((id, stored)) => {
+                for (role, index) in [
+                    (Role::Commercial, COMMERCIAL_INDEX),
+                    (Role::Technical, TECHNICAL_INDEX),
+                ] {
+                    if stored[index] != new_values[index] {
+                        self.conn
+                            .prepare_cached(
+                                "INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            )
+                            .map_err(db_error)?
+                            .execute(params![
+                                id,
+                                self.at,
+                                HistoryKind::Import.as_str(),
+                                role.as_str(),
+                                stored[index],
+                                new_values[index],
+                                self.batch
+                            ])
+                            .map_err(db_error)?;
+                        counts.history_entries += 1;
+                    }
+                }
+                let assignments = WRITTEN_COLUMNS
+                    .iter()
+                    .map(|column| format!("{column} = ?"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut update = new_values;
+                update.push(text(&self.at));
+                update.push(Value::Integer(id));
+                self.conn
+                    .prepare_cached(&format!(
+                        "UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"
+                    ))
+                    .map_err(db_error)?
+                    .execute(params_from_iter(update.iter()))
+                    .map_err(db_error)?;
+                counts.updated += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn owned_text(value: &Option<String>) -> Value {
+    value.as_deref().map_or(Value::Null, text)
+}
+
+impl ImportSession for SqliteImport {
+    fn create_user(&mut self, user: &NewUser) -> StoreResult<User> {
+        users::create(&self.conn, user)
+    }
+
+    fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts> {
+        let mut counts = ImportCounts::default();
+        for row in rows {
+            self.write_one(row, &mut counts)?;
+        }
+        Ok(counts)
+    }
+
+    fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
+        let written = totals.imported + totals.updated + totals.unchanged;
+        let outcome = Outcome {
+            matched: written,
+            changed: totals.imported + totals.updated,
+            already_owned: totals.unchanged,
+            history_entries: totals.history_entries,
+            commercial: 0,
+            technical: 0,
+        };
+        batches::finish(&self.conn, self.batch, &outcome)?;
+        self.conn.execute_batch("COMMIT").map_err(db_error)?;
+        self.open = false;
+        Ok(self.batch)
+    }
+}
+
+impl Drop for SqliteImport {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "rolling back an unfinished import failed");
+            }
+        }
+    }
+}

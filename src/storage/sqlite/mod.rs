@@ -1,0 +1,277 @@
+//! SQLite engine: one file, WAL mode, writers serialised by
+//! `BEGIN IMMEDIATE` so that a batch reads the owners it replaces under the
+//! write lock.
+
+mod auth;
+mod batches;
+mod contacts;
+mod import;
+mod pool;
+mod reassign;
+mod rows;
+mod undo;
+mod users;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::domain::batch::{
+    Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoResult, UserReassignment,
+};
+use crate::domain::contact::ContactId;
+use crate::domain::history::HistoryEntry;
+use crate::domain::user::{NewUser, User, UserId};
+
+use super::{
+    Contact, ContactFilter, ContactPage, ExportSelection, ImportSession, NewSession, Page,
+    RegionPreview, RunContext, SessionRecord, Store, StoreError, StoreResult,
+};
+
+/// Versioned migrations, applied in order and recorded in
+/// `schema_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+
+pub struct SqliteStore {
+    pool: r2d2::Pool<pool::SqliteManager>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens the database file, creating it and its schema on first use.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() && !parent.exists() {
+                return Err(StoreError::rejected(
+                    "database_folder_missing",
+                    format!(
+                        "base de données : le dossier « {} » n'existe pas ; créez-le ou choisissez un autre chemin avec --db",
+                        parent.display()
+                    ),
+                ));
+            }
+        }
+        let mut first = pool::open_connection(path).map_err(db_error)?;
+        first
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_error)?;
+        migrate(&mut first)?;
+        drop(first);
+
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .build(pool::SqliteManager::new(path.to_path_buf()))
+            .map_err(|error| StoreError::Database(error.to_string()))?;
+        Ok(SqliteStore {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<pool::SqliteManager>> {
+        self.pool
+            .get()
+            .map_err(|error| StoreError::Database(error.to_string()))
+    }
+
+    /// Runs `work` in a write transaction taken with `BEGIN IMMEDIATE`; the
+    /// transaction rolls back unless `work` returns `Ok`.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        let value = work(&tx)?;
+        tx.commit().map_err(db_error)?;
+        Ok(value)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at TEXT NOT NULL
+         )",
+    )
+    .map_err(db_error)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_error)?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(db_error)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+        tx.execute_batch(sql).map_err(db_error)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, rows::timestamp(chrono::Utc::now())],
+        )
+        .map_err(db_error)?;
+        tracing::info!(migration.version = version, "applied SQLite migration");
+    }
+    tx.commit().map_err(db_error)
+}
+
+/// Maps an engine error: a busy database becomes `Busy`, the rest stays a
+/// database error carrying the engine's text for the logs.
+pub(crate) fn db_error(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, _) = &error {
+        if matches!(
+            failure.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ) {
+            return StoreError::Busy;
+        }
+    }
+    StoreError::Database(error.to_string())
+}
+
+impl Store for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        self.write(|tx| users::create(tx, user))
+    }
+
+    fn list_users(&self) -> StoreResult<Vec<User>> {
+        users::list(&*self.conn()?)
+    }
+
+    fn find_user(&self, key: &str) -> StoreResult<Option<User>> {
+        users::find(&*self.conn()?, key)
+    }
+
+    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        users::by_id(&*self.conn()?, id)
+    }
+
+    fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<()> {
+        self.write(|tx| users::set_active(tx, id, active))
+    }
+
+    fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
+        self.write(|tx| users::set_password(tx, id, password_hash))
+    }
+
+    fn user_password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
+        users::password_hash(&*self.conn()?, id)
+    }
+
+    fn find_contact(&self, key: &str) -> StoreResult<Option<Contact>> {
+        contacts::find(&*self.conn()?, key)
+    }
+
+    fn list_contacts(&self, filter: &ContactFilter, page: Page) -> StoreResult<ContactPage> {
+        contacts::list(&*self.conn()?, filter, page)
+    }
+
+    fn export_contacts(
+        &self,
+        selection: &ExportSelection,
+        sink: &mut dyn FnMut(&Contact) -> anyhow::Result<()>,
+    ) -> StoreResult<u64> {
+        contacts::export(&*self.conn()?, selection, sink)
+    }
+
+    fn contact_history(&self, contact: ContactId) -> StoreResult<Vec<HistoryEntry>> {
+        contacts::history(&*self.conn()?, contact)
+    }
+
+    fn count_contacts(&self) -> StoreResult<u64> {
+        contacts::count(&*self.conn()?)
+    }
+
+    fn begin_import(
+        &self,
+        actor: &Actor,
+        params: serde_json::Value,
+    ) -> StoreResult<Box<dyn ImportSession + '_>> {
+        let session = import::SqliteImport::begin(self.conn()?, actor, params)?;
+        Ok(Box::new(session))
+    }
+
+    fn preview_user_reassignment(&self, request: &UserReassignment) -> StoreResult<Outcome> {
+        reassign::preview_user(&*self.conn()?, request)
+    }
+
+    fn apply_user_reassignment(
+        &self,
+        request: &UserReassignment,
+        run: &RunContext,
+    ) -> StoreResult<Applied> {
+        self.write(|tx| reassign::apply_user(tx, request, run))
+    }
+
+    fn preview_region_reassignment(
+        &self,
+        request: &RegionReassignment,
+    ) -> StoreResult<RegionPreview> {
+        reassign::preview_region(&*self.conn()?, request)
+    }
+
+    fn apply_region_reassignment(
+        &self,
+        request: &RegionReassignment,
+        run: &RunContext,
+    ) -> StoreResult<Applied> {
+        self.write(|tx| reassign::apply_region(tx, request, run))
+    }
+
+    fn undo_batch(&self, batch: BatchId, run: &RunContext) -> StoreResult<UndoResult> {
+        self.write(|tx| undo::undo(tx, batch, run))
+    }
+
+    fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {
+        batches::list(&*self.conn()?, limit, offset)
+    }
+
+    fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>> {
+        batches::get(&*self.conn()?, id)
+    }
+
+    fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage> {
+        contacts::of_batch(&*self.conn()?, id, page)
+    }
+
+    fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        self.write(|tx| auth::create_session(tx, session))
+    }
+
+    fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        auth::session(&*self.conn()?, token_hash)
+    }
+
+    fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.write(|tx| auth::delete_session(tx, token_hash))
+    }
+
+    fn create_api_token(&self, user: UserId, token_hash: &str, label: &str) -> StoreResult<i64> {
+        self.write(|tx| auth::create_api_token(tx, user, token_hash, label))
+    }
+
+    fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        auth::api_token_user(&*self.conn()?, token_hash)
+    }
+
+    fn record_login_failure(&self, key: &str, window_seconds: i64) -> StoreResult<u32> {
+        self.write(|tx| auth::record_login_failure(tx, key, window_seconds))
+    }
+
+    fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.write(|tx| auth::clear_login_failures(tx, key))
+    }
+}

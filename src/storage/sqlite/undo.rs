@@ -1,0 +1,151 @@
+//! Undo of a batch on SQLite.
+//!
+//! The batch's history entries hold, per contact and role, the previous and
+//! the new owner. Undo restores the previous owner where the contact still
+//! has the batch's new owner, lists the others as skipped, writes its own
+//! history entries and records itself as a batch.
+
+use rusqlite::{Connection, params};
+
+use crate::domain::batch::{Applied, BatchId, BatchKind, Outcome, SkippedContact, UndoResult};
+use crate::domain::contact::Role;
+use crate::domain::history::HistoryKind;
+use crate::storage::{RunContext, StoreError, StoreResult};
+
+use super::{batches, db_error, rows};
+
+fn owner_column(role: Role) -> &'static str {
+    match role {
+        Role::Commercial => "commercial_owner_id",
+        Role::Technical => "technical_owner_id",
+    }
+}
+
+pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult<UndoResult> {
+    if let Some(applied) = batches::replay(conn, BatchKind::Undo, run)? {
+        return Ok(UndoResult {
+            applied,
+            undone_batch: target,
+            skipped: Vec::new(),
+        });
+    }
+    let batch = batches::get(conn, target)?.ok_or(StoreError::NotFound {
+        what: "opération",
+        key: target.to_string(),
+    })?;
+    if batch.kind == BatchKind::Import {
+        return Err(StoreError::rejected(
+            "batch_not_undoable",
+            format!(
+                "l'opération n° {target} est une importation : elle ne peut pas être annulée, car elle a aussi créé des contacts"
+            ),
+        ));
+    }
+    if let Some(by) = batch.undone_by {
+        return Err(StoreError::rejected(
+            "batch_already_undone",
+            format!("l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"),
+        ));
+    }
+
+    let undo_batch = batches::insert(conn, BatchKind::Undo, run, Some(target))?;
+    let at = rows::timestamp(run.now);
+    let skipped = skipped_contacts(conn, target)?;
+
+    let mut outcome = Outcome::default();
+    for role in Role::ALL {
+        let column = owner_column(role);
+        let written = conn
+            .execute(
+                &format!(
+                    "INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
+                     SELECT h.contact_id, ?1, ?2, ?3, c.{column}, h.previous_owner_id, ?4
+                     FROM history h JOIN contacts c ON c.id = h.contact_id
+                     WHERE h.batch_id = ?5 AND h.role = ?3 AND c.{column} IS h.new_owner_id"
+                ),
+                params![at, HistoryKind::Undo.as_str(), role.as_str(), undo_batch, target],
+            )
+            .map_err(db_error)? as u64;
+        conn.execute(
+            &format!(
+                "UPDATE contacts SET {column} = (
+                     SELECT u.new_owner_id FROM history u
+                     WHERE u.batch_id = ?1 AND u.role = ?2 AND u.contact_id = contacts.id),
+                 updated_at = ?3
+                 WHERE id IN (SELECT contact_id FROM history WHERE batch_id = ?1 AND role = ?2)"
+            ),
+            params![undo_batch, role.as_str(), at],
+        )
+        .map_err(db_error)?;
+        match role {
+            Role::Commercial => outcome.commercial = written,
+            Role::Technical => outcome.technical = written,
+        }
+    }
+    outcome.history_entries = outcome.commercial + outcome.technical;
+    outcome.matched = conn
+        .query_row(
+            "SELECT count(DISTINCT contact_id) FROM history WHERE batch_id = ?1",
+            [target],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(db_error)? as u64;
+    outcome.changed = conn
+        .query_row(
+            "SELECT count(DISTINCT contact_id) FROM history WHERE batch_id = ?1",
+            [undo_batch],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(db_error)? as u64;
+    outcome.already_owned = outcome.matched - outcome.changed;
+
+    batches::finish(conn, undo_batch, &outcome)?;
+    conn.execute(
+        "UPDATE batches SET undone_by = ?1 WHERE id = ?2",
+        params![undo_batch, target],
+    )
+    .map_err(db_error)?;
+
+    Ok(UndoResult {
+        applied: Applied {
+            batch_id: undo_batch,
+            outcome,
+            replayed: false,
+        },
+        undone_batch: target,
+        skipped,
+    })
+}
+
+/// Entries of the batch whose contact no longer has the owner the batch set.
+fn skipped_contacts(conn: &Connection, target: BatchId) -> StoreResult<Vec<SkippedContact>> {
+    let mut statement = conn
+        .prepare(
+            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+             FROM history h
+             JOIN contacts c ON c.id = h.contact_id
+             LEFT JOIN users nu ON nu.id = h.new_owner_id
+             LEFT JOIN users cu ON cu.id = CASE h.role
+                 WHEN 'commercial' THEN c.commercial_owner_id ELSE c.technical_owner_id END
+             WHERE h.batch_id = ?1
+               AND CASE h.role WHEN 'commercial' THEN c.commercial_owner_id ELSE c.technical_owner_id END
+                   IS NOT h.new_owner_id
+             ORDER BY h.contact_id, h.role",
+        )
+        .map_err(db_error)?;
+    let skipped = statement
+        .query_map([target], |row| {
+            let role: String = row.get(2)?;
+            Ok(SkippedContact {
+                contact_id: row.get(0)?,
+                external_id: row.get(1)?,
+                role: Role::parse(&role).unwrap_or(Role::Commercial),
+                batch_owner: row.get(3)?,
+                current_owner: row.get(4)?,
+            })
+        })
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(skipped)
+}
