@@ -148,7 +148,8 @@ impl Batch {
 /// The result of applying a mass operation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Applied {
-    pub batch_id: BatchId,
+    /// `None` when nothing matched: such a run records no batch.
+    pub batch_id: Option<BatchId>,
     #[serde(flatten)]
     pub outcome: Outcome,
     /// True when an earlier request with the same idempotency key had

@@ -1,15 +1,206 @@
 //! ISO 3166-1 countries: parsing what people type into an alpha-3 code.
 
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::LazyLock;
+
 use serde::Serialize;
 
+use crate::reference::{self, Country};
+
 /// ISO 3166-1 alpha-3 country code, uppercase (`FRA`, `BEL`).
+///
+/// Values are only built from the embedded country table, so every code is
+/// a known country.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct CountryCode(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CountryError {
-    #[error("pays inconnu : « {0} »")]
+    #[error(
+        "pays inconnu : « {0} » ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays"
+    )]
     Unknown(String),
+}
+
+/// Countries and territories whose addresses use French postal codes listed
+/// by La Poste: the overseas départements and most overseas collectivities.
+/// Monaco is left out because its `980xx` codes are not in the La Poste list,
+/// and so are the French Southern Lands (`ATF`), which have no postal code.
+const FRENCH_POSTAL_COUNTRIES: [&str; 12] = [
+    "FRA", "GLP", "MTQ", "GUF", "REU", "MYT", "SPM", "BLM", "MAF", "WLF", "PYF", "NCL",
+];
+
+/// Other names people use for a country, beside the English and French
+/// names of the table: short forms of names that the table gives in their
+/// inverted official form, usual French names, and former names.
+const NAME_ALIASES: &[(&str, &str)] = &[
+    ("Grande-Bretagne", "GBR"),
+    ("Great Britain", "GBR"),
+    ("UK", "GBR"),
+    ("Royaume-Uni de Grande-Bretagne et d'Irlande du Nord", "GBR"),
+    (
+        "United Kingdom of Great Britain and Northern Ireland",
+        "GBR",
+    ),
+    ("États-Unis d'Amérique", "USA"),
+    ("United States of America", "USA"),
+    ("Russie", "RUS"),
+    ("Russia", "RUS"),
+    ("Corée du Sud", "KOR"),
+    ("République de Corée", "KOR"),
+    ("South Korea", "KOR"),
+    ("Corée du Nord", "PRK"),
+    ("North Korea", "PRK"),
+    ("Iran", "IRN"),
+    ("Bolivie", "BOL"),
+    ("Bolivia", "BOL"),
+    ("Venezuela", "VEN"),
+    ("Tanzanie", "TZA"),
+    ("Tanzania", "TZA"),
+    ("Moldavie", "MDA"),
+    ("Moldova", "MDA"),
+    ("Syrie", "SYR"),
+    ("Syria", "SYR"),
+    ("Laos", "LAO"),
+    ("Taïwan", "TWN"),
+    ("Vietnam", "VNM"),
+    ("Micronésie", "FSM"),
+    ("Micronesia", "FSM"),
+    ("Palestine", "PSE"),
+    ("Vatican", "VAT"),
+    ("Cité du Vatican", "VAT"),
+    ("Saint-Siège", "VAT"),
+    ("Holy See", "VAT"),
+    ("Vatican City", "VAT"),
+    ("République tchèque", "CZE"),
+    ("Czech Republic", "CZE"),
+    ("Biélorussie", "BLR"),
+    ("Turkey", "TUR"),
+    ("Congo-Kinshasa", "COD"),
+    ("Democratic Republic of the Congo", "COD"),
+    ("Congo-Brazzaville", "COG"),
+    ("Macédoine", "MKD"),
+    ("Macedonia", "MKD"),
+    ("Cape Verde", "CPV"),
+    ("Ivory Coast", "CIV"),
+    ("Swaziland", "SWZ"),
+    ("Burma", "MMR"),
+    ("East Timor", "TLS"),
+    ("Brunei", "BRN"),
+    ("La Réunion", "REU"),
+    ("Île de la Réunion", "REU"),
+    ("Îles Malouines", "FLK"),
+    ("Îles Falkland", "FLK"),
+    ("Falkland Islands", "FLK"),
+    ("Îles Åland", "ALA"),
+    ("Îles Cocos", "CCK"),
+    ("Île Christmas", "CXR"),
+    ("Îles Salomon", "SLB"),
+    ("Kirghizstan", "KGZ"),
+    ("Sainte-Hélène", "SHN"),
+    ("Îles Vierges des États-Unis", "VIR"),
+    ("Îles Vierges américaines", "VIR"),
+];
+
+/// Lookup tables from what people type to a position in
+/// [`reference::countries`].
+struct CountryIndex {
+    by_alpha2: HashMap<&'static str, usize>,
+    by_alpha3: HashMap<&'static str, usize>,
+    /// Keys are [`name_key`]s. `None` marks a key that two countries share,
+    /// which is rejected rather than guessed.
+    by_name: HashMap<String, Option<usize>>,
+}
+
+static INDEX: LazyLock<CountryIndex> = LazyLock::new(build_index);
+
+fn build_index() -> CountryIndex {
+    let countries = reference::countries();
+    let mut index = CountryIndex {
+        by_alpha2: HashMap::new(),
+        by_alpha3: HashMap::new(),
+        by_name: HashMap::new(),
+    };
+
+    for (position, country) in countries.iter().enumerate() {
+        index.by_alpha2.insert(country.alpha2, position);
+        index.by_alpha3.insert(country.alpha3, position);
+        insert_name(&mut index.by_name, country.name_en, position);
+        insert_name(&mut index.by_name, country.name_fr, position);
+    }
+    for (alias, alpha3) in NAME_ALIASES {
+        // An alias to a code missing from the table is skipped here, and a
+        // unit test checks that every alias resolves.
+        if let Some(&position) = index.by_alpha3.get(alpha3) {
+            insert_name(&mut index.by_name, alias, position);
+        }
+    }
+    index
+}
+
+fn insert_name(by_name: &mut HashMap<String, Option<usize>>, name: &str, position: usize) {
+    by_name
+        .entry(name_key(name))
+        .and_modify(|found| {
+            if *found != Some(position) {
+                *found = None;
+            }
+        })
+        .or_insert(Some(position));
+}
+
+/// Reduces a country name to the form names are compared in: without
+/// accents, lowercase, with every run of punctuation or spaces (hyphens,
+/// apostrophes, commas, brackets) turned into one space.
+fn name_key(name: &str) -> String {
+    let ascii = deunicode::deunicode(name).to_ascii_lowercase();
+    let mut key = String::with_capacity(ascii.len());
+    for word in ascii.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str(word);
+    }
+    key
+}
+
+/// Finds the position in the country table of a trimmed, non-empty input.
+fn find_position(input: &str) -> Option<usize> {
+    let index: &CountryIndex = &INDEX;
+
+    // Odoo references countries by XML id: `base.` and the lowercase
+    // alpha-2 code, except Great Britain, which it calls `base.uk`.
+    if let Some(reference) = input
+        .get(..5)
+        .filter(|head| head.eq_ignore_ascii_case("base."))
+        .map(|_| &input[5..])
+    {
+        if reference.eq_ignore_ascii_case("uk") {
+            return index.by_alpha3.get("GBR").copied();
+        }
+        return index
+            .by_alpha2
+            .get(reference.to_ascii_uppercase().as_str())
+            .copied();
+    }
+
+    if input.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let upper = input.to_ascii_uppercase();
+        let by_code = match upper.len() {
+            2 => index.by_alpha2.get(upper.as_str()),
+            3 => index.by_alpha3.get(upper.as_str()),
+            _ => None,
+        };
+        if let Some(&position) = by_code {
+            return Some(position);
+        }
+    }
+
+    index.by_name.get(&name_key(input)).copied().flatten()
 }
 
 impl CountryCode {
@@ -17,14 +208,28 @@ impl CountryCode {
         CountryCode("FRA".to_string())
     }
 
-    /// Parses an alpha-3 or alpha-2 code, a French or English name, or an
-    /// Odoo reference (`base.fr`); `Ok(None)` for an empty input.
+    /// Parses what people type for a country: an alpha-3 code (`FRA`,
+    /// `fra`), an alpha-2 code (`FR`), an English or French name in any case
+    /// and with or without accents (`Belgique`, `Etats-Unis`, `Germany`), or
+    /// an Odoo reference (`base.fr`, `base.uk` for Great Britain).
+    ///
+    /// Returns `Ok(None)` for an empty or blank input. Names are matched
+    /// exactly after the reduction of [`name_key`], never approximately.
+    ///
+    /// # Errors
+    ///
+    /// [`CountryError::Unknown`] with the trimmed input when nothing matches.
     pub fn parse(input: &str) -> Result<Option<CountryCode>, CountryError> {
-        let value = input.trim().to_uppercase();
-        if value.is_empty() {
+        let input = input.trim();
+        if input.is_empty() {
             return Ok(None);
         }
-        todo!("country table")
+        match find_position(input) {
+            Some(position) => Ok(Some(CountryCode(
+                reference::countries()[position].alpha3.to_string(),
+            ))),
+            None => Err(CountryError::Unknown(input.to_string())),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -35,7 +240,352 @@ impl CountryCode {
         self.0 == "FRA"
     }
 
+    /// Tells whether addresses in this country use French postal codes from
+    /// the La Poste list: France and the overseas territories that La Poste
+    /// serves (Guadeloupe, Réunion, Nouvelle-Calédonie…).
+    pub fn uses_french_postal_codes(&self) -> bool {
+        FRENCH_POSTAL_COUNTRIES.contains(&self.0.as_str())
+    }
+
+    /// Returns the two-letter code (`FR`).
+    pub fn alpha2(&self) -> &'static str {
+        self.country().alpha2
+    }
+
+    /// Returns the French name (`France`, `Belgique`), as the Debian
+    /// iso-codes translation gives it.
     pub fn name_fr(&self) -> &'static str {
-        todo!("country table")
+        self.country().name_fr
+    }
+
+    /// Returns the English name (`Belgium`).
+    pub fn name_en(&self) -> &'static str {
+        self.country().name_en
+    }
+
+    fn country(&self) -> &'static Country {
+        // `CountryCode` is only built from the table by `parse` and
+        // `france`, and a unit test checks that `FRA` is in the table.
+        reference::country_by_alpha3(&self.0).expect("a CountryCode is always in the country table")
+    }
+}
+
+impl fmt::Display for CountryCode {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(input: &str) -> Option<String> {
+        CountryCode::parse(input)
+            .ok()
+            .flatten()
+            .map(|code| code.as_str().to_string())
+    }
+
+    #[test]
+    fn parse_codes() {
+        let cases = [
+            ("FRA", "FRA"),
+            ("fra", "FRA"),
+            ("Fra", "FRA"),
+            ("FR", "FRA"),
+            ("fr", "FRA"),
+            ("BE", "BEL"),
+            ("CHE", "CHE"),
+            ("us", "USA"),
+            ("USA", "USA"),
+            ("GB", "GBR"),
+            ("  DEU\t", "DEU"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn parse_odoo_references() {
+        let cases = [
+            ("base.fr", "FRA"),
+            ("base.be", "BEL"),
+            ("BASE.DE", "DEU"),
+            ("base.uk", "GBR"),
+            ("base.us", "USA"),
+            (" base.ch ", "CHE"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
+        }
+        for input in ["base.zz", "base.", "base.fra", "base.france"] {
+            assert!(
+                matches!(CountryCode::parse(input), Err(CountryError::Unknown(_))),
+                "parse({input:?}) is rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_french_names() {
+        let cases = [
+            ("France", "FRA"),
+            ("FRANCE", "FRA"),
+            ("france", "FRA"),
+            ("Belgique", "BEL"),
+            ("Suisse", "CHE"),
+            ("Allemagne", "DEU"),
+            ("Royaume-Uni", "GBR"),
+            ("Royaume Uni", "GBR"),
+            ("États-Unis", "USA"),
+            ("Etats-Unis", "USA"),
+            ("etats unis", "USA"),
+            ("ÉTATS-UNIS", "USA"),
+            ("Espagne", "ESP"),
+            ("Italie", "ITA"),
+            ("Pays-Bas", "NLD"),
+            ("Luxembourg", "LUX"),
+            ("Côte d'Ivoire", "CIV"),
+            ("Cote d’Ivoire", "CIV"),
+            ("cote d ivoire", "CIV"),
+            ("Guinée-Bissau", "GNB"),
+            ("Guinée", "GIN"),
+            ("Émirats arabes unis", "ARE"),
+            ("Groenland", "GRL"),
+            ("Guadeloupe", "GLP"),
+            ("Nouvelle-Calédonie", "NCL"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn parse_english_names() {
+        let cases = [
+            ("Germany", "DEU"),
+            ("GERMANY", "DEU"),
+            ("Belgium", "BEL"),
+            ("Switzerland", "CHE"),
+            ("United Kingdom", "GBR"),
+            ("United States", "USA"),
+            ("Spain", "ESP"),
+            ("Brazil", "BRA"),
+            ("Korea, Republic of", "KOR"),
+            ("Korea Republic of", "KOR"),
+            ("Türkiye", "TUR"),
+            ("Turkiye", "TUR"),
+            ("Congo", "COG"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn parse_name_aliases() {
+        let cases = [
+            ("UK", "GBR"),
+            ("uk", "GBR"),
+            ("Grande-Bretagne", "GBR"),
+            ("Great Britain", "GBR"),
+            ("United States of America", "USA"),
+            ("Russie", "RUS"),
+            ("Russia", "RUS"),
+            ("Corée du Sud", "KOR"),
+            ("coree du sud", "KOR"),
+            ("South Korea", "KOR"),
+            ("Corée du Nord", "PRK"),
+            ("Iran", "IRN"),
+            ("Moldavie", "MDA"),
+            ("Syrie", "SYR"),
+            ("Vietnam", "VNM"),
+            ("Viêt Nam", "VNM"),
+            ("République tchèque", "CZE"),
+            ("Tchéquie", "CZE"),
+            ("Biélorussie", "BLR"),
+            ("Turkey", "TUR"),
+            ("La Réunion", "REU"),
+            ("Réunion", "REU"),
+            ("Vatican", "VAT"),
+            ("Taïwan", "TWN"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn parse_empty_is_none() {
+        for input in ["", " ", "\t\n"] {
+            assert_eq!(CountryCode::parse(input), Ok(None), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn parse_unknown_keeps_input() {
+        let cases = [
+            ("Atlantis", "Atlantis"),
+            ("  Atlantis ", "Atlantis"),
+            ("XX", "XX"),
+            ("XXX", "XXX"),
+            ("Fr4nce", "Fr4nce"),
+            // No approximate match: near misses and partial names fail.
+            ("Frances", "Frances"),
+            ("Belgiqu", "Belgiqu"),
+            ("Corée", "Corée"),
+            ("Saint-Martin", "Saint-Martin"),
+            ("Angleterre", "Angleterre"),
+            ("EU", "EU"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                CountryCode::parse(input),
+                Err(CountryError::Unknown(expected.to_string())),
+                "parse({input:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_message_names_value_and_fix() {
+        let message = CountryError::Unknown("Atlantis".to_string()).to_string();
+        assert_eq!(
+            message,
+            "pays inconnu : « Atlantis » ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays"
+        );
+    }
+
+    #[test]
+    fn names_from_codes() {
+        let cases = [
+            ("FRA", "FR", "France", "France"),
+            ("BEL", "BE", "Belgique", "Belgium"),
+            ("CHE", "CH", "Suisse", "Switzerland"),
+            ("DEU", "DE", "Allemagne", "Germany"),
+            ("GBR", "GB", "Royaume-Uni", "United Kingdom"),
+            ("USA", "US", "États-Unis", "United States"),
+            ("ESP", "ES", "Espagne", "Spain"),
+            ("ITA", "IT", "Italie", "Italy"),
+        ];
+        for (input, alpha2, name_fr, name_en) in cases {
+            let code = CountryCode::parse(input)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("{input} is a country"));
+            assert_eq!(code.alpha2(), alpha2, "alpha2 of {input}");
+            assert_eq!(code.name_fr(), name_fr, "name_fr of {input}");
+            assert_eq!(code.name_en(), name_en, "name_en of {input}");
+        }
+    }
+
+    #[test]
+    fn france_constructor() {
+        let france = CountryCode::france();
+        assert_eq!(france.as_str(), "FRA");
+        assert!(france.is_france());
+        assert_eq!(france.name_fr(), "France");
+        assert_eq!(france.to_string(), "FRA");
+        assert_eq!(Some(france), CountryCode::parse("France").ok().flatten());
+    }
+
+    #[test]
+    fn is_france_only_for_fra() {
+        for input in ["FRA", "GLP", "BEL", "MCO"] {
+            let code = CountryCode::parse(input).ok().flatten();
+            assert_eq!(
+                code.map(|c| c.is_france()),
+                Some(input == "FRA"),
+                "is_france({input})"
+            );
+        }
+    }
+
+    #[test]
+    fn french_postal_countries() {
+        let cases = [
+            ("FRA", true),
+            ("GLP", true),
+            ("REU", true),
+            ("NCL", true),
+            ("BLM", true),
+            ("MCO", false),
+            ("ATF", false),
+            ("BEL", false),
+            ("DEU", false),
+        ];
+        for (input, expected) in cases {
+            let code = CountryCode::parse(input).ok().flatten();
+            assert_eq!(
+                code.map(|c| c.uses_french_postal_codes()),
+                Some(expected),
+                "uses_french_postal_codes({input})"
+            );
+        }
+        for alpha3 in FRENCH_POSTAL_COUNTRIES {
+            assert!(
+                reference::country_by_alpha3(alpha3).is_some(),
+                "{alpha3} is in the table"
+            );
+        }
+    }
+
+    #[test]
+    fn every_alias_resolves() {
+        for (alias, alpha3) in NAME_ALIASES {
+            assert_eq!(parsed(alias).as_deref(), Some(*alpha3), "alias {alias:?}");
+        }
+    }
+
+    #[test]
+    fn every_table_name_resolves() {
+        // Also proves that no name or alias is shared by two countries.
+        for country in reference::countries() {
+            for name in [
+                country.name_en,
+                country.name_fr,
+                country.alpha2,
+                country.alpha3,
+            ] {
+                assert_eq!(
+                    parsed(name).as_deref(),
+                    Some(country.alpha3),
+                    "parse({name:?})"
+                );
+            }
+            let odoo = format!("base.{}", country.alpha2.to_ascii_lowercase());
+            assert_eq!(
+                parsed(&odoo).as_deref(),
+                Some(country.alpha3),
+                "parse({odoo:?})"
+            );
+        }
+        let shared: Vec<&String> = INDEX
+            .by_name
+            .iter()
+            .filter(|(_, position)| position.is_none())
+            .map(|(key, _)| key)
+            .collect();
+        assert!(
+            shared.is_empty(),
+            "names shared by two countries: {shared:?}"
+        );
+    }
+
+    #[test]
+    fn name_key_reduction() {
+        let cases = [
+            ("États-Unis", "etats unis"),
+            ("  Etats   Unis ", "etats unis"),
+            ("Côte d’Ivoire", "cote d ivoire"),
+            ("Cocos (Keeling), Îles", "cocos keeling iles"),
+            ("Åland", "aland"),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(name_key(input), expected, "name_key({input:?})");
+        }
     }
 }

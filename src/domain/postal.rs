@@ -1,61 +1,952 @@
 //! Postal codes: normalising stored codes and parsing the prefix field.
+//!
+//! Stored codes are matched against prefixes by byte range
+//! (`postal_norm >= prefix AND postal_norm < upper_bound`), never with
+//! `LIKE`, so both sides only contain ASCII uppercase letters and digits.
+
+use std::fmt;
 
 use super::country::CountryCode;
+use crate::reference;
 
 /// A stored postal code after normalisation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NormalizedPostal {
+    /// Code used for matching: ASCII uppercase letters and digits only,
+    /// empty for [`PostalStatus::Empty`].
     pub value: String,
     pub status: PostalStatus,
 }
 
+/// What normalisation found out about a postal code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PostalStatus {
+    /// Nothing was entered, or only spaces, dots and hyphens.
     Empty,
+    /// A French code that La Poste lists.
     Valid,
+    /// Five digits that La Poste does not list.
     Unknown,
+    /// Not a possible French code, or nothing usable for another country.
     Invalid,
+    /// A code of a country whose postal codes are not checked.
     NotChecked,
 }
 
-pub fn normalize_postal_code(_entered: &str, _country: &CountryCode) -> NormalizedPostal {
-    todo!()
+impl PostalStatus {
+    /// Returns the stable English name used in the database and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostalStatus::Empty => "empty",
+            PostalStatus::Valid => "valid",
+            PostalStatus::Unknown => "unknown",
+            PostalStatus::Invalid => "invalid",
+            PostalStatus::NotChecked => "not_checked",
+        }
+    }
+
+    /// Parses the name returned by [`PostalStatus::as_str`].
+    pub fn parse(value: &str) -> Option<PostalStatus> {
+        match value {
+            "empty" => Some(PostalStatus::Empty),
+            "valid" => Some(PostalStatus::Valid),
+            "unknown" => Some(PostalStatus::Unknown),
+            "invalid" => Some(PostalStatus::Invalid),
+            "not_checked" => Some(PostalStatus::NotChecked),
+            _ => None,
+        }
+    }
 }
 
-/// A validated prefix: uppercase ASCII letters and digits only.
+/// Normalises a postal code as stored with a contact's address.
+///
+/// The code is uppercased, and spaces, dots and hyphens are removed. A
+/// `CEDEX` mention and what follows it are dropped (`51100 CEDEX 2` gives
+/// `51100`). For countries that use French postal codes (see
+/// [`CountryCode::uses_french_postal_codes`]) a leading country marker
+/// before digits is dropped (`F-51100`, `FR-51100`), and a four-digit code
+/// gets back the leading zero that spreadsheets drop (`2100` gives `02100`).
+/// Five digits are then [`PostalStatus::Valid`] when La Poste lists them and
+/// [`PostalStatus::Unknown`] otherwise. Anything else is
+/// [`PostalStatus::Invalid`] and keeps the text as entered, uppercased,
+/// reduced to its ASCII letters and digits. Codes of other countries are
+/// [`PostalStatus::NotChecked`].
+pub fn normalize_postal_code(entered: &str, country: &CountryCode) -> NormalizedPostal {
+    let upper = entered.trim().to_uppercase();
+    let compact: String = upper
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-'))
+        .collect();
+    if compact.is_empty() {
+        return NormalizedPostal {
+            value: String::new(),
+            status: PostalStatus::Empty,
+        };
+    }
+    let code = strip_cedex(&compact);
+
+    if country.uses_french_postal_codes() {
+        normalize_french(code, &upper)
+    } else {
+        let value = ascii_alphanumeric(code);
+        let status = if value.is_empty() {
+            PostalStatus::Invalid
+        } else {
+            PostalStatus::NotChecked
+        };
+        NormalizedPostal { value, status }
+    }
+}
+
+fn normalize_french(code: &str, upper_entered: &str) -> NormalizedPostal {
+    let code = strip_country_marker(code);
+    let is_digits = code.bytes().all(|b| b.is_ascii_digit());
+
+    let value = match code.len() {
+        5 if is_digits => code.to_string(),
+        4 if is_digits => format!("0{code}"),
+        _ => {
+            return NormalizedPostal {
+                value: ascii_alphanumeric(upper_entered),
+                status: PostalStatus::Invalid,
+            };
+        }
+    };
+    let status = if reference::postal_code_exists(&value) {
+        PostalStatus::Valid
+    } else {
+        PostalStatus::Unknown
+    };
+    NormalizedPostal { value, status }
+}
+
+/// Drops a `CEDEX` (or `CÉDEX`) mention and everything after it, from an
+/// uppercase code without spaces.
+fn strip_cedex(code: &str) -> &str {
+    let cut = ["CEDEX", "CÉDEX"]
+        .iter()
+        .filter_map(|word| code.find(word))
+        .min();
+    match cut {
+        Some(position) => &code[..position],
+        None => code,
+    }
+}
+
+/// Drops a leading `F`, `FR` or `FRA` when a digit follows it, from an
+/// uppercase code without spaces or hyphens (`F51100` was `F-51100`).
+fn strip_country_marker(code: &str) -> &str {
+    for marker in ["FRA", "FR", "F"] {
+        if let Some(rest) = code.strip_prefix(marker)
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return rest;
+        }
+    }
+    code
+}
+
+fn ascii_alphanumeric(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Longest prefix accepted in the postal field: no postal code in the world
+/// has more than 10 characters.
+const MAX_PREFIX_LEN: usize = 10;
+
+/// Length of every French postal code.
+const FRENCH_POSTAL_LEN: usize = 5;
+
+/// A validated prefix: 1 to 10 uppercase ASCII letters and digits.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PostalPrefix(String);
 
 impl PostalPrefix {
+    /// Builds a prefix from an already normalised value, such as one read
+    /// back from the database. Returns `None` unless the value has 1 to 10
+    /// characters, each an uppercase ASCII letter or a digit.
+    pub fn new(value: &str) -> Option<PostalPrefix> {
+        let valid = !value.is_empty()
+            && value.len() <= MAX_PREFIX_LEN
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        valid.then(|| PostalPrefix(value.to_string()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// Exclusive upper bound of the range of codes starting with this prefix.
+    /// Exclusive upper bound of the range of codes starting with this prefix:
+    /// the prefix with its last byte incremented (`51` gives `52`, `519`
+    /// gives `51:`, `2A` gives `2B`). Under byte order, a normalised code `c`
+    /// starts with the prefix exactly when `prefix <= c < upper_bound`.
     pub fn upper_bound(&self) -> String {
-        todo!()
+        // The prefix is non-empty ASCII, so the last byte is a whole
+        // character and its successor (at most `[`) is ASCII too.
+        match self.0.as_bytes().split_last() {
+            Some((last, _)) => {
+                let head = &self.0[..self.0.len() - 1];
+                format!("{head}{}", char::from(last + 1))
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Tells whether a normalised postal code starts with this prefix, as
+    /// the byte range of [`PostalPrefix::upper_bound`] does.
+    pub fn matches(&self, postal_norm: &str) -> bool {
+        postal_norm.starts_with(self.0.as_str())
     }
 }
 
+impl fmt::Display for PostalPrefix {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// The postal codes an operation selects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PostalSelection {
+    /// Every postal code, the empty one included.
     All,
+    /// Codes starting with one of the prefixes. The list is sorted, without
+    /// duplicates, and no prefix starts with another one.
     Prefixes(Vec<PostalPrefix>),
 }
 
+impl PostalSelection {
+    /// Tells whether a normalised postal code is selected.
+    pub fn matches(&self, postal_norm: &str) -> bool {
+        match self {
+            PostalSelection::All => true,
+            PostalSelection::Prefixes(prefixes) => {
+                prefixes.iter().any(|prefix| prefix.matches(postal_norm))
+            }
+        }
+    }
+}
+
+/// Writes the selection as the postal field accepts it back: `*`, or the
+/// prefixes joined with `;` (`02;51`).
+impl fmt::Display for PostalSelection {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PostalSelection::All => formatter.write_str("*"),
+            PostalSelection::Prefixes(prefixes) => {
+                for (position, prefix) in prefixes.iter().enumerate() {
+                    if position > 0 {
+                        formatter.write_str(";")?;
+                    }
+                    formatter.write_str(prefix.as_str())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Rejections of the postal field. Each message names the part as typed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PostalFieldError {
     #[error("code postal : indiquez au moins un code, ou * pour tous")]
     Empty,
+    #[error(
+        "code postal : « * » (tous les codes) ne peut pas être combiné avec d'autres codes ; indiquez soit * seul, soit une liste de codes"
+    )]
+    AllWithOthers,
+    #[error(
+        "code postal : « {0} » n'est pas un préfixe valide ; utilisez uniquement des chiffres et des lettres, séparés par « ; »"
+    )]
+    InvalidPrefix(String),
+    #[error("code postal : « {0} » est trop long ; un préfixe compte au plus 10 caractères")]
+    TooLong(String),
+    #[error(
+        "code postal : « {0} » n'est pas un préfixe de code postal français ; utilisez uniquement des chiffres (51, 511…), ou 2A et 2B pour la Corse"
+    )]
+    NotFrenchPrefix(String),
+    #[error(
+        "code postal : « {0} » compte plus de 5 chiffres ; un code postal français en compte 5"
+    )]
+    TooLongForFrance(String),
 }
 
+/// Parses the postal field of a selection: prefixes separated by `;` or
+/// `,`, or `*` alone for every code.
+///
+/// Blank parts are ignored, and spaces and hyphens inside a part are removed
+/// (`51 1` is `511`). For countries that use French postal codes, prefixes
+/// are digits only, at most five of them, except the Corsican département
+/// codes `2A` and `2B`, which become the postal prefixes their communes use.
+/// The result is sorted, without duplicates, and a prefix covered by a
+/// shorter one is dropped (`51;511` gives `51`).
+///
+/// # Errors
+///
+/// [`PostalFieldError`] when the field is blank, mixes `*` with codes, or a
+/// part is not a valid prefix for the country.
 pub fn parse_postal_field(
-    _input: &str,
-    _country: &CountryCode,
+    input: &str,
+    country: &CountryCode,
 ) -> Result<PostalSelection, PostalFieldError> {
-    todo!()
+    let parts: Vec<&str> = input
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return Err(PostalFieldError::Empty);
+    }
+    if parts.contains(&"*") {
+        return if parts.iter().all(|part| *part == "*") {
+            Ok(PostalSelection::All)
+        } else {
+            Err(PostalFieldError::AllWithOthers)
+        };
+    }
+
+    let mut prefixes = Vec::new();
+    for part in parts {
+        prefixes.extend(parse_part(part, country)?);
+    }
+    Ok(PostalSelection::Prefixes(merge_prefixes(prefixes)))
 }
 
-pub fn departement_code(_postal_norm: &str) -> Option<String> {
-    todo!()
+/// Parses one trimmed part of the postal field into one or more prefixes.
+fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, PostalFieldError> {
+    let compact: String = part
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if compact.is_empty() || !compact.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(PostalFieldError::InvalidPrefix(part.to_string()));
+    }
+    if compact.len() > MAX_PREFIX_LEN {
+        return Err(PostalFieldError::TooLong(part.to_string()));
+    }
+
+    if country.uses_french_postal_codes() {
+        // Corsica's département codes are not postal prefixes: its postal
+        // codes start with 200 to 206.
+        if let Some(corsica) = reference::corsica_postal_prefixes(&compact) {
+            return Ok(corsica.into_iter().map(PostalPrefix).collect());
+        }
+        if !compact.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PostalFieldError::NotFrenchPrefix(part.to_string()));
+        }
+        if compact.len() > FRENCH_POSTAL_LEN {
+            return Err(PostalFieldError::TooLongForFrance(part.to_string()));
+        }
+    }
+    Ok(vec![PostalPrefix(compact)])
+}
+
+/// Sorts prefixes, removes duplicates and drops every prefix that starts
+/// with another one of the list.
+fn merge_prefixes(mut prefixes: Vec<PostalPrefix>) -> Vec<PostalPrefix> {
+    prefixes.sort();
+    prefixes.dedup();
+
+    // After sorting, the prefixes that start with a given one follow it
+    // directly, so comparing with the last kept prefix is enough.
+    let mut merged: Vec<PostalPrefix> = Vec::with_capacity(prefixes.len());
+    for prefix in prefixes {
+        let covered = merged
+            .last()
+            .is_some_and(|kept| prefix.0.starts_with(kept.0.as_str()));
+        if !covered {
+            merged.push(prefix);
+        }
+    }
+    merged
+}
+
+/// Returns the département shown next to a normalised French postal code:
+/// its first two digits, or three for overseas codes (`97x`, `98x`), and
+/// `2A` (`200xx`, `201xx`) or `2B` (`202xx` to `206xx`) in Corsica.
+///
+/// Returns `None` when the code is not five digits, and for `207xx` to
+/// `209xx`, which no Corsican commune uses. The result is the département
+/// the code's prefix belongs to: a few codes serve communes of two
+/// départements (`52100`), and Saint-Barthélemy (`97133`) and Saint-Martin
+/// (`97150`) use Guadeloupe's `971`.
+pub fn departement_code(postal_norm: &str) -> Option<String> {
+    let bytes = postal_norm.as_bytes();
+    if bytes.len() != FRENCH_POSTAL_LEN || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code = match (bytes[0], bytes[1], bytes[2]) {
+        (b'2', b'0', b'0' | b'1') => "2A",
+        (b'2', b'0', b'2'..=b'6') => "2B",
+        (b'2', b'0', _) => return None,
+        (b'9', b'7' | b'8', _) => &postal_norm[..3],
+        _ => &postal_norm[..2],
+    };
+    Some(code.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn country(code: &str) -> CountryCode {
+        CountryCode::parse(code)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("{code} is a country"))
+    }
+
+    fn prefixes(values: &[&str]) -> PostalSelection {
+        PostalSelection::Prefixes(values.iter().map(|v| PostalPrefix(v.to_string())).collect())
+    }
+
+    fn normalized(value: &str, status: PostalStatus) -> NormalizedPostal {
+        NormalizedPostal {
+            value: value.to_string(),
+            status,
+        }
+    }
+
+    #[test]
+    fn normalize_french_valid() {
+        let france = CountryCode::france();
+        let cases = [
+            ("51100", "51100"),
+            (" 51100 ", "51100"),
+            ("51 100", "51100"),
+            ("51.100", "51100"),
+            ("51-100", "51100"),
+            ("51\u{a0}100", "51100"),
+            ("F-51100", "51100"),
+            ("F51100", "51100"),
+            ("f-51100", "51100"),
+            ("FR-51100", "51100"),
+            ("FR 51100", "51100"),
+            ("FRA-51100", "51100"),
+            ("51100 CEDEX", "51100"),
+            ("51100 CEDEX 2", "51100"),
+            ("51100 Cedex 09", "51100"),
+            ("51100 cédex", "51100"),
+            ("F-51100 CEDEX 2", "51100"),
+            ("2100", "02100"),
+            ("2100 CEDEX", "02100"),
+            ("F-2100", "02100"),
+            ("75116", "75116"),
+            ("20000", "20000"),
+            ("97133", "97133"),
+        ];
+        for (entered, expected) in cases {
+            assert_eq!(
+                normalize_postal_code(entered, &france),
+                normalized(expected, PostalStatus::Valid),
+                "normalize({entered:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn normalize_french_unknown() {
+        let france = CountryCode::france();
+        let cases = [
+            ("00000", "00000"),
+            ("1909", "01909"),
+            ("20300", "20300"),
+            ("98000", "98000"),
+            ("99999 CEDEX", "99999"),
+        ];
+        for (entered, expected) in cases {
+            assert_eq!(
+                normalize_postal_code(entered, &france),
+                normalized(expected, PostalStatus::Unknown),
+                "normalize({entered:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn normalize_french_invalid() {
+        let france = CountryCode::france();
+        let cases = [
+            ("123456", "123456"),
+            ("511", "511"),
+            ("5110 0 0", "511000"),
+            ("51100 Reims", "51100REIMS"),
+            ("51100/Reims", "51100REIMS"),
+            ("SW1A 1AA", "SW1A1AA"),
+            ("F", "F"),
+            ("F-", "F"),
+            ("CEDEX", "CEDEX"),
+            ("51%00", "5100"),
+            ("51_00", "5100"),
+            ("5110'0", "51100"),
+            ("5é100", "5100"),
+            ("??", ""),
+        ];
+        for (entered, expected) in cases {
+            assert_eq!(
+                normalize_postal_code(entered, &france),
+                normalized(expected, PostalStatus::Invalid),
+                "normalize({entered:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn normalize_empty() {
+        for country_code in ["FRA", "GBR"] {
+            for entered in ["", "   ", "-", " . ", "\t"] {
+                assert_eq!(
+                    normalize_postal_code(entered, &country(country_code)),
+                    normalized("", PostalStatus::Empty),
+                    "normalize({entered:?}) for {country_code}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn normalize_other_countries() {
+        let cases = [
+            ("GBR", "sw1a 1aa", "SW1A1AA", PostalStatus::NotChecked),
+            ("GBR", "SW1A-1AA", "SW1A1AA", PostalStatus::NotChecked),
+            ("BEL", "1000", "1000", PostalStatus::NotChecked),
+            ("CHE", "CH-1200", "CH1200", PostalStatus::NotChecked),
+            ("DEU", "45600", "45600", PostalStatus::NotChecked),
+            ("BRA", "29000-000", "29000000", PostalStatus::NotChecked),
+            ("USA", "60610", "60610", PostalStatus::NotChecked),
+            ("MCO", "98000", "98000", PostalStatus::NotChecked),
+            ("CAN", "h3z 2y7", "H3Z2Y7", PostalStatus::NotChecked),
+            ("NLD", "1012 AB", "1012AB", PostalStatus::NotChecked),
+            ("DEU", "F-45600", "F45600", PostalStatus::NotChecked),
+            ("POL", "00/950", "00950", PostalStatus::NotChecked),
+            ("BEL", "1000 CEDEX", "1000", PostalStatus::NotChecked),
+            ("ESP", "Ñ", "", PostalStatus::Invalid),
+        ];
+        for (country_code, entered, expected, status) in cases {
+            assert_eq!(
+                normalize_postal_code(entered, &country(country_code)),
+                normalized(expected, status),
+                "normalize({entered:?}) for {country_code}"
+            );
+        }
+    }
+
+    #[test]
+    fn normalize_overseas_checked() {
+        let cases = [
+            ("GLP", "97100", "97100", PostalStatus::Valid),
+            ("BLM", "97133", "97133", PostalStatus::Valid),
+            ("REU", "97 400", "97400", PostalStatus::Valid),
+            ("NCL", "98800", "98800", PostalStatus::Valid),
+            ("GLP", "97999", "97999", PostalStatus::Unknown),
+            ("GLP", "971", "971", PostalStatus::Invalid),
+        ];
+        for (country_code, entered, expected, status) in cases {
+            assert_eq!(
+                normalize_postal_code(entered, &country(country_code)),
+                normalized(expected, status),
+                "normalize({entered:?}) for {country_code}"
+            );
+        }
+    }
+
+    #[test]
+    fn normalized_values_are_ascii() {
+        let inputs = [
+            "51100",
+            "2100",
+            "F-51100 CEDEX",
+            "5é100",
+            "51%00",
+            "ÀÉ 12",
+            "sw1a 1aa",
+            "£$€",
+            "51100\u{202f}",
+            "ß1",
+        ];
+        for country_code in ["FRA", "GBR"] {
+            for entered in inputs {
+                let result = normalize_postal_code(entered, &country(country_code));
+                assert!(
+                    result
+                        .value
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+                    "normalize({entered:?}) for {country_code} gave {:?}",
+                    result.value
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn postal_status_names_round_trip() {
+        let all = [
+            PostalStatus::Empty,
+            PostalStatus::Valid,
+            PostalStatus::Unknown,
+            PostalStatus::Invalid,
+            PostalStatus::NotChecked,
+        ];
+        for status in all {
+            assert_eq!(PostalStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(PostalStatus::NotChecked.as_str(), "not_checked");
+        assert_eq!(PostalStatus::parse("Valid"), None);
+    }
+
+    #[test]
+    fn field_splits_and_merges() {
+        let france = CountryCode::france();
+        let cases: &[(&str, &[&str])] = &[
+            ("51", &["51"]),
+            ("51;02", &["02", "51"]),
+            ("51, 02", &["02", "51"]),
+            ("51,02;08", &["02", "08", "51"]),
+            ("51;;02;", &["02", "51"]),
+            (" ; 51 ; ", &["51"]),
+            ("51 1", &["511"]),
+            ("51-1", &["511"]),
+            ("51;511", &["51"]),
+            ("511;51", &["51"]),
+            ("51100;511;5", &["5"]),
+            ("51;51;51", &["51"]),
+            ("510;511;51", &["51"]),
+            ("51;52", &["51", "52"]),
+            ("5;51;6", &["5", "6"]),
+            ("02100", &["02100"]),
+            ("1;10;100;2", &["1", "2"]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                parse_postal_field(input, &france),
+                Ok(prefixes(expected)),
+                "parse_postal_field({input:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn field_many_codes() {
+        let input: Vec<String> = (1..=95).map(|n| format!("{n:02}")).collect();
+        let parsed = parse_postal_field(&input.join(";"), &CountryCode::france());
+        match parsed {
+            Ok(PostalSelection::Prefixes(list)) => assert_eq!(list.len(), 95),
+            other => panic!("95 départements parse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn field_corsica_expanded() {
+        let france = CountryCode::france();
+        let cases: &[(&str, &[&str])] = &[
+            ("2A", &["200", "201"]),
+            ("2a", &["200", "201"]),
+            ("2 A", &["200", "201"]),
+            ("2B", &["202", "206"]),
+            ("2A;2B", &["200", "201", "202", "206"]),
+            ("20", &["20"]),
+            ("20;2A", &["20"]),
+            ("2B;51", &["202", "206", "51"]),
+            ("2A;200", &["200", "201"]),
+            ("2A;20000", &["200", "201"]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                parse_postal_field(input, &france),
+                Ok(prefixes(expected)),
+                "parse_postal_field({input:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn field_other_country_letters() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("GBR", "sw1a; ec", &["EC", "SW1A"]),
+            ("GBR", "SW;SW1", &["SW"]),
+            ("GBR", "2A", &["2A"]),
+            ("NLD", "1012 ab", &["1012AB"]),
+            ("BEL", "1000;10", &["10"]),
+            ("DEU", "123456789", &["123456789"]),
+        ];
+        for (country_code, input, expected) in cases {
+            assert_eq!(
+                parse_postal_field(input, &country(country_code)),
+                Ok(prefixes(expected)),
+                "parse_postal_field({input:?}) for {country_code}"
+            );
+        }
+    }
+
+    #[test]
+    fn field_star_alone() {
+        for input in ["*", " * ", "*;", ";*;", "*;*"] {
+            assert_eq!(
+                parse_postal_field(input, &CountryCode::france()),
+                Ok(PostalSelection::All),
+                "parse_postal_field({input:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn field_rejections() {
+        let france = CountryCode::france();
+        let invalid = |part: &str| PostalFieldError::InvalidPrefix(part.to_string());
+        let cases = [
+            ("", PostalFieldError::Empty),
+            ("   ", PostalFieldError::Empty),
+            (";", PostalFieldError::Empty),
+            (" ; , ;", PostalFieldError::Empty),
+            ("*;51", PostalFieldError::AllWithOthers),
+            ("51, *", PostalFieldError::AllWithOthers),
+            ("5*", invalid("5*")),
+            ("5_", invalid("5_")),
+            ("51;5_", invalid("5_")),
+            ("5%", invalid("5%")),
+            ("%", invalid("%")),
+            ("51'", invalid("51'")),
+            ("-", invalid("-")),
+            ("51.1", invalid("51.1")),
+            ("5é", invalid("5é")),
+            ("51/02", invalid("51/02")),
+            (
+                "12345678901",
+                PostalFieldError::TooLong("12345678901".to_string()),
+            ),
+            (
+                "Reims",
+                PostalFieldError::NotFrenchPrefix("Reims".to_string()),
+            ),
+            ("2C", PostalFieldError::NotFrenchPrefix("2C".to_string())),
+            ("F51", PostalFieldError::NotFrenchPrefix("F51".to_string())),
+            (
+                "511000",
+                PostalFieldError::TooLongForFrance("511000".to_string()),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                parse_postal_field(input, &france),
+                Err(expected),
+                "parse_postal_field({input:?})"
+            );
+        }
+
+        let britain = country("GBR");
+        assert_eq!(
+            parse_postal_field("SW1A 1AA 12345", &britain),
+            Err(PostalFieldError::TooLong("SW1A 1AA 12345".to_string()))
+        );
+        assert_eq!(
+            parse_postal_field("SW_", &britain),
+            Err(PostalFieldError::InvalidPrefix("SW_".to_string()))
+        );
+    }
+
+    #[test]
+    fn field_error_messages() {
+        let cases = [
+            (
+                PostalFieldError::Empty,
+                "code postal : indiquez au moins un code, ou * pour tous",
+            ),
+            (
+                PostalFieldError::InvalidPrefix("5_".to_string()),
+                "code postal : « 5_ » n'est pas un préfixe valide ; utilisez uniquement des chiffres et des lettres, séparés par « ; »",
+            ),
+            (
+                PostalFieldError::AllWithOthers,
+                "code postal : « * » (tous les codes) ne peut pas être combiné avec d'autres codes ; indiquez soit * seul, soit une liste de codes",
+            ),
+            (
+                PostalFieldError::TooLong("12345678901".to_string()),
+                "code postal : « 12345678901 » est trop long ; un préfixe compte au plus 10 caractères",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn selection_display_round_trips() {
+        let france = CountryCode::france();
+        for input in ["*", "02;51", "200;201;51", "75"] {
+            let selection = parse_postal_field(input, &france);
+            assert_eq!(
+                selection.as_ref().map(ToString::to_string).as_deref(),
+                Ok(input),
+                "display of {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn prefix_new_validates() {
+        let cases = [
+            ("51", true),
+            ("2A", true),
+            ("SW1A1AA", true),
+            ("1234567890", true),
+            ("12345678901", false),
+            ("", false),
+            ("2a", false),
+            ("5_", false),
+            ("5 1", false),
+            ("é", false),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                PostalPrefix::new(value).is_some(),
+                expected,
+                "new({value:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn upper_bound_increments_last_byte() {
+        let cases = [
+            ("51", "52"),
+            ("5", "6"),
+            ("519", "51:"),
+            ("9", ":"),
+            ("2A", "2B"),
+            ("SWZ", "SW["),
+            ("02100", "02101"),
+        ];
+        for (prefix, expected) in cases {
+            let prefix = PostalPrefix(prefix.to_string());
+            assert_eq!(prefix.upper_bound(), expected, "upper_bound({prefix:?})");
+        }
+    }
+
+    #[test]
+    fn byte_range_selects_prefix_matches() {
+        // Every code that normalisation can store, around the boundaries.
+        let codes = [
+            "", "0", "5", "50999", "51", "51000", "51100", "5119", "51199", "511", "51199Z", "519",
+            "51900", "51999", "51A", "51Z", "52", "52000", "52100", "5A", "6", "9", "99999", "A",
+            "SW1A1AA", "Z", "ZZ",
+        ];
+        let prefixes = ["5", "51", "511", "519", "51Z", "9", "SW", "Z", "52100"];
+        for prefix in prefixes {
+            let prefix = PostalPrefix(prefix.to_string());
+            let upper = prefix.upper_bound();
+            for code in codes {
+                let in_range = code >= prefix.as_str() && code < upper.as_str();
+                assert_eq!(
+                    in_range,
+                    code.starts_with(prefix.as_str()),
+                    "range [{prefix}, {upper}) on {code:?}"
+                );
+                assert_eq!(
+                    prefix.matches(code),
+                    in_range,
+                    "matches({code:?}) for {prefix}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn byte_range_on_postal_list() {
+        // The range of 51 selects exactly the La Poste codes starting with 51.
+        let prefix = PostalPrefix("51".to_string());
+        let upper = prefix.upper_bound();
+        for commune in reference::communes() {
+            let code = commune.postal_code;
+            assert_eq!(
+                code >= "51" && code < upper.as_str(),
+                code.starts_with("51"),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn selection_matches_codes() {
+        let france = CountryCode::france();
+        let marne_aisne = parse_postal_field("51;02", &france);
+        let corse_sud = parse_postal_field("2A", &france);
+        let all = parse_postal_field("*", &france);
+        let cases = [
+            (&marne_aisne, "51100", true),
+            (&marne_aisne, "02100", true),
+            (&marne_aisne, "52100", false),
+            (&marne_aisne, "", false),
+            (&corse_sud, "20000", true),
+            (&corse_sud, "20100", true),
+            (&corse_sud, "20200", false),
+            (&all, "", true),
+            (&all, "SW1A1AA", true),
+        ];
+        for (selection, code, expected) in cases {
+            let selection = selection.as_ref().expect("the field parses");
+            assert_eq!(selection.matches(code), expected, "{selection} on {code:?}");
+        }
+    }
+
+    #[test]
+    fn departement_from_postal_code() {
+        let cases = [
+            ("51100", Some("51")),
+            ("02100", Some("02")),
+            ("01000", Some("01")),
+            ("75116", Some("75")),
+            ("20000", Some("2A")),
+            ("20100", Some("2A")),
+            ("20199", Some("2A")),
+            ("20200", Some("2B")),
+            ("20600", Some("2B")),
+            ("20700", None),
+            ("97100", Some("971")),
+            ("97133", Some("971")),
+            ("97400", Some("974")),
+            ("97500", Some("975")),
+            ("98800", Some("988")),
+            ("96000", Some("96")),
+            ("5110", None),
+            ("511000", None),
+            ("", None),
+            ("2A000", None),
+            ("SW1A1", None),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(
+                departement_code(code).as_deref(),
+                expected,
+                "departement_code({code:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn departement_of_every_listed_code() {
+        // Each La Poste code maps to a listed département, and to the
+        // commune's own one except for 26 rows of the 2026 list, whose codes
+        // belong to a neighbour (`52100` for two communes of Marne) or to
+        // Guadeloupe and Polynésie (`97133`, `97150`, `98799`).
+        let mut crossing = Vec::new();
+        for commune in reference::communes() {
+            let code = departement_code(commune.postal_code);
+            let found = code.as_deref().and_then(reference::departement);
+            assert!(found.is_some(), "{} gives {code:?}", commune.postal_code);
+            if code.as_deref() != Some(commune.departement_code) {
+                crossing.push(commune.postal_code);
+            }
+        }
+        assert_eq!(crossing.len(), 26, "crossing codes: {crossing:?}");
+        for code in ["52100", "94390", "97133", "97150", "98799"] {
+            assert!(crossing.contains(&code), "{code} crosses");
+        }
+    }
 }

@@ -11,7 +11,7 @@ pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// separator French spreadsheets write.
 const SEPARATORS: [u8; 3] = [b';', b'\t', b','];
 
-/// Where the header line sits in the first bytes of a file.
+/// Position of the header line in the first bytes of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct HeaderLine {
     /// Offset of its first byte, after any blank lines before it.
@@ -22,16 +22,22 @@ pub(crate) struct HeaderLine {
     pub ends_with_lone_cr: bool,
 }
 
-/// Finds the first non-blank line, reading quoted fields as a whole so a
-/// line break inside quotes does not end it.
+/// Finds the first line that is not blank (only spaces, tabs and line
+/// breaks), reading quoted fields as a whole so that a line break inside
+/// quotes does not end it.
 ///
 /// Returns `None` when more bytes are needed to decide, which never
 /// happens once `at_eof` is true.
 pub(crate) fn find_header_line(bytes: &[u8], at_eof: bool) -> Option<HeaderLine> {
-    let start = bytes
-        .iter()
-        .position(|&byte| byte != b'\n' && byte != b'\r')
-        .unwrap_or(bytes.len());
+    let is_blank = |byte: &u8| matches!(byte, b' ' | b'\t' | b'\r' | b'\n');
+    let start = match bytes.iter().position(|byte| !is_blank(byte)) {
+        Some(first_text) => bytes[..first_text]
+            .iter()
+            .rposition(|&byte| byte == b'\n')
+            .map_or(0, |line_feed| line_feed + 1),
+        None if at_eof => bytes.len(),
+        None => return None,
+    };
     let unterminated = HeaderLine {
         start,
         end: bytes.len(),
@@ -90,7 +96,8 @@ pub(crate) fn sniff_separator(line: &[u8]) -> u8 {
 }
 
 /// Decodes one field: valid UTF-8 is kept as is, anything else is read as
-/// Windows-1252, the encoding Excel uses for French CSV files.
+/// Windows-1252, the code page of plain CSV files saved by Excel on French
+/// Windows.
 ///
 /// Deciding per field keeps the reader streaming, and an ASCII field reads
 /// the same in both encodings.
@@ -108,16 +115,24 @@ mod tests {
     #[test]
     fn header_line_lf_and_crlf() {
         let line = find_header_line(b"Nom;Prenom\nA;B\n", false).unwrap();
-        assert_eq!((line.start, line.end, line.ends_with_lone_cr), (0, 10, false));
+        assert_eq!(
+            (line.start, line.end, line.ends_with_lone_cr),
+            (0, 10, false)
+        );
 
         let line = find_header_line(b"Nom;Prenom\r\nA;B\r\n", false).unwrap();
-        assert_eq!((line.start, line.end, line.ends_with_lone_cr), (0, 10, false));
+        assert_eq!(
+            (line.start, line.end, line.ends_with_lone_cr),
+            (0, 10, false)
+        );
     }
 
     #[test]
     fn header_line_after_blank_lines() {
         let line = find_header_line(b"\r\n\nNom\n", false).unwrap();
         assert_eq!((line.start, line.end), (3, 6));
+        let line = find_header_line(b" \t\r\n  Nom;\n", false).unwrap();
+        assert_eq!((line.start, line.end), (4, 10));
     }
 
     #[test]
@@ -132,6 +147,7 @@ mod tests {
         assert_eq!(find_header_line(b"Nom;Pre", false), None);
         assert_eq!(find_header_line(b"Nom;Prenom\r", false), None);
         assert_eq!(find_header_line(b"\n\n", false), None);
+        assert_eq!(find_header_line(b"  \n", false), None);
 
         let line = find_header_line(b"Nom;Prenom", true).unwrap();
         assert_eq!((line.start, line.end), (0, 10));
@@ -158,7 +174,10 @@ mod tests {
 
     #[test]
     fn sniff_ignores_quoted_separators() {
-        assert_eq!(sniff_separator(b"\"Nom, complet\";\"Ville, pays\";CP"), b';');
+        assert_eq!(
+            sniff_separator(b"\"Nom, complet\";\"Ville, pays\";CP"),
+            b';'
+        );
         assert_eq!(sniff_separator(b"\"a;b;c\",d"), b',');
     }
 

@@ -276,10 +276,16 @@ mod tests {
         assert_eq!(normalize_header("Réf. externe"), "ref externe");
         assert_eq!(normalize_header("source_id"), "source id");
         assert_eq!(normalize_header("E-mail"), "e mail");
-        assert_eq!(normalize_header("Complément d’adresse  perso"), "complement d adresse perso");
+        assert_eq!(
+            normalize_header("Complément d’adresse  perso"),
+            "complement d adresse perso"
+        );
         assert_eq!(normalize_header("Code\tpostal (pro)"), "code postal pro");
         assert_eq!(normalize_header("Ville professionnelle"), "ville pro");
-        assert_eq!(normalize_header("Code postal personnel"), "code postal perso");
+        assert_eq!(
+            normalize_header("Code postal personnel"),
+            "code postal perso"
+        );
     }
 
     #[test]
@@ -399,7 +405,11 @@ mod tests {
     fn resolve_columns_rejects_duplicate_field() {
         let error = resolve_columns(headers(&["Nom", "CP", "Code postal pro"])).unwrap_err();
         match &error {
-            ImportError::DuplicateColumn { field, first, second } => {
+            ImportError::DuplicateColumn {
+                field,
+                first,
+                second,
+            } => {
                 assert_eq!(*field, Field::ProPostalCode);
                 assert_eq!(first, "CP");
                 assert_eq!(second, "Code postal pro");

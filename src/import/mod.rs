@@ -1,1 +1,117 @@
 //! Reading contact files as French users have them.
+//!
+//! A file is CSV with `;`, `,` or tab separators, in UTF-8 (with or without
+//! BOM) or Windows-1252, with a header line in French or English. Rows are
+//! streamed: each one becomes a `ContactInput` or a `RowRejection` naming its
+//! line, its column and the reason in French.
+
+mod decode;
+mod headers;
+mod row;
+mod stream;
+
+use serde::Serialize;
+
+use crate::domain::contact::ContactInput;
+use crate::domain::country::CountryCode;
+
+pub use headers::{Column, Field, accepted_headers, field_for_header};
+pub use row::MAX_VALUE_CHARS;
+pub use stream::{ContactRows, read_contacts};
+
+/// Settings of one import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Country of a filled address whose country column is empty.
+    pub default_country: CountryCode,
+}
+
+/// One row read from the file: a valid contact or the reason it was rejected.
+pub type RowOutcome = Result<ParsedRow, RowRejection>;
+
+/// A valid contact and the line where its record starts (the header is line 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedRow {
+    pub line: u64,
+    pub contact: ContactInput,
+}
+
+/// A row that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowRejection {
+    /// Line where the record starts, the header being line 1.
+    pub line: u64,
+    /// Header of the faulty column as written in the file, or empty when the
+    /// reason concerns the whole row.
+    pub column: String,
+    /// Reason in French, with the value at fault and how to fix it.
+    pub reason: String,
+}
+
+/// A problem that stops the reading of the whole file.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("le fichier est vide : la première ligne doit contenir les en-têtes de colonnes")]
+    Empty,
+
+    #[error(
+        "aucun en-tête de colonne reconnu en première ligne ({}). En-têtes acceptés : {}",
+        describe_found_headers(found),
+        accepted_headers().collect::<Vec<_>>().join(", ")
+    )]
+    NoKnownHeader { found: Vec<String> },
+
+    #[error(
+        "les colonnes « {first} » et « {second} » désignent toutes deux le champ {} : \
+         gardez-en une seule",
+        field.label_fr()
+    )]
+    DuplicateColumn {
+        field: Field,
+        first: String,
+        second: String,
+    },
+
+    #[error(
+        "fins de ligne non prises en charge (retour chariot seul, format Mac OS classique) : \
+         enregistrez le fichier en CSV avec des fins de ligne Windows ou Unix"
+    )]
+    LoneCarriageReturn,
+
+    #[error(
+        "ligne {line} : guillemet ouvert jamais fermé, la valeur court jusqu'à la fin du fichier : \
+         fermez le guillemet, ou doublez-le (\"\") s'il fait partie de la valeur"
+    )]
+    UnclosedQuote { line: u64 },
+
+    #[error("ligne {line} : CSV illisible ({message})")]
+    Csv { line: u64, message: String },
+
+    #[error("erreur de lecture du fichier : {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ImportError {
+    /// Converts an error of the CSV reader met at `line`.
+    fn from_csv(error: csv::Error, line: u64) -> ImportError {
+        let message = error.to_string();
+        match error.into_kind() {
+            csv::ErrorKind::Io(io_error) => ImportError::Io(io_error),
+            _ => ImportError::Csv { line, message },
+        }
+    }
+}
+
+/// Lists the headers found in the file for a message, skipping empty ones.
+fn describe_found_headers(headers: &[String]) -> String {
+    let quoted: Vec<String> = headers
+        .iter()
+        .filter(|header| !header.is_empty())
+        .map(|header| format!("« {header} »"))
+        .collect();
+    if quoted.is_empty() {
+        "toutes les cellules sont vides".to_string()
+    } else {
+        format!("trouvés : {}", quoted.join(", "))
+    }
+}

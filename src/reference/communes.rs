@@ -1,6 +1,6 @@
 //! Communes with their La Poste postal codes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use super::embedded::read_rows;
@@ -74,6 +74,7 @@ pub fn corsica_postal_prefixes(departement: &str) -> Option<Vec<String>> {
 
 /// Returns the first three digits of the postal codes of a département's
 /// communes, sorted, as the commune list gives them.
+#[cfg(test)]
 pub(super) fn derived_postal_prefixes(departement: &str) -> Vec<&'static str> {
     TABLE
         .prefixes_by_departement
@@ -94,48 +95,49 @@ fn load_communes() -> CommuneTable {
             "commune_type",
             "parent_commune_insee",
         ],
+        |[
+            insee,
+            name,
+            postal_code,
+            departement_code,
+            commune_type,
+            parent,
+        ]| {
+            let is_arrondissement = commune_type == "arrondissement-municipal";
+            Commune {
+                insee,
+                name,
+                postal_code,
+                departement_code,
+                parent_insee: (is_arrondissement && !parent.is_empty()).then_some(parent),
+                parent_name: None,
+            }
+        },
     );
 
     // The file lists Paris, Lyon and Marseille twice: as a whole city and
     // by arrondissement, each with the same postal codes. Only the
     // arrondissement rows are kept, so that each postal code counts once.
-    let parents: BTreeSet<&'static str> = rows
+    let cities: HashSet<&'static str> = rows.iter().filter_map(|row| row.parent_insee).collect();
+    let city_names: HashMap<&'static str, &'static str> = rows
         .iter()
-        .filter(|[.., commune_type, parent]| {
-            *commune_type == "arrondissement-municipal" && !parent.is_empty()
+        .filter(|row| cities.contains(row.insee))
+        .map(|row| (row.insee, row.name))
+        .collect();
+    let communes: Vec<Commune> = rows
+        .into_iter()
+        // A row without a postal code cannot be matched.
+        .filter(|row| !row.postal_code.is_empty() && !cities.contains(row.insee))
+        .map(|mut row| {
+            row.parent_name = row
+                .parent_insee
+                .and_then(|city| city_names.get(city).copied());
+            row
         })
-        .map(|[.., parent]| *parent)
         .collect();
-    let parent_names: HashMap<&'static str, &'static str> = rows
-        .iter()
-        .filter(|[insee, ..]| parents.contains(insee))
-        .map(|[insee, name, ..]| (*insee, *name))
-        .collect();
-
-    let mut communes = Vec::with_capacity(rows.len());
-    for [insee, name, postal_code, departement_code, _, parent] in rows {
-        // Rows without a postal code are not usable for matching.
-        if postal_code.is_empty() || parents.contains(insee) {
-            continue;
-        }
-        let (parent_insee, parent_name) = if parent.is_empty() {
-            (None, None)
-        } else {
-            (Some(parent), parent_names.get(parent).copied())
-        };
-        communes.push(Commune {
-            insee,
-            name,
-            postal_code,
-            departement_code,
-            parent_insee,
-            parent_name,
-        });
-    }
 
     let mut by_postal_code: HashMap<&'static str, Vec<usize>> = HashMap::new();
-    let mut prefixes_by_departement: HashMap<&'static str, BTreeSet<&'static str>> =
-        HashMap::new();
+    let mut prefixes_by_departement: HashMap<&'static str, BTreeSet<&'static str>> = HashMap::new();
     for (position, commune) in communes.iter().enumerate() {
         by_postal_code
             .entry(commune.postal_code)

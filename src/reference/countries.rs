@@ -24,15 +24,13 @@ static COUNTRIES: LazyLock<Vec<Country>> = LazyLock::new(|| {
         "countries.csv",
         COUNTRIES_CSV,
         ["alpha2", "alpha3", "name_en", "name_fr"],
+        |[alpha2, alpha3, name_en, name_fr]| Country {
+            alpha2,
+            alpha3,
+            name_en,
+            name_fr,
+        },
     )
-    .into_iter()
-    .map(|[alpha2, alpha3, name_en, name_fr]| Country {
-        alpha2,
-        alpha3,
-        name_en,
-        name_fr,
-    })
-    .collect()
 });
 
 /// Returns every country, sorted by alpha-3 code.

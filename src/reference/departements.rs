@@ -53,7 +53,7 @@ pub fn departement(code: &str) -> Option<&'static Departement> {
 }
 
 fn load_departements() -> Vec<Departement> {
-    let rows = read_rows(
+    read_rows(
         "departements.csv",
         DEPARTEMENTS_CSV,
         [
@@ -69,23 +69,19 @@ fn load_departements() -> Vec<Departement> {
             "postal_codes_of_other_prefix",
             "in_svg_map",
         ],
-    );
-
-    rows.into_iter()
-        .map(|row| {
-            let [
-                code,
-                name,
-                region_code,
-                region_name,
-                zone,
-                chef_lieu_insee,
-                commune_count,
-                _postal_prefixes_2,
-                postal_prefixes_3,
-                _postal_codes_of_other_prefix,
-                in_svg_map,
-            ] = row;
+        |[
+            code,
+            name,
+            region_code,
+            region_name,
+            zone,
+            chef_lieu_insee,
+            commune_count,
+            _postal_prefixes_2,
+            postal_prefixes_3,
+            _postal_codes_of_other_prefix,
+            in_svg_map,
+        ]| {
             // The file is compiled in and fully parsed by the unit tests, so
             // an unexpected value below is a build defect.
             let zone = match zone {
@@ -96,7 +92,9 @@ fn load_departements() -> Vec<Departement> {
             };
             let commune_count = match commune_count.parse() {
                 Ok(count) => count,
-                Err(_) => panic!("departements.csv: bad commune_count {commune_count:?} for {code}"),
+                Err(_) => {
+                    panic!("departements.csv: bad commune_count {commune_count:?} for {code}")
+                }
             };
             let in_svg_map = match in_svg_map {
                 "yes" => true,
@@ -114,8 +112,8 @@ fn load_departements() -> Vec<Departement> {
                 postal_prefixes: split_sorted(postal_prefixes_3),
                 in_svg_map,
             }
-        })
-        .collect()
+        },
+    )
 }
 
 fn split_sorted(list: &'static str) -> Vec<&'static str> {

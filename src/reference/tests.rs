@@ -47,7 +47,10 @@ fn departement_fields_parsed() {
 
     let taaf = departement("984").expect("the TAAF are listed");
     assert_eq!(taaf.zone, Zone::OverseasCollectivity);
-    assert!(taaf.postal_prefixes.is_empty(), "the TAAF have no postal code");
+    assert!(
+        taaf.postal_prefixes.is_empty(),
+        "the TAAF have no postal code"
+    );
 }
 
 #[test]
@@ -68,7 +71,10 @@ fn departement_commune_counts_match() {
     let mut cities: HashMap<&str, HashSet<&str>> = HashMap::new();
     for commune in communes() {
         let city = commune.parent_insee.unwrap_or(commune.insee);
-        cities.entry(commune.departement_code).or_default().insert(city);
+        cities
+            .entry(commune.departement_code)
+            .or_default()
+            .insert(city);
     }
     for departement in departements() {
         let found = cities.get(departement.code).map_or(0, HashSet::len);
@@ -120,7 +126,11 @@ fn postal_code_exists_cases() {
         ("", false),
     ];
     for (code, expected) in cases {
-        assert_eq!(postal_code_exists(code), expected, "postal_code_exists({code:?})");
+        assert_eq!(
+            postal_code_exists(code),
+            expected,
+            "postal_code_exists({code:?})"
+        );
     }
 }
 
@@ -194,14 +204,20 @@ fn communes_for_shared_postal_code() {
 fn countries_parse_every_row() {
     assert_eq!(countries().len(), 249);
     assert!(
-        countries().windows(2).all(|pair| pair[0].alpha3 < pair[1].alpha3),
+        countries()
+            .windows(2)
+            .all(|pair| pair[0].alpha3 < pair[1].alpha3),
         "sorted by alpha-3 with no duplicate, as the binary search needs"
     );
     let alpha2: HashSet<&str> = countries().iter().map(|c| c.alpha2).collect();
     assert_eq!(alpha2.len(), 249);
     for country in countries() {
-        assert!(country.alpha2.len() == 2 && country.alpha2.bytes().all(|b| b.is_ascii_uppercase()));
-        assert!(country.alpha3.len() == 3 && country.alpha3.bytes().all(|b| b.is_ascii_uppercase()));
+        assert!(
+            country.alpha2.len() == 2 && country.alpha2.bytes().all(|b| b.is_ascii_uppercase())
+        );
+        assert!(
+            country.alpha3.len() == 3 && country.alpha3.bytes().all(|b| b.is_ascii_uppercase())
+        );
         assert!(!country.name_en.is_empty() && !country.name_fr.is_empty());
     }
 }

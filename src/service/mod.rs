@@ -1,1 +1,13 @@
-//! Operations shared by the CLI and the web server.
+//! Operations shared by the CLI and the web server: input checks with
+//! French messages that name the field, then one storage call.
+
+pub mod demo;
+pub mod error;
+pub mod export;
+pub mod import;
+pub mod reassign;
+pub mod tokens;
+pub mod users;
+pub mod users_file;
+
+pub use error::ServiceError;

@@ -49,7 +49,7 @@ pub fn replay(conn: &Connection, kind: BatchKind, run: &RunContext) -> StoreResu
     match found {
         None => Ok(None),
         Some(batch) if batch.kind == kind && batch.params == run.params => Ok(Some(Applied {
-            batch_id: batch.id,
+            batch_id: Some(batch.id),
             outcome: batch.outcome,
             replayed: true,
         })),
@@ -104,4 +104,24 @@ pub fn finish(conn: &Connection, id: BatchId, outcome: &Outcome) -> StoreResult<
     )
     .map_err(db_error)?;
     Ok(())
+}
+
+/// Finishes a reassignment batch; one that changed nothing is removed, so
+/// the journal lists only runs that did something.
+pub fn close(conn: &Connection, id: BatchId, outcome: Outcome) -> StoreResult<Applied> {
+    if outcome.changed == 0 {
+        conn.execute("DELETE FROM batches WHERE id = ?1", [id])
+            .map_err(db_error)?;
+        return Ok(Applied {
+            batch_id: None,
+            outcome,
+            replayed: false,
+        });
+    }
+    finish(conn, id, &outcome)?;
+    Ok(Applied {
+        batch_id: Some(id),
+        outcome,
+        replayed: false,
+    })
 }

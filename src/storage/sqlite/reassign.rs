@@ -92,12 +92,7 @@ pub fn apply_user(
     outcome.changed = distinct_contacts(conn, batch)?;
     outcome.matched = outcome.changed;
 
-    batches::finish(conn, batch, &outcome)?;
-    Ok(Applied {
-        batch_id: batch,
-        outcome,
-        replayed: false,
-    })
+    batches::close(conn, batch, outcome)
 }
 
 fn distinct_contacts(conn: &Connection, batch: BatchId) -> StoreResult<u64> {
@@ -292,10 +287,5 @@ pub fn apply_region(
     };
     outcome.already_owned = outcome.matched - outcome.changed;
 
-    batches::finish(conn, batch, &outcome)?;
-    Ok(Applied {
-        batch_id: batch,
-        outcome,
-        replayed: false,
-    })
+    batches::close(conn, batch, outcome)
 }

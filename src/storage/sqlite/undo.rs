@@ -108,7 +108,7 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
 
     Ok(UndoResult {
         applied: Applied {
-            batch_id: undo_batch,
+            batch_id: Some(undo_batch),
             outcome,
             replayed: false,
         },

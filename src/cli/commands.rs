@@ -1,0 +1,303 @@
+//! One handler per command.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::domain::batch::Actor;
+use crate::domain::country::CountryCode;
+use crate::service::demo::fill_demo;
+use crate::service::export::export_to_file;
+use crate::service::import::{ImportRequest, import_file};
+use crate::service::reassign::{
+    RunContextInput, apply_region_reassignment, apply_user_reassignment, parse_batch_id,
+    prepare_region_reassignment, prepare_user_reassignment, preview_region_reassignment,
+    preview_user_reassignment, undo_batch,
+};
+use crate::service::users::{UserForm, add_user, set_active, set_password};
+use crate::service::{ServiceError, tokens};
+use crate::storage::{ExportSelection, Store, open_store};
+
+use super::args::{Cli, Command, TokenCommand, UserCommand};
+use super::output;
+
+pub fn run(cli: Cli) -> Result<(), ServiceError> {
+    let store = open_store(&cli.db)?;
+    let actor = resolve_actor(store.as_ref(), cli.as_user.as_deref())?;
+
+    match cli.command {
+        Command::Init => {
+            println!("Base de données prête ({}).", store.engine());
+            Ok(())
+        }
+        Command::User(command) => user(store.as_ref(), command),
+        Command::Import(args) => {
+            let country = parse_country("--default-country", &args.default_country)?;
+            let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+            let bar = progress_bar(size, !args.json, "{bar:40} {bytes}/{total_bytes} ({eta})");
+            let report = import_file(
+                store.as_ref(),
+                &args.file,
+                &ImportRequest {
+                    default_country: country,
+                    create_missing_users: args.create_missing_users,
+                    actor,
+                },
+                &mut |bytes| bar.set_position(bytes),
+            );
+            bar.finish_and_clear();
+            let report = report?;
+            if args.json {
+                output::print_json(&report);
+            } else {
+                output::print_import(&report);
+            }
+            Ok(())
+        }
+        Command::Export(args) => {
+            let selection = match &args.batch {
+                Some(batch) => ExportSelection::Batch(parse_batch_id(batch)?),
+                None => ExportSelection::All,
+            };
+            let written = export_to_file(store.as_ref(), &selection, &args.file)?;
+            println!("{written} contacts exportés dans « {} ».", args.file.display());
+            Ok(())
+        }
+        Command::Reassign(args) => {
+            let prepared = prepare_user_reassignment(store.as_ref(), &args.from, &args.to)?;
+            if args.dry_run {
+                let outcome = preview_user_reassignment(store.as_ref(), &prepared)?;
+                output::print_user_reassignment(&prepared, &outcome, None, args.json);
+            } else {
+                let run = RunContextInput {
+                    actor,
+                    idempotency_key: args.idempotency_key,
+                };
+                let applied = apply_user_reassignment(store.as_ref(), &prepared, run)?;
+                output::print_user_reassignment(&prepared, &applied.outcome, Some(&applied), args.json);
+            }
+            Ok(())
+        }
+        Command::ReassignRegion(args) => {
+            let prepared = prepare_region_reassignment(
+                store.as_ref(),
+                &args.to,
+                &args.country,
+                &args.postal,
+                Some(&args.role),
+            )?;
+            if args.dry_run {
+                let preview = preview_region_reassignment(store.as_ref(), &prepared)?;
+                output::print_region_preview(&prepared, &preview, args.json);
+            } else {
+                let run = RunContextInput {
+                    actor,
+                    idempotency_key: args.idempotency_key,
+                };
+                let applied = apply_region_reassignment(store.as_ref(), &prepared, run)?;
+                output::print_region_applied(&prepared, &applied, args.json);
+            }
+            Ok(())
+        }
+        Command::History(args) => {
+            let contact = store.find_contact(&args.contact)?.ok_or_else(|| {
+                ServiceError::invalid(
+                    "unknown_contact",
+                    "contact",
+                    format!(
+                        "contact : aucun contact n'a le numéro ou l'identifiant externe « {} »",
+                        args.contact.trim()
+                    ),
+                )
+            })?;
+            let entries = store.contact_history(contact.id)?;
+            output::print_history(&contact, &entries, args.json);
+            Ok(())
+        }
+        Command::Batches(args) => {
+            let batches = store.list_batches(args.limit, 0)?;
+            output::print_batches(&batches, args.json);
+            Ok(())
+        }
+        Command::Undo(args) => {
+            let batch = parse_batch_id(&args.batch)?;
+            let run = RunContextInput {
+                actor,
+                idempotency_key: args.idempotency_key,
+            };
+            let result = undo_batch(store.as_ref(), batch, run)?;
+            output::print_undo(&result, args.json);
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let bar = progress_bar(args.contacts, !args.json, "{bar:40} {pos}/{len} contacts ({eta})");
+            let report = fill_demo(store.as_ref(), args.contacts, &mut |done| bar.set_position(done));
+            bar.finish_and_clear();
+            let report = report?;
+            if args.json {
+                output::print_json(&report);
+            } else {
+                output::print_demo(&report, &cli.db);
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create(args)) => {
+            let user = find_user(store.as_ref(), &args.user)?;
+            let token = tokens::create_api_token(store.as_ref(), &user, &args.label)?;
+            println!("Jeton d'API créé pour {}. Conservez-le : il ne sera plus affiché.", user.display_name());
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
+    match command {
+        UserCommand::Add(args) => {
+            let password = match args.password {
+                Some(password) => Some(password),
+                None if std::io::stdin().is_terminal() => prompt_password()?,
+                None => None,
+            };
+            let user = add_user(
+                store,
+                &UserForm {
+                    initials: args.initials,
+                    first_name: args.first_name,
+                    last_name: args.last_name,
+                    email: args.email,
+                    login: args.login,
+                    admin: args.admin,
+                    password,
+                },
+            )?;
+            if args.json {
+                output::print_json(&user);
+            } else {
+                println!("Utilisateur créé : {}.", user.display_name());
+            }
+            Ok(())
+        }
+        UserCommand::List(flag) => {
+            let users = store.list_users()?;
+            output::print_users(&users, flag.json);
+            Ok(())
+        }
+        UserCommand::Deactivate(key) => {
+            let user = set_active(store, &key.user, false)?;
+            println!("Utilisateur désactivé : {}. Ses contacts et son historique sont conservés.", user.display_name());
+            Ok(())
+        }
+        UserCommand::Activate(key) => {
+            let user = set_active(store, &key.user, true)?;
+            println!("Utilisateur réactivé : {}.", user.display_name());
+            Ok(())
+        }
+        UserCommand::Password(args) => {
+            let user = find_user(store, &args.user)?;
+            let password = match args.password {
+                Some(password) => password,
+                None => prompt_password()?.ok_or_else(|| {
+                    ServiceError::invalid(
+                        "missing_password",
+                        "password",
+                        "mot de passe : indiquez-le avec --password, ou lancez la commande dans un terminal pour le saisir",
+                    )
+                })?,
+            };
+            set_password(store, &user, &password)?;
+            println!("Mot de passe de {} enregistré.", user.display_name());
+            Ok(())
+        }
+        UserCommand::Import(args) => {
+            let report = crate::service::users_file::import_users(store, &args.file)?;
+            if args.json {
+                output::print_json(&report);
+            } else {
+                output::print_user_import(&report);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Asks for a password twice on the terminal; `None` when left empty.
+fn prompt_password() -> Result<Option<String>, ServiceError> {
+    let read = |prompt: &str| {
+        rpassword::prompt_password(prompt).map_err(|error| {
+            ServiceError::invalid("missing_password", "password", format!("mot de passe : lecture impossible ({error})"))
+        })
+    };
+    let first = read("Mot de passe (laisser vide pour ne pas en définir) : ")?;
+    if first.is_empty() {
+        return Ok(None);
+    }
+    let second = read("Confirmez le mot de passe : ")?;
+    if first != second {
+        return Err(ServiceError::invalid(
+            "password_mismatch",
+            "password",
+            "mot de passe : les deux saisies diffèrent ; recommencez",
+        ));
+    }
+    Ok(Some(first))
+}
+
+fn find_user(store: &dyn Store, key: &str) -> Result<crate::domain::user::User, ServiceError> {
+    store.find_user(key)?.ok_or_else(|| {
+        ServiceError::invalid(
+            "unknown_user",
+            "user",
+            format!("utilisateur : aucun utilisateur « {} » ; vérifiez ses initiales (relais user list)", key.trim()),
+        )
+    })
+}
+
+fn parse_country(flag: &'static str, value: &str) -> Result<CountryCode, ServiceError> {
+    match CountryCode::parse(value) {
+        Ok(Some(code)) => Ok(code),
+        Ok(None) => Err(ServiceError::invalid(
+            "missing_country",
+            "country",
+            format!("{flag} : indiquez un pays, par exemple FRA"),
+        )),
+        Err(error) => Err(ServiceError::invalid("unknown_country", "country", format!("{flag} : {error}"))),
+    }
+}
+
+/// The actor of a CLI run: the user named by `--as` (or `RELAIS_USER`),
+/// else a system actor recording the operating-system account.
+fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, ServiceError> {
+    match as_user.map(str::trim).filter(|key| !key.is_empty()) {
+        Some(key) => {
+            let user = store.find_user(key)?.ok_or_else(|| {
+                ServiceError::invalid(
+                    "unknown_user",
+                    "as",
+                    format!("--as : aucun utilisateur « {key} » ; indiquez les initiales d'un utilisateur existant"),
+                )
+            })?;
+            Ok(Actor::user(user.id, &user.first_name, &user.last_name, &user.initials))
+        }
+        None => {
+            let account = std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "inconnu".to_string());
+            Ok(Actor::system(&account))
+        }
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+fn progress_bar(length: u64, visible: bool, template: &str) -> Arc<ProgressBar> {
+    let bar = if visible && std::io::stderr().is_terminal() {
+        ProgressBar::new(length)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    Arc::new(bar)
+}

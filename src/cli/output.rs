@@ -1,0 +1,334 @@
+//! What the command line prints: French sentences, or JSON with `--json`.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::batch::{Applied, Batch, Outcome, UndoResult};
+use crate::domain::history::{HistoryEntry, format_paris_time};
+use crate::domain::user::User;
+use crate::reference;
+use crate::service::demo::DemoReport;
+use crate::service::import::ImportReport;
+use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
+use crate::service::users_file::UserImportReport;
+use crate::storage::{Contact, RegionPreview};
+
+pub fn print_json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(error) => eprintln!("relais : sortie JSON impossible : {error}"),
+    }
+}
+
+/// « 1 contact », « 12 contacts ».
+fn plural(count: u64, singular: &str, plural: &str) -> String {
+    if count <= 1 {
+        format!("{count} {singular}")
+    } else {
+        format!("{count} {plural}")
+    }
+}
+
+fn counts_json(outcome: &Outcome, applied: Option<&Applied>) -> serde_json::Value {
+    json!({
+        "batch_id": applied.and_then(|a| a.batch_id),
+        "dry_run": applied.is_none(),
+        "replayed": applied.is_some_and(|a| a.replayed),
+        "matched": outcome.matched,
+        "changed": outcome.changed,
+        "already_owned": outcome.already_owned,
+        "history_entries": outcome.history_entries,
+        "commercial": outcome.commercial,
+        "technical": outcome.technical,
+    })
+}
+
+fn print_counts(outcome: &Outcome) {
+    println!("  {} concernés", plural(outcome.matched, "contact", "contacts"));
+    println!(
+        "  {} ({} comme responsable commercial, {} comme responsable technique)",
+        plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
+        outcome.commercial,
+        outcome.technical
+    );
+    if outcome.already_owned > 0 {
+        println!("  {}, laissés tels quels", plural(outcome.already_owned, "contact déjà affecté", "contacts déjà affectés"));
+    }
+    println!("  {}", plural(outcome.history_entries, "entrée d'historique", "entrées d'historique"));
+}
+
+fn print_applied_header(applied: &Applied) {
+    match applied.batch_id {
+        None => println!("Aucun contact à réaffecter : rien n'a été modifié."),
+        Some(id) if applied.replayed => println!(
+            "Cette opération avait déjà été appliquée avec la même clé : voici le résultat de l'opération de masse n° {id}."
+        ),
+        Some(id) => println!("Opération de masse n° {id} appliquée."),
+    }
+}
+
+pub fn print_user_reassignment(
+    prepared: &PreparedUserReassignment,
+    outcome: &Outcome,
+    applied: Option<&Applied>,
+    as_json: bool,
+) {
+    if as_json {
+        let mut value = counts_json(outcome, applied);
+        value["from"] = json!(prepared.from.initials);
+        value["to"] = json!(prepared.to.initials);
+        print_json(&value);
+        return;
+    }
+    match applied {
+        None => println!("Simulation : rien n'a été modifié."),
+        Some(applied) => print_applied_header(applied),
+    }
+    println!(
+        "Réaffecter de {} vers {} :",
+        prepared.from.display_name(),
+        prepared.to.display_name()
+    );
+    print_counts(outcome);
+}
+
+fn departement_label(prefix: &str) -> String {
+    let code = if prefix.starts_with("97") || prefix.starts_with("98") {
+        prefix.get(..3)
+    } else if prefix.starts_with("20") && prefix.len() >= 3 {
+        match &prefix[2..3] {
+            "0" | "1" => Some("2A"),
+            _ => Some("2B"),
+        }
+    } else {
+        prefix.get(..2)
+    };
+    match code.and_then(reference::departement) {
+        Some(departement) if prefix.len() >= 2 => format!("{prefix} — {}", departement.name),
+        _ => prefix.to_string(),
+    }
+}
+
+pub fn print_region_preview(prepared: &PreparedRegionReassignment, preview: &RegionPreview, as_json: bool) {
+    if as_json {
+        let mut value = counts_json(&preview.outcome, None);
+        value["to"] = json!(prepared.to.initials);
+        value["role"] = json!(prepared.request.roles.as_str());
+        value["per_prefix"] = json!(preview.per_prefix);
+        print_json(&value);
+        return;
+    }
+    println!("Simulation : rien n'a été modifié.");
+    print_region_header(prepared);
+    print_counts(&preview.outcome);
+    if !preview.per_prefix.is_empty() {
+        println!("Par code postal :");
+        let french = prepared.request.country.is_france();
+        for prefix in &preview.per_prefix {
+            let label = if french { departement_label(&prefix.prefix) } else { prefix.prefix.clone() };
+            println!("  {label} : {}", plural(prefix.matched, "contact", "contacts"));
+        }
+    }
+    if !preview.sample.is_empty() {
+        println!("Exemples :");
+        for contact in &preview.sample {
+            println!("  {}", contact_line(contact));
+        }
+    }
+}
+
+fn print_region_header(prepared: &PreparedRegionReassignment) {
+    println!(
+        "Affecter à {} les contacts avec une adresse en {} ({}), codes postaux « {} » :",
+        prepared.to.display_name(),
+        prepared.request.country.name_fr(),
+        prepared.request.country.as_str(),
+        prepared.params["postal"].as_str().unwrap_or_default()
+    );
+}
+
+pub fn print_region_applied(prepared: &PreparedRegionReassignment, applied: &Applied, as_json: bool) {
+    if as_json {
+        let mut value = counts_json(&applied.outcome, Some(applied));
+        value["to"] = json!(prepared.to.initials);
+        value["role"] = json!(prepared.request.roles.as_str());
+        print_json(&value);
+        return;
+    }
+    print_applied_header(applied);
+    print_region_header(prepared);
+    print_counts(&applied.outcome);
+}
+
+fn contact_line(contact: &Contact) -> String {
+    let address = if contact.pro.is_empty() { &contact.perso } else { &contact.pro };
+    format!(
+        "n° {} {} — {} {} ({})",
+        contact.id,
+        contact.display_name(),
+        address.postal_code,
+        address.city,
+        address.country
+    )
+}
+
+fn initials(user: &Option<crate::domain::history::UserRef>) -> Option<String> {
+    user.as_ref().map(|user| user.initials.clone())
+}
+
+pub fn print_history(contact: &Contact, entries: &[HistoryEntry], as_json: bool) {
+    if as_json {
+        let list: Vec<_> = entries
+            .iter()
+            .map(|entry| {
+                json!({
+                    "id": entry.id,
+                    "contact_id": entry.contact_id,
+                    "at": entry.at,
+                    "kind": entry.kind,
+                    "role": entry.role,
+                    "previous_owner": initials(&entry.previous_owner),
+                    "new_owner": initials(&entry.new_owner),
+                    "batch_id": entry.batch_id,
+                    "actor": entry.actor,
+                    "message": entry.sentence_fr(),
+                })
+            })
+            .collect();
+        print_json(&list);
+        return;
+    }
+    println!("Historique du contact n° {} — {} :", contact.id, contact.display_name());
+    if entries.is_empty() {
+        println!("  (aucune entrée)");
+    }
+    for entry in entries {
+        println!("  {}  {}", entry.local_time_fr(), entry.sentence_fr());
+    }
+}
+
+pub fn print_batches(batches: &[Batch], as_json: bool) {
+    if as_json {
+        print_json(&batches);
+        return;
+    }
+    if batches.is_empty() {
+        println!("Aucune opération de masse.");
+        return;
+    }
+    println!("Journal des opérations (les plus récentes d'abord) :");
+    for batch in batches {
+        let state = match (batch.undone_by, batch.undoes) {
+            (Some(by), _) => format!(" — annulée par l'opération n° {by}"),
+            (None, Some(target)) => format!(" — annule l'opération n° {target}"),
+            _ => String::new(),
+        };
+        println!(
+            "  n° {}  {}  {}  par {}  {}, {}{}",
+            batch.id,
+            format_paris_time(batch.started_at),
+            batch.kind.label_fr(),
+            batch.actor,
+            plural(batch.outcome.changed, "contact modifié", "contacts modifiés"),
+            plural(batch.outcome.already_owned, "laissé tel quel", "laissés tels quels"),
+            state
+        );
+        println!("        paramètres : {}", batch.params);
+    }
+}
+
+pub fn print_undo(result: &UndoResult, as_json: bool) {
+    if as_json {
+        let mut value = counts_json(&result.applied.outcome, Some(&result.applied));
+        value["undone_batch"] = json!(result.undone_batch);
+        value["skipped"] = json!(result.skipped);
+        print_json(&value);
+        return;
+    }
+    match result.applied.batch_id {
+        Some(id) => println!("Opération n° {} annulée par l'opération n° {id}.", result.undone_batch),
+        None => println!("Opération n° {} : rien à annuler.", result.undone_batch),
+    }
+    print_counts(&result.applied.outcome);
+    if !result.skipped.is_empty() {
+        println!(
+            "{}, modifiés depuis l'opération :",
+            plural(result.skipped.len() as u64, "contact ignoré", "contacts ignorés")
+        );
+        for skipped in &result.skipped {
+            println!(
+                "  contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
+                skipped.contact_id,
+                skipped.external_id.as_deref().map(|id| format!(" [{id}]")).unwrap_or_default(),
+                if skipped.role.as_str() == "commercial" { "commercial" } else { "technique" },
+                skipped.current_owner.as_deref().unwrap_or("aucun"),
+                skipped.batch_owner.as_deref().unwrap_or("aucun"),
+            );
+        }
+    }
+}
+
+pub fn print_import(report: &ImportReport) {
+    println!("Importation terminée (opération n° {}) :", report.batch_id);
+    println!("  {}", plural(report.imported, "contact créé", "contacts créés"));
+    println!("  {}", plural(report.updated, "contact mis à jour", "contacts mis à jour"));
+    println!("  {}", plural(report.unchanged, "contact inchangé", "contacts inchangés"));
+    if !report.created_users.is_empty() {
+        println!("  utilisateurs créés : {}", report.created_users.join(", "));
+    }
+    if !report.ignored_columns.is_empty() {
+        println!("  colonnes ignorées : {}", report.ignored_columns.join(", "));
+    }
+    if !report.rejected.is_empty() {
+        println!("{} :", plural(report.rejected.len() as u64, "ligne rejetée", "lignes rejetées"));
+        for rejection in &report.rejected {
+            if rejection.column.is_empty() {
+                println!("  ligne {} : {}", rejection.line, rejection.reason);
+            } else {
+                println!("  ligne {}, colonne « {} » : {}", rejection.line, rejection.column, rejection.reason);
+            }
+        }
+    }
+}
+
+pub fn print_user_import(report: &UserImportReport) {
+    println!("{}", plural(report.created.len() as u64, "utilisateur créé", "utilisateurs créés"));
+    if !report.created.is_empty() {
+        println!("  {}", report.created.join(", "));
+    }
+    for skipped in &report.skipped {
+        println!("  ligne {} (« {} ») ignorée : {}", skipped.line, skipped.login, skipped.reason);
+    }
+}
+
+pub fn print_users(users: &[User], as_json: bool) {
+    if as_json {
+        print_json(&users);
+        return;
+    }
+    for user in users {
+        let mut notes = Vec::new();
+        if user.role == crate::domain::user::UserRole::Admin {
+            notes.push("administrateur");
+        }
+        if !user.active {
+            notes.push("inactif");
+        }
+        let notes = if notes.is_empty() { String::new() } else { format!(" — {}", notes.join(", ")) };
+        println!(
+            "{}{}{}",
+            user.display_name(),
+            user.email.as_deref().map(|email| format!(" <{email}>")).unwrap_or_default(),
+            notes
+        );
+    }
+}
+
+pub fn print_demo(report: &DemoReport, db: &str) {
+    println!("Base de démonstration créée dans « {db} » : {}.", plural(report.contacts, "contact", "contacts"));
+    println!("Utilisateurs : {}", report.users.join(", "));
+    println!(
+        "Administrateur de démonstration : {} ({}), mot de passe « {} »",
+        report.admin_email, report.admin_initials, report.admin_password
+    );
+}

@@ -1,0 +1,544 @@
+//! Validating one data row into a `ContactInput`.
+
+use crate::domain::contact::{AddressInput, ContactInput};
+use crate::domain::country::CountryCode;
+use crate::domain::postal::normalize_postal_code;
+
+use super::headers::{Column, Field};
+use super::{ParsedRow, RowOutcome, RowRejection};
+
+/// Maximum length of a value in any column, in characters. Longer values
+/// are rejected rather than truncated, so no data is lost silently.
+pub const MAX_VALUE_CHARS: usize = 500;
+
+/// The text of one address as read from the row, before defaults apply.
+#[derive(Default)]
+struct AddressText {
+    line1: String,
+    line2: String,
+    postal_code: String,
+    city: String,
+    /// Country parsed from its column, `None` when the column is empty.
+    country: Option<CountryCode>,
+    has_country_text: bool,
+}
+
+impl AddressText {
+    /// Tells whether one of the fields is filled, which makes the address exist.
+    fn is_filled(&self) -> bool {
+        !self.line1.is_empty()
+            || !self.line2.is_empty()
+            || !self.postal_code.is_empty()
+            || !self.city.is_empty()
+            || self.has_country_text
+    }
+
+    fn into_address(self, default_country: &CountryCode) -> AddressInput {
+        if !self.is_filled() {
+            return AddressInput::default();
+        }
+        let country = self.country.unwrap_or_else(|| default_country.clone());
+        let postal_norm = normalize_postal_code(&self.postal_code, &country).value;
+        AddressInput {
+            line1: self.line1,
+            line2: self.line2,
+            postal_code: self.postal_code,
+            postal_norm,
+            city: self.city,
+            country: Some(country),
+        }
+    }
+}
+
+/// Validates one row whose values are already decoded and trimmed.
+///
+/// Returns `None` for a row whose values are all empty: spreadsheets often
+/// export such rows at the end of a sheet, so they are skipped without a
+/// rejection. Otherwise the first problem found is reported, checking the
+/// field count, then the columns in file order, then the whole contact.
+pub(crate) fn parse_row(
+    line: u64,
+    values: &[String],
+    columns: &[Column],
+    default_country: &CountryCode,
+) -> Option<RowOutcome> {
+    if values.iter().all(String::is_empty) {
+        return None;
+    }
+    Some(
+        build_contact(line, values, columns, default_country)
+            .map(|contact| ParsedRow { line, contact }),
+    )
+}
+
+fn build_contact(
+    line: u64,
+    values: &[String],
+    columns: &[Column],
+    default_country: &CountryCode,
+) -> Result<ContactInput, RowRejection> {
+    if values.len() > columns.len() {
+        return Err(RowRejection {
+            line,
+            column: String::new(),
+            reason: format!(
+                "la ligne contient {} champs, l'en-tête en déclare {} : \
+                 mettez entre guillemets les valeurs qui contiennent le séparateur",
+                values.len(),
+                columns.len()
+            ),
+        });
+    }
+
+    let mut contact = ContactInput::default();
+    let mut perso = AddressText::default();
+    let mut pro = AddressText::default();
+
+    // A short row is accepted: the missing trailing values are empty.
+    for (column, value) in columns.iter().zip(values) {
+        let Some(field) = column.field else {
+            continue;
+        };
+        if value.is_empty() {
+            continue;
+        }
+        let reject = |reason: String| RowRejection {
+            line,
+            column: column.header.clone(),
+            reason,
+        };
+
+        check_length(value).map_err(reject)?;
+        let text = value.clone();
+        match field {
+            Field::ExternalId => contact.external_id = Some(text),
+            Field::Civility => contact.civility = text,
+            Field::FirstName => contact.first_name = text,
+            Field::LastName => contact.last_name = text,
+            Field::Company => contact.company = text,
+            Field::Email => {
+                check_email(value).map_err(reject)?;
+                contact.email = text;
+            }
+            Field::Phone => contact.phone = text,
+            Field::CommercialOwner => {
+                contact.commercial_owner = owner_reference(value).map_err(reject)?
+            }
+            Field::TechnicalOwner => {
+                contact.technical_owner = owner_reference(value).map_err(reject)?
+            }
+            Field::PersoLine1 => perso.line1 = text,
+            Field::PersoLine2 => perso.line2 = text,
+            Field::PersoPostalCode => perso.postal_code = text,
+            Field::PersoCity => perso.city = text,
+            Field::PersoCountry => {
+                perso.country = Some(parse_country(value).map_err(reject)?);
+                perso.has_country_text = true;
+            }
+            Field::ProLine1 => pro.line1 = text,
+            Field::ProLine2 => pro.line2 = text,
+            Field::ProPostalCode => pro.postal_code = text,
+            Field::ProCity => pro.city = text,
+            Field::ProCountry => {
+                pro.country = Some(parse_country(value).map_err(reject)?);
+                pro.has_country_text = true;
+            }
+        }
+    }
+
+    let identified = [
+        &contact.last_name,
+        &contact.first_name,
+        &contact.company,
+        &contact.email,
+        &contact.phone,
+    ]
+    .iter()
+    .any(|value| !value.is_empty());
+    if !identified {
+        return Err(RowRejection {
+            line,
+            column: String::new(),
+            reason: "contact sans nom, prénom, société, e-mail ni téléphone".to_string(),
+        });
+    }
+
+    contact.perso = perso.into_address(default_country);
+    contact.pro = pro.into_address(default_country);
+    Ok(contact)
+}
+
+fn check_length(value: &str) -> Result<(), String> {
+    let length = value.chars().count();
+    if length <= MAX_VALUE_CHARS {
+        return Ok(());
+    }
+    let mut reason =
+        format!("valeur trop longue ({length} caractères) : {MAX_VALUE_CHARS} au maximum");
+    // A value spanning lines is most often an opening quote never closed,
+    // which swallows the following rows.
+    if value.contains('\n') {
+        reason.push_str(
+            ". Elle s'étend sur plusieurs lignes : vérifiez qu'aucun guillemet n'est resté ouvert",
+        );
+    }
+    Err(reason)
+}
+
+/// Accepts an address with one `@`, text on both sides and no whitespace.
+fn check_email(value: &str) -> Result<(), String> {
+    let valid = match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !value.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "adresse e-mail invalide (« {value} ») : une adresse contient un seul @, \
+             avec du texte avant et après, sans espace"
+        ))
+    }
+}
+
+/// Reads an owner reference, which names exactly one user.
+///
+/// Several references joined by `;` or `,` are rejected. A stray separator
+/// around a single reference (`aeinstein;`) is dropped.
+fn owner_reference(value: &str) -> Result<Option<String>, String> {
+    let mut references = value
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|reference| !reference.is_empty());
+    let first = references.next();
+    if references.next().is_some() {
+        return Err(format!(
+            "plusieurs responsables (« {value} ») : indiquez-en un seul"
+        ));
+    }
+    Ok(first.map(str::to_string))
+}
+
+fn parse_country(value: &str) -> Result<CountryCode, String> {
+    match CountryCode::parse(value) {
+        Ok(Some(country)) => Ok(country),
+        // The caller skips empty values, and `parse` returns `None` only for those.
+        Ok(None) | Err(_) => Err(format!(
+            "pays inconnu (« {value} ») : indiquez un code ISO (FR, FRA) \
+             ou le nom du pays (France, Belgique)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::headers::field_for_header;
+
+    fn columns(headers: &[&str]) -> Vec<Column> {
+        headers
+            .iter()
+            .map(|header| Column {
+                header: header.to_string(),
+                field: field_for_header(header),
+            })
+            .collect()
+    }
+
+    fn values(values: &[&str]) -> Vec<String> {
+        values.iter().map(|value| value.to_string()).collect()
+    }
+
+    fn parse(headers: &[&str], row: &[&str]) -> Option<RowOutcome> {
+        parse_row(7, &values(row), &columns(headers), &CountryCode::france())
+    }
+
+    fn reject_row(headers: &[&str], row: &[&str]) -> RowRejection {
+        match parse(headers, row) {
+            Some(Err(rejection)) => rejection,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    fn accept_row(headers: &[&str], row: &[&str]) -> ContactInput {
+        match parse(headers, row) {
+            Some(Ok(parsed)) => {
+                assert_eq!(parsed.line, 7);
+                parsed.contact
+            }
+            other => panic!("expected a contact, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn blank_row_is_skipped() {
+        assert_eq!(parse(&["Nom", "Notes"], &["", ""]), None);
+        assert_eq!(parse(&["Nom"], &["", "", ""]), None);
+    }
+
+    #[test]
+    fn row_with_only_unknown_column_is_not_blank() {
+        let rejection = reject_row(&["Nom", "Notes"], &["", "à rappeler"]);
+        assert_eq!(rejection.column, "");
+        assert_eq!(
+            rejection.reason,
+            "contact sans nom, prénom, société, e-mail ni téléphone"
+        );
+    }
+
+    #[test]
+    fn row_with_extra_fields_rejected() {
+        let rejection = reject_row(&["Nom", "Prénom"], &["Dupont", "Jean", "Fils"]);
+        assert_eq!(rejection.line, 7);
+        assert_eq!(rejection.column, "");
+        assert!(
+            rejection
+                .reason
+                .starts_with("la ligne contient 3 champs, l'en-tête en déclare 2"),
+            "{}",
+            rejection.reason
+        );
+    }
+
+    #[test]
+    fn short_row_reads_missing_as_empty() {
+        let contact = accept_row(&["Nom", "Prénom", "Société"], &["Dupont"]);
+        assert_eq!(contact.last_name, "Dupont");
+        assert_eq!(contact.first_name, "");
+        assert_eq!(contact.company, "");
+    }
+
+    #[test]
+    fn identity_fields_copied() {
+        let contact = accept_row(
+            &[
+                "ID",
+                "Civilité",
+                "Prénom",
+                "Nom",
+                "Société",
+                "E-mail",
+                "Téléphone",
+            ],
+            &[
+                "C-12",
+                "Mme",
+                "Hélène",
+                "Martin",
+                "Dupont et Fils",
+                "h.martin@exemple.fr",
+                "01 23 45 67 89",
+            ],
+        );
+        assert_eq!(contact.external_id.as_deref(), Some("C-12"));
+        assert_eq!(contact.civility, "Mme");
+        assert_eq!(contact.first_name, "Hélène");
+        assert_eq!(contact.last_name, "Martin");
+        assert_eq!(contact.company, "Dupont et Fils");
+        assert_eq!(contact.email, "h.martin@exemple.fr");
+        assert_eq!(contact.phone, "01 23 45 67 89");
+    }
+
+    #[test]
+    fn empty_external_id_is_none() {
+        let contact = accept_row(&["ID", "Nom"], &["", "Dupont"]);
+        assert_eq!(contact.external_id, None);
+    }
+
+    #[test]
+    fn contact_without_identity_rejected() {
+        let rejection = reject_row(&["Nom", "Civilité", "Ville"], &["", "M.", "Lyon"]);
+        assert_eq!(rejection.column, "");
+        assert_eq!(
+            rejection.reason,
+            "contact sans nom, prénom, société, e-mail ni téléphone"
+        );
+    }
+
+    #[test]
+    fn any_single_identity_field_suffices() {
+        for header in ["Nom", "Prénom", "Société", "E-mail", "Téléphone"] {
+            let value = if header == "E-mail" { "a@b.fr" } else { "x" };
+            let outcome = parse(&[header, "Civilité"], &[value, "M."]);
+            assert!(matches!(outcome, Some(Ok(_))), "{header}: {outcome:?}");
+        }
+    }
+
+    #[test]
+    fn owners_kept_as_references() {
+        let contact = accept_row(
+            &["Nom", "Responsable commercial", "Responsable technique"],
+            &["Dupont", "aeinstein", ""],
+        );
+        assert_eq!(contact.commercial_owner.as_deref(), Some("aeinstein"));
+        assert_eq!(contact.technical_owner, None);
+    }
+
+    #[test]
+    fn several_owners_rejected() {
+        let rejection = reject_row(
+            &["Nom", "Responsable commercial", "technical_owner"],
+            &["Dupont", "ae", "aeinstein;pcurie"],
+        );
+        assert_eq!(rejection.column, "technical_owner");
+        assert_eq!(
+            rejection.reason,
+            "plusieurs responsables (« aeinstein;pcurie ») : indiquez-en un seul"
+        );
+
+        let rejection = reject_row(&["Nom", "Commercial"], &["Dupont", "AE, PC"]);
+        assert_eq!(rejection.column, "Commercial");
+    }
+
+    #[test]
+    fn owner_stray_separator_dropped() {
+        let contact = accept_row(&["Nom", "Commercial"], &["Dupont", "aeinstein ;"]);
+        assert_eq!(contact.commercial_owner.as_deref(), Some("aeinstein"));
+    }
+
+    #[test]
+    fn invalid_emails_rejected() {
+        for email in [
+            "dupont",
+            "@exemple.fr",
+            "dupont@",
+            "a@b@c.fr",
+            "jean dupont@exemple.fr",
+        ] {
+            let rejection = reject_row(&["Nom", "Courriel"], &["Dupont", email]);
+            assert_eq!(rejection.column, "Courriel", "{email}");
+            assert!(
+                rejection
+                    .reason
+                    .starts_with(&format!("adresse e-mail invalide (« {email} »)")),
+                "{}",
+                rejection.reason
+            );
+        }
+    }
+
+    #[test]
+    fn long_value_rejected_not_truncated() {
+        let long = "é".repeat(MAX_VALUE_CHARS + 1);
+        let rejection = reject_row(&["Nom", "Société"], &["Dupont", &long]);
+        assert_eq!(rejection.column, "Société");
+        assert_eq!(
+            rejection.reason,
+            "valeur trop longue (501 caractères) : 500 au maximum"
+        );
+
+        let exact = "é".repeat(MAX_VALUE_CHARS);
+        let contact = accept_row(&["Nom", "Société"], &["Dupont", &exact]);
+        assert_eq!(contact.company, exact);
+    }
+
+    #[test]
+    fn long_multiline_value_mentions_quote() {
+        let long = "ligne\n".repeat(100);
+        let rejection = reject_row(&["Nom", "Adresse"], &["Dupont", &long]);
+        assert!(
+            rejection.reason.contains("guillemet"),
+            "{}",
+            rejection.reason
+        );
+    }
+
+    #[test]
+    fn long_value_in_unknown_column_ignored() {
+        let long = "x".repeat(MAX_VALUE_CHARS + 1);
+        let contact = accept_row(&["Nom", "Notes"], &["Dupont", &long]);
+        assert_eq!(contact.last_name, "Dupont");
+    }
+
+    #[test]
+    fn first_bad_column_in_file_order() {
+        let long = "x".repeat(MAX_VALUE_CHARS + 1);
+        let rejection = reject_row(
+            &["E-mail", "Nom", "Commercial"],
+            &["pas-un-email", &long, "a;b"],
+        );
+        assert_eq!(rejection.column, "E-mail");
+
+        let rejection = reject_row(
+            &["Commercial", "Nom", "E-mail"],
+            &["a;b", &long, "pas-un-email"],
+        );
+        assert_eq!(rejection.column, "Commercial");
+    }
+
+    #[test]
+    fn empty_addresses_have_no_country() {
+        let contact = accept_row(&["Nom", "Ville perso", "Ville pro"], &["Dupont", "", ""]);
+        assert_eq!(contact.perso, AddressInput::default());
+        assert_eq!(contact.pro, AddressInput::default());
+        assert_eq!(contact.pro.country, None);
+    }
+
+    #[test]
+    fn filled_address_takes_default_country() {
+        let contact = accept_row(
+            &["Nom", "Code postal", "Ville"],
+            &["Dupont", "75001", "Paris"],
+        );
+        assert_eq!(contact.pro.country, Some(CountryCode::france()));
+        assert_eq!(contact.pro.postal_code, "75001");
+        assert_eq!(contact.pro.city, "Paris");
+        let expected = normalize_postal_code("75001", &CountryCode::france()).value;
+        assert_eq!(contact.pro.postal_norm, expected);
+        assert_eq!(contact.perso, AddressInput::default());
+    }
+
+    #[test]
+    fn default_country_from_options() {
+        let belgium = CountryCode::parse("BEL").unwrap().unwrap();
+        let outcome = parse_row(
+            2,
+            &values(&["Dupont", "Bruxelles"]),
+            &columns(&["Nom", "Ville perso"]),
+            &belgium,
+        );
+        let Some(Ok(parsed)) = outcome else {
+            panic!("expected a contact, got {outcome:?}");
+        };
+        assert_eq!(parsed.contact.perso.country, Some(belgium));
+    }
+
+    #[test]
+    fn country_column_alone_makes_address() {
+        let contact = accept_row(&["Nom", "Pays perso"], &["Dupont", "Belgique"]);
+        let belgium = CountryCode::parse("Belgique").unwrap();
+        assert_eq!(contact.perso.country, belgium);
+        assert!(!contact.perso.is_empty());
+        assert_eq!(contact.pro.country, None);
+    }
+
+    #[test]
+    fn postal_code_normalised_for_its_country() {
+        let contact = accept_row(
+            &["Nom", "CP perso", "Pays perso"],
+            &["Dupont", "1000", "BE"],
+        );
+        let belgium = CountryCode::parse("BE").unwrap().unwrap();
+        assert_eq!(contact.perso.postal_code, "1000");
+        assert_eq!(
+            contact.perso.postal_norm,
+            normalize_postal_code("1000", &belgium).value
+        );
+    }
+
+    #[test]
+    fn unknown_country_rejected() {
+        let rejection = reject_row(&["Nom", "Pays pro"], &["Dupont", "Atlantide"]);
+        assert_eq!(rejection.column, "Pays pro");
+        assert_eq!(
+            rejection.reason,
+            "pays inconnu (« Atlantide ») : indiquez un code ISO (FR, FRA) \
+             ou le nom du pays (France, Belgique)"
+        );
+    }
+}

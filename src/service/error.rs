@@ -1,0 +1,51 @@
+//! The error every service operation returns.
+
+use crate::storage::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Bad input: `field` names the form field or CLI flag, `message` is
+    /// French and says the value and the fix.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    pub fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::Invalid {
+            code,
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// Stable English code for the API and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Invalid { code, .. } => code,
+            ServiceError::Store(error) => error.code(),
+        }
+    }
+
+    /// The input field at fault, for showing the message next to it.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ServiceError::Invalid { field, .. } => Some(field),
+            ServiceError::Store(_) => None,
+        }
+    }
+
+    /// True for errors caused by the request rather than by the system.
+    pub fn is_client_error(&self) -> bool {
+        !matches!(
+            self,
+            ServiceError::Store(StoreError::Database(_)) | ServiceError::Store(StoreError::Busy)
+        )
+    }
+}

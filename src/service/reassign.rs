@@ -1,0 +1,260 @@
+//! Preparing and running the two mass reassignments, and undo.
+
+use serde_json::json;
+
+use crate::domain::batch::{
+    Applied, BatchId, RegionReassignment, UndoResult, UserReassignment,
+};
+use crate::domain::contact::RoleChoice;
+use crate::domain::country::CountryCode;
+use crate::domain::postal::parse_postal_field;
+use crate::domain::user::User;
+use crate::storage::{RegionPreview, RunContext, Store};
+
+use super::ServiceError;
+
+/// A user reassignment checked against the users table.
+#[derive(Clone, Debug)]
+pub struct PreparedUserReassignment {
+    pub request: UserReassignment,
+    pub from: User,
+    pub to: User,
+    /// Parameters as entered, for the batch journal.
+    pub params: serde_json::Value,
+}
+
+/// A region reassignment checked and parsed.
+#[derive(Clone, Debug)]
+pub struct PreparedRegionReassignment {
+    pub request: RegionReassignment,
+    pub to: User,
+    pub params: serde_json::Value,
+}
+
+fn find_user(
+    store: &dyn Store,
+    field: &'static str,
+    label: &str,
+    key: &str,
+) -> Result<User, ServiceError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(ServiceError::invalid(
+            "missing_user",
+            field,
+            format!("{label} : indiquez un utilisateur (initiales, identifiant ou e-mail)"),
+        ));
+    }
+    store.find_user(key)?.ok_or_else(|| {
+        ServiceError::invalid(
+            "unknown_user",
+            field,
+            format!(
+                "{label} : aucun utilisateur « {key} » ; indiquez ses initiales, son identifiant ou son e-mail (liste : relais user list)"
+            ),
+        )
+    })
+}
+
+fn check_target_active(field: &'static str, label: &str, user: &User) -> Result<(), ServiceError> {
+    if user.active {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "inactive_target",
+            field,
+            format!(
+                "{label} : {} est inactif ; choisissez un utilisateur actif ou réactivez-le d'abord",
+                user.display_name()
+            ),
+        ))
+    }
+}
+
+/// Checks « de » and « vers »: both exist, differ, and « vers » is active.
+/// « de » may be inactive, the usual case when someone has left.
+pub fn prepare_user_reassignment(
+    store: &dyn Store,
+    from: &str,
+    to: &str,
+) -> Result<PreparedUserReassignment, ServiceError> {
+    let from_user = find_user(store, "from", "de", from)?;
+    let to_user = find_user(store, "to", "vers", to)?;
+    if from_user.id == to_user.id {
+        return Err(ServiceError::invalid(
+            "same_user",
+            "to",
+            format!(
+                "vers : {} est aussi l'utilisateur de départ ; choisissez deux utilisateurs différents",
+                to_user.display_name()
+            ),
+        ));
+    }
+    check_target_active("to", "vers", &to_user)?;
+    Ok(PreparedUserReassignment {
+        request: UserReassignment {
+            from: from_user.id,
+            to: to_user.id,
+        },
+        params: json!({ "from": from_user.initials, "to": to_user.initials }),
+        from: from_user,
+        to: to_user,
+    })
+}
+
+/// Checks the region form: an active target user, a known country and a
+/// valid postal field.
+pub fn prepare_region_reassignment(
+    store: &dyn Store,
+    to: &str,
+    country: &str,
+    postal: &str,
+    role: Option<&str>,
+) -> Result<PreparedRegionReassignment, ServiceError> {
+    let to_user = find_user(store, "to", "affecter à l'utilisateur", to)?;
+    check_target_active("to", "affecter à l'utilisateur", &to_user)?;
+
+    let country_code = match CountryCode::parse(country) {
+        Ok(Some(code)) => code,
+        Ok(None) => {
+            return Err(ServiceError::invalid(
+                "missing_country",
+                "country",
+                "code pays : indiquez un pays, par exemple FRA",
+            ));
+        }
+        Err(error) => {
+            return Err(ServiceError::invalid(
+                "unknown_country",
+                "country",
+                format!("code pays : {error}"),
+            ));
+        }
+    };
+    let selection = parse_postal_field(postal, &country_code)
+        .map_err(|error| ServiceError::invalid("invalid_postal", "postal", error.to_string()))?;
+    let roles = match role.map(str::trim).filter(|r| !r.is_empty()) {
+        None => RoleChoice::Commercial,
+        Some(value) => RoleChoice::parse(value).ok_or_else(|| {
+            ServiceError::invalid(
+                "invalid_role",
+                "role",
+                format!("rôle : « {value} » inconnu ; choisissez commercial, technical ou both"),
+            )
+        })?,
+    };
+
+    Ok(PreparedRegionReassignment {
+        params: json!({
+            "to": to_user.initials,
+            "country": country_code.as_str(),
+            "postal": postal.trim(),
+            "role": roles.as_str(),
+        }),
+        request: RegionReassignment {
+            to: to_user.id,
+            country: country_code,
+            postal: selection,
+            roles,
+        },
+        to: to_user,
+    })
+}
+
+pub fn preview_user_reassignment(
+    store: &dyn Store,
+    prepared: &PreparedUserReassignment,
+) -> Result<crate::domain::batch::Outcome, ServiceError> {
+    Ok(store.preview_user_reassignment(&prepared.request)?)
+}
+
+pub fn apply_user_reassignment(
+    store: &dyn Store,
+    prepared: &PreparedUserReassignment,
+    run: RunContextInput,
+) -> Result<Applied, ServiceError> {
+    let run = run.into_context(prepared.params.clone());
+    let applied = store.apply_user_reassignment(&prepared.request, &run)?;
+    tracing::info!(
+        batch.id = applied.batch_id,
+        batch.changed = applied.outcome.changed,
+        batch.replayed = applied.replayed,
+        from = %prepared.from.initials,
+        to = %prepared.to.initials,
+        "user reassignment applied"
+    );
+    Ok(applied)
+}
+
+pub fn preview_region_reassignment(
+    store: &dyn Store,
+    prepared: &PreparedRegionReassignment,
+) -> Result<RegionPreview, ServiceError> {
+    Ok(store.preview_region_reassignment(&prepared.request)?)
+}
+
+pub fn apply_region_reassignment(
+    store: &dyn Store,
+    prepared: &PreparedRegionReassignment,
+    run: RunContextInput,
+) -> Result<Applied, ServiceError> {
+    let run = run.into_context(prepared.params.clone());
+    let applied = store.apply_region_reassignment(&prepared.request, &run)?;
+    tracing::info!(
+        batch.id = applied.batch_id,
+        batch.changed = applied.outcome.changed,
+        batch.replayed = applied.replayed,
+        to = %prepared.to.initials,
+        params = %prepared.params,
+        "region reassignment applied"
+    );
+    Ok(applied)
+}
+
+pub fn undo_batch(
+    store: &dyn Store,
+    batch: BatchId,
+    run: RunContextInput,
+) -> Result<UndoResult, ServiceError> {
+    let run = run.into_context(json!({ "batch": batch }));
+    let result = store.undo_batch(batch, &run)?;
+    tracing::info!(
+        batch.id = result.applied.batch_id,
+        batch.undone = batch,
+        batch.changed = result.applied.outcome.changed,
+        batch.skipped = result.skipped.len(),
+        "batch undone"
+    );
+    Ok(result)
+}
+
+/// Who runs an operation and its idempotency key; the parameters are added
+/// by the operation itself.
+#[derive(Clone, Debug)]
+pub struct RunContextInput {
+    pub actor: crate::domain::batch::Actor,
+    pub idempotency_key: Option<String>,
+}
+
+impl RunContextInput {
+    fn into_context(self, params: serde_json::Value) -> RunContext {
+        RunContext {
+            actor: self.actor,
+            params,
+            idempotency_key: self.idempotency_key,
+            now: chrono::Utc::now(),
+        }
+    }
+}
+
+/// Parses a batch number as typed (`12` or `n° 12`).
+pub fn parse_batch_id(input: &str) -> Result<BatchId, ServiceError> {
+    let digits = input.trim().trim_start_matches("n°").trim();
+    digits.parse::<BatchId>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ServiceError::invalid(
+            "invalid_batch_id",
+            "batch",
+            format!("opération : « {input} » n'est pas un numéro d'opération ; indiquez un nombre, par exemple 12"),
+        )
+    })
+}

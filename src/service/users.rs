@@ -1,0 +1,167 @@
+//! Creating and changing users, and hashing their passwords.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+
+use crate::domain::user::{NewUser, User, UserRole, parse_email, parse_initials};
+use crate::storage::Store;
+
+use super::ServiceError;
+
+/// Minimum password length, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// A user as entered on the CLI or the users page.
+#[derive(Clone, Debug, Default)]
+pub struct UserForm {
+    pub initials: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub login: String,
+    pub admin: bool,
+    pub password: Option<String>,
+}
+
+pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
+    let initials = parse_initials(&form.initials)
+        .map_err(|error| ServiceError::invalid("invalid_initials", "initials", error.to_string()))?;
+    let first_name = form.first_name.trim().to_string();
+    let last_name = form.last_name.trim().to_string();
+    if last_name.is_empty() && first_name.is_empty() {
+        return Err(ServiceError::invalid(
+            "missing_name",
+            "last_name",
+            "nom : indiquez au moins un nom ou un prénom",
+        ));
+    }
+    let email = parse_email(&form.email)
+        .map_err(|error| ServiceError::invalid("invalid_email", "email", error.to_string()))?;
+    let password_hash = match &form.password {
+        None => None,
+        Some(password) => Some(hash_password(password)?),
+    };
+    let login = Some(form.login.trim().to_string()).filter(|login| !login.is_empty());
+
+    let user = store.create_user(&NewUser {
+        initials,
+        login,
+        first_name,
+        last_name,
+        email,
+        role: if form.admin { UserRole::Admin } else { UserRole::User },
+        active: true,
+        password_hash,
+    })?;
+    tracing::info!(user.id = user.id, user.initials = %user.initials, "user created");
+    Ok(user)
+}
+
+pub fn set_active(store: &dyn Store, key: &str, active: bool) -> Result<User, ServiceError> {
+    let user = store.find_user(key)?.ok_or_else(|| {
+        ServiceError::invalid(
+            "unknown_user",
+            "user",
+            format!("utilisateur : aucun utilisateur « {} » ; vérifiez ses initiales (relais user list)", key.trim()),
+        )
+    })?;
+    store.set_user_active(user.id, active)?;
+    tracing::info!(user.id = user.id, user.initials = %user.initials, user.active = active, "user active flag changed");
+    Ok(User { active, ..user })
+}
+
+pub fn set_password(store: &dyn Store, user: &User, password: &str) -> Result<(), ServiceError> {
+    let hash = hash_password(password)?;
+    store.set_user_password(user.id, &hash)?;
+    tracing::info!(user.id = user.id, "user password changed");
+    Ok(())
+}
+
+/// Hashes with Argon2id, a memory-hard function, and a random salt.
+pub fn hash_password(password: &str) -> Result<String, ServiceError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ServiceError::invalid(
+            "weak_password",
+            "password",
+            format!("mot de passe : {MIN_PASSWORD_CHARS} caractères au minimum"),
+        ));
+    }
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|error| ServiceError::invalid("weak_password", "password", error.to_string()))
+}
+
+/// Checks a password against a stored Argon2 hash in constant time.
+pub fn verify_password(password: &str, stored_hash: &str) -> bool {
+    match PasswordHash::new(stored_hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Derives free initials for a user created from a CRM login or name:
+/// first letters of first and last name, else the login, uppercased and
+/// cut to 12 characters, then suffixed with 2, 3… until free.
+pub fn free_initials(taken: &dyn Fn(&str) -> bool, first_name: &str, last_name: &str, login: &str) -> String {
+    let letters = |text: &str| -> String {
+        deunicode::deunicode(text)
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_uppercase()
+    };
+    let first = letters(first_name);
+    let last = letters(last_name);
+    let base = if !first.is_empty() && !last.is_empty() {
+        format!("{}{}", &first[..1], &last[..1])
+    } else {
+        let from_login = letters(login);
+        if from_login.is_empty() { "U".to_string() } else { from_login }
+    };
+    let base: String = base.chars().take(10).collect();
+    if !taken(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}{n}"))
+        .find(|candidate| !taken(candidate))
+        .unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hash_verifies_and_rejects() {
+        let hash = hash_password("correct horse battery").unwrap();
+
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("wrong horse battery", &hash));
+    }
+
+    #[test]
+    fn short_password_is_rejected() {
+        let error = hash_password("court").unwrap_err();
+        assert_eq!(error.field(), Some("password"));
+    }
+
+    #[test]
+    fn initials_come_from_names_then_login() {
+        let none = |_: &str| false;
+        assert_eq!(free_initials(&none, "Albert", "Einstein", "aeinstein"), "AE");
+        assert_eq!(free_initials(&none, "", "", "demo"), "DEMO");
+        assert_eq!(free_initials(&none, "Élodie", "Ébert", ""), "EE");
+    }
+
+    #[test]
+    fn taken_initials_get_a_number() {
+        let taken = |candidate: &str| candidate == "PC" || candidate == "PC2";
+        assert_eq!(free_initials(&taken, "Pierre", "Curie", "pcurie"), "PC3");
+    }
+}

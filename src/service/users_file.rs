@@ -1,0 +1,141 @@
+//! Importing users from a CRM's user list (columns `login`, `last_name`,
+//! `first_name`, `full_name`, `active`, and optionally `email` and
+//! `initials`), so that owners given by login resolve on contact import.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::domain::user::{NewUser, UserRole, parse_email, parse_initials};
+use crate::storage::Store;
+
+use super::ServiceError;
+use super::users::free_initials;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct UserImportReport {
+    /// Initials of the users created, in file order.
+    pub created: Vec<String>,
+    /// Lines left out, with the reason.
+    pub skipped: Vec<SkippedUser>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedUser {
+    pub line: u64,
+    pub login: String,
+    pub reason: String,
+}
+
+fn normalise_header(header: &str) -> String {
+    deunicode::deunicode(header.trim()).to_lowercase().replace([' ', '-'], "_")
+}
+
+/// Splits « Mitchell Admin » into a first name and a last name.
+fn split_full_name(full_name: &str) -> (String, String) {
+    match full_name.trim().split_once(' ') {
+        Some((first, last)) => (first.to_string(), last.trim().to_string()),
+        None => (String::new(), full_name.trim().to_string()),
+    }
+}
+
+pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, ServiceError> {
+    let text = std::fs::read(path).map_err(|error| {
+        ServiceError::invalid("file_unreadable", "file", format!("fichier « {} » illisible : {error}", path.display()))
+    })?;
+    let text = match String::from_utf8(text) {
+        Ok(text) => text,
+        Err(error) => encoding_rs::WINDOWS_1252.decode(error.as_bytes()).0.into_owned(),
+    };
+    let text = text.trim_start_matches('\u{feff}');
+    let first_line = text.lines().next().unwrap_or_default();
+    let delimiter = [b';', b'\t', b',']
+        .into_iter()
+        .max_by_key(|d| first_line.bytes().filter(|b| b == d).count())
+        .unwrap_or(b',');
+
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|error| ServiceError::invalid("invalid_file", "file", format!("en-tête illisible : {error}")))?
+        .iter()
+        .map(normalise_header)
+        .collect();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let login_column = column(&["login", "identifiant"]).ok_or_else(|| {
+        ServiceError::invalid(
+            "missing_column",
+            "file",
+            "fichier d'utilisateurs : colonne « login » absente ; l'en-tête doit contenir login, last_name, first_name",
+        )
+    })?;
+    let last_column = column(&["last_name", "nom"]);
+    let first_column = column(&["first_name", "prenom"]);
+    let full_column = column(&["full_name", "nom_complet"]);
+    let active_column = column(&["active", "actif"]);
+    let email_column = column(&["email", "e_mail", "courriel"]);
+    let initials_column = column(&["initials", "initiales"]);
+
+    let mut taken: HashSet<String> = store.list_users()?.into_iter().map(|user| user.initials).collect();
+    let mut report = UserImportReport::default();
+    for record in reader.records() {
+        let record = record.map_err(|error| ServiceError::invalid("invalid_file", "file", format!("ligne illisible : {error}")))?;
+        let line = record.position().map_or(0, |position| position.line());
+        let field = |index: Option<usize>| index.and_then(|i| record.get(i)).unwrap_or("").trim().to_string();
+        let login = field(Some(login_column));
+        let skip = |reason: String| SkippedUser { line, login: login.clone(), reason };
+        if login.is_empty() {
+            report.skipped.push(skip("identifiant vide".into()));
+            continue;
+        }
+        if store.find_user(&login)?.is_some() {
+            report.skipped.push(skip(format!("un utilisateur « {login} » existe déjà")));
+            continue;
+        }
+        let (mut first_name, mut last_name) = (field(first_column), field(last_column));
+        if first_name.is_empty() && last_name.is_empty() {
+            (first_name, last_name) = split_full_name(&field(full_column));
+        }
+        let email = match parse_email(&field(email_column)) {
+            Ok(email) => email,
+            Err(error) => {
+                report.skipped.push(skip(error.to_string()));
+                continue;
+            }
+        };
+        let initials = match field(initials_column) {
+            given if !given.is_empty() => match parse_initials(&given) {
+                Ok(initials) => initials,
+                Err(error) => {
+                    report.skipped.push(skip(error.to_string()));
+                    continue;
+                }
+            },
+            _ => free_initials(&|candidate| taken.contains(candidate), &first_name, &last_name, &login),
+        };
+        let active = !matches!(field(active_column).as_str(), "0" | "false" | "non" | "no");
+        let user = store.create_user(&NewUser {
+            initials,
+            login: Some(login.clone()),
+            first_name,
+            last_name: if last_name.is_empty() { login.clone() } else { last_name },
+            email,
+            role: UserRole::User,
+            active,
+            password_hash: None,
+        });
+        match user {
+            Ok(user) => {
+                taken.insert(user.initials.clone());
+                report.created.push(user.initials);
+            }
+            Err(error) => report.skipped.push(skip(error.to_string())),
+        }
+    }
+    tracing::info!(users.created = report.created.len(), users.skipped = report.skipped.len(), "users imported");
+    Ok(report)
+}
