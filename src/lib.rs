@@ -13,3 +13,4 @@ pub mod import;
 pub mod reference;
 pub mod service;
 pub mod storage;
+pub mod web;

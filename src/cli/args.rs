@@ -85,6 +85,10 @@ pub enum Command {
     #[command(help_template = HELP_TEMPLATE)]
     Demo(DemoArgs),
 
+    /// Démarrer le serveur web (écrans d'administration et API JSON)
+    #[command(help_template = HELP_TEMPLATE)]
+    Serve(ServeArgs),
+
     /// Gérer les jetons d'API
     #[command(subcommand, help_template = GROUP_TEMPLATE, subcommand_value_name = "COMMANDE")]
     Token(TokenCommand),
@@ -302,4 +306,11 @@ pub struct TokenCreateArgs {
     /// Libellé du jeton, pour le reconnaître
     #[arg(long, default_value = "ligne de commande", hide_default_value = true)]
     pub label: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Adresse et port d'écoute ; 127.0.0.1:8080 par défaut
+    #[arg(long, default_value = "127.0.0.1:8080", hide_default_value = true, value_name = "ADRESSE:PORT")]
+    pub bind: String,
 }

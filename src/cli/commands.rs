@@ -142,6 +142,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             }
             Ok(())
         }
+        Command::Serve(args) => crate::web::serve(store, &args.bind),
         Command::Token(TokenCommand::Create(args)) => {
             let user = find_user(store.as_ref(), &args.user)?;
             let token = tokens::create_api_token(store.as_ref(), &user, &args.label)?;

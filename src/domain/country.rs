@@ -25,8 +25,8 @@ pub enum CountryError {
 
 /// Countries and territories whose addresses use French postal codes listed
 /// by La Poste: the overseas départements and most overseas collectivities.
-/// Monaco is left out because its `980xx` codes are not in the La Poste list,
-/// and so are the French Southern Lands (`ATF`), which have no postal code.
+/// Monaco is left out because the La Poste list does not contain its `980xx`
+/// codes, and the French Southern Lands (`ATF`) because they have none.
 const FRENCH_POSTAL_COUNTRIES: [&str; 12] = [
     "FRA", "GLP", "MTQ", "GUF", "REU", "MYT", "SPM", "BLM", "MAF", "WLF", "PYF", "NCL",
 ];
@@ -208,10 +208,11 @@ impl CountryCode {
         CountryCode("FRA".to_string())
     }
 
-    /// Parses what people type for a country: an alpha-3 code (`FRA`,
-    /// `fra`), an alpha-2 code (`FR`), an English or French name in any case
-    /// and with or without accents (`Belgique`, `Etats-Unis`, `Germany`), or
-    /// an Odoo reference (`base.fr`, `base.uk` for Great Britain).
+    /// Parses what people type for a country. Accepted forms are an alpha-3
+    /// code (`FRA`, `fra`), an alpha-2 code (`FR`), and an Odoo reference
+    /// (`base.fr`, `base.uk` for Great Britain). English and French names are
+    /// accepted in any case, with or without accents (`Belgique`,
+    /// `Etats-Unis`, `Germany`).
     ///
     /// Returns `Ok(None)` for an empty or blank input. Names are matched
     /// exactly after the reduction of [`name_key`], never approximately.

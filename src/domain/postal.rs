@@ -2,7 +2,8 @@
 //!
 //! Stored codes are matched against prefixes by byte range
 //! (`postal_norm >= prefix AND postal_norm < upper_bound`), never with
-//! `LIKE`, so both sides only contain ASCII uppercase letters and digits.
+//! `LIKE`. Both sides therefore contain only ASCII uppercase letters and
+//! digits, so that byte order and string order agree.
 
 use std::fmt;
 
@@ -18,7 +19,7 @@ pub struct NormalizedPostal {
     pub status: PostalStatus,
 }
 
-/// What normalisation found out about a postal code.
+/// Outcome of the normalisation of a postal code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PostalStatus {
     /// Nothing was entered, or only spaces, dots and hyphens.
@@ -153,8 +154,9 @@ fn ascii_alphanumeric(text: &str) -> String {
         .collect()
 }
 
-/// Longest prefix accepted in the postal field: no postal code in the world
-/// has more than 10 characters.
+/// Maximum length of one prefix in the postal field. Once spaces and
+/// hyphens are removed, the longest postal codes in use have 10 characters
+/// (Iran's), so a longer part is a typing mistake.
 const MAX_PREFIX_LEN: usize = 10;
 
 /// Length of every French postal code.
@@ -185,6 +187,10 @@ impl PostalPrefix {
     /// the prefix with its last byte incremented (`51` gives `52`, `519`
     /// gives `51:`, `2A` gives `2B`). Under byte order, a normalised code `c`
     /// starts with the prefix exactly when `prefix <= c < upper_bound`.
+    ///
+    /// NOTE: the bound can contain `:` or `[`, so the comparison must use
+    /// byte order: SQLite's default `BINARY` collation, or `COLLATE "C"` in
+    /// PostgreSQL, where a language collation may ignore punctuation.
     pub fn upper_bound(&self) -> String {
         // The prefix is non-empty ASCII, so the last byte is a whole
         // character and its successor (at most `[`) is ASCII too.
@@ -931,9 +937,9 @@ mod tests {
 
     #[test]
     fn departement_of_every_listed_code() {
-        // Each La Poste code maps to a listed département, and to the
-        // commune's own one except for 26 rows of the 2026 list, whose codes
-        // belong to a neighbour (`52100` for two communes of Marne) or to
+        // Each La Poste code maps to a listed département. In 26 rows of the
+        // 2026 list, that is not the commune's own département: the code
+        // belongs to a neighbour (`52100` for two communes of Marne), or to
         // Guadeloupe and Polynésie (`97133`, `97150`, `98799`).
         let mut crossing = Vec::new();
         for commune in reference::communes() {

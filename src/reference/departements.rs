@@ -6,7 +6,7 @@ use super::embedded::read_rows;
 
 const DEPARTEMENTS_CSV: &str = include_str!("../../data/departements.csv");
 
-/// Where a département lies, as the INSEE classifies it.
+/// Zone of a département in the INSEE classification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Zone {
     /// Metropolitan France, Corsica included.
@@ -93,13 +93,13 @@ fn load_departements() -> Vec<Departement> {
             let commune_count = match commune_count.parse() {
                 Ok(count) => count,
                 Err(_) => {
-                    panic!("departements.csv: bad commune_count {commune_count:?} for {code}")
+                    panic!("departements.csv: invalid commune_count {commune_count:?} for {code}")
                 }
             };
             let in_svg_map = match in_svg_map {
                 "yes" => true,
                 "no" => false,
-                other => panic!("departements.csv: bad in_svg_map {other:?} for {code}"),
+                other => panic!("departements.csv: invalid in_svg_map {other:?} for {code}"),
             };
             Departement {
                 code,
