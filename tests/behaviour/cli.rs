@@ -1,0 +1,193 @@
+//! The `relais` binary as scripts use it: exit status, French messages on
+//! stderr, JSON on stdout.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn relais(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_relais"))
+        .arg("--db")
+        .arg(&db.location)
+        .args(args)
+        .env_remove("RELAIS_USER")
+        .env_remove("RELAIS_DATABASE_URL")
+        .output()
+        .expect("run relais")
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn setup(db: &TestDb) {
+    for (initials, first, last) in [("JD", "Jean", "Dupont"), ("BB", "Baptiste", "Bonchamps"), ("CC", "Claire", "Caron")] {
+        let output = relais(db, &["user", "add", "--initials", initials, "--first-name", first, "--last-name", last]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let path = write_file(
+        db,
+        "contacts.csv",
+        format!("{HEADER}\nk1,Martin,Hélène,,,,,51100,Reims,FRA,JD,JD\nk2,Bernard,Élodie,,,,,2100,Saint-Quentin,FRA,BB,JD\n").as_bytes(),
+    );
+    let output = relais(db, &["import", path.to_str().unwrap(), "--json"]);
+    assert_eq!(json(&output)["imported"], 2);
+}
+
+#[test]
+fn reassign_json_reports_counts_per_role() {
+    each_engine(|db| {
+        setup(db);
+
+        let dry = json(&relais(db, &["reassign", "--de", "JD", "--vers", "BB", "--dry-run", "--json"]));
+        let run = json(&relais(db, &["reassign", "--from", "JD", "--to", "BB", "--json"]));
+
+        assert_eq!(dry["batch_id"], Value::Null);
+        assert_eq!(dry["matched"], 2);
+        for key in ["matched", "changed", "already_owned", "history_entries", "commercial", "technical"] {
+            assert_eq!(dry[key], run[key], "{key}");
+        }
+        assert_eq!((run["commercial"].as_u64(), run["technical"].as_u64()), (Some(1), Some(2)));
+        assert!(run["batch_id"].as_i64().is_some());
+    });
+}
+
+#[test]
+fn history_json_by_external_id() {
+    each_engine(|db| {
+        setup(db);
+        let run = json(&relais(db, &["reassign", "--from", "JD", "--to", "BB", "--json"]));
+
+        let history = json(&relais(db, &["history", "k2", "--json"]));
+
+        let entries = history.as_array().expect("a list");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["role"], "technical");
+        assert_eq!(entries[0]["previous_owner"], "JD");
+        assert_eq!(entries[0]["new_owner"], "BB");
+        assert_eq!(entries[0]["batch_id"], run["batch_id"]);
+        assert_eq!(entries[0]["kind"], "reassign");
+        assert!(entries[0]["at"].as_str().is_some());
+    });
+}
+
+#[test]
+fn batches_and_undo_json() {
+    each_engine(|db| {
+        setup(db);
+        let run = json(&relais(db, &["reassign-region", "--to", "CC", "--country", "FRA", "--postal", "51", "--json"]));
+        let batch = run["batch_id"].as_i64().unwrap().to_string();
+
+        let undo = json(&relais(db, &["undo", &batch, "--json"]));
+        let batches = json(&relais(db, &["batches", "--json"]));
+
+        assert_eq!(undo["changed"], 1);
+        let listed = batches.as_array().unwrap();
+        let original = listed.iter().find(|b| b["id"].to_string() == batch).unwrap();
+        assert_eq!(original["undone"], true);
+        assert_eq!(original["kind"], "reassign_region");
+        assert_eq!(original["changed"], 1);
+        assert_eq!(listed[0]["kind"], "undo");
+    });
+}
+
+#[test]
+fn errors_are_french_on_stderr_with_failure_status() {
+    each_engine(|db| {
+        setup(db);
+        let batches_before = json(&relais(db, &["batches", "--json"]));
+
+        let bad_postal = relais(db, &["reassign-region", "--to", "BB", "--postal", "51;%"]);
+        let same_user = relais(db, &["reassign", "--from", "BB", "--to", "BB"]);
+        let unknown = relais(db, &["reassign", "--from", "XX", "--to", "BB"]);
+        let bad_flag = relais(db, &["reassign", "--frm", "JD"]);
+
+        assert!(!bad_postal.status.success());
+        assert!(stderr(&bad_postal).contains("code postal"), "{}", stderr(&bad_postal));
+        assert!(stderr(&bad_postal).contains('%'));
+        assert!(bad_postal.stdout.is_empty());
+        assert!(!same_user.status.success());
+        assert!(stderr(&same_user).contains("différents"), "{}", stderr(&same_user));
+        assert!(stderr(&unknown).contains("« XX »"), "{}", stderr(&unknown));
+        assert_eq!(bad_flag.status.code(), Some(2));
+        assert!(stderr(&bad_flag).contains("option inconnue"), "{}", stderr(&bad_flag));
+        assert_eq!(json(&relais(db, &["batches", "--json"])), batches_before);
+    });
+}
+
+#[test]
+fn dry_run_says_nothing_changed() {
+    each_engine(|db| {
+        setup(db);
+
+        let output = relais(db, &["reassign-region", "--to", "CC", "--postal", "51;02", "--dry-run"]);
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Simulation : rien n'a été modifié."), "{text}");
+        assert!(text.contains("51 — Marne"), "{text}");
+        assert!(text.contains("02 — Aisne"), "{text}");
+        assert!(text.contains("2 contacts concernés"), "{text}");
+    });
+}
+
+#[test]
+fn as_flag_records_the_user_as_actor() {
+    each_engine(|db| {
+        setup(db);
+
+        let run = json(&relais(db, &["--as", "cc", "reassign", "--from", "JD", "--to", "BB", "--json"]));
+
+        let batch = db.store().batch(run["batch_id"].as_i64().unwrap()).unwrap().unwrap();
+        assert_eq!(batch.actor, "Claire CARON (CC)");
+    });
+}
+
+#[test]
+fn export_of_a_batch_holds_its_contacts() {
+    each_engine(|db| {
+        setup(db);
+        let run = json(&relais(db, &["reassign-region", "--to", "CC", "--postal", "02", "--json"]));
+        let path = db.dir.path().join("batch.csv");
+
+        let output = relais(db, &["export", "--batch", &run["batch_id"].to_string(), path.to_str().unwrap()]);
+
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("\u{feff}N° Relais;"));
+        assert!(lines[1].contains("Élodie"));
+    });
+}
+
+#[test]
+fn demo_base_has_faults_and_spread() {
+    each_engine(|db| {
+        let output = relais(db, &["demo", "--contacts", "3000", "--json"]);
+        let report = json(&output);
+
+        assert_eq!(report["contacts"], 3000);
+        let store = db.store();
+        let page = store
+            .list_contacts(&relais::storage::ContactFilter::default(), relais::storage::Page::first(3000))
+            .unwrap();
+        let contacts = &page.contacts;
+        let four_digit = contacts.iter().filter(|c| c.perso.postal_code.len() == 4).count();
+        let spaced = contacts.iter().filter(|c| c.perso.postal_code.contains(' ')).count();
+        let abroad = contacts.iter().filter(|c| c.pro.country != "FRA").count();
+        assert!(four_digit > 10, "{four_digit} four-digit codes");
+        assert!(spaced > 10, "{spaced} spaced codes");
+        assert!(abroad > 10, "{abroad} abroad");
+        assert!(contacts.iter().all(|c| !c.perso.is_empty() && !c.pro.is_empty()));
+        let departements: std::collections::HashSet<&str> =
+            contacts.iter().filter_map(|c| c.perso.postal_norm.get(..2)).collect();
+        assert!(departements.len() > 80, "{} départements", departements.len());
+    });
+}

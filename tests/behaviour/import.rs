@@ -1,0 +1,210 @@
+//! Importing contact files as French users have them.
+
+use relais::domain::country::CountryCode;
+use relais::service::import::{ImportRequest, import_file};
+use relais::storage::{ContactFilter, Page};
+
+use crate::common::*;
+
+const ROWS: &str = "source_id;Nom;Prénom;Société;Code postal pro;Ville pro;Pays pro;Responsable commercial\r\n\
+k1;Martin;Hélène;Alpha;51100;Reims;FRA;JD\r\n\
+k2;Bernard;Élodie;\"Dupont; Fils\";2100;Saint-Quentin;France;bb\r\n\
+k3;Loïc;Gaëlle;Œuvre;75001;Paris;;\r\n";
+
+fn all_contacts(db: &TestDb) -> Vec<relais::storage::Contact> {
+    db.store()
+        .list_contacts(&ContactFilter::default(), Page::first(1000))
+        .unwrap()
+        .contacts
+}
+
+/// A contact without its ids and times, for comparing two imports.
+fn comparable(contact: &relais::storage::Contact) -> String {
+    format!(
+        "{:?} {} {} {} {:?} {:?} {:?}",
+        contact.external_id,
+        contact.first_name,
+        contact.last_name,
+        contact.company,
+        contact.pro,
+        contact.perso,
+        contact.commercial_owner.as_ref().map(|u| &u.initials)
+    )
+}
+
+#[test]
+fn windows_1252_and_utf8_bom_give_same_contacts() {
+    let mut seen = Vec::new();
+    for encoding in ["cp1252", "bom"] {
+        each_engine(|db| {
+            cast(db);
+            let bytes = match encoding {
+                "cp1252" => encoding_rs::WINDOWS_1252.encode(ROWS).0.into_owned(),
+                _ => [b"\xEF\xBB\xBF".as_slice(), ROWS.as_bytes()].concat(),
+            };
+
+            let report = import_bytes(db, "contacts.csv", &bytes);
+
+            assert_eq!(report.imported, 3, "{encoding}: {report:?}");
+            assert!(report.rejected.is_empty(), "{encoding}: {:?}", report.rejected);
+            let contacts = all_contacts(db);
+            assert_eq!(contacts[0].first_name, "Hélène");
+            assert_eq!(contacts[1].first_name, "Élodie");
+            assert_eq!(contacts[1].company, "Dupont; Fils");
+            assert_eq!(contacts[2].company, "Œuvre");
+            seen.push(contacts.iter().map(comparable).collect::<Vec<_>>());
+        });
+    }
+    assert!(seen.windows(2).all(|pair| pair[0] == pair[1]), "{seen:#?}");
+}
+
+#[test]
+fn country_spellings_all_store_fra() {
+    each_engine(|db| {
+        cast(db);
+
+        import_rows(db, &[
+            "c1,Un,,,,,,51100,Reims,France,,",
+            "c2,Deux,,,,,,51100,Reims,FR,,",
+            "c3,Trois,,,,,,51100,Reims,fra,,",
+            "c4,Quatre,,,,,,51100,Reims,base.fr,,",
+            "c5,Cinq,,,,,,51100,Reims,,,",
+        ]);
+
+        for key in ["c1", "c2", "c3", "c4", "c5"] {
+            assert_eq!(contact(db, key).pro.country, "FRA", "{key}");
+        }
+    });
+}
+
+#[test]
+fn unknown_country_is_reported_on_its_line() {
+    each_engine(|db| {
+        cast(db);
+        let text = format!("{HEADER}\nok1,Un,,,,,,51100,Reims,FRA,,\nbad,Deux,,,,,,69001,Lyon,Atlantis,,\nok2,Trois,,,,,,02000,Laon,FR,,\n");
+
+        let report = import_bytes(db, "contacts.csv", text.as_bytes());
+
+        assert_eq!(report.imported, 2);
+        assert_eq!(report.rejected.len(), 1);
+        let rejection = &report.rejected[0];
+        assert_eq!(rejection.line, 3);
+        assert_eq!(rejection.column, "pro_country");
+        assert!(rejection.reason.contains("Atlantis"), "{}", rejection.reason);
+        assert!(db.store().find_contact("bad").unwrap().is_none());
+    });
+}
+
+#[test]
+fn reimport_by_external_id_updates_and_writes_history() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["k1,Martin,Hélène,,,,,51100,Reims,FRA,JD,"]);
+
+        let report = import_rows(db, &["k1,Martin,Hélène,,,,,51100,Reims,FRA,BB,"]);
+
+        assert_eq!((report.imported, report.updated, report.unchanged), (0, 1, 0));
+        assert_eq!(all_contacts(db).len(), 1);
+        assert_eq!(moves(db, "k1"), vec![("commercial".to_string(), Some("JD".into()), Some("BB".into()))]);
+        let again = import_rows(db, &["k1,Martin,Hélène,,,,,51100,Reims,FRA,BB,"]);
+        assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
+    });
+}
+
+#[test]
+fn several_owners_in_one_cell_are_rejected() {
+    each_engine(|db| {
+        cast(db);
+        let text = format!("{HEADER}\nm1,Magic,,Food,,,,123456,BigTown,ES,JD;BB,\n");
+
+        let report = import_bytes(db, "contacts.csv", text.as_bytes());
+
+        assert_eq!(report.imported, 0);
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].line, 2);
+        assert_eq!(report.rejected[0].column, "commercial_owner");
+    });
+}
+
+#[test]
+fn unknown_owner_is_rejected_unless_created() {
+    each_engine(|db| {
+        cast(db);
+        let text = format!("{HEADER}\nu1,Un,,,,,,51100,Reims,FRA,aeinstein,\n");
+        let path = write_file(db, "owners.csv", text.as_bytes());
+        let request = |create| ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: create,
+            actor: actor(),
+        };
+
+        let refused = import_file(db.store(), &path, &request(false), &mut |_| {}).unwrap();
+        let created = import_file(db.store(), &path, &request(true), &mut |_| {}).unwrap();
+
+        assert_eq!(refused.imported, 0);
+        assert_eq!(refused.rejected[0].column, "commercial_owner");
+        assert!(refused.rejected[0].reason.contains("aeinstein"));
+        assert_eq!(created.imported, 1);
+        assert_eq!(created.created_users.len(), 1);
+        let user = db.store().find_user("aeinstein").unwrap().unwrap();
+        assert_eq!(owners(db, "u1").0, Some(user.initials));
+    });
+}
+
+#[test]
+fn owners_resolve_by_email_in_any_case() {
+    each_engine(|db| {
+        cast(db);
+
+        import_rows(db, &["e1,Un,,,,,,51100,Reims,FRA,BB@Example.ORG,jd@example.org"]);
+
+        assert_eq!(owners(db, "e1"), (Some("BB".into()), Some("JD".into())));
+    });
+}
+
+#[test]
+fn missing_file_is_reported_and_writes_nothing() {
+    each_engine(|db| {
+        cast(db);
+        let before = snapshot(db);
+
+        let error = import_file(
+            db.store(),
+            &db.dir.path().join("absent.csv"),
+            &ImportRequest {
+                default_country: CountryCode::france(),
+                create_missing_users: false,
+                actor: actor(),
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+
+        assert_eq!(error.code(), "file_unreadable");
+        assert!(error.to_string().contains("absent.csv"));
+        assert_eq!(snapshot(db), before);
+    });
+}
+
+#[test]
+fn export_reads_back_as_the_same_contacts() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(db, "contacts.csv", ROWS.as_bytes());
+        let path = db.dir.path().join("export.csv");
+
+        let written = relais::service::export::export_to_file(
+            db.store(),
+            &relais::storage::ExportSelection::All,
+            &path,
+        )
+        .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let report = import_bytes(db, "export.csv", &bytes);
+
+        assert_eq!(written, 3);
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "Excel needs the BOM");
+        assert!(String::from_utf8_lossy(&bytes).contains("\"Dupont; Fils\""));
+        assert_eq!((report.imported, report.updated, report.unchanged), (0, 0, 3));
+    });
+}

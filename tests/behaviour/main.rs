@@ -1,0 +1,11 @@
+//! Behaviour suite: every rule of the service, run against each engine
+//! (SQLite always; PostgreSQL when `RELAIS_TEST_POSTGRES_URL` is set).
+
+mod atomicity;
+mod cli;
+mod common;
+mod import;
+mod real_data;
+mod reassign_region;
+mod reassign_user;
+mod undo;

@@ -1,0 +1,278 @@
+//! Reassignment by region: country plus postal prefixes.
+
+use relais::service::reassign::{
+    apply_region_reassignment, prepare_region_reassignment, preview_region_reassignment,
+};
+
+use crate::common::*;
+
+/// Contacts with the postal codes real files have.
+fn region_fixture(db: &TestDb) {
+    cast(db);
+    import_rows(db, &[
+        "reims,Martin,Hélène,,,,,51100,Reims,FRA,JD,",
+        "stquentin,Bernard,Élodie,,,,,2100,Saint-Quentin,FRA,JD,",
+        "spaced,Petit,Luc,,,,,51 100,Reims,France,,",
+        "berlin,Schmidt,Karl,Delta GmbH,,,,45600,Berlin,DE,,",
+        "ajaccio,Santoni,Marie,,20000,Ajaccio,fr,,,,,",
+        "mezzavia,Leca,Paul,,,,,20167,Mezzavia,FR,,",
+        "bastia,Casanova,Anna,,20200,Bastia,FRA,1000,Bruxelles,BE,,",
+        "bastia2,Rossi,Jean,,20600,Bastia,base.fr,,,,,",
+        "london,Smith,John,Epsilon Ltd,,,,sw1a 1aa,London,GBR,,",
+        "laon,Moreau,Jules,,,,,02000,Laon,FRA,BB,",
+        "nocode,Sans,Code,,,,,,Paris,FRA,,",
+        "both,Deux,Adresses,,51100,Reims,FRA,02000,Laon,FRA,,",
+    ]);
+}
+
+fn matched(db: &TestDb, country: &str, postal: &str) -> u64 {
+    let prepared = prepare_region_reassignment(db.store(), "CC", country, postal, None)
+        .unwrap_or_else(|error| panic!("{country} {postal:?}: {error}"));
+    preview_region_reassignment(db.store(), &prepared).unwrap().outcome.matched
+}
+
+/// External ids of the contacts a region selects, found by running it.
+fn selected(db: &TestDb, country: &str, postal: &str) -> Vec<String> {
+    let prepared = prepare_region_reassignment(db.store(), "CC", country, postal, None).unwrap();
+    apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+    let cc = db.store().find_user("CC").unwrap().unwrap();
+    let page = db
+        .store()
+        .list_contacts(
+            &relais::storage::ContactFilter {
+                owner: Some(cc.id),
+                ..Default::default()
+            },
+            relais::storage::Page::first(100),
+        )
+        .unwrap();
+    let mut ids: Vec<String> = page.contacts.into_iter().filter_map(|c| c.external_id).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn four_digit_french_code_matches_its_zero_prefix() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        assert_eq!(contact(db, "stquentin").pro.postal_norm, "02100");
+        assert_eq!(contact(db, "stquentin").pro.postal_code, "2100");
+        assert_eq!(selected(db, "FRA", "02"), vec!["both", "laon", "stquentin"]);
+    });
+}
+
+#[test]
+fn inner_space_code_matches_its_prefix() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        assert_eq!(selected(db, "FRA", "51"), vec!["both", "reims", "spaced"]);
+    });
+}
+
+#[test]
+fn british_code_matches_in_its_country() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        assert_eq!(selected(db, "GBR", "SW1A"), vec!["london"]);
+        assert_eq!(matched(db, "GBR", "sw1a 1"), 1);
+    });
+}
+
+#[test]
+fn corsica_codes_expand_to_their_prefixes() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        assert_eq!(matched(db, "FRA", "2A"), 2);
+        assert_eq!(matched(db, "FRA", "2B"), 2);
+        assert_eq!(matched(db, "FRA", "20"), 4);
+        assert_eq!(selected(db, "FRA", "2A"), vec!["ajaccio", "mezzavia"]);
+    });
+}
+
+#[test]
+fn corsica_2b_selects_bastia_only() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        assert_eq!(selected(db, "FRA", "2b"), vec!["bastia", "bastia2"]);
+    });
+}
+
+#[test]
+fn german_code_never_matches_france() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        assert_eq!(matched(db, "FRA", "45"), 0);
+        assert_eq!(matched(db, "DEU", "45"), 1);
+        assert_eq!(matched(db, "Allemagne", "456"), 1);
+    });
+}
+
+#[test]
+fn empty_parts_are_dropped_and_commas_split() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let separated = matched(db, "FRA", "51;02");
+        assert_eq!(separated, 5);
+        assert_eq!(matched(db, "FRA", "51;;02;"), separated);
+        assert_eq!(matched(db, "FRA", "51, 02"), separated);
+        assert_eq!(matched(db, "FRA", "51;511"), matched(db, "FRA", "51"));
+    });
+}
+
+#[test]
+fn star_takes_every_address_in_the_country() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        // Every French address, including the one with a city and no code.
+        assert_eq!(matched(db, "FRA", "*"), 10);
+        assert_eq!(matched(db, "BEL", "*"), 1);
+    });
+}
+
+#[test]
+fn contact_matching_on_both_addresses_counts_once() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let prepared = prepare_region_reassignment(db.store(), "CC", "FRA", "51;02", None).unwrap();
+        let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+
+        assert_eq!(applied.outcome.matched, 5);
+        assert_eq!(applied.outcome.history_entries, 5);
+        assert_eq!(moves(db, "both").len(), 1);
+    });
+}
+
+#[test]
+fn wildcard_characters_are_rejected_never_widened() {
+    each_engine(|db| {
+        region_fixture(db);
+        let before = snapshot(db);
+
+        for postal in ["5_", "%", "51;%", "51'", "5*", "_"] {
+            let error = prepare_region_reassignment(db.store(), "CC", "FRA", postal, None)
+                .expect_err(postal);
+            assert_eq!(error.code(), "invalid_postal", "{postal}");
+            assert_eq!(error.field(), Some("postal"), "{postal}");
+        }
+        let error = prepare_region_reassignment(db.store(), "CC", "FRA", "51;%", None).unwrap_err();
+        assert!(error.to_string().contains('%'), "message names the bad part: {error}");
+        assert_eq!(snapshot(db), before);
+    });
+}
+
+#[test]
+fn star_with_another_code_is_rejected() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let error = prepare_region_reassignment(db.store(), "CC", "FRA", "*;51", None).unwrap_err();
+
+        assert_eq!(error.code(), "invalid_postal");
+    });
+}
+
+#[test]
+fn empty_postal_field_is_rejected() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        for postal in ["", "  ", ";;", " , "] {
+            let error = prepare_region_reassignment(db.store(), "CC", "FRA", postal, None)
+                .expect_err(postal);
+            assert_eq!(error.code(), "invalid_postal", "{postal:?}");
+        }
+    });
+}
+
+#[test]
+fn unknown_country_is_rejected() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let error = prepare_region_reassignment(db.store(), "CC", "XYZ", "51", None).unwrap_err();
+
+        assert_eq!(error.code(), "unknown_country");
+        assert_eq!(error.field(), Some("country"));
+        assert!(error.to_string().contains("XYZ"), "{error}");
+    });
+}
+
+#[test]
+fn contacts_already_owned_are_left_alone() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let prepared = prepare_region_reassignment(db.store(), "JD", "FRA", "51;02", None).unwrap();
+        let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+
+        // reims and stquentin already belong to JD.
+        assert_eq!(applied.outcome.matched, 5);
+        assert_eq!(applied.outcome.already_owned, 2);
+        assert_eq!(applied.outcome.changed, 3);
+        assert!(moves(db, "reims").is_empty());
+    });
+}
+
+#[test]
+fn both_roles_option_writes_each_role() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let prepared = prepare_region_reassignment(db.store(), "JD", "FRA", "51", Some("both")).unwrap();
+        let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+
+        // reims: commercial already JD, technical none → one entry.
+        assert_eq!(applied.outcome.matched, 3);
+        assert_eq!(applied.outcome.changed, 3);
+        assert_eq!(applied.outcome.commercial, 2);
+        assert_eq!(applied.outcome.technical, 3);
+        assert_eq!(applied.outcome.history_entries, 5);
+        assert_eq!(owners(db, "reims"), (Some("JD".into()), Some("JD".into())));
+    });
+}
+
+#[test]
+fn preview_reports_each_prefix() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let prepared = prepare_region_reassignment(db.store(), "CC", "FRA", "51;02;2A", None).unwrap();
+        let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
+
+        let counts: Vec<(String, u64)> = preview
+            .per_prefix
+            .iter()
+            .map(|count| (count.prefix.clone(), count.matched))
+            .collect();
+        assert_eq!(counts, vec![
+            ("02".to_string(), 3),
+            ("200".to_string(), 1),
+            ("201".to_string(), 1),
+            ("51".to_string(), 3),
+        ]);
+        assert_eq!(preview.outcome.matched, 7);
+        assert_eq!(preview.sample.len(), 5);
+    });
+}
+
+#[test]
+fn history_names_the_owner_replaced() {
+    each_engine(|db| {
+        region_fixture(db);
+
+        let prepared = prepare_region_reassignment(db.store(), "DD", "FRA", "02", None).unwrap();
+        apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+
+        assert_eq!(moves(db, "laon"), vec![("commercial".to_string(), Some("BB".into()), Some("DD".into()))]);
+        assert_eq!(moves(db, "both"), vec![("commercial".to_string(), None, Some("DD".into()))]);
+    });
+}
