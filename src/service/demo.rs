@@ -275,7 +275,8 @@ fn demo_contact(random: &mut Random, communes: &[reference::Commune], owners: &[
     let first_name = random.pick(&FIRST_NAMES).to_string();
     let last_name = random.pick(&LAST_NAMES).to_string();
     let company = if random.chance(60) {
-        random.pick(&COMPANY_FORMS).replace("{}", *random.pick(&LAST_NAMES))
+        let name = LAST_NAMES[random.below(LAST_NAMES.len())];
+        random.pick(&COMPANY_FORMS).replace("{}", name)
     } else {
         String::new()
     };

@@ -90,7 +90,7 @@ fn batches_and_undo_json() {
 
         assert_eq!(undo["changed"], 1);
         let listed = batches.as_array().unwrap();
-        let original = listed.iter().find(|b| b["id"].to_string() == batch).unwrap();
+        let original = listed.iter().find(|b| b["id"] == batch).unwrap();
         assert_eq!(original["undone"], true);
         assert_eq!(original["kind"], "reassign_region");
         assert_eq!(original["changed"], 1);

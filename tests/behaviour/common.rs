@@ -124,12 +124,11 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some(name) = &self.postgres_name {
-            if let Ok(server) = std::env::var(POSTGRES_ENV) {
+        if let Some(name) = &self.postgres_name
+            && let Ok(server) = std::env::var(POSTGRES_ENV) {
                 // The pool's connections must close before the drop.
                 let _ = postgres_try_admin(&server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
-        }
     }
 }
 

@@ -234,10 +234,10 @@ impl ImportSession for SqliteImport {
 
 impl Drop for SqliteImport {
     fn drop(&mut self) {
-        if self.open {
-            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
-                tracing::error!(%error, "rolling back an unfinished import failed");
-            }
+        if self.open
+            && let Err(error) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(%error, "rolling back an unfinished import failed");
         }
     }
 }

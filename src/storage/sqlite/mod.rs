@@ -40,16 +40,17 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens the database file, creating it and its schema on first use.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
-        if let Some(parent) = path.parent() {
-            if !parent.as_os_str().is_empty() && !parent.exists() {
-                return Err(StoreError::rejected(
-                    "database_folder_missing",
-                    format!(
-                        "base de données : le dossier « {} » n'existe pas ; créez-le ou choisissez un autre chemin avec --db",
-                        parent.display()
-                    ),
-                ));
-            }
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            return Err(StoreError::rejected(
+                "database_folder_missing",
+                format!(
+                    "base de données : le dossier « {} » n'existe pas ; créez-le ou choisissez un autre chemin avec --db",
+                    parent.display()
+                ),
+            ));
         }
         let mut first = pool::open_connection(path).map_err(db_error)?;
         first
@@ -127,13 +128,13 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 /// Maps an engine error: a busy database becomes `Busy`, the rest stays a
 /// database error carrying the engine's text for the logs.
 pub(crate) fn db_error(error: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(failure, _) = &error {
-        if matches!(
+    if let rusqlite::Error::SqliteFailure(failure, _) = &error
+        && matches!(
             failure.code,
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-        ) {
-            return StoreError::Busy;
-        }
+        )
+    {
+        return StoreError::Busy;
     }
     StoreError::Database(error.to_string())
 }

@@ -51,21 +51,21 @@ fn check_unique(conn: &Connection, user: &NewUser) -> StoreResult<()> {
             ),
         ));
     }
-    if let Some(email) = &user.email {
-        if taken("SELECT 1 FROM users WHERE lower(email) = lower(?1)", email)? {
-            return Err(StoreError::rejected(
-                "user_exists",
-                format!("e-mail : « {email} » est déjà celui d'un autre utilisateur"),
-            ));
-        }
+    if let Some(email) = &user.email
+        && taken("SELECT 1 FROM users WHERE lower(email) = lower(?1)", email)?
+    {
+        return Err(StoreError::rejected(
+            "user_exists",
+            format!("e-mail : « {email} » est déjà celui d'un autre utilisateur"),
+        ));
     }
-    if let Some(login) = &user.login {
-        if taken("SELECT 1 FROM users WHERE lower(login) = lower(?1)", login)? {
-            return Err(StoreError::rejected(
-                "user_exists",
-                format!("identifiant : « {login} » est déjà celui d'un autre utilisateur"),
-            ));
-        }
+    if let Some(login) = &user.login
+        && taken("SELECT 1 FROM users WHERE lower(login) = lower(?1)", login)?
+    {
+        return Err(StoreError::rejected(
+            "user_exists",
+            format!("identifiant : « {login} » est déjà celui d'un autre utilisateur"),
+        ));
     }
     Ok(())
 }
