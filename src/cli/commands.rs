@@ -267,8 +267,8 @@ fn parse_country(flag: &'static str, value: &str) -> Result<CountryCode, Service
     }
 }
 
-/// The actor of a CLI run: the user named by `--as` (or `RELAIS_USER`),
-/// else a system actor recording the operating-system account.
+/// Finds the actor of a CLI run: the user named by `--as` (or
+/// `RELAIS_USER`), else a system actor recording the operating-system account.
 fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, ServiceError> {
     match as_user.map(str::trim).filter(|key| !key.is_empty()) {
         Some(key) => {
@@ -290,7 +290,7 @@ fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, Serv
     }
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
+/// Creates a progress bar on stderr, drawn only when stderr is a terminal.
 fn progress_bar(length: u64, visible: bool, template: &str) -> Arc<ProgressBar> {
     let bar = if visible && std::io::stderr().is_terminal() {
         ProgressBar::new(length)

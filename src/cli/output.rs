@@ -1,4 +1,4 @@
-//! What the command line prints: French sentences, or JSON with `--json`.
+//! Command-line output: French sentences, or JSON with `--json`.
 
 use serde::Serialize;
 use serde_json::json;

@@ -50,13 +50,13 @@ impl BatchKind {
     }
 }
 
-/// Who runs an operation: a user, or the operating-system account for a
+/// Author of an operation: a user, or the operating-system account for a
 /// CLI run without `--as`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Actor {
     pub user_id: Option<UserId>,
-    /// Display form stored with the batch, so the journal stays readable
-    /// whatever happens to the user later.
+    /// Display form copied into the batch row, so the journal keeps the
+    /// name the user had when the batch ran.
     pub label: String,
 }
 

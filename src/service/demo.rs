@@ -1,7 +1,7 @@
-//! A demo base built from the real list of French communes: French names
-//! and companies, two addresses per contact, some contacts abroad, and the
-//! faults real files have (4-digit French postal codes, inner spaces,
-//! country names instead of codes, empty countries).
+//! Demo base built from the real list of French communes, with French
+//! names and companies, two addresses per contact and some contacts abroad.
+//! It also carries the faults real files have: 4-digit French postal codes,
+//! inner spaces, country names instead of codes and empty countries.
 
 use serde::Serialize;
 use serde_json::json;

@@ -4,8 +4,8 @@ use crate::storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// Bad input: `field` names the form field or CLI flag, `message` is
-    /// French and says the value and the fix.
+    /// Bad input. `field` names the form field or CLI flag, and `message`
+    /// is French and gives the value and the fix.
     #[error("{message}")]
     Invalid {
         code: &'static str,
@@ -33,7 +33,7 @@ impl ServiceError {
         }
     }
 
-    /// The input field at fault, for showing the message next to it.
+    /// Returns the input field at fault, for showing the message next to it.
     pub fn field(&self) -> Option<&'static str> {
         match self {
             ServiceError::Invalid { field, .. } => Some(field),

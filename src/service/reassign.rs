@@ -228,8 +228,8 @@ pub fn undo_batch(
     Ok(result)
 }
 
-/// Who runs an operation and its idempotency key; the parameters are added
-/// by the operation itself.
+/// Actor and idempotency key of a run. Each operation adds its own
+/// parameters.
 #[derive(Clone, Debug)]
 pub struct RunContextInput {
     pub actor: crate::domain::batch::Actor,

@@ -8,7 +8,7 @@ use crate::storage::Store;
 
 use super::ServiceError;
 
-/// A new random secret: 32 bytes, hex-encoded, with a prefix naming its use.
+/// Generates a random secret: 32 bytes, hex-encoded, after a prefix naming its use.
 pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);

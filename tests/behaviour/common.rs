@@ -24,7 +24,7 @@ pub enum Engine {
     Postgres,
 }
 
-/// The engines this run covers.
+/// Returns the engines this run covers.
 pub fn engines() -> Vec<Engine> {
     let mut engines = vec![Engine::Sqlite];
     if std::env::var(POSTGRES_ENV).is_ok_and(|url| !url.is_empty()) {
@@ -141,7 +141,7 @@ fn postgres_admin(server: &str, sql: &str) {
     postgres_try_admin(server, sql).unwrap_or_else(|error| panic!("{sql}: {error}"));
 }
 
-/// The server URL with its database name replaced.
+/// Replaces the database name of a server URL.
 fn database_url(server: &str, name: &str) -> String {
     let (base, query) = match server.split_once('?') {
         Some((base, query)) => (base, Some(query)),
@@ -184,7 +184,7 @@ pub fn deactivate(db: &TestDb, initials: &str) {
     set_active(db.store(), initials, false).expect("deactivate");
 }
 
-/// The usual cast: JD, BB, CC, DD and the admin AM.
+/// Creates the usual users: JD, BB, CC, DD and the admin AM.
 pub fn cast(db: &TestDb) {
     user(db, "JD", "Jean", "Dupont");
     user(db, "BB", "Baptiste", "Bonchamps");

@@ -18,7 +18,7 @@ fn all_contacts(db: &TestDb) -> Vec<relais::storage::Contact> {
         .contacts
 }
 
-/// A contact without its ids and times, for comparing two imports.
+/// Formats a contact without its ids and times, for comparing two imports.
 fn comparable(contact: &relais::storage::Contact) -> String {
     format!(
         "{:?} {} {} {} {:?} {:?} {:?}",

@@ -47,7 +47,7 @@ fn load(db: &TestDb) -> (ImportReport, ImportReport) {
 }
 
 #[test]
-fn every_line_is_imported_or_rejected_with_its_reason() {
+fn every_line_accounted_for() {
     each_engine(|db| {
         let (dolibarr, odoo) = load(db);
 
