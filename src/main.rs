@@ -1,6 +1,14 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A CLI piped into `head` must stop quietly when the reader closes,
+    // as other Unix tools do, instead of panicking on a write error.
+    // SAFETY: restoring the default SIGPIPE action at start, before any
+    // thread exists, has no other effect on the process.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RELAIS_LOG")

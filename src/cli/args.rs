@@ -132,26 +132,26 @@ pub struct UserKey {
 
 #[derive(Debug, Args)]
 pub struct UserAddArgs {
-    /// Initiales, uniques (par exemple BB)
-    #[arg(long)]
+    /// Initiales, uniques : lettres sans accent et chiffres (par exemple BB)
+    #[arg(long, value_name = "INITIALES")]
     pub initials: String,
     /// Prénom
-    #[arg(long = "first-name")]
+    #[arg(long = "first-name", value_name = "PRÉNOM")]
     pub first_name: String,
     /// Nom
-    #[arg(long = "last-name")]
+    #[arg(long = "last-name", value_name = "NOM")]
     pub last_name: String,
     /// E-mail
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true, value_name = "E-MAIL")]
     pub email: String,
     /// Identifiant dans le CRM d'origine, pour reconnaître le responsable à l'import
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true, value_name = "IDENTIFIANT")]
     pub login: String,
     /// Donner le rôle administrateur
     #[arg(long)]
     pub admin: bool,
     /// Mot de passe de connexion (10 caractères au minimum) ; demandé au terminal s'il est absent
-    #[arg(long)]
+    #[arg(long, value_name = "MOT_DE_PASSE")]
     pub password: Option<String>,
     /// Sortie JSON
     #[arg(long)]
@@ -164,7 +164,7 @@ pub struct UserPasswordArgs {
     #[arg(value_name = "INITIALES")]
     pub user: String,
     /// Nouveau mot de passe (10 caractères au minimum)
-    #[arg(long)]
+    #[arg(long, value_name = "MOT_DE_PASSE")]
     pub password: Option<String>,
 }
 
@@ -207,10 +207,10 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct ReassignArgs {
     /// Utilisateur qui cède ses contacts (« de »), souvent inactif
-    #[arg(long, alias = "de", value_name = "INITIALES")]
+    #[arg(long, visible_alias = "de", value_name = "INITIALES")]
     pub from: String,
     /// Utilisateur qui les reçoit (« vers »), actif
-    #[arg(long, alias = "vers", value_name = "INITIALES")]
+    #[arg(long, visible_alias = "vers", value_name = "INITIALES")]
     pub to: String,
     /// Simulation : afficher ce qui changerait sans rien modifier
     #[arg(long = "dry-run")]
@@ -234,7 +234,7 @@ pub struct ReassignRegionArgs {
     /// Codes postaux ou débuts de codes, séparés par « ; » (par exemple « 51;02 »), ou * pour tous
     #[arg(long, value_name = "CODES", allow_hyphen_values = true)]
     pub postal: String,
-    /// Rôle à réaffecter : commercial (par défaut), technical ou both
+    /// Rôle à réaffecter : commercial (par défaut), technical (ou technique) ou both (ou « les deux »)
     #[arg(long, default_value = "commercial", hide_default_value = true, value_name = "RÔLE")]
     pub role: String,
     /// Simulation : afficher ce qui changerait sans rien modifier
@@ -261,7 +261,7 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct BatchesArgs {
     /// Nombre d'opérations affichées, les plus récentes d'abord ; 50 par défaut
-    #[arg(long, default_value_t = 50, hide_default_value = true)]
+    #[arg(long, default_value_t = 50, hide_default_value = true, value_name = "NOMBRE", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
     /// Sortie JSON
     #[arg(long)]
@@ -271,7 +271,7 @@ pub struct BatchesArgs {
 #[derive(Debug, Args)]
 pub struct UndoArgs {
     /// Numéro de l'opération à annuler
-    #[arg(value_name = "NUMÉRO")]
+    #[arg(value_name = "NUMÉRO", allow_hyphen_values = true)]
     pub batch: String,
     /// Clé d'idempotence : une seconde exécution avec la même clé ne refait rien
     #[arg(long = "idempotency-key", value_name = "CLÉ")]
@@ -284,7 +284,7 @@ pub struct UndoArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Nombre de contacts à créer ; 20 000 par défaut
-    #[arg(long, default_value_t = 20_000, hide_default_value = true)]
+    #[arg(long, default_value_t = 20_000, hide_default_value = true, value_name = "NOMBRE", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
     pub contacts: u64,
     /// Sortie JSON
     #[arg(long)]
@@ -304,7 +304,7 @@ pub struct TokenCreateArgs {
     #[arg(long, value_name = "INITIALES")]
     pub user: String,
     /// Libellé du jeton, pour le reconnaître
-    #[arg(long, default_value = "ligne de commande", hide_default_value = true)]
+    #[arg(long, default_value = "ligne de commande", hide_default_value = true, value_name = "LIBELLÉ")]
     pub label: String,
 }
 
@@ -313,4 +313,10 @@ pub struct ServeArgs {
     /// Adresse et port d'écoute ; 127.0.0.1:8080 par défaut
     #[arg(long, default_value = "127.0.0.1:8080", hide_default_value = true, value_name = "ADRESSE:PORT")]
     pub bind: String,
+    /// Remplir d'abord une base vide avec 20 000 contacts de démonstration, et afficher l'administrateur de démonstration
+    #[arg(long)]
+    pub demo: bool,
+    /// Marquer les cookies « Secure » : à activer derrière un proxy HTTPS, sinon le navigateur les refuse
+    #[arg(long = "secure-cookies")]
+    pub secure_cookies: bool,
 }

@@ -20,14 +20,28 @@ fn context(error: &clap::Error, kind: ContextKind) -> Option<String> {
     })
 }
 
-/// Renders a usage error in French, with the hint to run `--help`.
-pub fn message(error: &clap::Error) -> String {
+/// Renders a usage error in French, with the hint to run the help of the
+/// command at fault.
+pub fn message(error: &clap::Error, command: Option<&str>) -> String {
     let arg = context(error, ContextKind::InvalidArg).unwrap_or_default();
     let value = context(error, ContextKind::InvalidValue).unwrap_or_default();
     let text = match error.kind() {
         ErrorKind::UnknownArgument => format!("option inconnue : « {arg} »"),
-        ErrorKind::InvalidSubcommand => format!("commande inconnue : « {arg} »"),
-        ErrorKind::MissingRequiredArgument => format!("option obligatoire manquante : {arg}"),
+        ErrorKind::InvalidSubcommand => {
+            let name = context(error, ContextKind::InvalidSubcommand).unwrap_or_default();
+            format!("commande inconnue : « {name} »")
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let names: Vec<String> = arg
+                .split(", ")
+                .map(|name| name.trim_matches(|c| c == '<' || c == '>').to_string())
+                .collect();
+            if arg.starts_with('<') {
+                format!("argument obligatoire manquant : {}", names.join(", "))
+            } else {
+                format!("option obligatoire manquante : {}", names.join(", "))
+            }
+        }
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             "commande manquante".to_string()
         }
@@ -37,9 +51,20 @@ pub fn message(error: &clap::Error) -> String {
         ErrorKind::TooManyValues => {
             format!("trop de valeurs pour {arg}")
         }
-        ErrorKind::ArgumentConflict => format!("options incompatibles : {arg}"),
+        ErrorKind::ArgumentConflict => {
+            let prior = context(error, ContextKind::PriorArg).unwrap_or_default();
+            if prior.is_empty() || prior == arg {
+                format!("option « {arg} » donnée plusieurs fois ; gardez-en une seule")
+            } else {
+                format!("options incompatibles : {arg} et {prior}")
+            }
+        }
         ErrorKind::NoEquals => format!("l'option {arg} attend « = » suivi d'une valeur"),
         _ => "arguments invalides".to_string(),
     };
-    format!("relais : {text}\nPour l'aide : relais --help")
+    let help = match command {
+        Some(command) => format!("relais {command} --help"),
+        None => "relais --help".to_string(),
+    };
+    format!("relais : {text}\nPour l'aide : {help}")
 }

@@ -24,7 +24,8 @@ use super::output;
 
 pub fn run(cli: Cli) -> Result<(), ServiceError> {
     let store = open_store(&cli.db)?;
-    let actor = resolve_actor(store.as_ref(), cli.as_user.as_deref())?;
+    let as_user = cli.as_user.clone();
+    let actor = || resolve_actor(store.as_ref(), as_user.as_deref());
 
     match cli.command {
         Command::Init => {
@@ -42,7 +43,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 &ImportRequest {
                     default_country: country,
                     create_missing_users: args.create_missing_users,
-                    actor,
+                    actor: actor()?,
                 },
                 &mut |bytes| bar.set_position(bytes),
             );
@@ -57,11 +58,31 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         }
         Command::Export(args) => {
             let selection = match &args.batch {
-                Some(batch) => ExportSelection::Batch(parse_batch_id(batch)?),
+                Some(batch) => {
+                    let id = parse_batch_id(batch)?;
+                    if store.batch(id)?.is_none() {
+                        return Err(ServiceError::invalid(
+                            "unknown_batch",
+                            "batch",
+                            format!("--batch : aucune opération n° {id} ; la liste est donnée par « relais batches »"),
+                        ));
+                    }
+                    ExportSelection::Batch(id)
+                }
                 None => ExportSelection::All,
             };
+            if args.file.as_os_str() == "-" {
+                let stdout = std::io::stdout();
+                let mut lock = stdout.lock();
+                crate::service::export::write_csv(store.as_ref(), &selection, &mut lock)?;
+                return Ok(());
+            }
             let written = export_to_file(store.as_ref(), &selection, &args.file)?;
-            println!("{written} contacts exportés dans « {} ».", args.file.display());
+            println!(
+                "{} dans « {} ».",
+                output::count_phrase(written, "contact exporté", "contacts exportés"),
+                args.file.display()
+            );
             Ok(())
         }
         Command::Reassign(args) => {
@@ -71,10 +92,13 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 output::print_user_reassignment(&prepared, &outcome, None, args.json);
             } else {
                 let run = RunContextInput {
-                    actor,
+                    actor: actor()?,
                     idempotency_key: args.idempotency_key,
                 };
-                let applied = apply_user_reassignment(store.as_ref(), &prepared, run)?;
+                let spinner = spinner("Réaffectation en cours…", !args.json);
+                let applied = apply_user_reassignment(store.as_ref(), &prepared, run);
+                spinner.finish_and_clear();
+                let applied = applied?;
                 output::print_user_reassignment(&prepared, &applied.outcome, Some(&applied), args.json);
             }
             Ok(())
@@ -92,10 +116,13 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 output::print_region_preview(&prepared, &preview, args.json);
             } else {
                 let run = RunContextInput {
-                    actor,
+                    actor: actor()?,
                     idempotency_key: args.idempotency_key,
                 };
-                let applied = apply_region_reassignment(store.as_ref(), &prepared, run)?;
+                let spinner = spinner("Réaffectation par région en cours…", !args.json);
+                let applied = apply_region_reassignment(store.as_ref(), &prepared, run);
+                spinner.finish_and_clear();
+                let applied = applied?;
                 output::print_region_applied(&prepared, &applied, args.json);
             }
             Ok(())
@@ -123,10 +150,13 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         Command::Undo(args) => {
             let batch = parse_batch_id(&args.batch)?;
             let run = RunContextInput {
-                actor,
+                actor: actor()?,
                 idempotency_key: args.idempotency_key,
             };
-            let result = undo_batch(store.as_ref(), batch, run)?;
+            let spinner = spinner("Annulation en cours…", !args.json);
+            let result = undo_batch(store.as_ref(), batch, run);
+            spinner.finish_and_clear();
+            let result = result?;
             output::print_undo(&result, args.json);
             Ok(())
         }
@@ -142,7 +172,14 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             }
             Ok(())
         }
-        Command::Serve(args) => crate::web::serve(store, &args.bind),
+        Command::Serve(args) => crate::web::serve(
+            store,
+            &crate::web::ServeOptions {
+                bind: args.bind,
+                demo: args.demo,
+                secure_cookies: args.secure_cookies,
+            },
+        ),
         Command::Token(TokenCommand::Create(args)) => {
             let user = find_user(store.as_ref(), &args.user)?;
             let token = tokens::create_api_token(store.as_ref(), &user, &args.label)?;
@@ -267,27 +304,86 @@ fn parse_country(flag: &'static str, value: &str) -> Result<CountryCode, Service
     }
 }
 
-/// Finds the actor of a CLI run: the user named by `--as` (or
-/// `RELAIS_USER`), else a system actor recording the operating-system account.
+/// Finds the actor of a command that changes data: the user named by
+/// `--as` (or `RELAIS_USER`), who must be an active administrator, else a
+/// system actor recording the operating-system account.
 fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, ServiceError> {
-    match as_user.map(str::trim).filter(|key| !key.is_empty()) {
-        Some(key) => {
-            let user = store.find_user(key)?.ok_or_else(|| {
-                ServiceError::invalid(
-                    "unknown_user",
-                    "as",
-                    format!("--as : aucun utilisateur « {key} » ; indiquez les initiales d'un utilisateur existant"),
-                )
-            })?;
-            Ok(Actor::user(user.id, &user.first_name, &user.last_name, &user.initials))
-        }
-        None => {
-            let account = std::env::var("USER")
-                .or_else(|_| std::env::var("USERNAME"))
-                .unwrap_or_else(|_| "inconnu".to_string());
-            Ok(Actor::system(&account))
+    let Some(key) = as_user.map(str::trim).filter(|key| !key.is_empty()) else {
+        return Ok(Actor::system(&os_account()));
+    };
+    let user = store.find_user(key)?.ok_or_else(|| {
+        ServiceError::invalid(
+            "unknown_user",
+            "as",
+            format!("--as (ou RELAIS_USER) : aucun utilisateur « {key} » ; indiquez les initiales d'un utilisateur existant"),
+        )
+    })?;
+    if !user.active {
+        return Err(ServiceError::invalid(
+            "inactive_user",
+            "as",
+            format!("--as : {} est inactif ; agissez au nom d'un utilisateur actif", user.display_name()),
+        ));
+    }
+    if user.role != crate::domain::user::UserRole::Admin {
+        return Err(ServiceError::invalid(
+            "forbidden",
+            "as",
+            format!(
+                "--as : {} n'est pas administrateur ; les opérations de masse et les importations sont réservées aux administrateurs",
+                user.display_name()
+            ),
+        ));
+    }
+    Ok(Actor::user(user.id, &user.first_name, &user.last_name, &user.initials))
+}
+
+/// Returns the operating-system account running the command: `USER`, else
+/// the name of the real user id.
+fn os_account() -> String {
+    if let Some(name) = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|key| std::env::var(key).ok())
+        .find(|name| !name.trim().is_empty())
+    {
+        return name;
+    }
+    user_id_name()
+}
+
+#[cfg(unix)]
+fn user_id_name() -> String {
+    // SAFETY: getpwuid returns null or a pointer to a passwd record in
+    // static storage. Its name is copied at once, on the CLI's only thread,
+    // before any other call could overwrite it.
+    unsafe {
+        let uid = libc::getuid();
+        let record = libc::getpwuid(uid);
+        if record.is_null() || (*record).pw_name.is_null() {
+            format!("uid {uid}")
+        } else {
+            std::ffi::CStr::from_ptr((*record).pw_name)
+                .to_string_lossy()
+                .into_owned()
         }
     }
+}
+
+#[cfg(not(unix))]
+fn user_id_name() -> String {
+    "inconnu".to_string()
+}
+
+/// Creates a spinner on stderr for a run whose length is unknown, drawn
+/// only when stderr is a terminal.
+fn spinner(message: &'static str, visible: bool) -> ProgressBar {
+    if !(visible && std::io::stderr().is_terminal()) {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(message);
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
 }
 
 /// Creates a progress bar on stderr, drawn only when stderr is a terminal.

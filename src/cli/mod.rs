@@ -8,13 +8,38 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use clap::error::ErrorKind;
 
 pub use args::Cli;
 
 /// Exit status of a usage error, as clap and most CLIs use.
 const USAGE_ERROR: u8 = 2;
+
+/// Returns the command typed on the command line (`user add`, `undo`), for
+/// pointing a usage error at that command's help.
+fn typed_command() -> Option<String> {
+    let mut command = Cli::command();
+    let mut names = Vec::new();
+    let mut arguments = std::env::args().skip(1);
+    while let Some(argument) = arguments.next() {
+        if argument == "--db" || argument == "--as" {
+            arguments.next();
+            continue;
+        }
+        if argument.starts_with('-') {
+            continue;
+        }
+        match command.find_subcommand(&argument) {
+            Some(sub) => {
+                names.push(argument.clone());
+                command = sub.clone();
+            }
+            None => break,
+        }
+    }
+    (!names.is_empty()).then(|| names.join(" "))
+}
 
 /// Runs the command line with the process arguments.
 pub fn main() -> ExitCode {
@@ -27,7 +52,7 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 _ => {
-                    eprintln!("{}", clap_fr::message(&error));
+                    eprintln!("{}", clap_fr::message(&error, typed_command().as_deref()));
                     ExitCode::from(USAGE_ERROR)
                 }
             };

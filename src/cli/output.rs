@@ -20,13 +20,42 @@ pub fn print_json(value: &impl Serialize) {
     }
 }
 
-/// « 1 contact », « 12 contacts ».
+/// Formats a count the French way, with a narrow no-break space between
+/// thousands: « 50 000 ».
+pub fn format_count(count: u64) -> String {
+    let digits = count.to_string();
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// « 0 contact », « 1 contact », « 12 contacts »: French puts 0 and 1 in
+/// the singular.
 fn plural(count: u64, singular: &str, plural: &str) -> String {
     if count <= 1 {
-        format!("{count} {singular}")
+        format!("{} {singular}", format_count(count))
     } else {
-        format!("{count} {plural}")
+        format!("{} {plural}", format_count(count))
     }
+}
+
+/// Formats a count with its noun, for messages printed outside this module.
+pub fn count_phrase(count: u64, singular: &str, plural_form: &str) -> String {
+    plural(count, singular, plural_form)
+}
+
+/// « de Jean », « d'Alice »: the preposition elided before a vowel.
+fn de(name: &str) -> String {
+    let elided = name
+        .chars()
+        .next()
+        .is_some_and(|first| "AEIOUYÉÈÊÀÂÎÔÛaeiouyéèêàâîôû".contains(first));
+    if elided { format!("d'{name}") } else { format!("de {name}") }
 }
 
 fn counts_json(outcome: &Outcome, applied: Option<&Applied>) -> serde_json::Value {
@@ -44,7 +73,7 @@ fn counts_json(outcome: &Outcome, applied: Option<&Applied>) -> serde_json::Valu
 }
 
 fn print_counts(outcome: &Outcome) {
-    println!("  {} concernés", plural(outcome.matched, "contact", "contacts"));
+    println!("  {}", plural(outcome.matched, "contact concerné", "contacts concernés"));
     println!(
         "  {} ({} comme responsable commercial, {} comme responsable technique)",
         plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
@@ -85,8 +114,8 @@ pub fn print_user_reassignment(
         Some(applied) => print_applied_header(applied),
     }
     println!(
-        "Réaffecter de {} vers {} :",
-        prepared.from.display_name(),
+        "Réaffecter {} vers {} :",
+        de(&prepared.from.display_name()),
         prepared.to.display_name()
     );
     print_counts(outcome);
@@ -103,6 +132,9 @@ fn departement_label(prefix: &str) -> String {
     } else {
         prefix.get(..2)
     };
+    if prefix == "20" {
+        return "20 — Corse".to_string();
+    }
     match code.and_then(reference::departement) {
         Some(departement) if prefix.len() >= 2 => format!("{prefix} — {}", departement.name),
         _ => prefix.to_string(),
@@ -138,12 +170,18 @@ pub fn print_region_preview(prepared: &PreparedRegionReassignment, preview: &Reg
 }
 
 fn print_region_header(prepared: &PreparedRegionReassignment) {
+    let country = &prepared.request.country;
+    let postal = prepared.params["postal"].as_str().unwrap_or_default();
+    let codes = if postal.trim() == "*" {
+        "quel que soit le code postal".to_string()
+    } else {
+        format!("avec un code postal commençant par « {postal} »")
+    };
     println!(
-        "Affecter à {} les contacts avec une adresse en {} ({}), codes postaux « {} » :",
+        "Affecter à {} les contacts ayant une adresse dans le pays {} ({}), {codes} :",
         prepared.to.display_name(),
-        prepared.request.country.name_fr(),
-        prepared.request.country.as_str(),
-        prepared.params["postal"].as_str().unwrap_or_default()
+        country.as_str(),
+        country.name_fr()
     );
 }
 
@@ -162,14 +200,18 @@ pub fn print_region_applied(prepared: &PreparedRegionReassignment, applied: &App
 
 fn contact_line(contact: &Contact) -> String {
     let address = if contact.pro.is_empty() { &contact.perso } else { &contact.pro };
-    format!(
-        "n° {} {} — {} {} ({})",
-        contact.id,
-        contact.display_name(),
-        address.postal_code,
-        address.city,
-        address.country
-    )
+    let place = [address.postal_code.as_str(), address.city.as_str()]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let place = if place.is_empty() {
+        address.country.clone()
+    } else {
+        format!("{place} ({})", address.country)
+    };
+    format!("n° {} {} — {place}", contact.id, contact.display_name())
 }
 
 fn initials(user: &Option<crate::domain::history::UserRef>) -> Option<String> {
@@ -233,7 +275,39 @@ pub fn print_batches(batches: &[Batch], as_json: bool) {
             plural(batch.outcome.already_owned, "laissé tel quel", "laissés tels quels"),
             state
         );
-        println!("        paramètres : {}", batch.params);
+        println!("        {}", describe_params(batch));
+    }
+}
+
+/// Describes a batch's parameters in French for the journal.
+fn describe_params(batch: &Batch) -> String {
+    let text = |key: &str| batch.params[key].as_str().unwrap_or_default().to_string();
+    match batch.kind {
+        crate::domain::batch::BatchKind::Reassign => {
+            format!("{} vers {}", de(&text("from")), text("to"))
+        }
+        crate::domain::batch::BatchKind::ReassignRegion => {
+            let role = match text("role").as_str() {
+                "technical" => "responsable technique",
+                "both" => "responsables commercial et technique",
+                _ => "responsable commercial",
+            };
+            format!(
+                "vers {}, pays {}, codes postaux « {} », {role}",
+                text("to"),
+                text("country"),
+                text("postal")
+            )
+        }
+        crate::domain::batch::BatchKind::Undo => match batch.undoes {
+            Some(target) => format!("annule l'opération n° {target}"),
+            None => "annulation".to_string(),
+        },
+        crate::domain::batch::BatchKind::Import => match batch.params["file"].as_str() {
+            Some(file) => format!("fichier « {file} »"),
+            None if batch.params.get("demo").is_some() => "base de démonstration".to_string(),
+            None => "importation".to_string(),
+        },
     }
 }
 
@@ -245,14 +319,22 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
         print_json(&value);
         return;
     }
+    let outcome = &result.applied.outcome;
     match result.applied.batch_id {
         Some(id) => println!("Opération n° {} annulée par l'opération n° {id}.", result.undone_batch),
         None => println!("Opération n° {} : rien à annuler.", result.undone_batch),
     }
-    print_counts(&result.applied.outcome);
+    println!("  {}", plural(outcome.matched, "contact concerné", "contacts concernés"));
+    println!(
+        "  {} ({} comme responsable commercial, {} comme responsable technique)",
+        plural(outcome.changed, "contact rétabli", "contacts rétablis"),
+        outcome.commercial,
+        outcome.technical
+    );
+    println!("  {}", plural(outcome.history_entries, "entrée d'historique", "entrées d'historique"));
     if !result.skipped.is_empty() {
         println!(
-            "{}, modifiés depuis l'opération :",
+            "{}, car leur responsable a changé depuis l'opération :",
             plural(result.skipped.len() as u64, "contact ignoré", "contacts ignorés")
         );
         for skipped in &result.skipped {

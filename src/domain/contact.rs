@@ -38,6 +38,11 @@ impl AddressInput {
 /// or e-mail).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ContactInput {
+    /// Relais contact number read back from an export. A row without an
+    /// external id updates that contact only when the contact has no
+    /// external id either and the same name, first name and company, so a
+    /// file from another database cannot overwrite an unrelated contact.
+    pub contact_id: Option<ContactId>,
     pub external_id: Option<String>,
     pub civility: String,
     pub first_name: String,

@@ -78,7 +78,7 @@ pub struct NewUser {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserInputError {
     #[error(
-        "initiales « {0} » invalides : utilisez de 1 à 12 lettres ou chiffres sans espace (exemple : BB)"
+        "initiales « {0} » invalides : utilisez de 1 à 12 lettres sans accent ou chiffres, sans espace (exemple : BB)"
     )]
     Initials(String),
     #[error("{field} : ce champ est obligatoire")]

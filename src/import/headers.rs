@@ -7,6 +7,9 @@ use super::ImportError;
 /// A contact field that an import column can fill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Field {
+    /// Relais's own contact number, as the export writes it, so that an
+    /// export can be edited and imported back.
+    ContactId,
     ExternalId,
     Civility,
     FirstName,
@@ -29,7 +32,8 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 19] = [
+    pub const ALL: [Field; 20] = [
+        Field::ContactId,
         Field::ExternalId,
         Field::Civility,
         Field::FirstName,
@@ -54,6 +58,7 @@ impl Field {
     /// French name of the field, as used in messages.
     pub fn label_fr(self) -> &'static str {
         match self {
+            Field::ContactId => "n° Relais",
             Field::ExternalId => "identifiant externe",
             Field::Civility => "civilité",
             Field::FirstName => "prénom",
@@ -112,6 +117,10 @@ const HEADER_NAMES: &[(&str, Field)] = &[
     ("pro_line1", Field::ProLine1),
     ("pro_line2", Field::ProLine2),
     // Identity.
+    ("N° Relais", Field::ContactId),
+    ("No Relais", Field::ContactId),
+    ("Numéro Relais", Field::ContactId),
+    ("relais_id", Field::ContactId),
     ("Identifiant externe", Field::ExternalId),
     ("Réf. externe", Field::ExternalId),
     ("Référence externe", Field::ExternalId),

@@ -111,6 +111,14 @@ fn build_contact(
         check_length(value).map_err(reject)?;
         let text = value.clone();
         match field {
+            Field::ContactId => {
+                let id = value.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                    reject(format!(
+                        "« {value} » n'est pas un numéro de contact Relais : laissez la cellule vide ou remettez le numéro exporté"
+                    ))
+                })?;
+                contact.contact_id = Some(id);
+            }
             Field::ExternalId => contact.external_id = Some(text),
             Field::Civility => contact.civility = text,
             Field::FirstName => contact.first_name = text,

@@ -302,6 +302,7 @@ fn demo_contact(random: &mut Random, communes: &[reference::Commune], owners: &[
     ContactWrite {
         line: n + 1,
         contact: ContactInput {
+            contact_id: None,
             external_id: None,
             civility: if random.chance(50) { "M.".into() } else { "Mme".into() },
             first_name,

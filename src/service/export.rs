@@ -115,6 +115,14 @@ pub fn export_to_file(
         buffered.flush().map_err(|error| write_error(&error))?;
         written
     };
-    temporary.persist(path).map_err(|error| write_error(&error))?;
+    // A temporary file is private (0600); the export is an ordinary file
+    // that colleagues may read, as the shell would create it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|error| write_error(&error))?;
+    }
+    temporary.persist(path).map_err(|error| write_error(&error.error))?;
     Ok(written)
 }

@@ -175,6 +175,10 @@ pub fn import_file(
         session: session.as_mut(),
     };
 
+    let external_id_header = header_of(Field::ExternalId, rows.columns());
+    // Line of the first row seen for each external id, keyed by a 64-bit
+    // hash so that memory stays small on files of millions of rows.
+    let mut external_ids: HashMap<u64, u64> = HashMap::new();
     let mut totals = ImportCounts::default();
     let mut rejected = Vec::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
@@ -186,6 +190,22 @@ pub fn import_file(
                 continue;
             }
         };
+        if let Some(external_id) = &parsed.contact.external_id {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(external_id, &mut hasher);
+            let key = std::hash::Hasher::finish(&hasher);
+            if let Some(first_line) = external_ids.get(&key) {
+                rejected.push(RowRejection {
+                    line: parsed.line,
+                    column: external_id_header.clone(),
+                    reason: format!(
+                        "identifiant externe « {external_id} » déjà présent ligne {first_line} de ce fichier : gardez une seule ligne par contact"
+                    ),
+                });
+                continue;
+            }
+            external_ids.insert(key, parsed.line);
+        }
         let commercial = resolver.resolve(parsed.contact.commercial_owner.as_deref());
         let technical = resolver.resolve(parsed.contact.technical_owner.as_deref());
         match (commercial, technical) {

@@ -83,14 +83,15 @@ fn batches_and_undo_json() {
     each_engine(|db| {
         setup(db);
         let run = json(&relais(db, &["reassign-region", "--to", "CC", "--country", "FRA", "--postal", "51", "--json"]));
-        let batch = run["batch_id"].as_i64().unwrap().to_string();
+        let batch_id = run["batch_id"].as_i64().unwrap();
+        let batch = batch_id.to_string();
 
         let undo = json(&relais(db, &["undo", &batch, "--json"]));
         let batches = json(&relais(db, &["batches", "--json"]));
 
         assert_eq!(undo["changed"], 1);
         let listed = batches.as_array().unwrap();
-        let original = listed.iter().find(|b| b["id"] == batch).unwrap();
+        let original = listed.iter().find(|b| b["id"].as_i64() == Some(batch_id)).unwrap();
         assert_eq!(original["undone"], true);
         assert_eq!(original["kind"], "reassign_region");
         assert_eq!(original["changed"], 1);
@@ -142,10 +143,15 @@ fn as_flag_records_the_user_as_actor() {
     each_engine(|db| {
         setup(db);
 
-        let run = json(&relais(db, &["--as", "cc", "reassign", "--from", "JD", "--to", "BB", "--json"]));
+        relais(db, &["user", "add", "--initials", "AM", "--first-name", "Alice", "--last-name", "Martin", "--admin"]);
+
+        let run = json(&relais(db, &["--as", "am", "reassign", "--from", "JD", "--to", "BB", "--json"]));
+        let refused = relais(db, &["--as", "cc", "reassign", "--from", "BB", "--to", "JD"]);
 
         let batch = db.store().batch(run["batch_id"].as_i64().unwrap()).unwrap().unwrap();
-        assert_eq!(batch.actor, "Claire CARON (CC)");
+        assert_eq!(batch.actor, "Alice MARTIN (AM)");
+        assert!(!refused.status.success());
+        assert!(stderr(&refused).contains("n'est pas administrateur"), "{}", stderr(&refused));
     });
 }
 

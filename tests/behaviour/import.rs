@@ -208,3 +208,55 @@ fn export_reads_back_as_the_same_contacts() {
         assert_eq!((report.imported, report.updated, report.unchanged), (0, 0, 3));
     });
 }
+
+#[test]
+fn repeated_external_id_is_rejected_naming_first_line() {
+    each_engine(|db| {
+        cast(db);
+        let text = format!("{HEADER}\nE1,Dupré,Hélène,,,,,51100,Reims,FRA,JD,\nE2,Autre,,,,,,51100,Reims,FRA,,\nE1,Licate,Dup,,,,,02000,Laon,FRA,BB,\n");
+
+        let report = import_bytes(db, "contacts.csv", text.as_bytes());
+
+        assert_eq!(report.imported, 2);
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].line, 4);
+        assert_eq!(report.rejected[0].column, "source_id");
+        assert!(report.rejected[0].reason.contains("ligne 2"), "{}", report.rejected[0].reason);
+        assert_eq!(contact(db, "E1").last_name, "Dupré");
+    });
+}
+
+#[test]
+fn export_without_external_ids_reimports_in_place() {
+    each_engine(|db| {
+        cast(db);
+        let text = "Nom;Prénom;Société;Code postal;Ville;Responsable commercial\nMartin;Hélène;Alpha;51100;Reims;JD\nPetit;Luc;;02000;Laon;BB\n";
+        import_bytes(db, "contacts.csv", text.as_bytes());
+        let path = db.dir.path().join("export.csv");
+        relais::service::export::export_to_file(db.store(), &relais::storage::ExportSelection::All, &path).unwrap();
+        let edited = std::fs::read_to_string(&path).unwrap().replace(";JD;", ";BB;");
+
+        let report = import_bytes(db, "edited.csv", edited.as_bytes());
+
+        assert_eq!((report.imported, report.updated, report.unchanged), (0, 1, 1));
+        assert_eq!(all_contacts(db).len(), 2);
+        let martin = &all_contacts(db)[0];
+        assert_eq!(martin.commercial_owner.as_ref().unwrap().initials, "BB");
+        let history = db.store().contact_history(martin.id).unwrap();
+        assert_eq!(history.len(), 1);
+    });
+}
+
+#[test]
+fn contact_number_from_another_base_creates_a_contact() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(db, "first.csv", "Nom;Prénom\nMartin;Hélène\n".as_bytes());
+        let foreign = "N° Relais;Nom;Prénom\n1;Durand;Zoé\n";
+
+        let report = import_bytes(db, "foreign.csv", foreign.as_bytes());
+
+        assert_eq!((report.imported, report.updated), (1, 0));
+        assert_eq!(all_contacts(db)[0].last_name, "Martin");
+    });
+}

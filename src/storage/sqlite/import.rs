@@ -113,9 +113,35 @@ impl SqliteImport {
 
     fn write_one(&self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
         let new_values = values(row);
-        let existing = match &row.contact.external_id {
-            None => None,
-            Some(external_id) => self
+        let existing = match (&row.contact.external_id, row.contact.contact_id) {
+            (None, None) => None,
+            (None, Some(contact_id)) => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT id, {} FROM contacts
+                     WHERE id = ?1 AND external_id IS NULL
+                       AND last_name = ?2 AND first_name = ?3 AND company = ?4",
+                    WRITTEN_COLUMNS.join(", ")
+                ))
+                .map_err(db_error)?
+                .query_row(
+                    params![
+                        contact_id,
+                        row.contact.last_name,
+                        row.contact.first_name,
+                        row.contact.company
+                    ],
+                    |found| {
+                        let id: i64 = found.get(0)?;
+                        let stored = (1..=WRITTEN_COLUMNS.len())
+                            .map(|index| found.get::<_, Value>(index))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok((id, stored))
+                    },
+                )
+                .optional()
+                .map_err(db_error)?,
+            (Some(external_id), _) => self
                 .conn
                 .prepare_cached(&format!(
                     "SELECT id, {} FROM contacts WHERE external_id = ?1",

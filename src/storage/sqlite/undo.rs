@@ -68,11 +68,9 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
             .map_err(db_error)? as u64;
         conn.execute(
             &format!(
-                "UPDATE contacts SET {column} = (
-                     SELECT u.new_owner_id FROM history u
-                     WHERE u.batch_id = ?1 AND u.role = ?2 AND u.contact_id = contacts.id),
-                 updated_at = ?3
-                 WHERE id IN (SELECT contact_id FROM history WHERE batch_id = ?1 AND role = ?2)"
+                "UPDATE contacts SET {column} = u.new_owner_id, updated_at = ?3
+                 FROM history u
+                 WHERE u.batch_id = ?1 AND u.role = ?2 AND u.contact_id = contacts.id"
             ),
             params![undo_batch, role.as_str(), at],
         )
