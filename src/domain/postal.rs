@@ -323,6 +323,20 @@ pub fn parse_postal_field(
     Ok(PostalSelection::Prefixes(merge_prefixes(prefixes)))
 }
 
+/// Maximum characters of a bad part quoted back in an error message.
+const QUOTED_PART_CHARS: usize = 20;
+
+/// Shortens a bad part for an error message, so that a pasted page of text
+/// does not come back whole.
+fn quoted(part: &str) -> String {
+    if part.chars().count() <= QUOTED_PART_CHARS {
+        part.to_string()
+    } else {
+        let head: String = part.chars().take(QUOTED_PART_CHARS).collect();
+        format!("{head}…")
+    }
+}
+
 /// Parses one trimmed part of the postal field into one or more prefixes.
 fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, PostalFieldError> {
     let compact: String = part
@@ -331,10 +345,10 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
         .map(|c| c.to_ascii_uppercase())
         .collect();
     if compact.is_empty() || !compact.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(PostalFieldError::InvalidPrefix(part.to_string()));
+        return Err(PostalFieldError::InvalidPrefix(quoted(part)));
     }
     if compact.len() > MAX_PREFIX_LEN {
-        return Err(PostalFieldError::TooLong(part.to_string()));
+        return Err(PostalFieldError::TooLong(quoted(part)));
     }
 
     if country.uses_french_postal_codes() {
@@ -344,10 +358,10 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
             return Ok(corsica.into_iter().map(PostalPrefix).collect());
         }
         if !compact.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(PostalFieldError::NotFrenchPrefix(part.to_string()));
+            return Err(PostalFieldError::NotFrenchPrefix(quoted(part)));
         }
         if compact.len() > FRENCH_POSTAL_LEN {
-            return Err(PostalFieldError::TooLongForFrance(part.to_string()));
+            return Err(PostalFieldError::TooLongForFrance(quoted(part)));
         }
     }
     Ok(vec![PostalPrefix(compact)])
@@ -954,5 +968,21 @@ mod tests {
         for code in ["52100", "94390", "97133", "97150", "98799"] {
             assert!(crossing.contains(&code), "{code} crosses");
         }
+    }
+}
+
+#[cfg(test)]
+mod quoting_tests {
+    use super::*;
+
+    #[test]
+    fn long_bad_part_is_shortened_in_message() {
+        let long = "x%".repeat(100);
+
+        let error = parse_postal_field(&long, &CountryCode::france()).unwrap_err();
+
+        let message = error.to_string();
+        assert!(message.contains("x%x%x%x%x%x%x%x%x%x%…"), "{message}");
+        assert!(message.chars().count() < 200, "{message}");
     }
 }
