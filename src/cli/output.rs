@@ -406,11 +406,62 @@ pub fn print_users(users: &[User], as_json: bool) {
     }
 }
 
+/// Hides the password of a database URL (`postgres://user:secret@host`).
+fn without_password(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => location.to_string(),
+    }
+}
+
 pub fn print_demo(report: &DemoReport, db: &str) {
-    println!("Base de démonstration créée dans « {db} » : {}.", plural(report.contacts, "contact", "contacts"));
+    println!(
+        "Base de démonstration créée dans « {} » : {}.",
+        without_password(db),
+        plural(report.contacts, "contact", "contacts")
+    );
     println!("Utilisateurs : {}", report.users.join(", "));
     println!(
         "Administrateur de démonstration : {} ({}), mot de passe « {} »",
         report.admin_email, report.admin_initials, report.admin_password
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hidden_in_database_url() {
+        assert_eq!(without_password("postgres://relais:secret@db:5432/crm"), "postgres://relais:***@db:5432/crm");
+        assert_eq!(without_password("postgres://relais@db/crm"), "postgres://relais@db/crm");
+        assert_eq!(without_password("./relais.db"), "./relais.db");
+    }
+
+    #[test]
+    fn counts_grouped_by_thousands() {
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(50_000), "50\u{202f}000");
+        assert_eq!(format_count(1_000_000), "1\u{202f}000\u{202f}000");
+    }
+
+    #[test]
+    fn zero_and_one_are_singular() {
+        assert_eq!(plural(0, "contact concerné", "contacts concernés"), "0 contact concerné");
+        assert_eq!(plural(1, "contact concerné", "contacts concernés"), "1 contact concerné");
+        assert_eq!(plural(2, "contact concerné", "contacts concernés"), "2 contacts concernés");
+    }
+
+    #[test]
+    fn preposition_elided_before_vowel() {
+        assert_eq!(de("Alice MARTIN (AM)"), "d'Alice MARTIN (AM)");
+        assert_eq!(de("Jean DUPONT (JD)"), "de Jean DUPONT (JD)");
+        assert_eq!(de("Émilie MOREL (EM)"), "d'Émilie MOREL (EM)");
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod model;
 pub mod open;
+pub mod postgres;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{Store, StoreError, StoreResult};
 
@@ -12,10 +13,7 @@ use super::{Store, StoreError, StoreResult};
 pub fn open_store(location: &str) -> StoreResult<Arc<dyn Store>> {
     let location = location.trim();
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        return Err(StoreError::rejected(
-            "engine_unavailable",
-            "PostgreSQL n'est pas encore pris en charge par cette version",
-        ));
+        return Ok(Arc::new(PgStore::open(location)?));
     }
     let path = location
         .strip_prefix("sqlite://")

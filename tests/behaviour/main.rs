@@ -4,6 +4,8 @@
 mod atomicity;
 mod cli;
 mod common;
+mod concurrency;
+mod crash;
 mod import;
 mod real_data;
 mod reassign_region;

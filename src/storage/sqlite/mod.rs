@@ -30,7 +30,10 @@ use super::{
 
 /// Versioned migrations, applied in order and recorded in
 /// `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../migrations/sqlite/0001_initial.sql")),
+    (2, include_str!("../../../migrations/sqlite/0002_covering_indexes.sql")),
+];
 
 pub struct SqliteStore {
     pool: r2d2::Pool<pool::SqliteManager>,
@@ -52,10 +55,39 @@ impl SqliteStore {
                 ),
             ));
         }
-        let mut first = pool::open_connection(path).map_err(db_error)?;
-        first
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_error)?;
+        if path.is_dir() {
+            return Err(StoreError::rejected(
+                "database_invalid",
+                format!(
+                    "base de données : « {} » est un dossier ; indiquez un fichier, par exemple {}/relais.db",
+                    path.display(),
+                    path.display()
+                ),
+            ));
+        }
+        let not_sqlite = |error: rusqlite::Error| match &error {
+            rusqlite::Error::SqliteFailure(failure, _)
+                if failure.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                StoreError::rejected(
+                    "database_invalid",
+                    format!(
+                        "base de données : « {} » n'est pas une base SQLite ; vérifiez le chemin donné à --db",
+                        path.display()
+                    ),
+                )
+            }
+            _ => db_error(error),
+        };
+        let mut first = pool::open_connection(path).map_err(not_sqlite)?;
+        let mode: String = first
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(not_sqlite)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            first
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(db_error)?;
+        }
         migrate(&mut first)?;
         drop(first);
 
@@ -95,7 +127,25 @@ impl SqliteStore {
     }
 }
 
+/// Applies the migrations the file lacks. An up-to-date file is only read,
+/// so that opening it never waits for a batch that holds the write lock.
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let latest = MIGRATIONS.iter().map(|(version, _)| *version).max().unwrap_or(0);
+    let has_table: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |row| row.get::<_, i64>(0).map(|n| n > 0),
+        )
+        .map_err(db_error)?;
+    if has_table {
+        let current: i64 = conn
+            .query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| row.get(0))
+            .map_err(db_error)?;
+        if current >= latest {
+            return Ok(());
+        }
+    }
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    INTEGER PRIMARY KEY,

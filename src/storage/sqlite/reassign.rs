@@ -136,87 +136,265 @@ fn selection_prefixes(postal: &PostalSelection) -> Option<&[PostalPrefix]> {
     }
 }
 
-/// Counts what a region reassignment would do, from the current data.
+/// Condition "this address side is in the region", written over columns
+/// that every contact index carries (country and normalised postal code
+/// of both sides), so a count can evaluate it on an index alone. `IS`
+/// keeps an empty address (NULL country) false rather than NULL.
+fn side_in_region(
+    side: &str,
+    country: &CountryCode,
+    prefixes: Option<&[PostalPrefix]>,
+    values: &mut Vec<Value>,
+) -> String {
+    values.push(Value::Text(country.as_str().to_string()));
+    match prefixes {
+        None => format!("{side}_country IS ?"),
+        Some(prefixes) => {
+            let ranges: Vec<String> = prefixes
+                .iter()
+                .map(|prefix| {
+                    values.push(Value::Text(prefix.as_str().to_string()));
+                    values.push(Value::Text(prefix.upper_bound()));
+                    format!("({side}_postal_norm >= ? AND {side}_postal_norm < ?)")
+                })
+                .collect();
+            format!("({side}_country IS ? AND ({}))", ranges.join(" OR "))
+        }
+    }
+}
+
+/// Counts the contacts with an address in the region without building
+/// the set of their ids: the contacts whose perso address matches, plus
+/// those whose pro address matches and perso address does not. The
+/// prefixes never overlap (the parser merges them), so their ranges add up.
+/// Every term is a range of one region index, which also carries the other
+/// side's columns, so no table row is read.
+fn count_matched(conn: &Connection, country: &CountryCode, prefixes: Option<&[PostalPrefix]>) -> StoreResult<u64> {
+    let mut values = Vec::new();
+    let mut terms = Vec::new();
+    let country_text = Value::Text(country.as_str().to_string());
+    match prefixes {
+        None => {
+            terms.push("(SELECT count(*) FROM contacts WHERE perso_country = ?)".to_string());
+            values.push(country_text.clone());
+            terms.push("(SELECT count(*) FROM contacts WHERE pro_country = ? AND perso_country IS NOT ?)".to_string());
+            values.push(country_text.clone());
+            values.push(country_text);
+        }
+        Some(prefixes) => {
+            for prefix in prefixes {
+                terms.push(
+                    "(SELECT count(*) FROM contacts
+                      WHERE perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)"
+                        .to_string(),
+                );
+                values.push(country_text.clone());
+                values.push(Value::Text(prefix.as_str().to_string()));
+                values.push(Value::Text(prefix.upper_bound()));
+            }
+            for prefix in prefixes {
+                let mut pro_values = vec![
+                    country_text.clone(),
+                    Value::Text(prefix.as_str().to_string()),
+                    Value::Text(prefix.upper_bound()),
+                ];
+                let perso = side_in_region("perso", country, Some(prefixes), &mut pro_values);
+                terms.push(format!(
+                    "(SELECT count(*) FROM contacts
+                      WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ? AND NOT {perso})"
+                ));
+                values.extend(pro_values);
+            }
+        }
+    }
+    count(conn, &format!("SELECT {}", terms.join(" + ")), &values)
+}
+
+/// Counts the matched contacts of the whole selection and of each prefix
+/// alone, reading each index range once: per prefix, its perso range, then
+/// its pro range, where a contact counts for the selection unless its perso
+/// address is anywhere in the selection, and for the prefix unless its
+/// perso address is in that prefix.
+fn count_matched_per_prefix(
+    conn: &Connection,
+    country: &CountryCode,
+    prefixes: &[PostalPrefix],
+) -> StoreResult<(u64, Vec<u64>)> {
+    let mut total = 0;
+    let mut per_prefix = Vec::with_capacity(prefixes.len());
+    for prefix in prefixes {
+        let range = [
+            Value::Text(country.as_str().to_string()),
+            Value::Text(prefix.as_str().to_string()),
+            Value::Text(prefix.upper_bound()),
+        ];
+        // Values in the order of the placeholders: both conditions, the
+        // perso range of the subquery, then the pro range.
+        let mut values = Vec::new();
+        let perso_any = side_in_region("perso", country, Some(prefixes), &mut values);
+        let perso_this = side_in_region("perso", country, Some(std::slice::from_ref(prefix)), &mut values);
+        values.extend(range.iter().cloned());
+        values.extend(range.iter().cloned());
+        let sql = format!(
+            "SELECT coalesce(sum(NOT {perso_any}), 0), coalesce(sum(NOT {perso_this}), 0),
+                    (SELECT count(*) FROM contacts
+                     WHERE perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)
+             FROM contacts
+             WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ?"
+        );
+        let (pro_only_any, pro_only_this, perso): (i64, i64, i64) = conn
+            .query_row(&sql, params_from_iter(values.iter()), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(db_error)?;
+        total += (perso + pro_only_any) as u64;
+        per_prefix.push((perso + pro_only_this) as u64);
+    }
+    Ok((total, per_prefix))
+}
+
+/// Counts the matched contacts whose owners on `columns` are all `owner`.
+/// The owner indexes carry both addresses' region columns, so this reads
+/// only the index entries of that owner.
+fn count_owned_in_region(
+    conn: &Connection,
+    request: &RegionReassignment,
+    prefixes: Option<&[PostalPrefix]>,
+    columns: &[&str],
+) -> StoreResult<u64> {
+    let mut values = Vec::new();
+    let owned: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            values.push(Value::Integer(request.to));
+            format!("{column} = ?")
+        })
+        .collect();
+    let perso = side_in_region("perso", &request.country, prefixes, &mut values);
+    let pro = side_in_region("pro", &request.country, prefixes, &mut values);
+    count(
+        conn,
+        &format!(
+            "SELECT count(*) FROM contacts WHERE {} AND ({perso} OR {pro})",
+            owned.join(" AND ")
+        ),
+        &values,
+    )
+}
+
+/// Counts what a region reassignment would do, from the current data and
+/// the `matched` count: per role, the matched contacts the target already
+/// owns. A contact changes on a role unless the target already owns it.
 fn region_outcome(
     conn: &Connection,
     request: &RegionReassignment,
     prefixes: Option<&[PostalPrefix]>,
+    matched: u64,
 ) -> StoreResult<Outcome> {
-    let mut values = Vec::new();
-    let ids = region_ids(&request.country, prefixes, &mut values);
-    let matched = count(conn, &format!("SELECT count(*) FROM ({ids})"), &values)?;
-
     let mut outcome = Outcome {
         matched,
         ..Outcome::default()
     };
-    let mut differs = Vec::new();
-    for &role in request.roles.roles() {
-        let column = owner_column(role);
-        let mut role_values = values.clone();
-        role_values.push(Value::Integer(request.to));
-        let changed = count(
-            conn,
-            &format!("SELECT count(*) FROM contacts WHERE id IN ({ids}) AND {column} IS NOT ?"),
-            &role_values,
-        )?;
+    let roles = request.roles.roles();
+    for &role in roles {
+        let owned = count_owned_in_region(conn, request, prefixes, &[owner_column(role)])?;
         match role {
-            Role::Commercial => outcome.commercial = changed,
-            Role::Technical => outcome.technical = changed,
+            Role::Commercial => outcome.commercial = matched - owned,
+            Role::Technical => outcome.technical = matched - owned,
         }
-        differs.push(format!("{column} IS NOT ?"));
     }
     outcome.history_entries = outcome.commercial + outcome.technical;
-    outcome.changed = if differs.len() == 1 {
+    outcome.changed = if roles.len() == 1 {
         outcome.history_entries
     } else {
-        let mut any_values = values.clone();
-        for _ in &differs {
-            any_values.push(Value::Integer(request.to));
-        }
-        count(
-            conn,
-            &format!(
-                "SELECT count(*) FROM contacts WHERE id IN ({ids}) AND ({})",
-                differs.join(" OR ")
-            ),
-            &any_values,
-        )?
+        let columns: Vec<&str> = roles.iter().map(|&role| owner_column(role)).collect();
+        matched - count_owned_in_region(conn, request, prefixes, &columns)?
     };
     outcome.already_owned = outcome.matched - outcome.changed;
     Ok(outcome)
 }
 
-pub fn preview_region(conn: &Connection, request: &RegionReassignment) -> StoreResult<RegionPreview> {
-    let prefixes = selection_prefixes(&request.postal);
-    let outcome = region_outcome(conn, request, prefixes)?;
+/// Rows of the id range the sample looks at first. Scanning rows in id
+/// order stops at the first `SAMPLE_SIZE` matches, which for a region of
+/// any size comes within a few thousand rows; a region too sparse for
+/// that falls back to the union of index ranges, which is then small.
+const SAMPLE_SCAN_ROWS: i64 = 10_000;
 
-    let mut per_prefix = Vec::new();
-    if let Some(prefixes) = prefixes {
-        for prefix in prefixes {
-            let mut values = Vec::new();
-            let ids = region_ids(&request.country, Some(std::slice::from_ref(prefix)), &mut values);
-            per_prefix.push(PrefixCount {
-                prefix: prefix.as_str().to_string(),
-                matched: count(conn, &format!("SELECT count(*) FROM ({ids})"), &values)?,
-            });
-        }
+/// The `SAMPLE_SIZE` matched contacts with the lowest ids.
+fn region_sample(
+    conn: &Connection,
+    request: &RegionReassignment,
+    prefixes: Option<&[PostalPrefix]>,
+) -> StoreResult<Vec<crate::storage::Contact>> {
+    let first_id: i64 = conn
+        .query_row("SELECT coalesce(min(id), 0) FROM contacts", [], |row| row.get(0))
+        .map_err(db_error)?;
+    let mut values = Vec::new();
+    let perso = side_in_region("perso", &request.country, prefixes, &mut values);
+    let pro = side_in_region("pro", &request.country, prefixes, &mut values);
+    values.push(Value::Integer(first_id));
+    values.push(Value::Integer(first_id + SAMPLE_SCAN_ROWS));
+    values.push(Value::Integer(SAMPLE_SIZE));
+    let early = sample_query(
+        conn,
+        &format!(
+            "SELECT id FROM contacts NOT INDEXED
+             WHERE ({perso} OR {pro}) AND id >= ? AND id < ?
+             ORDER BY id LIMIT ?"
+        ),
+        &values,
+    )?;
+    if early.len() as i64 == SAMPLE_SIZE {
+        return Ok(early);
     }
 
+    // Fewer matches than the sample size among the first ids: either the
+    // region is sparse or the first ids are elsewhere, and either way the
+    // whole set is needed to find the lowest ids.
     let mut values = Vec::new();
     let ids = region_ids(&request.country, prefixes, &mut values);
     values.push(Value::Integer(SAMPLE_SIZE));
+    sample_query(conn, &format!("{ids} ORDER BY id LIMIT ?"), &values)
+}
+
+fn sample_query(conn: &Connection, ids: &str, values: &[Value]) -> StoreResult<Vec<crate::storage::Contact>> {
     let mut statement = conn
         .prepare(&format!(
             "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS}
-             WHERE c.id IN ({ids}) ORDER BY c.id LIMIT ?"
+             WHERE c.id IN ({ids}) ORDER BY c.id"
         ))
         .map_err(db_error)?;
-    let sample = statement
+    statement
         .query_map(params_from_iter(values.iter()), rows::contact)
         .map_err(db_error)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(db_error)?;
+        .map_err(db_error)
+}
+
+pub fn preview_region(conn: &Connection, request: &RegionReassignment) -> StoreResult<RegionPreview> {
+    let prefixes = selection_prefixes(&request.postal);
+    let (matched, per_prefix) = match prefixes {
+        None => (count_matched(conn, &request.country, None)?, Vec::new()),
+        Some(prefixes) => {
+            let (matched, counts) = count_matched_per_prefix(conn, &request.country, prefixes)?;
+            let per_prefix = prefixes
+                .iter()
+                .zip(counts)
+                .map(|(prefix, matched)| PrefixCount {
+                    prefix: prefix.as_str().to_string(),
+                    matched,
+                })
+                .collect();
+            (matched, per_prefix)
+        }
+    };
+    let outcome = region_outcome(conn, request, prefixes, matched)?;
+
+    let sample = if outcome.matched == 0 {
+        Vec::new()
+    } else {
+        region_sample(conn, request, prefixes)?
+    };
 
     Ok(RegionPreview {
         outcome,
@@ -239,7 +417,7 @@ pub fn apply_region(
 
     let mut values = Vec::new();
     let ids = region_ids(&request.country, prefixes, &mut values);
-    let matched = count(conn, &format!("SELECT count(*) FROM ({ids})"), &values)?;
+    let matched = count_matched(conn, &request.country, prefixes)?;
 
     let mut outcome = Outcome {
         matched,

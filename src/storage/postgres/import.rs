@@ -1,0 +1,470 @@
+//! Import transaction on PostgreSQL: one transaction for the whole file,
+//! and a fixed number of statements per chunk of rows. Each chunk goes by
+//! binary `COPY` into a temporary staging table. Set-based statements then
+//! insert the new contacts, update the changed ones and write history for
+//! owner changes.
+//!
+//! The counts equal those of the SQLite engine, which writes the rows one by
+//! one. A row names its contact by external id, or, without one, by the
+//! contact number of an export (which matches only a stored contact that
+//! has no external id and the same name, first name and company). Rows
+//! naming the same contact form a group in file order. The first row of a
+//! group is compared with the stored contact and each next one with the
+//! row before it, and the row counts as updated or unchanged. A group
+//! without a stored contact starts with an insert. Rows that name no
+//! stored contact and have no external id are inserts.
+//!
+//! NOTE: a row whose contact number is that of a contact inserted earlier
+//! in the same chunk creates a new contact here, where SQLite would match
+//! it. Contact numbers come from exports, so a file cannot know such a
+//! number in advance.
+
+use chrono::{DateTime, Utc};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
+
+use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
+use crate::domain::contact::{AddressInput, Role};
+use crate::domain::history::HistoryKind;
+use crate::domain::user::{NewUser, User};
+use crate::storage::{
+    ContactWrite, ImportCounts, ImportSession, RunContext, StoreError, StoreResult,
+};
+
+use super::batches::{self, Start};
+use super::pool::Connection;
+use super::rows;
+use super::{Failure, PgResult, store_error, users};
+
+/// Key of the transaction-level advisory lock every import holds, so that
+/// imports run one after the other as on SQLite: two imports bringing the
+/// same new external id would otherwise collide on its unique constraint.
+/// The value is arbitrary; only Relais uses it.
+const IMPORT_LOCK: i64 = 0x5245_4c41_4953_0002;
+
+/// Stored columns an import writes, in the order the staging table and
+/// `write_row` use.
+const WRITTEN_COLUMNS: [&str; 20] = [
+    "civility",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "commercial_owner_id",
+    "technical_owner_id",
+    "perso_line1",
+    "perso_line2",
+    "perso_postal_code",
+    "perso_postal_norm",
+    "perso_city",
+    "perso_country",
+    "pro_line1",
+    "pro_line2",
+    "pro_postal_code",
+    "pro_postal_norm",
+    "pro_city",
+    "pro_country",
+];
+
+/// The staging table receives each chunk as it is. `position` is the
+/// row's index in the chunk and orders its rows, and `stored_id` is filled
+/// with the id of the stored contact the row names. The plan table
+/// contains, per staged row, what the chunk does with it: `group_key`
+/// names the contact, `action` is `insert`, `update` or `unchanged`,
+/// `previous_*` are the owners the row replaces, and `first_position`
+/// orders the new contacts as the file does. Both tables go away when the
+/// transaction ends.
+const CREATE_WORK_TABLES: &str = r#"
+CREATE TEMPORARY TABLE import_staging (
+    position            integer NOT NULL,
+    external_id         text,
+    contact_id          bigint,
+    stored_id           bigint,
+    civility            text NOT NULL,
+    first_name          text NOT NULL,
+    last_name           text NOT NULL,
+    company             text NOT NULL,
+    email               text NOT NULL,
+    phone               text NOT NULL,
+    commercial_owner_id bigint,
+    technical_owner_id  bigint,
+    perso_line1         text NOT NULL,
+    perso_line2         text NOT NULL,
+    perso_postal_code   text NOT NULL,
+    perso_postal_norm   text COLLATE "C" NOT NULL,
+    perso_city          text NOT NULL,
+    perso_country       text,
+    pro_line1           text NOT NULL,
+    pro_line2           text NOT NULL,
+    pro_postal_code     text NOT NULL,
+    pro_postal_norm     text COLLATE "C" NOT NULL,
+    pro_city            text NOT NULL,
+    pro_country         text
+) ON COMMIT DROP;
+CREATE TEMPORARY TABLE import_plan (
+    position            integer NOT NULL,
+    group_key           text,
+    contact_id          bigint,
+    action              text NOT NULL,
+    previous_commercial bigint,
+    previous_technical  bigint,
+    is_last             boolean NOT NULL,
+    first_position      integer NOT NULL
+) ON COMMIT DROP;
+"#;
+
+/// Types of the columns the binary `COPY` fills, in order.
+const STAGING_TYPES: [Type; 23] = [
+    Type::INT4,
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+fn columns_of(alias: &str) -> String {
+    WRITTEN_COLUMNS
+        .iter()
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SQL that is true when the written columns of two aliases hold the same
+/// values, NULLs included.
+fn same_values(left: &str, right: &str) -> String {
+    format!(
+        "ROW({}) IS NOT DISTINCT FROM ROW({})",
+        columns_of(left),
+        columns_of(right)
+    )
+}
+
+pub struct PgImport {
+    conn: Connection,
+    batch: BatchId,
+    at: DateTime<Utc>,
+    open: bool,
+}
+
+impl PgImport {
+    pub fn begin(
+        mut conn: Connection,
+        actor: &Actor,
+        params: serde_json::Value,
+    ) -> StoreResult<PgImport> {
+        conn.batch_execute("BEGIN").map_err(store_error)?;
+        let now = Utc::now();
+        let mut session = PgImport {
+            conn,
+            batch: 0,
+            at: now,
+            open: true,
+        };
+        let run = RunContext {
+            actor: actor.clone(),
+            params,
+            idempotency_key: None,
+            now,
+        };
+        session.batch = session.start(&run).map_err(Failure::into_store_error)?;
+        Ok(session)
+    }
+
+    fn start(&mut self, run: &RunContext) -> PgResult<BatchId> {
+        let client = &mut *self.conn;
+        client.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK])?;
+        client.batch_execute(CREATE_WORK_TABLES)?;
+        match batches::start(client, BatchKind::Import, run, None)? {
+            Start::Run(batch) => Ok(batch),
+            // An import carries no idempotency key, so it never replays.
+            Start::Replayed(_) => Err(Failure::Store(StoreError::Database(
+                "an import batch was replayed".to_string(),
+            ))),
+        }
+    }
+
+    fn copy_chunk(&mut self, chunk: &[ContactWrite]) -> PgResult<()> {
+        let client = &mut *self.conn;
+        client.batch_execute("TRUNCATE import_staging, import_plan")?;
+        let sink = client.copy_in(&format!(
+            "COPY import_staging (position, external_id, contact_id, {}) FROM STDIN (FORMAT binary)",
+            WRITTEN_COLUMNS.join(", ")
+        ))?;
+        let mut writer = BinaryCopyInWriter::new(sink, &STAGING_TYPES);
+        for (position, row) in chunk.iter().enumerate() {
+            let position = i32::try_from(position).map_err(|_| {
+                Failure::Store(StoreError::Database(format!(
+                    "import chunk of {} rows is too large",
+                    chunk.len()
+                )))
+            })?;
+            write_row(&mut writer, position, row)?;
+        }
+        writer.finish()?;
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, chunk: &[ContactWrite]) -> PgResult<ImportCounts> {
+        self.copy_chunk(chunk)?;
+        let client = &mut *self.conn;
+        // A temporary table has no statistics until analysed, and the
+        // joins below need an estimate of its size to use the indexes.
+        client.batch_execute("ANALYZE import_staging")?;
+
+        // Stored contacts that the chunk may name are locked in id order
+        // before they are compared, so that the values compared, and the
+        // owners history records as replaced, stay current until commit.
+        client.query_one(
+            "SELECT count(*) FROM (
+                 SELECT c.id FROM contacts c
+                 WHERE c.id IN (
+                     SELECT k.id FROM contacts k
+                     WHERE k.external_id IN (SELECT external_id FROM import_staging)
+                     UNION ALL
+                     SELECT contact_id FROM import_staging
+                     WHERE external_id IS NULL AND contact_id IS NOT NULL)
+                 ORDER BY c.id FOR NO KEY UPDATE OF c
+             ) AS locked",
+            &[],
+        )?;
+        client.execute(
+            "UPDATE import_staging s SET stored_id = c.id FROM contacts c
+             WHERE s.external_id IS NOT NULL AND c.external_id = s.external_id",
+            &[],
+        )?;
+        // A contact number matches only a contact without external id whose
+        // name, first name and company are the row's, so that a file from
+        // another database cannot overwrite an unrelated contact. Rows that
+        // match keep these three values, so the match holds for every row
+        // of the import that names the same contact.
+        client.execute(
+            "UPDATE import_staging s SET stored_id = c.id FROM contacts c
+             WHERE s.external_id IS NULL AND c.id = s.contact_id AND c.external_id IS NULL
+               AND c.last_name = s.last_name AND c.first_name = s.first_name
+               AND c.company = s.company",
+            &[],
+        )?;
+
+        client.execute(
+            &format!(
+                "WITH keyed AS (
+                     SELECT s.*, coalesce('e' || s.external_id, 'i' || s.stored_id) AS group_key
+                     FROM import_staging s
+                 ), numbered AS (
+                     SELECT k.*,
+                            row_number() OVER occurrences AS occurrence,
+                            lead(k.position) OVER occurrences IS NULL AS is_last,
+                            first_value(k.position) OVER occurrences AS first_position
+                     FROM keyed k
+                     WINDOW occurrences AS (PARTITION BY k.group_key ORDER BY k.position)
+                 )
+                 INSERT INTO import_plan (position, group_key, contact_id, action,
+                     previous_commercial, previous_technical, is_last, first_position)
+                 SELECT n.position, n.group_key, n.stored_id,
+                        CASE
+                            WHEN n.group_key IS NULL THEN 'insert'
+                            WHEN p.position IS NULL AND n.stored_id IS NULL THEN 'insert'
+                            WHEN p.position IS NULL AND {stored_same} THEN 'unchanged'
+                            WHEN p.position IS NOT NULL AND {previous_same} THEN 'unchanged'
+                            ELSE 'update'
+                        END,
+                        CASE WHEN p.position IS NULL THEN c.commercial_owner_id ELSE p.commercial_owner_id END,
+                        CASE WHEN p.position IS NULL THEN c.technical_owner_id ELSE p.technical_owner_id END,
+                        n.group_key IS NULL OR n.is_last,
+                        CASE WHEN n.group_key IS NULL THEN n.position ELSE n.first_position END
+                 FROM numbered n
+                 LEFT JOIN numbered p ON p.group_key = n.group_key AND p.occurrence = n.occurrence - 1
+                 LEFT JOIN contacts c ON c.id = n.stored_id",
+                stored_same = same_values("c", "n"),
+                previous_same = same_values("p", "n"),
+            ),
+            &[],
+        )?;
+
+        // Stored contacts take the values of their last row in the chunk,
+        // when one of their rows changes something.
+        let assignments = WRITTEN_COLUMNS
+            .iter()
+            .map(|column| format!("{column} = s.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        client.execute(
+            &format!(
+                "UPDATE contacts c SET {assignments}, updated_at = $1
+                 FROM import_plan p JOIN import_staging s ON s.position = p.position
+                 WHERE c.id = p.contact_id AND p.is_last
+                   AND EXISTS (SELECT 1 FROM import_plan u
+                               WHERE u.group_key = p.group_key AND u.action = 'update')"
+            ),
+            &[&self.at],
+        )?;
+
+        // A new contact takes the values of its last row in the chunk, which
+        // is where the row-by-row writes of SQLite leave it.
+        client.execute(
+            &format!(
+                "INSERT INTO contacts (external_id, {columns}, created_at, updated_at)
+                 SELECT s.external_id, {staged}, $1, $1
+                 FROM import_plan p JOIN import_staging s ON s.position = p.position
+                 WHERE p.is_last AND p.contact_id IS NULL
+                 ORDER BY p.first_position",
+                columns = WRITTEN_COLUMNS.join(", "),
+                staged = columns_of("s"),
+            ),
+            &[&self.at],
+        )?;
+        // Later rows of a new external id update the contact just inserted.
+        client.execute(
+            "UPDATE import_plan p SET contact_id = c.id
+             FROM import_staging s, contacts c
+             WHERE p.contact_id IS NULL AND s.position = p.position
+               AND s.external_id IS NOT NULL AND c.external_id = s.external_id",
+            &[],
+        )?;
+
+        let history_entries = client.execute(
+            &format!(
+                "INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
+                 SELECT p.contact_id, $1::timestamptz, '{kind}', r.role, r.previous_owner_id, r.new_owner_id, $2::bigint
+                 FROM import_plan p
+                 JOIN import_staging s ON s.position = p.position
+                 CROSS JOIN LATERAL (VALUES
+                     (1, '{commercial}', p.previous_commercial, s.commercial_owner_id),
+                     (2, '{technical}', p.previous_technical, s.technical_owner_id)
+                 ) AS r (ordinal, role, previous_owner_id, new_owner_id)
+                 WHERE p.action = 'update' AND r.previous_owner_id IS DISTINCT FROM r.new_owner_id
+                 ORDER BY p.position, r.ordinal",
+                kind = HistoryKind::Import.as_str(),
+                commercial = Role::Commercial.as_str(),
+                technical = Role::Technical.as_str(),
+            ),
+            &[&self.at, &self.batch],
+        )?;
+
+        let counts = client.query_one(
+            "SELECT count(*) FILTER (WHERE action = 'insert'),
+                    count(*) FILTER (WHERE action = 'update'),
+                    count(*) FILTER (WHERE action = 'unchanged')
+             FROM import_plan",
+            &[],
+        )?;
+        Ok(ImportCounts {
+            imported: rows::count(&counts, 0)?,
+            updated: rows::count(&counts, 1)?,
+            unchanged: rows::count(&counts, 2)?,
+            history_entries,
+        })
+    }
+}
+
+fn write_row(
+    writer: &mut BinaryCopyInWriter<'_>,
+    position: i32,
+    row: &ContactWrite,
+) -> PgResult<()> {
+    let contact = &row.contact;
+    let perso = AddressValues::of(&contact.perso);
+    let pro = AddressValues::of(&contact.pro);
+    let values: [&(dyn ToSql + Sync); 23] = [
+        &position,
+        &contact.external_id,
+        &contact.contact_id,
+        &contact.civility,
+        &contact.first_name,
+        &contact.last_name,
+        &contact.company,
+        &contact.email,
+        &contact.phone,
+        &row.commercial_owner,
+        &row.technical_owner,
+        &perso.address.line1,
+        &perso.address.line2,
+        &perso.address.postal_code,
+        &perso.address.postal_norm,
+        &perso.address.city,
+        &perso.country,
+        &pro.address.line1,
+        &pro.address.line2,
+        &pro.address.postal_code,
+        &pro.address.postal_norm,
+        &pro.address.city,
+        &pro.country,
+    ];
+    writer.write(&values)?;
+    Ok(())
+}
+
+/// An address with its country as stored: NULL when the address is empty.
+struct AddressValues<'a> {
+    address: &'a AddressInput,
+    country: Option<&'a str>,
+}
+
+impl<'a> AddressValues<'a> {
+    fn of(address: &'a AddressInput) -> AddressValues<'a> {
+        AddressValues {
+            address,
+            country: address.country.as_ref().map(|country| country.as_str()),
+        }
+    }
+}
+
+impl ImportSession for PgImport {
+    fn create_user(&mut self, user: &NewUser) -> StoreResult<User> {
+        users::create(&mut *self.conn, user).map_err(Failure::into_store_error)
+    }
+
+    fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts> {
+        if rows.is_empty() {
+            return Ok(ImportCounts::default());
+        }
+        self.write_chunk(rows).map_err(Failure::into_store_error)
+    }
+
+    fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
+        let written = totals.imported + totals.updated + totals.unchanged;
+        let outcome = Outcome {
+            matched: written,
+            changed: totals.imported + totals.updated,
+            already_owned: totals.unchanged,
+            history_entries: totals.history_entries,
+            commercial: 0,
+            technical: 0,
+        };
+        batches::finish(&mut *self.conn, self.batch, &outcome)
+            .map_err(Failure::into_store_error)?;
+        self.conn.batch_execute("COMMIT").map_err(store_error)?;
+        self.open = false;
+        Ok(self.batch)
+    }
+}
+
+impl Drop for PgImport {
+    fn drop(&mut self) {
+        if self.open
+            && let Err(error) = self.conn.batch_execute("ROLLBACK")
+        {
+            tracing::error!(%error, batch.id = self.batch, "rolling back an unfinished import failed");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Undo of a batch on PostgreSQL.
+//!
+//! The batch's history entries hold, per contact and role, the previous and
+//! the new owner. Undo restores the previous owner where the contact still
+//! has the batch's new owner, lists the others as skipped, writes its own
+//! history entries and records itself as a batch. Rows are locked as in a
+//! reassignment (see `reassign`), so the owner each undo entry names as
+//! replaced is the one the contact really had.
+
+use postgres::GenericClient;
+
+use crate::domain::batch::{Applied, BatchId, BatchKind, Outcome, SkippedContact, UndoResult};
+use crate::domain::contact::Role;
+use crate::domain::history::HistoryKind;
+use crate::storage::{RunContext, StoreError};
+
+use super::batches::{self, Start};
+use super::rows::owner_column;
+use super::{Failure, PgResult};
+
+fn replayed(applied: Applied, target: BatchId) -> UndoResult {
+    UndoResult {
+        applied,
+        undone_batch: target,
+        skipped: Vec::new(),
+    }
+}
+
+pub fn undo(
+    client: &mut impl GenericClient,
+    target: BatchId,
+    run: &RunContext,
+) -> PgResult<UndoResult> {
+    // A repeated request returns its first result before any check, since
+    // the first run has made the batch « already undone ».
+    if let Some(applied) = batches::replay(client, BatchKind::Undo, run)? {
+        return Ok(replayed(applied, target));
+    }
+    let not_found = || {
+        Failure::Store(StoreError::NotFound {
+            what: "opération",
+            key: target.to_string(),
+        })
+    };
+    batches::get(client, target)?.ok_or_else(not_found)?;
+
+    // The undo batch row goes in before the lock on the target, so that a
+    // concurrent request with the same key waits here and then replays.
+    let undo_batch = match batches::start(client, BatchKind::Undo, run, Some(target))? {
+        Start::Replayed(applied) => return Ok(replayed(applied, target)),
+        Start::Run(batch) => batch,
+    };
+    let batch = batches::lock(client, target)?.ok_or_else(not_found)?;
+    if batch.kind == BatchKind::Import {
+        return Err(Failure::Store(StoreError::rejected(
+            "batch_not_undoable",
+            format!(
+                "l'opération n° {target} est une importation : elle ne peut pas être annulée, car elle a aussi créé des contacts"
+            ),
+        )));
+    }
+    if let Some(by) = batch.undone_by {
+        return Err(Failure::Store(StoreError::rejected(
+            "batch_already_undone",
+            format!(
+                "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
+            ),
+        )));
+    }
+
+    // Every contact of the batch is locked in one pass in id order, also
+    // those that will be skipped, so that the skipped list is exact.
+    client.query_one(
+        "SELECT count(*) FROM (
+             SELECT c.id FROM contacts c
+             WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = $1)
+             ORDER BY c.id FOR NO KEY UPDATE OF c
+         ) AS locked",
+        &[&target],
+    )?;
+    let mut outcome = Outcome::default();
+    for role in Role::ALL {
+        let written = restore_role(client, target, undo_batch, role, run)?;
+        match role {
+            Role::Commercial => outcome.commercial = written,
+            Role::Technical => outcome.technical = written,
+        }
+    }
+    outcome.history_entries = outcome.commercial + outcome.technical;
+    outcome.matched = batches::distinct_contacts(client, target)?;
+    outcome.changed = batches::distinct_contacts(client, undo_batch)?;
+    outcome.already_owned = outcome.matched - outcome.changed;
+    let skipped = skipped_contacts(client, target, undo_batch)?;
+
+    batches::finish(client, undo_batch, &outcome)?;
+    client.execute(
+        "UPDATE batches SET undone_by = $1 WHERE id = $2",
+        &[&undo_batch, &target],
+    )?;
+
+    Ok(UndoResult {
+        applied: Applied {
+            batch_id: Some(undo_batch),
+            outcome,
+            replayed: false,
+        },
+        undone_batch: target,
+        skipped,
+    })
+}
+
+/// Restores one role's previous owner on the contacts of `target` that
+/// still have the owner it set, and records one history entry per
+/// restore. Returns the number of entries written.
+fn restore_role(
+    client: &mut impl GenericClient,
+    target: BatchId,
+    undo_batch: BatchId,
+    role: Role,
+    run: &RunContext,
+) -> PgResult<u64> {
+    let column = owner_column(role);
+    let sql = format!(
+        "WITH target AS MATERIALIZED (
+             SELECT c.id, c.{column} AS previous_owner_id, h.previous_owner_id AS restored_owner_id
+             FROM contacts c JOIN history h ON h.contact_id = c.id
+             WHERE h.batch_id = $1 AND h.role = $2 AND c.{column} IS NOT DISTINCT FROM h.new_owner_id
+             ORDER BY c.id FOR NO KEY UPDATE OF c
+         ), changed AS (
+             UPDATE contacts c SET {column} = t.restored_owner_id, updated_at = $3::timestamptz
+             FROM target t WHERE c.id = t.id
+             RETURNING c.id, t.previous_owner_id, t.restored_owner_id
+         )
+         INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
+         SELECT id, $3::timestamptz, $4::text, $2::text, previous_owner_id, restored_owner_id, $5::bigint
+         FROM changed ORDER BY id"
+    );
+    Ok(client.execute(
+        &sql,
+        &[
+            &target,
+            &role.as_str(),
+            &run.now,
+            &HistoryKind::Undo.as_str(),
+            &undo_batch,
+        ],
+    )?)
+}
+
+/// Entries of the batch that the undo did not restore, because the contact
+/// no longer had the owner the batch set.
+fn skipped_contacts(
+    client: &mut impl GenericClient,
+    target: BatchId,
+    undo_batch: BatchId,
+) -> PgResult<Vec<SkippedContact>> {
+    let found = client.query(
+        "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+         FROM history h
+         JOIN contacts c ON c.id = h.contact_id
+         LEFT JOIN users nu ON nu.id = h.new_owner_id
+         LEFT JOIN users cu ON cu.id = CASE h.role
+             WHEN 'commercial' THEN c.commercial_owner_id ELSE c.technical_owner_id END
+         WHERE h.batch_id = $1
+           AND NOT EXISTS (
+               SELECT 1 FROM history u
+               WHERE u.batch_id = $2 AND u.contact_id = h.contact_id AND u.role = h.role)
+         ORDER BY h.contact_id, h.role",
+        &[&target, &undo_batch],
+    )?;
+    found
+        .iter()
+        .map(|row| {
+            let role: String = row.try_get(2)?;
+            Ok(SkippedContact {
+                contact_id: row.try_get(0)?,
+                external_id: row.try_get(1)?,
+                role: Role::parse(&role).ok_or_else(|| {
+                    Failure::Store(StoreError::Database(format!(
+                        "unexpected role in the database: {role}"
+                    )))
+                })?,
+                batch_owner: row.try_get(3)?,
+                current_owner: row.try_get(4)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,176 @@
+//! Users on PostgreSQL.
+
+use postgres::GenericClient;
+use postgres::error::SqlState;
+
+use crate::domain::user::{NewUser, User, UserId};
+use crate::storage::StoreError;
+
+use super::rows::{self, USER_COLUMNS};
+use super::{Failure, PgResult};
+
+pub fn create(client: &mut impl GenericClient, user: &NewUser) -> PgResult<User> {
+    check_unique(client, user)?;
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO users (initials, login, first_name, last_name, email, role, active, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 RETURNING {USER_COLUMNS}"
+            ),
+            &[
+                &user.initials,
+                &user.login,
+                &user.first_name,
+                &user.last_name,
+                &user.email,
+                &user.role.as_str(),
+                &user.active,
+                &user.password_hash,
+                &chrono::Utc::now(),
+            ],
+        )
+        .map_err(|error| duplicate(error, user))?;
+    rows::user(&row)
+}
+
+fn initials_taken(user: &NewUser) -> StoreError {
+    StoreError::rejected(
+        "user_exists",
+        format!(
+            "initiales : « {} » sont déjà prises par un autre utilisateur ; choisissez d'autres initiales",
+            user.initials
+        ),
+    )
+}
+
+fn email_taken(email: &str) -> StoreError {
+    StoreError::rejected(
+        "user_exists",
+        format!("e-mail : « {email} » est déjà celui d'un autre utilisateur"),
+    )
+}
+
+fn login_taken(login: &str) -> StoreError {
+    StoreError::rejected(
+        "user_exists",
+        format!("identifiant : « {login} » est déjà celui d'un autre utilisateur"),
+    )
+}
+
+/// Turns a unique violation, left when another transaction created the
+/// same user after `check_unique`, into the message naming the field.
+fn duplicate(error: postgres::Error, user: &NewUser) -> Failure {
+    let constraint = error
+        .as_db_error()
+        .filter(|db| db.code() == &SqlState::UNIQUE_VIOLATION)
+        .and_then(|db| db.constraint().map(str::to_string));
+    match constraint.as_deref() {
+        Some("users_initials_key") => Failure::Store(initials_taken(user)),
+        Some("users_email") => Failure::Store(email_taken(user.email.as_deref().unwrap_or(""))),
+        Some("users_login") => Failure::Store(login_taken(user.login.as_deref().unwrap_or(""))),
+        _ => Failure::Engine(error),
+    }
+}
+
+/// Rejects a duplicate with a message naming the field, before the unique
+/// indexes would with an engine error.
+fn check_unique(client: &mut impl GenericClient, user: &NewUser) -> PgResult<()> {
+    let mut taken = |sql: &str, value: &str| -> PgResult<bool> {
+        Ok(client.query_opt(sql, &[&value])?.is_some())
+    };
+    if taken("SELECT 1 FROM users WHERE initials = $1", &user.initials)? {
+        return Err(Failure::Store(initials_taken(user)));
+    }
+    if let Some(email) = &user.email
+        && taken("SELECT 1 FROM users WHERE lower(email) = lower($1)", email)?
+    {
+        return Err(Failure::Store(email_taken(email)));
+    }
+    if let Some(login) = &user.login
+        && taken("SELECT 1 FROM users WHERE lower(login) = lower($1)", login)?
+    {
+        return Err(Failure::Store(login_taken(login)));
+    }
+    Ok(())
+}
+
+pub fn list(client: &mut impl GenericClient) -> PgResult<Vec<User>> {
+    client
+        .query(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY active DESC, last_name, first_name, initials"
+            ),
+            &[],
+        )?
+        .iter()
+        .map(rows::user)
+        .collect()
+}
+
+/// Finds by initials first, then login, then e-mail, all ignoring case.
+pub fn find(client: &mut impl GenericClient, key: &str) -> PgResult<Option<User>> {
+    let key = key.trim();
+    client
+        .query_opt(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users
+                 WHERE initials = upper($1) OR lower(login) = lower($1) OR lower(email) = lower($1)
+                 ORDER BY CASE WHEN initials = upper($1) THEN 0 WHEN lower(login) = lower($1) THEN 1 ELSE 2 END
+                 LIMIT 1"
+            ),
+            &[&key],
+        )?
+        .as_ref()
+        .map(rows::user)
+        .transpose()
+}
+
+pub fn by_id(client: &mut impl GenericClient, id: UserId) -> PgResult<Option<User>> {
+    client
+        .query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            &[&id],
+        )?
+        .as_ref()
+        .map(rows::user)
+        .transpose()
+}
+
+pub fn set_active(client: &mut impl GenericClient, id: UserId, active: bool) -> PgResult<()> {
+    let changed = client.execute(
+        "UPDATE users SET active = $2 WHERE id = $1",
+        &[&id, &active],
+    )?;
+    if changed == 0 {
+        return Err(Failure::Store(StoreError::NotFound {
+            what: "utilisateur",
+            key: id.to_string(),
+        }));
+    }
+    if !active {
+        // A deactivated user loses every open session at once.
+        client.execute("DELETE FROM sessions WHERE user_id = $1", &[&id])?;
+    }
+    Ok(())
+}
+
+pub fn set_password(
+    client: &mut impl GenericClient,
+    id: UserId,
+    password_hash: &str,
+) -> PgResult<()> {
+    client.execute(
+        "UPDATE users SET password_hash = $2 WHERE id = $1",
+        &[&id, &password_hash],
+    )?;
+    Ok(())
+}
+
+pub fn password_hash(client: &mut impl GenericClient, id: UserId) -> PgResult<Option<String>> {
+    let row = client.query_opt("SELECT password_hash FROM users WHERE id = $1", &[&id])?;
+    match row {
+        None => Ok(None),
+        Some(row) => Ok(row.try_get::<_, Option<String>>(0)?),
+    }
+}
