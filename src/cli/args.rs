@@ -311,7 +311,12 @@ pub struct TokenCreateArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Adresse et port d'écoute ; 127.0.0.1:8080 par défaut
-    #[arg(long, default_value = "127.0.0.1:8080", hide_default_value = true, value_name = "ADRESSE:PORT")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        hide_default_value = true,
+        value_name = "ADRESSE:PORT"
+    )]
     pub bind: String,
     /// Remplir d'abord une base vide avec 20 000 contacts de démonstration, et afficher l'administrateur de démonstration
     #[arg(long)]

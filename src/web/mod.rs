@@ -1,15 +1,103 @@
-//! The web application: French admin screens and the JSON API.
+//! The web application: French administration screens rendered on the
+//! server, and the JSON API under `/api/v1`.
+//!
+//! Layout: `app` builds the router and serves it, `state` contains the store
+//! and settings, `auth` the sessions, CSRF checks and API tokens, `pages`
+//! the screens, `api` the JSON API, and `error` the error shared by both.
+//! The store is synchronous, so handlers call it through
+//! [`AppState::run`] on the blocking thread pool.
+
+pub mod api;
+pub mod app;
+mod assets;
+pub mod auth;
+mod contact_query;
+mod csv_stream;
+pub mod error;
+mod headers;
+mod idempotency;
+mod labels;
+pub mod pages;
+pub mod request_id;
+pub mod state;
 
 use std::sync::Arc;
 
 use crate::service::ServiceError;
+use crate::service::demo::{DEMO_ADMIN_EMAIL, DEMO_ADMIN_INITIALS, DEMO_ADMIN_PASSWORD, fill_demo};
 use crate::storage::Store;
 
-/// Serves the web application on `bind` until the process is stopped.
-pub fn serve(_store: Arc<dyn Store>, bind: &str) -> Result<(), ServiceError> {
-    Err(ServiceError::invalid(
-        "not_available",
+pub use app::{router, serve_on, shutdown_signal};
+pub use state::{AppState, WebConfig};
+
+/// Contacts created by `relais serve --demo` in an empty database.
+pub const DEMO_CONTACTS: u64 = 20_000;
+
+/// Options of `relais serve`.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub bind: String,
+    /// Fill an empty database with demo data first.
+    pub demo: bool,
+    pub secure_cookies: bool,
+}
+
+fn server_error(bind: &str, error: std::io::Error) -> ServiceError {
+    ServiceError::invalid(
+        "server_failed",
         "bind",
-        format!("serveur web : pas encore disponible ({bind})"),
-    ))
+        format!(
+            "serveur web : impossible d'écouter sur « {bind} » ({error}) ; choisissez une autre adresse avec --bind"
+        ),
+    )
+}
+
+/// Fills an empty database with the demo base and prints how to log in.
+fn prepare_demo(store: &dyn Store) -> Result<(), ServiceError> {
+    if store.count_contacts()? == 0 {
+        println!("Base vide : création de {DEMO_CONTACTS} contacts de démonstration…");
+        let report = fill_demo(store, DEMO_CONTACTS, &mut |_| {})?;
+        println!("{} contacts de démonstration créés.", report.contacts);
+    } else {
+        println!("La base contient déjà des contacts : aucune donnée de démonstration ajoutée.");
+    }
+    if store.find_user(DEMO_ADMIN_INITIALS)?.is_some() {
+        println!(
+            "Administrateur de démonstration : {DEMO_ADMIN_EMAIL} (initiales {DEMO_ADMIN_INITIALS}), mot de passe « {DEMO_ADMIN_PASSWORD} »"
+        );
+    }
+    Ok(())
+}
+
+/// Runs `relais serve`: serves the application on `options.bind` until
+/// Ctrl-C or SIGTERM.
+pub fn serve(store: Arc<dyn Store>, options: &ServeOptions) -> Result<(), ServiceError> {
+    if options.demo {
+        prepare_demo(store.as_ref())?;
+    }
+    let config = WebConfig {
+        secure_cookies: options.secure_cookies,
+        ..WebConfig::default()
+    };
+    let state = AppState::new(store, config);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| server_error(&options.bind, error))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&options.bind)
+            .await
+            .map_err(|error| server_error(&options.bind, error))?;
+        let address = listener
+            .local_addr()
+            .map_err(|error| server_error(&options.bind, error))?;
+        println!("Relais écoute sur http://{address}");
+        tracing::info!(address = %address, "web server started");
+        serve_on(listener, state, shutdown_signal())
+            .await
+            .map_err(|error| server_error(&options.bind, error))?;
+        tracing::info!("web server stopped");
+        Ok(())
+    })
 }

@@ -1,0 +1,115 @@
+//! API of the batch journal and of undo; administrators only.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::service::reassign::{parse_batch_id, undo_batch};
+use crate::storage::Page;
+use crate::web::auth::bearer::ApiAdmin;
+use crate::web::error::AppError;
+use crate::web::state::AppState;
+
+use super::error::ApiError;
+use super::reassign::{run_context, run_response};
+use super::views;
+
+/// Default and largest page of a list.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Pagination {
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+impl Pagination {
+    pub fn page(&self) -> Page {
+        Page {
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+            offset: self.offset.unwrap_or(0),
+        }
+    }
+}
+
+fn batch_not_found(id: i64) -> ApiError {
+    ApiError(AppError::not_found(
+        "unknown_batch",
+        format!("opération : aucune opération de masse n° {id}"),
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiAdmin(_user): ApiAdmin,
+    query: Result<Query<Pagination>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(pagination) = query?;
+    let page = pagination.page();
+    let batches = state
+        .run(move |store| Ok(store.list_batches(page.limit, page.offset)?))
+        .await?;
+    Ok(Json(
+        json!({ "limit": page.limit, "offset": page.offset, "batches": batches }),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ApiAdmin(_user): ApiAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_batch_id(&id)?;
+    let batch = state.run(move |store| Ok(store.batch(id)?)).await?;
+    match batch {
+        Some(batch) => Ok(Json(json!(batch))),
+        None => Err(batch_not_found(id)),
+    }
+}
+
+pub async fn contacts(
+    State(state): State<AppState>,
+    ApiAdmin(_user): ApiAdmin,
+    Path(id): Path<String>,
+    query: Result<Query<Pagination>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_batch_id(&id)?;
+    let Query(pagination) = query?;
+    let page = pagination.page();
+    let found = state
+        .run(move |store| match store.batch(id)? {
+            Some(_) => Ok(Some(store.batch_contacts(id, page)?)),
+            None => Ok(None),
+        })
+        .await?;
+    match found {
+        Some(contacts) => Ok(Json(json!({
+            "limit": page.limit,
+            "offset": page.offset,
+            "total": contacts.total,
+            "contacts": contacts.contacts,
+        }))),
+        None => Err(batch_not_found(id)),
+    }
+}
+
+/// Undoes a batch. The body, if any, is ignored because the batch is in
+/// the path.
+pub async fn undo(
+    State(state): State<AppState>,
+    ApiAdmin(user): ApiAdmin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_batch_id(&id)?;
+    let run = run_context(&user, &headers)?;
+    let result = state
+        .run(move |store| Ok(undo_batch(store, id, run)?))
+        .await?;
+    Ok(run_response(&result.applied, views::undo(&result)))
+}

@@ -1,0 +1,80 @@
+//! API of contacts: list with filters, one contact, its history. Every
+//! logged-in user may read contacts.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use serde_json::{Value, json};
+
+use crate::storage::{Contact, ContactPage, Store};
+use crate::web::auth::bearer::ApiUser;
+use crate::web::contact_query::{ContactQuery, build_filter};
+use crate::web::error::AppError;
+use crate::web::state::AppState;
+
+use super::batches::Pagination;
+use super::error::ApiError;
+use super::views;
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+    filters: Result<Query<ContactQuery>, QueryRejection>,
+    pagination: Result<Query<Pagination>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(filters) = filters?;
+    let Query(pagination) = pagination?;
+    let page = pagination.page();
+    let contacts = state
+        .run(move |store| match build_filter(store, &filters)? {
+            Some(filter) => Ok(store.list_contacts(&filter, page)?),
+            None => Ok(ContactPage {
+                total: 0,
+                contacts: Vec::new(),
+            }),
+        })
+        .await?;
+    Ok(Json(json!({
+        "limit": page.limit,
+        "offset": page.offset,
+        "total": contacts.total,
+        "contacts": contacts.contacts,
+    })))
+}
+
+fn find(store: &dyn Store, key: &str) -> Result<Contact, AppError> {
+    store.find_contact(key)?.ok_or_else(|| {
+        AppError::not_found(
+            "unknown_contact",
+            format!(
+                "contact : aucun contact n'a le numéro ou l'identifiant externe « {} »",
+                key.trim()
+            ),
+        )
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+    Path(key): Path<String>,
+) -> Result<Json<Contact>, ApiError> {
+    let contact = state.run(move |store| find(store, &key)).await?;
+    Ok(Json(contact))
+}
+
+/// Returns a contact's history, newest first. `{id}` is the contact's number
+/// or external id.
+pub async fn history(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entries = state
+        .run(move |store| {
+            let contact = find(store, &key)?;
+            Ok(store.contact_history(contact.id)?)
+        })
+        .await?;
+    Ok(Json(views::history(&entries)))
+}

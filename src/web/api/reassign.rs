@@ -1,0 +1,169 @@
+//! API of the two reassignments: preview and run. Both are for
+//! administrators; a run takes an optional `Idempotency-Key` header.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::batch::Applied;
+use crate::domain::user::User;
+use crate::service::reassign::{
+    RunContextInput, apply_region_reassignment, apply_user_reassignment,
+    prepare_region_reassignment, prepare_user_reassignment, preview_region_reassignment,
+    preview_user_reassignment,
+};
+use crate::web::auth::bearer::ApiAdmin;
+use crate::web::auth::session::actor_of;
+use crate::web::idempotency::scoped_idempotency_key;
+use crate::web::state::AppState;
+
+use super::error::ApiError;
+use super::views;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UserReassignmentRequest {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RegionReassignmentRequest {
+    #[serde(default)]
+    to: String,
+    /// `FRA` when absent or blank.
+    country: Option<String>,
+    #[serde(default)]
+    postal: String,
+    /// `commercial` when absent; also `technical` or `both`.
+    role: Option<String>,
+}
+
+impl RegionReassignmentRequest {
+    fn country(&self) -> &str {
+        match self.country.as_deref().map(str::trim) {
+            None | Some("") => "FRA",
+            Some(country) => country,
+        }
+    }
+}
+
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Builds the run context of an API call: the token's user as actor, and the
+/// `Idempotency-Key` header scoped to that user.
+pub fn run_context(user: &User, headers: &HeaderMap) -> Result<RunContextInput, ApiError> {
+    let key = match headers.get(IDEMPOTENCY_HEADER) {
+        None => None,
+        Some(value) => {
+            // A header that is not visible ASCII is rejected like an empty key.
+            let text = value.to_str().unwrap_or_default();
+            Some(scoped_idempotency_key(user.id, text)?)
+        }
+    };
+    Ok(RunContextInput {
+        actor: actor_of(user),
+        idempotency_key: key,
+    })
+}
+
+/// Builds the response of a run: 201 with the new batch's address when the
+/// run recorded a batch, else 200 (a replay, or nothing to change).
+pub fn run_response(applied: &Applied, body: Value) -> Response {
+    match applied.batch_id {
+        Some(id) if !applied.replayed => (
+            StatusCode::CREATED,
+            [(header::LOCATION, format!("/api/v1/batches/{id}"))],
+            Json(body),
+        )
+            .into_response(),
+        _ => (StatusCode::OK, Json(body)).into_response(),
+    }
+}
+
+pub async fn preview_user(
+    State(state): State<AppState>,
+    ApiAdmin(_user): ApiAdmin,
+    body: Result<Json<UserReassignmentRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body?;
+    let value = state
+        .run(move |store| {
+            let prepared = prepare_user_reassignment(store, &request.from, &request.to)?;
+            let outcome = preview_user_reassignment(store, &prepared)?;
+            Ok(views::user_reassignment(&prepared, &outcome, None))
+        })
+        .await?;
+    Ok(Json(value))
+}
+
+pub async fn apply_user(
+    State(state): State<AppState>,
+    ApiAdmin(user): ApiAdmin,
+    headers: HeaderMap,
+    body: Result<Json<UserReassignmentRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let run = run_context(&user, &headers)?;
+    let (applied, value) = state
+        .run(move |store| {
+            let prepared = prepare_user_reassignment(store, &request.from, &request.to)?;
+            let applied = apply_user_reassignment(store, &prepared, run)?;
+            let value = views::user_reassignment(&prepared, &applied.outcome, Some(&applied));
+            Ok((applied, value))
+        })
+        .await?;
+    Ok(run_response(&applied, value))
+}
+
+pub async fn preview_region(
+    State(state): State<AppState>,
+    ApiAdmin(_user): ApiAdmin,
+    body: Result<Json<RegionReassignmentRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body?;
+    let value = state
+        .run(move |store| {
+            let prepared = prepare_region_reassignment(
+                store,
+                &request.to,
+                request.country(),
+                &request.postal,
+                request.role.as_deref(),
+            )?;
+            let preview = preview_region_reassignment(store, &prepared)?;
+            Ok(views::region_preview(&prepared, &preview))
+        })
+        .await?;
+    Ok(Json(value))
+}
+
+pub async fn apply_region(
+    State(state): State<AppState>,
+    ApiAdmin(user): ApiAdmin,
+    headers: HeaderMap,
+    body: Result<Json<RegionReassignmentRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let run = run_context(&user, &headers)?;
+    let (applied, value) = state
+        .run(move |store| {
+            let prepared = prepare_region_reassignment(
+                store,
+                &request.to,
+                request.country(),
+                &request.postal,
+                request.role.as_deref(),
+            )?;
+            let applied = apply_region_reassignment(store, &prepared, run)?;
+            let value = views::region_applied(&prepared, &applied);
+            Ok((applied, value))
+        })
+        .await?;
+    Ok(run_response(&applied, value))
+}

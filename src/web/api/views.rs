@@ -1,0 +1,86 @@
+//! JSON bodies of the API. Field names are those of the CLI's `--json`
+//! output, so that scripts can move from one to the other.
+
+use serde_json::{Value, json};
+
+use crate::domain::batch::{Applied, Outcome, UndoResult};
+use crate::domain::history::{HistoryEntry, UserRef};
+use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
+use crate::storage::RegionPreview;
+
+pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
+    json!({
+        "batch_id": applied.and_then(|applied| applied.batch_id),
+        "dry_run": applied.is_none(),
+        "replayed": applied.is_some_and(|applied| applied.replayed),
+        "matched": outcome.matched,
+        "changed": outcome.changed,
+        "already_owned": outcome.already_owned,
+        "history_entries": outcome.history_entries,
+        "commercial": outcome.commercial,
+        "technical": outcome.technical,
+    })
+}
+
+pub fn user_reassignment(
+    prepared: &PreparedUserReassignment,
+    outcome: &Outcome,
+    applied: Option<&Applied>,
+) -> Value {
+    let mut value = counts(outcome, applied);
+    value["from"] = json!(prepared.from.initials);
+    value["to"] = json!(prepared.to.initials);
+    value
+}
+
+pub fn region_preview(prepared: &PreparedRegionReassignment, preview: &RegionPreview) -> Value {
+    let mut value = counts(&preview.outcome, None);
+    add_region_params(&mut value, prepared);
+    value["per_prefix"] = json!(preview.per_prefix);
+    value["sample"] = json!(preview.sample);
+    value
+}
+
+pub fn region_applied(prepared: &PreparedRegionReassignment, applied: &Applied) -> Value {
+    let mut value = counts(&applied.outcome, Some(applied));
+    add_region_params(&mut value, prepared);
+    value
+}
+
+fn add_region_params(value: &mut Value, prepared: &PreparedRegionReassignment) {
+    value["to"] = json!(prepared.to.initials);
+    value["role"] = json!(prepared.request.roles.as_str());
+    value["country"] = json!(prepared.request.country.as_str());
+    value["postal"] = prepared.params["postal"].clone();
+}
+
+pub fn undo(result: &UndoResult) -> Value {
+    let mut value = counts(&result.applied.outcome, Some(&result.applied));
+    value["undone_batch"] = json!(result.undone_batch);
+    value["skipped"] = json!(result.skipped);
+    value
+}
+
+fn initials(user: &Option<UserRef>) -> Option<String> {
+    user.as_ref().map(|user| user.initials.clone())
+}
+
+pub fn history(entries: &[HistoryEntry]) -> Value {
+    entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "id": entry.id,
+                "contact_id": entry.contact_id,
+                "at": entry.at,
+                "kind": entry.kind,
+                "role": entry.role,
+                "previous_owner": initials(&entry.previous_owner),
+                "new_owner": initials(&entry.new_owner),
+                "batch_id": entry.batch_id,
+                "actor": entry.actor,
+                "message": entry.sentence_fr(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,152 @@
+//! Cross-site request forgery protection of the screens' forms.
+//!
+//! Every request that may change something (any method but GET, HEAD and
+//! OPTIONS) must pass three checks before its handler runs:
+//! - `Sec-Fetch-Site`, when the browser sends it, is `same-origin` or `none`;
+//! - `Origin`, when present, is this server's own origin (from `Host`);
+//! - the form field `csrf_token` equals the session's token, or, for the
+//!   login form, which has no session yet, the login CSRF cookie.
+//!
+//! A failure returns 403 and the handler never runs. The session loaded
+//! here is left in the request extensions for the handler's extractor.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::cookies::{self, LOGIN_CSRF_COOKIE};
+use super::secrets_equal;
+use super::session;
+use crate::web::error::AppError;
+use crate::web::pages::error_page::PageError;
+use crate::web::state::AppState;
+
+/// Name of the hidden form field carrying the token.
+pub const FIELD: &str = "csrf_token";
+
+/// Largest form body read; the screens' forms are a few hundred bytes.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+pub const LOGIN_PATH: &str = "/login";
+
+pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    match check(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn check(state: &AppState, request: Request) -> Result<Request, PageError> {
+    let path = request.uri().path().to_string();
+    if !same_origin(request.headers()) {
+        tracing::warn!(path = %path, "cross-site form rejected");
+        return Err(AppError::CsrfRejected.into());
+    }
+
+    let (mut parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| AppError::bad_request("form_too_large", "Formulaire trop volumineux."))?;
+    let sent = form_token(&bytes);
+
+    let expected = if path == LOGIN_PATH {
+        cookies::read(&parts.headers, LOGIN_CSRF_COOKIE)
+    } else {
+        match session::load(state, &parts.headers).await? {
+            Some(session) => {
+                let token = session.csrf_token.clone();
+                parts.extensions.insert(session);
+                Some(token)
+            }
+            None => None,
+        }
+    };
+    let valid =
+        matches!((&sent, &expected), (Some(sent), Some(expected)) if secrets_equal(sent, expected));
+    if !valid {
+        tracing::warn!(path = %path, token.sent = sent.is_some(), session.found = expected.is_some(), "form without a valid CSRF token rejected");
+        return Err(AppError::CsrfRejected.into());
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+fn form_token(body: &[u8]) -> Option<String> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    fields
+        .into_iter()
+        .find(|(name, _)| name == FIELD)
+        .map(|(_, value)| value)
+}
+
+/// Checks the fetch metadata and origin headers that browsers send. Both
+/// are optional, so that scripts and old browsers still rely on the token.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let header_text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(site) = header_text("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    match header_text(header::ORIGIN.as_str()) {
+        None => true,
+        Some(origin) => {
+            let Some(host) = header_text(header::HOST.as_str()) else {
+                return false;
+            };
+            origin == format!("http://{host}") || origin == format!("https://{host}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn origin_must_match_host() {
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "null")
+        ])));
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:8080")])));
+    }
+
+    #[test]
+    fn cross_site_fetch_metadata_is_refused() {
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+    }
+
+    #[test]
+    fn token_is_read_from_the_form() {
+        assert_eq!(form_token(b"a=1&csrf_token=abc").as_deref(), Some("abc"));
+        assert_eq!(form_token(b"a=1"), None);
+    }
+}

@@ -1,0 +1,308 @@
+//! The « Connexion » page, login with throttling of repeated failures, and
+//! logout.
+//!
+//! Throttling: every attempt is first recorded as a failure for its key
+//! (the account when the login names one, else the text typed), and a
+//! success clears the key. Once the key has more than
+//! `WebConfig::login_max_failures` records in the window, attempts get 429
+//! without the password being checked, so guessing goes no faster with the
+//! right password than with a wrong one.
+//! NOTE: the limit is per account only; guesses spread over many accounts
+//! from one address are not slowed down.
+
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::user::User;
+use crate::service::tokens::new_secret;
+use crate::service::users::{hash_password, verify_password};
+use crate::storage::Store;
+
+use super::cookies::{self, LOGIN_CSRF_COOKIE, LOGIN_CSRF_MAX_AGE_SECONDS, SESSION_COOKIE};
+use super::csrf::LOGIN_PATH;
+use super::session::{self, CurrentUser};
+use crate::web::error::AppError;
+use crate::web::pages::error_page::PageError;
+use crate::web::pages::extract::{FormData, QueryData};
+use crate::web::pages::layout::Layout;
+use crate::web::pages::render;
+use crate::web::state::{AppState, WebConfig};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf_token: String,
+    login: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+enum Attempt {
+    Success(User),
+    Failed { user_id: Option<i64>, attempts: u32 },
+    Throttled { user_id: Option<i64> },
+    Inactive(User),
+}
+
+/// Keeps only a local path as the target after login, so that the login
+/// page cannot be used to send people to another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// Renders the login form. The login CSRF cookie already in the browser is
+/// kept, so that two login tabs do not invalidate each other.
+fn login_page(
+    config: &WebConfig,
+    headers: &HeaderMap,
+    status: StatusCode,
+    login: &str,
+    next: &str,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let token = cookies::read(headers, LOGIN_CSRF_COOKIE)
+        .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| new_secret(""));
+    let page = LoginPage {
+        layout: Layout::anonymous("Connexion"),
+        csrf_token: token.clone(),
+        login: login.to_string(),
+        next: next.to_string(),
+        error,
+    };
+    let mut response = (status, render(&page)?).into_response();
+    if let Some(cookie) = cookies::set(
+        LOGIN_CSRF_COOKIE,
+        &token,
+        LOGIN_PATH,
+        LOGIN_CSRF_MAX_AGE_SECONDS,
+        config.secure_cookies,
+    ) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryData(query): QueryData<NextQuery>,
+) -> Result<Response, PageError> {
+    let next = safe_next(query.next.as_deref());
+    if session::load(&state, &headers).await?.is_some() {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    login_page(&state.config, &headers, StatusCode::OK, "", &next, None)
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FormData(form): FormData<LoginForm>,
+) -> Result<Response, PageError> {
+    let next = safe_next(form.next.as_deref());
+    let login = form.login.trim().to_string();
+    if login.is_empty() || form.password.is_empty() {
+        let message = "Indiquez votre e-mail ou vos initiales, et votre mot de passe.".to_string();
+        return login_page(
+            &state.config,
+            &headers,
+            StatusCode::OK,
+            &login,
+            &next,
+            Some(message),
+        );
+    }
+
+    let config = state.config.clone();
+    let key_login = login.clone();
+    let password = form.password;
+    let attempt = state
+        .run(move |store| Ok(attempt_login(store, &config, &key_login, &password)?))
+        .await?;
+
+    match attempt {
+        Attempt::Success(user) => {
+            let token = session::open(&state, &user).await?;
+            tracing::info!(user.id = user.id, user.initials = %user.initials, "user logged in");
+            let mut response = Redirect::to(&next).into_response();
+            let max_age = state.config.session_ttl.num_seconds();
+            let secure = state.config.secure_cookies;
+            append_cookie(
+                &mut response,
+                cookies::set(SESSION_COOKIE, &token, "/", max_age, secure),
+            );
+            append_cookie(
+                &mut response,
+                cookies::set(LOGIN_CSRF_COOKIE, "", LOGIN_PATH, 0, secure),
+            );
+            Ok(response)
+        }
+        Attempt::Failed { user_id, attempts } => {
+            tracing::warn!(
+                login.user_id = user_id,
+                login.known = user_id.is_some(),
+                login.attempts = attempts,
+                "login failed"
+            );
+            let message = "E-mail, initiales ou mot de passe incorrect.".to_string();
+            login_page(
+                &state.config,
+                &headers,
+                StatusCode::OK,
+                &login,
+                &next,
+                Some(message),
+            )
+        }
+        Attempt::Throttled { user_id } => {
+            tracing::warn!(
+                login.user_id = user_id,
+                login.known = user_id.is_some(),
+                "login rejected: too many failures"
+            );
+            let message = AppError::TooManyRequests.message("");
+            let mut response = login_page(
+                &state.config,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &login,
+                &next,
+                Some(message),
+            )?;
+            let retry = HeaderValue::from(state.config.login_window_seconds);
+            response.headers_mut().insert(header::RETRY_AFTER, retry);
+            Ok(response)
+        }
+        Attempt::Inactive(user) => {
+            tracing::warn!(login.user_id = user.id, "login rejected: user inactive");
+            let message = "Ce compte est désactivé : demandez à un administrateur de le réactiver."
+                .to_string();
+            login_page(
+                &state.config,
+                &headers,
+                StatusCode::OK,
+                &login,
+                &next,
+                Some(message),
+            )
+        }
+    }
+}
+
+fn append_cookie(response: &mut Response, cookie: Option<HeaderValue>) {
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+}
+
+fn attempt_login(
+    store: &dyn Store,
+    config: &WebConfig,
+    login: &str,
+    password: &str,
+) -> Result<Attempt, crate::storage::StoreError> {
+    let user = store.find_user(login)?;
+    let user_id = user.as_ref().map(|user| user.id);
+    let key = match user_id {
+        Some(id) => format!("user:{id}"),
+        None => format!("login:{}", login.to_lowercase()),
+    };
+    let attempts = store.record_login_failure(&key, config.login_window_seconds)?;
+    if attempts > config.login_max_failures {
+        return Ok(Attempt::Throttled { user_id });
+    }
+
+    let stored_hash = match &user {
+        Some(user) => store.user_password_hash(user.id)?,
+        None => None,
+    };
+    let valid = match &stored_hash {
+        Some(hash) => verify_password(password, hash),
+        None => {
+            // Same work as a real check, so that response time does not
+            // tell which logins exist.
+            if let Some(dummy) = dummy_hash() {
+                verify_password(password, dummy);
+            }
+            false
+        }
+    };
+    match user {
+        Some(user) if valid && !user.active => Ok(Attempt::Inactive(user)),
+        Some(user) if valid => {
+            store.clear_login_failures(&key)?;
+            Ok(Attempt::Success(user))
+        }
+        _ => Ok(Attempt::Failed { user_id, attempts }),
+    }
+}
+
+fn dummy_hash() -> Option<&'static str> {
+    static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password("relais-timing-equaliser").ok())
+        .as_deref()
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    CurrentUser(session): CurrentUser,
+) -> Result<Response, PageError> {
+    let token_hash = session.token_hash.clone();
+    state
+        .run(move |store| Ok(store.delete_session(&token_hash)?))
+        .await?;
+    tracing::info!(user.id = session.user.id, "user logged out");
+
+    let mut response = Redirect::to(LOGIN_PATH).into_response();
+    append_cookie(
+        &mut response,
+        cookies::set(SESSION_COOKIE, "", "/", 0, state.config.secure_cookies),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/contacts?page=2")), "/contacts?page=2");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,204 @@
+//! Filters of the contact list, shared by the screen and the API: owner,
+//! country, postal prefixes, département and free text.
+
+use serde::Deserialize;
+
+use crate::domain::country::CountryCode;
+use crate::domain::postal::{PostalPrefix, PostalSelection, parse_postal_field};
+use crate::reference;
+use crate::service::ServiceError;
+use crate::storage::{ContactFilter, Store};
+
+/// The filters as typed; every field is optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ContactQuery {
+    /// Initials, login or e-mail of an owner on either role.
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub country: String,
+    /// Postal prefixes separated by `;` or `,`, as in the region form.
+    #[serde(default)]
+    pub postal: String,
+    /// INSEE code of a département (`51`, `2A`, `971`).
+    #[serde(default)]
+    pub departement: String,
+    #[serde(default)]
+    pub q: String,
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    Some(text.trim()).filter(|text| !text.is_empty())
+}
+
+/// Builds the store filter. Returns `Ok(None)` when the filters cannot
+/// match any contact (a postal prefix outside the chosen département).
+///
+/// A postal field without a country follows the French rules (digits, `2A`
+/// and `2B`) but matches addresses of every country. A département selects
+/// addresses in France: its code is a postal prefix (`51`), except in
+/// Corsica, where `2A` and `2B` become the prefixes of their communes.
+pub fn build_filter(
+    store: &dyn Store,
+    query: &ContactQuery,
+) -> Result<Option<ContactFilter>, ServiceError> {
+    let owner = match non_empty(&query.owner) {
+        None => None,
+        Some(key) => Some(
+            store
+                .find_user(key)?
+                .ok_or_else(|| {
+                    ServiceError::invalid(
+                        "unknown_user",
+                        "owner",
+                        format!("responsable : aucun utilisateur « {key} » ; indiquez ses initiales, son identifiant ou son e-mail"),
+                    )
+                })?
+                .id,
+        ),
+    };
+
+    let mut country = match non_empty(&query.country).map(CountryCode::parse) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(code))) => Some(code),
+        Some(Err(error)) => {
+            return Err(ServiceError::invalid(
+                "unknown_country",
+                "country",
+                format!("code pays : {error}"),
+            ));
+        }
+    };
+
+    let france = CountryCode::france();
+    let postal = match non_empty(&query.postal) {
+        None => None,
+        Some(text) => match parse_postal_field(text, country.as_ref().unwrap_or(&france)) {
+            Ok(PostalSelection::All) => None,
+            Ok(PostalSelection::Prefixes(prefixes)) => Some(prefixes),
+            Err(error) => {
+                return Err(ServiceError::invalid(
+                    "invalid_postal",
+                    "postal",
+                    error.to_string(),
+                ));
+            }
+        },
+    };
+
+    let departement = match non_empty(&query.departement) {
+        None => None,
+        Some(code) => {
+            if country
+                .as_ref()
+                .is_some_and(|country| !country.uses_french_postal_codes())
+            {
+                return Err(ServiceError::invalid(
+                    "departement_needs_france",
+                    "departement",
+                    "département : un département ne se combine qu'avec la France ; videz le code pays ou indiquez FRA",
+                ));
+            }
+            Some(departement_prefixes(code)?)
+        }
+    };
+    if departement.is_some() && country.is_none() {
+        country = Some(france);
+    }
+
+    let postal_prefixes = match (postal, departement) {
+        (None, None) => Vec::new(),
+        (Some(prefixes), None) | (None, Some(prefixes)) => prefixes,
+        (Some(postal), Some(departement)) => {
+            let common = intersect(&postal, &departement);
+            if common.is_empty() {
+                return Ok(None);
+            }
+            common
+        }
+    };
+
+    Ok(Some(ContactFilter {
+        owner,
+        country: country.map(|code| code.as_str().to_string()),
+        postal_prefixes,
+        text: non_empty(&query.q).map(str::to_string),
+    }))
+}
+
+/// Postal prefixes of a département, by its INSEE code.
+fn departement_prefixes(code: &str) -> Result<Vec<PostalPrefix>, ServiceError> {
+    let unknown = || {
+        ServiceError::invalid(
+            "unknown_departement",
+            "departement",
+            format!("département : « {code} » inconnu ; indiquez un code comme 51, 2A ou 971"),
+        )
+    };
+    let departement = reference::departement(code).ok_or_else(unknown)?;
+    match parse_postal_field(departement.code, &CountryCode::france()) {
+        Ok(PostalSelection::Prefixes(prefixes)) => Ok(prefixes),
+        _ => Err(unknown()),
+    }
+}
+
+/// Prefixes selecting the codes that both lists select: of two prefixes
+/// where one starts with the other, the longer one.
+fn intersect(left: &[PostalPrefix], right: &[PostalPrefix]) -> Vec<PostalPrefix> {
+    let mut common = Vec::new();
+    for a in left {
+        for b in right {
+            if a.as_str().starts_with(b.as_str()) {
+                common.push(a.clone());
+            } else if b.as_str().starts_with(a.as_str()) {
+                common.push(b.clone());
+            }
+        }
+    }
+    common.sort();
+    common.dedup();
+    common
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefixes(values: &[&str]) -> Vec<PostalPrefix> {
+        values
+            .iter()
+            .filter_map(|value| PostalPrefix::new(value))
+            .collect()
+    }
+
+    #[test]
+    fn intersection_keeps_the_narrower_prefix() {
+        assert_eq!(
+            intersect(&prefixes(&["511"]), &prefixes(&["51"])),
+            prefixes(&["511"])
+        );
+        assert_eq!(
+            intersect(&prefixes(&["5"]), &prefixes(&["51"])),
+            prefixes(&["51"])
+        );
+        assert_eq!(
+            intersect(&prefixes(&["02"]), &prefixes(&["51"])),
+            Vec::new()
+        );
+    }
+
+    #[test]
+    fn corsica_expands_to_its_postal_prefixes() {
+        let corse_du_sud = departement_prefixes("2A").map(|list| {
+            list.iter()
+                .map(|p| p.as_str().to_string())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(
+            corse_du_sud.ok(),
+            Some(vec!["200".to_string(), "201".to_string()])
+        );
+        assert_eq!(departement_prefixes("51").ok(), Some(prefixes(&["51"])));
+        assert!(departement_prefixes("99").is_err());
+    }
+}

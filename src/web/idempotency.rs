@@ -1,0 +1,58 @@
+//! Idempotency keys of the runs: a hidden field in each form that runs an
+//! operation, and the `Idempotency-Key` header of the API. The store keeps
+//! the key with the batch it produced and returns that batch's result when
+//! the key comes again.
+
+use super::error::AppError;
+
+/// Generates the idempotency key of a form that runs an operation, so that
+/// sending the same form twice runs it once.
+pub fn new_form_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Maximum length of an idempotency key from a form or a header.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
+
+/// Checks an idempotency key sent by a client and scopes it to the user, so
+/// that two users' keys never meet.
+pub fn scoped_idempotency_key(user_id: i64, key: &str) -> Result<String, AppError> {
+    let key = key.trim();
+    let valid = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
+        && key.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(AppError::bad_request(
+            "invalid_idempotency_key",
+            format!(
+                "clé d'idempotence invalide : attendu de 1 à {MAX_IDEMPOTENCY_KEY_LEN} caractères ASCII visibles, par exemple un UUID ; rechargez le formulaire"
+            ),
+        ));
+    }
+    Ok(format!("user-{user_id}:{key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_scoped_to_its_user() {
+        assert_eq!(
+            scoped_idempotency_key(7, " abc-1 ").ok().as_deref(),
+            Some("user-7:abc-1")
+        );
+        assert_ne!(
+            scoped_idempotency_key(7, "k").ok(),
+            scoped_idempotency_key(8, "k").ok()
+        );
+    }
+
+    #[test]
+    fn blank_long_or_non_ascii_key_is_rejected() {
+        assert!(scoped_idempotency_key(1, "").is_err());
+        assert!(scoped_idempotency_key(1, &"x".repeat(MAX_IDEMPOTENCY_KEY_LEN + 1)).is_err());
+        assert!(scoped_idempotency_key(1, "clé").is_err());
+        assert!(scoped_idempotency_key(1, "a b").is_err());
+    }
+}

@@ -1,0 +1,328 @@
+//! The batch journal (« journal des opérations »): the list, a batch with
+//! the contacts it changed, its CSV export, and « Annuler cette opération ».
+
+use std::io::Write;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::domain::batch::{Batch, BatchId, UndoResult};
+use crate::domain::history::format_paris_time;
+use crate::service::export::write_csv;
+use crate::service::reassign::{RunContextInput, parse_batch_id, undo_batch};
+use crate::storage::{ExportSelection, Page};
+use crate::web::auth::session::AdminUser;
+use crate::web::csv_stream;
+use crate::web::error::AppError;
+use crate::web::labels::{batch_params, count, plural, role_fr};
+use crate::web::state::AppState;
+
+use super::contacts::{PageQuery, page_number};
+use super::error_page::PageError;
+use super::extract::{FormData, QueryData};
+use super::layout::Layout;
+use super::render;
+use super::views::{ContactRow, CountsView, contact_rows};
+use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+
+const PAGE_SIZE: u32 = 50;
+
+pub struct BatchRow {
+    pub id: BatchId,
+    pub started: String,
+    pub finished: String,
+    pub kind: &'static str,
+    pub params: String,
+    pub actor: String,
+    pub counts: CountsView,
+    pub undone_by: Option<BatchId>,
+    pub undoes: Option<BatchId>,
+}
+
+impl BatchRow {
+    fn new(batch: &Batch) -> BatchRow {
+        BatchRow {
+            id: batch.id,
+            started: format_paris_time(batch.started_at),
+            finished: batch.finished_at.map(format_paris_time).unwrap_or_default(),
+            kind: batch.kind.label_fr(),
+            params: batch_params(batch),
+            actor: batch.actor.clone(),
+            counts: CountsView::new(&batch.outcome),
+            undone_by: batch.undone_by,
+            undoes: batch.undoes,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "batches.html")]
+struct BatchesPage {
+    layout: Layout,
+    rows: Vec<BatchRow>,
+    page: u32,
+    previous_href: Option<String>,
+    next_href: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    QueryData(paging): QueryData<PageQuery>,
+) -> Result<Response, PageError> {
+    let page = page_number(&paging);
+    let offset = (page - 1).saturating_mul(PAGE_SIZE);
+    // Fetching one row more than shown reveals whether a next page exists.
+    let mut batches = state
+        .run(move |store| Ok(store.list_batches(PAGE_SIZE + 1, offset)?))
+        .await?;
+    let has_next = batches.len() > PAGE_SIZE as usize;
+    batches.truncate(PAGE_SIZE as usize);
+
+    let journal = BatchesPage {
+        layout: Layout::new(&session, "Journal des opérations", "batches"),
+        rows: batches.iter().map(BatchRow::new).collect(),
+        page,
+        previous_href: (page > 1).then(|| format!("/admin/batches?page={}", page - 1)),
+        next_href: has_next.then(|| format!("/admin/batches?page={}", page + 1)),
+    };
+    Ok(render(&journal)?.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "batch.html")]
+struct BatchPage {
+    layout: Layout,
+    batch: BatchRow,
+    can_undo: bool,
+    undo_note: Option<&'static str>,
+    idempotency_key: String,
+    total: String,
+    rows: Vec<ContactRow>,
+    page: u32,
+    pages: u32,
+    previous_href: Option<String>,
+    next_href: Option<String>,
+}
+
+fn batch_not_found(id: BatchId) -> PageError {
+    AppError::not_found(
+        "unknown_batch",
+        format!("Aucune opération de masse n° {id}."),
+    )
+    .into()
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    Path(id): Path<String>,
+    QueryData(paging): QueryData<PageQuery>,
+) -> Result<Response, PageError> {
+    let id = parse_batch_id(&id)?;
+    let page = page_number(&paging);
+    let offset = (page - 1).saturating_mul(PAGE_SIZE);
+    let found = state
+        .run(move |store| match store.batch(id)? {
+            Some(batch) => {
+                let contacts = store.batch_contacts(
+                    id,
+                    Page {
+                        limit: PAGE_SIZE,
+                        offset,
+                    },
+                )?;
+                Ok(Some((batch, contacts)))
+            }
+            None => Ok(None),
+        })
+        .await?;
+    let Some((batch, contacts)) = found else {
+        return Err(batch_not_found(id));
+    };
+
+    let undo_note = if batch.undone {
+        Some("Cette opération a déjà été annulée.")
+    } else if !batch.can_be_undone() {
+        Some("Une importation ne peut pas être annulée : elle a aussi créé des contacts.")
+    } else {
+        None
+    };
+    let pages = u32::try_from(contacts.total.div_ceil(u64::from(PAGE_SIZE)))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let detail = BatchPage {
+        layout: Layout::new(&session, format!("Opération n° {id}"), "batches"),
+        can_undo: batch.can_be_undone(),
+        undo_note,
+        idempotency_key: new_form_key(),
+        total: plural(contacts.total, "contact", "contacts"),
+        rows: contact_rows(&contacts.contacts),
+        page,
+        pages,
+        previous_href: (page > 1).then(|| format!("/admin/batches/{id}?page={}", page - 1)),
+        next_href: (page < pages).then(|| format!("/admin/batches/{id}?page={}", page + 1)),
+        batch: BatchRow::new(&batch),
+    };
+    Ok(render(&detail)?.into_response())
+}
+
+/// Streams the CSV of the contacts a batch changed, as Excel opens it in
+/// French.
+pub async fn export(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_batch_id(&id)?;
+    let exists = state
+        .run(move |store| Ok(store.batch(id)?.is_some()))
+        .await?;
+    if !exists {
+        return Err(batch_not_found(id));
+    }
+
+    let (mut writer, body) = csv_stream::channel();
+    let store = state.store.clone();
+    let span = tracing::Span::current();
+    let user_id = session.user.id;
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            match write_csv(store.as_ref(), &ExportSelection::Batch(id), &mut writer) {
+                Ok(written) => match writer.flush() {
+                    Ok(()) => tracing::info!(
+                        batch.id = id,
+                        export.contacts = written,
+                        user.id = user_id,
+                        "batch exported"
+                    ),
+                    Err(error) => {
+                        tracing::debug!(batch.id = id, error = %error, "batch export stopped")
+                    }
+                },
+                Err(error) => {
+                    tracing::error!(batch.id = id, error.cause = %error, "batch export failed");
+                    writer.fail(error.to_string());
+                }
+            }
+        })
+    });
+
+    let disposition = format!("attachment; filename=\"operation-{id}.csv\"");
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct UndoForm {
+    #[serde(default)]
+    idempotency_key: String,
+}
+
+pub struct SkippedRow {
+    pub href: String,
+    pub label: String,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "undo_result.html")]
+struct UndoResultPage {
+    layout: Layout,
+    lead: String,
+    undone_batch: BatchId,
+    undo_batch: Option<BatchId>,
+    restored: String,
+    per_role: String,
+    skipped_count: String,
+    skipped: Vec<SkippedRow>,
+}
+
+fn skipped_rows(result: &UndoResult) -> Vec<SkippedRow> {
+    result
+        .skipped
+        .iter()
+        .map(|skipped| SkippedRow {
+            href: format!("/contacts/{}", skipped.contact_id),
+            label: match &skipped.external_id {
+                Some(external) => format!("Contact n° {} ({external})", skipped.contact_id),
+                None => format!("Contact n° {}", skipped.contact_id),
+            },
+            reason: format!(
+                "responsable {} modifié depuis l'opération : actuellement {}, l'opération avait mis {}",
+                role_fr(skipped.role),
+                skipped.current_owner.as_deref().unwrap_or("aucun"),
+                skipped.batch_owner.as_deref().unwrap_or("aucun"),
+            ),
+        })
+        .collect()
+}
+
+/// Runs « Annuler cette opération », once per form.
+pub async fn undo(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    Path(id): Path<String>,
+    FormData(form): FormData<UndoForm>,
+) -> Result<Response, PageError> {
+    let id = parse_batch_id(&id)?;
+    let run = RunContextInput {
+        actor: session.actor(),
+        idempotency_key: Some(scoped_idempotency_key(
+            session.user.id,
+            &form.idempotency_key,
+        )?),
+    };
+    let result = state
+        .run(move |store| Ok(undo_batch(store, id, run)?))
+        .await?;
+
+    let applied = &result.applied;
+    let lead = match applied.batch_id {
+        Some(undo_id) if applied.replayed => format!(
+            "Ce formulaire avait déjà été validé : l'opération n° {id} a été annulée par l'opération n° {undo_id}, qui n'a pas été refaite."
+        ),
+        Some(undo_id) => format!("Opération n° {id} annulée par l'opération n° {undo_id}."),
+        None => format!(
+            "Opération n° {id} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié."
+        ),
+    };
+    let page = UndoResultPage {
+        layout: Layout::new(
+            &session,
+            format!("Annulation de l'opération n° {id}"),
+            "batches",
+        ),
+        lead,
+        undone_batch: id,
+        undo_batch: applied.batch_id,
+        restored: plural(
+            applied.outcome.changed,
+            "contact restauré",
+            "contacts restaurés",
+        ),
+        per_role: format!(
+            "{} comme responsable commercial, {} comme responsable technique",
+            count(applied.outcome.commercial),
+            count(applied.outcome.technical)
+        ),
+        skipped_count: plural(
+            result.skipped.len() as u64,
+            "contact ignoré",
+            "contacts ignorés",
+        ),
+        skipped: skipped_rows(&result),
+    };
+    Ok(render(&page)?.into_response())
+}

@@ -1,0 +1,304 @@
+//! The contact list with its filters, and the contact page with both
+//! addresses, both owners and the history.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::domain::country::CountryCode;
+use crate::domain::history::format_paris_time;
+use crate::domain::user::User;
+use crate::reference;
+use crate::storage::{Address, Contact, ContactPage, Page};
+use crate::web::auth::session::CurrentUser;
+use crate::web::contact_query::{ContactQuery, build_filter};
+use crate::web::error::AppError;
+use crate::web::labels::{self, count, plural};
+use crate::web::state::AppState;
+
+use super::error_page::PageError;
+use super::extract::QueryData;
+use super::layout::Layout;
+use super::reassign::field_error;
+use super::render;
+use super::views::{ContactRow, contact_rows};
+
+const PAGE_SIZE: u32 = 50;
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+/// Reads the page number from the query string: 1 when absent or not a
+/// number.
+pub fn page_number(query: &PageQuery) -> u32 {
+    query
+        .page
+        .as_deref()
+        .and_then(|page| page.trim().parse::<u32>().ok())
+        .filter(|page| *page >= 1)
+        .unwrap_or(1)
+}
+
+pub struct SelectOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "contacts.html")]
+struct ContactsPage {
+    layout: Layout,
+    query: ContactQuery,
+    owners: Vec<SelectOption>,
+    departements: Vec<SelectOption>,
+    owner_error: Option<String>,
+    country_error: Option<String>,
+    postal_error: Option<String>,
+    departement_error: Option<String>,
+    total: String,
+    rows: Vec<ContactRow>,
+    page: u32,
+    pages: u32,
+    previous_href: Option<String>,
+    next_href: Option<String>,
+}
+
+fn owner_options(users: &[User], selected: &str) -> Vec<SelectOption> {
+    users
+        .iter()
+        .map(|user| SelectOption {
+            value: user.initials.clone(),
+            label: if user.active {
+                user.display_name()
+            } else {
+                format!("{} (inactif)", user.display_name())
+            },
+            selected: user.initials.eq_ignore_ascii_case(selected.trim()),
+        })
+        .collect()
+}
+
+fn departement_options(selected: &str) -> Vec<SelectOption> {
+    reference::departements()
+        .iter()
+        .map(|departement| SelectOption {
+            value: departement.code.to_string(),
+            label: format!("{} — {}", departement.code, departement.name),
+            selected: departement.code.eq_ignore_ascii_case(selected.trim()),
+        })
+        .collect()
+}
+
+fn page_href(query: &ContactQuery, page: u32) -> String {
+    let pairs = [
+        ("owner", query.owner.as_str()),
+        ("country", query.country.as_str()),
+        ("postal", query.postal.as_str()),
+        ("departement", query.departement.as_str()),
+        ("q", query.q.as_str()),
+    ];
+    let mut filled: Vec<(&str, String)> = pairs
+        .into_iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(name, value)| (name, value.to_string()))
+        .collect();
+    filled.push(("page", page.to_string()));
+    format!(
+        "/contacts?{}",
+        serde_urlencoded::to_string(&filled).unwrap_or_default()
+    )
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(session): CurrentUser,
+    QueryData(query): QueryData<ContactQuery>,
+    QueryData(paging): QueryData<PageQuery>,
+) -> Result<Response, PageError> {
+    let page = page_number(&paging);
+    let filter_query = query.clone();
+    let (users, result) = state
+        .run(move |store| {
+            let users = store.list_users()?;
+            let result = match build_filter(store, &filter_query) {
+                Ok(Some(filter)) => {
+                    let offset = (page - 1).saturating_mul(PAGE_SIZE);
+                    Ok(store.list_contacts(
+                        &filter,
+                        Page {
+                            limit: PAGE_SIZE,
+                            offset,
+                        },
+                    )?)
+                }
+                Ok(None) => Ok(ContactPage {
+                    total: 0,
+                    contacts: Vec::new(),
+                }),
+                Err(error) => Err(field_error(error)?),
+            };
+            Ok((users, result))
+        })
+        .await?;
+
+    let (contacts, error) = match result {
+        Ok(contacts) => (contacts, None),
+        Err(error) => (
+            ContactPage {
+                total: 0,
+                contacts: Vec::new(),
+            },
+            Some(error),
+        ),
+    };
+    let error_for = |field: &str| {
+        error
+            .as_ref()
+            .filter(|(name, _)| *name == field)
+            .map(|(_, message)| message.clone())
+    };
+    let pages = u32::try_from(contacts.total.div_ceil(u64::from(PAGE_SIZE)))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let contacts_page = ContactsPage {
+        layout: Layout::new(&session, "Contacts", "contacts"),
+        owners: owner_options(&users, &query.owner),
+        departements: departement_options(&query.departement),
+        owner_error: error_for("owner"),
+        country_error: error_for("country"),
+        postal_error: error_for("postal"),
+        departement_error: error_for("departement"),
+        total: plural(contacts.total, "contact", "contacts"),
+        rows: contact_rows(&contacts.contacts),
+        page,
+        pages,
+        previous_href: (page > 1).then(|| page_href(&query, page - 1)),
+        next_href: (page < pages).then(|| page_href(&query, page + 1)),
+        query,
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, render(&contacts_page)?).into_response())
+}
+
+pub struct AddressView {
+    pub line1: String,
+    pub line2: String,
+    pub postal_code: String,
+    pub city: String,
+    pub country: String,
+    pub departement: Option<String>,
+    pub warning: Option<&'static str>,
+}
+
+impl AddressView {
+    fn new(address: &Address) -> Option<AddressView> {
+        if address.is_empty() {
+            return None;
+        }
+        let note = labels::postal_note(address);
+        let country = match CountryCode::parse(&address.country) {
+            Ok(Some(code)) => format!("{} ({})", code.name_fr(), code.as_str()),
+            _ => address.country.clone(),
+        };
+        Some(AddressView {
+            line1: address.line1.clone(),
+            line2: address.line2.clone(),
+            postal_code: address.postal_code.clone(),
+            city: address.city.clone(),
+            country,
+            departement: note.departement,
+            warning: note.warning,
+        })
+    }
+}
+
+pub struct HistoryRow {
+    pub when: String,
+    pub sentence: String,
+    pub batch_id: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct ContactDetailPage {
+    layout: Layout,
+    contact: Contact,
+    name: String,
+    commercial: String,
+    technical: String,
+    pro: Option<AddressView>,
+    perso: Option<AddressView>,
+    created: String,
+    updated: String,
+    history: Vec<HistoryRow>,
+    history_count: String,
+    /// Batch links lead to the journal, which only administrators reach.
+    link_batches: bool,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(session): CurrentUser,
+    Path(key): Path<String>,
+) -> Result<Response, PageError> {
+    let lookup = key.clone();
+    let found = state
+        .run(move |store| match store.find_contact(&lookup)? {
+            Some(contact) => {
+                let history = store.contact_history(contact.id)?;
+                Ok(Some((contact, history)))
+            }
+            None => Ok(None),
+        })
+        .await?;
+    let Some((contact, history)) = found else {
+        return Err(AppError::not_found(
+            "unknown_contact",
+            format!(
+                "Aucun contact n'a le numéro ou l'identifiant externe « {} ».",
+                key.trim()
+            ),
+        )
+        .into());
+    };
+
+    let owner = |owner: &Option<crate::domain::history::UserRef>| match owner {
+        Some(user) => user.display_name(),
+        None => "aucun".to_string(),
+    };
+    let page = ContactDetailPage {
+        layout: Layout::new(
+            &session,
+            format!("Contact n° {} — {}", contact.id, contact.display_name()),
+            "contacts",
+        ),
+        name: contact.display_name(),
+        commercial: owner(&contact.commercial_owner),
+        technical: owner(&contact.technical_owner),
+        pro: AddressView::new(&contact.pro),
+        perso: AddressView::new(&contact.perso),
+        created: format_paris_time(contact.created_at),
+        updated: format_paris_time(contact.updated_at),
+        history_count: count(history.len() as u64),
+        history: history
+            .iter()
+            .map(|entry| HistoryRow {
+                when: entry.local_time_fr(),
+                sentence: entry.sentence_fr(),
+                batch_id: entry.batch_id,
+            })
+            .collect(),
+        link_batches: session.is_admin(),
+        contact,
+    };
+    Ok(render(&page)?.into_response())
+}

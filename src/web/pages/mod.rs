@@ -1,0 +1,93 @@
+//! The French screens, rendered on the server with askama.
+
+pub mod batches;
+pub mod contacts;
+pub mod error_page;
+pub mod extract;
+pub mod layout;
+pub mod picker;
+pub mod reassign;
+pub mod region;
+pub mod users;
+pub mod views;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use super::auth::session::{self, AdminUser};
+use super::auth::{csrf, login};
+use super::error::AppError;
+use super::state::AppState;
+use error_page::PageError;
+use layout::Layout;
+
+/// Renders a template; a rendering failure is an internal error.
+pub fn render<T: Template>(template: &T) -> Result<Html<String>, PageError> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|error| AppError::Internal(format!("template rendering failed: {error}")).into())
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/contacts", get(contacts::list))
+        .route("/contacts/{key}", get(contacts::show))
+        .route("/admin", get(admin_index))
+        .route("/admin/reassign", get(reassign::show).post(reassign::apply))
+        .route("/admin/reassign/preview", get(reassign::preview))
+        .route(
+            "/admin/reassign-region",
+            get(region::show).post(region::apply),
+        )
+        .route("/admin/reassign-region/preview", get(region::preview))
+        .route("/admin/batches", get(batches::list))
+        .route("/admin/batches/{id}", get(batches::show))
+        .route("/admin/batches/{id}/export.csv", get(batches::export))
+        .route("/admin/batches/{id}/undo", post(batches::undo))
+        .route("/admin/users", get(users::list).post(users::create))
+        .route("/admin/users/{id}/activate", post(users::activate))
+        .route("/admin/users/{id}/deactivate", post(users::deactivate))
+        .route("/admin/users/tokens", post(users::create_token))
+}
+
+pub fn protect_forms(state: AppState, router: Router<AppState>) -> Router<AppState> {
+    router.layer(axum::middleware::from_fn_with_state(state, csrf::protect))
+}
+
+/// `/`: the contact list once logged in, else the login page.
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    match session::load(&state, &headers).await? {
+        Some(_) => Ok(Redirect::to("/contacts").into_response()),
+        None => Ok(Redirect::to("/login").into_response()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    layout: Layout,
+}
+
+/// Outils → Admin: the entry page of the administration tools.
+async fn admin_index(AdminUser(session): AdminUser) -> Result<Response, PageError> {
+    let page = AdminPage {
+        layout: Layout::new(&session, "Admin", "admin"),
+    };
+    Ok(render(&page)?.into_response())
+}
+
+/// Pages that do not exist.
+pub async fn not_found() -> Response {
+    error_page::error_response(&AppError::not_found(
+        "not_found",
+        "Cette adresse ne correspond à aucune page de Relais ; vérifiez le lien ou revenez à la liste des contacts.",
+    ))
+}

@@ -1,0 +1,261 @@
+//! Outils → Admin → Traitement des données en masse → Contacts →
+//! Réaffecter: every contact of one user goes to another.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::user::User;
+use crate::service::ServiceError;
+use crate::service::reassign::{
+    RunContextInput, apply_user_reassignment, prepare_user_reassignment, preview_user_reassignment,
+};
+use crate::storage::{ContactFilter, Page, Store};
+use crate::web::auth::session::{AdminUser, Session};
+use crate::web::error::AppError;
+use crate::web::state::AppState;
+
+use super::error_page::PageError;
+use super::extract::{FormData, QueryData};
+use super::layout::Layout;
+use super::picker::UserPicker;
+use super::render;
+use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
+use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+
+/// Contacts shown in the preview sample.
+const SAMPLE_SIZE: u32 = 5;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ReassignForm {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    idempotency_key: String,
+}
+
+pub struct ReassignSummary {
+    pub from_name: String,
+    pub to_name: String,
+    pub counts: CountsView,
+    pub sample: Vec<ContactRow>,
+}
+
+#[derive(Template)]
+#[template(path = "partials/reassign_preview.html")]
+pub struct ReassignPreview {
+    /// Advice shown instead of a preview until the form is complete.
+    pub hint: Option<&'static str>,
+    pub summary: Option<ReassignSummary>,
+}
+
+impl askama::filters::HtmlSafe for ReassignPreview {}
+
+#[derive(Template)]
+#[template(path = "reassign.html")]
+struct ReassignPage {
+    layout: Layout,
+    from: UserPicker,
+    to: UserPicker,
+    preview: ReassignPreview,
+    idempotency_key: String,
+}
+
+/// Field errors keyed by form field name.
+pub type FieldErrors = BTreeMap<&'static str, String>;
+
+/// JSON body of the live preview: the preview's HTML and the field errors.
+#[derive(Serialize)]
+pub struct PreviewAnswer {
+    pub html: String,
+    pub errors: FieldErrors,
+}
+
+/// Splits a service error into a field error, which the form shows next to
+/// its field, and anything else, which becomes an error page.
+pub fn field_error(error: ServiceError) -> Result<(&'static str, String), AppError> {
+    match error.field() {
+        Some(field) => Ok((field, error.to_string())),
+        None => Err(error.into()),
+    }
+}
+
+fn compute_preview(
+    store: &dyn Store,
+    form: &ReassignForm,
+) -> Result<(ReassignPreview, FieldErrors), AppError> {
+    let mut errors = FieldErrors::new();
+    if form.from.trim().is_empty() || form.to.trim().is_empty() {
+        let hint = "Choisissez « de » et « vers » pour voir combien de contacts seront réaffectés.";
+        return Ok((
+            ReassignPreview {
+                hint: Some(hint),
+                summary: None,
+            },
+            errors,
+        ));
+    }
+    let prepared = match prepare_user_reassignment(store, &form.from, &form.to) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            let (field, message) = field_error(error)?;
+            errors.insert(field, message);
+            let hint = "Corrigez le champ signalé pour voir l'aperçu.";
+            return Ok((
+                ReassignPreview {
+                    hint: Some(hint),
+                    summary: None,
+                },
+                errors,
+            ));
+        }
+    };
+    let outcome = preview_user_reassignment(store, &prepared)?;
+    let filter = ContactFilter {
+        owner: Some(prepared.from.id),
+        ..ContactFilter::default()
+    };
+    let sample = store.list_contacts(&filter, Page::first(SAMPLE_SIZE))?;
+    let summary = ReassignSummary {
+        from_name: prepared.from.display_name(),
+        to_name: prepared.to.display_name(),
+        counts: CountsView::new(&outcome),
+        sample: contact_rows(&sample.contacts),
+    };
+    Ok((
+        ReassignPreview {
+            hint: None,
+            summary: Some(summary),
+        },
+        errors,
+    ))
+}
+
+/// Live preview for the dialog's script: JSON with the HTML and errors.
+pub async fn preview(
+    State(state): State<AppState>,
+    AdminUser(_session): AdminUser,
+    QueryData(form): QueryData<ReassignForm>,
+) -> Result<Response, PageError> {
+    let (preview, errors) = state
+        .run(move |store| compute_preview(store, &form))
+        .await?;
+    let html = render(&preview)?.0;
+    Ok(Json(PreviewAnswer { html, errors }).into_response())
+}
+
+async fn dialog(
+    state: &AppState,
+    session: &Session,
+    form: ReassignForm,
+    status: StatusCode,
+    mut errors: FieldErrors,
+) -> Result<Response, PageError> {
+    let show_preview = !form.from.is_empty() || !form.to.is_empty();
+    let query = form.clone();
+    let (users, preview, preview_errors) = state
+        .run(move |store| {
+            let users: Vec<User> = store.list_users()?;
+            let (preview, errors) = if show_preview {
+                compute_preview(store, &query)?
+            } else {
+                let hint = "Choisissez « de » et « vers » pour voir combien de contacts seront réaffectés.";
+                (ReassignPreview { hint: Some(hint), summary: None }, FieldErrors::new())
+            };
+            Ok((users, preview, errors))
+        })
+        .await?;
+    for (field, message) in preview_errors {
+        errors.entry(field).or_insert(message);
+    }
+
+    let key = if form.idempotency_key.is_empty() {
+        new_form_key()
+    } else {
+        form.idempotency_key.clone()
+    };
+    let page = ReassignPage {
+        layout: Layout::new(session, "Réaffecter", "reassign"),
+        from: UserPicker::new("from", "de", &users, &form.from, true)
+            .with_help("L'utilisateur qui cède ses contacts, souvent parti : il peut être inactif.")
+            .with_error(errors.remove("from")),
+        to: UserPicker::new("to", "vers", &users, &form.to, false)
+            .with_help("L'utilisateur qui les reçoit ; il doit être actif.")
+            .with_error(errors.remove("to")),
+        preview,
+        idempotency_key: key,
+    };
+    Ok((status, render(&page)?).into_response())
+}
+
+/// Shows the « Réaffecter » dialog. Query parameters `from` and `to`
+/// pre-fill it and show the preview without script.
+pub async fn show(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    QueryData(mut form): QueryData<ReassignForm>,
+) -> Result<Response, PageError> {
+    form.idempotency_key = String::new();
+    dialog(&state, &session, form, StatusCode::OK, FieldErrors::new()).await
+}
+
+/// Valider: applies the reassignment once per form (idempotency key).
+pub async fn apply(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    FormData(form): FormData<ReassignForm>,
+) -> Result<Response, PageError> {
+    let key = scoped_idempotency_key(session.user.id, &form.idempotency_key)?;
+    let run = RunContextInput {
+        actor: session.actor(),
+        idempotency_key: Some(key),
+    };
+    let (from, to) = (form.from.clone(), form.to.clone());
+    let result = state
+        .run(
+            move |store| match prepare_user_reassignment(store, &from, &to) {
+                Ok(prepared) => {
+                    let applied = apply_user_reassignment(store, &prepared, run)?;
+                    Ok(Ok((prepared, applied)))
+                }
+                Err(error) => Ok(Err(field_error(error)?)),
+            },
+        )
+        .await?;
+
+    match result {
+        Ok((prepared, applied)) => {
+            let page = RunResultPage {
+                layout: Layout::new(&session, "Réaffecter : résultat", "reassign"),
+                lead: result_lead(&applied, &prepared.to.display_name()),
+                description: format!(
+                    "Réaffecter de {} vers {}.",
+                    prepared.from.display_name(),
+                    prepared.to.display_name()
+                ),
+                counts: CountsView::new(&applied.outcome),
+                batch_id: applied.batch_id,
+                replayed: applied.replayed,
+                again_href: "/admin/reassign",
+            };
+            Ok(render(&page)?.into_response())
+        }
+        Err((field, message)) => {
+            let errors = FieldErrors::from([(field, message)]);
+            dialog(
+                &state,
+                &session,
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Outils → Admin → Traitement des données en masse → Contacts →
+//! Réaffecter par région, titled « Affectation des contacts par région »:
+//! every contact with an address in the chosen country and postal prefixes
+//! goes to one user.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use serde::Deserialize;
+
+use crate::domain::country::CountryCode;
+use crate::domain::postal::parse_postal_field;
+use crate::service::reassign::{
+    RunContextInput, apply_region_reassignment, prepare_region_reassignment,
+    preview_region_reassignment,
+};
+use crate::storage::Store;
+use crate::web::auth::session::{AdminUser, Session};
+use crate::web::error::AppError;
+use crate::web::labels::{count, prefix_label};
+use crate::web::state::AppState;
+
+use super::error_page::PageError;
+use super::extract::{FormData, QueryData};
+use super::layout::Layout;
+use super::picker::UserPicker;
+use super::reassign::{FieldErrors, PreviewAnswer, field_error};
+use super::render;
+use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
+use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+
+const DEFAULT_COUNTRY: &str = "FRA";
+
+const HINT: &str = "Choisissez l'utilisateur et indiquez au moins un code postal (ou *) pour voir combien de contacts seront affectés.";
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RegionForm {
+    #[serde(default)]
+    to: String,
+    #[serde(default = "default_country")]
+    country: String,
+    #[serde(default)]
+    postal: String,
+    #[serde(default = "default_role")]
+    role: String,
+    #[serde(default)]
+    idempotency_key: String,
+}
+
+fn default_country() -> String {
+    DEFAULT_COUNTRY.to_string()
+}
+
+fn default_role() -> String {
+    "commercial".to_string()
+}
+
+pub struct PrefixRow {
+    pub label: String,
+    pub matched: String,
+}
+
+pub struct RegionSummary {
+    pub to_name: String,
+    pub country: String,
+    pub counts: CountsView,
+    pub per_prefix: Vec<PrefixRow>,
+    pub sample: Vec<ContactRow>,
+}
+
+#[derive(Template)]
+#[template(path = "partials/region_preview.html")]
+pub struct RegionPreviewPartial {
+    pub hint: Option<&'static str>,
+    pub summary: Option<RegionSummary>,
+}
+
+impl askama::filters::HtmlSafe for RegionPreviewPartial {}
+
+pub struct RoleOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reassign_region.html")]
+struct RegionPage {
+    layout: Layout,
+    to: UserPicker,
+    country: String,
+    country_error: Option<String>,
+    postal: String,
+    postal_error: Option<String>,
+    roles: Vec<RoleOption>,
+    role_error: Option<String>,
+    preview: RegionPreviewPartial,
+    idempotency_key: String,
+}
+
+fn hint_only(hint: &'static str) -> RegionPreviewPartial {
+    RegionPreviewPartial {
+        hint: Some(hint),
+        summary: None,
+    }
+}
+
+/// Checks country and postal field alone, so that a bad postal code shows
+/// its error before a user is chosen.
+fn check_criteria(form: &RegionForm) -> Option<(&'static str, String)> {
+    let country = match CountryCode::parse(&form.country) {
+        Ok(Some(country)) => country,
+        Ok(None) => {
+            return Some((
+                "country",
+                "code pays : indiquez un pays, par exemple FRA".to_string(),
+            ));
+        }
+        Err(error) => return Some(("country", format!("code pays : {error}"))),
+    };
+    parse_postal_field(&form.postal, &country)
+        .err()
+        .map(|error| ("postal", error.to_string()))
+}
+
+fn compute_preview(
+    store: &dyn Store,
+    form: &RegionForm,
+) -> Result<(RegionPreviewPartial, FieldErrors), AppError> {
+    let mut errors = FieldErrors::new();
+    if form.postal.trim().is_empty() {
+        return Ok((hint_only(HINT), errors));
+    }
+    if form.to.trim().is_empty() {
+        if let Some((field, message)) = check_criteria(form) {
+            errors.insert(field, message);
+            return Ok((
+                hint_only("Corrigez le champ signalé pour voir l'aperçu."),
+                errors,
+            ));
+        }
+        return Ok((hint_only(HINT), errors));
+    }
+    let prepared = match prepare_region_reassignment(
+        store,
+        &form.to,
+        &form.country,
+        &form.postal,
+        Some(&form.role),
+    ) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            let (field, message) = field_error(error)?;
+            errors.insert(field, message);
+            return Ok((
+                hint_only("Corrigez le champ signalé pour voir l'aperçu."),
+                errors,
+            ));
+        }
+    };
+    let preview = preview_region_reassignment(store, &prepared)?;
+    let country = &prepared.request.country;
+    let summary = RegionSummary {
+        to_name: prepared.to.display_name(),
+        country: format!("{} ({})", country.name_fr(), country.as_str()),
+        counts: CountsView::new(&preview.outcome),
+        per_prefix: preview
+            .per_prefix
+            .iter()
+            .map(|prefix| PrefixRow {
+                label: prefix_label(&prefix.prefix, country),
+                matched: count(prefix.matched),
+            })
+            .collect(),
+        sample: contact_rows(&preview.sample),
+    };
+    Ok((
+        RegionPreviewPartial {
+            hint: None,
+            summary: Some(summary),
+        },
+        errors,
+    ))
+}
+
+/// Live preview for the dialog's script: JSON with the HTML and errors.
+pub async fn preview(
+    State(state): State<AppState>,
+    AdminUser(_session): AdminUser,
+    QueryData(form): QueryData<RegionForm>,
+) -> Result<Response, PageError> {
+    let (preview, errors) = state
+        .run(move |store| compute_preview(store, &form))
+        .await?;
+    let html = render(&preview)?.0;
+    Ok(Json(PreviewAnswer { html, errors }).into_response())
+}
+
+async fn dialog(
+    state: &AppState,
+    session: &Session,
+    form: RegionForm,
+    status: StatusCode,
+    mut errors: FieldErrors,
+) -> Result<Response, PageError> {
+    let query = form.clone();
+    let (users, preview, preview_errors) = state
+        .run(move |store| {
+            let users = store.list_users()?;
+            let (preview, errors) = compute_preview(store, &query)?;
+            Ok((users, preview, errors))
+        })
+        .await?;
+    for (field, message) in preview_errors {
+        errors.entry(field).or_insert(message);
+    }
+
+    let role = form.role.trim().to_lowercase();
+    let roles = [
+        ("commercial", "commercial"),
+        ("technical", "technique"),
+        ("both", "les deux"),
+    ]
+    .into_iter()
+    .map(|(value, label)| RoleOption {
+        value,
+        label,
+        checked: role == value || (value == "commercial" && role.is_empty()),
+    })
+    .collect();
+    let key = if form.idempotency_key.is_empty() {
+        new_form_key()
+    } else {
+        form.idempotency_key.clone()
+    };
+    let page = RegionPage {
+        layout: Layout::new(session, "Affectation des contacts par région", "region"),
+        to: UserPicker::new("to", "Affecter à l'utilisateur", &users, &form.to, false)
+            .with_error(errors.remove("to")),
+        country: form.country,
+        country_error: errors.remove("country"),
+        postal: form.postal,
+        postal_error: errors.remove("postal"),
+        roles,
+        role_error: errors.remove("role"),
+        preview,
+        idempotency_key: key,
+    };
+    Ok((status, render(&page)?).into_response())
+}
+
+/// Shows the dialog. Query parameters pre-fill it and show the preview
+/// without script.
+pub async fn show(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    QueryData(mut form): QueryData<RegionForm>,
+) -> Result<Response, PageError> {
+    form.idempotency_key = String::new();
+    dialog(&state, &session, form, StatusCode::OK, FieldErrors::new()).await
+}
+
+/// Valider: applies the region reassignment once per form.
+pub async fn apply(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    FormData(form): FormData<RegionForm>,
+) -> Result<Response, PageError> {
+    let key = scoped_idempotency_key(session.user.id, &form.idempotency_key)?;
+    let run = RunContextInput {
+        actor: session.actor(),
+        idempotency_key: Some(key),
+    };
+    let request = form.clone();
+    let result = state
+        .run(move |store| {
+            let prepared = prepare_region_reassignment(
+                store,
+                &request.to,
+                &request.country,
+                &request.postal,
+                Some(&request.role),
+            );
+            match prepared {
+                Ok(prepared) => {
+                    let applied = apply_region_reassignment(store, &prepared, run)?;
+                    Ok(Ok((prepared, applied)))
+                }
+                Err(error) => Ok(Err(field_error(error)?)),
+            }
+        })
+        .await?;
+
+    match result {
+        Ok((prepared, applied)) => {
+            let country = &prepared.request.country;
+            let page = RunResultPage {
+                layout: Layout::new(&session, "Réaffecter par région : résultat", "region"),
+                lead: result_lead(&applied, &prepared.to.display_name()),
+                description: format!(
+                    "Affecter à {} les contacts avec une adresse en {} ({}), codes postaux « {} ».",
+                    prepared.to.display_name(),
+                    country.name_fr(),
+                    country.as_str(),
+                    form.postal.trim()
+                ),
+                counts: CountsView::new(&applied.outcome),
+                batch_id: applied.batch_id,
+                replayed: applied.replayed,
+                again_href: "/admin/reassign-region",
+            };
+            Ok(render(&page)?.into_response())
+        }
+        Err((field, message)) => {
+            let errors = FieldErrors::from([(field, message)]);
+            dialog(
+                &state,
+                &session,
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+            )
+            .await
+        }
+    }
+}

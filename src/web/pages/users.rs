@@ -1,0 +1,367 @@
+//! Outils → Admin → Utilisateurs: the list, creation with a password,
+//! deactivation and reactivation, and API tokens shown once.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::user::{User, UserId, UserRole};
+use crate::service::ServiceError;
+use crate::service::tokens::create_api_token;
+use crate::service::users::{MIN_PASSWORD_CHARS, UserForm, add_user, set_active};
+use crate::storage::Store;
+use crate::web::auth::session::{AdminUser, Session};
+use crate::web::error::AppError;
+use crate::web::state::AppState;
+
+use super::error_page::PageError;
+use super::extract::{FormData, QueryData};
+use super::layout::Layout;
+use super::reassign::FieldErrors;
+use super::render;
+
+pub struct UserRow {
+    pub id: UserId,
+    pub name: String,
+    pub initials: String,
+    pub email: String,
+    pub login: String,
+    pub is_admin: bool,
+    pub active: bool,
+    pub is_self: bool,
+}
+
+/// The creation form as typed, kept to refill it after an error.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    initials: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    login: String,
+    admin: Option<String>,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+/// One text field of the creation form.
+pub struct FormField {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub value: String,
+    pub autocomplete: &'static str,
+    pub help: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    layout: Layout,
+    notice: Option<String>,
+    rows: Vec<UserRow>,
+    fields: Vec<FormField>,
+    admin_checked: bool,
+    form_error: Option<String>,
+}
+
+/// Builds the creation form's fields, refilled with what was typed except
+/// the passwords.
+fn form_fields(form: &CreateForm, mut errors: FieldErrors) -> Vec<FormField> {
+    let specs: [(&'static str, &'static str, &'static str, &str, &'static str); 7] = [
+        ("initials", "Initiales", "text", &form.initials, "off"),
+        (
+            "first_name",
+            "Prénom",
+            "text",
+            &form.first_name,
+            "given-name",
+        ),
+        ("last_name", "Nom", "text", &form.last_name, "family-name"),
+        ("email", "E-mail", "email", &form.email, "email"),
+        (
+            "login",
+            "Identifiant dans le CRM (facultatif)",
+            "text",
+            &form.login,
+            "off",
+        ),
+        ("password", "Mot de passe", "password", "", "new-password"),
+        (
+            "password_confirm",
+            "Confirmation du mot de passe",
+            "password",
+            "",
+            "new-password",
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(|(name, label, kind, value, autocomplete)| FormField {
+            name,
+            label,
+            kind,
+            value: value.to_string(),
+            autocomplete,
+            help: match name {
+                "initials" => {
+                    Some("De 1 à 12 lettres ou chiffres, uniques, par exemple BB.".to_string())
+                }
+                "password" => Some(format!("{MIN_PASSWORD_CHARS} caractères au minimum.")),
+                _ => None,
+            },
+            error: errors.remove(name),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    done: Option<String>,
+    user: Option<String>,
+}
+
+/// Builds the confirmation sentence that the redirect after a change asks
+/// for, from a fixed list.
+fn notice(query: &NoticeQuery) -> Option<String> {
+    let user = query.user.as_deref().unwrap_or_default();
+    let text = match query.done.as_deref()? {
+        "created" => format!("Utilisateur {user} créé."),
+        "activated" => format!("Utilisateur {user} réactivé."),
+        "deactivated" => {
+            format!("Utilisateur {user} désactivé : ses contacts et son historique sont conservés.")
+        }
+        _ => return None,
+    };
+    Some(text)
+}
+
+fn rows(users: &[User], session: &Session) -> Vec<UserRow> {
+    users
+        .iter()
+        .map(|user| UserRow {
+            id: user.id,
+            name: user.display_name(),
+            initials: user.initials.clone(),
+            email: user.email.clone().unwrap_or_default(),
+            login: user.login.clone().unwrap_or_default(),
+            is_admin: user.role == UserRole::Admin,
+            active: user.active,
+            is_self: user.id == session.user.id,
+        })
+        .collect()
+}
+
+async fn users_page(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    form: CreateForm,
+    errors: FieldErrors,
+    form_error: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, PageError> {
+    let users = state.run(|store| Ok(store.list_users()?)).await?;
+    let page = UsersPage {
+        layout: Layout::new(session, "Utilisateurs", "users"),
+        notice,
+        rows: rows(&users, session),
+        fields: form_fields(&form, errors),
+        admin_checked: form.admin.is_some(),
+        form_error,
+    };
+    Ok((status, render(&page)?).into_response())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    QueryData(query): QueryData<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let form = CreateForm::default();
+    users_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        form,
+        FieldErrors::new(),
+        None,
+        notice(&query),
+    )
+    .await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    FormData(form): FormData<CreateForm>,
+) -> Result<Response, PageError> {
+    if form.password != form.password_confirm {
+        let errors = FieldErrors::from([(
+            "password_confirm",
+            "confirmation : les deux mots de passe diffèrent ; saisissez-les à nouveau".to_string(),
+        )]);
+        return users_page(
+            &state,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            errors,
+            None,
+            None,
+        )
+        .await;
+    }
+    let user_form = UserForm {
+        initials: form.initials.clone(),
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        email: form.email.clone(),
+        login: form.login.clone(),
+        admin: form.admin.is_some(),
+        password: Some(form.password.clone()),
+    };
+    let created = state
+        .run(move |store| match add_user(store, &user_form) {
+            Ok(user) => Ok(Ok(user)),
+            Err(error) if error.is_client_error() => Ok(Err(error)),
+            Err(error) => Err(error.into()),
+        })
+        .await?;
+
+    match created {
+        Ok(user) => Ok(
+            Redirect::to(&format!("/admin/users?done=created&user={}", user.initials))
+                .into_response(),
+        ),
+        Err(error) => {
+            let mut errors = FieldErrors::new();
+            let mut form_error = None;
+            match error.field() {
+                Some(field) => {
+                    errors.insert(field, error.to_string());
+                }
+                None => form_error = Some(error.to_string()),
+            }
+            users_page(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                errors,
+                form_error,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+fn find_by_id(store: &dyn Store, id: UserId) -> Result<User, AppError> {
+    store
+        .user_by_id(id)?
+        .ok_or_else(|| AppError::not_found("unknown_user", format!("Aucun utilisateur n° {id}.")))
+}
+
+async fn change_active(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    active: bool,
+) -> Result<Response, PageError> {
+    let id: UserId = id
+        .parse()
+        .map_err(|_| AppError::not_found("unknown_user", format!("Aucun utilisateur n° {id}.")))?;
+    if !active && id == session.user.id {
+        return Err(AppError::Service(ServiceError::invalid(
+            "self_deactivation",
+            "user",
+            "utilisateur : vous ne pouvez pas désactiver votre propre compte ; demandez-le à un autre administrateur",
+        ))
+        .into());
+    }
+    let user = state
+        .run(move |store| {
+            let user = find_by_id(store, id)?;
+            Ok(set_active(store, &user.initials, active)?)
+        })
+        .await?;
+    let done = if active { "activated" } else { "deactivated" };
+    Ok(Redirect::to(&format!("/admin/users?done={done}&user={}", user.initials)).into_response())
+}
+
+pub async fn activate(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    change_active(&state, &session, &id, true).await
+}
+
+pub async fn deactivate(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    change_active(&state, &session, &id, false).await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    /// Initials of the token's user.
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct TokenPage {
+    layout: Layout,
+    user_name: String,
+    label: String,
+    token: String,
+}
+
+/// Creates an API token and shows it once; only its hash is stored.
+pub async fn create_token(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    FormData(form): FormData<TokenForm>,
+) -> Result<Response, PageError> {
+    let label = match form.label.trim() {
+        "" => "écran Utilisateurs".to_string(),
+        label => label.to_string(),
+    };
+    let token_label = label.clone();
+    let (user, token) = state
+        .run(move |store| {
+            let user = store.find_user(&form.user)?.ok_or_else(|| {
+                AppError::not_found(
+                    "unknown_user",
+                    format!("Aucun utilisateur « {} ».", form.user.trim()),
+                )
+            })?;
+            let token = create_api_token(store, &user, &token_label)?;
+            Ok((user, token))
+        })
+        .await?;
+    let page = TokenPage {
+        layout: Layout::new(&session, "Jeton d'API créé", "users"),
+        user_name: user.display_name(),
+        label,
+        token,
+    };
+    Ok(render(&page)?.into_response())
+}

@@ -1,0 +1,119 @@
+// Live preview of the reassignment dialogs. When a field changes, the form
+// (without its CSRF token and idempotency key) is sent to the URL in
+// data-preview-url. The JSON response contains the preview's HTML, rendered
+// and escaped by the server, and the French error of each invalid field.
+(function () {
+  "use strict";
+
+  var DELAY_MS = 300;
+  var PRIVATE_FIELDS = ["csrf_token", "idempotency_key"];
+
+  function setFieldErrors(form, errors) {
+    var slots = form.querySelectorAll("[data-error-for]");
+    for (var i = 0; i < slots.length; i++) {
+      var slot = slots[i];
+      var name = slot.getAttribute("data-error-for");
+      var message = errors[name] || "";
+      if (slot.textContent !== message) {
+        slot.textContent = message;
+      }
+      var inputs = form.querySelectorAll('[name="' + name + '"]');
+      for (var j = 0; j < inputs.length; j++) {
+        if (message) {
+          inputs[j].setAttribute("aria-invalid", "true");
+        } else {
+          inputs[j].removeAttribute("aria-invalid");
+        }
+      }
+      var field = slot.closest(".field");
+      if (field) {
+        field.classList.toggle("field-invalid", Boolean(message));
+      }
+    }
+  }
+
+  function attach(form) {
+    var url = form.getAttribute("data-preview-url");
+    var target = form.querySelector("[data-preview]");
+    if (!url || !target) {
+      return;
+    }
+    var timer = null;
+    var sequence = 0;
+    var lastQuery = null;
+
+    function refresh() {
+      var params = new URLSearchParams(new FormData(form));
+      PRIVATE_FIELDS.forEach(function (name) { params.delete(name); });
+      var query = params.toString();
+      // Leaving a field fires "change" without changing anything.
+      if (query === lastQuery) {
+        return;
+      }
+      lastQuery = query;
+      var current = ++sequence;
+      target.setAttribute("aria-busy", "true");
+      fetch(url + "?" + query, {
+        headers: { "Accept": "application/json" },
+        credentials: "same-origin"
+      })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("HTTP " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (answer) {
+          if (current !== sequence) {
+            return;
+          }
+          target.innerHTML = answer.html;
+          setFieldErrors(form, answer.errors || {});
+        })
+        .catch(function () {
+          if (current !== sequence) {
+            return;
+          }
+          lastQuery = null;
+          target.textContent = "Aperçu indisponible pour le moment ; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
+        })
+        .then(function () {
+          if (current === sequence) {
+            target.setAttribute("aria-busy", "false");
+          }
+        });
+    }
+
+    function schedule() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, DELAY_MS);
+    }
+
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+    // A second click while the run is under way would get the same result,
+    // because the form keeps its idempotency key. Disabling the button
+    // spares that wait.
+    form.addEventListener("submit", function () {
+      var buttons = form.querySelectorAll('button[type="submit"]');
+      window.setTimeout(function () {
+        for (var i = 0; i < buttons.length; i++) {
+          buttons[i].disabled = true;
+        }
+      }, 0);
+    });
+    // Coming back to the page from the browser history shows it as it was
+    // left, button disabled included.
+    window.addEventListener("pageshow", function () {
+      var buttons = form.querySelectorAll('button[type="submit"]');
+      for (var i = 0; i < buttons.length; i++) {
+        buttons[i].disabled = false;
+      }
+    });
+  }
+
+  var forms = document.querySelectorAll("form[data-preview-url]");
+  for (var i = 0; i < forms.length; i++) {
+    attach(forms[i]);
+  }
+})();

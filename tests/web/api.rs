@@ -1,0 +1,399 @@
+//! The JSON API: previews equal runs, idempotency, errors, contacts and
+//! history, the OpenAPI document.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, json};
+
+const REGION: &str = "/api/v1/region-reassignments";
+
+fn region_body(postal: &str) -> Value {
+    json!({"to": "QT", "country": "FRA", "postal": postal, "role": "commercial"})
+}
+
+async fn post(app: &TestApp, path: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+    let mut request = app
+        .api(Method::POST, path, Some(&app.admin_token))
+        .json(body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, json(response).await)
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app
+        .api(Method::GET, path, Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, json(response).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_route() {
+    let app = TestApp::start().await;
+
+    let response = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document = json(response).await;
+
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    let expected = [
+        ("/api/v1/openapi.json", "get"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/users", "get"),
+        ("/api/v1/reassignments/preview", "post"),
+        ("/api/v1/reassignments", "post"),
+        ("/api/v1/region-reassignments/preview", "post"),
+        ("/api/v1/region-reassignments", "post"),
+        ("/api/v1/batches", "get"),
+        ("/api/v1/batches/{id}", "get"),
+        ("/api/v1/batches/{id}/contacts", "get"),
+        ("/api/v1/batches/{id}/undo", "post"),
+        ("/api/v1/contacts", "get"),
+        ("/api/v1/contacts/{id}", "get"),
+        ("/api/v1/contacts/{id}/history", "get"),
+    ];
+    for (path, method) in expected {
+        assert!(
+            paths.get(path).and_then(|item| item.get(method)).is_some(),
+            "{method} {path} is documented"
+        );
+    }
+    assert_eq!(paths.len(), expected.len(), "no undocumented or stale path");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_preview_equals_the_run() {
+    let app = TestApp::start().await;
+
+    let (status, preview) = post(
+        &app,
+        &format!("{REGION}/preview"),
+        &region_body("51;02"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let matched = preview["matched"].as_u64().unwrap();
+    assert!(matched > 0);
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["batch_id"], Value::Null);
+    assert_eq!(preview["to"], "QT");
+    assert_eq!(preview["role"], "commercial");
+    let per_prefix: u64 = preview["per_prefix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["matched"].as_u64().unwrap())
+        .sum();
+    assert!(
+        per_prefix >= matched,
+        "each contact is counted under at least one prefix"
+    );
+
+    let response = app
+        .api(Method::POST, REGION, Some(&app.admin_token))
+        .header("Idempotency-Key", "region-run-1")
+        .json(&region_body("51;02"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let run = json(response).await;
+
+    assert_eq!(run["changed"], preview["changed"]);
+    assert_eq!(run["matched"], preview["matched"]);
+    assert_eq!(run["commercial"], preview["commercial"]);
+    assert_eq!(run["replayed"], false);
+    let batch_id = run["batch_id"].as_i64().unwrap();
+    assert_eq!(location, format!("/api/v1/batches/{batch_id}"));
+    let (status, batch) = get(&app, &location).await;
+    assert_eq!(status, 200);
+    assert_eq!(batch["kind"], "reassign_region");
+    assert_eq!(batch["changed"], run["changed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_preview_equals_the_run() {
+    let app = TestApp::start().await;
+
+    let (status, preview) = post(
+        &app,
+        "/api/v1/reassignments/preview",
+        &json!({"from": "JD", "to": "QT"}),
+        None,
+    )
+    .await;
+    let (run_status, run) = post(
+        &app,
+        "/api/v1/reassignments",
+        &json!({"from": "JD", "to": "QT"}),
+        Some("user-run"),
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(run_status, 201);
+    assert!(preview["changed"].as_u64().unwrap() > 0);
+    for field in [
+        "matched",
+        "changed",
+        "already_owned",
+        "history_entries",
+        "commercial",
+        "technical",
+    ] {
+        assert_eq!(run[field], preview[field], "{field}");
+    }
+    assert_eq!(run["from"], "JD");
+    assert_eq!(run["to"], "QT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_idempotency_key_runs_once() {
+    let app = TestApp::start().await;
+    let batches_before = app.batch_count();
+
+    let (first_status, first) = post(&app, REGION, &region_body("51"), Some("retry-me")).await;
+    let (second_status, second) = post(&app, REGION, &region_body("51"), Some("retry-me")).await;
+    let (other_status, other) = post(&app, REGION, &region_body("02"), Some("retry-me")).await;
+
+    assert_eq!(first_status, 201);
+    assert_eq!(second_status, 200);
+    assert_eq!(second["replayed"], true);
+    assert_eq!(second["batch_id"], first["batch_id"]);
+    assert_eq!(second["changed"], first["changed"]);
+    assert_eq!(
+        other_status, 409,
+        "a key reused with other parameters is refused"
+    );
+    assert_eq!(other["code"], "idempotency_key_reused");
+    assert_eq!(app.batch_count(), batches_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_two_users_never_meet() {
+    let app = TestApp::start().await;
+    let qt = app.store.find_user("QT").unwrap().unwrap();
+    app.store.set_user_active(qt.id, true).unwrap();
+    let second_admin = {
+        let store = app.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let user = relais::service::users::add_user(
+                store.as_ref(),
+                &relais::service::users::UserForm {
+                    initials: "QB".into(),
+                    last_name: "Bis".into(),
+                    admin: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            relais::service::tokens::create_api_token(store.as_ref(), &user, "tests").unwrap()
+        })
+        .await
+        .unwrap()
+    };
+
+    let (first, _) = post(&app, REGION, &region_body("51"), Some("shared-key")).await;
+    let response = app
+        .api(Method::POST, REGION, Some(&second_admin))
+        .header("Idempotency-Key", "shared-key")
+        .json(&region_body("02"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(first, 201);
+    assert_eq!(response.status(), 201, "the second user's run is its own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_code_message_and_field() {
+    let app = TestApp::start().await;
+
+    let (status, bad_postal) =
+        post(&app, &format!("{REGION}/preview"), &region_body("5_"), None).await;
+    assert_eq!(status, 422);
+    assert_eq!(bad_postal["code"], "invalid_postal");
+    assert_eq!(bad_postal["field"], "postal");
+    assert!(
+        bad_postal["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("code postal : « 5_ »")
+    );
+    assert!(bad_postal["request_id"].is_string());
+
+    let (status, unknown) = post(
+        &app,
+        "/api/v1/reassignments/preview",
+        &json!({"from": "JD", "to": "ZZZ"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(unknown["code"], "unknown_user");
+    assert_eq!(unknown["field"], "to");
+
+    let (status, missing) = post(&app, "/api/v1/reassignments/preview", &json!({}), None).await;
+    assert_eq!(status, 422);
+    assert_eq!(missing["code"], "missing_user");
+
+    let response = app
+        .api(
+            Method::POST,
+            "/api/v1/reassignments/preview",
+            Some(&app.admin_token),
+        )
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["code"], "invalid_json");
+
+    let (status, no_batch) = get(&app, "/api/v1/batches/999999").await;
+    assert_eq!(status, 404);
+    assert_eq!(no_batch["code"], "unknown_batch");
+
+    let (status, bad_id) = get(&app, "/api/v1/batches/douze").await;
+    assert_eq!(status, 400);
+    assert_eq!(bad_id["code"], "invalid_batch_id");
+
+    let (status, unknown_path) = get(&app, "/api/v1/nothing-here").await;
+    assert_eq!(status, 404);
+    assert_eq!(unknown_path["code"], "not_found");
+
+    let (status, bad_key) = post(&app, REGION, &region_body("51"), Some(&"x".repeat(101))).await;
+    assert_eq!(status, 400);
+    assert_eq!(bad_key["code"], "invalid_idempotency_key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_restores_and_refuses_a_second_undo() {
+    let app = TestApp::start().await;
+    let (_, run) = post(&app, REGION, &region_body("51;02"), None).await;
+    let batch_id = run["batch_id"].as_i64().unwrap();
+
+    let (status, undo) = post(
+        &app,
+        &format!("/api/v1/batches/{batch_id}/undo"),
+        &json!({}),
+        None,
+    )
+    .await;
+    let (again_status, again) = post(
+        &app,
+        &format!("/api/v1/batches/{batch_id}/undo"),
+        &json!({}),
+        None,
+    )
+    .await;
+
+    assert_eq!(status, 201);
+    assert_eq!(undo["changed"], run["changed"]);
+    assert_eq!(undo["undone_batch"], batch_id);
+    assert_eq!(undo["skipped"], json!([]));
+    assert_eq!(again_status, 409);
+    assert_eq!(again["code"], "batch_already_undone");
+    let (_, list) = get(&app, "/api/v1/batches").await;
+    let batches = list["batches"].as_array().unwrap();
+    assert_eq!(batches[0]["undoes"], batch_id);
+    assert_eq!(batches[1]["undone_by"], batches[0]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_by_id_and_external_id() {
+    let app = TestApp::start().await;
+    let (_, run) = post(&app, REGION, &region_body("51;02"), None).await;
+    let batch_id = run["batch_id"].as_i64().unwrap();
+
+    let (status, owned) = get(&app, "/api/v1/contacts?owner=QT&limit=3").await;
+    assert_eq!(status, 200);
+    assert_eq!(owned["total"], run["changed"]);
+    assert_eq!(owned["contacts"].as_array().unwrap().len(), 3);
+    let contact_id = owned["contacts"][0]["id"].as_i64().unwrap();
+    let (status, history) = get(&app, &format!("/api/v1/contacts/{contact_id}/history")).await;
+
+    assert_eq!(status, 200);
+    let entry = &history[0];
+    assert_eq!(entry["kind"], "reassign_region");
+    assert_eq!(entry["role"], "commercial");
+    assert_eq!(entry["new_owner"], "QT");
+    assert_eq!(entry["batch_id"], batch_id);
+    assert_eq!(entry["actor"], "Quentin ADMIN (QA)");
+    assert!(
+        entry["message"]
+            .as_str()
+            .unwrap()
+            .contains("réaffectation par région")
+    );
+    let (status, missing) = get(&app, "/api/v1/contacts/absent-42/history").await;
+    assert_eq!(status, 404);
+    assert_eq!(missing["code"], "unknown_contact");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_filter_and_paginate() {
+    let app = TestApp::start().await;
+
+    let (_, all) = get(&app, "/api/v1/contacts?limit=10&offset=5").await;
+    let (_, marne) = get(&app, "/api/v1/contacts?departement=51").await;
+    let (_, prefixes) = get(&app, "/api/v1/contacts?country=FRA&postal=51").await;
+    let (_, text) = get(&app, "/api/v1/contacts?q=Boulangerie&limit=500").await;
+    let (status, bad) = get(&app, "/api/v1/contacts?departement=99").await;
+    let (limit_status, _) = get(&app, "/api/v1/contacts?limit=beaucoup").await;
+
+    assert_eq!(all["total"], 400);
+    assert_eq!(all["contacts"].as_array().unwrap().len(), 10);
+    assert_eq!(all["contacts"][0]["id"], 6);
+    assert!(marne["total"].as_u64().unwrap() > 0);
+    assert_eq!(marne["total"], prefixes["total"]);
+    for contact in text["contacts"].as_array().unwrap() {
+        assert!(contact["company"].as_str().unwrap().contains("Boulangerie"));
+    }
+    assert_eq!(status, 422);
+    assert_eq!(bad["field"], "departement");
+    assert_eq!(limit_status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_matching_nothing_records_no_batch() {
+    let app = TestApp::start().await;
+    let batches_before = app.batch_count();
+
+    let (status, run) = post(&app, REGION, &region_body("99999"), Some("nothing")).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(run["matched"], 0);
+    assert_eq!(run["batch_id"], Value::Null);
+    assert_eq!(app.batch_count(), batches_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_me() {
+    let app = TestApp::start().await;
+
+    let (status, users) = get(&app, "/api/v1/users").await;
+    let (_, me) = get(&app, "/api/v1/me").await;
+
+    assert_eq!(status, 200);
+    let users = users.as_array().unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|user| user["initials"] == "PL" && user["active"] == false)
+    );
+    assert_eq!(me["initials"], "QA");
+    assert_eq!(me["role"], "admin");
+}

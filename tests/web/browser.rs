@@ -1,0 +1,564 @@
+//! Browser tests: headless Chromium driven through chromedriver, with
+//! axe-core checking each screen against the WCAG 2.1 A and AA rules.
+//!
+//! They need the Debian packages `chromium` and `chromium-driver`. Without
+//! them the tests fail and print how to install them, unless
+//! `RELAIS_SKIP_BROWSER=1` is set, in which case they print that they were
+//! skipped. `RELAIS_CHROMIUM` and `RELAIS_CHROMEDRIVER` override the
+//! programs' paths. Screenshots of the two dialogs go to
+//! `target/screenshots/`, and to `docs/` when `RELAIS_UPDATE_SCREENSHOTS=1`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use relais::service::reassign::{prepare_region_reassignment, preview_region_reassignment};
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, TestApp};
+
+const AXE_SOURCE: &str = include_str!("assets/axe.min.js");
+
+const SKIP_VARIABLE: &str = "RELAIS_SKIP_BROWSER";
+
+/// How long a page may take to show what a step waits for.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Flags for a headless Chromium on a machine without network: the
+/// background services would otherwise keep trying to reach the internet.
+const CHROMIUM_FLAGS: [&str; 12] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1200",
+    "--lang=fr-FR",
+    "--force-device-scale-factor=1",
+];
+
+fn find_program(variable: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Ok(path) = std::env::var(variable) {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect())
+        .unwrap_or_default();
+    candidates.iter().find_map(|candidate| {
+        let candidate = Path::new(candidate);
+        if candidate.is_absolute() {
+            return candidate.is_file().then(|| candidate.to_path_buf());
+        }
+        path_dirs
+            .iter()
+            .map(|dir| dir.join(candidate))
+            .find(|path| path.is_file())
+    })
+}
+
+/// Chromium and chromedriver for this test, or `None` when the browser
+/// tests are skipped on purpose.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    /// Ends chromedriver and the Chromium it started, even when a test
+    /// fails before closing the session: both run in the process group
+    /// created for chromedriver.
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(format!("-{}", self.driver.id()))
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+async fn open_browser(test: &str) -> Option<Browser> {
+    if std::env::var(SKIP_VARIABLE).as_deref() == Ok("1") {
+        eprintln!("browser test {test} skipped: {SKIP_VARIABLE}=1");
+        return None;
+    }
+    // The Debian wrapper script /usr/bin/chromium adds flags of its own;
+    // the binary behind it is started directly when present.
+    let chromium = find_program(
+        "RELAIS_CHROMIUM",
+        &[
+            "/usr/lib/chromium/chromium",
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+        ],
+    );
+    let chromedriver = find_program(
+        "RELAIS_CHROMEDRIVER",
+        &["chromedriver", "/usr/lib/chromium/chromedriver"],
+    );
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        panic!(
+            "browser test {test}: Chromium or chromedriver not found. Install them with \
+             `apt-get update && apt-get install -y chromium chromium-driver`, or set {SKIP_VARIABLE}=1 to skip the browser tests."
+        );
+    };
+
+    let port = free_port();
+    let mut command = Command::new(&chromedriver);
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let driver = command
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", chromedriver.display()));
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < WAIT,
+            "chromedriver did not listen on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let profile = tempfile::tempdir().expect("browser profile folder");
+    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": chromium, "args": args }
+    });
+    let capabilities = match capabilities {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "chromedriver could not start {}: {error}",
+                chromium.display()
+            )
+        });
+    Some(Browser {
+        client,
+        driver,
+        _profile: profile,
+    })
+}
+
+/// Runs axe-core on the current page and returns the violations of WCAG
+/// 2.1 level A and AA rules.
+async fn axe_violations(client: &Client) -> Vec<Value> {
+    client
+        .execute(AXE_SOURCE, vec![])
+        .await
+        .expect("axe-core loads");
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+            .then((results) => done(results.violations.map((violation) => ({
+                rule: violation.id,
+                impact: violation.impact,
+                help: violation.help,
+                nodes: violation.nodes.slice(0, 5).map((node) => node.target.join(" ")),
+            }))))
+            .catch((error) => done([{ rule: "axe-error", help: String(error) }]));
+    "#;
+    let violations = client
+        .execute_async(script, vec![])
+        .await
+        .expect("axe-core runs");
+    violations
+        .as_array()
+        .cloned()
+        .expect("axe-core returns a list")
+}
+
+/// Fails on any violation axe-core finds on the current page.
+async fn assert_accessible(client: &Client, screen: &str) {
+    let violations = axe_violations(client).await;
+    assert!(
+        violations.is_empty(),
+        "{screen}: WCAG 2.1 A/AA violations found by axe-core:\n{}",
+        serde_json::to_string_pretty(&violations).unwrap_or_default()
+    );
+}
+
+/// Saves a screenshot to `target/screenshots/`, and to `docs/` too when
+/// `publish` is set and `RELAIS_UPDATE_SCREENSHOTS=1`.
+async fn screenshot(client: &Client, name: &str, publish: bool) {
+    // The focus ring of the last field used is not part of the picture.
+    client
+        .execute("document.activeElement.blur();", vec![])
+        .await
+        .expect("blur");
+    let png = client.screenshot().await.expect("screenshot");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut folders = vec![root.join("target").join("screenshots")];
+    if publish && std::env::var("RELAIS_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        folders.push(root.join("docs"));
+    }
+    for folder in folders {
+        std::fs::create_dir_all(&folder).expect("screenshot folder");
+        std::fs::write(folder.join(name), &png).expect("screenshot written");
+    }
+}
+
+async fn login(client: &Client, app: &TestApp, initials: &str) {
+    client.goto(&app.url("/login")).await.expect("login page");
+    client
+        .find(Locator::Id("field-login"))
+        .await
+        .unwrap()
+        .send_keys(initials)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("field-password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("button[type=submit].primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_url(&app.url("/contacts").parse().unwrap())
+        .await
+        .expect("logged in");
+}
+
+/// Waits until the inner HTML of `selector` satisfies `ready`, and returns it.
+async fn wait_for_html(
+    client: &Client,
+    selector: &str,
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let started = Instant::now();
+    loop {
+        let html = match client.find(Locator::Css(selector)).await {
+            Ok(element) => element.html(true).await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if ready(&html) {
+            return html;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "timed out waiting for {what}; {selector} holds: {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn changed_count(html: &str) -> Option<u64> {
+    crate::support::data_changed(html)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_reassignment_and_undo_in_browser() {
+    let Some(browser) = open_browser("region_reassignment_and_undo_in_browser").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+    let store = app.store.clone();
+    let expected = tokio::task::spawn_blocking(move || {
+        let prepared =
+            prepare_region_reassignment(store.as_ref(), "QT", "FRA", "51;02", Some("commercial"))
+                .unwrap();
+        preview_region_reassignment(store.as_ref(), &prepared)
+            .unwrap()
+            .outcome
+            .changed
+    })
+    .await
+    .unwrap();
+    assert!(expected > 0, "the demo base has contacts in 51 and 02");
+    login(client, &app, "QA").await;
+
+    // Réaffecter: the preview appears once both users are chosen.
+    client.goto(&app.url("/admin/reassign")).await.unwrap();
+    client
+        .find(Locator::Id("field-from"))
+        .await
+        .unwrap()
+        .select_by_value("PL")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("field-to"))
+        .await
+        .unwrap()
+        .select_by_value("QT")
+        .await
+        .unwrap();
+    let preview = wait_for_html(client, "#preview", "the Réaffecter preview", |html| {
+        changed_count(html).is_some()
+    })
+    .await;
+    assert!(preview.contains("Paul LEFÈVRE (PL)"));
+    screenshot(client, "reassign.png", true).await;
+    assert_accessible(client, "Réaffecter with a preview").await;
+
+    // Réaffecter par région: a bad code is announced next to its field.
+    client
+        .goto(&app.url("/admin/reassign-region"))
+        .await
+        .unwrap();
+    assert_accessible(client, "Réaffecter par région, empty").await;
+    client
+        .find(Locator::Id("field-to"))
+        .await
+        .unwrap()
+        .select_by_value("QT")
+        .await
+        .unwrap();
+    let postal = client.find(Locator::Id("field-postal")).await.unwrap();
+    postal.send_keys("5%").await.unwrap();
+    let error = wait_for_html(client, "#postal-error", "the postal error", |html| {
+        html.contains("5%")
+    })
+    .await;
+    assert!(error.starts_with("code postal : « 5% »"), "{error}");
+    assert_eq!(
+        postal.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert_accessible(client, "Réaffecter par région with an error").await;
+
+    postal.clear().await.unwrap();
+    postal.send_keys("51;02").await.unwrap();
+    let preview = wait_for_html(client, "#preview", "the region preview", |html| {
+        html.contains("51 — Marne") && html.contains("02 — Aisne")
+    })
+    .await;
+    assert_eq!(
+        changed_count(&preview),
+        Some(expected),
+        "the preview shows the count the store computes"
+    );
+    assert_eq!(
+        client
+            .find(Locator::Id("postal-error"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        ""
+    );
+    screenshot(client, "reassign-region.png", true).await;
+    assert_accessible(client, "Réaffecter par région with a preview").await;
+
+    // Valider, then the history entry on a contact of the batch.
+    client
+        .find(Locator::Css("form[data-preview-url] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let link = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("a.batch-link"))
+        .await
+        .expect("result page");
+    let result = client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .html(true)
+        .await
+        .unwrap();
+    assert_eq!(
+        changed_count(&result),
+        Some(expected),
+        "the run changed what the preview said"
+    );
+    assert_accessible(client, "result of Réaffecter par région").await;
+    link.click().await.unwrap();
+    let batch_id = app.store.list_batches(1, 0).unwrap()[0].id;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("table.contacts"))
+        .await
+        .expect("batch page");
+    assert_accessible(client, "batch page").await;
+    client
+        .find(Locator::Css("table.contacts tbody tr a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let history = wait_for_html(client, "main", "the contact page", |html| {
+        html.contains("Historique du contact")
+    })
+    .await;
+    assert!(
+        history.contains(&format!(
+            "→ Théo TARGET (QT) — réaffectation par région n° {batch_id} par Quentin ADMIN (QA)"
+        )),
+        "the contact's history names the batch"
+    );
+    assert_accessible(client, "contact page").await;
+
+    // Undo from the journal.
+    client.goto(&app.url("/admin/batches")).await.unwrap();
+    assert_accessible(client, "journal").await;
+    client
+        .find(Locator::LinkText(&format!("n° {batch_id}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("form.undo-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let undone = wait_for_html(client, "main", "the undo result", |html| {
+        html.contains("annulée par")
+    })
+    .await;
+    assert!(undone.contains(&format!(
+        "Opération n° {batch_id} annulée par l'opération n° "
+    )));
+    assert_accessible(client, "undo result").await;
+    assert!(app.store.batch(batch_id).unwrap().unwrap().undone);
+
+    client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_passes_axe() {
+    let Some(browser) = open_browser("every_screen_passes_axe").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+
+    // The checker itself must see a known fault, else a silent failure to
+    // run it would pass every screen.
+    client
+        .goto("data:text/html,<html><body><img src='x.png'><input></body></html>")
+        .await
+        .unwrap();
+    let faults = axe_violations(client).await;
+    let rules: Vec<&str> = faults
+        .iter()
+        .filter_map(|fault| fault["rule"].as_str())
+        .collect();
+    assert!(
+        rules.contains(&"image-alt"),
+        "axe-core reports a missing alt: {rules:?}"
+    );
+    assert!(
+        rules.contains(&"html-has-lang"),
+        "axe-core reports a missing lang: {rules:?}"
+    );
+
+    client.goto(&app.url("/login")).await.unwrap();
+    assert_accessible(client, "login").await;
+    client
+        .find(Locator::Id("field-login"))
+        .await
+        .unwrap()
+        .send_keys("QA")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("field-password"))
+        .await
+        .unwrap()
+        .send_keys("mauvais mot de passe")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("button[type=submit].primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("login-error"))
+        .await
+        .expect("login error");
+    assert_accessible(client, "login with an error").await;
+
+    login(client, &app, "QA").await;
+    for (path, screen) in [
+        ("/contacts", "contacts"),
+        ("/contacts?departement=51&q=a", "contacts-filtered"),
+        ("/contacts?postal=5%25", "contacts-error"),
+        ("/contacts/1", "contact"),
+        ("/admin", "admin"),
+        ("/admin/reassign", "reassign-empty"),
+        ("/admin/reassign?from=JD&to=PL", "reassign-error"),
+        (
+            "/admin/reassign-region?to=QT&postal=*",
+            "reassign-region-all",
+        ),
+        ("/admin/batches", "journal"),
+        ("/admin/batches/1", "batch-import"),
+        ("/admin/users", "users"),
+        ("/contacts/999999", "error"),
+    ] {
+        client.goto(&app.url(path)).await.unwrap();
+        screenshot(client, &format!("screen-{screen}.png"), false).await;
+        assert_accessible(client, screen).await;
+    }
+
+    // Keyboard: the skip link is the first stop and leads to the content.
+    client.goto(&app.url("/admin/reassign")).await.unwrap();
+    let focused = client
+        .execute("document.body.focus(); return document.querySelector('.skip-link').getAttribute('href');", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("#contenu"));
+
+    client.clone().close().await.unwrap();
+}

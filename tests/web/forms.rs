@@ -1,0 +1,747 @@
+//! The screens' forms: CSRF protection, previews, Valider run once per
+//! form, undo from the journal, CSV export and the users page.
+
+use relais::storage::{ContactFilter, Page};
+
+use crate::support::{PASSWORD, TestApp, data_changed, hidden_field, json, text};
+
+/// Returns the region dialog's hidden fields, as a logged-in browser gets them.
+async fn region_form(app: &TestApp, client: &reqwest::Client) -> (String, String) {
+    let page = app.page(client, "/admin/reassign-region").await;
+    let csrf = hidden_field(&page, "csrf_token").expect("CSRF field");
+    let key = hidden_field(&page, "idempotency_key").expect("idempotency field");
+    (csrf, key)
+}
+
+fn qt_contacts(app: &TestApp) -> u64 {
+    let qt = app.store.find_user("QT").unwrap().unwrap();
+    let filter = ContactFilter {
+        owner: Some(qt.id),
+        ..ContactFilter::default()
+    };
+    app.store
+        .list_contacts(&filter, Page::first(1))
+        .unwrap()
+        .total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_post_is_refused() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    let fields = |token: Option<&str>| {
+        let mut fields = vec![
+            ("to", "QT".to_string()),
+            ("country", "FRA".to_string()),
+            ("postal", "51;02".to_string()),
+            ("role", "commercial".to_string()),
+            ("idempotency_key", key.clone()),
+        ];
+        if let Some(token) = token {
+            fields.push(("csrf_token", token.to_string()));
+        }
+        fields
+    };
+    let batches_before = app.batch_count();
+
+    let without_token = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&fields(None))
+        .send()
+        .await
+        .unwrap();
+    let wrong_token = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&fields(Some("0000")))
+        .send()
+        .await
+        .unwrap();
+    let other_origin = client
+        .post(app.url("/admin/reassign-region"))
+        .header("origin", "http://evil.example")
+        .form(&fields(Some(&csrf)))
+        .send()
+        .await
+        .unwrap();
+    let cross_site = client
+        .post(app.url("/admin/reassign-region"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&fields(Some(&csrf)))
+        .send()
+        .await
+        .unwrap();
+
+    for (case, response) in [
+        ("without token", without_token),
+        ("wrong token", wrong_token),
+        ("other origin", other_origin),
+        ("cross-site fetch", cross_site),
+    ] {
+        assert_eq!(response.status(), 403, "{case}");
+        assert!(
+            text(response).await.contains("Requête refusée"),
+            "{case} shows why"
+        );
+    }
+    assert_eq!(app.batch_count(), batches_before, "nothing ran");
+    assert_eq!(qt_contacts(&app), 0, "no contact moved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_of_another_session_is_refused() {
+    let app = TestApp::start().await;
+    let admin = app.logged_in("QA").await;
+    let other = app.logged_in("QA").await;
+    let (other_csrf, key) = region_form(&app, &other).await;
+
+    let response = admin
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("postal", "51"),
+            ("idempotency_key", &key),
+            ("csrf_token", &other_csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_origin_post_is_accepted() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+
+    let response = client
+        .post(app.url("/admin/reassign-region"))
+        .header("origin", app.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51;02"),
+            ("role", "commercial"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert!(text(response).await.contains("appliquée"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_preview_matches_the_run() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+
+    let preview = client
+        .get(app.url("/admin/reassign-region/preview"))
+        .query(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51;02"),
+            ("role", "commercial"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), 200);
+    let preview = json(preview).await;
+    let html = preview["html"].as_str().unwrap();
+    let expected = data_changed(html).expect("preview count");
+    assert!(expected > 0, "the demo base has contacts in 51 and 02");
+    assert!(html.contains("51 — Marne"));
+    assert!(html.contains("02 — Aisne"));
+    assert_eq!(preview["errors"], serde_json::json!({}));
+
+    let (csrf, key) = region_form(&app, &client).await;
+    let result = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51;02"),
+            ("role", "commercial"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(result.status(), 200);
+    let page = text(result).await;
+
+    assert_eq!(data_changed(&page), Some(expected));
+    assert!(page.contains("appliquée"));
+    assert!(page.contains("contacts concernés"));
+    assert!(page.contains("contacts réaffectés"));
+    assert_eq!(qt_contacts(&app), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_reports_field_errors() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+
+    let bad_postal = json(
+        client
+            .get(app.url("/admin/reassign-region/preview"))
+            .query(&[("to", "QT"), ("country", "FRA"), ("postal", "5%")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let bad_country = json(
+        client
+            .get(app.url("/admin/reassign-region/preview"))
+            .query(&[("to", "QT"), ("country", "Atlantide"), ("postal", "51")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let inactive_target = json(
+        client
+            .get(app.url("/admin/reassign/preview"))
+            .query(&[("from", "JD"), ("to", "PL")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let incomplete = json(
+        client
+            .get(app.url("/admin/reassign/preview?from=JD"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    assert!(
+        bad_postal["errors"]["postal"]
+            .as_str()
+            .unwrap()
+            .contains("« 5% »")
+    );
+    assert!(
+        bad_country["errors"]["country"]
+            .as_str()
+            .unwrap()
+            .contains("Atlantide")
+    );
+    assert!(
+        inactive_target["errors"]["to"]
+            .as_str()
+            .unwrap()
+            .contains("inactif")
+    );
+    assert_eq!(incomplete["errors"], serde_json::json!({}));
+    assert!(incomplete["html"].as_str().unwrap().contains("Choisissez"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_field_is_shown_next_to_it() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    let batches_before = app.batch_count();
+
+    let response = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "5_"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 422);
+    let page = text(response).await;
+    assert!(page.contains(
+        "id=\"postal-error\" data-error-for=\"postal\" aria-live=\"polite\">code postal : « 5_ »"
+    ));
+    assert!(page.contains("aria-describedby=\"postal-help postal-error\" aria-invalid=\"true\""));
+    assert!(
+        page.contains("value=\"5_\""),
+        "the form keeps what was typed"
+    );
+    assert_eq!(app.batch_count(), batches_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_submit_runs_once() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/reassign").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let key = hidden_field(&page, "idempotency_key").unwrap();
+    let form = [
+        ("from", "JD"),
+        ("to", "QT"),
+        ("idempotency_key", key.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let batches_before = app.batch_count();
+
+    let first = text(
+        client
+            .post(app.url("/admin/reassign"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let second = text(
+        client
+            .post(app.url("/admin/reassign"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    assert!(first.contains("Opération de masse n° "));
+    assert!(first.contains("appliquée"));
+    assert!(second.contains("Ce formulaire avait déjà été validé"));
+    assert_eq!(data_changed(&first), data_changed(&second));
+    assert_eq!(
+        app.batch_count(),
+        batches_before + 1,
+        "one batch for two submissions"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_matching_nothing_records_no_batch() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    let batches_before = app.batch_count();
+
+    let page = text(
+        client
+            .post(app.url("/admin/reassign-region"))
+            .form(&[
+                ("to", "QT"),
+                ("country", "FRA"),
+                ("postal", "99999"),
+                ("idempotency_key", &key),
+                ("csrf_token", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    assert!(page.contains("Aucun contact ne correspond : rien n'a été modifié"));
+    assert!(!page.contains("batch-link"));
+    assert_eq!(app.batch_count(), batches_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_from_the_journal() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51;02"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let moved = qt_contacts(&app);
+    assert!(moved > 0);
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+
+    let journal = app.page(&client, "/admin/batches").await;
+    assert!(journal.contains(&format!("href=\"/admin/batches/{}\"", batch.id)));
+    assert!(journal.contains("réaffectation par région"));
+    assert!(journal.contains("codes postaux « 51;02 »"));
+    let detail = app
+        .page(&client, &format!("/admin/batches/{}", batch.id))
+        .await;
+    assert!(detail.contains("Annuler cette opération"));
+    let undo_key = hidden_field(&detail, "idempotency_key").unwrap();
+    let undo_csrf = hidden_field(&detail, "csrf_token").unwrap();
+    let form = [
+        ("idempotency_key", undo_key.as_str()),
+        ("csrf_token", undo_csrf.as_str()),
+    ];
+
+    let result = client
+        .post(app.url(&format!("/admin/batches/{}/undo", batch.id)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(result.status(), 200);
+    let result = text(result).await;
+    let again = text(
+        client
+            .post(app.url(&format!("/admin/batches/{}/undo", batch.id)))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    assert!(result.contains(&format!(
+        "Opération n° {} annulée par l'opération n° ",
+        batch.id
+    )));
+    assert!(result.contains("contacts restaurés"));
+    assert!(result.contains("0 contact ignoré"));
+    assert!(
+        again.contains("Ce formulaire avait déjà été validé"),
+        "a resubmitted undo is not run twice"
+    );
+    assert_eq!(qt_contacts(&app), 0, "every contact got its owner back");
+    let after = app
+        .page(&client, &format!("/admin/batches/{}", batch.id))
+        .await;
+    assert!(after.contains("annulée par"));
+    assert!(!after.contains("Annuler cette opération</button>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_lists_contacts_changed_since() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("postal", "51;02"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let region_batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let page = app.page(&client, "/admin/reassign").await;
+    let key = hidden_field(&page, "idempotency_key").unwrap();
+    client
+        .post(app.url("/admin/reassign"))
+        .form(&[
+            ("from", "QT"),
+            ("to", "QU"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let detail = app
+        .page(&client, &format!("/admin/batches/{}", region_batch.id))
+        .await;
+    let undo_key = hidden_field(&detail, "idempotency_key").unwrap();
+
+    let result = text(
+        client
+            .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
+            .form(&[
+                ("idempotency_key", undo_key.as_str()),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    assert!(result.contains("0 contact restauré"));
+    assert!(result.contains("Contacts ignorés"));
+    assert!(result.contains("responsable commercial modifié depuis l'opération : actuellement QU, l'opération avait mis QT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_entry_appears_on_the_contact_page() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("postal", "51;02"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let contact = app
+        .store
+        .batch_contacts(batch.id, Page::first(1))
+        .unwrap()
+        .contacts
+        .remove(0);
+
+    let page = app
+        .page(&client, &format!("/contacts/{}", contact.id))
+        .await;
+
+    assert!(page.contains(&format!(
+        "→ Théo TARGET (QT) — réaffectation par région n° {} par Quentin ADMIN (QA)",
+        batch.id
+    )));
+    assert!(page.contains("Adresse professionnelle (pro)"));
+    assert!(page.contains("Adresse personnelle (perso)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_exports_as_csv() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("postal", "51;02"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+
+    let response = client
+        .get(app.url(&format!("/admin/batches/{}/export.csv", batch.id)))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()["content-disposition"],
+        format!("attachment; filename=\"operation-{}.csv\"", batch.id).as_str()
+    );
+    let body = response.bytes().await.unwrap();
+    assert!(body.starts_with("\u{feff}N° Relais;".as_bytes()));
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert_eq!(
+        text.split("\r\n").filter(|line| !line.is_empty()).count() as u64,
+        batch.outcome.changed + 1
+    );
+    assert_eq!(
+        client
+            .get(app.url("/admin/batches/999999/export.csv"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_list_filters_by_departement() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QU").await;
+
+    let marne = app.page(&client, "/contacts?departement=51").await;
+    let corsica = app
+        .page(&client, "/contacts?departement=2A&postal=201")
+        .await;
+    let bad = client
+        .get(app.url("/contacts?postal=5%25"))
+        .send()
+        .await
+        .unwrap();
+
+    assert!(marne.contains("dép. 51 — Marne"));
+    assert!(
+        !marne.contains(">400 contacts"),
+        "the filter leaves out contacts outside the Marne"
+    );
+    assert!(corsica.contains("contact"));
+    assert_eq!(bad.status(), 422);
+    assert!(
+        text(bad)
+            .await
+            .contains("id=\"postal-error\">code postal : « 5% »")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_page_creates_and_deactivates() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/users").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let new_user = [
+        ("csrf_token", csrf.as_str()),
+        ("initials", "NV"),
+        ("first_name", "Noémie"),
+        ("last_name", "Vasseur"),
+        ("email", "nv@example.org"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ];
+
+    let created = client
+        .post(app.url("/admin/users"))
+        .form(&new_user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let listed = app
+        .page(&client, created.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(listed.contains("Utilisateur NV créé."));
+    assert!(listed.contains("Noémie VASSEUR (NV)"));
+
+    let duplicate = client
+        .post(app.url("/admin/users"))
+        .form(&new_user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status(), 422);
+    let mismatch = client
+        .post(app.url("/admin/users"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("initials", "NW"),
+            ("last_name", "W"),
+            ("password", PASSWORD),
+            ("password_confirm", "autre chose"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatch.status(), 422);
+    assert!(
+        text(mismatch)
+            .await
+            .contains("les deux mots de passe diffèrent")
+    );
+    let weak = client
+        .post(app.url("/admin/users"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("initials", "NW"),
+            ("last_name", "W"),
+            ("password", "court"),
+            ("password_confirm", "court"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        text(weak)
+            .await
+            .contains("id=\"user-password-error\">mot de passe : 10 caractères au minimum")
+    );
+
+    let nv = app.store.find_user("NV").unwrap().unwrap();
+    let deactivated = client
+        .post(app.url(&format!("/admin/users/{}/deactivate", nv.id)))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deactivated.status(), 303);
+    assert!(!app.store.find_user("NV").unwrap().unwrap().active);
+    let reactivated = client
+        .post(app.url(&format!("/admin/users/{}/activate", nv.id)))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reactivated.status(), 303);
+    assert!(app.store.find_user("NV").unwrap().unwrap().active);
+
+    let me = app.store.find_user("QA").unwrap().unwrap();
+    let self_deactivation = client
+        .post(app.url(&format!("/admin/users/{}/deactivate", me.id)))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(self_deactivation.status(), 422);
+    assert!(app.store.find_user("QA").unwrap().unwrap().active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_shown_once_and_works() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let csrf = hidden_field(&app.page(&client, "/admin/users").await, "csrf_token").unwrap();
+
+    let response = client
+        .post(app.url("/admin/users/tokens"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("user", "QT"),
+            ("label", "script de test"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let page = text(response).await;
+    assert!(page.contains("il ne sera plus jamais affiché"));
+    let marker = "id=\"token-value\" type=\"text\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let token = &page[start..start + page[start..].find('"').unwrap()];
+    let me = app
+        .api(reqwest::Method::GET, "/api/v1/me", Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(json(me).await["initials"], "QT");
+
+    let inactive = client
+        .post(app.url("/admin/users/tokens"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("user", "PL"),
+            ("label", "ancien"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inactive.status(), 422);
+    assert!(
+        text(inactive)
+            .await
+            .contains("Paul LEFÈVRE (PL) est inactif")
+    );
+}

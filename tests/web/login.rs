@@ -1,0 +1,320 @@
+//! Login page, sessions, logout and throttling of failed logins.
+
+use crate::support::{PASSWORD, TestApp, hidden_field, text};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_page_is_french() {
+    let app = TestApp::start().await;
+
+    let page = text(app.client().get(app.url("/login")).send().await.unwrap()).await;
+
+    assert!(page.contains("<html lang=\"fr\">"));
+    assert!(page.contains("<h1 id=\"login-title\">Connexion</h1>"));
+    assert!(page.contains("Mot de passe"));
+    assert!(page.contains("Se connecter"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_then_logout() {
+    let app = TestApp::start().await;
+    let client = app.client();
+
+    let before = client.get(app.url("/contacts")).send().await.unwrap();
+    assert_eq!(before.status(), 303);
+    assert_eq!(before.headers()["location"], "/login?next=%2Fcontacts");
+
+    let login = app.submit_login(&client, "QA", PASSWORD).await;
+    assert_eq!(login.status(), 303);
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_string())
+        .find(|value| value.starts_with("relais_session="))
+        .expect("session cookie");
+    assert!(cookie.contains("HttpOnly"));
+    assert!(cookie.contains("SameSite=Strict"));
+    assert!(cookie.contains("Path=/"));
+
+    let contacts = app.page(&client, "/contacts").await;
+    assert!(contacts.contains("Quentin ADMIN (QA)"));
+    assert!(contacts.contains("Se déconnecter"));
+
+    let token = hidden_field(&contacts, "csrf_token").unwrap();
+    let logout = client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    assert_eq!(logout.headers()["location"], "/login");
+
+    let after = client.get(app.url("/contacts")).send().await.unwrap();
+    assert_eq!(after.status(), 303, "the session is gone after logout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_out_session_cookie_is_dead() {
+    let app = TestApp::start().await;
+    let client = app.client();
+    let login = app.submit_login(&client, "QA", PASSWORD).await;
+    let session = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_string())
+        .find(|value| value.starts_with("relais_session="))
+        .unwrap();
+    let session = session.split(';').next().unwrap().to_string();
+    let page = app.page(&client, "/contacts").await;
+    let token = hidden_field(&page, "csrf_token").unwrap();
+    client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token)])
+        .send()
+        .await
+        .unwrap();
+
+    let replayed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/contacts"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(replayed.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_by_email_works() {
+    let app = TestApp::start().await;
+    let client = app.client();
+
+    let response = app.submit_login(&client, "qa@example.org", PASSWORD).await;
+
+    assert_eq!(response.status(), 303);
+    assert!(
+        app.page(&client, "/contacts")
+            .await
+            .contains("Quentin ADMIN (QA)")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused() {
+    let app = TestApp::start().await;
+    let client = app.client();
+
+    let response = app.submit_login(&client, "QA", "not the password").await;
+
+    assert_eq!(response.status(), 200);
+    let has_session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|value| value.to_str().unwrap().starts_with("relais_session="));
+    assert!(!has_session, "no session for a wrong password");
+    let page = text(response).await;
+    assert!(page.contains("E-mail, initiales ou mot de passe incorrect."));
+    assert!(page.contains("role=\"alert\""));
+    assert_eq!(
+        client
+            .get(app.url("/contacts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_login_is_refused_alike() {
+    let app = TestApp::start().await;
+
+    let response = app
+        .submit_login(&app.client(), "nobody@example.org", PASSWORD)
+        .await;
+
+    assert_eq!(response.status(), 200);
+    assert!(
+        text(response)
+            .await
+            .contains("E-mail, initiales ou mot de passe incorrect.")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_are_throttled() {
+    let app = TestApp::start().await;
+    let client = app.client();
+
+    for attempt in 1..=5 {
+        let response = app.submit_login(&client, "QA", "wrong password").await;
+        assert_eq!(
+            response.status(),
+            200,
+            "failure {attempt} is answered normally"
+        );
+    }
+    let throttled = app.submit_login(&client, "QA", PASSWORD).await;
+
+    assert_eq!(
+        throttled.status(),
+        429,
+        "the right password is refused too once throttled"
+    );
+    assert!(throttled.headers().contains_key("retry-after"));
+    let page = text(throttled).await;
+    assert!(page.contains("Trop de tentatives"));
+    assert!(page.contains("réessayez dans quelques minutes"));
+    assert_eq!(
+        client
+            .get(app.url("/contacts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+
+    let other = app.submit_login(&app.client(), "QU", PASSWORD).await;
+    assert_eq!(other.status(), 303, "another account is not throttled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_clears_earlier_failures() {
+    let app = TestApp::start().await;
+    let client = app.client();
+
+    for _ in 0..4 {
+        app.submit_login(&client, "QA", "wrong password").await;
+    }
+    assert_eq!(
+        app.submit_login(&client, "QA", PASSWORD).await.status(),
+        303
+    );
+    for _ in 0..4 {
+        app.submit_login(&app.client(), "QA", "wrong password")
+            .await;
+    }
+
+    assert_eq!(
+        app.submit_login(&app.client(), "QA", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_user_cannot_log_in() {
+    let app = TestApp::start().await;
+    let user = app.store.find_user("QU").unwrap().unwrap();
+    app.store.set_user_active(user.id, false).unwrap();
+
+    let response = app.submit_login(&app.client(), "QU", PASSWORD).await;
+
+    assert_eq!(response.status(), 200);
+    assert!(text(response).await.contains("Ce compte est désactivé"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_ends_open_sessions() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QU").await;
+    let user = app.store.find_user("QU").unwrap().unwrap();
+
+    app.store.set_user_active(user.id, false).unwrap();
+
+    assert_eq!(
+        client
+            .get(app.url("/contacts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_post_without_its_cookie_is_refused() {
+    let app = TestApp::start().await;
+
+    let response = app
+        .client()
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("login", "QA"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_goes_back_to_the_page_asked() {
+    let app = TestApp::start().await;
+    let client = app.client();
+    let page = text(
+        client
+            .get(app.url("/login?next=/admin/batches"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = hidden_field(&page, "csrf_token").unwrap();
+
+    let response = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("login", "QA"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        "/",
+        "a next address on another site is ignored"
+    );
+    assert!(page.contains("name=\"next\" value=\"/admin/batches\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_login_tabs_both_work() {
+    let app = TestApp::start().await;
+    let client = app.client();
+    let first = text(client.get(app.url("/login")).send().await.unwrap()).await;
+    let second = text(client.get(app.url("/login")).send().await.unwrap()).await;
+    let first_token = hidden_field(&first, "csrf_token").unwrap();
+
+    let response = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", first_token.as_str()),
+            ("login", "QA"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(hidden_field(&second, "csrf_token"), Some(first_token));
+    assert_eq!(response.status(), 303);
+}
