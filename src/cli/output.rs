@@ -26,7 +26,7 @@ pub fn format_count(count: u64) -> String {
     let digits = count.to_string();
     let mut grouped = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push('\u{202f}');
         }
         grouped.push(digit);
@@ -81,7 +81,14 @@ fn print_counts(outcome: &Outcome) {
         outcome.technical
     );
     if outcome.already_owned > 0 {
-        println!("  {}, laissés tels quels", plural(outcome.already_owned, "contact déjà affecté", "contacts déjà affectés"));
+        println!(
+            "  {}",
+            plural(
+                outcome.already_owned,
+                "contact déjà affecté, laissé tel quel",
+                "contacts déjà affectés, laissés tels quels"
+            )
+        );
     }
     println!("  {}", plural(outcome.history_entries, "entrée d'historique", "entrées d'historique"));
 }

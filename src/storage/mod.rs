@@ -76,7 +76,7 @@ pub trait Store: Send + Sync {
     fn user_password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
 
     // Contacts.
-    /// Finds a contact by numeric id or external id.
+    /// Finds a contact by Relais number, else by external id.
     fn find_contact(&self, key: &str) -> StoreResult<Option<Contact>>;
     fn list_contacts(&self, filter: &ContactFilter, page: Page) -> StoreResult<ContactPage>;
     /// Streams contacts in id order to `sink`, without loading them all.

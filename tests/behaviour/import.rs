@@ -260,3 +260,19 @@ fn contact_number_from_another_base_creates_a_contact() {
         assert_eq!(all_contacts(db)[0].last_name, "Martin");
     });
 }
+
+#[test]
+fn contact_number_wins_over_numeric_external_id() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["5,Cinq,,,,,,51100,Reims,FRA,,", "1,Un,,,,,,51100,Reims,FRA,,"]);
+
+        let first = contact(db, "1");
+        let by_external = contact(db, "5");
+
+        // Contact n° 1 is « Cinq », whose external id is 5.
+        assert_eq!(first.last_name, "Cinq");
+        assert_eq!(by_external.last_name, "Cinq");
+        assert_eq!(contact(db, "2").last_name, "Un");
+    });
+}

@@ -15,25 +15,25 @@ use super::{Failure, PgResult};
 /// rare, few enough to keep memory flat whatever the number of contacts.
 const EXPORT_FETCH_ROWS: i32 = 1_000;
 
-/// Finds a contact by external id, else by numeric id.
+/// Finds a contact by its Relais number when `key` is one, else by
+/// external id. The number wins because screens and links show it.
 pub fn find(client: &mut impl GenericClient, key: &str) -> PgResult<Option<Contact>> {
     let key = key.trim();
-    let by_external_id = client.query_opt(
-        &format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = $1"
-        ),
-        &[&key],
-    )?;
-    if let Some(row) = by_external_id {
-        return rows::contact(&row).map(Some);
-    }
-    let Ok(id) = key.parse::<i64>() else {
-        return Ok(None);
-    };
-    client
-        .query_opt(
+    if let Ok(id) = key.parse::<i64>() {
+        let by_id = client.query_opt(
             &format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.id = $1"),
             &[&id],
+        )?;
+        if let Some(row) = by_id {
+            return rows::contact(&row).map(Some);
+        }
+    }
+    client
+        .query_opt(
+            &format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = $1"
+            ),
+            &[&key],
         )?
         .as_ref()
         .map(rows::contact)

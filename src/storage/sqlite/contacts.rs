@@ -13,28 +13,26 @@ use crate::storage::{
 use super::db_error;
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, HISTORY_COLUMNS, HISTORY_JOINS};
 
-/// Finds a contact by numeric id, else by external id.
+/// Finds a contact by its Relais number when `key` is one, else by
+/// external id. The number wins because screens and links show it.
 pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
     let key = key.trim();
-    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = ?1");
-    if let Some(contact) = conn
-        .query_row(&sql, [key], rows::contact)
-        .optional()
-        .map_err(db_error)?
-    {
-        return Ok(Some(contact));
-    }
-    match key.parse::<i64>() {
-        Ok(id) => conn
+    if let Ok(id) = key.parse::<i64>()
+        && let Some(contact) = conn
             .query_row(
                 &format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.id = ?1"),
                 [id],
                 rows::contact,
             )
             .optional()
-            .map_err(db_error),
-        Err(_) => Ok(None),
+            .map_err(db_error)?
+    {
+        return Ok(Some(contact));
     }
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = ?1");
+    conn.query_row(&sql, [key], rows::contact)
+        .optional()
+        .map_err(db_error)
 }
 
 /// Builds the WHERE clause of a contact filter. Text search escapes `%`
