@@ -9,3 +9,4 @@ mod forms;
 mod login;
 mod request_ids;
 mod support;
+mod two_servers;
