@@ -114,6 +114,10 @@ pub trait Store: Send + Sync {
     fn undo_batch(&self, batch: BatchId, run: &RunContext) -> StoreResult<UndoResult>;
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>>;
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;
+    /// Returns the number of committed batches and the highest batch id.
+    /// Every change to contacts is made by a batch, so the pair changes
+    /// whenever the contacts may have: caches of previews key on it.
+    fn data_version(&self) -> StoreResult<(u64, i64)>;
     /// Contacts a batch changed, for the journal and its export.
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage>;
 

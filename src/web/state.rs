@@ -36,6 +36,8 @@ impl Default for WebConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<WebConfig>,
+    /// Region previews, reused while no batch commits.
+    pub previews: Arc<crate::service::preview_cache::PreviewCache>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
         AppState {
             store,
             config: Arc::new(config),
+            previews: Arc::new(crate::service::preview_cache::PreviewCache::new()),
         }
     }
 

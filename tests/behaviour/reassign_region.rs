@@ -276,3 +276,24 @@ fn history_names_the_owner_replaced() {
         assert_eq!(moves(db, "both"), vec![("commercial".to_string(), None, Some("DD".into()))]);
     });
 }
+
+#[test]
+fn cached_preview_follows_committed_batches() {
+    each_engine(|db| {
+        region_fixture(db);
+        let cache = relais::service::preview_cache::PreviewCache::new();
+        let prepared = prepare_region_reassignment(db.store(), "JD", "FRA", "51", None).unwrap();
+
+        let first = cache.region_preview(db.store(), &prepared).unwrap();
+        let again = cache.region_preview(db.store(), &prepared).unwrap();
+        let wider = prepare_region_reassignment(db.store(), "JD", "FRA", "51;02", None).unwrap();
+        apply_region_reassignment(db.store(), &wider, run()).unwrap();
+        let after = cache.region_preview(db.store(), &prepared).unwrap();
+
+        assert_eq!(first, again);
+        // reims already belongs to JD; the batch gives JD the other two.
+        assert_eq!(first.outcome.already_owned, 1);
+        assert_eq!(after.outcome.already_owned, 3);
+        assert_eq!(after, preview_region_reassignment(db.store(), &prepared).unwrap());
+    });
+}

@@ -368,6 +368,13 @@ impl Store for PgStore {
         self.read(|client| batches::get(client, id))
     }
 
+    fn data_version(&self) -> StoreResult<(u64, i64)> {
+        self.read(|client| {
+            let row = client.query_one("SELECT count(*), coalesce(max(id), 0) FROM batches", &[])?;
+            Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1)))
+        })
+    }
+
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage> {
         self.read(|client| contacts::of_batch(client, id, page))
     }

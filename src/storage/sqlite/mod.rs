@@ -290,6 +290,14 @@ impl Store for SqliteStore {
         batches::list(&*self.conn()?, limit, offset)
     }
 
+    fn data_version(&self) -> StoreResult<(u64, i64)> {
+        self.conn()?
+            .query_row("SELECT count(*), coalesce(max(id), 0) FROM batches", [], |row| {
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)?))
+            })
+            .map_err(db_error)
+    }
+
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>> {
         batches::get(&*self.conn()?, id)
     }

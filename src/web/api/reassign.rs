@@ -13,7 +13,7 @@ use crate::domain::batch::Applied;
 use crate::domain::user::User;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, apply_user_reassignment,
-    prepare_region_reassignment, prepare_user_reassignment, preview_region_reassignment,
+    prepare_region_reassignment, prepare_user_reassignment,
     preview_user_reassignment,
 };
 use crate::web::auth::bearer::ApiAdmin;
@@ -127,6 +127,7 @@ pub async fn preview_region(
     body: Result<Json<RegionReassignmentRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(request) = body?;
+    let previews = std::sync::Arc::clone(&state.previews);
     let value = state
         .run(move |store| {
             let prepared = prepare_region_reassignment(
@@ -136,7 +137,7 @@ pub async fn preview_region(
                 &request.postal,
                 request.role.as_deref(),
             )?;
-            let preview = preview_region_reassignment(store, &prepared)?;
+            let preview = previews.region_preview(store, &prepared)?;
             Ok(views::region_preview(&prepared, &preview))
         })
         .await?;

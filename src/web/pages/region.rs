@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use crate::domain::country::CountryCode;
 use crate::domain::postal::parse_postal_field;
+use crate::service::preview_cache::PreviewCache;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, prepare_region_reassignment,
-    preview_region_reassignment,
 };
 use crate::storage::Store;
 use crate::web::auth::session::{AdminUser, Session};
@@ -126,6 +126,7 @@ fn check_criteria(form: &RegionForm) -> Option<(&'static str, String)> {
 
 fn compute_preview(
     store: &dyn Store,
+    previews: &PreviewCache,
     form: &RegionForm,
 ) -> Result<(RegionPreviewPartial, FieldErrors), AppError> {
     let mut errors = FieldErrors::new();
@@ -159,7 +160,7 @@ fn compute_preview(
             ));
         }
     };
-    let preview = preview_region_reassignment(store, &prepared)?;
+    let preview = previews.region_preview(store, &prepared)?;
     let country = &prepared.request.country;
     let summary = RegionSummary {
         to_name: prepared.to.display_name(),
@@ -190,8 +191,9 @@ pub async fn preview(
     AdminUser(_session): AdminUser,
     QueryData(form): QueryData<RegionForm>,
 ) -> Result<Response, PageError> {
+    let previews = std::sync::Arc::clone(&state.previews);
     let (preview, errors) = state
-        .run(move |store| compute_preview(store, &form))
+        .run(move |store| compute_preview(store, &previews, &form))
         .await?;
     let html = render(&preview)?.0;
     Ok(Json(PreviewAnswer { html, errors }).into_response())
@@ -205,10 +207,11 @@ async fn dialog(
     mut errors: FieldErrors,
 ) -> Result<Response, PageError> {
     let query = form.clone();
+    let previews = std::sync::Arc::clone(&state.previews);
     let (users, preview, preview_errors) = state
         .run(move |store| {
             let users = store.list_users()?;
-            let (preview, errors) = compute_preview(store, &query)?;
+            let (preview, errors) = compute_preview(store, &previews, &query)?;
             Ok((users, preview, errors))
         })
         .await?;
