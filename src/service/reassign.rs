@@ -31,6 +31,14 @@ pub struct PreparedRegionReassignment {
     pub params: serde_json::Value,
 }
 
+/// Distinct postal prefixes a region reassignment accepts, after merging.
+/// The SQLite preview writes each prefix's range into the count of every
+/// other prefix, and SQLite bounds a statement to 32,766 parameters; 60
+/// stays well inside that and covers any French region's départements.
+// NOTE: a larger list would need the ranges passed as a table to join;
+// until then it is rejected with this limit in the message.
+pub const MAX_PREFIXES: usize = 60;
+
 fn find_user(
     store: &dyn Store,
     field: &'static str,
@@ -50,7 +58,7 @@ fn find_user(
             "unknown_user",
             field,
             format!(
-                "{label} : aucun utilisateur « {key} » ; indiquez ses initiales, son identifiant ou son e-mail (liste : relais user list)"
+                "{label} : aucun utilisateur « {key} » ; indiquez ses initiales, son identifiant ou son e-mail"
             ),
         )
     })
@@ -123,23 +131,40 @@ pub fn prepare_region_reassignment(
                 "code pays : indiquez un pays, par exemple FRA",
             ));
         }
-        Err(error) => {
+        Err(_) => {
             return Err(ServiceError::invalid(
                 "unknown_country",
                 "country",
-                format!("code pays : {error}"),
+                format!(
+                    "code pays : « {} » inconnu ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays",
+                    country.trim()
+                ),
             ));
         }
     };
     let selection = parse_postal_field(postal, &country_code)
         .map_err(|error| ServiceError::invalid("invalid_postal", "postal", error.to_string()))?;
+    if let crate::domain::postal::PostalSelection::Prefixes(prefixes) = &selection
+        && prefixes.len() > MAX_PREFIXES
+    {
+        return Err(ServiceError::invalid(
+            "too_many_postal_codes",
+            "postal",
+            format!(
+                "code postal : {} codes distincts, au plus {MAX_PREFIXES} par opération ; regroupez-les par début commun (51 au lieu de 51100;51200…) ou lancez plusieurs opérations",
+                prefixes.len()
+            ),
+        ));
+    }
     let roles = match role.map(str::trim).filter(|r| !r.is_empty()) {
         None => RoleChoice::Commercial,
         Some(value) => RoleChoice::parse(value).ok_or_else(|| {
             ServiceError::invalid(
                 "invalid_role",
                 "role",
-                format!("rôle : « {value} » inconnu ; choisissez commercial, technical ou both"),
+                format!(
+                    "rôle : « {value} » inconnu ; choisissez commercial, technique ou les deux (commercial, technical ou both)"
+                ),
             )
         })?,
     };

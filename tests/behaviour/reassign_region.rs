@@ -297,3 +297,27 @@ fn cached_preview_follows_committed_batches() {
         assert_eq!(after, preview_region_reassignment(db.store(), &prepared).unwrap());
     });
 }
+
+#[test]
+fn longest_accepted_postal_list_runs() {
+    each_engine(|db| {
+        region_fixture(db);
+        let codes: Vec<String> = (0..relais::service::reassign::MAX_PREFIXES)
+            .map(|n| format!("{}", 51070 + n))
+            .collect();
+        let accepted = codes.join(";");
+        let too_many = format!("{accepted};02000");
+
+        let prepared = prepare_region_reassignment(db.store(), "CC", "FRA", &accepted, None).unwrap();
+        let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
+        let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+        let error = prepare_region_reassignment(db.store(), "CC", "FRA", &too_many, None).unwrap_err();
+
+        // 51100 is in 51070 to 51129: reims, spaced and both.
+        assert_eq!(preview.outcome.matched, 3);
+        assert_eq!(applied.outcome.changed, 3);
+        assert_eq!(error.code(), "too_many_postal_codes");
+        let expected = format!("{} codes", relais::service::reassign::MAX_PREFIXES + 1);
+        assert!(error.to_string().contains(&expected), "{error}");
+    });
+}

@@ -51,7 +51,7 @@ impl BatchRow {
             kind: batch.kind.label_fr(),
             params: batch_params(batch),
             actor: batch.actor.clone(),
-            counts: CountsView::new(&batch.outcome),
+            counts: CountsView::for_batch(batch.kind, &batch.outcome),
             undone_by: batch.undone_by,
             undoes: batch.undoes,
         }

@@ -51,6 +51,43 @@ impl CountsView {
     }
 }
 
+impl CountsView {
+    /// Counts of a batch in the journal, in the words of its kind: an undo
+    /// restores and skips contacts, an import creates or updates them.
+    pub fn for_batch(kind: crate::domain::batch::BatchKind, outcome: &Outcome) -> CountsView {
+        use crate::domain::batch::BatchKind;
+        let mut view = CountsView::new(outcome);
+        match kind {
+            BatchKind::Undo => {
+                view.changed = plural(outcome.changed, "contact restauré", "contacts restaurés");
+                view.already_owned = plural(
+                    outcome.already_owned,
+                    "contact ignoré, modifié depuis l'opération annulée",
+                    "contacts ignorés, modifiés depuis l'opération annulée",
+                );
+            }
+            BatchKind::Import => {
+                view.changed = plural(
+                    outcome.changed,
+                    "contact créé ou mis à jour",
+                    "contacts créés ou mis à jour",
+                );
+                view.per_role = format!(
+                    "{} dont le responsable a changé",
+                    plural(outcome.history_entries, "changement", "changements")
+                );
+                view.already_owned = plural(
+                    outcome.already_owned,
+                    "contact inchangé",
+                    "contacts inchangés",
+                );
+            }
+            BatchKind::Reassign | BatchKind::ReassignRegion => {}
+        }
+        view
+    }
+}
+
 /// One address cell of a contact row.
 pub struct AddressCell {
     pub line: String,
