@@ -7,9 +7,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// Help layouts written out, so that headings follow French typography
 /// (a space before the colon), which clap's built-in headings do not.
-const GROUP_TEMPLATE: &str =
-    "{about-with-newline}\nUtilisation : {usage}\n\nCommandes :\n{subcommands}\n\nOptions :\n{options}{after-help}";
-const HELP_TEMPLATE: &str = "{about-with-newline}\nUtilisation : {usage}\n\nOptions :\n{options}{after-help}";
+const GROUP_TEMPLATE: &str = "{about-with-newline}\nUtilisation : {usage}\n\nCommandes :\n{subcommands}\n\nOptions :\n{options}{after-help}";
+const HELP_TEMPLATE: &str =
+    "{about-with-newline}\nUtilisation : {usage}\n\nOptions :\n{options}{after-help}";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,11 +24,27 @@ const HELP_TEMPLATE: &str = "{about-with-newline}\nUtilisation : {usage}\n\nOpti
 )]
 pub struct Cli {
     /// Base de données : chemin d'un fichier SQLite (créé au premier usage) ou URL postgres:// ; par défaut RELAIS_DATABASE_URL, sinon ./relais.db
-    #[arg(long, global = true, display_order = 100, env = "RELAIS_DATABASE_URL", hide_env = true, default_value = "./relais.db", hide_default_value = true, value_name = "CHEMIN_OU_URL")]
+    #[arg(
+        long,
+        global = true,
+        display_order = 100,
+        env = "RELAIS_DATABASE_URL",
+        hide_env = true,
+        default_value = "./relais.db",
+        hide_default_value = true,
+        value_name = "CHEMIN_OU_URL"
+    )]
     pub db: String,
 
     /// Utilisateur au nom duquel agir, par ses initiales ; par défaut RELAIS_USER, sinon le compte système est consigné
-    #[arg(long = "as", global = true, display_order = 101, env = "RELAIS_USER", hide_env = true, value_name = "INITIALES")]
+    #[arg(
+        long = "as",
+        global = true,
+        display_order = 101,
+        env = "RELAIS_USER",
+        hide_env = true,
+        value_name = "INITIALES"
+    )]
     pub as_user: Option<String>,
 
     /// Afficher l'aide
@@ -142,10 +158,20 @@ pub struct UserAddArgs {
     #[arg(long = "last-name", value_name = "NOM")]
     pub last_name: String,
     /// E-mail
-    #[arg(long, default_value = "", hide_default_value = true, value_name = "E-MAIL")]
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "E-MAIL"
+    )]
     pub email: String,
     /// Identifiant dans le CRM d'origine, pour reconnaître le responsable à l'import
-    #[arg(long, default_value = "", hide_default_value = true, value_name = "IDENTIFIANT")]
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "IDENTIFIANT"
+    )]
     pub login: String,
     /// Donner le rôle administrateur
     #[arg(long)]
@@ -184,7 +210,12 @@ pub struct ImportArgs {
     #[arg(value_name = "FICHIER")]
     pub file: PathBuf,
     /// Pays des adresses sans pays (code ISO) ; FRA par défaut
-    #[arg(long = "default-country", default_value = "FRA", hide_default_value = true, value_name = "PAYS")]
+    #[arg(
+        long = "default-country",
+        default_value = "FRA",
+        hide_default_value = true,
+        value_name = "PAYS"
+    )]
     pub default_country: String,
     /// Créer les utilisateurs inconnus cités comme responsables
     #[arg(long = "create-missing-users")]
@@ -229,13 +260,23 @@ pub struct ReassignRegionArgs {
     #[arg(long, value_name = "INITIALES")]
     pub to: String,
     /// Code pays des adresses (FRA par défaut)
-    #[arg(long, default_value = "FRA", hide_default_value = true, value_name = "PAYS")]
+    #[arg(
+        long,
+        default_value = "FRA",
+        hide_default_value = true,
+        value_name = "PAYS"
+    )]
     pub country: String,
     /// Codes postaux ou débuts de codes, séparés par « ; » (par exemple « 51;02 »), ou * pour tous
     #[arg(long, value_name = "CODES", allow_hyphen_values = true)]
     pub postal: String,
     /// Rôle à réaffecter : commercial (par défaut), technical (ou technique) ou both (ou « les deux »)
-    #[arg(long, default_value = "commercial", hide_default_value = true, value_name = "RÔLE")]
+    #[arg(
+        long,
+        default_value = "commercial",
+        hide_default_value = true,
+        value_name = "RÔLE"
+    )]
     pub role: String,
     /// Simulation : afficher ce qui changerait sans rien modifier
     #[arg(long = "dry-run")]
@@ -304,7 +345,12 @@ pub struct TokenCreateArgs {
     #[arg(long, value_name = "INITIALES")]
     pub user: String,
     /// Libellé du jeton, pour le reconnaître
-    #[arg(long, default_value = "ligne de commande", hide_default_value = true, value_name = "LIBELLÉ")]
+    #[arg(
+        long,
+        default_value = "ligne de commande",
+        hide_default_value = true,
+        value_name = "LIBELLÉ"
+    )]
     pub label: String,
 }
 

@@ -64,7 +64,9 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                         return Err(ServiceError::invalid(
                             "unknown_batch",
                             "batch",
-                            format!("--batch : aucune opération n° {id} ; la liste est donnée par « relais batches »"),
+                            format!(
+                                "--batch : aucune opération n° {id} ; la liste est donnée par « relais batches »"
+                            ),
                         ));
                     }
                     ExportSelection::Batch(id)
@@ -99,7 +101,12 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 let applied = apply_user_reassignment(store.as_ref(), &prepared, run);
                 spinner.finish_and_clear();
                 let applied = applied?;
-                output::print_user_reassignment(&prepared, &applied.outcome, Some(&applied), args.json);
+                output::print_user_reassignment(
+                    &prepared,
+                    &applied.outcome,
+                    Some(&applied),
+                    args.json,
+                );
             }
             Ok(())
         }
@@ -161,8 +168,14 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             Ok(())
         }
         Command::Demo(args) => {
-            let bar = progress_bar(args.contacts, !args.json, "{bar:40} {pos}/{len} contacts ({eta})");
-            let report = fill_demo(store.as_ref(), args.contacts, &mut |done| bar.set_position(done));
+            let bar = progress_bar(
+                args.contacts,
+                !args.json,
+                "{bar:40} {pos}/{len} contacts ({eta})",
+            );
+            let report = fill_demo(store.as_ref(), args.contacts, &mut |done| {
+                bar.set_position(done)
+            });
             bar.finish_and_clear();
             let report = report?;
             if args.json {
@@ -183,7 +196,10 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         Command::Token(TokenCommand::Create(args)) => {
             let user = find_user(store.as_ref(), &args.user)?;
             let token = tokens::create_api_token(store.as_ref(), &user, &args.label)?;
-            println!("Jeton d'API créé pour {}. Conservez-le : il ne sera plus affiché.", user.display_name());
+            println!(
+                "Jeton d'API créé pour {}. Conservez-le : il ne sera plus affiché.",
+                user.display_name()
+            );
             println!("{token}");
             Ok(())
         }
@@ -224,7 +240,10 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
         }
         UserCommand::Deactivate(key) => {
             let user = set_active(store, &key.user, false)?;
-            println!("Utilisateur désactivé : {}. Ses contacts et son historique sont conservés.", user.display_name());
+            println!(
+                "Utilisateur désactivé : {}. Ses contacts et son historique sont conservés.",
+                user.display_name()
+            );
             Ok(())
         }
         UserCommand::Activate(key) => {
@@ -264,7 +283,11 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
 fn prompt_password() -> Result<Option<String>, ServiceError> {
     let read = |prompt: &str| {
         rpassword::prompt_password(prompt).map_err(|error| {
-            ServiceError::invalid("missing_password", "password", format!("mot de passe : lecture impossible ({error})"))
+            ServiceError::invalid(
+                "missing_password",
+                "password",
+                format!("mot de passe : lecture impossible ({error})"),
+            )
         })
     };
     let first = read("Mot de passe (laisser vide pour ne pas en définir) : ")?;
@@ -300,7 +323,11 @@ fn parse_country(flag: &'static str, value: &str) -> Result<CountryCode, Service
             "country",
             format!("{flag} : indiquez un pays, par exemple FRA"),
         )),
-        Err(error) => Err(ServiceError::invalid("unknown_country", "country", format!("{flag} : {error}"))),
+        Err(error) => Err(ServiceError::invalid(
+            "unknown_country",
+            "country",
+            format!("{flag} : {error}"),
+        )),
     }
 }
 
@@ -322,7 +349,10 @@ fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, Serv
         return Err(ServiceError::invalid(
             "inactive_user",
             "as",
-            format!("--as : {} est inactif ; agissez au nom d'un utilisateur actif", user.display_name()),
+            format!(
+                "--as : {} est inactif ; agissez au nom d'un utilisateur actif",
+                user.display_name()
+            ),
         ));
     }
     if user.role != crate::domain::user::UserRole::Admin {
@@ -335,7 +365,12 @@ fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, Serv
             ),
         ));
     }
-    Ok(Actor::user(user.id, &user.first_name, &user.last_name, &user.initials))
+    Ok(Actor::user(
+        user.id,
+        &user.first_name,
+        &user.last_name,
+        &user.initials,
+    ))
 }
 
 /// Returns the operating-system account running the command: `USER`, else

@@ -8,8 +8,8 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
 pub use args::Cli;
 

@@ -55,7 +55,11 @@ fn de(name: &str) -> String {
         .chars()
         .next()
         .is_some_and(|first| "AEIOUYÉÈÊÀÂÎÔÛaeiouyéèêàâîôû".contains(first));
-    if elided { format!("d'{name}") } else { format!("de {name}") }
+    if elided {
+        format!("d'{name}")
+    } else {
+        format!("de {name}")
+    }
 }
 
 fn counts_json(outcome: &Outcome, applied: Option<&Applied>) -> serde_json::Value {
@@ -73,7 +77,10 @@ fn counts_json(outcome: &Outcome, applied: Option<&Applied>) -> serde_json::Valu
 }
 
 fn print_counts(outcome: &Outcome) {
-    println!("  {}", plural(outcome.matched, "contact concerné", "contacts concernés"));
+    println!(
+        "  {}",
+        plural(outcome.matched, "contact concerné", "contacts concernés")
+    );
     println!(
         "  {} ({} comme responsable commercial, {} comme responsable technique)",
         plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
@@ -90,7 +97,14 @@ fn print_counts(outcome: &Outcome) {
             )
         );
     }
-    println!("  {}", plural(outcome.history_entries, "entrée d'historique", "entrées d'historique"));
+    println!(
+        "  {}",
+        plural(
+            outcome.history_entries,
+            "entrée d'historique",
+            "entrées d'historique"
+        )
+    );
 }
 
 fn print_applied_header(applied: &Applied) {
@@ -148,7 +162,11 @@ fn departement_label(prefix: &str) -> String {
     }
 }
 
-pub fn print_region_preview(prepared: &PreparedRegionReassignment, preview: &RegionPreview, as_json: bool) {
+pub fn print_region_preview(
+    prepared: &PreparedRegionReassignment,
+    preview: &RegionPreview,
+    as_json: bool,
+) {
     if as_json {
         let mut value = counts_json(&preview.outcome, None);
         value["to"] = json!(prepared.to.initials);
@@ -164,8 +182,15 @@ pub fn print_region_preview(prepared: &PreparedRegionReassignment, preview: &Reg
         println!("Par code postal :");
         let french = prepared.request.country.is_france();
         for prefix in &preview.per_prefix {
-            let label = if french { departement_label(&prefix.prefix) } else { prefix.prefix.clone() };
-            println!("  {label} : {}", plural(prefix.matched, "contact", "contacts"));
+            let label = if french {
+                departement_label(&prefix.prefix)
+            } else {
+                prefix.prefix.clone()
+            };
+            println!(
+                "  {label} : {}",
+                plural(prefix.matched, "contact", "contacts")
+            );
         }
     }
     if !preview.sample.is_empty() {
@@ -192,7 +217,11 @@ fn print_region_header(prepared: &PreparedRegionReassignment) {
     );
 }
 
-pub fn print_region_applied(prepared: &PreparedRegionReassignment, applied: &Applied, as_json: bool) {
+pub fn print_region_applied(
+    prepared: &PreparedRegionReassignment,
+    applied: &Applied,
+    as_json: bool,
+) {
     if as_json {
         let mut value = counts_json(&applied.outcome, Some(applied));
         value["to"] = json!(prepared.to.initials);
@@ -206,7 +235,11 @@ pub fn print_region_applied(prepared: &PreparedRegionReassignment, applied: &App
 }
 
 fn contact_line(contact: &Contact) -> String {
-    let address = if contact.pro.is_empty() { &contact.perso } else { &contact.pro };
+    let address = if contact.pro.is_empty() {
+        &contact.perso
+    } else {
+        &contact.pro
+    };
     let place = [address.postal_code.as_str(), address.city.as_str()]
         .iter()
         .filter(|part| !part.is_empty())
@@ -247,7 +280,11 @@ pub fn print_history(contact: &Contact, entries: &[HistoryEntry], as_json: bool)
         print_json(&list);
         return;
     }
-    println!("Historique du contact n° {} — {} :", contact.id, contact.display_name());
+    println!(
+        "Historique du contact n° {} — {} :",
+        contact.id,
+        contact.display_name()
+    );
     if entries.is_empty() {
         println!("  (aucune entrée)");
     }
@@ -278,8 +315,16 @@ pub fn print_batches(batches: &[Batch], as_json: bool) {
             format_paris_time(batch.started_at),
             batch.kind.label_fr(),
             batch.actor,
-            plural(batch.outcome.changed, "contact modifié", "contacts modifiés"),
-            plural(batch.outcome.already_owned, "laissé tel quel", "laissés tels quels"),
+            plural(
+                batch.outcome.changed,
+                "contact modifié",
+                "contacts modifiés"
+            ),
+            plural(
+                batch.outcome.already_owned,
+                "laissé tel quel",
+                "laissés tels quels"
+            ),
             state
         );
         println!("        {}", describe_params(batch));
@@ -328,28 +373,53 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
     }
     let outcome = &result.applied.outcome;
     match result.applied.batch_id {
-        Some(id) => println!("Opération n° {} annulée par l'opération n° {id}.", result.undone_batch),
+        Some(id) => println!(
+            "Opération n° {} annulée par l'opération n° {id}.",
+            result.undone_batch
+        ),
         None => println!("Opération n° {} : rien à annuler.", result.undone_batch),
     }
-    println!("  {}", plural(outcome.matched, "contact concerné", "contacts concernés"));
+    println!(
+        "  {}",
+        plural(outcome.matched, "contact concerné", "contacts concernés")
+    );
     println!(
         "  {} ({} comme responsable commercial, {} comme responsable technique)",
         plural(outcome.changed, "contact rétabli", "contacts rétablis"),
         outcome.commercial,
         outcome.technical
     );
-    println!("  {}", plural(outcome.history_entries, "entrée d'historique", "entrées d'historique"));
+    println!(
+        "  {}",
+        plural(
+            outcome.history_entries,
+            "entrée d'historique",
+            "entrées d'historique"
+        )
+    );
     if !result.skipped.is_empty() {
         println!(
             "{}, car leur responsable a changé depuis l'opération :",
-            plural(result.skipped.len() as u64, "contact ignoré", "contacts ignorés")
+            plural(
+                result.skipped.len() as u64,
+                "contact ignoré",
+                "contacts ignorés"
+            )
         );
         for skipped in &result.skipped {
             println!(
                 "  contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
                 skipped.contact_id,
-                skipped.external_id.as_deref().map(|id| format!(" [{id}]")).unwrap_or_default(),
-                if skipped.role.as_str() == "commercial" { "commercial" } else { "technique" },
+                skipped
+                    .external_id
+                    .as_deref()
+                    .map(|id| format!(" [{id}]"))
+                    .unwrap_or_default(),
+                if skipped.role.as_str() == "commercial" {
+                    "commercial"
+                } else {
+                    "technique"
+                },
                 skipped.current_owner.as_deref().unwrap_or("aucun"),
                 skipped.batch_owner.as_deref().unwrap_or("aucun"),
             );
@@ -359,34 +429,66 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
 
 pub fn print_import(report: &ImportReport) {
     println!("Importation terminée (opération n° {}) :", report.batch_id);
-    println!("  {}", plural(report.imported, "contact créé", "contacts créés"));
-    println!("  {}", plural(report.updated, "contact mis à jour", "contacts mis à jour"));
-    println!("  {}", plural(report.unchanged, "contact inchangé", "contacts inchangés"));
+    println!(
+        "  {}",
+        plural(report.imported, "contact créé", "contacts créés")
+    );
+    println!(
+        "  {}",
+        plural(report.updated, "contact mis à jour", "contacts mis à jour")
+    );
+    println!(
+        "  {}",
+        plural(report.unchanged, "contact inchangé", "contacts inchangés")
+    );
     if !report.created_users.is_empty() {
         println!("  utilisateurs créés : {}", report.created_users.join(", "));
     }
     if !report.ignored_columns.is_empty() {
-        println!("  colonnes ignorées : {}", report.ignored_columns.join(", "));
+        println!(
+            "  colonnes ignorées : {}",
+            report.ignored_columns.join(", ")
+        );
     }
     if !report.rejected.is_empty() {
-        println!("{} :", plural(report.rejected.len() as u64, "ligne rejetée", "lignes rejetées"));
+        println!(
+            "{} :",
+            plural(
+                report.rejected.len() as u64,
+                "ligne rejetée",
+                "lignes rejetées"
+            )
+        );
         for rejection in &report.rejected {
             if rejection.column.is_empty() {
                 println!("  ligne {} : {}", rejection.line, rejection.reason);
             } else {
-                println!("  ligne {}, colonne « {} » : {}", rejection.line, rejection.column, rejection.reason);
+                println!(
+                    "  ligne {}, colonne « {} » : {}",
+                    rejection.line, rejection.column, rejection.reason
+                );
             }
         }
     }
 }
 
 pub fn print_user_import(report: &UserImportReport) {
-    println!("{}", plural(report.created.len() as u64, "utilisateur créé", "utilisateurs créés"));
+    println!(
+        "{}",
+        plural(
+            report.created.len() as u64,
+            "utilisateur créé",
+            "utilisateurs créés"
+        )
+    );
     if !report.created.is_empty() {
         println!("  {}", report.created.join(", "));
     }
     for skipped in &report.skipped {
-        println!("  ligne {} (« {} ») ignorée : {}", skipped.line, skipped.login, skipped.reason);
+        println!(
+            "  ligne {} (« {} ») ignorée : {}",
+            skipped.line, skipped.login, skipped.reason
+        );
     }
 }
 
@@ -403,11 +505,18 @@ pub fn print_users(users: &[User], as_json: bool) {
         if !user.active {
             notes.push("inactif");
         }
-        let notes = if notes.is_empty() { String::new() } else { format!(" — {}", notes.join(", ")) };
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", notes.join(", "))
+        };
         println!(
             "{}{}{}",
             user.display_name(),
-            user.email.as_deref().map(|email| format!(" <{email}>")).unwrap_or_default(),
+            user.email
+                .as_deref()
+                .map(|email| format!(" <{email}>"))
+                .unwrap_or_default(),
             notes
         );
     }
@@ -446,8 +555,14 @@ mod tests {
 
     #[test]
     fn password_hidden_in_database_url() {
-        assert_eq!(without_password("postgres://relais:secret@db:5432/crm"), "postgres://relais:***@db:5432/crm");
-        assert_eq!(without_password("postgres://relais@db/crm"), "postgres://relais@db/crm");
+        assert_eq!(
+            without_password("postgres://relais:secret@db:5432/crm"),
+            "postgres://relais:***@db:5432/crm"
+        );
+        assert_eq!(
+            without_password("postgres://relais@db/crm"),
+            "postgres://relais@db/crm"
+        );
         assert_eq!(without_password("./relais.db"), "./relais.db");
     }
 
@@ -460,9 +575,18 @@ mod tests {
 
     #[test]
     fn zero_and_one_are_singular() {
-        assert_eq!(plural(0, "contact concerné", "contacts concernés"), "0 contact concerné");
-        assert_eq!(plural(1, "contact concerné", "contacts concernés"), "1 contact concerné");
-        assert_eq!(plural(2, "contact concerné", "contacts concernés"), "2 contacts concernés");
+        assert_eq!(
+            plural(0, "contact concerné", "contacts concernés"),
+            "0 contact concerné"
+        );
+        assert_eq!(
+            plural(1, "contact concerné", "contacts concernés"),
+            "1 contact concerné"
+        );
+        assert_eq!(
+            plural(2, "contact concerné", "contacts concernés"),
+            "2 contacts concernés"
+        );
     }
 
     #[test]

@@ -111,7 +111,9 @@ impl HistoryEntry {
 
 /// Formats a UTC time in Europe/Paris as `04/12/2026 20:15`.
 pub fn format_paris_time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Paris).format("%d/%m/%Y %H:%M").to_string()
+    at.with_timezone(&Paris)
+        .format("%d/%m/%Y %H:%M")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -91,9 +91,8 @@ pub enum UserInputError {
 /// or digits, so that they can be typed on any keyboard and in a URL.
 pub fn parse_initials(input: &str) -> Result<String, UserInputError> {
     let value = input.trim().to_uppercase();
-    let valid = !value.is_empty()
-        && value.len() <= 12
-        && value.chars().all(|c| c.is_ascii_alphanumeric());
+    let valid =
+        !value.is_empty() && value.len() <= 12 && value.chars().all(|c| c.is_ascii_alphanumeric());
     if valid {
         Ok(value)
     } else {
@@ -108,7 +107,9 @@ pub fn parse_email(input: &str) -> Result<Option<String>, UserInputError> {
         return Ok(None);
     }
     match value.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') => {
+        Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.contains('@') =>
+        {
             Ok(Some(value.to_string()))
         }
         _ => Err(UserInputError::Email(value.to_string())),
@@ -121,7 +122,10 @@ mod tests {
 
     #[test]
     fn display_name_uppercases_last_name() {
-        assert_eq!(display_name("Baptiste", "Bonchamps", "BB"), "Baptiste BONCHAMPS (BB)");
+        assert_eq!(
+            display_name("Baptiste", "Bonchamps", "BB"),
+            "Baptiste BONCHAMPS (BB)"
+        );
         assert_eq!(display_name("", "Bonchamps", "BB"), "BONCHAMPS (BB)");
     }
 

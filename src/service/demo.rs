@@ -50,19 +50,89 @@ const SALES_USERS: [(&str, &str, &str, bool); 20] = [
 ];
 
 const FIRST_NAMES: [&str; 40] = [
-    "Marie", "Jean", "Pierre", "Michel", "André", "Philippe", "Nathalie", "Isabelle", "Sylvie",
-    "Catherine", "Françoise", "Hélène", "Élodie", "Stéphane", "Frédéric", "Céline", "Aurélie",
-    "Jérôme", "Sébastien", "Valérie", "Chloé", "Inès", "Léo", "Gabriel", "Raphaël", "Zoé",
-    "Maël", "Noé", "Anaïs", "Benoît", "Cécile", "Gaëlle", "Joël", "Loïc", "Mélanie", "Océane",
-    "Thérèse", "Yannick", "Agnès", "Hervé",
+    "Marie",
+    "Jean",
+    "Pierre",
+    "Michel",
+    "André",
+    "Philippe",
+    "Nathalie",
+    "Isabelle",
+    "Sylvie",
+    "Catherine",
+    "Françoise",
+    "Hélène",
+    "Élodie",
+    "Stéphane",
+    "Frédéric",
+    "Céline",
+    "Aurélie",
+    "Jérôme",
+    "Sébastien",
+    "Valérie",
+    "Chloé",
+    "Inès",
+    "Léo",
+    "Gabriel",
+    "Raphaël",
+    "Zoé",
+    "Maël",
+    "Noé",
+    "Anaïs",
+    "Benoît",
+    "Cécile",
+    "Gaëlle",
+    "Joël",
+    "Loïc",
+    "Mélanie",
+    "Océane",
+    "Thérèse",
+    "Yannick",
+    "Agnès",
+    "Hervé",
 ];
 
 const LAST_NAMES: [&str; 40] = [
-    "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau",
-    "Laurent", "Simon", "Michel", "Lefèbvre", "Leroy", "Roux", "David", "Bertrand", "Morel",
-    "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent",
-    "Muller", "Lefèvre", "Faure", "André", "Mercier", "Blanc", "Guérin", "Boyer", "Garnier",
-    "Chevalier", "François", "Legrand", "Gauthier", "Perrin",
+    "Martin",
+    "Bernard",
+    "Thomas",
+    "Petit",
+    "Robert",
+    "Richard",
+    "Durand",
+    "Dubois",
+    "Moreau",
+    "Laurent",
+    "Simon",
+    "Michel",
+    "Lefèbvre",
+    "Leroy",
+    "Roux",
+    "David",
+    "Bertrand",
+    "Morel",
+    "Fournier",
+    "Girard",
+    "Bonnet",
+    "Dupont",
+    "Lambert",
+    "Fontaine",
+    "Rousseau",
+    "Vincent",
+    "Muller",
+    "Lefèvre",
+    "Faure",
+    "André",
+    "Mercier",
+    "Blanc",
+    "Guérin",
+    "Boyer",
+    "Garnier",
+    "Chevalier",
+    "François",
+    "Legrand",
+    "Gauthier",
+    "Perrin",
 ];
 
 const COMPANY_FORMS: [&str; 10] = [
@@ -157,7 +227,11 @@ pub fn fill_demo(
         ));
     }
     let users = demo_users(store)?;
-    let owners: Vec<UserId> = users.iter().filter(|user| user.initials != DEMO_ADMIN_INITIALS).map(|user| user.id).collect();
+    let owners: Vec<UserId> = users
+        .iter()
+        .filter(|user| user.initials != DEMO_ADMIN_INITIALS)
+        .map(|user| user.id)
+        .collect();
 
     let actor = Actor::system("démonstration");
     let mut session = store.begin_import(&actor, json!({ "demo": contacts }))?;
@@ -271,7 +345,12 @@ fn address(random: &mut Random, postal_code: &str, city: &str, country_text: &st
     }
 }
 
-fn demo_contact(random: &mut Random, communes: &[reference::Commune], owners: &[UserId], n: u64) -> ContactWrite {
+fn demo_contact(
+    random: &mut Random,
+    communes: &[reference::Commune],
+    owners: &[UserId],
+    n: u64,
+) -> ContactWrite {
     let first_name = random.pick(&FIRST_NAMES).to_string();
     let last_name = random.pick(&LAST_NAMES).to_string();
     let company = if random.chance(60) {
@@ -292,19 +371,36 @@ fn demo_contact(random: &mut Random, communes: &[reference::Commune], owners: &[
     let email = format!(
         "{}.{}{}@exemple.fr",
         deunicode::deunicode(&first_name).to_lowercase(),
-        deunicode::deunicode(&last_name).to_lowercase().replace(' ', ""),
+        deunicode::deunicode(&last_name)
+            .to_lowercase()
+            .replace(' ', ""),
         n
     );
-    let phone = format!("0{} {:02} {:02} {:02} {:02}", 1 + random.below(5), random.below(100), random.below(100), random.below(100), random.below(100));
+    let phone = format!(
+        "0{} {:02} {:02} {:02} {:02}",
+        1 + random.below(5),
+        random.below(100),
+        random.below(100),
+        random.below(100),
+        random.below(100)
+    );
     let commercial_owner = Some(*random.pick(owners));
-    let technical_owner = if random.chance(80) { Some(*random.pick(owners)) } else { None };
+    let technical_owner = if random.chance(80) {
+        Some(*random.pick(owners))
+    } else {
+        None
+    };
 
     ContactWrite {
         line: n + 1,
         contact: ContactInput {
             contact_id: None,
             external_id: None,
-            civility: if random.chance(50) { "M.".into() } else { "Mme".into() },
+            civility: if random.chance(50) {
+                "M.".into()
+            } else {
+                "Mme".into()
+            },
             first_name,
             last_name,
             company,

@@ -17,7 +17,11 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) -> ServiceError {
+    pub fn invalid(
+        code: &'static str,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> ServiceError {
         ServiceError::Invalid {
             code,
             field,

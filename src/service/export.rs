@@ -34,7 +34,9 @@ pub const HEADERS: [&str; 20] = [
 
 fn record(contact: &Contact) -> Vec<String> {
     let owner = |user: &Option<crate::domain::history::UserRef>| {
-        user.as_ref().map(|user| user.initials.clone()).unwrap_or_default()
+        user.as_ref()
+            .map(|user| user.initials.clone())
+            .unwrap_or_default()
     };
     let mut fields = vec![
         contact.id.to_string(),
@@ -106,7 +108,10 @@ pub fn export_to_file(
         ServiceError::invalid(
             "export_failed",
             "file",
-            format!("fichier « {} » : dossier inaccessible ({error})", path.display()),
+            format!(
+                "fichier « {} » : dossier inaccessible ({error})",
+                path.display()
+            ),
         )
     })?;
     let written = {
@@ -123,6 +128,8 @@ pub fn export_to_file(
         std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
             .map_err(|error| write_error(&error))?;
     }
-    temporary.persist(path).map_err(|error| write_error(&error.error))?;
+    temporary
+        .persist(path)
+        .map_err(|error| write_error(&error.error))?;
     Ok(written)
 }

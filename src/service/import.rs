@@ -105,7 +105,12 @@ impl Resolver<'_> {
         }
         let is_email = reference.contains('@');
         let taken = |candidate: &str| self.index.initials.contains(candidate);
-        let initials = free_initials(&taken, "", "", reference.split('@').next().unwrap_or(reference));
+        let initials = free_initials(
+            &taken,
+            "",
+            "",
+            reference.split('@').next().unwrap_or(reference),
+        );
         let user = self
             .session
             .create_user(&NewUser {

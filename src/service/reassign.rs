@@ -2,9 +2,7 @@
 
 use serde_json::json;
 
-use crate::domain::batch::{
-    Applied, BatchId, RegionReassignment, UndoResult, UserReassignment,
-};
+use crate::domain::batch::{Applied, BatchId, RegionReassignment, UndoResult, UserReassignment};
 use crate::domain::contact::RoleChoice;
 use crate::domain::country::CountryCode;
 use crate::domain::postal::parse_postal_field;

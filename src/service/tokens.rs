@@ -20,12 +20,19 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// Creates an API token for `user` and returns it; it cannot be shown again.
-pub fn create_api_token(store: &dyn Store, user: &User, label: &str) -> Result<String, ServiceError> {
+pub fn create_api_token(
+    store: &dyn Store,
+    user: &User,
+    label: &str,
+) -> Result<String, ServiceError> {
     if !user.active {
         return Err(ServiceError::invalid(
             "inactive_user",
             "user",
-            format!("utilisateur : {} est inactif ; réactivez-le avant de lui créer un jeton", user.display_name()),
+            format!(
+                "utilisateur : {} est inactif ; réactivez-le avant de lui créer un jeton",
+                user.display_name()
+            ),
         ));
     }
     let token = new_secret("relais_");

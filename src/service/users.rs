@@ -1,8 +1,8 @@
 //! Creating and changing users, and hashing their passwords.
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 
 use crate::domain::user::{NewUser, User, UserRole, parse_email, parse_initials};
 use crate::storage::Store;
@@ -25,8 +25,9 @@ pub struct UserForm {
 }
 
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
-    let initials = parse_initials(&form.initials)
-        .map_err(|error| ServiceError::invalid("invalid_initials", "initials", error.to_string()))?;
+    let initials = parse_initials(&form.initials).map_err(|error| {
+        ServiceError::invalid("invalid_initials", "initials", error.to_string())
+    })?;
     let first_name = form.first_name.trim().to_string();
     let last_name = form.last_name.trim().to_string();
     if last_name.is_empty() && first_name.is_empty() {
@@ -50,7 +51,11 @@ pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError
         first_name,
         last_name,
         email,
-        role: if form.admin { UserRole::Admin } else { UserRole::User },
+        role: if form.admin {
+            UserRole::Admin
+        } else {
+            UserRole::User
+        },
         active: true,
         password_hash,
     })?;
@@ -106,7 +111,12 @@ pub fn verify_password(password: &str, stored_hash: &str) -> bool {
 /// Derives free initials for a user created from a CRM login or name:
 /// first letters of first and last name, else the login, uppercased and
 /// cut to 12 characters, then suffixed with 2, 3… until free.
-pub fn free_initials(taken: &dyn Fn(&str) -> bool, first_name: &str, last_name: &str, login: &str) -> String {
+pub fn free_initials(
+    taken: &dyn Fn(&str) -> bool,
+    first_name: &str,
+    last_name: &str,
+    login: &str,
+) -> String {
     let letters = |text: &str| -> String {
         deunicode::deunicode(text)
             .chars()
@@ -120,7 +130,11 @@ pub fn free_initials(taken: &dyn Fn(&str) -> bool, first_name: &str, last_name: 
         format!("{}{}", &first[..1], &last[..1])
     } else {
         let from_login = letters(login);
-        if from_login.is_empty() { "U".to_string() } else { from_login }
+        if from_login.is_empty() {
+            "U".to_string()
+        } else {
+            from_login
+        }
     };
     let base: String = base.chars().take(10).collect();
     if !taken(&base) {
@@ -154,7 +168,10 @@ mod tests {
     #[test]
     fn initials_come_from_names_then_login() {
         let none = |_: &str| false;
-        assert_eq!(free_initials(&none, "Albert", "Einstein", "aeinstein"), "AE");
+        assert_eq!(
+            free_initials(&none, "Albert", "Einstein", "aeinstein"),
+            "AE"
+        );
         assert_eq!(free_initials(&none, "", "", "demo"), "DEMO");
         assert_eq!(free_initials(&none, "Élodie", "Ébert", ""), "EE");
     }

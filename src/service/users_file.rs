@@ -29,7 +29,9 @@ pub struct SkippedUser {
 }
 
 fn normalise_header(header: &str) -> String {
-    deunicode::deunicode(header.trim()).to_lowercase().replace([' ', '-'], "_")
+    deunicode::deunicode(header.trim())
+        .to_lowercase()
+        .replace([' ', '-'], "_")
 }
 
 /// Splits « Mitchell Admin » into a first name and a last name.
@@ -42,11 +44,18 @@ fn split_full_name(full_name: &str) -> (String, String) {
 
 pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, ServiceError> {
     let text = std::fs::read(path).map_err(|error| {
-        ServiceError::invalid("file_unreadable", "file", format!("fichier « {} » illisible : {error}", path.display()))
+        ServiceError::invalid(
+            "file_unreadable",
+            "file",
+            format!("fichier « {} » illisible : {error}", path.display()),
+        )
     })?;
     let text = match String::from_utf8(text) {
         Ok(text) => text,
-        Err(error) => encoding_rs::WINDOWS_1252.decode(error.as_bytes()).0.into_owned(),
+        Err(error) => encoding_rs::WINDOWS_1252
+            .decode(error.as_bytes())
+            .0
+            .into_owned(),
     };
     let text = text.trim_start_matches('\u{feff}');
     let first_line = text.lines().next().unwrap_or_default();
@@ -61,7 +70,13 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|error| ServiceError::invalid("invalid_file", "file", format!("en-tête illisible : {error}")))?
+        .map_err(|error| {
+            ServiceError::invalid(
+                "invalid_file",
+                "file",
+                format!("en-tête illisible : {error}"),
+            )
+        })?
         .iter()
         .map(normalise_header)
         .collect();
@@ -80,20 +95,38 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
     let email_column = column(&["email", "e_mail", "courriel"]);
     let initials_column = column(&["initials", "initiales"]);
 
-    let mut taken: HashSet<String> = store.list_users()?.into_iter().map(|user| user.initials).collect();
+    let mut taken: HashSet<String> = store
+        .list_users()?
+        .into_iter()
+        .map(|user| user.initials)
+        .collect();
     let mut report = UserImportReport::default();
     for record in reader.records() {
-        let record = record.map_err(|error| ServiceError::invalid("invalid_file", "file", format!("ligne illisible : {error}")))?;
+        let record = record.map_err(|error| {
+            ServiceError::invalid("invalid_file", "file", format!("ligne illisible : {error}"))
+        })?;
         let line = record.position().map_or(0, |position| position.line());
-        let field = |index: Option<usize>| index.and_then(|i| record.get(i)).unwrap_or("").trim().to_string();
+        let field = |index: Option<usize>| {
+            index
+                .and_then(|i| record.get(i))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
         let login = field(Some(login_column));
-        let skip = |reason: String| SkippedUser { line, login: login.clone(), reason };
+        let skip = |reason: String| SkippedUser {
+            line,
+            login: login.clone(),
+            reason,
+        };
         if login.is_empty() {
             report.skipped.push(skip("identifiant vide".into()));
             continue;
         }
         if store.find_user(&login)?.is_some() {
-            report.skipped.push(skip(format!("un utilisateur « {login} » existe déjà")));
+            report
+                .skipped
+                .push(skip(format!("un utilisateur « {login} » existe déjà")));
             continue;
         }
         let (mut first_name, mut last_name) = (field(first_column), field(last_column));
@@ -115,14 +148,23 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
                     continue;
                 }
             },
-            _ => free_initials(&|candidate| taken.contains(candidate), &first_name, &last_name, &login),
+            _ => free_initials(
+                &|candidate| taken.contains(candidate),
+                &first_name,
+                &last_name,
+                &login,
+            ),
         };
         let active = !matches!(field(active_column).as_str(), "0" | "false" | "non" | "no");
         let user = store.create_user(&NewUser {
             initials,
             login: Some(login.clone()),
             first_name,
-            last_name: if last_name.is_empty() { login.clone() } else { last_name },
+            last_name: if last_name.is_empty() {
+                login.clone()
+            } else {
+                last_name
+            },
             email,
             role: UserRole::User,
             active,
@@ -136,6 +178,10 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             Err(error) => report.skipped.push(skip(error.to_string())),
         }
     }
-    tracing::info!(users.created = report.created.len(), users.skipped = report.skipped.len(), "users imported");
+    tracing::info!(
+        users.created = report.created.len(),
+        users.skipped = report.skipped.len(),
+        "users imported"
+    );
     Ok(report)
 }

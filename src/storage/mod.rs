@@ -89,8 +89,11 @@ pub trait Store: Send + Sync {
     fn count_contacts(&self) -> StoreResult<u64>;
 
     /// Opens one import transaction; nothing is visible before `commit`.
-    fn begin_import(&self, actor: &Actor, params: serde_json::Value)
-    -> StoreResult<Box<dyn ImportSession + '_>>;
+    fn begin_import(
+        &self,
+        actor: &Actor,
+        params: serde_json::Value,
+    ) -> StoreResult<Box<dyn ImportSession + '_>>;
 
     // Mass operations.
     fn preview_user_reassignment(

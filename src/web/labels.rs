@@ -160,10 +160,9 @@ pub fn batch_params(batch: &Batch) -> String {
             )
         }
         BatchKind::Undo => format!("annule l'opération n° {}", param_text(batch, "batch")),
-        BatchKind::Import if batch.params.get("demo").is_some() => format!(
-            "base de démonstration de {} contacts",
-            batch.params["demo"]
-        ),
+        BatchKind::Import if batch.params.get("demo").is_some() => {
+            format!("base de démonstration de {} contacts", batch.params["demo"])
+        }
         BatchKind::Import if batch.params.get("file").is_some() => format!(
             "fichier « {} », pays par défaut {}",
             param_text(batch, "file"),

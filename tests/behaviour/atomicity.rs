@@ -9,12 +9,15 @@ use crate::common::*;
 
 fn fixture(db: &TestDb) {
     cast(db);
-    import_rows(db, &[
-        "a,A,,,,,,51100,Reims,FRA,JD,JD",
-        "b,B,,,,,,51100,Reims,FRA,JD,",
-        "c,C,,,,,,51100,Reims,FRA,JD,",
-        "d,D,,,,,,02000,Laon,FRA,JD,",
-    ]);
+    import_rows(
+        db,
+        &[
+            "a,A,,,,,,51100,Reims,FRA,JD,JD",
+            "b,B,,,,,,51100,Reims,FRA,JD,",
+            "c,C,,,,,,51100,Reims,FRA,JD,",
+            "d,D,,,,,,02000,Laon,FRA,JD,",
+        ],
+    );
 }
 
 #[test]
@@ -52,7 +55,10 @@ fn failed_undo_leaves_database_unchanged() {
     each_engine(|db| {
         fixture(db);
         let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
-        let batch = apply_user_reassignment(db.store(), &prepared, run()).unwrap().batch_id.unwrap();
+        let batch = apply_user_reassignment(db.store(), &prepared, run())
+            .unwrap()
+            .batch_id
+            .unwrap();
         db.fail_on_owner_update(contact(db, "c").id);
         let before = snapshot(db);
 

@@ -19,7 +19,11 @@ fn relais(db: &TestDb, args: &[&str]) -> Output {
 }
 
 fn json(output: &Output) -> Value {
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
@@ -28,8 +32,24 @@ fn stderr(output: &Output) -> String {
 }
 
 fn setup(db: &TestDb) {
-    for (initials, first, last) in [("JD", "Jean", "Dupont"), ("BB", "Baptiste", "Bonchamps"), ("CC", "Claire", "Caron")] {
-        let output = relais(db, &["user", "add", "--initials", initials, "--first-name", first, "--last-name", last]);
+    for (initials, first, last) in [
+        ("JD", "Jean", "Dupont"),
+        ("BB", "Baptiste", "Bonchamps"),
+        ("CC", "Claire", "Caron"),
+    ] {
+        let output = relais(
+            db,
+            &[
+                "user",
+                "add",
+                "--initials",
+                initials,
+                "--first-name",
+                first,
+                "--last-name",
+                last,
+            ],
+        );
         assert!(output.status.success(), "{}", stderr(&output));
     }
     let path = write_file(
@@ -46,15 +66,39 @@ fn reassign_json_reports_counts_per_role() {
     each_engine(|db| {
         setup(db);
 
-        let dry = json(&relais(db, &["reassign", "--de", "JD", "--vers", "BB", "--dry-run", "--json"]));
-        let run = json(&relais(db, &["reassign", "--from", "JD", "--to", "BB", "--json"]));
+        let dry = json(&relais(
+            db,
+            &[
+                "reassign",
+                "--de",
+                "JD",
+                "--vers",
+                "BB",
+                "--dry-run",
+                "--json",
+            ],
+        ));
+        let run = json(&relais(
+            db,
+            &["reassign", "--from", "JD", "--to", "BB", "--json"],
+        ));
 
         assert_eq!(dry["batch_id"], Value::Null);
         assert_eq!(dry["matched"], 2);
-        for key in ["matched", "changed", "already_owned", "history_entries", "commercial", "technical"] {
+        for key in [
+            "matched",
+            "changed",
+            "already_owned",
+            "history_entries",
+            "commercial",
+            "technical",
+        ] {
             assert_eq!(dry[key], run[key], "{key}");
         }
-        assert_eq!((run["commercial"].as_u64(), run["technical"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(
+            (run["commercial"].as_u64(), run["technical"].as_u64()),
+            (Some(1), Some(2))
+        );
         assert!(run["batch_id"].as_i64().is_some());
     });
 }
@@ -63,7 +107,10 @@ fn reassign_json_reports_counts_per_role() {
 fn history_json_by_external_id() {
     each_engine(|db| {
         setup(db);
-        let run = json(&relais(db, &["reassign", "--from", "JD", "--to", "BB", "--json"]));
+        let run = json(&relais(
+            db,
+            &["reassign", "--from", "JD", "--to", "BB", "--json"],
+        ));
 
         let history = json(&relais(db, &["history", "k2", "--json"]));
 
@@ -82,7 +129,19 @@ fn history_json_by_external_id() {
 fn batches_and_undo_json() {
     each_engine(|db| {
         setup(db);
-        let run = json(&relais(db, &["reassign-region", "--to", "CC", "--country", "FRA", "--postal", "51", "--json"]));
+        let run = json(&relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--country",
+                "FRA",
+                "--postal",
+                "51",
+                "--json",
+            ],
+        ));
         let batch_id = run["batch_id"].as_i64().unwrap();
         let batch = batch_id.to_string();
 
@@ -91,7 +150,10 @@ fn batches_and_undo_json() {
 
         assert_eq!(undo["changed"], 1);
         let listed = batches.as_array().unwrap();
-        let original = listed.iter().find(|b| b["id"].as_i64() == Some(batch_id)).unwrap();
+        let original = listed
+            .iter()
+            .find(|b| b["id"].as_i64() == Some(batch_id))
+            .unwrap();
         assert_eq!(original["undone"], true);
         assert_eq!(original["kind"], "reassign_region");
         assert_eq!(original["changed"], 1);
@@ -111,14 +173,26 @@ fn errors_are_french_on_stderr_with_failure_status() {
         let bad_flag = relais(db, &["reassign", "--frm", "JD"]);
 
         assert!(!bad_postal.status.success());
-        assert!(stderr(&bad_postal).contains("code postal"), "{}", stderr(&bad_postal));
+        assert!(
+            stderr(&bad_postal).contains("code postal"),
+            "{}",
+            stderr(&bad_postal)
+        );
         assert!(stderr(&bad_postal).contains('%'));
         assert!(bad_postal.stdout.is_empty());
         assert!(!same_user.status.success());
-        assert!(stderr(&same_user).contains("différents"), "{}", stderr(&same_user));
+        assert!(
+            stderr(&same_user).contains("différents"),
+            "{}",
+            stderr(&same_user)
+        );
         assert!(stderr(&unknown).contains("« XX »"), "{}", stderr(&unknown));
         assert_eq!(bad_flag.status.code(), Some(2));
-        assert!(stderr(&bad_flag).contains("option inconnue"), "{}", stderr(&bad_flag));
+        assert!(
+            stderr(&bad_flag).contains("option inconnue"),
+            "{}",
+            stderr(&bad_flag)
+        );
         assert_eq!(json(&relais(db, &["batches", "--json"])), batches_before);
     });
 }
@@ -128,10 +202,23 @@ fn dry_run_says_nothing_changed() {
     each_engine(|db| {
         setup(db);
 
-        let output = relais(db, &["reassign-region", "--to", "CC", "--postal", "51;02", "--dry-run"]);
+        let output = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--postal",
+                "51;02",
+                "--dry-run",
+            ],
+        );
 
         let text = String::from_utf8_lossy(&output.stdout);
-        assert!(text.contains("Simulation : rien n'a été modifié."), "{text}");
+        assert!(
+            text.contains("Simulation : rien n'a été modifié."),
+            "{text}"
+        );
         assert!(text.contains("51 — Marne"), "{text}");
         assert!(text.contains("02 — Aisne"), "{text}");
         assert!(text.contains("2 contacts concernés"), "{text}");
@@ -143,15 +230,44 @@ fn as_flag_records_the_user_as_actor() {
     each_engine(|db| {
         setup(db);
 
-        relais(db, &["user", "add", "--initials", "AM", "--first-name", "Alice", "--last-name", "Martin", "--admin"]);
+        relais(
+            db,
+            &[
+                "user",
+                "add",
+                "--initials",
+                "AM",
+                "--first-name",
+                "Alice",
+                "--last-name",
+                "Martin",
+                "--admin",
+            ],
+        );
 
-        let run = json(&relais(db, &["--as", "am", "reassign", "--from", "JD", "--to", "BB", "--json"]));
-        let refused = relais(db, &["--as", "cc", "reassign", "--from", "BB", "--to", "JD"]);
+        let run = json(&relais(
+            db,
+            &[
+                "--as", "am", "reassign", "--from", "JD", "--to", "BB", "--json",
+            ],
+        ));
+        let refused = relais(
+            db,
+            &["--as", "cc", "reassign", "--from", "BB", "--to", "JD"],
+        );
 
-        let batch = db.store().batch(run["batch_id"].as_i64().unwrap()).unwrap().unwrap();
+        let batch = db
+            .store()
+            .batch(run["batch_id"].as_i64().unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(batch.actor, "Alice MARTIN (AM)");
         assert!(!refused.status.success());
-        assert!(stderr(&refused).contains("n'est pas administrateur"), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("n'est pas administrateur"),
+            "{}",
+            stderr(&refused)
+        );
     });
 }
 
@@ -159,10 +275,21 @@ fn as_flag_records_the_user_as_actor() {
 fn export_of_a_batch_holds_its_contacts() {
     each_engine(|db| {
         setup(db);
-        let run = json(&relais(db, &["reassign-region", "--to", "CC", "--postal", "02", "--json"]));
+        let run = json(&relais(
+            db,
+            &["reassign-region", "--to", "CC", "--postal", "02", "--json"],
+        ));
         let path = db.dir.path().join("batch.csv");
 
-        let output = relais(db, &["export", "--batch", &run["batch_id"].to_string(), path.to_str().unwrap()]);
+        let output = relais(
+            db,
+            &[
+                "export",
+                "--batch",
+                &run["batch_id"].to_string(),
+                path.to_str().unwrap(),
+            ],
+        );
 
         assert!(output.status.success(), "{}", stderr(&output));
         let text = std::fs::read_to_string(&path).unwrap();
@@ -182,18 +309,37 @@ fn demo_base_has_faults_and_spread() {
         assert_eq!(report["contacts"], 3000);
         let store = db.store();
         let page = store
-            .list_contacts(&relais::storage::ContactFilter::default(), relais::storage::Page::first(3000))
+            .list_contacts(
+                &relais::storage::ContactFilter::default(),
+                relais::storage::Page::first(3000),
+            )
             .unwrap();
         let contacts = &page.contacts;
-        let four_digit = contacts.iter().filter(|c| c.perso.postal_code.len() == 4).count();
-        let spaced = contacts.iter().filter(|c| c.perso.postal_code.contains(' ')).count();
+        let four_digit = contacts
+            .iter()
+            .filter(|c| c.perso.postal_code.len() == 4)
+            .count();
+        let spaced = contacts
+            .iter()
+            .filter(|c| c.perso.postal_code.contains(' '))
+            .count();
         let abroad = contacts.iter().filter(|c| c.pro.country != "FRA").count();
         assert!(four_digit > 10, "{four_digit} four-digit codes");
         assert!(spaced > 10, "{spaced} spaced codes");
         assert!(abroad > 10, "{abroad} abroad");
-        assert!(contacts.iter().all(|c| !c.perso.is_empty() && !c.pro.is_empty()));
-        let departements: std::collections::HashSet<&str> =
-            contacts.iter().filter_map(|c| c.perso.postal_norm.get(..2)).collect();
-        assert!(departements.len() > 80, "{} départements", departements.len());
+        assert!(
+            contacts
+                .iter()
+                .all(|c| !c.perso.is_empty() && !c.pro.is_empty())
+        );
+        let departements: std::collections::HashSet<&str> = contacts
+            .iter()
+            .filter_map(|c| c.perso.postal_norm.get(..2))
+            .collect();
+        assert!(
+            departements.len() > 80,
+            "{} départements",
+            departements.len()
+        );
     });
 }

@@ -125,10 +125,14 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.postgres_name
-            && let Ok(server) = std::env::var(POSTGRES_ENV) {
-                // The pool's connections must close before the drop.
-                let _ = postgres_try_admin(&server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+            && let Ok(server) = std::env::var(POSTGRES_ENV)
+        {
+            // The pool's connections must close before the drop.
+            let _ = postgres_try_admin(
+                &server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
     }
 }
 
@@ -221,7 +225,11 @@ pub const HEADER: &str = "source_id,last_name,first_name,company,perso_postal_co
 pub fn import_rows(db: &TestDb, rows: &[&str]) -> ImportReport {
     let text = format!("{HEADER}\n{}\n", rows.join("\n"));
     let report = import_bytes(db, "contacts.csv", text.as_bytes());
-    assert!(report.rejected.is_empty(), "unexpected rejections: {:?}", report.rejected);
+    assert!(
+        report.rejected.is_empty(),
+        "unexpected rejections: {:?}",
+        report.rejected
+    );
     report
 }
 
@@ -261,7 +269,10 @@ pub fn moves(db: &TestDb, key: &str) -> Vec<(String, Option<String>, Option<Stri
         .into_iter()
         .map(|entry| {
             (
-                entry.role.map(|role| role.as_str().to_string()).unwrap_or_default(),
+                entry
+                    .role
+                    .map(|role| role.as_str().to_string())
+                    .unwrap_or_default(),
                 entry.previous_owner.map(|user| user.initials),
                 entry.new_owner.map(|user| user.initials),
             )

@@ -46,7 +46,11 @@ fn windows_1252_and_utf8_bom_give_same_contacts() {
             let report = import_bytes(db, "contacts.csv", &bytes);
 
             assert_eq!(report.imported, 3, "{encoding}: {report:?}");
-            assert!(report.rejected.is_empty(), "{encoding}: {:?}", report.rejected);
+            assert!(
+                report.rejected.is_empty(),
+                "{encoding}: {:?}",
+                report.rejected
+            );
             let contacts = all_contacts(db);
             assert_eq!(contacts[0].first_name, "Hélène");
             assert_eq!(contacts[1].first_name, "Élodie");
@@ -63,13 +67,16 @@ fn country_spellings_all_store_fra() {
     each_engine(|db| {
         cast(db);
 
-        import_rows(db, &[
-            "c1,Un,,,,,,51100,Reims,France,,",
-            "c2,Deux,,,,,,51100,Reims,FR,,",
-            "c3,Trois,,,,,,51100,Reims,fra,,",
-            "c4,Quatre,,,,,,51100,Reims,base.fr,,",
-            "c5,Cinq,,,,,,51100,Reims,,,",
-        ]);
+        import_rows(
+            db,
+            &[
+                "c1,Un,,,,,,51100,Reims,France,,",
+                "c2,Deux,,,,,,51100,Reims,FR,,",
+                "c3,Trois,,,,,,51100,Reims,fra,,",
+                "c4,Quatre,,,,,,51100,Reims,base.fr,,",
+                "c5,Cinq,,,,,,51100,Reims,,,",
+            ],
+        );
 
         for key in ["c1", "c2", "c3", "c4", "c5"] {
             assert_eq!(contact(db, key).pro.country, "FRA", "{key}");
@@ -81,7 +88,9 @@ fn country_spellings_all_store_fra() {
 fn unknown_country_is_reported_on_its_line() {
     each_engine(|db| {
         cast(db);
-        let text = format!("{HEADER}\nok1,Un,,,,,,51100,Reims,FRA,,\nbad,Deux,,,,,,69001,Lyon,Atlantis,,\nok2,Trois,,,,,,02000,Laon,FR,,\n");
+        let text = format!(
+            "{HEADER}\nok1,Un,,,,,,51100,Reims,FRA,,\nbad,Deux,,,,,,69001,Lyon,Atlantis,,\nok2,Trois,,,,,,02000,Laon,FR,,\n"
+        );
 
         let report = import_bytes(db, "contacts.csv", text.as_bytes());
 
@@ -90,7 +99,11 @@ fn unknown_country_is_reported_on_its_line() {
         let rejection = &report.rejected[0];
         assert_eq!(rejection.line, 3);
         assert_eq!(rejection.column, "pro_country");
-        assert!(rejection.reason.contains("Atlantis"), "{}", rejection.reason);
+        assert!(
+            rejection.reason.contains("Atlantis"),
+            "{}",
+            rejection.reason
+        );
         assert!(db.store().find_contact("bad").unwrap().is_none());
     });
 }
@@ -103,9 +116,19 @@ fn reimport_by_external_id_updates_and_writes_history() {
 
         let report = import_rows(db, &["k1,Martin,Hélène,,,,,51100,Reims,FRA,BB,"]);
 
-        assert_eq!((report.imported, report.updated, report.unchanged), (0, 1, 0));
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 1, 0)
+        );
         assert_eq!(all_contacts(db).len(), 1);
-        assert_eq!(moves(db, "k1"), vec![("commercial".to_string(), Some("JD".into()), Some("BB".into()))]);
+        assert_eq!(
+            moves(db, "k1"),
+            vec![(
+                "commercial".to_string(),
+                Some("JD".into()),
+                Some("BB".into())
+            )]
+        );
         let again = import_rows(db, &["k1,Martin,Hélène,,,,,51100,Reims,FRA,BB,"]);
         assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
     });
@@ -156,7 +179,10 @@ fn owners_resolve_by_email_in_any_case() {
     each_engine(|db| {
         cast(db);
 
-        import_rows(db, &["e1,Un,,,,,,51100,Reims,FRA,BB@Example.ORG,jd@example.org"]);
+        import_rows(
+            db,
+            &["e1,Un,,,,,,51100,Reims,FRA,BB@Example.ORG,jd@example.org"],
+        );
 
         assert_eq!(owners(db, "e1"), (Some("BB".into()), Some("JD".into())));
     });
@@ -205,7 +231,10 @@ fn export_reads_back_as_the_same_contacts() {
         assert_eq!(written, 3);
         assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "Excel needs the BOM");
         assert!(String::from_utf8_lossy(&bytes).contains("\"Dupont; Fils\""));
-        assert_eq!((report.imported, report.updated, report.unchanged), (0, 0, 3));
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 0, 3)
+        );
     });
 }
 
@@ -213,7 +242,9 @@ fn export_reads_back_as_the_same_contacts() {
 fn repeated_external_id_is_rejected_naming_first_line() {
     each_engine(|db| {
         cast(db);
-        let text = format!("{HEADER}\nE1,Dupré,Hélène,,,,,51100,Reims,FRA,JD,\nE2,Autre,,,,,,51100,Reims,FRA,,\nE1,Licate,Dup,,,,,02000,Laon,FRA,BB,\n");
+        let text = format!(
+            "{HEADER}\nE1,Dupré,Hélène,,,,,51100,Reims,FRA,JD,\nE2,Autre,,,,,,51100,Reims,FRA,,\nE1,Licate,Dup,,,,,02000,Laon,FRA,BB,\n"
+        );
 
         let report = import_bytes(db, "contacts.csv", text.as_bytes());
 
@@ -221,7 +252,11 @@ fn repeated_external_id_is_rejected_naming_first_line() {
         assert_eq!(report.rejected.len(), 1);
         assert_eq!(report.rejected[0].line, 4);
         assert_eq!(report.rejected[0].column, "source_id");
-        assert!(report.rejected[0].reason.contains("ligne 2"), "{}", report.rejected[0].reason);
+        assert!(
+            report.rejected[0].reason.contains("ligne 2"),
+            "{}",
+            report.rejected[0].reason
+        );
         assert_eq!(contact(db, "E1").last_name, "Dupré");
     });
 }
@@ -233,12 +268,22 @@ fn export_without_external_ids_reimports_in_place() {
         let text = "Nom;Prénom;Société;Code postal;Ville;Responsable commercial\nMartin;Hélène;Alpha;51100;Reims;JD\nPetit;Luc;;02000;Laon;BB\n";
         import_bytes(db, "contacts.csv", text.as_bytes());
         let path = db.dir.path().join("export.csv");
-        relais::service::export::export_to_file(db.store(), &relais::storage::ExportSelection::All, &path).unwrap();
-        let edited = std::fs::read_to_string(&path).unwrap().replace(";JD;", ";BB;");
+        relais::service::export::export_to_file(
+            db.store(),
+            &relais::storage::ExportSelection::All,
+            &path,
+        )
+        .unwrap();
+        let edited = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(";JD;", ";BB;");
 
         let report = import_bytes(db, "edited.csv", edited.as_bytes());
 
-        assert_eq!((report.imported, report.updated, report.unchanged), (0, 1, 1));
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 1, 1)
+        );
         assert_eq!(all_contacts(db).len(), 2);
         let martin = &all_contacts(db)[0];
         assert_eq!(martin.commercial_owner.as_ref().unwrap().initials, "BB");
@@ -265,7 +310,13 @@ fn contact_number_from_another_base_creates_a_contact() {
 fn contact_number_wins_over_numeric_external_id() {
     each_engine(|db| {
         cast(db);
-        import_rows(db, &["5,Cinq,,,,,,51100,Reims,FRA,,", "1,Un,,,,,,51100,Reims,FRA,,"]);
+        import_rows(
+            db,
+            &[
+                "5,Cinq,,,,,,51100,Reims,FRA,,",
+                "1,Un,,,,,,51100,Reims,FRA,,",
+            ],
+        );
 
         let first = contact(db, "1");
         let by_external = contact(db, "5");

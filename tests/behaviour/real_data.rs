@@ -15,7 +15,9 @@ use relais::service::users_file::import_users;
 use crate::common::*;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn import(db: &TestDb, name: &str) -> ImportReport {
@@ -34,7 +36,11 @@ fn import(db: &TestDb, name: &str) -> ImportReport {
 
 /// Lines of the rejected rows, with their column.
 fn rejected(report: &ImportReport) -> Vec<(u64, String)> {
-    report.rejected.iter().map(|r| (r.line, r.column.clone())).collect()
+    report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.column.clone()))
+        .collect()
 }
 
 fn load(db: &TestDb) -> (ImportReport, ImportReport) {
@@ -43,7 +49,10 @@ fn load(db: &TestDb) -> (ImportReport, ImportReport) {
     assert_eq!(users.created.len(), 24, "{users:?}");
     assert_eq!(users.skipped.len(), 2, "{users:?}");
     user(db, "NZ", "Noé", "Zed");
-    (import(db, "contacts_dolibarr_demo.csv"), import(db, "contacts_odoo_crm_leads.csv"))
+    (
+        import(db, "contacts_dolibarr_demo.csv"),
+        import(db, "contacts_odoo_crm_leads.csv"),
+    )
 }
 
 #[test]
@@ -53,7 +62,10 @@ fn every_line_accounted_for() {
 
         // Dolibarr: line 29 (societe:19) names two sales representatives.
         assert_eq!(dolibarr.imported, 45);
-        assert_eq!(rejected(&dolibarr), vec![(29, "commercial_owner".to_string())]);
+        assert_eq!(
+            rejected(&dolibarr),
+            vec![(29, "commercial_owner".to_string())]
+        );
         // Odoo: crm_case_15, 21, 23 and 24 have no name, company, e-mail or
         // phone; they are lines 16, 22, 24 and 25.
         assert_eq!(odoo.imported, 40);

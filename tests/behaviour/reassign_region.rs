@@ -9,26 +9,32 @@ use crate::common::*;
 /// Contacts with the postal codes real files have.
 fn region_fixture(db: &TestDb) {
     cast(db);
-    import_rows(db, &[
-        "reims,Martin,Hélène,,,,,51100,Reims,FRA,JD,",
-        "stquentin,Bernard,Élodie,,,,,2100,Saint-Quentin,FRA,JD,",
-        "spaced,Petit,Luc,,,,,51 100,Reims,France,,",
-        "berlin,Schmidt,Karl,Delta GmbH,,,,45600,Berlin,DE,,",
-        "ajaccio,Santoni,Marie,,20000,Ajaccio,fr,,,,,",
-        "mezzavia,Leca,Paul,,,,,20167,Mezzavia,FR,,",
-        "bastia,Casanova,Anna,,20200,Bastia,FRA,1000,Bruxelles,BE,,",
-        "bastia2,Rossi,Jean,,20600,Bastia,base.fr,,,,,",
-        "london,Smith,John,Epsilon Ltd,,,,sw1a 1aa,London,GBR,,",
-        "laon,Moreau,Jules,,,,,02000,Laon,FRA,BB,",
-        "nocode,Sans,Code,,,,,,Paris,FRA,,",
-        "both,Deux,Adresses,,51100,Reims,FRA,02000,Laon,FRA,,",
-    ]);
+    import_rows(
+        db,
+        &[
+            "reims,Martin,Hélène,,,,,51100,Reims,FRA,JD,",
+            "stquentin,Bernard,Élodie,,,,,2100,Saint-Quentin,FRA,JD,",
+            "spaced,Petit,Luc,,,,,51 100,Reims,France,,",
+            "berlin,Schmidt,Karl,Delta GmbH,,,,45600,Berlin,DE,,",
+            "ajaccio,Santoni,Marie,,20000,Ajaccio,fr,,,,,",
+            "mezzavia,Leca,Paul,,,,,20167,Mezzavia,FR,,",
+            "bastia,Casanova,Anna,,20200,Bastia,FRA,1000,Bruxelles,BE,,",
+            "bastia2,Rossi,Jean,,20600,Bastia,base.fr,,,,,",
+            "london,Smith,John,Epsilon Ltd,,,,sw1a 1aa,London,GBR,,",
+            "laon,Moreau,Jules,,,,,02000,Laon,FRA,BB,",
+            "nocode,Sans,Code,,,,,,Paris,FRA,,",
+            "both,Deux,Adresses,,51100,Reims,FRA,02000,Laon,FRA,,",
+        ],
+    );
 }
 
 fn matched(db: &TestDb, country: &str, postal: &str) -> u64 {
     let prepared = prepare_region_reassignment(db.store(), "CC", country, postal, None)
         .unwrap_or_else(|error| panic!("{country} {postal:?}: {error}"));
-    preview_region_reassignment(db.store(), &prepared).unwrap().outcome.matched
+    preview_region_reassignment(db.store(), &prepared)
+        .unwrap()
+        .outcome
+        .matched
 }
 
 /// External ids of the contacts a region selects, found by running it.
@@ -46,7 +52,11 @@ fn selected(db: &TestDb, country: &str, postal: &str) -> Vec<String> {
             relais::storage::Page::first(100),
         )
         .unwrap();
-    let mut ids: Vec<String> = page.contacts.into_iter().filter_map(|c| c.external_id).collect();
+    let mut ids: Vec<String> = page
+        .contacts
+        .into_iter()
+        .filter_map(|c| c.external_id)
+        .collect();
     ids.sort();
     ids
 }
@@ -164,7 +174,10 @@ fn wildcard_characters_are_rejected_never_widened() {
             assert_eq!(error.field(), Some("postal"), "{postal}");
         }
         let error = prepare_region_reassignment(db.store(), "CC", "FRA", "51;%", None).unwrap_err();
-        assert!(error.to_string().contains('%'), "message names the bad part: {error}");
+        assert!(
+            error.to_string().contains('%'),
+            "message names the bad part: {error}"
+        );
         assert_eq!(snapshot(db), before);
     });
 }
@@ -227,7 +240,8 @@ fn both_roles_option_writes_each_role() {
     each_engine(|db| {
         region_fixture(db);
 
-        let prepared = prepare_region_reassignment(db.store(), "JD", "FRA", "51", Some("both")).unwrap();
+        let prepared =
+            prepare_region_reassignment(db.store(), "JD", "FRA", "51", Some("both")).unwrap();
         let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
 
         // reims: commercial already JD, technical none → one entry.
@@ -245,7 +259,8 @@ fn preview_reports_each_prefix() {
     each_engine(|db| {
         region_fixture(db);
 
-        let prepared = prepare_region_reassignment(db.store(), "CC", "FRA", "51;02;2A", None).unwrap();
+        let prepared =
+            prepare_region_reassignment(db.store(), "CC", "FRA", "51;02;2A", None).unwrap();
         let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
 
         let counts: Vec<(String, u64)> = preview
@@ -253,12 +268,15 @@ fn preview_reports_each_prefix() {
             .iter()
             .map(|count| (count.prefix.clone(), count.matched))
             .collect();
-        assert_eq!(counts, vec![
-            ("02".to_string(), 3),
-            ("200".to_string(), 1),
-            ("201".to_string(), 1),
-            ("51".to_string(), 3),
-        ]);
+        assert_eq!(
+            counts,
+            vec![
+                ("02".to_string(), 3),
+                ("200".to_string(), 1),
+                ("201".to_string(), 1),
+                ("51".to_string(), 3),
+            ]
+        );
         assert_eq!(preview.outcome.matched, 7);
         assert_eq!(preview.sample.len(), 5);
     });
@@ -272,8 +290,18 @@ fn history_names_the_owner_replaced() {
         let prepared = prepare_region_reassignment(db.store(), "DD", "FRA", "02", None).unwrap();
         apply_region_reassignment(db.store(), &prepared, run()).unwrap();
 
-        assert_eq!(moves(db, "laon"), vec![("commercial".to_string(), Some("BB".into()), Some("DD".into()))]);
-        assert_eq!(moves(db, "both"), vec![("commercial".to_string(), None, Some("DD".into()))]);
+        assert_eq!(
+            moves(db, "laon"),
+            vec![(
+                "commercial".to_string(),
+                Some("BB".into()),
+                Some("DD".into())
+            )]
+        );
+        assert_eq!(
+            moves(db, "both"),
+            vec![("commercial".to_string(), None, Some("DD".into()))]
+        );
     });
 }
 
@@ -294,7 +322,10 @@ fn cached_preview_follows_committed_batches() {
         // reims already belongs to JD; the batch gives JD the other two.
         assert_eq!(first.outcome.already_owned, 1);
         assert_eq!(after.outcome.already_owned, 3);
-        assert_eq!(after, preview_region_reassignment(db.store(), &prepared).unwrap());
+        assert_eq!(
+            after,
+            preview_region_reassignment(db.store(), &prepared).unwrap()
+        );
     });
 }
 
@@ -308,10 +339,12 @@ fn longest_accepted_postal_list_runs() {
         let accepted = codes.join(";");
         let too_many = format!("{accepted};02000");
 
-        let prepared = prepare_region_reassignment(db.store(), "CC", "FRA", &accepted, None).unwrap();
+        let prepared =
+            prepare_region_reassignment(db.store(), "CC", "FRA", &accepted, None).unwrap();
         let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
         let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
-        let error = prepare_region_reassignment(db.store(), "CC", "FRA", &too_many, None).unwrap_err();
+        let error =
+            prepare_region_reassignment(db.store(), "CC", "FRA", &too_many, None).unwrap_err();
 
         // 51100 is in 51070 to 51129: reims, spaced and both.
         assert_eq!(preview.outcome.matched, 3);

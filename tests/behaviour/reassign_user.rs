@@ -14,11 +14,14 @@ fn some(initials: &str) -> Option<String> {
 fn both_roles_move_with_two_history_entries() {
     each_engine(|db| {
         cast(db);
-        import_rows(db, &[
-            "both,Martin,Hélène,Alpha,,,,51100,Reims,FRA,JD,JD",
-            "tech,Bernard,Élodie,Beta,,,,02100,Saint-Quentin,FRA,BB,JD",
-            "other,Petit,Luc,Gamma,,,,75001,Paris,FRA,CC,DD",
-        ]);
+        import_rows(
+            db,
+            &[
+                "both,Martin,Hélène,Alpha,,,,51100,Reims,FRA,JD,JD",
+                "tech,Bernard,Élodie,Beta,,,,02100,Saint-Quentin,FRA,BB,JD",
+                "other,Petit,Luc,Gamma,,,,75001,Paris,FRA,CC,DD",
+            ],
+        );
         let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
 
         let applied = apply_user_reassignment(db.store(), &prepared, run()).unwrap();
@@ -32,12 +35,18 @@ fn both_roles_move_with_two_history_entries() {
         assert_eq!(owners(db, "both"), (some("BB"), some("BB")));
         let mut both_moves = moves(db, "both");
         both_moves.sort();
-        assert_eq!(both_moves, vec![
-            ("commercial".to_string(), some("JD"), some("BB")),
-            ("technical".to_string(), some("JD"), some("BB")),
-        ]);
+        assert_eq!(
+            both_moves,
+            vec![
+                ("commercial".to_string(), some("JD"), some("BB")),
+                ("technical".to_string(), some("JD"), some("BB")),
+            ]
+        );
         assert_eq!(owners(db, "tech"), (some("BB"), some("BB")));
-        assert_eq!(moves(db, "tech"), vec![("technical".to_string(), some("JD"), some("BB"))]);
+        assert_eq!(
+            moves(db, "tech"),
+            vec![("technical".to_string(), some("JD"), some("BB"))]
+        );
         assert_eq!(owners(db, "other"), (some("CC"), some("DD")));
         assert!(moves(db, "other").is_empty());
     });
@@ -47,7 +56,10 @@ fn both_roles_move_with_two_history_entries() {
 fn technical_owner_only_keeps_commercial_owner() {
     each_engine(|db| {
         cast(db);
-        import_rows(db, &["t1,Bernard,Élodie,Beta,,,,02100,Saint-Quentin,FRA,CC,JD"]);
+        import_rows(
+            db,
+            &["t1,Bernard,Élodie,Beta,,,,02100,Saint-Quentin,FRA,CC,JD"],
+        );
         let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
 
         apply_user_reassignment(db.store(), &prepared, run()).unwrap();
@@ -60,18 +72,24 @@ fn technical_owner_only_keeps_commercial_owner() {
 fn preview_counts_what_the_run_changes() {
     each_engine(|db| {
         cast(db);
-        import_rows(db, &[
-            "a,A,,,,,,51100,Reims,FRA,JD,JD",
-            "b,B,,,,,,51100,Reims,FRA,JD,",
-            "c,C,,,,,,51100,Reims,FRA,,JD",
-        ]);
+        import_rows(
+            db,
+            &[
+                "a,A,,,,,,51100,Reims,FRA,JD,JD",
+                "b,B,,,,,,51100,Reims,FRA,JD,",
+                "c,C,,,,,,51100,Reims,FRA,,JD",
+            ],
+        );
         let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
 
         let preview = preview_user_reassignment(db.store(), &prepared).unwrap();
         let applied = apply_user_reassignment(db.store(), &prepared, run()).unwrap();
 
         assert_eq!(preview, applied.outcome);
-        assert_eq!((preview.matched, preview.commercial, preview.technical), (3, 2, 2));
+        assert_eq!(
+            (preview.matched, preview.commercial, preview.technical),
+            (3, 2, 2)
+        );
     });
 }
 
@@ -143,7 +161,10 @@ fn run_matching_nothing_records_no_batch() {
 
         assert_eq!(applied.batch_id, None);
         assert_eq!(applied.outcome.changed, 0);
-        assert_eq!(db.store().list_batches(100, 0).unwrap().len(), batches_before);
+        assert_eq!(
+            db.store().list_batches(100, 0).unwrap().len(),
+            batches_before
+        );
     });
 }
 
@@ -176,7 +197,11 @@ fn batch_journal_records_actor_and_parameters() {
 
         let applied = apply_user_reassignment(db.store(), &prepared, run()).unwrap();
 
-        let batch = db.store().batch(applied.batch_id.unwrap()).unwrap().unwrap();
+        let batch = db
+            .store()
+            .batch(applied.batch_id.unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(batch.params["from"], "JD");
         assert_eq!(batch.params["to"], "BB");
         assert_eq!(batch.actor, "système (compte tests)");

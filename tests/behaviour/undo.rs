@@ -13,11 +13,14 @@ fn some(initials: &str) -> Option<String> {
 
 fn fixture(db: &TestDb) {
     cast(db);
-    import_rows(db, &[
-        "a,A,,,,,,02100,Saint-Quentin,FRA,JD,JD",
-        "b,B,,,,,,02000,Laon,FRA,BB,",
-        "c,C,,,,,,51100,Reims,FRA,JD,",
-    ]);
+    import_rows(
+        db,
+        &[
+            "a,A,,,,,,02100,Saint-Quentin,FRA,JD,JD",
+            "b,B,,,,,,02000,Laon,FRA,BB,",
+            "c,C,,,,,,51100,Reims,FRA,JD,",
+        ],
+    );
 }
 
 #[test]
@@ -42,8 +45,14 @@ fn undo_restores_previous_owners_and_is_a_batch() {
         assert!(original.undone);
         assert_eq!(original.undone_by, Some(undo_id));
         let history = moves(db, "c");
-        assert_eq!(history[0], ("commercial".to_string(), some("DD"), some("JD")));
-        assert_eq!(history[1], ("commercial".to_string(), some("JD"), some("DD")));
+        assert_eq!(
+            history[0],
+            ("commercial".to_string(), some("DD"), some("JD"))
+        );
+        assert_eq!(
+            history[1],
+            ("commercial".to_string(), some("JD"), some("DD"))
+        );
     });
 }
 
@@ -52,7 +61,10 @@ fn undo_skips_contacts_changed_since() {
     each_engine(|db| {
         fixture(db);
         let first = prepare_region_reassignment(db.store(), "DD", "FRA", "02", None).unwrap();
-        let batch = apply_region_reassignment(db.store(), &first, run()).unwrap().batch_id.unwrap();
+        let batch = apply_region_reassignment(db.store(), &first, run())
+            .unwrap()
+            .batch_id
+            .unwrap();
         let second = prepare_region_reassignment(db.store(), "CC", "FRA", "0200", None).unwrap();
         apply_region_reassignment(db.store(), &second, run()).unwrap();
 
@@ -76,7 +88,10 @@ fn second_undo_restores_nothing() {
     each_engine(|db| {
         fixture(db);
         let prepared = prepare_user_reassignment(db.store(), "JD", "DD").unwrap();
-        let batch = apply_user_reassignment(db.store(), &prepared, run()).unwrap().batch_id.unwrap();
+        let batch = apply_user_reassignment(db.store(), &prepared, run())
+            .unwrap()
+            .batch_id
+            .unwrap();
         undo_batch(db.store(), batch, run()).unwrap();
         let before = snapshot(db);
 
@@ -116,8 +131,15 @@ fn undo_of_an_undo_reapplies_the_batch() {
     each_engine(|db| {
         fixture(db);
         let prepared = prepare_user_reassignment(db.store(), "JD", "DD").unwrap();
-        let batch = apply_user_reassignment(db.store(), &prepared, run()).unwrap().batch_id.unwrap();
-        let undo = undo_batch(db.store(), batch, run()).unwrap().applied.batch_id.unwrap();
+        let batch = apply_user_reassignment(db.store(), &prepared, run())
+            .unwrap()
+            .batch_id
+            .unwrap();
+        let undo = undo_batch(db.store(), batch, run())
+            .unwrap()
+            .applied
+            .batch_id
+            .unwrap();
 
         let redo = undo_batch(db.store(), undo, run()).unwrap();
 

@@ -139,7 +139,8 @@ fn check_servers_behave_as_one(database: Database) {
     let token = prepare(&location);
     let (first, second) = (Server::start(&location), Server::start(&location));
     let api = Client::new();
-    let body = serde_json::json!({"to": "BB", "country": "FRA", "postal": "51;02", "role": "commercial"});
+    let body =
+        serde_json::json!({"to": "BB", "country": "FRA", "postal": "51;02", "role": "commercial"});
     let batches_before = batch_count(&location);
 
     // API: preview on one server, run on the other, replay on the first.
@@ -187,7 +188,12 @@ fn check_servers_behave_as_one(database: Database) {
         .send()
         .expect("login");
     assert_eq!(login.status(), 303, "login on the second server");
-    let dialog = page(browser.get(first.url("/admin/reassign")).send().expect("dialog"));
+    let dialog = page(
+        browser
+            .get(first.url("/admin/reassign"))
+            .send()
+            .expect("dialog"),
+    );
     let csrf = hidden_field(&dialog, "csrf_token").expect("CSRF token");
     let key = hidden_field(&dialog, "idempotency_key").expect("idempotency key");
     let form = [
@@ -196,11 +202,26 @@ fn check_servers_behave_as_one(database: Database) {
         ("idempotency_key", key.as_str()),
         ("csrf_token", csrf.as_str()),
     ];
-    let submitted = page(browser.post(second.url("/admin/reassign")).form(&form).send().expect("submit"));
-    let resubmitted = page(browser.post(first.url("/admin/reassign")).form(&form).send().expect("resubmit"));
+    let submitted = page(
+        browser
+            .post(second.url("/admin/reassign"))
+            .form(&form)
+            .send()
+            .expect("submit"),
+    );
+    let resubmitted = page(
+        browser
+            .post(first.url("/admin/reassign"))
+            .form(&form)
+            .send()
+            .expect("resubmit"),
+    );
 
     assert!(submitted.contains("appliquée"), "{submitted}");
-    assert!(resubmitted.contains("Ce formulaire avait déjà été validé"), "{resubmitted}");
+    assert!(
+        resubmitted.contains("Ce formulaire avait déjà été validé"),
+        "{resubmitted}"
+    );
     assert_eq!(data_changed(&submitted), data_changed(&resubmitted));
     assert_eq!(batch_count(&location), batches_before + 2);
     drop((first, second));

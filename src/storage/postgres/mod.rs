@@ -370,7 +370,8 @@ impl Store for PgStore {
 
     fn data_version(&self) -> StoreResult<(u64, i64)> {
         self.read(|client| {
-            let row = client.query_one("SELECT count(*), coalesce(max(id), 0) FROM batches", &[])?;
+            let row =
+                client.query_one("SELECT count(*), coalesce(max(id), 0) FROM batches", &[])?;
             Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1)))
         })
     }

@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::domain::user::{User, UserId};
 use crate::storage::{NewSession, SessionRecord, StoreResult};
 
-use super::rows::{self, USER_COLUMNS};
 use super::db_error;
+use super::rows::{self, USER_COLUMNS};
 
 pub fn create_session(conn: &Connection, session: &NewSession) -> StoreResult<()> {
     let now = Utc::now();

@@ -34,7 +34,11 @@ pub fn get(conn: &Connection, id: BatchId) -> StoreResult<Option<Batch>> {
 
 /// Returns the stored result when a batch already ran with this run's
 /// idempotency key. A key reused for another operation is rejected.
-pub fn replay(conn: &Connection, kind: BatchKind, run: &RunContext) -> StoreResult<Option<Applied>> {
+pub fn replay(
+    conn: &Connection,
+    kind: BatchKind,
+    run: &RunContext,
+) -> StoreResult<Option<Applied>> {
     let Some(key) = &run.idempotency_key else {
         return Ok(None);
     };

@@ -6,9 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use crate::domain::batch::BatchId;
 use crate::domain::contact::ContactId;
 use crate::domain::history::HistoryEntry;
-use crate::storage::{
-    Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreResult,
-};
+use crate::storage::{Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreResult};
 
 use super::db_error;
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, HISTORY_COLUMNS, HISTORY_JOINS};
@@ -20,7 +18,9 @@ pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
     if let Ok(id) = key.parse::<i64>()
         && let Some(contact) = conn
             .query_row(
-                &format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.id = ?1"),
+                &format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.id = ?1"
+                ),
                 [id],
                 rows::contact,
             )
@@ -29,7 +29,9 @@ pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
     {
         return Ok(Some(contact));
     }
-    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = ?1");
+    let sql = format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = ?1"
+    );
     conn.query_row(&sql, [key], rows::contact)
         .optional()
         .map_err(db_error)
@@ -80,8 +82,16 @@ fn filter_clause(filter: &ContactFilter) -> (String, Vec<Value>) {
         }
         (None, true) => {}
     }
-    if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
         clauses.push(
             "(c.last_name LIKE ? ESCAPE '\\' OR c.first_name LIKE ? ESCAPE '\\' \
@@ -106,7 +116,12 @@ pub fn list(conn: &Connection, filter: &ContactFilter, page: Page) -> StoreResul
     page_of(conn, &clause, values, page)
 }
 
-fn page_of(conn: &Connection, clause: &str, values: Vec<Value>, page: Page) -> StoreResult<ContactPage> {
+fn page_of(
+    conn: &Connection,
+    clause: &str,
+    values: Vec<Value>,
+    page: Page,
+) -> StoreResult<ContactPage> {
     let total: i64 = conn
         .query_row(
             &format!("SELECT count(*) FROM contacts c {clause}"),
@@ -162,7 +177,8 @@ pub fn export(
     let mut written = 0;
     while let Some(row) = rows.next().map_err(db_error)? {
         let contact = rows::contact(row).map_err(db_error)?;
-        sink(&contact).map_err(|error| crate::storage::StoreError::Database(format!("{error:#}")))?;
+        sink(&contact)
+            .map_err(|error| crate::storage::StoreError::Database(format!("{error:#}")))?;
         written += 1;
     }
     Ok(written)
@@ -185,7 +201,9 @@ pub fn history(conn: &Connection, contact: ContactId) -> StoreResult<Vec<History
 }
 
 pub fn count(conn: &Connection) -> StoreResult<u64> {
-    conn.query_row("SELECT count(*) FROM contacts", [], |row| row.get::<_, i64>(0))
-        .map(|n| n as u64)
-        .map_err(db_error)
+    conn.query_row("SELECT count(*) FROM contacts", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+    .map_err(db_error)
 }

@@ -31,8 +31,14 @@ use super::{
 /// Versioned migrations, applied in order and recorded in
 /// `schema_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../../migrations/sqlite/0001_initial.sql")),
-    (2, include_str!("../../../migrations/sqlite/0002_covering_indexes.sql")),
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_covering_indexes.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -130,7 +136,11 @@ impl SqliteStore {
 /// Applies the migrations the file lacks. An up-to-date file is only read,
 /// so that opening it never waits for a batch that holds the write lock.
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let latest = MIGRATIONS.iter().map(|(version, _)| *version).max().unwrap_or(0);
+    let latest = MIGRATIONS
+        .iter()
+        .map(|(version, _)| *version)
+        .max()
+        .unwrap_or(0);
     let has_table: bool = conn
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
@@ -140,7 +150,11 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         .map_err(db_error)?;
     if has_table {
         let current: i64 = conn
-            .query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| row.get(0))
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                [],
+                |row| row.get(0),
+            )
             .map_err(db_error)?;
         if current >= latest {
             return Ok(());
@@ -292,9 +306,11 @@ impl Store for SqliteStore {
 
     fn data_version(&self) -> StoreResult<(u64, i64)> {
         self.conn()?
-            .query_row("SELECT count(*), coalesce(max(id), 0) FROM batches", [], |row| {
-                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)?))
-            })
+            .query_row(
+                "SELECT count(*), coalesce(max(id), 0) FROM batches",
+                [],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)?)),
+            )
             .map_err(db_error)
     }
 

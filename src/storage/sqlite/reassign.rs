@@ -30,15 +30,25 @@ fn owner_column(role: Role) -> &'static str {
 }
 
 fn count(conn: &Connection, sql: &str, values: &[Value]) -> StoreResult<u64> {
-    conn.query_row(sql, params_from_iter(values.iter()), |row| row.get::<_, i64>(0))
-        .map(|n| n as u64)
-        .map_err(db_error)
+    conn.query_row(sql, params_from_iter(values.iter()), |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+    .map_err(db_error)
 }
 
 pub fn preview_user(conn: &Connection, request: &UserReassignment) -> StoreResult<Outcome> {
     let from = [Value::Integer(request.from)];
-    let commercial = count(conn, "SELECT count(*) FROM contacts WHERE commercial_owner_id = ?", &from)?;
-    let technical = count(conn, "SELECT count(*) FROM contacts WHERE technical_owner_id = ?", &from)?;
+    let commercial = count(
+        conn,
+        "SELECT count(*) FROM contacts WHERE commercial_owner_id = ?",
+        &from,
+    )?;
+    let technical = count(
+        conn,
+        "SELECT count(*) FROM contacts WHERE technical_owner_id = ?",
+        &from,
+    )?;
     let both = count(
         conn,
         "SELECT count(*) FROM contacts WHERE commercial_owner_id = ?1 AND technical_owner_id = ?1",
@@ -106,7 +116,11 @@ fn distinct_contacts(conn: &Connection, batch: BatchId) -> StoreResult<u64> {
 /// `SELECT id FROM contacts …` for the contacts with an address in the
 /// region, as a union of index range scans: one per address kind and
 /// prefix. Each prefix is a byte range, so no user text reaches `LIKE`.
-fn region_ids(country: &CountryCode, prefixes: Option<&[PostalPrefix]>, values: &mut Vec<Value>) -> String {
+fn region_ids(
+    country: &CountryCode,
+    prefixes: Option<&[PostalPrefix]>,
+    values: &mut Vec<Value>,
+) -> String {
     let mut parts = Vec::new();
     for side in ["perso", "pro"] {
         match prefixes {
@@ -169,7 +183,11 @@ fn side_in_region(
 /// prefixes never overlap (the parser merges them), so their ranges add up.
 /// Every term is a range of one region index, which also carries the other
 /// side's columns, so no table row is read.
-fn count_matched(conn: &Connection, country: &CountryCode, prefixes: Option<&[PostalPrefix]>) -> StoreResult<u64> {
+fn count_matched(
+    conn: &Connection,
+    country: &CountryCode,
+    prefixes: Option<&[PostalPrefix]>,
+) -> StoreResult<u64> {
     let mut values = Vec::new();
     let mut terms = Vec::new();
     let country_text = Value::Text(country.as_str().to_string());
@@ -177,7 +195,10 @@ fn count_matched(conn: &Connection, country: &CountryCode, prefixes: Option<&[Po
         None => {
             terms.push("(SELECT count(*) FROM contacts WHERE perso_country = ?)".to_string());
             values.push(country_text.clone());
-            terms.push("(SELECT count(*) FROM contacts WHERE pro_country = ? AND perso_country IS NOT ?)".to_string());
+            terms.push(
+                "(SELECT count(*) FROM contacts WHERE pro_country = ? AND perso_country IS NOT ?)"
+                    .to_string(),
+            );
             values.push(country_text.clone());
             values.push(country_text);
         }
@@ -211,10 +232,10 @@ fn count_matched(conn: &Connection, country: &CountryCode, prefixes: Option<&[Po
 }
 
 /// Counts the matched contacts of the whole selection and of each prefix
-/// alone, reading each index range once: per prefix, its perso range, then
-/// its pro range, where a contact counts for the selection unless its perso
-/// address is anywhere in the selection, and for the prefix unless its
-/// perso address is in that prefix.
+/// alone, reading each index range once. Per prefix, the perso range is
+/// counted, then the pro range is read: a contact found there counts for
+/// the selection unless its perso address is anywhere in the selection, and
+/// for the prefix unless its perso address is in that prefix.
 fn count_matched_per_prefix(
     conn: &Connection,
     country: &CountryCode,
@@ -232,7 +253,12 @@ fn count_matched_per_prefix(
         // perso range of the subquery, then the pro range.
         let mut values = Vec::new();
         let perso_any = side_in_region("perso", country, Some(prefixes), &mut values);
-        let perso_this = side_in_region("perso", country, Some(std::slice::from_ref(prefix)), &mut values);
+        let perso_this = side_in_region(
+            "perso",
+            country,
+            Some(std::slice::from_ref(prefix)),
+            &mut values,
+        );
         values.extend(range.iter().cloned());
         values.extend(range.iter().cloned());
         let sql = format!(
@@ -315,19 +341,21 @@ fn region_outcome(
 }
 
 /// Rows of the id range the sample looks at first. Scanning rows in id
-/// order stops at the first `SAMPLE_SIZE` matches, which for a region of
-/// any size comes within a few thousand rows; a region too sparse for
-/// that falls back to the union of index ranges, which is then small.
+/// order stops at the first `SAMPLE_SIZE` matches, which come within a
+/// few thousand rows for any region of a few hundred contacts or more. A
+/// sparser region falls back to the union of index ranges, small then.
 const SAMPLE_SCAN_ROWS: i64 = 10_000;
 
-/// The `SAMPLE_SIZE` matched contacts with the lowest ids.
+/// Reads the `SAMPLE_SIZE` matched contacts with the lowest ids.
 fn region_sample(
     conn: &Connection,
     request: &RegionReassignment,
     prefixes: Option<&[PostalPrefix]>,
 ) -> StoreResult<Vec<crate::storage::Contact>> {
     let first_id: i64 = conn
-        .query_row("SELECT coalesce(min(id), 0) FROM contacts", [], |row| row.get(0))
+        .query_row("SELECT coalesce(min(id), 0) FROM contacts", [], |row| {
+            row.get(0)
+        })
         .map_err(db_error)?;
     let mut values = Vec::new();
     let perso = side_in_region("perso", &request.country, prefixes, &mut values);
@@ -357,7 +385,11 @@ fn region_sample(
     sample_query(conn, &format!("{ids} ORDER BY id LIMIT ?"), &values)
 }
 
-fn sample_query(conn: &Connection, ids: &str, values: &[Value]) -> StoreResult<Vec<crate::storage::Contact>> {
+fn sample_query(
+    conn: &Connection,
+    ids: &str,
+    values: &[Value],
+) -> StoreResult<Vec<crate::storage::Contact>> {
     let mut statement = conn
         .prepare(&format!(
             "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS}
@@ -371,7 +403,10 @@ fn sample_query(conn: &Connection, ids: &str, values: &[Value]) -> StoreResult<V
         .map_err(db_error)
 }
 
-pub fn preview_region(conn: &Connection, request: &RegionReassignment) -> StoreResult<RegionPreview> {
+pub fn preview_region(
+    conn: &Connection,
+    request: &RegionReassignment,
+) -> StoreResult<RegionPreview> {
     let prefixes = selection_prefixes(&request.postal);
     let (matched, per_prefix) = match prefixes {
         None => (count_matched(conn, &request.country, None)?, Vec::new()),
@@ -423,7 +458,13 @@ pub fn apply_region(
     // Both forms run under the write lock, so they change the same rows.
     let mut values = Vec::new();
     let (scan, region) = match prefixes {
-        Some(_) => ("", format!("id IN ({})", region_ids(&request.country, prefixes, &mut values))),
+        Some(_) => (
+            "",
+            format!(
+                "id IN ({})",
+                region_ids(&request.country, prefixes, &mut values)
+            ),
+        ),
         None => {
             let perso = side_in_region("perso", &request.country, None, &mut values);
             let pro = side_in_region("pro", &request.country, None, &mut values);

@@ -19,7 +19,11 @@ pub fn parse_timestamp(text: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|error| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(error))
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
         })
 }
 
@@ -31,8 +35,7 @@ fn conversion_error(what: &str, value: &str) -> rusqlite::Error {
     )
 }
 
-pub const USER_COLUMNS: &str =
-    "id, initials, login, first_name, last_name, email, role, active";
+pub const USER_COLUMNS: &str = "id, initials, login, first_name, last_name, email, role, active";
 
 pub fn user(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get(6)?;
@@ -116,7 +119,8 @@ pub fn batch(row: &Row<'_>) -> rusqlite::Result<Batch> {
     let params: String = row.get(2)?;
     let started: String = row.get(5)?;
     let finished: Option<String> = row.get(6)?;
-    let count = |index: usize| -> rusqlite::Result<u64> { row.get::<_, i64>(index).map(|n| n as u64) };
+    let count =
+        |index: usize| -> rusqlite::Result<u64> { row.get::<_, i64>(index).map(|n| n as u64) };
     let undone_by: Option<i64> = row.get(14)?;
     Ok(Batch {
         id: row.get(0)?,

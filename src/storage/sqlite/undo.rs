@@ -44,7 +44,9 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
     if let Some(by) = batch.undone_by {
         return Err(StoreError::rejected(
             "batch_already_undone",
-            format!("l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"),
+            format!(
+                "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
+            ),
         ));
     }
 

@@ -113,7 +113,10 @@ pub fn by_id(conn: &Connection, id: UserId) -> StoreResult<Option<User>> {
 
 pub fn set_active(conn: &Connection, id: UserId, active: bool) -> StoreResult<()> {
     let changed = conn
-        .execute("UPDATE users SET active = ?2 WHERE id = ?1", params![id, active])
+        .execute(
+            "UPDATE users SET active = ?2 WHERE id = ?1",
+            params![id, active],
+        )
         .map_err(db_error)?;
     if changed == 0 {
         return Err(StoreError::NotFound {
@@ -139,9 +142,11 @@ pub fn set_password(conn: &Connection, id: UserId, password_hash: &str) -> Store
 }
 
 pub fn password_hash(conn: &Connection, id: UserId) -> StoreResult<Option<String>> {
-    conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |row| {
-        row.get::<_, Option<String>>(0)
-    })
+    conn.query_row(
+        "SELECT password_hash FROM users WHERE id = ?1",
+        [id],
+        |row| row.get::<_, Option<String>>(0),
+    )
     .optional()
     .map(Option::flatten)
     .map_err(db_error)

@@ -13,8 +13,7 @@ use crate::domain::batch::Applied;
 use crate::domain::user::User;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, apply_user_reassignment,
-    prepare_region_reassignment, prepare_user_reassignment,
-    preview_user_reassignment,
+    prepare_region_reassignment, prepare_user_reassignment, preview_user_reassignment,
 };
 use crate::web::auth::bearer::ApiAdmin;
 use crate::web::auth::session::actor_of;
