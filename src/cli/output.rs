@@ -84,8 +84,8 @@ fn print_counts(outcome: &Outcome) {
     println!(
         "  {} ({} comme responsable commercial, {} comme responsable technique)",
         plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
-        outcome.commercial,
-        outcome.technical
+        format_count(outcome.commercial),
+        format_count(outcome.technical)
     );
     if outcome.already_owned > 0 {
         println!(
@@ -196,7 +196,7 @@ pub fn print_region_preview(
     if !preview.sample.is_empty() {
         println!("Exemples :");
         for contact in &preview.sample {
-            println!("  {}", contact_line(contact));
+            println!("  {}", contact_line(contact, Some(prepared)));
         }
     }
 }
@@ -234,8 +234,18 @@ pub fn print_region_applied(
     print_counts(&applied.outcome);
 }
 
-fn contact_line(contact: &Contact) -> String {
-    let address = if contact.pro.is_empty() {
+/// One contact of a sample, with the address that matched the region when
+/// there is one, else its professional address.
+fn contact_line(contact: &Contact, region: Option<&PreparedRegionReassignment>) -> String {
+    let in_region = |address: &crate::storage::Address| {
+        region.is_some_and(|prepared| {
+            address.country == prepared.request.country.as_str()
+                && prepared.request.postal.matches(&address.postal_norm)
+        })
+    };
+    let address = if in_region(&contact.pro) {
+        &contact.pro
+    } else if in_region(&contact.perso) || contact.pro.is_empty() {
         &contact.perso
     } else {
         &contact.pro
@@ -386,8 +396,8 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
     println!(
         "  {} ({} comme responsable commercial, {} comme responsable technique)",
         plural(outcome.changed, "contact rétabli", "contacts rétablis"),
-        outcome.commercial,
-        outcome.technical
+        format_count(outcome.commercial),
+        format_count(outcome.technical)
     );
     println!(
         "  {}",

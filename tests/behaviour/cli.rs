@@ -343,3 +343,32 @@ fn demo_base_has_faults_and_spread() {
         );
     });
 }
+
+#[test]
+fn preview_sample_shows_matching_address() {
+    each_engine(|db| {
+        setup(db);
+        let path = write_file(
+            db,
+            "two.csv",
+            format!("{HEADER}\nk3,Petit,Luc,,02000,Laon,FRA,47120,Pardaillan,FRA,,\n").as_bytes(),
+        );
+        relais(db, &["import", path.to_str().unwrap()]);
+
+        let output = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--postal",
+                "02",
+                "--dry-run",
+            ],
+        );
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Luc PETIT — 02000 Laon (FRA)"), "{text}");
+        assert!(!text.contains("Pardaillan"), "{text}");
+    });
+}
