@@ -3,7 +3,7 @@
 
 use relais::storage::{ContactFilter, Page};
 
-use crate::support::{PASSWORD, TestApp, data_changed, hidden_field, json, text};
+use crate::support::{PASSWORD, TestApp, data_changed, hidden_field, json, text, unescape};
 
 /// Returns the region dialog's hidden fields, as a logged-in browser gets them.
 async fn region_form(app: &TestApp, client: &reqwest::Client) -> (String, String) {
@@ -744,4 +744,38 @@ async fn token_is_shown_once_and_works() {
             .await
             .contains("Paul LEFÈVRE (PL) est inactif")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_sample_shows_matching_addresses() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+
+    let preview = client
+        .get(app.url("/admin/reassign-region/preview"))
+        .query(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51"),
+            ("role", "commercial"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let preview = json(preview).await;
+    let html = unescape(preview["html"].as_str().unwrap());
+    let items: Vec<&str> = html
+        .split("<li>")
+        .skip(1)
+        .filter(|item| item.contains("/contacts/"))
+        .collect();
+    assert!(!items.is_empty(), "{html}");
+    for item in items {
+        let address = item.rsplit("</a> — ").next().unwrap_or_default();
+        assert!(
+            address.starts_with("51"),
+            "sample address outside 51: {item}"
+        );
+    }
 }

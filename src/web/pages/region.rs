@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::domain::country::CountryCode;
 use crate::domain::postal::parse_postal_field;
 use crate::service::preview_cache::PreviewCache;
+use crate::service::reassign::PreparedRegionReassignment;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, prepare_region_reassignment,
 };
@@ -27,7 +28,7 @@ use super::layout::Layout;
 use super::picker::UserPicker;
 use super::reassign::{FieldErrors, PreviewAnswer, field_error};
 use super::render;
-use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
+use super::views::{ContactRow, CountsView, RunResultPage, result_lead};
 use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
 
 const DEFAULT_COUNTRY: &str = "FRA";
@@ -174,7 +175,7 @@ fn compute_preview(
                 matched: count(prefix.matched),
             })
             .collect(),
-        sample: contact_rows(&preview.sample),
+        sample: sample_rows(&preview.sample, &prepared),
     };
     Ok((
         RegionPreviewPartial {
@@ -183,6 +184,28 @@ fn compute_preview(
         },
         errors,
     ))
+}
+
+/// Rows of the preview sample. The dialog shows one address per contact:
+/// the one that matched the region, so the sample explains the count.
+fn sample_rows(
+    contacts: &[crate::storage::Contact],
+    prepared: &PreparedRegionReassignment,
+) -> Vec<ContactRow> {
+    let in_region = |address: &crate::storage::Address| {
+        address.country == prepared.request.country.as_str()
+            && prepared.request.postal.matches(&address.postal_norm)
+    };
+    contacts
+        .iter()
+        .map(|contact| {
+            let mut row = ContactRow::new(contact);
+            if !in_region(&contact.pro) && in_region(&contact.perso) {
+                row.pro = row.perso.take();
+            }
+            row
+        })
+        .collect()
 }
 
 /// Live preview for the dialog's script: JSON with the HTML and errors.
