@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             let written = export_to_file(store.as_ref(), &selection, &args.file)?;
             println!(
                 "{} dans « {} ».",
-                output::count_phrase(written, "contact exporté", "contacts exportés"),
+                crate::french::plural(written, "contact exporté", "contacts exportés"),
                 args.file.display()
             );
             Ok(())

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::domain::batch::{Applied, Batch, Outcome, UndoResult};
 use crate::domain::history::{HistoryEntry, format_paris_time};
 use crate::domain::user::User;
-use crate::reference;
+use crate::french::{count, plural, prefix_label};
 use crate::service::demo::DemoReport;
 use crate::service::import::ImportReport;
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
@@ -18,35 +18,6 @@ pub fn print_json(value: &impl Serialize) {
         Ok(text) => println!("{text}"),
         Err(error) => eprintln!("relais : sortie JSON impossible : {error}"),
     }
-}
-
-/// Formats a count the French way, with a narrow no-break space between
-/// thousands: « 50 000 ».
-pub fn format_count(count: u64) -> String {
-    let digits = count.to_string();
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push('\u{202f}');
-        }
-        grouped.push(digit);
-    }
-    grouped
-}
-
-/// « 0 contact », « 1 contact », « 12 contacts »: French puts 0 and 1 in
-/// the singular.
-fn plural(count: u64, singular: &str, plural: &str) -> String {
-    if count <= 1 {
-        format!("{} {singular}", format_count(count))
-    } else {
-        format!("{} {plural}", format_count(count))
-    }
-}
-
-/// Formats a count with its noun, for messages printed outside this module.
-pub fn count_phrase(count: u64, singular: &str, plural_form: &str) -> String {
-    plural(count, singular, plural_form)
 }
 
 /// « de Jean », « d'Alice »: the preposition elided before a vowel.
@@ -84,8 +55,8 @@ fn print_counts(outcome: &Outcome) {
     println!(
         "  {} ({} comme responsable commercial, {} comme responsable technique)",
         plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
-        format_count(outcome.commercial),
-        format_count(outcome.technical)
+        count(outcome.commercial),
+        count(outcome.technical)
     );
     if outcome.already_owned > 0 {
         println!(
@@ -142,26 +113,6 @@ pub fn print_user_reassignment(
     print_counts(outcome);
 }
 
-fn departement_label(prefix: &str) -> String {
-    let code = if prefix.starts_with("97") || prefix.starts_with("98") {
-        prefix.get(..3)
-    } else if prefix.starts_with("20") && prefix.len() >= 3 {
-        match &prefix[2..3] {
-            "0" | "1" => Some("2A"),
-            _ => Some("2B"),
-        }
-    } else {
-        prefix.get(..2)
-    };
-    if prefix == "20" {
-        return "20 — Corse".to_string();
-    }
-    match code.and_then(reference::departement) {
-        Some(departement) if prefix.len() >= 2 => format!("{prefix} — {}", departement.name),
-        _ => prefix.to_string(),
-    }
-}
-
 pub fn print_region_preview(
     prepared: &PreparedRegionReassignment,
     preview: &RegionPreview,
@@ -180,13 +131,8 @@ pub fn print_region_preview(
     print_counts(&preview.outcome);
     if !preview.per_prefix.is_empty() {
         println!("Par code postal :");
-        let french = prepared.request.country.is_france();
         for prefix in &preview.per_prefix {
-            let label = if french {
-                departement_label(&prefix.prefix)
-            } else {
-                prefix.prefix.clone()
-            };
+            let label = prefix_label(&prefix.prefix, &prepared.request.country);
             println!(
                 "  {label} : {}",
                 plural(prefix.matched, "contact", "contacts")
@@ -234,13 +180,14 @@ pub fn print_region_applied(
     print_counts(&applied.outcome);
 }
 
-/// One contact of a sample, with the address that matched the region when
-/// there is one, else its professional address.
+/// Formats one contact of a sample, with the address that matched the
+/// region when there is one, else its professional address.
 fn contact_line(contact: &Contact, region: Option<&PreparedRegionReassignment>) -> String {
     let in_region = |address: &crate::storage::Address| {
         region.is_some_and(|prepared| {
-            address.country == prepared.request.country.as_str()
-                && prepared.request.postal.matches(&address.postal_norm)
+            prepared
+                .request
+                .covers(&address.country, &address.postal_norm)
         })
     };
     let address = if in_region(&contact.pro) {
@@ -396,8 +343,8 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
     println!(
         "  {} ({} comme responsable commercial, {} comme responsable technique)",
         plural(outcome.changed, "contact rétabli", "contacts rétablis"),
-        format_count(outcome.commercial),
-        format_count(outcome.technical)
+        count(outcome.commercial),
+        count(outcome.technical)
     );
     println!(
         "  {}",
@@ -574,29 +521,6 @@ mod tests {
             "postgres://relais@db/crm"
         );
         assert_eq!(without_password("./relais.db"), "./relais.db");
-    }
-
-    #[test]
-    fn counts_grouped_by_thousands() {
-        assert_eq!(format_count(999), "999");
-        assert_eq!(format_count(50_000), "50\u{202f}000");
-        assert_eq!(format_count(1_000_000), "1\u{202f}000\u{202f}000");
-    }
-
-    #[test]
-    fn zero_and_one_are_singular() {
-        assert_eq!(
-            plural(0, "contact concerné", "contacts concernés"),
-            "0 contact concerné"
-        );
-        assert_eq!(
-            plural(1, "contact concerné", "contacts concernés"),
-            "1 contact concerné"
-        );
-        assert_eq!(
-            plural(2, "contact concerné", "contacts concernés"),
-            "2 contacts concernés"
-        );
     }
 
     #[test]

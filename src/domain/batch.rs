@@ -93,6 +93,14 @@ pub struct RegionReassignment {
     pub roles: RoleChoice,
 }
 
+impl RegionReassignment {
+    /// Tells whether an address with this alpha-3 country and normalised
+    /// postal code is in the region.
+    pub fn covers(&self, country: &str, postal_norm: &str) -> bool {
+        country == self.country.as_str() && self.postal.matches(postal_norm)
+    }
+}
+
 /// Counts reported by every preview and run.
 /// `matched = changed + already_owned` always holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -175,4 +183,27 @@ pub struct UndoResult {
     pub applied: Applied,
     pub undone_batch: BatchId,
     pub skipped: Vec<SkippedContact>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::postal::parse_postal_field;
+
+    #[test]
+    fn region_covers_country_and_prefix() {
+        let france = CountryCode::france();
+        let region = RegionReassignment {
+            to: 1,
+            country: france.clone(),
+            postal: parse_postal_field("51;2A", &france).unwrap(),
+            roles: RoleChoice::Commercial,
+        };
+
+        assert!(region.covers("FRA", "51100"));
+        assert!(region.covers("FRA", "20167"));
+        assert!(!region.covers("FRA", "20200"));
+        assert!(!region.covers("DEU", "51100"));
+        assert!(!region.covers("FRA", ""));
+    }
 }

@@ -23,7 +23,8 @@ pub struct AddressInput {
 }
 
 impl AddressInput {
-    /// An address exists as soon as one of its fields is filled.
+    /// Tells whether every field is empty: an address exists as soon as one
+    /// of its fields is filled.
     pub fn is_empty(&self) -> bool {
         self.line1.is_empty()
             && self.line2.is_empty()
@@ -56,7 +57,7 @@ pub struct ContactInput {
     pub pro: AddressInput,
 }
 
-/// Which owner of a contact an operation reads or writes.
+/// Owner role of a contact that an operation reads or writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -81,7 +81,7 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// The French sentence shown on the contact page, e.g.
+    /// Builds the French sentence shown on the contact page, e.g.
     /// « Responsable commercial : Jean DUPONT (JD) → Baptiste BONCHAMPS (BB)
     /// — réaffectation en masse n° 12 par Alice MARTIN (AM) ».
     pub fn sentence_fr(&self) -> String {

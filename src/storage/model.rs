@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::batch::{BatchId, Outcome};
-use crate::domain::contact::{ContactId, ContactInput};
+use crate::domain::contact::{ContactId, ContactInput, Role};
 use crate::domain::history::UserRef;
 use crate::domain::postal::PostalPrefix;
 use crate::domain::user::UserId;
@@ -157,4 +157,13 @@ pub struct SessionRecord {
     pub user_id: UserId,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// Returns the contacts column that stores a role's owner, the same in
+/// both engines' schemas.
+pub fn owner_column(role: Role) -> &'static str {
+    match role {
+        Role::Commercial => "commercial_owner_id",
+        Role::Technical => "technical_owner_id",
+    }
 }

@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use super::state::AppState;
 use super::{api, assets, headers, pages, request_id};
 
-/// The whole application: screens, API and assets, with request ids,
-/// security headers and CSRF protection of the screens' forms.
+/// Builds the whole application: screens, API and assets, with request
+/// ids, security headers and CSRF protection of the screens' forms.
 pub fn router(state: AppState) -> Router {
     let screens = pages::protect_forms(state.clone(), pages::routes());
     Router::new()

@@ -67,7 +67,7 @@ impl futures_core::Stream for ReceiverStream {
     }
 }
 
-/// A writer for the blocking side and the response body it feeds.
+/// Creates a writer for the blocking side and the response body it feeds.
 pub fn channel() -> (ChannelWriter, Body) {
     let (sender, receiver) = mpsc::channel(CHANNEL_CHUNKS);
     let writer = ChannelWriter {

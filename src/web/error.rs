@@ -91,7 +91,7 @@ impl AppError {
         }
     }
 
-    /// The input field at fault, when the error is about one.
+    /// Returns the input field at fault, when the error is about one.
     pub fn field(&self) -> Option<&'static str> {
         match self {
             AppError::Service(error) => error.field(),

@@ -23,7 +23,8 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    // Pages and API answers hold personal data: no shared or disk cache.
+    // Pages and API responses contain personal data, so no shared or disk
+    // cache may keep them.
     if !is_asset && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

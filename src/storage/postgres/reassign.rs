@@ -33,7 +33,8 @@ use crate::storage::{PrefixCount, RegionPreview, RunContext};
 use super::PgResult;
 use super::batches::{self, Start};
 use super::params::Params;
-use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, owner_column};
+use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS};
+use crate::storage::owner_column;
 
 /// Number of matched contacts a region preview shows.
 const SAMPLE_SIZE: i64 = 5;

@@ -158,11 +158,3 @@ pub fn history_entry(row: &Row) -> PgResult<HistoryEntry> {
         actor: row.try_get(14)?,
     })
 }
-
-/// Name of the column holding a role's owner.
-pub fn owner_column(role: Role) -> &'static str {
-    match role {
-        Role::Commercial => "commercial_owner_id",
-        Role::Technical => "technical_owner_id",
-    }
-}

@@ -15,8 +15,8 @@ use crate::domain::history::HistoryKind;
 use crate::storage::{RunContext, StoreError};
 
 use super::batches::{self, Start};
-use super::rows::owner_column;
 use super::{Failure, PgResult};
+use crate::storage::owner_column;
 
 fn replayed(applied: Applied, target: BatchId) -> UndoResult {
     UndoResult {

@@ -73,7 +73,7 @@ pub fn create_api_token(
     Ok(conn.last_insert_rowid())
 }
 
-/// The active user owning a token.
+/// Finds the active user who owns a token.
 pub fn api_token_user(conn: &Connection, token_hash: &str) -> StoreResult<Option<User>> {
     let columns = USER_COLUMNS
         .split(", ")

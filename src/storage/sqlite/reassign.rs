@@ -14,20 +14,13 @@ use crate::domain::contact::Role;
 use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
 use crate::domain::postal::{PostalPrefix, PostalSelection};
-use crate::storage::{PrefixCount, RegionPreview, RunContext, StoreResult};
+use crate::storage::{PrefixCount, RegionPreview, RunContext, StoreResult, owner_column};
 
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS};
 use super::{batches, db_error};
 
 /// Number of matched contacts a region preview shows.
 const SAMPLE_SIZE: i64 = 5;
-
-fn owner_column(role: Role) -> &'static str {
-    match role {
-        Role::Commercial => "commercial_owner_id",
-        Role::Technical => "technical_owner_id",
-    }
-}
 
 fn count(conn: &Connection, sql: &str, values: &[Value]) -> StoreResult<u64> {
     conn.query_row(sql, params_from_iter(values.iter()), |row| {

@@ -10,16 +10,9 @@ use rusqlite::{Connection, params};
 use crate::domain::batch::{Applied, BatchId, BatchKind, Outcome, SkippedContact, UndoResult};
 use crate::domain::contact::Role;
 use crate::domain::history::HistoryKind;
-use crate::storage::{RunContext, StoreError, StoreResult};
+use crate::storage::{RunContext, StoreError, StoreResult, owner_column};
 
 use super::{batches, db_error, rows};
-
-fn owner_column(role: Role) -> &'static str {
-    match role {
-        Role::Commercial => "commercial_owner_id",
-        Role::Technical => "technical_owner_id",
-    }
-}
 
 pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult<UndoResult> {
     if let Some(applied) = batches::replay(conn, BatchKind::Undo, run)? {

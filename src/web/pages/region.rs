@@ -193,8 +193,9 @@ fn sample_rows(
     prepared: &PreparedRegionReassignment,
 ) -> Vec<ContactRow> {
     let in_region = |address: &crate::storage::Address| {
-        address.country == prepared.request.country.as_str()
-            && prepared.request.postal.matches(&address.postal_norm)
+        prepared
+            .request
+            .covers(&address.country, &address.postal_norm)
     };
     contacts
         .iter()

@@ -131,8 +131,8 @@ pub struct NoticeQuery {
     user: Option<String>,
 }
 
-/// Builds the confirmation sentence that the redirect after a change asks
-/// for, from a fixed list.
+/// Builds the confirmation sentence named by the redirect after a change,
+/// from a fixed list.
 fn notice(query: &NoticeQuery) -> Option<String> {
     let user = query.user.as_deref().unwrap_or_default();
     let text = match query.done.as_deref()? {

@@ -1,0 +1,99 @@
+//! French wording shared by the command line and the web screens: counts
+//! with French digit grouping and agreement, and département labels of
+//! postal prefixes.
+
+use crate::domain::country::CountryCode;
+use crate::reference;
+
+/// Formats a count the French way, with a narrow no-break space between
+/// groups of three digits: `20 000`.
+pub fn count(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
+    for (position, digit) in digits.chars().enumerate() {
+        if position > 0 && (digits.len() - position).is_multiple_of(3) {
+            out.push('\u{202F}');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Formats a count with its noun: « 0 contact », « 1 contact »,
+/// « 12 contacts ». French uses the singular up to one.
+pub fn plural(value: u64, singular: &str, plural: &str) -> String {
+    let word = if value <= 1 { singular } else { plural };
+    format!("{} {word}", count(value))
+}
+
+/// Finds the département code of a postal prefix typed in the region form: two digits,
+/// three for overseas (`97x`, `98x`), `2A`/`2B` for Corsican prefixes of
+/// three digits and more. `20` alone covers both Corsican départements.
+fn prefix_departement(prefix: &str) -> Option<String> {
+    if prefix.len() < 2 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if prefix.starts_with("97") || prefix.starts_with("98") {
+        return prefix.get(..3).map(str::to_string);
+    }
+    if prefix.starts_with("20") {
+        return match prefix.as_bytes().get(2) {
+            None => None,
+            Some(b'0' | b'1') => Some("2A".to_string()),
+            Some(b'2'..=b'6') => Some("2B".to_string()),
+            Some(_) => None,
+        };
+    }
+    prefix.get(..2).map(str::to_string)
+}
+
+/// Builds the label of a prefix in the region preview: `51 — Marne`, `20 — Corse`, or
+/// the prefix alone when it names no single département.
+pub fn prefix_label(prefix: &str, country: &CountryCode) -> String {
+    if !country.uses_french_postal_codes() {
+        return prefix.to_string();
+    }
+    if prefix == "20" {
+        return "20 — Corse".to_string();
+    }
+    match prefix_departement(prefix)
+        .as_deref()
+        .and_then(reference::departement)
+    {
+        Some(departement) => format!("{prefix} — {}", departement.name),
+        None => prefix.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_use_narrow_spaces() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(20_000), "20\u{202F}000");
+        assert_eq!(count(1_234_567), "1\u{202F}234\u{202F}567");
+    }
+
+    #[test]
+    fn plural_is_singular_up_to_one() {
+        assert_eq!(plural(0, "contact", "contacts"), "0 contact");
+        assert_eq!(plural(1, "contact", "contacts"), "1 contact");
+        assert_eq!(plural(2, "contact", "contacts"), "2 contacts");
+    }
+
+    #[test]
+    fn prefixes_get_their_departement() {
+        let france = CountryCode::france();
+        assert_eq!(prefix_label("51", &france), "51 — Marne");
+        assert_eq!(prefix_label("02", &france), "02 — Aisne");
+        assert_eq!(prefix_label("511", &france), "511 — Marne");
+        assert_eq!(prefix_label("200", &france), "200 — Corse-du-Sud");
+        assert_eq!(prefix_label("206", &france), "206 — Haute-Corse");
+        assert_eq!(prefix_label("20", &france), "20 — Corse");
+        assert_eq!(prefix_label("971", &france), "971 — Guadeloupe");
+        assert_eq!(prefix_label("5", &france), "5");
+    }
+}
