@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod import;
+mod preview_counts;
 mod real_data;
 mod reassign_region;
 mod reassign_user;

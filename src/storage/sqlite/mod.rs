@@ -39,6 +39,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_covering_indexes.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_owners_in_region_indexes.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -44,7 +44,8 @@ pub fn preview_user(conn: &Connection, request: &UserReassignment) -> StoreResul
     )?;
     let both = count(
         conn,
-        "SELECT count(*) FROM contacts WHERE commercial_owner_id = ?1 AND technical_owner_id = ?1",
+        "SELECT count(*) FROM contacts INDEXED BY contacts_commercial_owner
+         WHERE commercial_owner_id = ?1 AND technical_owner_id = ?1",
         &from,
     )?;
     let changed = commercial + technical - both;
@@ -153,10 +154,14 @@ fn side_in_region(
     prefixes: Option<&[PostalPrefix]>,
     values: &mut Vec<Value>,
 ) -> String {
-    values.push(Value::Text(country.as_str().to_string()));
     match prefixes {
-        None => format!("{side}_country IS ?"),
+        None => {
+            values.push(Value::Text(country.as_str().to_string()));
+            format!("{side}_country IS ?")
+        }
         Some(prefixes) => {
+            // The ranges come first: most entries of a scan fail them, and
+            // `AND` then skips the country test.
             let ranges: Vec<String> = prefixes
                 .iter()
                 .map(|prefix| {
@@ -165,7 +170,8 @@ fn side_in_region(
                     format!("({side}_postal_norm >= ? AND {side}_postal_norm < ?)")
                 })
                 .collect();
-            format!("({side}_country IS ? AND ({}))", ranges.join(" OR "))
+            values.push(Value::Text(country.as_str().to_string()));
+            format!("(({}) AND {side}_country IS ?)", ranges.join(" OR "))
         }
     }
 }
@@ -224,99 +230,215 @@ fn count_matched(
     count(conn, &format!("SELECT {}", terms.join(" + ")), &values)
 }
 
-/// Counts the matched contacts of the whole selection and of each prefix
-/// alone, reading each index range once. Per prefix, the perso range is
-/// counted, then the pro range is read: a contact found there counts for
-/// the selection unless its perso address is anywhere in the selection, and
-/// for the prefix unless its perso address is in that prefix.
-fn count_matched_per_prefix(
+/// Counts of a region preview: the matched contacts, those of each prefix
+/// alone, and, per owner condition requested, the matched contacts that
+/// meet it.
+struct RegionCounts {
+    matched: u64,
+    per_prefix: Vec<u64>,
+    owned: Vec<u64>,
+}
+
+/// Builds SQL that is true when every column of `columns` is the target user.
+fn owned_condition(columns: &[&str], target: i64, values: &mut Vec<Value>) -> String {
+    let terms: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            values.push(Value::Integer(target));
+            format!("{column} = ?")
+        })
+        .collect();
+    format!("({})", terms.join(" AND "))
+}
+
+/// Names the owner index that leads with `column`.
+fn owner_index(column: &str) -> &'static str {
+    if column == owner_column(Role::Commercial) {
+        "contacts_commercial_owner"
+    } else {
+        "contacts_technical_owner"
+    }
+}
+
+/// Counts a selection of prefixes, reading each index range once. Per
+/// prefix, the perso range gives the contacts whose perso address is in
+/// the prefix, and the same range of each owner index those the target
+/// owns. The pro range gives those whose pro address is in the prefix and
+/// perso address is not, for the prefix alone and for the whole selection,
+/// owned or not: the pro region index carries the perso address and both
+/// owners. The prefixes never overlap (the parser merges them), so the
+/// ranges add up, and no contact row is read.
+fn count_prefixes(
     conn: &Connection,
     country: &CountryCode,
     prefixes: &[PostalPrefix],
-) -> StoreResult<(u64, Vec<u64>)> {
-    let mut total = 0;
-    let mut per_prefix = Vec::with_capacity(prefixes.len());
+    target: i64,
+    owner_conditions: &[&[&str]],
+) -> StoreResult<RegionCounts> {
+    let mut counts = RegionCounts {
+        matched: 0,
+        per_prefix: Vec::with_capacity(prefixes.len()),
+        owned: vec![0; owner_conditions.len()],
+    };
     for prefix in prefixes {
         let range = [
             Value::Text(country.as_str().to_string()),
             Value::Text(prefix.as_str().to_string()),
             Value::Text(prefix.upper_bound()),
         ];
-        // Values in the order of the placeholders: both conditions, the
-        // perso range of the subquery, then the pro range.
+
+        // One scalar subquery per count: the perso range of the region
+        // index, then, per owner condition, the perso range of the owner
+        // index that leads with the condition's first column.
+        let mut values: Vec<Value> = range.to_vec();
+        let mut terms = vec![
+            "(SELECT count(*) FROM contacts INDEXED BY contacts_perso_region
+              WHERE perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)"
+                .to_string(),
+        ];
+        for columns in owner_conditions {
+            let condition = owned_condition(columns, target, &mut values);
+            values.extend(range.iter().cloned());
+            terms.push(format!(
+                "(SELECT count(*) FROM contacts INDEXED BY {}
+                  WHERE {condition}
+                    AND perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)",
+                owner_index(columns[0])
+            ));
+        }
+        let perso: Vec<i64> = query_counts(
+            conn,
+            &format!("SELECT {}", terms.join(", ")),
+            &values,
+            1 + owner_conditions.len(),
+        )?;
+
+        // Each condition is written where it is used, so that its values
+        // follow the placeholders in order, the pro range last.
+        // The scanned prefix goes first in "perso address anywhere in the
+        // selection": the two addresses of a contact are often in the same
+        // département, and `OR` stops at the first range that holds.
+        let scanned_first: Vec<PostalPrefix> = std::iter::once(prefix)
+            .chain(prefixes.iter().filter(|other| *other != prefix))
+            .cloned()
+            .collect();
         let mut values = Vec::new();
-        let perso_any = side_in_region("perso", country, Some(prefixes), &mut values);
-        let perso_this = side_in_region(
+        let not_any = side_in_region("perso", country, Some(&scanned_first), &mut values);
+        let not_this = side_in_region(
             "perso",
             country,
             Some(std::slice::from_ref(prefix)),
             &mut values,
         );
-        values.extend(range.iter().cloned());
-        values.extend(range.iter().cloned());
-        let sql = format!(
-            "SELECT coalesce(sum(NOT {perso_any}), 0), coalesce(sum(NOT {perso_this}), 0),
-                    (SELECT count(*) FROM contacts
-                     WHERE perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)
-             FROM contacts
-             WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ?"
-        );
-        let (pro_only_any, pro_only_this, perso): (i64, i64, i64) = conn
-            .query_row(&sql, params_from_iter(values.iter()), |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        let owned: Vec<String> = owner_conditions
+            .iter()
+            .map(|columns| {
+                // The owner test comes first because few entries pass it,
+                // and `AND` then skips the region test for the others.
+                let condition = owned_condition(columns, target, &mut values);
+                let perso_any = side_in_region("perso", country, Some(&scanned_first), &mut values);
+                format!(", count(*) FILTER (WHERE {condition} AND NOT {perso_any})")
             })
-            .map_err(db_error)?;
-        total += (perso + pro_only_any) as u64;
-        per_prefix.push((perso + pro_only_this) as u64);
+            .collect();
+        values.extend(range.iter().cloned());
+        let pro: Vec<i64> = query_counts(
+            conn,
+            &format!(
+                "SELECT count(*) FILTER (WHERE NOT {not_any}),
+                        count(*) FILTER (WHERE NOT {not_this}){}
+                 FROM contacts
+                 WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ?",
+                owned.concat()
+            ),
+            &values,
+            2 + owner_conditions.len(),
+        )?;
+
+        counts.matched += (perso[0] + pro[0]) as u64;
+        counts.per_prefix.push((perso[0] + pro[1]) as u64);
+        for (index, owned) in counts.owned.iter_mut().enumerate() {
+            *owned += (perso[1 + index] + pro[2 + index]) as u64;
+        }
     }
-    Ok((total, per_prefix))
+    Ok(counts)
 }
 
-/// Counts the matched contacts whose owners on `columns` are all `owner`.
-/// The owner indexes carry both addresses' region columns, so this reads
-/// only the index entries of that owner.
-fn count_owned_in_region(
+/// Counts a whole country: the matched contacts from the region indexes,
+/// and each owner condition from the owner indexes, which carry both
+/// countries, so only the target's entries are read.
+fn count_country(
     conn: &Connection,
-    request: &RegionReassignment,
-    prefixes: Option<&[PostalPrefix]>,
-    columns: &[&str],
-) -> StoreResult<u64> {
-    let mut values = Vec::new();
-    let owned: Vec<String> = columns
-        .iter()
-        .map(|column| {
-            values.push(Value::Integer(request.to));
-            format!("{column} = ?")
-        })
-        .collect();
-    let perso = side_in_region("perso", &request.country, prefixes, &mut values);
-    let pro = side_in_region("pro", &request.country, prefixes, &mut values);
-    count(
-        conn,
-        &format!(
-            "SELECT count(*) FROM contacts WHERE {} AND ({perso} OR {pro})",
-            owned.join(" AND ")
-        ),
-        &values,
-    )
+    country: &CountryCode,
+    target: i64,
+    owner_conditions: &[&[&str]],
+) -> StoreResult<RegionCounts> {
+    let matched = count_matched(conn, country, None)?;
+    let mut owned = Vec::with_capacity(owner_conditions.len());
+    for columns in owner_conditions {
+        let mut values = Vec::new();
+        let condition = owned_condition(columns, target, &mut values);
+        let perso = side_in_region("perso", country, None, &mut values);
+        let pro = side_in_region("pro", country, None, &mut values);
+        owned.push(count(
+            conn,
+            &format!(
+                "SELECT count(*) FROM contacts INDEXED BY {}
+                 WHERE {condition} AND ({perso} OR {pro})",
+                owner_index(columns[0])
+            ),
+            &values,
+        )?);
+    }
+    Ok(RegionCounts {
+        matched,
+        per_prefix: Vec::new(),
+        owned,
+    })
 }
 
-/// Counts what a region reassignment would do, from the current data and
-/// the `matched` count: per role, the matched contacts the target already
-/// owns. A contact changes on a role unless the target already owns it.
+fn query_counts(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+    columns: usize,
+) -> StoreResult<Vec<i64>> {
+    conn.query_row(sql, params_from_iter(values.iter()), |row| {
+        (0..columns).map(|index| row.get::<_, i64>(index)).collect()
+    })
+    .map_err(db_error)
+}
+
+/// Counts what a region reassignment would do. A contact changes on a role
+/// unless the target already owns it there. It changes at all unless the
+/// target owns it on every role of the request.
 fn region_outcome(
     conn: &Connection,
     request: &RegionReassignment,
     prefixes: Option<&[PostalPrefix]>,
-    matched: u64,
-) -> StoreResult<Outcome> {
+) -> StoreResult<(Outcome, Vec<u64>)> {
+    let roles = request.roles.roles();
+    let every_role: Vec<&str> = roles.iter().map(|&role| owner_column(role)).collect();
+    let mut owner_conditions: Vec<&[&str]> = every_role.chunks(1).collect();
+    if roles.len() > 1 {
+        owner_conditions.push(&every_role);
+    }
+    let counts = match prefixes {
+        Some(prefixes) => count_prefixes(
+            conn,
+            &request.country,
+            prefixes,
+            request.to,
+            &owner_conditions,
+        )?,
+        None => count_country(conn, &request.country, request.to, &owner_conditions)?,
+    };
+
+    let matched = counts.matched;
     let mut outcome = Outcome {
         matched,
         ..Outcome::default()
     };
-    let roles = request.roles.roles();
-    for &role in roles {
-        let owned = count_owned_in_region(conn, request, prefixes, &[owner_column(role)])?;
+    for (&role, owned) in roles.iter().zip(&counts.owned) {
         match role {
             Role::Commercial => outcome.commercial = matched - owned,
             Role::Technical => outcome.technical = matched - owned,
@@ -326,11 +448,10 @@ fn region_outcome(
     outcome.changed = if roles.len() == 1 {
         outcome.history_entries
     } else {
-        let columns: Vec<&str> = roles.iter().map(|&role| owner_column(role)).collect();
-        matched - count_owned_in_region(conn, request, prefixes, &columns)?
+        matched - counts.owned[roles.len()]
     };
     outcome.already_owned = outcome.matched - outcome.changed;
-    Ok(outcome)
+    Ok((outcome, counts.per_prefix))
 }
 
 /// Rows of the id range the sample looks at first. Scanning rows in id
@@ -401,22 +522,16 @@ pub fn preview_region(
     request: &RegionReassignment,
 ) -> StoreResult<RegionPreview> {
     let prefixes = selection_prefixes(&request.postal);
-    let (matched, per_prefix) = match prefixes {
-        None => (count_matched(conn, &request.country, None)?, Vec::new()),
-        Some(prefixes) => {
-            let (matched, counts) = count_matched_per_prefix(conn, &request.country, prefixes)?;
-            let per_prefix = prefixes
-                .iter()
-                .zip(counts)
-                .map(|(prefix, matched)| PrefixCount {
-                    prefix: prefix.as_str().to_string(),
-                    matched,
-                })
-                .collect();
-            (matched, per_prefix)
-        }
-    };
-    let outcome = region_outcome(conn, request, prefixes, matched)?;
+    let (outcome, counts) = region_outcome(conn, request, prefixes)?;
+    let per_prefix = prefixes
+        .unwrap_or_default()
+        .iter()
+        .zip(counts)
+        .map(|(prefix, matched)| PrefixCount {
+            prefix: prefix.as_str().to_string(),
+            matched,
+        })
+        .collect();
 
     let sample = if outcome.matched == 0 {
         Vec::new()
