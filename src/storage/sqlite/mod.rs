@@ -41,7 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         3,
-        include_str!("../../../migrations/sqlite/0003_owners_in_region_indexes.sql"),
+        include_str!("../../../migrations/sqlite/0003_owner_indexes_by_region.sql"),
     ),
 ];
 

@@ -261,13 +261,12 @@ fn owner_index(column: &str) -> &'static str {
 }
 
 /// Counts a selection of prefixes, reading each index range once. Per
-/// prefix, the perso range gives the contacts whose perso address is in
-/// the prefix, and the same range of each owner index those the target
-/// owns. The pro range gives those whose pro address is in the prefix and
-/// perso address is not, for the prefix alone and for the whole selection,
-/// owned or not: the pro region index carries the perso address and both
-/// owners. The prefixes never overlap (the parser merges them), so the
-/// ranges add up, and no contact row is read.
+/// prefix, the perso range of the region index gives the contacts whose
+/// perso address is in the prefix, and the same range of each owner index
+/// those the target owns. The pro range gives those whose pro address is
+/// in the prefix and perso address is not, for the prefix alone and for
+/// the whole selection. The prefixes never overlap (the parser merges
+/// them), so the ranges add up, and no contact row is read.
 fn count_prefixes(
     conn: &Connection,
     country: &CountryCode,
@@ -313,8 +312,6 @@ fn count_prefixes(
             1 + owner_conditions.len(),
         )?;
 
-        // Each condition is written where it is used, so that its values
-        // follow the placeholders in order, the pro range last.
         // The scanned prefix goes first in "perso address anywhere in the
         // selection": the two addresses of a contact are often in the same
         // département, and `OR` stops at the first range that holds.
@@ -323,42 +320,51 @@ fn count_prefixes(
             .cloned()
             .collect();
         let mut values = Vec::new();
-        let not_any = side_in_region("perso", country, Some(&scanned_first), &mut values);
-        let not_this = side_in_region(
+        let perso_any = side_in_region("perso", country, Some(&scanned_first), &mut values);
+        let perso_this = side_in_region(
             "perso",
             country,
             Some(std::slice::from_ref(prefix)),
             &mut values,
         );
-        let owned: Vec<String> = owner_conditions
-            .iter()
-            .map(|columns| {
-                // The owner test comes first because few entries pass it,
-                // and `AND` then skips the region test for the others.
-                let condition = owned_condition(columns, target, &mut values);
-                let perso_any = side_in_region("perso", country, Some(&scanned_first), &mut values);
-                format!(", count(*) FILTER (WHERE {condition} AND NOT {perso_any})")
-            })
-            .collect();
         values.extend(range.iter().cloned());
         let pro: Vec<i64> = query_counts(
             conn,
             &format!(
-                "SELECT count(*) FILTER (WHERE NOT {not_any}),
-                        count(*) FILTER (WHERE NOT {not_this}){}
-                 FROM contacts
-                 WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ?",
-                owned.concat()
+                "SELECT count(*) FILTER (WHERE NOT {perso_any}),
+                        count(*) FILTER (WHERE NOT {perso_this})
+                 FROM contacts INDEXED BY contacts_pro_region
+                 WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ?"
             ),
             &values,
-            2 + owner_conditions.len(),
+            2,
         )?;
 
         counts.matched += (perso[0] + pro[0]) as u64;
         counts.per_prefix.push((perso[0] + pro[1]) as u64);
-        for (index, owned) in counts.owned.iter_mut().enumerate() {
-            *owned += (perso[1 + index] + pro[2 + index]) as u64;
+        for (owned, perso_owned) in counts.owned.iter_mut().zip(&perso[1..]) {
+            *owned += *perso_owned as u64;
         }
+    }
+
+    // Owned contacts whose pro address is in the selection and perso
+    // address is not: one pass over the target's entries of the owner
+    // index, which carries both addresses. The pro ranges are tested
+    // first, since most entries fail them.
+    for (owned, columns) in counts.owned.iter_mut().zip(owner_conditions) {
+        let mut values = Vec::new();
+        let condition = owned_condition(columns, target, &mut values);
+        let pro_in = side_in_region("pro", country, Some(prefixes), &mut values);
+        let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
+        *owned += count(
+            conn,
+            &format!(
+                "SELECT count(*) FROM contacts INDEXED BY {}
+                 WHERE {condition} AND {pro_in} AND NOT {perso_in}",
+                owner_index(columns[0])
+            ),
+            &values,
+        )?;
     }
     Ok(counts)
 }
