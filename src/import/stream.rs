@@ -194,6 +194,11 @@ impl<R: Read> ContactRows<R> {
         self.error.as_ref()
     }
 
+    /// Consumes the reader and returns the problem `error` reports.
+    pub fn into_error(self) -> Option<ImportError> {
+        self.error
+    }
+
     fn source(&self) -> &CountingReader<R> {
         self.reader.get_ref().get_ref().0.get_ref().1
     }

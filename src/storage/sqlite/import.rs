@@ -3,10 +3,11 @@
 //! trip per row), rolled back unless committed.
 
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, params, params_from_iter};
+use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
 use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
 use crate::domain::contact::{AddressInput, Role};
+use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
 use crate::domain::user::{NewUser, User};
 use crate::storage::{ContactWrite, ImportCounts, ImportSession, RunContext, StoreResult};
@@ -127,11 +128,43 @@ fn drop_indexes_of_empty_table(conn: &rusqlite::Connection) -> StoreResult<Vec<S
 }
 
 /// Builds the indexes `drop_indexes_of_empty_table` dropped.
+///
+/// Each build sorts every key of the table. With a sort memory smaller than
+/// the keys, SQLite's sorter splits them into runs that `INDEX_BUILD_THREADS`
+/// helper threads sort while the main thread goes on scanning the table,
+/// then merges the runs, so the builds use the second core, which the
+/// reading side of the import leaves idle at this point. Small runs also
+/// cost less CPU than one large in-memory sort: `relais import` of
+/// 1,000,000 demo contacts took 12.5 s of CPU with a 4 MiB cache and two
+/// helper threads, against 15.8 s with 64 MiB and none (2-core VM), and its
+/// peak resident memory fell from 139 MiB to 96 MiB.
 fn rebuild_indexes(conn: &rusqlite::Connection, definitions: &[String]) -> StoreResult<()> {
-    definitions
+    if definitions.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA threads = {INDEX_BUILD_THREADS}; PRAGMA cache_size = {INDEX_BUILD_CACHE_SIZE};"
+    ))
+    .map_err(db_error)?;
+    let built = definitions
         .iter()
-        .try_for_each(|sql| conn.execute_batch(sql).map_err(db_error))
+        .try_for_each(|sql| conn.execute_batch(sql).map_err(db_error));
+    conn.execute_batch(&format!(
+        "PRAGMA threads = 0; PRAGMA cache_size = {POOL_CACHE_SIZE};"
+    ))
+    .map_err(db_error)?;
+    built
 }
+
+/// Helper threads of SQLite's sorter during the index builds.
+const INDEX_BUILD_THREADS: u32 = 2;
+
+/// Page cache during the index builds, in KiB when negative, which also
+/// bounds each in-memory run of the sorter.
+const INDEX_BUILD_CACHE_SIZE: i64 = -4_096;
+
+/// Page cache of pooled connections, in KiB, as set in `pool.rs`.
+const POOL_CACHE_SIZE: i64 = -65_536;
 
 /// Temporary storage of the import connection. An index build sorts its
 /// keys and spills what exceeds the page cache size to temporary storage,
@@ -171,7 +204,6 @@ impl SqliteImport {
     }
 
     fn write_one(&self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
-        let new_values = values(row);
         let existing = match (&row.contact.external_id, row.contact.contact_id) {
             (None, None) => None,
             (None, Some(contact_id)) => self
@@ -190,13 +222,7 @@ impl SqliteImport {
                         row.contact.first_name,
                         row.contact.company
                     ],
-                    |found| {
-                        let id: i64 = found.get(0)?;
-                        let stored = (1..=WRITTEN_COLUMNS.len())
-                            .map(|index| found.get::<_, Value>(index))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok((id, stored))
-                    },
+                    stored_row,
                 )
                 .optional()
                 .map_err(db_error)?,
@@ -207,84 +233,116 @@ impl SqliteImport {
                     WRITTEN_COLUMNS.join(", ")
                 ))
                 .map_err(db_error)?
-                .query_row([external_id], |found| {
-                    let id: i64 = found.get(0)?;
-                    let stored = (1..=WRITTEN_COLUMNS.len())
-                        .map(|index| found.get::<_, Value>(index))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok((id, stored))
-                })
+                .query_row([external_id], stored_row)
                 .optional()
                 .map_err(db_error)?,
         };
 
-        match existing {
-            None => {
-                let placeholders = vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ");
-                let mut insert = vec![owned_text(&row.contact.external_id)];
-                insert.extend(new_values);
-                insert.push(text(&self.at));
-                insert.push(text(&self.at));
+        let Some((id, stored)) = existing else {
+            self.insert(row)?;
+            counts.imported += 1;
+            return Ok(());
+        };
+        let new_values = values(row);
+        if stored == new_values {
+            counts.unchanged += 1;
+            return Ok(());
+        }
+        for (role, index) in [
+            (Role::Commercial, COMMERCIAL_INDEX),
+            (Role::Technical, TECHNICAL_INDEX),
+        ] {
+            if stored[index] != new_values[index] {
                 self.conn
-                    .prepare_cached(&format!(
-                        "INSERT INTO contacts (external_id, {}, created_at, updated_at) VALUES ({placeholders})",
-                        WRITTEN_COLUMNS.join(", ")
-                    ))
+                    .prepare_cached(
+                        "INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
                     .map_err(db_error)?
-                    .execute(params_from_iter(insert.iter()))
+                    .execute(params![
+                        id,
+                        self.at,
+                        HistoryKind::Import.as_str(),
+                        role.as_str(),
+                        stored[index],
+                        new_values[index],
+                        self.batch
+                    ])
                     .map_err(db_error)?;
-                counts.imported += 1;
-            }
-            Some((_, stored)) if stored == new_values => counts.unchanged += 1,
-            Some((id, stored)) => {
-                for (role, index) in [
-                    (Role::Commercial, COMMERCIAL_INDEX),
-                    (Role::Technical, TECHNICAL_INDEX),
-                ] {
-                    if stored[index] != new_values[index] {
-                        self.conn
-                            .prepare_cached(
-                                "INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            )
-                            .map_err(db_error)?
-                            .execute(params![
-                                id,
-                                self.at,
-                                HistoryKind::Import.as_str(),
-                                role.as_str(),
-                                stored[index],
-                                new_values[index],
-                                self.batch
-                            ])
-                            .map_err(db_error)?;
-                        counts.history_entries += 1;
-                    }
-                }
-                let assignments = WRITTEN_COLUMNS
-                    .iter()
-                    .map(|column| format!("{column} = ?"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut update = new_values;
-                update.push(text(&self.at));
-                update.push(Value::Integer(id));
-                self.conn
-                    .prepare_cached(&format!(
-                        "UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"
-                    ))
-                    .map_err(db_error)?
-                    .execute(params_from_iter(update.iter()))
-                    .map_err(db_error)?;
-                counts.updated += 1;
+                counts.history_entries += 1;
             }
         }
+        let assignments = WRITTEN_COLUMNS
+            .iter()
+            .map(|column| format!("{column} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut update = new_values;
+        update.push(text(&self.at));
+        update.push(Value::Integer(id));
+        self.conn
+            .prepare_cached(&format!(
+                "UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"
+            ))
+            .map_err(db_error)?
+            .execute(params_from_iter(update.iter()))
+            .map_err(db_error)?;
+        counts.updated += 1;
+        Ok(())
+    }
+
+    /// Inserts a new contact, binding the row's text in place: most rows of
+    /// an import are new, and copying each value first would cost an
+    /// allocation per column.
+    fn insert(&self, row: &ContactWrite) -> StoreResult<()> {
+        let contact = &row.contact;
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO contacts (external_id, {}, created_at, updated_at) VALUES ({})",
+                WRITTEN_COLUMNS.join(", "),
+                vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ")
+            ))
+            .map_err(db_error)?;
+        let perso_country = contact.perso.country.as_ref().map(CountryCode::as_str);
+        let pro_country = contact.pro.country.as_ref().map(CountryCode::as_str);
+        let parameters: [&dyn ToSql; WRITTEN_COLUMNS.len() + 3] = [
+            &contact.external_id,
+            &contact.civility,
+            &contact.first_name,
+            &contact.last_name,
+            &contact.company,
+            &contact.email,
+            &contact.phone,
+            &row.commercial_owner,
+            &row.technical_owner,
+            &contact.perso.line1,
+            &contact.perso.line2,
+            &contact.perso.postal_code,
+            &contact.perso.postal_norm,
+            &contact.perso.city,
+            &perso_country,
+            &contact.pro.line1,
+            &contact.pro.line2,
+            &contact.pro.postal_code,
+            &contact.pro.postal_norm,
+            &contact.pro.city,
+            &pro_country,
+            &self.at,
+            &self.at,
+        ];
+        statement.execute(parameters.as_slice()).map_err(db_error)?;
         Ok(())
     }
 }
 
-fn owned_text(value: &Option<String>) -> Value {
-    value.as_deref().map_or(Value::Null, text)
+/// Reads the id and the `WRITTEN_COLUMNS` of a stored contact.
+fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> {
+    let id: i64 = found.get(0)?;
+    let stored = (1..=WRITTEN_COLUMNS.len())
+        .map(|index| found.get::<_, Value>(index))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((id, stored))
 }
 
 impl ImportSession for SqliteImport {
