@@ -281,7 +281,7 @@ impl<R: Read> Iterator for ContactRows<R> {
                 .map(|field| decode_field(field).trim().to_string());
             self.values.extend(values);
             if let Some(outcome) =
-                parse_row(line, &self.values, &self.columns, &self.default_country)
+                parse_row(line, &mut self.values, &self.columns, &self.default_country)
             {
                 return Some(outcome);
             }

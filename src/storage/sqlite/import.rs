@@ -2,6 +2,8 @@
 //! rows written with cached prepared statements (in process, so no round
 //! trip per row), rolled back unless committed.
 
+use std::sync::LazyLock;
+
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
@@ -38,6 +40,36 @@ const WRITTEN_COLUMNS: [&str; 20] = [
     "pro_city",
     "pro_country",
 ];
+
+/// SQL of the statements run for each row, built once rather than per row.
+struct RowStatements {
+    select_by_contact_id: String,
+    select_by_external_id: String,
+    insert: String,
+    update: String,
+}
+
+static STATEMENTS: LazyLock<RowStatements> = LazyLock::new(|| {
+    let columns = WRITTEN_COLUMNS.join(", ");
+    let assignments = WRITTEN_COLUMNS
+        .iter()
+        .map(|column| format!("{column} = ?"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    RowStatements {
+        select_by_contact_id: format!(
+            "SELECT id, {columns} FROM contacts
+             WHERE id = ?1 AND external_id IS NULL
+               AND last_name = ?2 AND first_name = ?3 AND company = ?4"
+        ),
+        select_by_external_id: format!("SELECT id, {columns} FROM contacts WHERE external_id = ?1"),
+        insert: format!(
+            "INSERT INTO contacts (external_id, {columns}, created_at, updated_at) VALUES ({})",
+            vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ")
+        ),
+        update: format!("UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"),
+    }
+});
 
 const COMMERCIAL_INDEX: usize = 6;
 const TECHNICAL_INDEX: usize = 7;
@@ -208,12 +240,7 @@ impl SqliteImport {
             (None, None) => None,
             (None, Some(contact_id)) => self
                 .conn
-                .prepare_cached(&format!(
-                    "SELECT id, {} FROM contacts
-                     WHERE id = ?1 AND external_id IS NULL
-                       AND last_name = ?2 AND first_name = ?3 AND company = ?4",
-                    WRITTEN_COLUMNS.join(", ")
-                ))
+                .prepare_cached(&STATEMENTS.select_by_contact_id)
                 .map_err(db_error)?
                 .query_row(
                     params![
@@ -228,10 +255,7 @@ impl SqliteImport {
                 .map_err(db_error)?,
             (Some(external_id), _) => self
                 .conn
-                .prepare_cached(&format!(
-                    "SELECT id, {} FROM contacts WHERE external_id = ?1",
-                    WRITTEN_COLUMNS.join(", ")
-                ))
+                .prepare_cached(&STATEMENTS.select_by_external_id)
                 .map_err(db_error)?
                 .query_row([external_id], stored_row)
                 .optional()
@@ -272,18 +296,11 @@ impl SqliteImport {
                 counts.history_entries += 1;
             }
         }
-        let assignments = WRITTEN_COLUMNS
-            .iter()
-            .map(|column| format!("{column} = ?"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let mut update = new_values;
         update.push(text(&self.at));
         update.push(Value::Integer(id));
         self.conn
-            .prepare_cached(&format!(
-                "UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"
-            ))
+            .prepare_cached(&STATEMENTS.update)
             .map_err(db_error)?
             .execute(params_from_iter(update.iter()))
             .map_err(db_error)?;
@@ -298,11 +315,7 @@ impl SqliteImport {
         let contact = &row.contact;
         let mut statement = self
             .conn
-            .prepare_cached(&format!(
-                "INSERT INTO contacts (external_id, {}, created_at, updated_at) VALUES ({})",
-                WRITTEN_COLUMNS.join(", "),
-                vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ")
-            ))
+            .prepare_cached(&STATEMENTS.insert)
             .map_err(db_error)?;
         let perso_country = contact.perso.country.as_ref().map(CountryCode::as_str);
         let pro_country = contact.pro.country.as_ref().map(CountryCode::as_str);
