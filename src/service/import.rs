@@ -307,7 +307,7 @@ struct RejectionHeaders {
     external_id: String,
 }
 
-/// What the writing side did with the rows it received.
+/// Outcome of the writing side once the reading thread stopped sending.
 struct Written {
     totals: ImportCounts,
     rejected: Vec<RowRejection>,

@@ -162,18 +162,24 @@ fn drop_indexes_of_empty_table(conn: &rusqlite::Connection) -> StoreResult<Vec<S
 /// Builds the indexes `drop_indexes_of_empty_table` dropped.
 ///
 /// Each build sorts every key of the table. With a sort memory smaller than
-/// the keys, SQLite's sorter splits them into runs that `INDEX_BUILD_THREADS`
-/// helper threads sort while the main thread goes on scanning the table,
-/// then merges the runs, so the builds use the second core, which the
-/// reading side of the import leaves idle at this point. Small runs also
-/// cost less CPU than one large in-memory sort: `relais import` of
-/// 1,000,000 demo contacts took 12.5 s of CPU with a 4 MiB cache and two
-/// helper threads, against 15.8 s with 64 MiB and none (2-core VM), and its
-/// peak resident memory fell from 139 MiB to 96 MiB.
+/// the keys, SQLite's sorter splits them into runs, which
+/// `INDEX_BUILD_THREADS` helper threads sort while the main thread goes on
+/// scanning the table, and then merges the runs. The builds thus use the
+/// second core, which the reading side of the import leaves idle by then.
+/// Small runs also cost less CPU than one large in-memory sort:
+/// `relais import` of 1,000,000 demo contacts took 12.5 s of CPU with a
+/// 4 MiB cache and two helper threads, against 15.8 s with 64 MiB and none
+/// (2-core VM), and its peak resident memory fell from 139 MiB to 96 MiB.
 fn rebuild_indexes(conn: &rusqlite::Connection, definitions: &[String]) -> StoreResult<()> {
     if definitions.is_empty() {
         return Ok(());
     }
+    let read_setting = |name: &str| -> StoreResult<i64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .map_err(db_error)
+    };
+    let pool_threads = read_setting("threads")?;
+    let pool_cache_size = read_setting("cache_size")?;
     conn.execute_batch(&format!(
         "PRAGMA threads = {INDEX_BUILD_THREADS}; PRAGMA cache_size = {INDEX_BUILD_CACHE_SIZE};"
     ))
@@ -182,7 +188,7 @@ fn rebuild_indexes(conn: &rusqlite::Connection, definitions: &[String]) -> Store
         .iter()
         .try_for_each(|sql| conn.execute_batch(sql).map_err(db_error));
     conn.execute_batch(&format!(
-        "PRAGMA threads = 0; PRAGMA cache_size = {POOL_CACHE_SIZE};"
+        "PRAGMA threads = {pool_threads}; PRAGMA cache_size = {pool_cache_size};"
     ))
     .map_err(db_error)?;
     built
@@ -191,12 +197,9 @@ fn rebuild_indexes(conn: &rusqlite::Connection, definitions: &[String]) -> Store
 /// Helper threads of SQLite's sorter during the index builds.
 const INDEX_BUILD_THREADS: u32 = 2;
 
-/// Page cache during the index builds, in KiB when negative, which also
-/// bounds each in-memory run of the sorter.
+/// Page cache during the index builds (a negative `cache_size` counts KiB).
+/// It also bounds each in-memory run of the sorter.
 const INDEX_BUILD_CACHE_SIZE: i64 = -4_096;
-
-/// Page cache of pooled connections, in KiB, as set in `pool.rs`.
-const POOL_CACHE_SIZE: i64 = -65_536;
 
 /// Temporary storage of the import connection. An index build sorts its
 /// keys and spills what exceeds the page cache size to temporary storage,
@@ -402,5 +405,64 @@ impl Drop for SqliteImport {
         {
             tracing::error!(%error, "restoring temp_store after an import failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(conn: &rusqlite::Connection, name: &str) -> i64 {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .unwrap()
+    }
+
+    fn index_names(conn: &rusqlite::Connection) -> Vec<String> {
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn rebuilt_indexes_restore_connection_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA cache_size = -2000;
+             CREATE TABLE contacts (id INTEGER PRIMARY KEY, owner INTEGER, city TEXT);
+             CREATE INDEX contacts_owner ON contacts (owner, city);
+             BEGIN;",
+        )
+        .unwrap();
+
+        let dropped = drop_indexes_of_empty_table(&conn).unwrap();
+        assert_eq!(dropped.len(), 1);
+        assert!(index_names(&conn).is_empty());
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+             INSERT INTO contacts (owner, city) SELECT i % 20, 'Ville ' || (i * 7919 % 1000) FROM n;",
+        )
+        .unwrap();
+        rebuild_indexes(&conn, &dropped).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+
+        assert_eq!(index_names(&conn), ["contacts_owner"]);
+        assert_eq!(setting(&conn, "cache_size"), -2000);
+        assert_eq!(setting(&conn, "threads"), 0);
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let owners_in_index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM contacts INDEXED BY contacts_owner WHERE owner = 3",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(owners_in_index, 2500);
     }
 }
