@@ -166,10 +166,10 @@ fn drop_indexes_of_empty_table(conn: &rusqlite::Connection) -> StoreResult<Vec<S
 /// `INDEX_BUILD_THREADS` helper threads sort while the main thread goes on
 /// scanning the table, and then merges the runs. The builds thus use the
 /// second core, which the reading side of the import leaves idle by then.
-/// Small runs also cost less CPU than one large in-memory sort:
-/// `relais import` of 1,000,000 demo contacts took 12.5 s of CPU with a
-/// 4 MiB cache and two helper threads, against 15.8 s with 64 MiB and none
-/// (2-core VM), and its peak resident memory fell from 139 MiB to 96 MiB.
+/// Small runs also cost less CPU than one large in-memory sort. On a 2-core
+/// VM, `relais import` of 1,000,000 demo contacts took 12.5 s of CPU with a
+/// 4 MiB cache and two helper threads, against 15.8 s with 64 MiB and none.
+/// Its peak resident memory fell from 139 MiB to 96 MiB.
 fn rebuild_indexes(conn: &rusqlite::Connection, definitions: &[String]) -> StoreResult<()> {
     if definitions.is_empty() {
         return Ok(());
