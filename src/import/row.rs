@@ -50,7 +50,8 @@ impl AddressText {
     }
 }
 
-/// Validates one row whose values are already decoded and trimmed.
+/// Validates one row whose values are already decoded and trimmed. The
+/// contact takes the values it keeps out of `values`, leaving them empty.
 ///
 /// Returns `None` for a row whose values are all empty: spreadsheets often
 /// export such rows at the end of a sheet, so they are skipped without a
@@ -58,7 +59,7 @@ impl AddressText {
 /// field count, then the columns in file order, then the whole contact.
 pub(crate) fn parse_row(
     line: u64,
-    values: &[String],
+    values: &mut [String],
     columns: &[Column],
     default_country: &CountryCode,
 ) -> Option<RowOutcome> {
@@ -73,7 +74,7 @@ pub(crate) fn parse_row(
 
 fn build_contact(
     line: u64,
-    values: &[String],
+    values: &mut [String],
     columns: &[Column],
     default_country: &CountryCode,
 ) -> Result<ContactInput, RowRejection> {
@@ -95,7 +96,7 @@ fn build_contact(
     let mut pro = AddressText::default();
 
     // A short row is accepted: the missing trailing values are empty.
-    for (column, value) in columns.iter().zip(values) {
+    for (column, value) in columns.iter().zip(values.iter_mut()) {
         let Some(field) = column.field else {
             continue;
         };
@@ -109,12 +110,12 @@ fn build_contact(
         };
 
         check_length(value).map_err(reject)?;
-        let text = value.clone();
+        let text = std::mem::take(value);
         match field {
             Field::ContactId => {
-                let id = value.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                let id = text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
                     reject(format!(
-                        "« {value} » n'est pas un numéro de contact Relais : laissez la cellule vide ou remettez le numéro exporté"
+                        "« {text} » n'est pas un numéro de contact Relais : laissez la cellule vide ou remettez le numéro exporté"
                     ))
                 })?;
                 contact.contact_id = Some(id);
@@ -125,22 +126,22 @@ fn build_contact(
             Field::LastName => contact.last_name = text,
             Field::Company => contact.company = text,
             Field::Email => {
-                check_email(value).map_err(reject)?;
+                check_email(&text).map_err(reject)?;
                 contact.email = text;
             }
             Field::Phone => contact.phone = text,
             Field::CommercialOwner => {
-                contact.commercial_owner = owner_reference(value).map_err(reject)?
+                contact.commercial_owner = owner_reference(&text).map_err(reject)?
             }
             Field::TechnicalOwner => {
-                contact.technical_owner = owner_reference(value).map_err(reject)?
+                contact.technical_owner = owner_reference(&text).map_err(reject)?
             }
             Field::PersoLine1 => perso.line1 = text,
             Field::PersoLine2 => perso.line2 = text,
             Field::PersoPostalCode => perso.postal_code = text,
             Field::PersoCity => perso.city = text,
             Field::PersoCountry => {
-                perso.country = Some(parse_country(value).map_err(reject)?);
+                perso.country = Some(parse_country(&text).map_err(reject)?);
                 perso.has_country_text = true;
             }
             Field::ProLine1 => pro.line1 = text,
@@ -148,7 +149,7 @@ fn build_contact(
             Field::ProPostalCode => pro.postal_code = text,
             Field::ProCity => pro.city = text,
             Field::ProCountry => {
-                pro.country = Some(parse_country(value).map_err(reject)?);
+                pro.country = Some(parse_country(&text).map_err(reject)?);
                 pro.has_country_text = true;
             }
         }
@@ -263,7 +264,12 @@ mod tests {
     }
 
     fn parse(headers: &[&str], row: &[&str]) -> Option<RowOutcome> {
-        parse_row(7, &values(row), &columns(headers), &CountryCode::france())
+        parse_row(
+            7,
+            &mut values(row),
+            &columns(headers),
+            &CountryCode::france(),
+        )
     }
 
     fn reject_row(headers: &[&str], row: &[&str]) -> RowRejection {
@@ -506,7 +512,7 @@ mod tests {
         let belgium = CountryCode::parse("BEL").unwrap().unwrap();
         let outcome = parse_row(
             2,
-            &values(&["Dupont", "Bruxelles"]),
+            &mut values(&["Dupont", "Bruxelles"]),
             &columns(&["Nom", "Ville perso"]),
             &belgium,
         );

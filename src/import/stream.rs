@@ -194,6 +194,11 @@ impl<R: Read> ContactRows<R> {
         self.error.as_ref()
     }
 
+    /// Consumes the reader and returns the problem `error` reports.
+    pub fn into_error(self) -> Option<ImportError> {
+        self.error
+    }
+
     fn source(&self) -> &CountingReader<R> {
         self.reader.get_ref().get_ref().0.get_ref().1
     }
@@ -276,7 +281,7 @@ impl<R: Read> Iterator for ContactRows<R> {
                 .map(|field| decode_field(field).trim().to_string());
             self.values.extend(values);
             if let Some(outcome) =
-                parse_row(line, &self.values, &self.columns, &self.default_country)
+                parse_row(line, &mut self.values, &self.columns, &self.default_country)
             {
                 return Some(outcome);
             }

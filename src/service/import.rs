@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use serde::Serialize;
 use serde_json::json;
@@ -12,7 +13,9 @@ use serde_json::json;
 use crate::domain::batch::{Actor, BatchId};
 use crate::domain::country::CountryCode;
 use crate::domain::user::{NewUser, User, UserId, UserRole};
-use crate::import::{Field, ImportOptions, RowRejection, read_contacts};
+use crate::import::{
+    ContactRows, Field, ImportError, ImportOptions, RowOutcome, RowRejection, read_contacts,
+};
 use crate::storage::{ContactWrite, ImportCounts, ImportSession, Store};
 
 use super::ServiceError;
@@ -145,20 +148,86 @@ pub fn import_file(
             format!("fichier « {} » illisible : {error}", path.display()),
         )
     })?;
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned());
+    import_from_reader(
+        store,
+        BufReader::with_capacity(1 << 16, file),
+        file_name,
+        request,
+        progress,
+    )
+}
+
+/// Parsed rows sent at once from the reading thread to the writing one.
+const PARSED_CHUNK_ROWS: usize = 1_000;
+
+/// Parsed chunks waiting between the two threads at most. The reading
+/// thread blocks when the writing one falls behind, so memory stays
+/// bounded whatever the file size.
+const PIPELINE_CHUNKS: usize = 4;
+
+/// Rows parsed by the reading thread, in file order.
+struct ParsedChunk {
+    outcomes: Vec<RowOutcome>,
+    /// Bytes of the file consumed once these rows were read.
+    bytes_read: u64,
+}
+
+/// Reads and validates every row of the file, sending them in chunks, and
+/// returns the problem that stopped the reading before the end, if any.
+///
+/// Stops early, without error, when the receiver is gone: the writing side
+/// failed and the import is abandoned anyway.
+fn read_rows<R: Read>(
+    mut rows: ContactRows<R>,
+    sender: SyncSender<ParsedChunk>,
+) -> Option<ImportError> {
+    loop {
+        let outcomes: Vec<RowOutcome> = rows.by_ref().take(PARSED_CHUNK_ROWS).collect();
+        let last = outcomes.len() < PARSED_CHUNK_ROWS;
+        let chunk = ParsedChunk {
+            outcomes,
+            bytes_read: rows.bytes_read(),
+        };
+        if sender.send(chunk).is_err() || last {
+            break;
+        }
+    }
+    rows.into_error()
+}
+
+/// Imports contacts read from `reader`, a file named `file_name`.
+///
+/// Reading and validating run on a second thread while this one resolves
+/// owners and writes to the store, so the import takes the time of the
+/// slower side rather than the sum of both. Rows, rejections and progress
+/// are still handled in file order.
+fn import_from_reader<R: Read + Send>(
+    store: &dyn Store,
+    reader: R,
+    file_name: Option<String>,
+    request: &ImportRequest,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ServiceError> {
     let options = ImportOptions {
         default_country: request.default_country.clone(),
     };
-    let mut rows = read_contacts(BufReader::with_capacity(1 << 16, file), &options)
+    let rows = read_contacts(reader, &options)
         .map_err(|error| ServiceError::invalid("invalid_file", "file", error.to_string()))?;
-    let header_of = |field: Field, columns: &[crate::import::Column]| -> String {
-        columns
+    let header_of = |field: Field| -> String {
+        rows.columns()
             .iter()
             .find(|column| column.field == Some(field))
             .map(|column| column.header.clone())
             .unwrap_or_default()
     };
-    let commercial_header = header_of(Field::CommercialOwner, rows.columns());
-    let technical_header = header_of(Field::TechnicalOwner, rows.columns());
+    let headers = RejectionHeaders {
+        commercial: header_of(Field::CommercialOwner),
+        technical: header_of(Field::TechnicalOwner),
+        external_id: header_of(Field::ExternalId),
+    };
     let ignored_columns = rows
         .columns()
         .iter()
@@ -168,7 +237,7 @@ pub fn import_file(
 
     let users = store.list_users()?;
     let params = json!({
-        "file": path.file_name().map(|name| name.to_string_lossy().into_owned()),
+        "file": file_name,
         "default_country": request.default_country.as_str(),
         "create_missing_users": request.create_missing_users,
     });
@@ -180,76 +249,35 @@ pub fn import_file(
         session: session.as_mut(),
     };
 
-    let external_id_header = header_of(Field::ExternalId, rows.columns());
-    // Line of the first row seen for each external id, keyed by a 64-bit
-    // hash so that memory stays small on files of millions of rows.
-    let mut external_ids: HashMap<u64, u64> = HashMap::new();
-    let mut totals = ImportCounts::default();
-    let mut rejected = Vec::new();
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-    while let Some(outcome) = rows.next() {
-        let parsed = match outcome {
-            Ok(parsed) => parsed,
-            Err(rejection) => {
-                rejected.push(rejection);
-                continue;
-            }
-        };
-        if let Some(external_id) = &parsed.contact.external_id {
-            let mut hasher = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(external_id, &mut hasher);
-            let key = std::hash::Hasher::finish(&hasher);
-            if let Some(first_line) = external_ids.get(&key) {
-                rejected.push(RowRejection {
-                    line: parsed.line,
-                    column: external_id_header.clone(),
-                    reason: format!(
-                        "identifiant externe « {external_id} » déjà présent ligne {first_line} de ce fichier : gardez une seule ligne par contact"
-                    ),
-                });
-                continue;
-            }
-            external_ids.insert(key, parsed.line);
-        }
-        let commercial = resolver.resolve(parsed.contact.commercial_owner.as_deref());
-        let technical = resolver.resolve(parsed.contact.technical_owner.as_deref());
-        match (commercial, technical) {
-            (Ok(commercial_owner), Ok(technical_owner)) => chunk.push(ContactWrite {
-                line: parsed.line,
-                contact: parsed.contact,
-                commercial_owner,
-                technical_owner,
-            }),
-            (Err(reason), _) => rejected.push(RowRejection {
-                line: parsed.line,
-                column: commercial_header.clone(),
-                reason,
-            }),
-            (_, Err(reason)) => rejected.push(RowRejection {
-                line: parsed.line,
-                column: technical_header.clone(),
-                reason,
-            }),
-        }
-        if chunk.len() >= CHUNK_ROWS {
-            totals.add(&resolver.session.write_contacts(&chunk)?);
-            chunk.clear();
-            progress(rows.bytes_read());
-        }
-    }
+    let (written, read_error) = std::thread::scope(|scope| {
+        let (sender, receiver) = sync_channel(PIPELINE_CHUNKS);
+        let reading = scope.spawn(move || read_rows(rows, sender));
+        // `write_rows` owns the receiver and drops it when it returns, even
+        // on an error, which stops the reading thread at its next chunk.
+        let written = write_rows(receiver, &mut resolver, &headers, progress);
+        let read_error = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written, read_error)
+    });
+    let Written {
+        totals,
+        rejected,
+        pending,
+    } = written?;
     // A read error or an unclosed quote stops the reader before the end of
     // the file: abandon the whole import rather than commit part of it.
-    if let Some(error) = rows.error() {
+    if let Some(error) = read_error {
         return Err(ServiceError::invalid(
             "invalid_file",
             "file",
             format!("{error} ; rien n'a été importé"),
         ));
     }
-    if !chunk.is_empty() {
-        totals.add(&resolver.session.write_contacts(&chunk)?);
+    let mut totals = totals;
+    if !pending.is_empty() {
+        totals.add(&resolver.session.write_contacts(&pending)?);
     }
-    progress(rows.bytes_read());
     let created_users = resolver.created;
 
     let batch_id = session.commit(&totals)?;
@@ -270,4 +298,192 @@ pub fn import_file(
         created_users,
         ignored_columns,
     })
+}
+
+/// Headers of the file named by rejections found after parsing.
+struct RejectionHeaders {
+    commercial: String,
+    technical: String,
+    external_id: String,
+}
+
+/// Outcome of the writing side once the reading thread stopped sending.
+struct Written {
+    totals: ImportCounts,
+    rejected: Vec<RowRejection>,
+    /// Last rows, fewer than a chunk, not written yet: they are written
+    /// only once the whole file has been read without error.
+    pending: Vec<ContactWrite>,
+}
+
+/// Resolves owners and writes the rows received from the reading thread,
+/// in chunks of `CHUNK_ROWS`, until the reading thread stops sending.
+fn write_rows(
+    receiver: Receiver<ParsedChunk>,
+    resolver: &mut Resolver<'_>,
+    headers: &RejectionHeaders,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Written, ServiceError> {
+    // Line of the first row seen for each external id, keyed by a 64-bit
+    // hash so that memory stays small on files of millions of rows.
+    let mut external_ids: HashMap<u64, u64> = HashMap::new();
+    let mut totals = ImportCounts::default();
+    let mut rejected = Vec::new();
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    for parsed_chunk in receiver {
+        for outcome in parsed_chunk.outcomes {
+            let parsed = match outcome {
+                Ok(parsed) => parsed,
+                Err(rejection) => {
+                    rejected.push(rejection);
+                    continue;
+                }
+            };
+            if let Some(external_id) = &parsed.contact.external_id {
+                let mut hasher = std::hash::DefaultHasher::new();
+                std::hash::Hash::hash(external_id, &mut hasher);
+                let key = std::hash::Hasher::finish(&hasher);
+                if let Some(first_line) = external_ids.get(&key) {
+                    rejected.push(RowRejection {
+                        line: parsed.line,
+                        column: headers.external_id.clone(),
+                        reason: format!(
+                            "identifiant externe « {external_id} » déjà présent ligne {first_line} de ce fichier : gardez une seule ligne par contact"
+                        ),
+                    });
+                    continue;
+                }
+                external_ids.insert(key, parsed.line);
+            }
+            let commercial = resolver.resolve(parsed.contact.commercial_owner.as_deref());
+            let technical = resolver.resolve(parsed.contact.technical_owner.as_deref());
+            match (commercial, technical) {
+                (Ok(commercial_owner), Ok(technical_owner)) => chunk.push(ContactWrite {
+                    line: parsed.line,
+                    contact: parsed.contact,
+                    commercial_owner,
+                    technical_owner,
+                }),
+                (Err(reason), _) => rejected.push(RowRejection {
+                    line: parsed.line,
+                    column: headers.commercial.clone(),
+                    reason,
+                }),
+                (_, Err(reason)) => rejected.push(RowRejection {
+                    line: parsed.line,
+                    column: headers.technical.clone(),
+                    reason,
+                }),
+            }
+            if chunk.len() >= CHUNK_ROWS {
+                totals.add(&resolver.session.write_contacts(&chunk)?);
+                chunk.clear();
+            }
+        }
+        progress(parsed_chunk.bytes_read);
+    }
+    Ok(Written {
+        totals,
+        rejected,
+        pending: chunk,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::storage::sqlite::SqliteStore;
+
+    /// A file of `rows` contacts made on the fly, counting the rows it has
+    /// handed out so far.
+    struct GeneratedFile {
+        pending: Vec<u8>,
+        rows_left: u64,
+        rows_made: Arc<AtomicU64>,
+    }
+
+    impl Read for GeneratedFile {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            while self.pending.is_empty() && self.rows_left > 0 {
+                let index = self.rows_made.fetch_add(1, Ordering::SeqCst);
+                self.rows_left -= 1;
+                self.pending = format!("Nom{index};Prénom\n").into_bytes();
+            }
+            let count = buffer.len().min(self.pending.len());
+            buffer[..count].copy_from_slice(&self.pending[..count]);
+            self.pending.drain(..count);
+            Ok(count)
+        }
+    }
+
+    fn request() -> ImportRequest {
+        ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: false,
+            actor: Actor::system("tests"),
+        }
+    }
+
+    #[test]
+    fn failed_write_stops_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relais.db");
+        let store = SqliteStore::open(&path).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER injected_failure BEFORE INSERT ON contacts
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            )
+            .unwrap();
+        let total_rows = 1_000_000;
+        let rows_made = Arc::new(AtomicU64::new(0));
+        let file = GeneratedFile {
+            pending: b"Nom;Pr\xC3\xA9nom\n".to_vec(),
+            rows_left: total_rows,
+            rows_made: rows_made.clone(),
+        };
+
+        let result = import_from_reader(&store, file, None, &request(), &mut |_| {});
+
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains("injected failure"), "{error}");
+        let read = rows_made.load(Ordering::SeqCst);
+        assert!(read < total_rows / 10, "{read} rows read");
+    }
+
+    #[test]
+    fn rows_written_in_file_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relais.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let file = GeneratedFile {
+            pending: b"Nom;Pr\xC3\xA9nom\n".to_vec(),
+            rows_left: 5_500,
+            rows_made: Arc::new(AtomicU64::new(0)),
+        };
+        let mut progress = Vec::new();
+
+        let report = import_from_reader(&store, file, None, &request(), &mut |bytes| {
+            progress.push(bytes)
+        })
+        .unwrap();
+
+        assert_eq!(report.imported, 5_500);
+        assert!(progress.is_sorted(), "{progress:?}");
+        let ids_in_name_order: Vec<String> = rusqlite::Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT last_name FROM contacts ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: Vec<String> = (0..5_500).map(|index| format!("Nom{index}")).collect();
+        assert_eq!(ids_in_name_order, expected);
+    }
 }

