@@ -411,27 +411,15 @@ impl PgImport {
         // joins below need an estimate of its size to use the indexes.
         client.batch_execute("ANALYZE import_staging")?;
 
-        // Stored contacts that the chunk may name are locked in id order
-        // before they are compared, so that the values compared, and the
-        // owners history records as replaced, stay current until commit.
-        client.query_one(
-            "SELECT count(*) FROM (
-                 SELECT c.id FROM contacts c
-                 WHERE c.id IN (
-                     SELECT k.id FROM contacts k
-                     WHERE k.external_id IN (SELECT external_id FROM import_staging
-                                             WHERE external_id IS NOT NULL)
-                     UNION ALL
-                     SELECT contact_id FROM import_staging
-                     WHERE external_id IS NULL AND contact_id IS NOT NULL)
-                 ORDER BY c.id FOR NO KEY UPDATE OF c
-             ) AS locked",
-            &[],
-        )?;
+        // Each lookup in `contacts` is a scalar subquery, which the planner
+        // runs once per staged row as an index probe. As a join, it may
+        // choose a full scan of `contacts` for each chunk, since a chunk is
+        // small and the statistics may predate the rows this import added.
         if keys.external_ids {
             client.execute(
-                "UPDATE import_staging s SET stored_id = c.id FROM contacts c
-                 WHERE s.external_id IS NOT NULL AND c.external_id = s.external_id",
+                "UPDATE import_staging s
+                 SET stored_id = (SELECT c.id FROM contacts c WHERE c.external_id = s.external_id)
+                 WHERE s.external_id IS NOT NULL",
                 &[],
             )?;
         }
@@ -440,19 +428,31 @@ impl PgImport {
         // another database cannot overwrite an unrelated contact. Rows that
         // match keep these three values, so the match holds for every row
         // of the import that names the same contact.
-        // The condition on `s.contact_id` lets the planner start from the
-        // few staged rows that carry a number and probe the primary key, where
-        // `c.external_id IS NULL` alone would read most of `contacts`.
         if keys.contact_numbers {
             client.execute(
-                "UPDATE import_staging s SET stored_id = c.id FROM contacts c
-                 WHERE s.external_id IS NULL AND s.contact_id IS NOT NULL
-                   AND c.id = s.contact_id AND c.external_id IS NULL
-                   AND c.last_name = s.last_name AND c.first_name = s.first_name
-                   AND c.company = s.company",
+                "UPDATE import_staging s
+                 SET stored_id = (SELECT c.id FROM contacts c
+                                  WHERE c.id = s.contact_id AND c.external_id IS NULL
+                                    AND c.last_name = s.last_name AND c.first_name = s.first_name
+                                    AND c.company = s.company)
+                 WHERE s.external_id IS NULL AND s.contact_id IS NOT NULL",
                 &[],
             )?;
         }
+        // The matched contacts are locked in id order before they are
+        // compared, so that the values compared, and the owners history
+        // records as replaced, stay current until commit. Matching before
+        // locking is safe because only imports change external ids and
+        // names, and imports run one at a time.
+        client.query_one(
+            "SELECT count(*) FROM (
+                 SELECT c.id FROM contacts c
+                 WHERE c.id = ANY (ARRAY(SELECT stored_id FROM import_staging
+                                         WHERE stored_id IS NOT NULL))
+                 ORDER BY c.id FOR NO KEY UPDATE OF c
+             ) AS locked",
+            &[],
+        )?;
 
         client.execute(
             &format!(
@@ -483,7 +483,11 @@ impl PgImport {
                         CASE WHEN n.group_key IS NULL THEN n.position ELSE n.first_position END
                  FROM numbered n
                  LEFT JOIN numbered p ON p.group_key = n.group_key AND p.occurrence = n.occurrence - 1
-                 LEFT JOIN contacts c ON c.id = n.stored_id",
+                 LEFT JOIN LATERAL (
+                     -- OFFSET 0 keeps this a probe of the primary key per
+                     -- row, for the reason given above.
+                     SELECT * FROM contacts WHERE id = n.stored_id OFFSET 0
+                 ) AS c ON true",
                 stored_same = same_values("c", "n"),
                 previous_same = same_values("p", "n"),
             ),
@@ -525,10 +529,11 @@ impl PgImport {
         // Later rows of a new external id update the contact just inserted.
         if keys.external_ids {
             client.execute(
-                "UPDATE import_plan p SET contact_id = c.id
-                 FROM import_staging s, contacts c
+                "UPDATE import_plan p
+                 SET contact_id = (SELECT c.id FROM contacts c WHERE c.external_id = s.external_id)
+                 FROM import_staging s
                  WHERE p.contact_id IS NULL AND s.position = p.position
-                   AND s.external_id IS NOT NULL AND c.external_id = s.external_id",
+                   AND s.external_id IS NOT NULL",
                 &[],
             )?;
         }
