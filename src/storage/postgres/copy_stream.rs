@@ -50,7 +50,9 @@ impl CopyStream {
         let worker = thread::Builder::new()
             .name("relais-import-copy".to_string())
             .spawn(move || run_worker(conn, &statement, receiver))
-            .map_err(|error| database_failure(format!("starting the copy thread failed: {error}")))?;
+            .map_err(|error| {
+                database_failure(format!("starting the copy thread failed: {error}"))
+            })?;
         Ok(CopyStream { sender, worker })
     }
 
@@ -84,18 +86,26 @@ fn join(worker: JoinHandle<WorkerResult>) -> (Option<Connection>, PgResult<u64>)
         // only happens if the thread itself failed.
         Err(_) => (
             None,
-            Err(database_failure("the copy thread stopped unexpectedly".to_string())),
+            Err(database_failure(
+                "the copy thread stopped unexpectedly".to_string(),
+            )),
         ),
     }
 }
 
 fn run_worker(mut conn: Connection, statement: &str, receiver: Receiver<Message>) -> WorkerResult {
-    let result = catch_unwind(AssertUnwindSafe(|| copy_rows(&mut conn, statement, &receiver)))
-        .unwrap_or_else(|_| Err(database_failure("the copy thread panicked".to_string())));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        copy_rows(&mut conn, statement, &receiver)
+    }))
+    .unwrap_or_else(|_| Err(database_failure("the copy thread panicked".to_string())));
     (conn, result)
 }
 
-fn copy_rows(conn: &mut Connection, statement: &str, receiver: &Receiver<Message>) -> PgResult<u64> {
+fn copy_rows(
+    conn: &mut Connection,
+    statement: &str,
+    receiver: &Receiver<Message>,
+) -> PgResult<u64> {
     let mut writer = conn.copy_in(statement)?;
     writer.write_all(HEADER).map_err(write_failure)?;
     loop {
@@ -127,7 +137,9 @@ pub fn encode_row(
         let start = out.len();
         out.put_i32(0);
         let written = value.to_sql_checked(ty, out).map_err(|error| {
-            database_failure(format!("encoding a value of type {ty} for COPY failed: {error}"))
+            database_failure(format!(
+                "encoding a value of type {ty} for COPY failed: {error}"
+            ))
         })?;
         let length = match written {
             IsNull::Yes => {

@@ -97,7 +97,9 @@ impl EmptyLoad {
     /// import transaction. Adding a foreign key checks every row of
     /// `contacts` against `users` in one statement.
     pub fn restore(&self, client: &mut Client) -> PgResult<()> {
-        client.batch_execute(&format!("SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))?;
+        client.batch_execute(&format!(
+            "SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"
+        ))?;
         for statement in self.indexes.iter().chain(&self.foreign_keys) {
             client.batch_execute(statement)?;
         }

@@ -734,7 +734,10 @@ impl Drop for PgImport {
         // the pool, which the server's abort of the failed copy leaves in
         // an aborted transaction.
         let Some(conn) = self.conn.as_mut() else {
-            tracing::error!(batch.id = self.batch, "an unfinished import lost its connection before rolling back");
+            tracing::error!(
+                batch.id = self.batch,
+                "an unfinished import lost its connection before rolling back"
+            );
             return;
         };
         if let Err(error) = conn.batch_execute("ROLLBACK") {
