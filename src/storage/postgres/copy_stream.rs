@@ -66,7 +66,7 @@ impl CopyStream {
     /// the server stored, or with the error that stopped the copy.
     pub fn finish(self) -> (Option<Connection>, PgResult<u64>) {
         // A worker that already stopped has dropped its receiver, and its
-        // own result says why.
+        // own result contains the reason.
         let _ = self.sender.send(Message::Finish);
         join(self.worker)
     }

@@ -1,10 +1,10 @@
 //! Bulk load of an import into an empty `contacts` table, the way a
-//! database restore does it: the table is truncated in the import
-//! transaction so that `COPY … (FREEZE)` may write its rows frozen and
-//! marked all-visible, and its secondary indexes and foreign keys are
-//! dropped, then created again before commit. One sorted build per index
-//! and one set-based check per foreign key cost much less than updating
-//! every index and firing two foreign-key triggers for each row.
+//! database restore does it. The table is truncated in the import
+//! transaction, so that `COPY … (FREEZE)` may write its rows frozen and
+//! marked all-visible. Its secondary indexes and foreign keys are dropped,
+//! then created again before commit. One sorted build per index and one
+//! set-based check per foreign key cost much less than updating every
+//! index and firing two foreign-key triggers for each row.
 //!
 //! Every step runs inside the import transaction, so a failed or killed
 //! import leaves the schema as it was. Until the transaction ends,
@@ -23,7 +23,8 @@ use super::PgResult;
 /// setting lasts until the transaction ends.
 const BUILD_MEMORY: &str = "256MB";
 
-/// What an import into an empty table dropped, to be created again.
+/// Indexes and foreign keys an import into an empty table dropped, to be
+/// created again.
 pub struct EmptyLoad {
     /// `CREATE INDEX` statements, as `pg_get_indexdef` returns them, with
     /// their columns, collations, `INCLUDE` list and predicate.
@@ -68,7 +69,7 @@ pub fn prepare(client: &mut Client) -> PgResult<Option<EmptyLoad>> {
         &[],
     )?;
 
-    // History references contacts, so it is truncated with it; it is empty
+    // History references contacts, so it is truncated with it. It is empty
     // too, since each of its rows names a contact.
     client.batch_execute("TRUNCATE contacts, history")?;
     let mut foreign_keys = Vec::new();

@@ -185,7 +185,7 @@ const ENCODED_ROW_BYTES: usize = 400;
 /// time. Below that, plans chosen on older statistics stay cheap.
 const MIN_ROWS_BEFORE_ANALYZE: u64 = 10_000;
 
-/// Which keys the rows of a chunk carry: without any, every row is an
+/// Kinds of key the rows of a chunk carry. Without any, every row is an
 /// insert and no stored contact needs to be read.
 #[derive(Clone, Copy)]
 struct ChunkKeys {
@@ -278,8 +278,8 @@ impl PgImport {
         Ok(session)
     }
 
-    /// Returns the transaction's connection, after ending the open `COPY`
-    /// into `contacts`, whose error, if any, fails the import.
+    /// Ends the open `COPY` into `contacts`, if any, and returns the
+    /// transaction's connection. An error of the copy fails the import.
     fn client(&mut self) -> PgResult<&mut Client> {
         if let Some(stream) = self.stream.take() {
             let (conn, result) = stream.finish();
@@ -730,9 +730,8 @@ impl Drop for PgImport {
         if let Some(stream) = self.stream.take() {
             self.conn = stream.abort();
         }
-        // Without its connection back, the worker's connection returns to
-        // the pool, which the server's abort of the failed copy leaves in
-        // an aborted transaction.
+        // A copy worker that did not return the connection has dropped it,
+        // so it went back to the pool without this rollback.
         let Some(conn) = self.conn.as_mut() else {
             tracing::error!(
                 batch.id = self.batch,

@@ -762,8 +762,8 @@ fn keyless_chunks_count_as_sqlite() {
 
     for store in pair.stores() {
         let [jd, bb, cc] = cast(store);
-        // Keyless chunks go by COPY, keyed ones through the staging table;
-        // each chunk must see the rows of the chunks before it.
+        // Keyless chunks go by COPY, keyed ones through the staging table.
+        // Each chunk must see the rows of the chunks before it.
         let first_import = vec![
             vec![
                 row(None, "Un", Some(jd), None),
