@@ -14,12 +14,19 @@
 //! without a stored contact starts with an insert. Rows that name no
 //! stored contact and have no external id are inserts.
 //!
+//! A chunk whose rows carry neither external id nor contact number can
+//! only insert, so it goes by binary `COPY` straight into `contacts`. An
+//! import into an empty `contacts` table loads it as a restore would (see
+//! `empty_load`).
+//!
 //! NOTE: a row whose contact number is that of a contact inserted earlier
 //! in the same chunk creates a new contact here, where SQLite would match
 //! it. Contact numbers come from exports, so a file cannot know such a
 //! number in advance.
 
+use bytes::BytesMut;
 use chrono::{DateTime, Utc};
+use postgres::Client;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 
@@ -32,6 +39,8 @@ use crate::storage::{
 };
 
 use super::batches::{self, Start};
+use super::copy_stream::{self, CopyStream};
+use super::empty_load::{self, EmptyLoad};
 use super::pool::Connection;
 use super::rows;
 use super::{Failure, PgResult, store_error, users};
@@ -141,6 +150,65 @@ const STAGING_TYPES: [Type; 23] = [
     Type::TEXT,
 ];
 
+/// Types of the columns `COPY` fills in `contacts`: the written columns,
+/// then `created_at` and `updated_at`.
+const CONTACT_TYPES: [Type; 22] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+];
+
+/// Estimate of the bytes a contact takes in the binary `COPY` format, to
+/// size the buffer of a chunk.
+const ENCODED_ROW_BYTES: usize = 400;
+
+/// Rows an import inserts before it analyses `contacts` for the first
+/// time. Below that, plans chosen on older statistics stay cheap.
+const MIN_ROWS_BEFORE_ANALYZE: u64 = 10_000;
+
+/// Kinds of key the rows of a chunk carry. Without any, every row is an
+/// insert and no stored contact needs to be read.
+#[derive(Clone, Copy)]
+struct ChunkKeys {
+    external_ids: bool,
+    contact_numbers: bool,
+}
+
+impl ChunkKeys {
+    fn of(chunk: &[ContactWrite]) -> ChunkKeys {
+        ChunkKeys {
+            external_ids: chunk.iter().any(|row| row.contact.external_id.is_some()),
+            // Only rows without external id are matched by contact number.
+            contact_numbers: chunk
+                .iter()
+                .any(|row| row.contact.external_id.is_none() && row.contact.contact_id.is_some()),
+        }
+    }
+
+    fn any(self) -> bool {
+        self.external_ids || self.contact_numbers
+    }
+}
+
 fn columns_of(alias: &str) -> String {
     WRITTEN_COLUMNS
         .iter()
@@ -160,10 +228,25 @@ fn same_values(left: &str, right: &str) -> String {
 }
 
 pub struct PgImport {
-    conn: Connection,
+    /// The transaction's connection, lent to `stream` while it is open.
+    conn: Option<Connection>,
+    /// The `COPY` into `contacts` that chunks without keys feed, open
+    /// until a statement needs the connection.
+    stream: Option<CopyStream>,
     batch: BatchId,
     at: DateTime<Utc>,
     open: bool,
+    /// Indexes and foreign keys dropped at the start because `contacts`
+    /// was empty, created again by `commit`.
+    empty_load: Option<EmptyLoad>,
+    /// True once a chunk went through the staging table, whose inserts and
+    /// updates, unlike `COPY … (FREEZE)`, leave rows for `VACUUM` to mark.
+    staged_any: bool,
+    /// Rows of `contacts` at its last `ANALYZE`, as `pg_class.reltuples`
+    /// estimates them, or counted since.
+    analysed_rows: u64,
+    /// Rows this import inserted since the last `ANALYZE` of `contacts`.
+    inserted_since_analyse: u64,
 }
 
 impl PgImport {
@@ -175,10 +258,15 @@ impl PgImport {
         conn.batch_execute("BEGIN").map_err(store_error)?;
         let now = Utc::now();
         let mut session = PgImport {
-            conn,
+            conn: Some(conn),
+            stream: None,
             batch: 0,
             at: now,
             open: true,
+            empty_load: None,
+            staged_any: false,
+            analysed_rows: 0,
+            inserted_since_analyse: 0,
         };
         let run = RunContext {
             actor: actor.clone(),
@@ -190,11 +278,39 @@ impl PgImport {
         Ok(session)
     }
 
+    /// Ends the open `COPY` into `contacts`, if any, and returns the
+    /// transaction's connection. An error of the copy fails the import.
+    fn client(&mut self) -> PgResult<&mut Client> {
+        if let Some(stream) = self.stream.take() {
+            let (conn, result) = stream.finish();
+            self.conn = conn;
+            result?;
+        }
+        match self.conn.as_mut() {
+            Some(conn) => Ok(&mut **conn),
+            None => Err(Failure::Store(StoreError::Database(
+                "the import lost its connection to PostgreSQL".to_string(),
+            ))),
+        }
+    }
+
     fn start(&mut self, run: &RunContext) -> PgResult<BatchId> {
-        let client = &mut *self.conn;
+        let client = self.client()?;
         client.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK])?;
         client.batch_execute(CREATE_WORK_TABLES)?;
-        match batches::start(client, BatchKind::Import, run, None)? {
+        let empty_load = empty_load::prepare(client)?;
+        let analysed: f32 = client
+            .query_one(
+                "SELECT reltuples FROM pg_class WHERE oid = 'contacts'::regclass",
+                &[],
+            )?
+            .get(0);
+        // `reltuples` is -1 for a table never analysed or vacuumed.
+        let analysed_rows = analysed.max(0.0) as u64;
+        let started = batches::start(client, BatchKind::Import, run, None)?;
+        self.empty_load = empty_load;
+        self.analysed_rows = analysed_rows;
+        match started {
             Start::Run(batch) => Ok(batch),
             // An import carries no idempotency key, so it never replays.
             Start::Replayed(_) => Err(Failure::Store(StoreError::Database(
@@ -204,7 +320,7 @@ impl PgImport {
     }
 
     fn copy_chunk(&mut self, chunk: &[ContactWrite]) -> PgResult<()> {
-        let client = &mut *self.conn;
+        let client = self.client()?;
         client.batch_execute("TRUNCATE import_staging, import_plan")?;
         let sink = client.copy_in(&format!(
             "COPY import_staging (position, external_id, contact_id, {}) FROM STDIN (FORMAT binary)",
@@ -224,44 +340,117 @@ impl PgImport {
         Ok(())
     }
 
-    fn write_chunk(&mut self, chunk: &[ContactWrite]) -> PgResult<ImportCounts> {
+    /// Inserts a chunk whose rows carry no key: each row is a new contact,
+    /// in file order, as `write_chunk` would insert it. The rows go to the
+    /// open `COPY`, which the server may still be storing on return. A
+    /// failure of the copy fails the next statement, or the commit.
+    fn copy_new_contacts(&mut self, chunk: &[ContactWrite]) -> PgResult<ImportCounts> {
+        let mut encoded = BytesMut::with_capacity(chunk.len() * ENCODED_ROW_BYTES);
+        for row in chunk {
+            encode_contact(&mut encoded, row, &self.at)?;
+        }
+        if self.stream.is_none() {
+            let conn = self.conn.take().ok_or_else(|| {
+                Failure::Store(StoreError::Database(
+                    "the import lost its connection to PostgreSQL".to_string(),
+                ))
+            })?;
+            // FREEZE is allowed only on a table truncated in this
+            // transaction, which `empty_load::prepare` did.
+            let options = if self.empty_load.is_some() {
+                "FORMAT binary, FREEZE"
+            } else {
+                "FORMAT binary"
+            };
+            let statement = format!(
+                "COPY contacts ({}, created_at, updated_at) FROM STDIN ({options})",
+                WRITTEN_COLUMNS.join(", ")
+            );
+            self.stream = Some(CopyStream::start(conn, statement)?);
+        }
+        let sent = self
+            .stream
+            .as_ref()
+            .is_some_and(|stream| stream.send(encoded));
+        if !sent {
+            // The worker stopped; ending the stream returns its error.
+            self.client()?;
+            return Err(Failure::Store(StoreError::Database(
+                "the copy of new contacts stopped".to_string(),
+            )));
+        }
+        Ok(ImportCounts {
+            imported: chunk.len() as u64,
+            ..ImportCounts::default()
+        })
+    }
+
+    /// Analyses `contacts` once this import has inserted more rows than
+    /// the table had at its previous analysis. Without fresh statistics the
+    /// planner takes a grown table for a small one and joins the chunk to a
+    /// full scan of it, so that each chunk costs more than the one before.
+    /// The doubling keeps the number of analyses logarithmic in the rows.
+    fn refresh_statistics(&mut self) -> PgResult<()> {
+        let threshold = self.analysed_rows.max(MIN_ROWS_BEFORE_ANALYZE);
+        if self.inserted_since_analyse < threshold {
+            return Ok(());
+        }
+        self.client()?.batch_execute("ANALYZE contacts")?;
+        self.analysed_rows += self.inserted_since_analyse;
+        self.inserted_since_analyse = 0;
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, chunk: &[ContactWrite], keys: ChunkKeys) -> PgResult<ImportCounts> {
+        self.refresh_statistics()?;
+        self.staged_any = true;
         self.copy_chunk(chunk)?;
-        let client = &mut *self.conn;
+        let (at, batch) = (self.at, self.batch);
+        let client = self.client()?;
         // A temporary table has no statistics until analysed, and the
         // joins below need an estimate of its size to use the indexes.
         client.batch_execute("ANALYZE import_staging")?;
 
-        // Stored contacts that the chunk may name are locked in id order
-        // before they are compared, so that the values compared, and the
-        // owners history records as replaced, stay current until commit.
-        client.query_one(
-            "SELECT count(*) FROM (
-                 SELECT c.id FROM contacts c
-                 WHERE c.id IN (
-                     SELECT k.id FROM contacts k
-                     WHERE k.external_id IN (SELECT external_id FROM import_staging)
-                     UNION ALL
-                     SELECT contact_id FROM import_staging
-                     WHERE external_id IS NULL AND contact_id IS NOT NULL)
-                 ORDER BY c.id FOR NO KEY UPDATE OF c
-             ) AS locked",
-            &[],
-        )?;
-        client.execute(
-            "UPDATE import_staging s SET stored_id = c.id FROM contacts c
-             WHERE s.external_id IS NOT NULL AND c.external_id = s.external_id",
-            &[],
-        )?;
+        // Each lookup in `contacts` is a scalar subquery, which the planner
+        // runs once per staged row as an index probe. As a join, it may
+        // choose a full scan of `contacts` for each chunk, since a chunk is
+        // small and the statistics may predate the rows this import added.
+        if keys.external_ids {
+            client.execute(
+                "UPDATE import_staging s
+                 SET stored_id = (SELECT c.id FROM contacts c WHERE c.external_id = s.external_id)
+                 WHERE s.external_id IS NOT NULL",
+                &[],
+            )?;
+        }
         // A contact number matches only a contact without external id whose
         // name, first name and company are the row's, so that a file from
         // another database cannot overwrite an unrelated contact. Rows that
         // match keep these three values, so the match holds for every row
         // of the import that names the same contact.
-        client.execute(
-            "UPDATE import_staging s SET stored_id = c.id FROM contacts c
-             WHERE s.external_id IS NULL AND c.id = s.contact_id AND c.external_id IS NULL
-               AND c.last_name = s.last_name AND c.first_name = s.first_name
-               AND c.company = s.company",
+        if keys.contact_numbers {
+            client.execute(
+                "UPDATE import_staging s
+                 SET stored_id = (SELECT c.id FROM contacts c
+                                  WHERE c.id = s.contact_id AND c.external_id IS NULL
+                                    AND c.last_name = s.last_name AND c.first_name = s.first_name
+                                    AND c.company = s.company)
+                 WHERE s.external_id IS NULL AND s.contact_id IS NOT NULL",
+                &[],
+            )?;
+        }
+        // The matched contacts are locked in id order before they are
+        // compared, so that the values compared, and the owners history
+        // records as replaced, stay current until commit. Matching before
+        // locking is safe because only imports change external ids and
+        // names, and imports run one at a time.
+        client.query_one(
+            "SELECT count(*) FROM (
+                 SELECT c.id FROM contacts c
+                 WHERE c.id = ANY (ARRAY(SELECT stored_id FROM import_staging
+                                         WHERE stored_id IS NOT NULL))
+                 ORDER BY c.id FOR NO KEY UPDATE OF c
+             ) AS locked",
             &[],
         )?;
 
@@ -294,7 +483,11 @@ impl PgImport {
                         CASE WHEN n.group_key IS NULL THEN n.position ELSE n.first_position END
                  FROM numbered n
                  LEFT JOIN numbered p ON p.group_key = n.group_key AND p.occurrence = n.occurrence - 1
-                 LEFT JOIN contacts c ON c.id = n.stored_id",
+                 LEFT JOIN LATERAL (
+                     -- OFFSET 0 keeps this a probe of the primary key per
+                     -- row, for the reason given above.
+                     SELECT * FROM contacts WHERE id = n.stored_id OFFSET 0
+                 ) AS c ON true",
                 stored_same = same_values("c", "n"),
                 previous_same = same_values("p", "n"),
             ),
@@ -316,7 +509,7 @@ impl PgImport {
                    AND EXISTS (SELECT 1 FROM import_plan u
                                WHERE u.group_key = p.group_key AND u.action = 'update')"
             ),
-            &[&self.at],
+            &[&at],
         )?;
 
         // A new contact takes the values of its last row in the chunk, which
@@ -331,16 +524,19 @@ impl PgImport {
                 columns = WRITTEN_COLUMNS.join(", "),
                 staged = columns_of("s"),
             ),
-            &[&self.at],
+            &[&at],
         )?;
         // Later rows of a new external id update the contact just inserted.
-        client.execute(
-            "UPDATE import_plan p SET contact_id = c.id
-             FROM import_staging s, contacts c
-             WHERE p.contact_id IS NULL AND s.position = p.position
-               AND s.external_id IS NOT NULL AND c.external_id = s.external_id",
-            &[],
-        )?;
+        if keys.external_ids {
+            client.execute(
+                "UPDATE import_plan p
+                 SET contact_id = (SELECT c.id FROM contacts c WHERE c.external_id = s.external_id)
+                 FROM import_staging s
+                 WHERE p.contact_id IS NULL AND s.position = p.position
+                   AND s.external_id IS NOT NULL",
+                &[],
+            )?;
+        }
 
         let history_entries = client.execute(
             &format!(
@@ -358,7 +554,7 @@ impl PgImport {
                 commercial = Role::Commercial.as_str(),
                 technical = Role::Technical.as_str(),
             ),
-            &[&self.at, &self.batch],
+            &[&at, &batch],
         )?;
 
         let counts = client.query_one(
@@ -375,6 +571,39 @@ impl PgImport {
             history_entries,
         })
     }
+}
+
+/// Appends one row of `COPY contacts` to `out`: the written columns, then
+/// the creation and update times.
+fn encode_contact(out: &mut BytesMut, row: &ContactWrite, at: &DateTime<Utc>) -> PgResult<()> {
+    let contact = &row.contact;
+    let perso = AddressValues::of(&contact.perso);
+    let pro = AddressValues::of(&contact.pro);
+    let values: [&(dyn ToSql + Sync); 22] = [
+        &contact.civility,
+        &contact.first_name,
+        &contact.last_name,
+        &contact.company,
+        &contact.email,
+        &contact.phone,
+        &row.commercial_owner,
+        &row.technical_owner,
+        &perso.address.line1,
+        &perso.address.line2,
+        &perso.address.postal_code,
+        &perso.address.postal_norm,
+        &perso.address.city,
+        &perso.country,
+        &pro.address.line1,
+        &pro.address.line2,
+        &pro.address.postal_code,
+        &pro.address.postal_norm,
+        &pro.address.city,
+        &pro.country,
+        at,
+        at,
+    ];
+    copy_stream::encode_row(out, &values, &CONTACT_TYPES)
 }
 
 fn write_row(
@@ -431,14 +660,23 @@ impl<'a> AddressValues<'a> {
 
 impl ImportSession for PgImport {
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User> {
-        users::create(&mut *self.conn, user).map_err(Failure::into_store_error)
+        let client = self.client().map_err(Failure::into_store_error)?;
+        users::create(client, user).map_err(Failure::into_store_error)
     }
 
     fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts> {
         if rows.is_empty() {
             return Ok(ImportCounts::default());
         }
-        self.write_chunk(rows).map_err(Failure::into_store_error)
+        let keys = ChunkKeys::of(rows);
+        let counts = if keys.any() {
+            self.write_chunk(rows, keys)
+        } else {
+            self.copy_new_contacts(rows)
+        }
+        .map_err(Failure::into_store_error)?;
+        self.inserted_since_analyse += counts.imported;
+        Ok(counts)
     }
 
     fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
@@ -451,19 +689,57 @@ impl ImportSession for PgImport {
             commercial: 0,
             technical: 0,
         };
-        batches::finish(&mut *self.conn, self.batch, &outcome)
-            .map_err(Failure::into_store_error)?;
-        self.conn.batch_execute("COMMIT").map_err(store_error)?;
+        let batch = self.batch;
+        let empty_load = self.empty_load.take();
+        let frozen_only = empty_load.is_some() && !self.staged_any;
+        let client = self.client().map_err(Failure::into_store_error)?;
+        batches::finish(client, batch, &outcome).map_err(Failure::into_store_error)?;
+        if let Some(load) = &empty_load {
+            load.restore(client).map_err(Failure::into_store_error)?;
+        }
+        client.batch_execute("COMMIT").map_err(store_error)?;
         self.open = false;
-        Ok(self.batch)
+        let client = self.client().map_err(Failure::into_store_error)?;
+
+        // The statistics describe the table before the import, and rows
+        // written by INSERT or UPDATE are not yet marked all-visible, so
+        // until autovacuum runs the previews cannot use index-only scans.
+        // Rows loaded by `COPY … (FREEZE)` are marked already, and then
+        // ANALYZE, which reads a sample, is enough. VACUUM cannot run in a
+        // transaction, so this comes after the commit, and its failure
+        // leaves the committed import in place.
+        if totals.imported + totals.updated > 0 {
+            let maintenance = if frozen_only {
+                "ANALYZE contacts"
+            } else {
+                "VACUUM (ANALYZE) contacts"
+            };
+            if let Err(error) = client.batch_execute(maintenance) {
+                tracing::warn!(%error, batch.id = batch, statement = maintenance, "maintenance of contacts after an import failed");
+            }
+        }
+        Ok(batch)
     }
 }
 
 impl Drop for PgImport {
     fn drop(&mut self) {
-        if self.open
-            && let Err(error) = self.conn.batch_execute("ROLLBACK")
-        {
+        if !self.open {
+            return;
+        }
+        if let Some(stream) = self.stream.take() {
+            self.conn = stream.abort();
+        }
+        // A copy worker that did not return the connection has dropped it,
+        // so it went back to the pool without this rollback.
+        let Some(conn) = self.conn.as_mut() else {
+            tracing::error!(
+                batch.id = self.batch,
+                "an unfinished import lost its connection before rolling back"
+            );
+            return;
+        };
+        if let Err(error) = conn.batch_execute("ROLLBACK") {
             tracing::error!(%error, batch.id = self.batch, "rolling back an unfinished import failed");
         }
     }

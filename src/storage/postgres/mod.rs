@@ -10,6 +10,8 @@
 mod auth;
 mod batches;
 mod contacts;
+mod copy_stream;
+mod empty_load;
 mod import;
 mod params;
 mod pool;

@@ -548,3 +548,297 @@ fn servers_starting_together_migrate_once() {
         .collect();
     assert_eq!(versions, expected);
 }
+
+/// One index or constraint of `contacts`: name, definition and oid. The
+/// oid changes when the object is dropped and created again.
+type SchemaObject = (String, String, u32);
+
+/// Lists the indexes and constraints of `contacts` by name.
+fn contacts_schema(url: &str) -> Vec<SchemaObject> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    client
+        .query(
+            "SELECT c.relname::text, pg_get_indexdef(i.indexrelid), i.indexrelid
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE i.indrelid = 'contacts'::regclass
+             UNION ALL
+             SELECT conname::text, pg_get_constraintdef(oid), oid
+             FROM pg_constraint WHERE conrelid = 'contacts'::regclass
+             ORDER BY 1",
+            &[],
+        )
+        .expect("read the schema of contacts")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+/// Returns the names of the objects whose oid differs between `before`
+/// and `after`, which list the same names.
+fn recreated(before: &[SchemaObject], after: &[SchemaObject]) -> Vec<String> {
+    before
+        .iter()
+        .zip(after)
+        .filter(|(old, new)| old.2 != new.2)
+        .map(|(old, _)| old.0.clone())
+        .collect()
+}
+
+fn without_oids(schema: &[SchemaObject]) -> Vec<(String, String)> {
+    schema
+        .iter()
+        .map(|(name, definition, _)| (name.clone(), definition.clone()))
+        .collect()
+}
+
+/// Opens a PostgreSQL store on a new database, with one more index than
+/// the migrations create, with an `INCLUDE` list and a predicate, so that
+/// tests see such definitions survive a rebuild.
+fn store_with_extra_index() -> Option<(PgStore, TempDatabase)> {
+    let database = TempDatabase::create()?;
+    let store = PgStore::open(&database.url).expect("open PostgreSQL");
+    admin(
+        &database.url,
+        "CREATE INDEX contacts_perso_city ON contacts (perso_city) INCLUDE (pro_city)
+         WHERE perso_country IS NOT NULL",
+    );
+    Some((store, database))
+}
+
+#[test]
+fn empty_import_rebuilds_same_schema() {
+    let Some((store, database)) = store_with_extra_index() else {
+        return;
+    };
+    let [jd, bb, _] = cast(&store);
+    let before = contacts_schema(&database.url);
+
+    let counts = import_chunks(
+        &store,
+        &[
+            vec![
+                row(None, "Un", Some(jd), None),
+                row(None, "Deux", Some(bb), Some(jd)),
+            ],
+            vec![row(Some("k1"), "Trois", Some(jd), None)],
+        ],
+    );
+
+    let after = contacts_schema(&database.url);
+    assert_eq!(without_oids(&after), without_oids(&before));
+    let mut expected = vec![
+        "contacts_commercial_owner",
+        "contacts_commercial_owner_id_fkey",
+        "contacts_perso_city",
+        "contacts_perso_region",
+        "contacts_pro_region",
+        "contacts_technical_owner",
+        "contacts_technical_owner_id_fkey",
+    ];
+    expected.sort_unstable();
+    assert_eq!(recreated(&before, &after), expected);
+    assert_eq!(counts.iter().map(|chunk| chunk.imported).sum::<u64>(), 3);
+    assert_eq!(store.count_contacts().expect("count"), 3);
+}
+
+#[test]
+fn import_into_stored_contacts_keeps_schema() {
+    let Some((store, database)) = store_with_extra_index() else {
+        return;
+    };
+    let [jd, ..] = cast(&store);
+    import_chunks(&store, &[vec![row(None, "Un", Some(jd), None)]]);
+    let before = contacts_schema(&database.url);
+
+    import_chunks(&store, &[vec![row(None, "Deux", Some(jd), None)]]);
+
+    let after = contacts_schema(&database.url);
+    assert_eq!(after, before);
+    assert_eq!(store.count_contacts().expect("count"), 2);
+}
+
+#[test]
+fn abandoned_empty_import_restores_schema() {
+    let Some((store, database)) = store_with_extra_index() else {
+        return;
+    };
+    let [jd, ..] = cast(&store);
+    let before = contacts_schema(&database.url);
+
+    {
+        let mut session = store
+            .begin_import(&actor(), serde_json::json!({}))
+            .expect("begin import");
+        session
+            .write_contacts(&[row(None, "Un", Some(jd), None)])
+            .expect("write chunk");
+        session
+            .write_contacts(&[row(Some("k1"), "Deux", Some(jd), None)])
+            .expect("write chunk");
+        session
+            .write_contacts(&[row(None, "Trois", Some(jd), None)])
+            .expect("write chunk");
+    }
+
+    assert_eq!(contacts_schema(&database.url), before);
+    assert_eq!(store.count_contacts().expect("count"), 0);
+    assert!(store.list_batches(10, 0).expect("batches").is_empty());
+}
+
+#[test]
+fn unknown_owner_fails_empty_import() {
+    let Some((store, database)) = store_with_extra_index() else {
+        return;
+    };
+    let before = contacts_schema(&database.url);
+
+    // The foreign keys are dropped during the load, so their check when
+    // they are created again is what rejects the row.
+    let mut session = store
+        .begin_import(&actor(), serde_json::json!({}))
+        .expect("begin import");
+    let counts = session
+        .write_contacts(&[row(None, "Un", Some(424_242), None)])
+        .expect("write chunk");
+    let committed = session.commit(&counts);
+
+    assert!(committed.is_err(), "{committed:?}");
+    assert_eq!(contacts_schema(&database.url), before);
+    assert_eq!(store.count_contacts().expect("count"), 0);
+}
+
+#[test]
+fn unknown_owner_fails_copy_into_stored_contacts() {
+    let Some((store, _database)) = store_with_extra_index() else {
+        return;
+    };
+    let [jd, ..] = cast(&store);
+    import_chunks(&store, &[vec![row(None, "Un", Some(jd), None)]]);
+
+    let mut session = store
+        .begin_import(&actor(), serde_json::json!({}))
+        .expect("begin import");
+    let mut totals = ImportCounts::default();
+    let mut failed = false;
+    for chunk in [
+        vec![row(None, "Deux", Some(jd), None)],
+        vec![row(None, "Trois", Some(424_242), None)],
+        vec![row(Some("k1"), "Quatre", Some(jd), None)],
+    ] {
+        match session.write_contacts(&chunk) {
+            Ok(counts) => totals.add(&counts),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    // The copy reports the violation when the next statement needs the
+    // connection, here the keyed chunk, or else at commit.
+    let committed = if failed {
+        drop(session);
+        None
+    } else {
+        Some(session.commit(&totals))
+    };
+
+    assert!(
+        committed.as_ref().is_none_or(|result| result.is_err()),
+        "{committed:?}"
+    );
+    assert_eq!(store.count_contacts().expect("count"), 1);
+    // Every pooled connection is still usable.
+    for _ in 0..10 {
+        assert_eq!(store.count_contacts().expect("count"), 1);
+    }
+}
+
+#[test]
+fn keyless_chunks_count_as_sqlite() {
+    let Some(pair) = Pair::open() else {
+        return;
+    };
+    let mut results = Vec::new();
+
+    for store in pair.stores() {
+        let [jd, bb, cc] = cast(store);
+        // Keyless chunks go by COPY, keyed ones through the staging table.
+        // Each chunk must see the rows of the chunks before it.
+        let first_import = vec![
+            vec![
+                row(None, "Un", Some(jd), None),
+                row(None, "Deux", Some(bb), Some(jd)),
+            ],
+            vec![row(None, "Trois", Some(cc), None)],
+            vec![
+                numbered_row(1, "Un", Some(bb), None),
+                row(Some("k1"), "Quatre", Some(jd), None),
+            ],
+            vec![row(None, "Cinq", None, None)],
+            vec![numbered_row(3, "Trois", Some(cc), Some(bb))],
+        ];
+        let second_import = vec![
+            vec![row(None, "Six", Some(jd), None)],
+            vec![
+                numbered_row(6, "Six", Some(bb), None),
+                numbered_row(2, "Deux", Some(bb), Some(jd)),
+            ],
+            vec![row(None, "Sept", Some(cc), Some(cc))],
+        ];
+
+        let first = import_chunks(store, &first_import);
+        let second = import_chunks(store, &second_import);
+
+        results.push((first, second, state(store)));
+    }
+
+    let (sqlite, postgres) = (&results[0], &results[1]);
+    assert_eq!(postgres.0, sqlite.0, "counts of the first import");
+    assert_eq!(postgres.1, sqlite.1, "counts of the second import");
+    assert_eq!(postgres.2, sqlite.2, "contacts and history");
+    assert_eq!(
+        sqlite.0[2],
+        ImportCounts {
+            imported: 1,
+            updated: 1,
+            unchanged: 0,
+            history_entries: 1
+        }
+    );
+    assert_eq!(
+        sqlite.1[1],
+        ImportCounts {
+            imported: 0,
+            updated: 1,
+            unchanged: 1,
+            history_entries: 1
+        }
+    );
+}
+
+#[test]
+fn empty_import_leaves_contacts_analysed() {
+    let Some((store, database)) = store_with_extra_index() else {
+        return;
+    };
+    let [jd, ..] = cast(&store);
+    let rows: Vec<ContactWrite> = (0..500)
+        .map(|index| row(None, &format!("Nom {index}"), Some(jd), None))
+        .collect();
+
+    import_chunks(&store, &[rows]);
+
+    let mut client = postgres::Client::connect(&database.url, postgres::NoTls).expect("connect");
+    let table = client
+        .query_one(
+            "SELECT relpages, relallvisible, reltuples FROM pg_class WHERE oid = 'contacts'::regclass",
+            &[],
+        )
+        .expect("read pg_class");
+    let pages: i32 = table.get(0);
+    let all_visible: i32 = table.get(1);
+    let tuples: f32 = table.get(2);
+    assert!(pages > 0);
+    assert_eq!(all_visible, pages, "pages marked all-visible");
+    assert_eq!(tuples, 500.0);
+}
