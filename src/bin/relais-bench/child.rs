@@ -7,7 +7,7 @@
 //! file, whenever the child stays smaller. The program is therefore started
 //! by GNU `time`, a small process whose own child's peak is the program's
 //! alone. Without `/usr/bin/time`, `wait4` on the direct child is used, and
-//! the log says the peak may be too high.
+//! the log warns that the peak may be too high.
 
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
@@ -104,7 +104,7 @@ pub fn run(command: Command, log_dir: &Path, name: &str) -> Result<ChildRun> {
     })
 }
 
-/// Builds `time -f … -o usage_path PROGRAM ARGS…` with the command's
+/// Builds `time --format=… --output=USAGE_PATH PROGRAM ARGS…` with the command's
 /// environment and working directory. GNU `time` exits with the program's
 /// status.
 fn wrap_in_time(command: &Command, usage_path: &Path) -> Command {
