@@ -78,17 +78,18 @@ fn in_snapshot<T>(
 }
 
 /// Counts the contacts `request.from` owns on each role and on both, in
-/// index-only scans of the owner indexes.
+/// index-only scans of the owner indexes: the commercial one, which
+/// carries the technical owner, gives the first and the last count.
 pub fn preview_user(
     client: &mut impl GenericClient,
     request: &UserReassignment,
 ) -> PgResult<Outcome> {
     let row = in_snapshot(client, |transaction| {
         Ok(transaction.query_one(
-            "SELECT (SELECT count(*) FROM contacts WHERE commercial_owner_id = $1),
+            "SELECT count(*),
                     (SELECT count(*) FROM contacts WHERE technical_owner_id = $1),
-                    (SELECT count(*) FROM contacts
-                     WHERE commercial_owner_id = $1 AND technical_owner_id = $1)",
+                    count(*) FILTER (WHERE technical_owner_id = $1)
+             FROM contacts WHERE commercial_owner_id = $1",
             &[&request.from],
         )?)
     })?;
@@ -261,11 +262,19 @@ struct RegionPlaceholders {
 }
 
 impl RegionPlaceholders {
+    /// Binds the country and the bounds of `prefixes`, which must be sorted
+    /// with none starting with another, as the postal field parser returns
+    /// them: their ranges are then disjoint and in ascending order.
     fn bind(
         country: &CountryCode,
         prefixes: Option<&[PostalPrefix]>,
         params: &mut Params,
     ) -> RegionPlaceholders {
+        debug_assert!(prefixes.is_none_or(|prefixes| {
+            prefixes
+                .windows(2)
+                .all(|pair| pair[0].upper_bound().as_str() <= pair[1].as_str())
+        }));
         let country = params.push(country.as_str().to_string());
         let ranges = prefixes.map(|prefixes| {
             prefixes
@@ -288,8 +297,8 @@ impl RegionPlaceholders {
         match range {
             None => format!("{side}_country = {country}"),
             Some((low, high)) => format!(
-                "({side}_country = {country} \
-                 AND {side}_postal_norm >= {low} AND {side}_postal_norm < {high})"
+                "({side}_postal_norm >= {low} AND {side}_postal_norm < {high} \
+                 AND {side}_country = {country})"
             ),
         }
     }
@@ -297,18 +306,23 @@ impl RegionPlaceholders {
     /// Condition "this address side is in the region". It is NULL, not
     /// false, for an empty address (NULL country), so negations are
     /// written `IS NOT TRUE`.
+    ///
+    /// The previews evaluate it on every entry of the pro ranges, so the
+    /// postal code is placed among the sorted range bounds by a binary
+    /// search of nested `CASE`s: a few comparisons, where an `OR` of the
+    /// ranges makes up to two per prefix.
     fn side_in_region(&self, side: &str) -> String {
         let country = &self.country;
         match &self.ranges {
             None => format!("{side}_country = {country}"),
             Some(ranges) => {
-                let ranges: Vec<String> = ranges
+                let bounds: Vec<&str> = ranges
                     .iter()
-                    .map(|(low, high)| {
-                        format!("({side}_postal_norm >= {low} AND {side}_postal_norm < {high})")
-                    })
+                    .flat_map(|(low, high)| [low.as_str(), high.as_str()])
                     .collect();
-                format!("({side}_country = {country} AND ({}))", ranges.join(" OR "))
+                let column = format!("{side}_postal_norm");
+                let inside = odd_bound_count(&column, &bounds, 0, bounds.len());
+                format!("({inside} AND {side}_country = {country})")
             }
         }
     }
@@ -320,6 +334,27 @@ impl RegionPlaceholders {
             Some(ranges) => ranges.iter().map(Some).collect(),
         }
     }
+}
+
+/// Condition "`column` lies in one of the ranges whose sorted bounds
+/// (low, high, low, high…) are `bounds`", written as a binary search over
+/// the number of bounds at or below the value: it lies in a range exactly
+/// when that number is odd. Positions `first` to `last` (inclusive) are
+/// the numbers still possible. A high bound equal to the next low bound
+/// (`200` then `201` for Corsica) keeps the rule true.
+fn odd_bound_count(column: &str, bounds: &[&str], first: usize, last: usize) -> String {
+    if first == last {
+        return if first % 2 == 1 { "true" } else { "false" }.to_string();
+    }
+    // The value has at least `middle` bounds at or below it exactly when
+    // it is at or above the bound at index `middle - 1`.
+    let middle = (first + last).div_ceil(2);
+    format!(
+        "CASE WHEN {column} < {} THEN {} ELSE {} END",
+        bounds[middle - 1],
+        odd_bound_count(column, bounds, first, middle - 1),
+        odd_bound_count(column, bounds, middle, last)
+    )
 }
 
 /// Counts of one part of the region (one prefix, or the whole country),
@@ -381,11 +416,12 @@ fn count_parts(
                       WHERE {owner} AND {pro} AND ({perso_in_region}) IS NOT TRUE)"
                 ));
             }
-            // For `*` the part is the region, so the last count repeats the
-            // one before it.
-            let perso_in_part = match range {
-                None => "0".to_string(),
-                Some(_) => format!("count(*) FILTER (WHERE {perso})"),
+            // A region of one part (`*`, or a single prefix) has the same
+            // count for the part as for the region.
+            let perso_in_part = if parts.len() == 1 {
+                "0".to_string()
+            } else {
+                format!("count(*) FILTER (WHERE {perso})")
             };
             format!(
                 "SELECT {} FROM (
@@ -410,7 +446,7 @@ fn count_parts(
                 )
                 .collect::<PgResult<Vec<u64>>>()?;
             let pro_and_perso_in_region = rows::count(row, 3)?;
-            let pro_and_perso_in_part = if prefixes.is_none() {
+            let pro_and_perso_in_part = if parts.len() == 1 {
                 pro_and_perso_in_region
             } else {
                 rows::count(row, 4)?
