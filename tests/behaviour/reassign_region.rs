@@ -355,10 +355,11 @@ fn longest_accepted_postal_list_runs() {
     });
 }
 
-/// Contacts covering each way the region counts add up: both addresses
-/// in the region, only one of them, an empty or foreign other address, a
-/// French address without a postal code, Corsican codes on both sides of
-/// the 200/201 boundary, and owners that already match on one role only.
+/// Contacts covering each way the region counts add up. They have both
+/// addresses in the region, only one of them, an empty or foreign other
+/// address, or a French address without a postal code. Corsican codes lie
+/// on both sides of the 200/201 boundary, and some owners already match on
+/// one role only.
 fn owner_mix_fixture(db: &TestDb) {
     cast(db);
     import_rows(
@@ -395,7 +396,7 @@ fn preview_counts_each_address_combination() {
             prepare_region_reassignment(db.store(), "JD", "FRA", "51;02", Some("both")).unwrap();
         let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
 
-        // both51 is JD's on both roles; proonly and noperso change on the
+        // both51 is JD's on both roles. proonly and noperso change on the
         // commercial role, cross and persoonly on the technical one.
         assert_eq!(preview.outcome.matched, 5);
         assert_eq!(preview.outcome.commercial, 2);
@@ -426,7 +427,7 @@ fn preview_counts_corsica_prefix_boundary() {
         let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
 
         // sartene's perso code 20100 starts the 201 range, which begins
-        // where the 200 range ends; its pro code is in 200.
+        // where the 200 range ends. Its pro code is in 200.
         assert_eq!(preview.outcome.matched, 2);
         assert_eq!(preview.outcome.technical, 1);
         assert_eq!(preview.outcome.already_owned, 1);
@@ -476,8 +477,9 @@ fn star_preview_counts_addresses_without_code() {
         let prepared = prepare_region_reassignment(db.store(), "JD", "FRA", "*", None).unwrap();
         let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
 
-        // Every contact but foreign has a French address; nocode's has no
-        // postal code. JD already owns five of them on the commercial role.
+        // Every contact but foreign has a French address, and nocode's has
+        // no postal code. JD already owns five of them on the commercial
+        // role.
         assert_eq!(preview.outcome.matched, 9);
         assert_eq!(preview.outcome.already_owned, 5);
         assert_eq!(preview.outcome.commercial, 4);

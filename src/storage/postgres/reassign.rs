@@ -307,10 +307,10 @@ impl RegionPlaceholders {
     /// false, for an empty address (NULL country), so negations are
     /// written `IS NOT TRUE`.
     ///
-    /// The previews evaluate it on every entry of the pro ranges, so the
-    /// postal code is placed among the sorted range bounds by a binary
-    /// search of nested `CASE`s: a few comparisons, where an `OR` of the
-    /// ranges makes up to two per prefix.
+    /// The previews evaluate it on every entry of the pro ranges. It is
+    /// therefore a binary search of nested `CASE`s over the sorted range
+    /// bounds, which makes a few comparisons where an `OR` of the ranges
+    /// makes up to two per prefix.
     fn side_in_region(&self, side: &str) -> String {
         let country = &self.country;
         match &self.ranges {
@@ -327,7 +327,8 @@ impl RegionPlaceholders {
         }
     }
 
-    /// The parts a count adds up: each prefix range, or the whole country.
+    /// Lists the parts a count adds up: each prefix range, or the whole
+    /// country.
     fn parts(&self) -> Vec<Option<&(String, String)>> {
         match &self.ranges {
             None => vec![None],
