@@ -382,9 +382,10 @@ struct PartCounts {
 /// pro address is and its perso address is not. The prefixes never
 /// overlap (the parser merges them), so the parts' counts add up. The
 /// perso ranges are pure counts of the perso region index. The pro ranges
-/// are read on the pro region index, which carries the perso address. The
-/// counts per owner condition read the target's entries in the part's
-/// ranges of the owner indexes led by that owner.
+/// are read once on the pro region index, which carries the perso address
+/// and both owners, and also give the owned contacts matched by their pro
+/// address. The owned contacts matched by their perso address are the
+/// target's entries in the perso ranges of the owner index it leads.
 fn count_parts(
     client: &mut impl GenericClient,
     request: &RegionReassignment,
@@ -408,13 +409,19 @@ fn count_parts(
                 "pro.perso_in_region".to_string(),
                 "pro.perso_in_part".to_string(),
             ];
-            for owner in owner_conditions {
+            let mut pro_owned = Vec::new();
+            for (condition, owner) in owner_conditions.iter().enumerate() {
                 columns.push(format!(
                     "(SELECT count(*) FROM contacts WHERE {owner} AND {perso})"
                 ));
                 columns.push(format!(
-                    "(SELECT count(*) FROM contacts
-                      WHERE {owner} AND {pro} AND ({perso_in_region}) IS NOT TRUE)"
+                    "pro.owned_{condition} - pro.owned_in_region_{condition}"
+                ));
+                // `AND` stops at a false owner test, so the region test runs
+                // only on the target's few entries.
+                pro_owned.push(format!(
+                    "count(*) FILTER (WHERE {owner}) AS owned_{condition},
+                     count(*) FILTER (WHERE {owner} AND {perso_in_region}) AS owned_in_region_{condition}"
                 ));
             }
             // A region of one part (`*`, or a single prefix) has the same
@@ -428,10 +435,14 @@ fn count_parts(
                 "SELECT {} FROM (
                      SELECT count(*) AS total,
                             count(*) FILTER (WHERE {perso_in_region}) AS perso_in_region,
-                            {perso_in_part} AS perso_in_part
+                            {perso_in_part} AS perso_in_part{}
                      FROM contacts WHERE {pro}
                  ) AS pro",
-                columns.join(", ")
+                columns.join(", "),
+                pro_owned
+                    .iter()
+                    .map(|counts| format!(", {counts}"))
+                    .collect::<String>()
             )
         })
         .collect();
