@@ -354,3 +354,135 @@ fn longest_accepted_postal_list_runs() {
         assert!(error.to_string().contains(&expected), "{error}");
     });
 }
+
+/// Contacts covering each way the region counts add up. They have both
+/// addresses in the region, only one of them, an empty or foreign other
+/// address, or a French address without a postal code. Corsican codes lie
+/// on both sides of the 200/201 boundary, and some owners already match on
+/// one role only.
+fn owner_mix_fixture(db: &TestDb) {
+    cast(db);
+    import_rows(
+        db,
+        &[
+            "both51,A,,,51100,Reims,FRA,51100,Reims,FRA,JD,JD",
+            "cross,B,,,51100,Reims,FRA,02000,Laon,FRA,JD,BB",
+            "proonly,C,,,75001,Paris,FRA,51100,Reims,FRA,BB,JD",
+            "persoonly,D,,,02000,Laon,FRA,1000,Bruxelles,BE,JD,",
+            "noperso,E,,,,,,51100,Reims,FRA,,JD",
+            "foreign,F,,,45600,Berlin,DE,,,,JD,JD",
+            "ajaccio,G,,,20000,Ajaccio,FRA,20200,Bastia,FRA,BB,JD",
+            "bastia,H,,,20600,Bastia,FRA,,,,JD,",
+            "nocode,I,,,,Paris,FRA,,,,JD,JD",
+            "sartene,J,,,20100,Sartène,FRA,20000,Ajaccio,FRA,BB,BB",
+        ],
+    );
+}
+
+fn external_ids(contacts: &[relais::storage::Contact]) -> Vec<String> {
+    contacts
+        .iter()
+        .map(|contact| contact.external_id.clone().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn preview_counts_each_address_combination() {
+    each_engine(|db| {
+        owner_mix_fixture(db);
+        assert_eq!(contact(db, "noperso").perso.country, "");
+
+        let prepared =
+            prepare_region_reassignment(db.store(), "JD", "FRA", "51;02", Some("both")).unwrap();
+        let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
+
+        // both51 is JD's on both roles. proonly and noperso change on the
+        // commercial role, cross and persoonly on the technical one.
+        assert_eq!(preview.outcome.matched, 5);
+        assert_eq!(preview.outcome.commercial, 2);
+        assert_eq!(preview.outcome.technical, 2);
+        assert_eq!(preview.outcome.history_entries, 4);
+        assert_eq!(preview.outcome.changed, 4);
+        assert_eq!(preview.outcome.already_owned, 1);
+        let counts: Vec<(String, u64)> = preview
+            .per_prefix
+            .iter()
+            .map(|count| (count.prefix.clone(), count.matched))
+            .collect();
+        assert_eq!(counts, vec![("02".to_string(), 2), ("51".to_string(), 4)]);
+        assert_eq!(
+            external_ids(&preview.sample),
+            vec!["both51", "cross", "proonly", "persoonly", "noperso"]
+        );
+    });
+}
+
+#[test]
+fn preview_counts_corsica_prefix_boundary() {
+    each_engine(|db| {
+        owner_mix_fixture(db);
+
+        let prepared =
+            prepare_region_reassignment(db.store(), "JD", "FRA", "2A", Some("technical")).unwrap();
+        let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
+
+        // sartene's perso code 20100 starts the 201 range, which begins
+        // where the 200 range ends. Its pro code is in 200.
+        assert_eq!(preview.outcome.matched, 2);
+        assert_eq!(preview.outcome.technical, 1);
+        assert_eq!(preview.outcome.already_owned, 1);
+        let counts: Vec<(String, u64)> = preview
+            .per_prefix
+            .iter()
+            .map(|count| (count.prefix.clone(), count.matched))
+            .collect();
+        assert_eq!(counts, vec![("200".to_string(), 2), ("201".to_string(), 1)]);
+        assert_eq!(external_ids(&preview.sample), vec!["ajaccio", "sartene"]);
+    });
+}
+
+#[test]
+fn preview_announces_each_run() {
+    each_engine(|db| {
+        owner_mix_fixture(db);
+        // Each run changes owners, so later cases start from contacts that
+        // the target already owns on one role and not the other.
+        let cases = [
+            ("JD", "51;02", Some("both")),
+            ("BB", "51", None),
+            ("JD", "2A", Some("technical")),
+            ("BB", "2B;51", Some("both")),
+            ("DD", "20;02", Some("technical")),
+            ("JD", "*", None),
+            ("BB", "*", Some("both")),
+            ("CC", "*", Some("technical")),
+        ];
+
+        for (to, postal, role) in cases {
+            let prepared =
+                prepare_region_reassignment(db.store(), to, "FRA", postal, role).unwrap();
+            let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
+            let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+
+            assert_eq!(preview.outcome, applied.outcome, "{to} {postal} {role:?}");
+        }
+    });
+}
+
+#[test]
+fn star_preview_counts_addresses_without_code() {
+    each_engine(|db| {
+        owner_mix_fixture(db);
+
+        let prepared = prepare_region_reassignment(db.store(), "JD", "FRA", "*", None).unwrap();
+        let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
+
+        // Every contact but foreign has a French address, and nocode's has
+        // no postal code. JD already owns five of them on the commercial
+        // role.
+        assert_eq!(preview.outcome.matched, 9);
+        assert_eq!(preview.outcome.already_owned, 5);
+        assert_eq!(preview.outcome.commercial, 4);
+        assert!(preview.per_prefix.is_empty());
+    });
+}

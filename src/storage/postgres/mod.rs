@@ -42,10 +42,16 @@ use super::{
 
 /// Versioned migrations, applied in order and recorded in
 /// `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_covering_indexes.sql"),
+    ),
+];
 
 /// Key of the advisory lock held while migrating, so that application
 /// servers starting together apply each migration once. The value is

@@ -18,7 +18,7 @@
 //! `NO KEY UPDATE` is the lock the update itself takes, so locking first
 //! adds no conflict beyond what the update would have.
 
-use postgres::GenericClient;
+use postgres::{GenericClient, Transaction};
 
 use crate::domain::batch::{
     Applied, BatchId, BatchKind, Outcome, RegionReassignment, UserReassignment,
@@ -56,20 +56,48 @@ fn set_role_count(outcome: &mut Outcome, role: Role, written: u64) {
     }
 }
 
+/// Runs `work` in a read-only REPEATABLE READ transaction, so that the
+/// several counts of one preview see the same snapshot and add up even
+/// while batches commit. JIT compilation and parallel workers are off
+/// because a preview's statements run for milliseconds, so compiling them
+/// or starting workers would cost more than it saves. The whole-country
+/// count at a million contacts has an estimated cost of 85,000, close to
+/// the default `jit_above_cost` of 100,000 (PostgreSQL 15).
+fn in_snapshot<T>(
+    client: &mut impl GenericClient,
+    work: impl FnOnce(&mut Transaction<'_>) -> PgResult<T>,
+) -> PgResult<T> {
+    let mut transaction = client.transaction()?;
+    transaction.batch_execute(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+         SET LOCAL jit = off;
+         SET LOCAL max_parallel_workers_per_gather = 0",
+    )?;
+    let value = work(&mut transaction)?;
+    transaction.commit()?;
+    Ok(value)
+}
+
+/// Counts the contacts `request.from` owns on each role and on both, in
+/// index-only scans of the owner indexes: the commercial one, which
+/// carries the technical owner, gives the first and the last count.
 pub fn preview_user(
     client: &mut impl GenericClient,
     request: &UserReassignment,
 ) -> PgResult<Outcome> {
-    let row = client.query_one(
-        "SELECT count(*) FILTER (WHERE commercial_owner_id = $1),
-                count(*) FILTER (WHERE technical_owner_id = $1),
-                count(*)
-         FROM contacts WHERE commercial_owner_id = $1 OR technical_owner_id = $1",
-        &[&request.from],
-    )?;
+    let row = in_snapshot(client, |transaction| {
+        Ok(transaction.query_one(
+            "SELECT count(*),
+                    (SELECT count(*) FROM contacts WHERE technical_owner_id = $1),
+                    count(*) FILTER (WHERE technical_owner_id = $1)
+             FROM contacts WHERE commercial_owner_id = $1",
+            &[&request.from],
+        )?)
+    })?;
     let commercial = rows::count(&row, 0)?;
     let technical = rows::count(&row, 1)?;
-    let changed = rows::count(&row, 2)?;
+    let both = rows::count(&row, 2)?;
+    let changed = commercial + technical - both;
     Ok(Outcome {
         matched: changed,
         changed,
@@ -226,58 +254,345 @@ fn selection_prefixes(postal: &PostalSelection) -> Option<&[PostalPrefix]> {
     }
 }
 
-/// Counts what a region reassignment would do, from the current data.
-fn region_outcome(
+/// Placeholders of a region selection in one statement: the country, and
+/// the bounds of each postal prefix (none for `*`, where the country
+/// alone selects, including addresses without a postal code).
+struct RegionPlaceholders {
+    country: String,
+    ranges: Option<Vec<(String, String)>>,
+}
+
+impl RegionPlaceholders {
+    /// Binds the country and the bounds of `prefixes`, which must be sorted
+    /// with none starting with another, as the postal field parser returns
+    /// them: their ranges are then disjoint and in ascending order.
+    fn bind(
+        country: &CountryCode,
+        prefixes: Option<&[PostalPrefix]>,
+        params: &mut Params,
+    ) -> RegionPlaceholders {
+        debug_assert!(prefixes.is_none_or(|prefixes| {
+            prefixes
+                .windows(2)
+                .all(|pair| pair[0].upper_bound().as_str() <= pair[1].as_str())
+        }));
+        let country = params.push(country.as_str().to_string());
+        let ranges = prefixes.map(|prefixes| {
+            prefixes
+                .iter()
+                .map(|prefix| {
+                    (
+                        params.push(prefix.as_str().to_string()),
+                        params.push(prefix.upper_bound()),
+                    )
+                })
+                .collect()
+        });
+        RegionPlaceholders { country, ranges }
+    }
+
+    /// Condition "this address side is in the prefix range `range`", or
+    /// in the country when `range` is `None`.
+    fn side_in_range(&self, side: &str, range: Option<&(String, String)>) -> String {
+        let country = &self.country;
+        match range {
+            None => format!("{side}_country = {country}"),
+            Some((low, high)) => format!(
+                "({side}_postal_norm >= {low} AND {side}_postal_norm < {high} \
+                 AND {side}_country = {country})"
+            ),
+        }
+    }
+
+    /// Condition "this address side is in the region". It is NULL, not
+    /// false, for an empty address (NULL country), so negations are
+    /// written `IS NOT TRUE`.
+    ///
+    /// The previews evaluate it on every entry of the pro ranges. It is
+    /// therefore a binary search of nested `CASE`s over the sorted range
+    /// bounds, which makes a few comparisons where an `OR` of the ranges
+    /// makes up to two per prefix.
+    fn side_in_region(&self, side: &str) -> String {
+        let country = &self.country;
+        match &self.ranges {
+            None => format!("{side}_country = {country}"),
+            Some(ranges) => {
+                let bounds: Vec<&str> = ranges
+                    .iter()
+                    .flat_map(|(low, high)| [low.as_str(), high.as_str()])
+                    .collect();
+                let column = format!("{side}_postal_norm");
+                let inside = odd_bound_count(&column, &bounds, 0, bounds.len());
+                format!("({inside} AND {side}_country = {country})")
+            }
+        }
+    }
+
+    /// Lists the parts a count adds up: each prefix range, or the whole
+    /// country.
+    fn parts(&self) -> Vec<Option<&(String, String)>> {
+        match &self.ranges {
+            None => vec![None],
+            Some(ranges) => ranges.iter().map(Some).collect(),
+        }
+    }
+}
+
+/// Condition "`column` lies in one of the ranges whose sorted bounds
+/// (low, high, low, high…) are `bounds`", written as a binary search over
+/// the number of bounds at or below the value: it lies in a range exactly
+/// when that number is odd. Positions `first` to `last` (inclusive) are
+/// the numbers still possible. A high bound equal to the next low bound
+/// (`200` then `201` for Corsica) keeps the rule true.
+fn odd_bound_count(column: &str, bounds: &[&str], first: usize, last: usize) -> String {
+    if first == last {
+        return if first % 2 == 1 { "true" } else { "false" }.to_string();
+    }
+    // The value has at least `middle` bounds at or below it exactly when
+    // it is at or above the bound at index `middle - 1`.
+    let middle = (first + last).div_ceil(2);
+    format!(
+        "CASE WHEN {column} < {} THEN {} ELSE {} END",
+        bounds[middle - 1],
+        odd_bound_count(column, bounds, first, middle - 1),
+        odd_bound_count(column, bounds, middle, last)
+    )
+}
+
+/// Counts of one part of the region (one prefix, or the whole country),
+/// read from one row of the counting statement.
+struct PartCounts {
+    /// Contacts whose perso address is in the part.
+    perso: u64,
+    /// Contacts whose pro address is in the part.
+    pro: u64,
+    /// Of those, the ones whose perso address is also in the region.
+    pro_and_perso_in_region: u64,
+    /// Of those, the ones whose perso address is also in the part.
+    pro_and_perso_in_part: u64,
+    /// Per owner condition, the matched contacts it holds for, counted
+    /// once: perso address in the part, or pro address in the part and
+    /// perso address outside the region.
+    owned: Vec<u64>,
+}
+
+/// Reads the counts of every part of the region in one statement of
+/// index-only scans, without building the set of matched ids.
+///
+/// A contact is matched when its perso address is in the region, or its
+/// pro address is and its perso address is not. The prefixes never
+/// overlap (the parser merges them), so the parts' counts add up. The
+/// perso ranges are pure counts of the perso region index. The pro ranges
+/// are read once on the pro region index, which carries the perso address
+/// and both owners, and also give the owned contacts matched by their pro
+/// address. The owned contacts matched by their perso address are the
+/// target's entries in the perso ranges of the owner index it leads.
+fn count_parts(
     client: &mut impl GenericClient,
     request: &RegionReassignment,
     prefixes: Option<&[PostalPrefix]>,
-) -> PgResult<Outcome> {
-    let mut params = Params::new();
-    let ids = region_ids(&request.country, prefixes, &mut params);
-    let matched = count(
-        client,
-        &format!("SELECT count(*) FROM ({ids}) AS region"),
-        &params,
-    )?;
+    owner_conditions: &[String],
+    params: &mut Params,
+) -> PgResult<Vec<PartCounts>> {
+    let region = RegionPlaceholders::bind(&request.country, prefixes, params);
+    let perso_in_region = region.side_in_region("perso");
+    let parts = region.parts();
+    let selects: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(index, &range)| {
+            let perso = region.side_in_range("perso", range);
+            let pro = region.side_in_range("pro", range);
+            let mut columns = vec![
+                format!("{index}::int AS part"),
+                format!("(SELECT count(*) FROM contacts WHERE {perso})"),
+                "pro.total".to_string(),
+                "pro.perso_in_region".to_string(),
+                "pro.perso_in_part".to_string(),
+            ];
+            let mut pro_owned = Vec::new();
+            for (condition, owner) in owner_conditions.iter().enumerate() {
+                columns.push(format!(
+                    "(SELECT count(*) FROM contacts WHERE {owner} AND {perso})"
+                ));
+                columns.push(format!(
+                    "pro.owned_{condition} - pro.owned_in_region_{condition}"
+                ));
+                // `AND` stops at a false owner test, so the region test runs
+                // only on the target's few entries.
+                pro_owned.push(format!(
+                    "count(*) FILTER (WHERE {owner}) AS owned_{condition},
+                     count(*) FILTER (WHERE {owner} AND {perso_in_region}) AS owned_in_region_{condition}"
+                ));
+            }
+            // A region of one part (`*`, or a single prefix) has the same
+            // count for the part as for the region.
+            let perso_in_part = if parts.len() == 1 {
+                "0".to_string()
+            } else {
+                format!("count(*) FILTER (WHERE {perso})")
+            };
+            format!(
+                "SELECT {} FROM (
+                     SELECT count(*) AS total,
+                            count(*) FILTER (WHERE {perso_in_region}) AS perso_in_region,
+                            {perso_in_part} AS perso_in_part{}
+                     FROM contacts WHERE {pro}
+                 ) AS pro",
+                columns.join(", "),
+                pro_owned
+                    .iter()
+                    .map(|counts| format!(", {counts}"))
+                    .collect::<String>()
+            )
+        })
+        .collect();
+    let sql = format!("{} ORDER BY part", selects.join(" UNION ALL "));
 
+    client
+        .query(&sql, &params.refs())?
+        .iter()
+        .map(|row| {
+            let owned = (0..owner_conditions.len())
+                .map(
+                    |index| Ok(rows::count(row, 5 + 2 * index)? + rows::count(row, 6 + 2 * index)?),
+                )
+                .collect::<PgResult<Vec<u64>>>()?;
+            let pro_and_perso_in_region = rows::count(row, 3)?;
+            let pro_and_perso_in_part = if parts.len() == 1 {
+                pro_and_perso_in_region
+            } else {
+                rows::count(row, 4)?
+            };
+            Ok(PartCounts {
+                perso: rows::count(row, 1)?,
+                pro: rows::count(row, 2)?,
+                pro_and_perso_in_region,
+                pro_and_perso_in_part,
+                owned,
+            })
+        })
+        .collect()
+}
+
+/// Counts what a region reassignment would do, from the current data, and
+/// the matched contacts of each prefix alone.
+///
+/// A contact changes on a role unless the target already owns it there,
+/// so each role's count is `matched` minus the matched contacts the target
+/// owns on that role. With both roles, a contact changes unless the target
+/// owns it on both.
+fn region_counts(
+    client: &mut impl GenericClient,
+    request: &RegionReassignment,
+    prefixes: Option<&[PostalPrefix]>,
+) -> PgResult<(Outcome, Vec<u64>)> {
+    let mut params = Params::new();
     let to = params.push(request.to);
-    let differs = |role: Role| format!("{} IS DISTINCT FROM {to}", owner_column(role));
+    let roles = request.roles.roles();
+    let mut owner_conditions: Vec<String> = roles
+        .iter()
+        .map(|&role| format!("{} = {to}", owner_column(role)))
+        .collect();
+    if roles.len() > 1 {
+        owner_conditions.push(format!(
+            "commercial_owner_id = {to} AND technical_owner_id = {to}"
+        ));
+    }
+    let parts = count_parts(client, request, prefixes, &owner_conditions, &mut params)?;
+
+    let matched: u64 = parts
+        .iter()
+        .map(|part| part.perso + part.pro - part.pro_and_perso_in_region)
+        .sum();
+    let per_prefix = parts
+        .iter()
+        .map(|part| part.perso + part.pro - part.pro_and_perso_in_part)
+        .collect();
+    let owned = |condition: usize| -> u64 { parts.iter().map(|part| part.owned[condition]).sum() };
+
     let mut outcome = Outcome {
         matched,
         ..Outcome::default()
     };
-    for &role in request.roles.roles() {
-        let changed = count(
-            client,
-            &format!(
-                "SELECT count(*) FROM contacts WHERE id IN ({ids}) AND {}",
-                differs(role)
-            ),
-            &params,
-        )?;
-        set_role_count(&mut outcome, role, changed);
+    for (condition, &role) in roles.iter().enumerate() {
+        set_role_count(&mut outcome, role, matched - owned(condition));
     }
     outcome.history_entries = outcome.commercial + outcome.technical;
-    outcome.changed = if request.roles.roles().len() == 1 {
+    outcome.changed = if roles.len() == 1 {
         outcome.history_entries
     } else {
-        let any: Vec<String> = request
-            .roles
-            .roles()
-            .iter()
-            .map(|&role| differs(role))
-            .collect();
-        count(
-            client,
-            &format!(
-                "SELECT count(*) FROM contacts WHERE id IN ({ids}) AND ({})",
-                any.join(" OR ")
-            ),
-            &params,
-        )?
+        matched - owned(roles.len())
     };
     outcome.already_owned = outcome.matched - outcome.changed;
-    Ok(outcome)
+    Ok((outcome, per_prefix))
+}
+
+/// Rows of the id range the sample looks at first. Reading rows in id
+/// order stops at the first `SAMPLE_SIZE` matches, which come within a
+/// few thousand rows for any region of a few hundred contacts or more. A
+/// sparser region falls back to the union of index ranges, small then.
+const SAMPLE_SCAN_ROWS: i64 = 10_000;
+
+/// Reads the `SAMPLE_SIZE` matched contacts with the lowest ids.
+fn region_sample(
+    client: &mut impl GenericClient,
+    request: &RegionReassignment,
+    prefixes: Option<&[PostalPrefix]>,
+) -> PgResult<Vec<crate::storage::Contact>> {
+    let first_id: i64 = client
+        .query_one("SELECT coalesce(min(id), 0) FROM contacts", &[])?
+        .try_get(0)?;
+    let mut params = Params::new();
+    let region = RegionPlaceholders::bind(&request.country, prefixes, &mut params);
+    let perso = region.side_in_region("perso");
+    let pro = region.side_in_region("pro");
+    let low = params.push(first_id);
+    let high = params.push(first_id.saturating_add(SAMPLE_SCAN_ROWS));
+    let limit = params.push(SAMPLE_SIZE);
+    let early = sample_query(
+        client,
+        &format!(
+            "SELECT id FROM contacts
+             WHERE ({perso} OR {pro}) AND id >= {low} AND id < {high}
+             ORDER BY id LIMIT {limit}"
+        ),
+        &params,
+    )?;
+    if early.len() as i64 == SAMPLE_SIZE {
+        return Ok(early);
+    }
+
+    // Fewer matches than the sample size among the first ids: either the
+    // region is sparse or the first ids are elsewhere, and either way the
+    // whole set is needed to find the lowest ids.
+    let mut params = Params::new();
+    let ids = region_ids(&request.country, prefixes, &mut params);
+    let limit = params.push(SAMPLE_SIZE);
+    sample_query(
+        client,
+        &format!("SELECT id FROM ({ids}) AS region ORDER BY id LIMIT {limit}"),
+        &params,
+    )
+}
+
+/// Reads the contacts whose ids `ids` selects, in id order.
+fn sample_query(
+    client: &mut impl GenericClient,
+    ids: &str,
+    params: &Params,
+) -> PgResult<Vec<crate::storage::Contact>> {
+    client
+        .query(
+            &format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS}
+                 WHERE c.id IN ({ids}) ORDER BY c.id"
+            ),
+            &params.refs(),
+        )?
+        .iter()
+        .map(rows::contact)
+        .collect()
 }
 
 pub fn preview_region(
@@ -285,47 +600,27 @@ pub fn preview_region(
     request: &RegionReassignment,
 ) -> PgResult<RegionPreview> {
     let prefixes = selection_prefixes(&request.postal);
-    let outcome = region_outcome(client, request, prefixes)?;
-
-    let mut per_prefix = Vec::new();
-    if let Some(prefixes) = prefixes {
-        for prefix in prefixes {
-            let mut params = Params::new();
-            let ids = region_ids(
-                &request.country,
-                Some(std::slice::from_ref(prefix)),
-                &mut params,
-            );
-            per_prefix.push(PrefixCount {
+    in_snapshot(client, |transaction| {
+        let (outcome, counts) = region_counts(transaction, request, prefixes)?;
+        let per_prefix = prefixes
+            .unwrap_or_default()
+            .iter()
+            .zip(counts)
+            .map(|(prefix, matched)| PrefixCount {
                 prefix: prefix.as_str().to_string(),
-                matched: count(
-                    client,
-                    &format!("SELECT count(*) FROM ({ids}) AS region"),
-                    &params,
-                )?,
-            });
-        }
-    }
-
-    let mut params = Params::new();
-    let ids = region_ids(&request.country, prefixes, &mut params);
-    let limit = params.push(SAMPLE_SIZE);
-    let sample = client
-        .query(
-            &format!(
-                "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS}
-                 WHERE c.id IN ({ids}) ORDER BY c.id LIMIT {limit}"
-            ),
-            &params.refs(),
-        )?
-        .iter()
-        .map(rows::contact)
-        .collect::<PgResult<Vec<_>>>()?;
-
-    Ok(RegionPreview {
-        outcome,
-        per_prefix,
-        sample,
+                matched,
+            })
+            .collect();
+        let sample = if outcome.matched == 0 {
+            Vec::new()
+        } else {
+            region_sample(transaction, request, prefixes)?
+        };
+        Ok(RegionPreview {
+            outcome,
+            per_prefix,
+            sample,
+        })
     })
 }
 
