@@ -147,14 +147,30 @@ pub fn print_region_preview(
     }
 }
 
+/// Describes the postal codes of a region as the user typed them, each in
+/// quotes: « 51 », « 02 » ou « 2A ».
+fn postal_phrase(postal: &str) -> String {
+    let prefixes: Vec<String> = postal
+        .split(';')
+        .map(str::trim)
+        .filter(|prefix| !prefix.is_empty())
+        .map(|prefix| format!("« {prefix} »"))
+        .collect();
+    match prefixes.as_slice() {
+        [] => String::new(),
+        [star] if star == "« * »" => "quel que soit le code postal".to_string(),
+        [one] => format!("avec un code postal commençant par {one}"),
+        [first @ .., last] => format!(
+            "avec un code postal commençant par {} ou {last}",
+            first.join(", ")
+        ),
+    }
+}
+
 fn print_region_header(prepared: &PreparedRegionReassignment) {
     let country = &prepared.request.country;
     let postal = prepared.params["postal"].as_str().unwrap_or_default();
-    let codes = if postal.trim() == "*" {
-        "quel que soit le code postal".to_string()
-    } else {
-        format!("avec un code postal commençant par « {postal} »")
-    };
+    let codes = postal_phrase(postal);
     println!(
         "Affecter à {} les contacts ayant une adresse dans le pays {} ({}), {codes} :",
         prepared.to.display_name(),
@@ -508,6 +524,19 @@ pub fn print_demo(report: &DemoReport, db: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn postal_phrase_lists_each_prefix() {
+        assert_eq!(
+            super::postal_phrase("51; 02;;2A"),
+            "avec un code postal commençant par « 51 », « 02 » ou « 2A »"
+        );
+        assert_eq!(
+            super::postal_phrase("51"),
+            "avec un code postal commençant par « 51 »"
+        );
+        assert_eq!(super::postal_phrase(" * "), "quel que soit le code postal");
+    }
+
     use super::*;
 
     #[test]
