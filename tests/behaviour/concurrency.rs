@@ -11,7 +11,7 @@ use relais::domain::batch::Applied;
 use relais::service::ServiceError;
 use relais::service::reassign::{
     apply_region_reassignment, apply_user_reassignment, prepare_region_reassignment,
-    prepare_user_reassignment, undo_batch,
+    prepare_user_reassignment, preview_region_reassignment, undo_batch,
 };
 use relais::storage::{ContactFilter, ExportSelection, Page, Store, StoreError, open_store};
 
@@ -465,5 +465,59 @@ fn concurrent_undos_of_one_batch_run_once() {
         }
 
         check_history(db.store(), &applied);
+    });
+}
+
+/// Previews taken while region batches commit on another handle see one
+/// committed state each. Every batch gives all the contacts to one user, so
+/// a preview for BB counts either none or all of them as already owned; a
+/// preview whose statements read different states would count some.
+#[test]
+fn preview_sees_one_committed_state() {
+    each_engine(|db| {
+        fixture(db);
+        let writer = open_store(&db.location).expect("writing handle");
+        let reader = open_store(&db.location).expect("reading handle");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+        let flipping = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    let to = if round % 2 == 0 { "BB" } else { "JD" };
+                    let prepared = prepare_region_reassignment(
+                        writer.as_ref(),
+                        to,
+                        "FRA",
+                        "51;02",
+                        Some("both"),
+                    )
+                    .unwrap();
+                    if let Err(error) = apply_region_reassignment(writer.as_ref(), &prepared, run())
+                    {
+                        check_error(&error, "region batch");
+                    }
+                }
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+
+        let mut previews = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let prepared =
+                prepare_region_reassignment(reader.as_ref(), "BB", "FRA", "51;02", Some("both"))
+                    .unwrap();
+            let preview = preview_region_reassignment(reader.as_ref(), &prepared).unwrap();
+            let outcome = preview.outcome;
+            assert_eq!(outcome.matched, CONTACTS as u64, "{outcome:?}");
+            assert!(
+                outcome.already_owned == 0 || outcome.already_owned == outcome.matched,
+                "preview mixed two states: {outcome:?}"
+            );
+            assert_eq!(outcome.commercial, outcome.technical, "{outcome:?}");
+            previews += 1;
+        }
+        flipping.join().expect("batch thread");
+        assert!(previews > 0);
     });
 }

@@ -135,6 +135,19 @@ impl SqliteStore {
         tx.commit().map_err(db_error)?;
         Ok(value)
     }
+
+    /// Runs `work` in one read transaction, so that its statements all see
+    /// the same committed state even while batches commit: a preview's
+    /// counts are subtracted from one another and must agree.
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(db_error)?;
+        let value = work(&tx)?;
+        tx.commit().map_err(db_error)?;
+        Ok(value)
+    }
 }
 
 /// Applies the migrations the file lacks. An up-to-date file is only read,
@@ -274,7 +287,7 @@ impl Store for SqliteStore {
     }
 
     fn preview_user_reassignment(&self, request: &UserReassignment) -> StoreResult<Outcome> {
-        reassign::preview_user(&*self.conn()?, request)
+        self.read(|conn| reassign::preview_user(conn, request))
     }
 
     fn apply_user_reassignment(
@@ -289,7 +302,7 @@ impl Store for SqliteStore {
         &self,
         request: &RegionReassignment,
     ) -> StoreResult<RegionPreview> {
-        reassign::preview_region(&*self.conn()?, request)
+        self.read(|conn| reassign::preview_region(conn, request))
     }
 
     fn apply_region_reassignment(
