@@ -261,7 +261,7 @@ fn import_from_reader<R: Read + Send>(
         (written, read_error)
     });
     let Written {
-        totals,
+        mut totals,
         rejected,
         pending,
     } = written?;
@@ -274,7 +274,6 @@ fn import_from_reader<R: Read + Send>(
             format!("{error} ; rien n'a été importé"),
         ));
     }
-    let mut totals = totals;
     if !pending.is_empty() {
         totals.add(&resolver.session.write_contacts(&pending)?);
     }

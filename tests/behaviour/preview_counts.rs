@@ -14,7 +14,8 @@ use relais::storage::{Contact, ContactFilter, Page};
 
 use crate::common::*;
 
-/// A small deterministic generator, so that a failure replays the same.
+/// Generator of numbers from a fixed sequence, so that a failing round replays
+/// identically.
 struct Draw(u64);
 
 impl Draw {

@@ -127,7 +127,7 @@ fn wrap_in_time(command: &Command, usage_path: &Path) -> Command {
 }
 
 /// Reads `%M %U %S` (peak in KiB, user and system seconds) from the last
-/// line GNU `time` wrote; earlier lines tell how the program ended.
+/// line GNU `time` wrote. Earlier lines report how the program ended.
 fn read_time_report(path: &Path) -> Result<(u64, Duration, Duration)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

@@ -415,8 +415,8 @@ fn query_counts(
 }
 
 /// Counts what a region reassignment would do. A contact changes on a role
-/// unless the target already owns it there. It changes at all unless the
-/// target owns it on every role of the request.
+/// unless the target already owns it there, so it changes on some role
+/// unless the target owns it on every role of the request.
 fn region_outcome(
     conn: &Connection,
     request: &RegionReassignment,
