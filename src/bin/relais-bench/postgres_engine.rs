@@ -15,11 +15,27 @@ use crate::child;
 use crate::contacts_csv::HEADERS;
 use crate::engine::{
     BenchEngine, BulkLoad, DIGEST_SQL, Digest, HandRegion, HandRun, prefix_upper_bound,
+    product_index_statements,
 };
 use crate::product::Stopwatch;
 
 /// Prefix of every database the benchmark creates.
 const NAME_PREFIX: &str = "relais_bench_";
+
+/// The secondary indexes of `contacts` in the product's PostgreSQL schema,
+/// by the file columns that fill their columns (see
+/// `product_index_statements`). The "C" collation keeps text comparisons
+/// as cheap as the product's "C" postal codes and integer owners.
+const POSTGRES_INDEXES: [&[usize]; 4] = [
+    // contacts_perso_region
+    &[12, 10],
+    // contacts_pro_region: pro address, perso address, both owners.
+    &[17, 15, 12, 10, 6, 7],
+    // contacts_commercial_owner: owner, perso address, other owner.
+    &[6, 12, 10, 7],
+    // contacts_technical_owner
+    &[7, 12, 10, 6],
+];
 
 pub struct PostgresEngine {
     server_url: String,
@@ -292,10 +308,21 @@ impl BenchEngine for PostgresEngine {
                 ));
             let run = child::run(command, log_dir, label)?.check("psql \\copy")?;
             let rows: i64 = client.query_one("SELECT count(*) FROM bare", &[])?.get(0);
+            let start = Stopwatch::start();
+            let mut tx = client.transaction()?;
+            // The build memory the product's import sets for its builds.
+            tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+            for statement in product_index_statements("bare", &POSTGRES_INDEXES, |position| {
+                format!("c{} COLLATE \"C\"", position + 1)
+            }) {
+                tx.batch_execute(&statement)?;
+            }
+            tx.commit()?;
             Ok(BulkLoad {
                 wall: run.wall,
                 rows: rows as u64,
                 peak_rss: run.peak_rss,
+                index_builds: start.stop().wall,
             })
         })();
         self.remove(&location)?;
