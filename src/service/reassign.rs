@@ -29,14 +29,6 @@ pub struct PreparedRegionReassignment {
     pub params: serde_json::Value,
 }
 
-/// Distinct postal prefixes a region reassignment accepts, after merging.
-/// The SQLite preview writes each prefix's range into the count of every
-/// other prefix, and SQLite bounds a statement to 32,766 parameters; 60
-/// stays well inside that and covers any French region's départements.
-// NOTE: a larger list would need the ranges passed as a table to join;
-// until then it is rejected with this limit in the message.
-pub const MAX_PREFIXES: usize = 60;
-
 fn find_user(
     store: &dyn Store,
     field: &'static str,
@@ -142,18 +134,6 @@ pub fn prepare_region_reassignment(
     };
     let selection = parse_postal_field(postal, &country_code)
         .map_err(|error| ServiceError::invalid("invalid_postal", "postal", error.to_string()))?;
-    if let crate::domain::postal::PostalSelection::Prefixes(prefixes) = &selection
-        && prefixes.len() > MAX_PREFIXES
-    {
-        return Err(ServiceError::invalid(
-            "too_many_postal_codes",
-            "postal",
-            format!(
-                "code postal : {} codes distincts, au plus {MAX_PREFIXES} par opération ; regroupez-les par début commun (51 au lieu de 51100;51200…) ou lancez plusieurs opérations",
-                prefixes.len()
-            ),
-        ));
-    }
     let roles = match role.map(str::trim).filter(|r| !r.is_empty()) {
         None => RoleChoice::Commercial,
         Some(value) => RoleChoice::parse(value).ok_or_else(|| {

@@ -206,6 +206,12 @@ pub fn apply_user(
     batches::close(client, batch, outcome)
 }
 
+/// Number of prefixes up to which `region_ids` writes one union branch per
+/// address kind and prefix. Planning such a union grows with its branches,
+/// so a longer list joins the ranges as rows of two array parameters
+/// instead, which keeps the statement the same for any number of them.
+const UNION_PREFIXES: usize = 64;
+
 /// `SELECT id FROM contacts …` for the contacts with an address in the
 /// region, as a union of index range scans: one per address kind and
 /// prefix. Each prefix is a byte range on the "C"-collated column, so no
@@ -217,6 +223,22 @@ fn region_ids(
     params: &mut Params,
 ) -> String {
     let country = params.push(country.as_str().to_string());
+    if let Some(prefixes) = prefixes.filter(|prefixes| prefixes.len() > UNION_PREFIXES) {
+        let lows = params.push(lows(prefixes));
+        let highs = params.push(highs(prefixes));
+        return ["perso", "pro"]
+            .iter()
+            .map(|side| {
+                format!(
+                    "SELECT c.id FROM unnest({lows}::text[], {highs}::text[]) AS r (low, high)
+                     JOIN contacts AS c ON c.{side}_country = {country}
+                      AND c.{side}_postal_norm >= r.low COLLATE \"C\"
+                      AND c.{side}_postal_norm < r.high COLLATE \"C\""
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ");
+    }
     let bounds: Option<Vec<(String, String)>> = prefixes.map(|prefixes| {
         prefixes
             .iter()
@@ -245,6 +267,19 @@ fn region_ids(
         }
     }
     parts.join(" UNION ")
+}
+
+/// Lists the low bound of each prefix, in order.
+fn lows(prefixes: &[PostalPrefix]) -> Vec<String> {
+    prefixes
+        .iter()
+        .map(|prefix| prefix.as_str().to_string())
+        .collect()
+}
+
+/// Lists the high bound of each prefix, in order.
+fn highs(prefixes: &[PostalPrefix]) -> Vec<String> {
+    prefixes.iter().map(PostalPrefix::upper_bound).collect()
 }
 
 fn selection_prefixes(postal: &PostalSelection) -> Option<&[PostalPrefix]> {
@@ -291,19 +326,6 @@ impl RegionPlaceholders {
         RegionPlaceholders { country, ranges }
     }
 
-    /// Condition "this address side is in the prefix range `range`", or
-    /// in the country when `range` is `None`.
-    fn side_in_range(&self, side: &str, range: Option<&(String, String)>) -> String {
-        let country = &self.country;
-        match range {
-            None => format!("{side}_country = {country}"),
-            Some((low, high)) => format!(
-                "({side}_postal_norm >= {low} AND {side}_postal_norm < {high} \
-                 AND {side}_country = {country})"
-            ),
-        }
-    }
-
     /// Condition "this address side is in the region". It is NULL, not
     /// false, for an empty address (NULL country), so negations are
     /// written `IS NOT TRUE`.
@@ -325,15 +347,6 @@ impl RegionPlaceholders {
                 let inside = odd_bound_count(&column, &bounds, 0, bounds.len());
                 format!("({inside} AND {side}_country = {country})")
             }
-        }
-    }
-
-    /// Lists the parts a count adds up: each prefix range, or the whole
-    /// country.
-    fn parts(&self) -> Vec<Option<&(String, String)>> {
-        match &self.ranges {
-            None => vec![None],
-            Some(ranges) => ranges.iter().map(Some).collect(),
         }
     }
 }
@@ -387,6 +400,11 @@ struct PartCounts {
 /// and both owners, and also give the owned contacts matched by their pro
 /// address. The owned contacts matched by their perso address are the
 /// target's entries in the perso ranges of the owner index it leads.
+///
+/// The parts are rows, one per prefix range taken from two array
+/// parameters, or one for the whole country, and each count is a lateral
+/// subquery over the part's range. The statement thus contains the region
+/// test once, whatever the number of prefixes.
 fn count_parts(
     client: &mut impl GenericClient,
     request: &RegionReassignment,
@@ -396,58 +414,76 @@ fn count_parts(
 ) -> PgResult<Vec<PartCounts>> {
     let region = RegionPlaceholders::bind(&request.country, prefixes, params);
     let perso_in_region = region.side_in_region("perso");
-    let parts = region.parts();
-    let selects: Vec<String> = parts
-        .iter()
-        .enumerate()
-        .map(|(index, &range)| {
-            let perso = region.side_in_range("perso", range);
-            let pro = region.side_in_range("pro", range);
-            let mut columns = vec![
-                format!("{index}::int AS part"),
-                format!("(SELECT count(*) FROM contacts WHERE {perso})"),
-                "pro.total".to_string(),
-                "pro.perso_in_region".to_string(),
-                "pro.perso_in_part".to_string(),
-            ];
-            let mut pro_owned = Vec::new();
-            for (condition, owner) in owner_conditions.iter().enumerate() {
-                columns.push(format!(
-                    "(SELECT count(*) FROM contacts WHERE {owner} AND {perso})"
-                ));
-                columns.push(format!(
-                    "pro.owned_{condition} - pro.owned_in_region_{condition}"
-                ));
-                // `AND` stops at a false owner test, so the region test runs
-                // only on the target's few entries.
-                pro_owned.push(format!(
-                    "count(*) FILTER (WHERE {owner}) AS owned_{condition},
-                     count(*) FILTER (WHERE {owner} AND {perso_in_region}) AS owned_in_region_{condition}"
-                ));
-            }
-            // A region of one part (`*`, or a single prefix) has the same
-            // count for the part as for the region.
-            let perso_in_part = if parts.len() == 1 {
-                "0".to_string()
-            } else {
-                format!("count(*) FILTER (WHERE {perso})")
-            };
-            format!(
-                "SELECT {} FROM (
-                     SELECT count(*) AS total,
-                            count(*) FILTER (WHERE {perso_in_region}) AS perso_in_region,
-                            {perso_in_part} AS perso_in_part{}
-                     FROM contacts WHERE {pro}
-                 ) AS pro",
-                columns.join(", "),
-                pro_owned
-                    .iter()
-                    .map(|counts| format!(", {counts}"))
-                    .collect::<String>()
+    let country = &region.country;
+    let in_part = |side: &str| {
+        format!(
+            "({side}_postal_norm >= r.low COLLATE \"C\" AND {side}_postal_norm < r.high COLLATE \"C\" \
+         AND {side}_country = {country})"
+        )
+    };
+    let (parts, perso, pro, several) = match prefixes {
+        Some(prefixes) => {
+            let lows = params.push(lows(prefixes));
+            let highs = params.push(highs(prefixes));
+            (
+                format!(
+                    "unnest({lows}::text[], {highs}::text[]) WITH ORDINALITY AS r (low, high, part)"
+                ),
+                in_part("perso"),
+                in_part("pro"),
+                prefixes.len() > 1,
             )
-        })
-        .collect();
-    let sql = format!("{} ORDER BY part", selects.join(" UNION ALL "));
+        }
+        None => (
+            "(VALUES (1::bigint)) AS r (part)".to_string(),
+            format!("perso_country = {country}"),
+            format!("pro_country = {country}"),
+            false,
+        ),
+    };
+
+    let mut columns = vec![
+        "r.part".to_string(),
+        format!("(SELECT count(*) FROM contacts WHERE {perso})"),
+        "pro.total".to_string(),
+        "pro.perso_in_region".to_string(),
+        "pro.perso_in_part".to_string(),
+    ];
+    // A region of one part (`*`, or a single prefix) has the same count
+    // for the part as for the region.
+    let perso_in_part = if several {
+        format!("count(*) FILTER (WHERE {perso})")
+    } else {
+        "0".to_string()
+    };
+    let mut pro_counts = vec![
+        "count(*) AS total".to_string(),
+        format!("count(*) FILTER (WHERE {perso_in_region}) AS perso_in_region"),
+        format!("{perso_in_part} AS perso_in_part"),
+    ];
+    for (condition, owner) in owner_conditions.iter().enumerate() {
+        columns.push(format!(
+            "(SELECT count(*) FROM contacts WHERE {owner} AND {perso})"
+        ));
+        columns.push(format!(
+            "pro.owned_{condition} - pro.owned_in_region_{condition}"
+        ));
+        // `AND` stops at a false owner test, so the region test runs only
+        // on the target's few entries.
+        pro_counts.push(format!(
+            "count(*) FILTER (WHERE {owner}) AS owned_{condition}"
+        ));
+        pro_counts.push(format!(
+            "count(*) FILTER (WHERE {owner} AND {perso_in_region}) AS owned_in_region_{condition}"
+        ));
+    }
+    let sql = format!(
+        "SELECT {} FROM {parts}
+         CROSS JOIN LATERAL (SELECT {} FROM contacts WHERE {pro}) AS pro
+         ORDER BY r.part",
+        columns.join(", "),
+        pro_counts.join(", ")
+    );
 
     client
         .query(&sql, &params.refs())?
@@ -459,10 +495,10 @@ fn count_parts(
                 )
                 .collect::<PgResult<Vec<u64>>>()?;
             let pro_and_perso_in_region = rows::count(row, 3)?;
-            let pro_and_perso_in_part = if parts.len() == 1 {
-                pro_and_perso_in_region
-            } else {
+            let pro_and_perso_in_part = if several {
                 rows::count(row, 4)?
+            } else {
+                pro_and_perso_in_region
             };
             Ok(PartCounts {
                 perso: rows::count(row, 1)?,

@@ -7,6 +7,7 @@ mod batches;
 mod contacts;
 mod import;
 mod pool;
+mod ranges;
 mod reassign;
 mod rows;
 mod undo;

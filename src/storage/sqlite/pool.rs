@@ -35,6 +35,7 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
          PRAGMA cache_size = -65536;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
+    super::ranges::register(&conn)?;
     Ok(conn)
 }
 

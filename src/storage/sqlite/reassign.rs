@@ -16,18 +16,23 @@ use crate::domain::history::HistoryKind;
 use crate::domain::postal::{PostalPrefix, PostalSelection};
 use crate::storage::{PrefixCount, RegionPreview, RunContext, StoreResult, owner_column};
 
+use super::ranges;
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS};
 use super::{batches, db_error};
 
 /// Number of matched contacts a region preview shows.
 const SAMPLE_SIZE: i64 = 5;
 
+/// Runs a count. Statements are cached: their text does not depend on the
+/// number of prefixes, and a selection of many prefixes runs the same
+/// per-prefix statements many times.
 fn count(conn: &Connection, sql: &str, values: &[Value]) -> StoreResult<u64> {
-    conn.query_row(sql, params_from_iter(values.iter()), |row| {
-        row.get::<_, i64>(0)
-    })
-    .map(|n| n as u64)
-    .map_err(db_error)
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| {
+            statement.query_row(params_from_iter(values.iter()), |row| row.get::<_, i64>(0))
+        })
+        .map(|n| n as u64)
+        .map_err(db_error)
 }
 
 pub fn preview_user(conn: &Connection, request: &UserReassignment) -> StoreResult<Outcome> {
@@ -109,7 +114,9 @@ fn distinct_contacts(conn: &Connection, batch: BatchId) -> StoreResult<u64> {
 
 /// `SELECT id FROM contacts …` for the contacts with an address in the
 /// region, as a union of index range scans: one per address kind and
-/// prefix. Each prefix is a byte range, so no user text reaches `LIKE`.
+/// prefix, the prefixes coming from the rows of `json_each` over one
+/// parameter, so the statement is the same for any number of them. Each
+/// prefix is a byte range, so no user text reaches `LIKE`.
 fn region_ids(
     country: &CountryCode,
     prefixes: Option<&[PostalPrefix]>,
@@ -119,22 +126,33 @@ fn region_ids(
     for side in ["perso", "pro"] {
         match prefixes {
             None => {
-                parts.push(format!("SELECT id FROM contacts WHERE {side}_country = ?"));
                 values.push(Value::Text(country.as_str().to_string()));
+                parts.push(format!("SELECT id FROM contacts WHERE {side}_country = ?"));
             }
-            Some(prefixes) => {
-                for prefix in prefixes {
-                    parts.push(format!(
-                        "SELECT id FROM contacts WHERE {side}_country = ? AND {side}_postal_norm >= ? AND {side}_postal_norm < ?"
-                    ));
-                    values.push(Value::Text(country.as_str().to_string()));
-                    values.push(Value::Text(prefix.as_str().to_string()));
-                    values.push(Value::Text(prefix.upper_bound()));
-                }
-            }
+            Some(prefixes) => parts.push(range_join(side, "c.id AS id", country, prefixes, values)),
         }
     }
     parts.join(" UNION ")
+}
+
+/// `SELECT {columns} FROM … AS c` over the contacts whose `side` address
+/// is in one of the ranges of `prefixes`, given as one JSON parameter.
+/// `CROSS JOIN` keeps the ranges in the outer loop, so that each range is
+/// one scan of the side's region index.
+fn range_join(
+    side: &str,
+    columns: &str,
+    country: &CountryCode,
+    prefixes: &[PostalPrefix],
+    values: &mut Vec<Value>,
+) -> String {
+    values.push(Value::Text(ranges::ranges_json(prefixes)));
+    values.push(Value::Text(country.as_str().to_string()));
+    format!(
+        "SELECT {columns} FROM json_each(?) AS r CROSS JOIN contacts AS c INDEXED BY contacts_{side}_region
+         WHERE c.{side}_country = ?
+           AND c.{side}_postal_norm >= r.value ->> 0 AND c.{side}_postal_norm < r.value ->> 1"
+    )
 }
 
 fn selection_prefixes(postal: &PostalSelection) -> Option<&[PostalPrefix]> {
@@ -146,8 +164,10 @@ fn selection_prefixes(postal: &PostalSelection) -> Option<&[PostalPrefix]> {
 
 /// Condition "this address side is in the region", written over columns
 /// that every contact index carries (country and normalised postal code
-/// of both sides), so a count can evaluate it on an index alone. `IS`
-/// keeps an empty address (NULL country) false rather than NULL.
+/// of both sides), so a count can evaluate it on an index alone. The
+/// ranges are one parameter, searched by `relais_in_ranges`, so the test
+/// costs a binary search and the same text for any number of prefixes.
+/// `IS` keeps an empty address (NULL country) false rather than NULL.
 fn side_in_region(
     side: &str,
     country: &CountryCode,
@@ -162,16 +182,12 @@ fn side_in_region(
         Some(prefixes) => {
             // The ranges come first: most entries of a scan fail them, and
             // `AND` then skips the country test.
-            let ranges: Vec<String> = prefixes
-                .iter()
-                .map(|prefix| {
-                    values.push(Value::Text(prefix.as_str().to_string()));
-                    values.push(Value::Text(prefix.upper_bound()));
-                    format!("({side}_postal_norm >= ? AND {side}_postal_norm < ?)")
-                })
-                .collect();
+            values.push(Value::Text(ranges::bounds_argument(prefixes)));
             values.push(Value::Text(country.as_str().to_string()));
-            format!("(({}) AND {side}_country IS ?)", ranges.join(" OR "))
+            format!(
+                "({}({side}_postal_norm, ?) AND {side}_country IS ?)",
+                ranges::IN_RANGES
+            )
         }
     }
 }
@@ -180,54 +196,32 @@ fn side_in_region(
 /// the set of their ids: the contacts whose perso address matches, plus
 /// those whose pro address matches and perso address does not. The
 /// prefixes never overlap (the parser merges them), so their ranges add up.
-/// Every term is a range of one region index, which also carries the other
-/// side's columns, so no table row is read.
+/// Every term reads ranges of one region index, which also carries the
+/// other side's columns, so no table row is read.
 fn count_matched(
     conn: &Connection,
     country: &CountryCode,
     prefixes: Option<&[PostalPrefix]>,
 ) -> StoreResult<u64> {
     let mut values = Vec::new();
-    let mut terms = Vec::new();
-    let country_text = Value::Text(country.as_str().to_string());
-    match prefixes {
+    let (perso, pro) = match prefixes {
         None => {
-            terms.push("(SELECT count(*) FROM contacts WHERE perso_country = ?)".to_string());
-            values.push(country_text.clone());
-            terms.push(
-                "(SELECT count(*) FROM contacts WHERE pro_country = ? AND perso_country IS NOT ?)"
+            let country_text = Value::Text(country.as_str().to_string());
+            values.extend([country_text.clone(), country_text.clone(), country_text]);
+            (
+                "SELECT count(*) FROM contacts WHERE perso_country = ?".to_string(),
+                "SELECT count(*) FROM contacts WHERE pro_country = ? AND perso_country IS NOT ?"
                     .to_string(),
-            );
-            values.push(country_text.clone());
-            values.push(country_text);
+            )
         }
         Some(prefixes) => {
-            for prefix in prefixes {
-                terms.push(
-                    "(SELECT count(*) FROM contacts
-                      WHERE perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)"
-                        .to_string(),
-                );
-                values.push(country_text.clone());
-                values.push(Value::Text(prefix.as_str().to_string()));
-                values.push(Value::Text(prefix.upper_bound()));
-            }
-            for prefix in prefixes {
-                let mut pro_values = vec![
-                    country_text.clone(),
-                    Value::Text(prefix.as_str().to_string()),
-                    Value::Text(prefix.upper_bound()),
-                ];
-                let perso = side_in_region("perso", country, Some(prefixes), &mut pro_values);
-                terms.push(format!(
-                    "(SELECT count(*) FROM contacts
-                      WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ? AND NOT {perso})"
-                ));
-                values.extend(pro_values);
-            }
+            let perso = range_join("perso", "count(*)", country, prefixes, &mut values);
+            let pro = range_join("pro", "count(*)", country, prefixes, &mut values);
+            let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
+            (perso, format!("{pro} AND NOT {perso_in}"))
         }
-    }
-    count(conn, &format!("SELECT {}", terms.join(" + ")), &values)
+    };
+    count(conn, &format!("SELECT ({perso}) + ({pro})"), &values)
 }
 
 /// Counts of a region preview: the matched contacts, those of each prefix
@@ -312,15 +306,8 @@ fn count_prefixes(
             1 + owner_conditions.len(),
         )?;
 
-        // The scanned prefix goes first in "perso address anywhere in the
-        // selection": the two addresses of a contact are often in the same
-        // département, and `OR` stops at the first range that holds.
-        let scanned_first: Vec<PostalPrefix> = std::iter::once(prefix)
-            .chain(prefixes.iter().filter(|other| *other != prefix))
-            .cloned()
-            .collect();
         let mut values = Vec::new();
-        let perso_any = side_in_region("perso", country, Some(&scanned_first), &mut values);
+        let perso_any = side_in_region("perso", country, Some(prefixes), &mut values);
         let perso_this = side_in_region(
             "perso",
             country,
@@ -408,10 +395,13 @@ fn query_counts(
     values: &[Value],
     columns: usize,
 ) -> StoreResult<Vec<i64>> {
-    conn.query_row(sql, params_from_iter(values.iter()), |row| {
-        (0..columns).map(|index| row.get::<_, i64>(index)).collect()
-    })
-    .map_err(db_error)
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| {
+            statement.query_row(params_from_iter(values.iter()), |row| {
+                (0..columns).map(|index| row.get::<_, i64>(index)).collect()
+            })
+        })
+        .map_err(db_error)
 }
 
 /// Counts what a region reassignment would do. A contact changes on a role
