@@ -779,3 +779,23 @@ async fn region_sample_shows_matching_addresses() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_preview_labels_corsica_as_typed() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+
+    let page = app
+        .page(&client, "/admin/reassign-region?to=QT&postal=51%3B2a%3B2B")
+        .await;
+
+    assert!(page.contains("<td>2A — Corse-du-Sud</td>"), "{page}");
+    assert!(page.contains("<td>2B — Haute-Corse</td>"), "{page}");
+    assert!(page.contains("<td>51 — Marne</td>"), "{page}");
+    for expanded in ["200", "201", "202", "206"] {
+        assert!(
+            !page.contains(&format!("<td>{expanded} — ")),
+            "no row for the expanded prefix {expanded}"
+        );
+    }
+}

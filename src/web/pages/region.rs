@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::country::CountryCode;
 use crate::domain::postal::parse_postal_field;
+use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::preview_cache::PreviewCache;
 use crate::service::reassign::PreparedRegionReassignment;
 use crate::service::reassign::{
@@ -162,13 +163,15 @@ fn compute_preview(
         }
     };
     let preview = previews.region_preview(store, &prepared)?;
+    let per_prefix = typed_prefix_counts(&prepared, &preview, |departement| {
+        Ok(previews.region_preview(store, departement)?.outcome.matched)
+    })?;
     let country = &prepared.request.country;
     let summary = RegionSummary {
         to_name: prepared.to.display_name(),
         country: format!("{} ({})", country.name_fr(), country.as_str()),
         counts: CountsView::new(&preview.outcome),
-        per_prefix: preview
-            .per_prefix
+        per_prefix: per_prefix
             .iter()
             .map(|prefix| PrefixRow {
                 label: prefix_label(&prefix.prefix, country),
