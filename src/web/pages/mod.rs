@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod error_page;
 pub mod extract;
 pub mod layout;
+pub mod paging;
 pub mod picker;
 pub mod reassign;
 pub mod region;
