@@ -799,3 +799,45 @@ async fn region_preview_labels_corsica_as_typed() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_key_with_other_fields_is_rejected() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/reassign").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let key = hidden_field(&page, "idempotency_key").unwrap();
+    let submit = |from: &'static str| {
+        client
+            .post(app.url("/admin/reassign"))
+            .form(&[
+                ("from", from),
+                ("to", "QT"),
+                ("idempotency_key", key.as_str()),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+    };
+    let first = submit("JD").await.unwrap();
+    assert!(first.status().is_success() || first.status().is_redirection());
+    let batches_before = app.batch_count();
+    let owned_before = qt_contacts(&app);
+
+    let reused = submit("PL").await.unwrap();
+
+    assert_eq!(reused.status(), 409);
+    let page = text(reused).await;
+    assert!(
+        page.contains(
+            "Ce formulaire a déjà été validé avec d'autres valeurs : rien n'a été modifié"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("Rechargez le formulaire"), "{page}");
+    assert!(
+        !page.contains("clé d'idempotence"),
+        "the key stays hidden from people"
+    );
+    assert_eq!(app.batch_count(), batches_before);
+    assert_eq!(qt_contacts(&app), owned_before);
+}

@@ -26,7 +26,7 @@ use super::layout::Layout;
 use super::paging::{PageQuery, RequestedPage, page_count};
 use super::render;
 use super::views::{ContactRow, CountsView, contact_rows};
-use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -303,7 +303,8 @@ pub async fn undo(
     };
     let result = state
         .run(move |store| Ok(undo_batch(store, id, run)?))
-        .await?;
+        .await
+        .map_err(form_key_error)?;
 
     let applied = &result.applied;
     let lead = match applied.batch_id {

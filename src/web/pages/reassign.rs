@@ -25,7 +25,7 @@ use super::layout::Layout;
 use super::picker::UserPicker;
 use super::render;
 use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
-use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
 
 /// Contacts shown in the preview sample.
 const SAMPLE_SIZE: u32 = 5;
@@ -227,7 +227,8 @@ pub async fn apply(
                 Err(error) => Ok(Err(field_error(error)?)),
             },
         )
-        .await?;
+        .await
+        .map_err(form_key_error)?;
 
     match result {
         Ok((prepared, applied)) => {

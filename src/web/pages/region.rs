@@ -30,7 +30,7 @@ use super::picker::UserPicker;
 use super::reassign::{FieldErrors, PreviewAnswer, field_error};
 use super::render;
 use super::views::{ContactRow, CountsView, RunResultPage, result_lead};
-use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
 
 const DEFAULT_COUNTRY: &str = "FRA";
 
@@ -320,7 +320,8 @@ pub async fn apply(
                 Err(error) => Ok(Err(field_error(error)?)),
             }
         })
-        .await?;
+        .await
+        .map_err(form_key_error)?;
 
     match result {
         Ok((prepared, applied)) => {
