@@ -382,9 +382,17 @@ async fn undo_from_the_journal() {
     let detail = app
         .page(&client, &format!("/admin/batches/{}", batch.id))
         .await;
-    assert!(detail.contains("Annuler cette opération"));
-    let undo_key = hidden_field(&detail, "idempotency_key").unwrap();
-    let undo_csrf = hidden_field(&detail, "csrf_token").unwrap();
+    assert!(detail.contains(&format!("href=\"/admin/batches/{}/undo\"", batch.id)));
+    assert!(
+        !detail.contains("name=\"idempotency_key\""),
+        "the batch page itself runs nothing"
+    );
+    let confirm = app
+        .page(&client, &format!("/admin/batches/{}/undo", batch.id))
+        .await;
+    assert!(confirm.contains("Confirmer l'annulation"));
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+    let undo_csrf = hidden_field(&confirm, "csrf_token").unwrap();
     let form = [
         ("idempotency_key", undo_key.as_str()),
         ("csrf_token", undo_csrf.as_str()),
@@ -423,7 +431,7 @@ async fn undo_from_the_journal() {
         .page(&client, &format!("/admin/batches/{}", batch.id))
         .await;
     assert!(after.contains("annulée par"));
-    assert!(!after.contains("Annuler cette opération</button>"));
+    assert!(!after.contains("Annuler cette opération</a>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,10 +464,16 @@ async fn undo_lists_contacts_changed_since() {
         .send()
         .await
         .unwrap();
-    let detail = app
-        .page(&client, &format!("/admin/batches/{}", region_batch.id))
+    let confirm = app
+        .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))
         .await;
-    let undo_key = hidden_field(&detail, "idempotency_key").unwrap();
+    assert!(
+        confirm.contains(
+            "contacts ont changé de responsable depuis l'opération : ils seront ignorés et listés."
+        ),
+        "{confirm}"
+    );
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
 
     let result = text(
         client
@@ -840,4 +854,80 @@ async fn reused_key_with_other_fields_is_rejected() {
     );
     assert_eq!(app.batch_count(), batches_before);
     assert_eq!(qt_contacts(&app), owned_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_asks_for_confirmation_first() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/reassign").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let key = hidden_field(&page, "idempotency_key").unwrap();
+    client
+        .post(app.url("/admin/reassign"))
+        .form(&[
+            ("from", "JD"),
+            ("to", "QT"),
+            ("idempotency_key", key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let (commercial, technical) = (batch.outcome.commercial, batch.outcome.technical);
+    assert!(
+        commercial > 1 && technical > 1,
+        "JD owns contacts on both roles"
+    );
+
+    let response = client
+        .get(app.url(&format!("/admin/batches/{}/undo", batch.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("cache-control").unwrap(),
+        "no-store",
+        "Back after the undo fetches the page again"
+    );
+    let confirm = text(response).await;
+
+    assert!(
+        !app.store.batch(batch.id).unwrap().unwrap().undone,
+        "showing the confirmation changes nothing"
+    );
+    assert!(
+        confirm.contains(&format!(
+            "{commercial} contacts reviendront à Jean DUPONT (JD) comme responsable commercial"
+        )),
+        "{confirm}"
+    );
+    assert!(
+        confirm.contains(&format!(
+            "{technical} contacts reviendront à Jean DUPONT (JD) comme responsable technique"
+        )),
+        "{confirm}"
+    );
+    assert!(confirm.contains("Confirmer l'annulation</button>"));
+    assert!(confirm.contains(&format!("href=\"/admin/batches/{}\"", batch.id)));
+
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+    let form = [
+        ("idempotency_key", undo_key.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let undo_url = app.url(&format!("/admin/batches/{}/undo", batch.id));
+    let first = client.post(&undo_url).form(&form).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second = text(client.post(&undo_url).form(&form).send().await.unwrap()).await;
+    assert!(second.contains("Ce formulaire avait déjà été validé"));
+    assert!(app.store.batch(batch.id).unwrap().unwrap().undone);
+
+    let after = app
+        .page(&client, &format!("/admin/batches/{}/undo", batch.id))
+        .await;
+    assert!(after.contains("Cette opération a déjà été annulée"));
+    assert!(!after.contains("Confirmer l'annulation</button>"));
 }

@@ -26,7 +26,7 @@ use super::layout::Layout;
 use super::paging::{PageQuery, RequestedPage, page_count};
 use super::render;
 use super::views::{ContactRow, CountsView, contact_rows};
-use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
+use crate::web::idempotency::{form_key_error, scoped_idempotency_key};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -113,7 +113,6 @@ struct BatchPage {
     batch: BatchRow,
     can_undo: bool,
     undo_note: Option<&'static str>,
-    idempotency_key: String,
     total: String,
     rows: Vec<ContactRow>,
     page: u32,
@@ -175,7 +174,6 @@ pub async fn show(
         layout: Layout::new(&session, format!("Opération n° {id}"), "batches"),
         can_undo: batch.can_be_undone(),
         undo_note,
-        idempotency_key: new_form_key(),
         total: plural(contacts.total, "contact", "contacts"),
         rows: contact_rows(&contacts.contacts),
         page,
