@@ -35,8 +35,8 @@ pub fn scoped_idempotency_key(user_id: i64, key: &str) -> Result<String, AppErro
 }
 
 /// Rewrites the store's rejection of a key reused with other parameters
-/// for a form, whose user never sees the key: the API's message quotes it
-/// and asks for a new one. Other errors pass unchanged.
+/// for a form, whose user never sees the key. The API's message quotes the
+/// key and requests a new one. Other errors pass unchanged.
 pub fn form_key_error(error: AppError) -> AppError {
     match error {
         AppError::Service(ServiceError::Store(StoreError::Rejected {

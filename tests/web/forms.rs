@@ -132,6 +132,8 @@ async fn same_origin_post_is_accepted() {
         .await
         .unwrap();
 
+    assert_eq!(response.status(), 303);
+    let response = app.follow(&client, response).await;
     assert_eq!(response.status(), 200);
     assert!(text(response).await.contains("appliquée"));
 }
@@ -175,6 +177,7 @@ async fn region_preview_matches_the_run() {
         .send()
         .await
         .unwrap();
+    let result = app.follow(&client, result).await;
     assert_eq!(result.status(), 200);
     let page = text(result).await;
 
@@ -296,24 +299,20 @@ async fn double_submit_runs_once() {
     ];
     let batches_before = app.batch_count();
 
-    let first = text(
-        client
-            .post(app.url("/admin/reassign"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let second = text(
-        client
-            .post(app.url("/admin/reassign"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let first = client
+        .post(app.url("/admin/reassign"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let first = text(app.follow(&client, first).await).await;
+    let second = client
+        .post(app.url("/admin/reassign"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let second = text(app.follow(&client, second).await).await;
 
     assert!(first.contains("Opération de masse n° "));
     assert!(first.contains("appliquée"));
@@ -930,4 +929,105 @@ async fn undo_asks_for_confirmation_first() {
         .await;
     assert!(after.contains("Cette opération a déjà été annulée"));
     assert!(!after.contains("Confirmer l'annulation</button>"));
+}
+
+/// Submits the region dialog `form` with `postal` to `QT` or `QU`.
+async fn submit_region(
+    app: &TestApp,
+    client: &reqwest::Client,
+    form: &str,
+    to: &str,
+    postal: &str,
+) -> reqwest::Response {
+    let csrf = hidden_field(form, "csrf_token").unwrap();
+    let key = hidden_field(form, "idempotency_key").unwrap();
+    let last_batch = hidden_field(form, "last_batch").unwrap();
+    client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", to),
+            ("country", "FRA"),
+            ("postal", postal),
+            ("idempotency_key", key.as_str()),
+            ("last_batch", last_batch.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valider_redirects_to_the_result() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let dialog = client
+        .get(app.url("/admin/reassign-region"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        dialog.headers().get("cache-control").unwrap(),
+        "no-store",
+        "Back to the dialog fetches it again"
+    );
+    let form = text(dialog).await;
+
+    let response = submit_region(&app, &client, &form, "QT", "51").await;
+
+    assert_eq!(response.status(), 303);
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(location, format!("/admin/batches/{}/result", batch.id));
+    let result = app.page(&client, location).await;
+    assert!(result.contains(&format!("Opération de masse n° {} appliquée.", batch.id)));
+    assert!(result.contains("codes postaux « 51 »"));
+    assert_eq!(data_changed(&result), Some(batch.outcome.changed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_form_does_not_run_again() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    // Two copies of the dialog shown before any run: one validated now,
+    // the other kept (another tab, or Back to a copy that was reloaded
+    // with a new key) and validated later.
+    let form = app.page(&client, "/admin/reassign-region").await;
+    let stale = app.page(&client, "/admin/reassign-region").await;
+    assert_ne!(
+        hidden_field(&form, "idempotency_key"),
+        hidden_field(&stale, "idempotency_key")
+    );
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let done = app.store.list_batches(1, 0).unwrap().remove(0);
+    // Another run moves the same contacts on, so running the stale form
+    // would change them again.
+    let other = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &other, "QU", "51").await;
+    let batches_before = app.batch_count();
+    let owned_before = qt_contacts(&app);
+
+    let response = submit_region(&app, &client, &stale, "QT", "51").await;
+
+    assert_eq!(response.status(), 303);
+    let page = text(app.follow(&client, response).await).await;
+    assert!(
+        page.contains(&format!(
+            "Cette opération a déjà été faite depuis l'ouverture de ce formulaire : opération de masse n° {}, par Quentin ADMIN (QA). Elle n'a pas été refaite",
+            done.id
+        )),
+        "{page}"
+    );
+    assert_eq!(app.batch_count(), batches_before, "no new batch");
+    assert_eq!(qt_contacts(&app), owned_before, "no contact moved");
+
+    // The same stale form with other values is a new operation and runs.
+    let response = submit_region(&app, &client, &stale, "QT", "02").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.batch_count(), batches_before + 1);
 }

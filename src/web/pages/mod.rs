@@ -9,6 +9,7 @@ pub mod paging;
 pub mod picker;
 pub mod reassign;
 pub mod region;
+pub mod run_result;
 pub mod undo_confirm;
 pub mod users;
 pub mod views;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/batches", get(batches::list))
         .route("/admin/batches/{id}", get(batches::show))
         .route("/admin/batches/{id}/export.csv", get(batches::export))
+        .route("/admin/batches/{id}/result", get(run_result::show))
         .route(
             "/admin/batches/{id}/undo",
             get(undo_confirm::show).post(batches::undo),

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::batch::{Batch, BatchId};
@@ -23,6 +22,7 @@ use crate::web::state::AppState;
 use super::error_page::PageError;
 use super::layout::Layout;
 use super::render;
+use super::run_result::no_store;
 
 /// Maximum contacts whose history the page reads to name the owners they
 /// go back to. Each contact costs one history query, so a larger batch
@@ -207,11 +207,7 @@ pub async fn show(
         skipped,
         idempotency_key: new_form_key(),
     };
-    let mut response = render(&page)?.into_response();
     // Back to this page after the undo must fetch it again, so that it
     // shows the batch as undone instead of a form that could be sent again.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(no_store(render(&page)?.into_response()))
 }
