@@ -28,8 +28,12 @@ pub fn plural(value: u64, singular: &str, plural: &str) -> String {
 
 /// Finds the département code of a postal prefix typed in the region form: two digits,
 /// three for overseas (`97x`, `98x`), `2A`/`2B` for Corsican prefixes of
-/// three digits and more. `20` alone covers both Corsican départements.
+/// three digits and more and for the codes `2A` and `2B` themselves. `20`
+/// alone covers both Corsican départements.
 fn prefix_departement(prefix: &str) -> Option<String> {
+    if prefix == "2A" || prefix == "2B" {
+        return Some(prefix.to_string());
+    }
     if prefix.len() < 2 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -47,8 +51,9 @@ fn prefix_departement(prefix: &str) -> Option<String> {
     prefix.get(..2).map(str::to_string)
 }
 
-/// Builds the label of a prefix in the region preview: `51 — Marne`, `20 — Corse`, or
-/// the prefix alone when it names no single département.
+/// Builds the label of a prefix in the region preview: `51 — Marne`, `20 — Corse`,
+/// `2A — Corse-du-Sud`, or the prefix alone when it names no single
+/// département.
 pub fn prefix_label(prefix: &str, country: &CountryCode) -> String {
     if !country.uses_french_postal_codes() {
         return prefix.to_string();
@@ -93,6 +98,8 @@ mod tests {
         assert_eq!(prefix_label("200", &france), "200 — Corse-du-Sud");
         assert_eq!(prefix_label("206", &france), "206 — Haute-Corse");
         assert_eq!(prefix_label("20", &france), "20 — Corse");
+        assert_eq!(prefix_label("2A", &france), "2A — Corse-du-Sud");
+        assert_eq!(prefix_label("2B", &france), "2B — Haute-Corse");
         assert_eq!(prefix_label("971", &france), "971 — Guadeloupe");
         assert_eq!(prefix_label("5", &france), "5");
     }

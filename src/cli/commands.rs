@@ -10,6 +10,7 @@ use crate::domain::country::CountryCode;
 use crate::service::demo::fill_demo;
 use crate::service::export::export_to_file;
 use crate::service::import::{ImportRequest, import_file};
+use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, apply_user_reassignment, parse_batch_id,
     prepare_region_reassignment, prepare_user_reassignment, preview_region_reassignment,
@@ -120,7 +121,12 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             )?;
             if args.dry_run {
                 let preview = preview_region_reassignment(store.as_ref(), &prepared)?;
-                output::print_region_preview(&prepared, &preview, args.json);
+                let typed_prefixes = typed_prefix_counts(&prepared, &preview, |departement| {
+                    Ok(preview_region_reassignment(store.as_ref(), departement)?
+                        .outcome
+                        .matched)
+                })?;
+                output::print_region_preview(&prepared, &preview, &typed_prefixes, args.json);
             } else {
                 let run = RunContextInput {
                     actor: actor()?,

@@ -11,7 +11,7 @@ use crate::service::demo::DemoReport;
 use crate::service::import::ImportReport;
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
 use crate::service::users_file::UserImportReport;
-use crate::storage::{Contact, RegionPreview};
+use crate::storage::{Contact, PrefixCount, RegionPreview};
 
 pub fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
@@ -113,9 +113,13 @@ pub fn print_user_reassignment(
     print_counts(outcome);
 }
 
+/// Prints a dry run. `typed_prefixes` are the per-prefix rows as the
+/// postal field named them (`2A` rather than `200` and `201`). The JSON
+/// keeps the store's `per_prefix`, because scripts read it.
 pub fn print_region_preview(
     prepared: &PreparedRegionReassignment,
     preview: &RegionPreview,
+    typed_prefixes: &[PrefixCount],
     as_json: bool,
 ) {
     if as_json {
@@ -129,9 +133,9 @@ pub fn print_region_preview(
     println!("Simulation : rien n'a été modifié.");
     print_region_header(prepared);
     print_counts(&preview.outcome);
-    if !preview.per_prefix.is_empty() {
+    if !typed_prefixes.is_empty() {
         println!("Par code postal :");
-        for prefix in &preview.per_prefix {
+        for prefix in typed_prefixes {
             let label = prefix_label(&prefix.prefix, &prepared.request.country);
             println!(
                 "  {label} : {}",

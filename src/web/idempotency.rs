@@ -4,6 +4,8 @@
 //! the key comes again.
 
 use super::error::AppError;
+use crate::service::ServiceError;
+use crate::storage::StoreError;
 
 /// Generates the idempotency key of a form that runs an operation, so that
 /// sending the same form twice runs it once.
@@ -30,6 +32,22 @@ pub fn scoped_idempotency_key(user_id: i64, key: &str) -> Result<String, AppErro
         ));
     }
     Ok(format!("user-{user_id}:{key}"))
+}
+
+/// Rewrites the store's rejection of a key reused with other parameters
+/// for a form, whose user never sees the key. The API's message quotes the
+/// key and requests a new one. Other errors pass unchanged.
+pub fn form_key_error(error: AppError) -> AppError {
+    match error {
+        AppError::Service(ServiceError::Store(StoreError::Rejected {
+            code: code @ "idempotency_key_reused",
+            ..
+        })) => AppError::Service(ServiceError::Store(StoreError::rejected(
+            code,
+            "Ce formulaire a déjà été validé avec d'autres valeurs : rien n'a été modifié cette fois. Rechargez le formulaire (ou ouvrez-le de nouveau depuis le menu Admin), puis validez-le pour lancer une nouvelle opération.",
+        ))),
+        other => other,
+    }
 }
 
 #[cfg(test)]

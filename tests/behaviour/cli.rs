@@ -372,3 +372,39 @@ fn preview_sample_shows_matching_address() {
         assert!(!text.contains("Pardaillan"), "{text}");
     });
 }
+
+#[test]
+fn dry_run_labels_corsica_as_typed() {
+    each_engine(|db| {
+        setup(db);
+        // Both addresses of k3 are in Corse-du-Sud, under two postal
+        // prefixes: the 2A row must count that contact once.
+        let path = write_file(
+            db,
+            "corsica.csv",
+            format!("{HEADER}\nk3,Rossi,Ange,,20000,Ajaccio,FRA,20167,Mezzavia,FRA,JD,JD\nk4,Santoni,Lucie,,,,,20200,Bastia,FRA,BB,JD\n").as_bytes(),
+        );
+        let output = relais(db, &["import", path.to_str().unwrap(), "--json"]);
+        assert_eq!(json(&output)["imported"], 2);
+
+        let output = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--postal",
+                "2A;51;2b",
+                "--dry-run",
+            ],
+        );
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("2A — Corse-du-Sud : 1 contact\n"), "{text}");
+        assert!(text.contains("2B — Haute-Corse : 1 contact\n"), "{text}");
+        assert!(text.contains("51 — Marne : 1 contact\n"), "{text}");
+        for expanded in ["200", "201", "202", "206"] {
+            assert!(!text.contains(&format!("  {expanded} — ")), "{text}");
+        }
+    });
+}

@@ -451,12 +451,24 @@ async fn region_reassignment_and_undo_in_browser() {
     client
         .wait()
         .at_most(WAIT)
-        .for_element(Locator::Css("form.undo-form button"))
+        .for_element(Locator::Css("a.undo-link"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+    let confirm = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("form.undo-form button"))
+        .await
+        .unwrap();
+    assert!(
+        !app.store.batch(batch_id).unwrap().unwrap().undone,
+        "the first click only asks for confirmation"
+    );
+    assert_accessible(client, "undo confirmation").await;
+    confirm.click().await.unwrap();
     let undone = wait_for_html(client, "main", "the undo result", |html| {
         html.contains("annulée par")
     })

@@ -132,6 +132,8 @@ async fn same_origin_post_is_accepted() {
         .await
         .unwrap();
 
+    assert_eq!(response.status(), 303);
+    let response = app.follow(&client, response).await;
     assert_eq!(response.status(), 200);
     assert!(text(response).await.contains("appliquée"));
 }
@@ -175,6 +177,7 @@ async fn region_preview_matches_the_run() {
         .send()
         .await
         .unwrap();
+    let result = app.follow(&client, result).await;
     assert_eq!(result.status(), 200);
     let page = text(result).await;
 
@@ -296,24 +299,20 @@ async fn double_submit_runs_once() {
     ];
     let batches_before = app.batch_count();
 
-    let first = text(
-        client
-            .post(app.url("/admin/reassign"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let second = text(
-        client
-            .post(app.url("/admin/reassign"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let first = client
+        .post(app.url("/admin/reassign"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let first = text(app.follow(&client, first).await).await;
+    let second = client
+        .post(app.url("/admin/reassign"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let second = text(app.follow(&client, second).await).await;
 
     assert!(first.contains("Opération de masse n° "));
     assert!(first.contains("appliquée"));
@@ -382,9 +381,17 @@ async fn undo_from_the_journal() {
     let detail = app
         .page(&client, &format!("/admin/batches/{}", batch.id))
         .await;
-    assert!(detail.contains("Annuler cette opération"));
-    let undo_key = hidden_field(&detail, "idempotency_key").unwrap();
-    let undo_csrf = hidden_field(&detail, "csrf_token").unwrap();
+    assert!(detail.contains(&format!("href=\"/admin/batches/{}/undo\"", batch.id)));
+    assert!(
+        !detail.contains("name=\"idempotency_key\""),
+        "the batch page itself runs nothing"
+    );
+    let confirm = app
+        .page(&client, &format!("/admin/batches/{}/undo", batch.id))
+        .await;
+    assert!(confirm.contains("Confirmer l'annulation"));
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+    let undo_csrf = hidden_field(&confirm, "csrf_token").unwrap();
     let form = [
         ("idempotency_key", undo_key.as_str()),
         ("csrf_token", undo_csrf.as_str()),
@@ -423,7 +430,7 @@ async fn undo_from_the_journal() {
         .page(&client, &format!("/admin/batches/{}", batch.id))
         .await;
     assert!(after.contains("annulée par"));
-    assert!(!after.contains("Annuler cette opération</button>"));
+    assert!(!after.contains("Annuler cette opération</a>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,10 +463,16 @@ async fn undo_lists_contacts_changed_since() {
         .send()
         .await
         .unwrap();
-    let detail = app
-        .page(&client, &format!("/admin/batches/{}", region_batch.id))
+    let confirm = app
+        .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))
         .await;
-    let undo_key = hidden_field(&detail, "idempotency_key").unwrap();
+    assert!(
+        confirm.contains(
+            "contacts ont changé de responsable depuis l'opération : ils seront ignorés et listés."
+        ),
+        "{confirm}"
+    );
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
 
     let result = text(
         client
@@ -778,4 +791,243 @@ async fn region_sample_shows_matching_addresses() {
             "sample address outside 51: {item}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_preview_labels_corsica_as_typed() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+
+    let page = app
+        .page(&client, "/admin/reassign-region?to=QT&postal=51%3B2a%3B2B")
+        .await;
+
+    assert!(page.contains("<td>2A — Corse-du-Sud</td>"), "{page}");
+    assert!(page.contains("<td>2B — Haute-Corse</td>"), "{page}");
+    assert!(page.contains("<td>51 — Marne</td>"), "{page}");
+    for expanded in ["200", "201", "202", "206"] {
+        assert!(
+            !page.contains(&format!("<td>{expanded} — ")),
+            "no row for the expanded prefix {expanded}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_key_with_other_fields_is_rejected() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/reassign").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let key = hidden_field(&page, "idempotency_key").unwrap();
+    let submit = |from: &'static str| {
+        client
+            .post(app.url("/admin/reassign"))
+            .form(&[
+                ("from", from),
+                ("to", "QT"),
+                ("idempotency_key", key.as_str()),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+    };
+    let first = submit("JD").await.unwrap();
+    assert!(first.status().is_success() || first.status().is_redirection());
+    let batches_before = app.batch_count();
+    let owned_before = qt_contacts(&app);
+
+    let reused = submit("PL").await.unwrap();
+
+    assert_eq!(reused.status(), 409);
+    let page = text(reused).await;
+    assert!(
+        page.contains(
+            "Ce formulaire a déjà été validé avec d'autres valeurs : rien n'a été modifié"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("Rechargez le formulaire"), "{page}");
+    assert!(
+        !page.contains("clé d'idempotence"),
+        "the key stays hidden from people"
+    );
+    assert_eq!(app.batch_count(), batches_before);
+    assert_eq!(qt_contacts(&app), owned_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_asks_for_confirmation_first() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/reassign").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let key = hidden_field(&page, "idempotency_key").unwrap();
+    client
+        .post(app.url("/admin/reassign"))
+        .form(&[
+            ("from", "JD"),
+            ("to", "QT"),
+            ("idempotency_key", key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let (commercial, technical) = (batch.outcome.commercial, batch.outcome.technical);
+    assert!(
+        commercial > 1 && technical > 1,
+        "JD owns contacts on both roles"
+    );
+
+    let response = client
+        .get(app.url(&format!("/admin/batches/{}/undo", batch.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("cache-control").unwrap(),
+        "no-store",
+        "Back after the undo fetches the page again"
+    );
+    let confirm = text(response).await;
+
+    assert!(
+        !app.store.batch(batch.id).unwrap().unwrap().undone,
+        "showing the confirmation changes nothing"
+    );
+    assert!(
+        confirm.contains(&format!(
+            "{commercial} contacts reviendront à Jean DUPONT (JD) comme responsable commercial"
+        )),
+        "{confirm}"
+    );
+    assert!(
+        confirm.contains(&format!(
+            "{technical} contacts reviendront à Jean DUPONT (JD) comme responsable technique"
+        )),
+        "{confirm}"
+    );
+    assert!(confirm.contains("Confirmer l'annulation</button>"));
+    assert!(confirm.contains(&format!("href=\"/admin/batches/{}\"", batch.id)));
+
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+    let form = [
+        ("idempotency_key", undo_key.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let undo_url = app.url(&format!("/admin/batches/{}/undo", batch.id));
+    let first = client.post(&undo_url).form(&form).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second = text(client.post(&undo_url).form(&form).send().await.unwrap()).await;
+    assert!(second.contains("Ce formulaire avait déjà été validé"));
+    assert!(app.store.batch(batch.id).unwrap().unwrap().undone);
+
+    let after = app
+        .page(&client, &format!("/admin/batches/{}/undo", batch.id))
+        .await;
+    assert!(after.contains("Cette opération a déjà été annulée"));
+    assert!(!after.contains("Confirmer l'annulation</button>"));
+}
+
+/// Submits the region dialog `form` with `postal` to `QT` or `QU`.
+async fn submit_region(
+    app: &TestApp,
+    client: &reqwest::Client,
+    form: &str,
+    to: &str,
+    postal: &str,
+) -> reqwest::Response {
+    let csrf = hidden_field(form, "csrf_token").unwrap();
+    let key = hidden_field(form, "idempotency_key").unwrap();
+    let last_batch = hidden_field(form, "last_batch").unwrap();
+    client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", to),
+            ("country", "FRA"),
+            ("postal", postal),
+            ("idempotency_key", key.as_str()),
+            ("last_batch", last_batch.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valider_redirects_to_the_result() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let dialog = client
+        .get(app.url("/admin/reassign-region"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        dialog.headers().get("cache-control").unwrap(),
+        "no-store",
+        "Back to the dialog fetches it again"
+    );
+    let form = text(dialog).await;
+
+    let response = submit_region(&app, &client, &form, "QT", "51").await;
+
+    assert_eq!(response.status(), 303);
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(location, format!("/admin/batches/{}/result", batch.id));
+    let result = app.page(&client, location).await;
+    assert!(result.contains(&format!("Opération de masse n° {} appliquée.", batch.id)));
+    assert!(result.contains("codes postaux « 51 »"));
+    assert_eq!(data_changed(&result), Some(batch.outcome.changed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_form_does_not_run_again() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    // Two copies of the dialog shown before any run: one validated now,
+    // the other kept (another tab, or Back to a copy that was reloaded
+    // with a new key) and validated later.
+    let form = app.page(&client, "/admin/reassign-region").await;
+    let stale = app.page(&client, "/admin/reassign-region").await;
+    assert_ne!(
+        hidden_field(&form, "idempotency_key"),
+        hidden_field(&stale, "idempotency_key")
+    );
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let done = app.store.list_batches(1, 0).unwrap().remove(0);
+    // Another run moves the same contacts on, so running the stale form
+    // would change them again.
+    let other = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &other, "QU", "51").await;
+    let batches_before = app.batch_count();
+    let owned_before = qt_contacts(&app);
+
+    let response = submit_region(&app, &client, &stale, "QT", "51").await;
+
+    assert_eq!(response.status(), 303);
+    let page = text(app.follow(&client, response).await).await;
+    assert!(
+        page.contains(&format!(
+            "Cette opération a déjà été faite depuis l'ouverture de ce formulaire : opération de masse n° {}, par Quentin ADMIN (QA). Elle n'a pas été refaite",
+            done.id
+        )),
+        "{page}"
+    );
+    assert_eq!(app.batch_count(), batches_before, "no new batch");
+    assert_eq!(qt_contacts(&app), owned_before, "no contact moved");
+
+    // The same stale form with other values is a new operation and runs.
+    let response = submit_region(&app, &client, &stale, "QT", "02").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.batch_count(), batches_before + 1);
 }

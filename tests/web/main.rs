@@ -7,6 +7,7 @@ mod api;
 mod browser;
 mod forms;
 mod login;
+mod paging;
 mod request_ids;
 mod support;
 mod two_servers;

@@ -196,6 +196,30 @@ impl TestApp {
         text(response).await
     }
 
+    /// Follows the 303 that a successful Valider answers, as a browser
+    /// does, and returns the page it leads to; other answers pass as they
+    /// are.
+    pub async fn follow(
+        &self,
+        client: &reqwest::Client,
+        response: reqwest::Response,
+    ) -> reqwest::Response {
+        if response.status() != 303 {
+            return response;
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .expect("a redirect names its target")
+            .to_string();
+        client
+            .get(self.url(&location))
+            .send()
+            .await
+            .expect("page answer")
+    }
+
     pub fn api(
         &self,
         method: reqwest::Method,

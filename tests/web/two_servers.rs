@@ -134,6 +134,27 @@ fn page(response: reqwest::blocking::Response) -> String {
     unescape(&response.text().expect("page body"))
 }
 
+/// Follows the 303 of a successful Valider on the server that sent it.
+fn follow(
+    browser: &Client,
+    server: &Server,
+    response: reqwest::blocking::Response,
+) -> reqwest::blocking::Response {
+    if response.status() != 303 {
+        return response;
+    }
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("a redirect names its target")
+        .to_string();
+    browser
+        .get(server.url(&location))
+        .send()
+        .expect("result page")
+}
+
 fn check_servers_behave_as_one(database: Database) {
     let location = database.location.clone();
     let token = prepare(&location);
@@ -202,20 +223,18 @@ fn check_servers_behave_as_one(database: Database) {
         ("idempotency_key", key.as_str()),
         ("csrf_token", csrf.as_str()),
     ];
-    let submitted = page(
-        browser
-            .post(second.url("/admin/reassign"))
-            .form(&form)
-            .send()
-            .expect("submit"),
-    );
-    let resubmitted = page(
-        browser
-            .post(first.url("/admin/reassign"))
-            .form(&form)
-            .send()
-            .expect("resubmit"),
-    );
+    let submitted = browser
+        .post(second.url("/admin/reassign"))
+        .form(&form)
+        .send()
+        .expect("submit");
+    let submitted = page(follow(&browser, &second, submitted));
+    let resubmitted = browser
+        .post(first.url("/admin/reassign"))
+        .form(&form)
+        .send()
+        .expect("resubmit");
+    let resubmitted = page(follow(&browser, &first, resubmitted));
 
     assert!(submitted.contains("appliquée"), "{submitted}");
     assert!(

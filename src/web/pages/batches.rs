@@ -6,7 +6,7 @@ use std::io::Write;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::domain::batch::{Batch, BatchId, UndoResult};
@@ -20,13 +20,13 @@ use crate::web::error::AppError;
 use crate::web::labels::{batch_params, count, plural, role_fr};
 use crate::web::state::AppState;
 
-use super::contacts::{PageQuery, page_number};
 use super::error_page::PageError;
 use super::extract::{FormData, QueryData};
 use super::layout::Layout;
+use super::paging::{PageQuery, RequestedPage, page_count};
 use super::render;
 use super::views::{ContactRow, CountsView, contact_rows};
-use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+use crate::web::idempotency::{form_key_error, scoped_idempotency_key};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -64,8 +64,13 @@ struct BatchesPage {
     layout: Layout,
     rows: Vec<BatchRow>,
     page: u32,
+    pages: u32,
     previous_href: Option<String>,
     next_href: Option<String>,
+}
+
+fn journal_href(page: u32) -> String {
+    format!("/admin/batches?page={page}")
 }
 
 pub async fn list(
@@ -73,21 +78,30 @@ pub async fn list(
     AdminUser(session): AdminUser,
     QueryData(paging): QueryData<PageQuery>,
 ) -> Result<Response, PageError> {
-    let page = page_number(&paging);
+    let requested = RequestedPage::parse(&paging)?;
+    let page = requested.first_guess();
     let offset = (page - 1).saturating_mul(PAGE_SIZE);
-    // Fetching one row more than shown reveals whether a next page exists.
-    let mut batches = state
-        .run(move |store| Ok(store.list_batches(PAGE_SIZE + 1, offset)?))
+    // The data version counts the rows of the batch table, which are the
+    // rows the journal lists.
+    let (total, batches) = state
+        .run(move |store| {
+            let (total, _) = store.data_version()?;
+            Ok((total, store.list_batches(PAGE_SIZE, offset)?))
+        })
         .await?;
-    let has_next = batches.len() > PAGE_SIZE as usize;
-    batches.truncate(PAGE_SIZE as usize);
+    let pages = page_count(total, PAGE_SIZE);
+    let (page, moved) = requested.resolve(pages);
+    if moved {
+        return Ok(Redirect::to(&journal_href(page)).into_response());
+    }
 
     let journal = BatchesPage {
         layout: Layout::new(&session, "Journal des opérations", "batches"),
         rows: batches.iter().map(BatchRow::new).collect(),
         page,
-        previous_href: (page > 1).then(|| format!("/admin/batches?page={}", page - 1)),
-        next_href: has_next.then(|| format!("/admin/batches?page={}", page + 1)),
+        pages,
+        previous_href: (page > 1).then(|| journal_href(page - 1)),
+        next_href: (page < pages).then(|| journal_href(page + 1)),
     };
     Ok(render(&journal)?.into_response())
 }
@@ -99,7 +113,6 @@ struct BatchPage {
     batch: BatchRow,
     can_undo: bool,
     undo_note: Option<&'static str>,
-    idempotency_key: String,
     total: String,
     rows: Vec<ContactRow>,
     page: u32,
@@ -123,7 +136,8 @@ pub async fn show(
     QueryData(paging): QueryData<PageQuery>,
 ) -> Result<Response, PageError> {
     let id = parse_batch_id(&id)?;
-    let page = page_number(&paging);
+    let requested = RequestedPage::parse(&paging)?;
+    let page = requested.first_guess();
     let offset = (page - 1).saturating_mul(PAGE_SIZE);
     let found = state
         .run(move |store| match store.batch(id)? {
@@ -151,14 +165,15 @@ pub async fn show(
     } else {
         None
     };
-    let pages = u32::try_from(contacts.total.div_ceil(u64::from(PAGE_SIZE)))
-        .unwrap_or(u32::MAX)
-        .max(1);
+    let pages = page_count(contacts.total, PAGE_SIZE);
+    let (page, moved) = requested.resolve(pages);
+    if moved {
+        return Ok(Redirect::to(&format!("/admin/batches/{id}?page={page}")).into_response());
+    }
     let detail = BatchPage {
         layout: Layout::new(&session, format!("Opération n° {id}"), "batches"),
         can_undo: batch.can_be_undone(),
         undo_note,
-        idempotency_key: new_form_key(),
         total: plural(contacts.total, "contact", "contacts"),
         rows: contact_rows(&contacts.contacts),
         page,
@@ -286,7 +301,8 @@ pub async fn undo(
     };
     let result = state
         .run(move |store| Ok(undo_batch(store, id, run)?))
-        .await?;
+        .await
+        .map_err(form_key_error)?;
 
     let applied = &result.applied;
     let lead = match applied.batch_id {

@@ -4,8 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::domain::country::CountryCode;
 use crate::domain::history::format_paris_time;
@@ -21,27 +20,12 @@ use crate::web::state::AppState;
 use super::error_page::PageError;
 use super::extract::QueryData;
 use super::layout::Layout;
+use super::paging::{PageQuery, RequestedPage, page_count};
 use super::reassign::field_error;
 use super::render;
 use super::views::{ContactRow, contact_rows};
 
 const PAGE_SIZE: u32 = 50;
-
-#[derive(Deserialize)]
-pub struct PageQuery {
-    page: Option<String>,
-}
-
-/// Reads the page number from the query string: 1 when absent or not a
-/// number.
-pub fn page_number(query: &PageQuery) -> u32 {
-    query
-        .page
-        .as_deref()
-        .and_then(|page| page.trim().parse::<u32>().ok())
-        .filter(|page| *page >= 1)
-        .unwrap_or(1)
-}
 
 pub struct SelectOption {
     pub value: String,
@@ -120,7 +104,8 @@ pub async fn list(
     QueryData(query): QueryData<ContactQuery>,
     QueryData(paging): QueryData<PageQuery>,
 ) -> Result<Response, PageError> {
-    let page = page_number(&paging);
+    let requested = RequestedPage::parse(&paging)?;
+    let page = requested.first_guess();
     let filter_query = query.clone();
     let (users, result) = state
         .run(move |store| {
@@ -162,9 +147,11 @@ pub async fn list(
             .filter(|(name, _)| *name == field)
             .map(|(_, message)| message.clone())
     };
-    let pages = u32::try_from(contacts.total.div_ceil(u64::from(PAGE_SIZE)))
-        .unwrap_or(u32::MAX)
-        .max(1);
+    let pages = page_count(contacts.total, PAGE_SIZE);
+    let (page, moved) = requested.resolve(pages);
+    if moved {
+        return Ok(Redirect::to(&page_href(&query, page)).into_response());
+    }
     let contacts_page = ContactsPage {
         layout: Layout::new(&session, "Contacts", "contacts"),
         owners: owner_options(&users, &query.owner),

@@ -5,9 +5,12 @@ pub mod contacts;
 pub mod error_page;
 pub mod extract;
 pub mod layout;
+pub mod paging;
 pub mod picker;
 pub mod reassign;
 pub mod region;
+pub mod run_result;
+pub mod undo_confirm;
 pub mod users;
 pub mod views;
 
@@ -51,7 +54,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/batches", get(batches::list))
         .route("/admin/batches/{id}", get(batches::show))
         .route("/admin/batches/{id}/export.csv", get(batches::export))
-        .route("/admin/batches/{id}/undo", post(batches::undo))
+        .route("/admin/batches/{id}/result", get(run_result::show))
+        .route(
+            "/admin/batches/{id}/undo",
+            get(undo_confirm::show).post(batches::undo),
+        )
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/users/{id}/activate", post(users::activate))
         .route("/admin/users/{id}/deactivate", post(users::deactivate))

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::batch::BatchKind;
 use crate::domain::user::User;
 use crate::service::ServiceError;
 use crate::service::reassign::{
@@ -24,8 +25,11 @@ use super::extract::{FormData, QueryData};
 use super::layout::Layout;
 use super::picker::UserPicker;
 use super::render;
+use super::run_result::{
+    done_since, no_store, parse_last_batch, redirect_to_done_since, redirect_to_result,
+};
 use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
-use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
 
 /// Contacts shown in the preview sample.
 const SAMPLE_SIZE: u32 = 5;
@@ -38,6 +42,9 @@ pub struct ReassignForm {
     to: String,
     #[serde(default)]
     idempotency_key: String,
+    /// Highest batch id when the form was shown; see `run_result`.
+    #[serde(default)]
+    last_batch: String,
 }
 
 pub struct ReassignSummary {
@@ -65,6 +72,7 @@ struct ReassignPage {
     to: UserPicker,
     preview: ReassignPreview,
     idempotency_key: String,
+    last_batch: String,
 }
 
 /// Field errors keyed by form field name.
@@ -159,16 +167,17 @@ async fn dialog(
 ) -> Result<Response, PageError> {
     let show_preview = !form.from.is_empty() || !form.to.is_empty();
     let query = form.clone();
-    let (users, preview, preview_errors) = state
+    let (users, last_batch, preview, preview_errors) = state
         .run(move |store| {
             let users: Vec<User> = store.list_users()?;
+            let (_, last_batch) = store.data_version()?;
             let (preview, errors) = if show_preview {
                 compute_preview(store, &query)?
             } else {
                 let hint = "Choisissez « de » et « vers » pour voir combien de contacts seront réaffectés.";
                 (ReassignPreview { hint: Some(hint), summary: None }, FieldErrors::new())
             };
-            Ok((users, preview, errors))
+            Ok((users, last_batch, preview, errors))
         })
         .await?;
     for (field, message) in preview_errors {
@@ -190,8 +199,14 @@ async fn dialog(
             .with_error(errors.remove("to")),
         preview,
         idempotency_key: key,
+        // A form sent back with an error keeps the version it was first
+        // shown with, because its user has not seen the batches since.
+        last_batch: match parse_last_batch(&form.last_batch) {
+            Some(shown) => shown.to_string(),
+            None => last_batch.to_string(),
+        },
     };
-    Ok((status, render(&page)?).into_response())
+    Ok(no_store((status, render(&page)?).into_response()))
 }
 
 /// Shows the « Réaffecter » dialog. Query parameters `from` and `to`
@@ -205,7 +220,9 @@ pub async fn show(
     dialog(&state, &session, form, StatusCode::OK, FieldErrors::new()).await
 }
 
-/// Valider: applies the reassignment once per form (idempotency key).
+/// Valider: applies the reassignment once per form (idempotency key), and
+/// not at all when the same reassignment committed since the form was
+/// shown. A run that recorded a batch redirects to its result page.
 pub async fn apply(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
@@ -217,20 +234,31 @@ pub async fn apply(
         idempotency_key: Some(key),
     };
     let (from, to) = (form.from.clone(), form.to.clone());
+    let last_batch = parse_last_batch(&form.last_batch);
     let result = state
         .run(
             move |store| match prepare_user_reassignment(store, &from, &to) {
                 Ok(prepared) => {
+                    let done =
+                        done_since(store, BatchKind::Reassign, &prepared.params, last_batch)?;
+                    if let Some(id) = done {
+                        return Ok(Ok(Err(id)));
+                    }
                     let applied = apply_user_reassignment(store, &prepared, run)?;
-                    Ok(Ok((prepared, applied)))
+                    Ok(Ok(Ok((prepared, applied))))
                 }
                 Err(error) => Ok(Err(field_error(error)?)),
             },
         )
-        .await?;
+        .await
+        .map_err(form_key_error)?;
 
     match result {
-        Ok((prepared, applied)) => {
+        Ok(Err(done_id)) => Ok(redirect_to_done_since(done_id)),
+        Ok(Ok((prepared, applied))) => {
+            if let Some(redirect) = redirect_to_result(&applied) {
+                return Ok(redirect);
+            }
             let page = RunResultPage {
                 layout: Layout::new(&session, "Réaffecter : résultat", "reassign"),
                 lead: result_lead(&applied, &prepared.to.display_name()),

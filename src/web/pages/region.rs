@@ -9,8 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
 
+use crate::domain::batch::BatchKind;
 use crate::domain::country::CountryCode;
 use crate::domain::postal::parse_postal_field;
+use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::preview_cache::PreviewCache;
 use crate::service::reassign::PreparedRegionReassignment;
 use crate::service::reassign::{
@@ -28,8 +30,11 @@ use super::layout::Layout;
 use super::picker::UserPicker;
 use super::reassign::{FieldErrors, PreviewAnswer, field_error};
 use super::render;
+use super::run_result::{
+    done_since, no_store, parse_last_batch, redirect_to_done_since, redirect_to_result,
+};
 use super::views::{ContactRow, CountsView, RunResultPage, result_lead};
-use crate::web::idempotency::{new_form_key, scoped_idempotency_key};
+use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
 
 const DEFAULT_COUNTRY: &str = "FRA";
 
@@ -47,6 +52,9 @@ pub struct RegionForm {
     role: String,
     #[serde(default)]
     idempotency_key: String,
+    /// Highest batch id when the form was shown; see `run_result`.
+    #[serde(default)]
+    last_batch: String,
 }
 
 fn default_country() -> String {
@@ -98,6 +106,7 @@ struct RegionPage {
     role_error: Option<String>,
     preview: RegionPreviewPartial,
     idempotency_key: String,
+    last_batch: String,
 }
 
 fn hint_only(hint: &'static str) -> RegionPreviewPartial {
@@ -162,13 +171,15 @@ fn compute_preview(
         }
     };
     let preview = previews.region_preview(store, &prepared)?;
+    let per_prefix = typed_prefix_counts(&prepared, &preview, |departement| {
+        Ok(previews.region_preview(store, departement)?.outcome.matched)
+    })?;
     let country = &prepared.request.country;
     let summary = RegionSummary {
         to_name: prepared.to.display_name(),
         country: format!("{} ({})", country.name_fr(), country.as_str()),
         counts: CountsView::new(&preview.outcome),
-        per_prefix: preview
-            .per_prefix
+        per_prefix: per_prefix
             .iter()
             .map(|prefix| PrefixRow {
                 label: prefix_label(&prefix.prefix, country),
@@ -232,11 +243,12 @@ async fn dialog(
 ) -> Result<Response, PageError> {
     let query = form.clone();
     let previews = std::sync::Arc::clone(&state.previews);
-    let (users, preview, preview_errors) = state
+    let (users, last_batch, preview, preview_errors) = state
         .run(move |store| {
             let users = store.list_users()?;
+            let (_, last_batch) = store.data_version()?;
             let (preview, errors) = compute_preview(store, &previews, &query)?;
-            Ok((users, preview, errors))
+            Ok((users, last_batch, preview, errors))
         })
         .await?;
     for (field, message) in preview_errors {
@@ -273,8 +285,14 @@ async fn dialog(
         role_error: errors.remove("role"),
         preview,
         idempotency_key: key,
+        // A form sent back with an error keeps the version it was first
+        // shown with, because its user has not seen the batches since.
+        last_batch: match parse_last_batch(&form.last_batch) {
+            Some(shown) => shown.to_string(),
+            None => last_batch.to_string(),
+        },
     };
-    Ok((status, render(&page)?).into_response())
+    Ok(no_store((status, render(&page)?).into_response()))
 }
 
 /// Shows the dialog. Query parameters pre-fill it and show the preview
@@ -288,7 +306,9 @@ pub async fn show(
     dialog(&state, &session, form, StatusCode::OK, FieldErrors::new()).await
 }
 
-/// Valider: applies the region reassignment once per form.
+/// Valider: applies the region reassignment once per form, and not at all
+/// when the same reassignment committed since the form was shown. A run
+/// that recorded a batch redirects to its result page.
 pub async fn apply(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
@@ -300,6 +320,7 @@ pub async fn apply(
         idempotency_key: Some(key),
     };
     let request = form.clone();
+    let last_batch = parse_last_batch(&form.last_batch);
     let result = state
         .run(move |store| {
             let prepared = prepare_region_reassignment(
@@ -311,16 +332,25 @@ pub async fn apply(
             );
             match prepared {
                 Ok(prepared) => {
+                    let kind = BatchKind::ReassignRegion;
+                    if let Some(id) = done_since(store, kind, &prepared.params, last_batch)? {
+                        return Ok(Ok(Err(id)));
+                    }
                     let applied = apply_region_reassignment(store, &prepared, run)?;
-                    Ok(Ok((prepared, applied)))
+                    Ok(Ok(Ok((prepared, applied))))
                 }
                 Err(error) => Ok(Err(field_error(error)?)),
             }
         })
-        .await?;
+        .await
+        .map_err(form_key_error)?;
 
     match result {
-        Ok((prepared, applied)) => {
+        Ok(Err(done_id)) => Ok(redirect_to_done_since(done_id)),
+        Ok(Ok((prepared, applied))) => {
+            if let Some(redirect) = redirect_to_result(&applied) {
+                return Ok(redirect);
+            }
             let country = &prepared.request.country;
             let page = RunResultPage {
                 layout: Layout::new(&session, "Réaffecter par région : résultat", "region"),

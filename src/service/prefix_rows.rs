@@ -1,0 +1,97 @@
+//! Per-prefix counts of a region preview as people read them: a Corsican
+//! département typed as `2A` or `2B` is one row under that code, although
+//! the store counts the postal prefixes it expands to (`200`, `201`).
+
+use crate::domain::postal::{PostalPrefix, PostalSelection};
+use crate::reference;
+use crate::storage::{PrefixCount, RegionPreview};
+
+use super::ServiceError;
+use super::reassign::PreparedRegionReassignment;
+
+/// Returns the per-prefix rows of `preview`, with the prefixes of each
+/// Corsican département code typed in the postal field gathered into one
+/// row labelled with that code.
+///
+/// A contact can have one address in `200xx` and the other in `201xx`, so
+/// the rows of a département are not added up: `matched_in` counts the
+/// contacts of the département's prefixes in one preview. A code whose
+/// prefixes were merged into a shorter typed prefix (`20;2A` is `20`) keeps
+/// the store's rows.
+pub fn typed_prefix_counts(
+    prepared: &PreparedRegionReassignment,
+    preview: &RegionPreview,
+    mut matched_in: impl FnMut(&PreparedRegionReassignment) -> Result<u64, ServiceError>,
+) -> Result<Vec<PrefixCount>, ServiceError> {
+    let mut rows = preview.per_prefix.clone();
+    if !prepared.request.country.uses_french_postal_codes() {
+        return Ok(rows);
+    }
+    let typed = prepared.params["postal"].as_str().unwrap_or_default();
+    for code in typed_corsica_codes(typed) {
+        let Some(prefixes) = reference::corsica_postal_prefixes(&code) else {
+            continue;
+        };
+        let positions: Vec<usize> = prefixes
+            .iter()
+            .filter_map(|prefix| rows.iter().position(|row| row.prefix == *prefix))
+            .collect();
+        if positions.len() != prefixes.len() {
+            continue;
+        }
+
+        let mut departement = prepared.clone();
+        departement.request.postal = PostalSelection::Prefixes(
+            prefixes
+                .iter()
+                .filter_map(|prefix| PostalPrefix::new(prefix))
+                .collect(),
+        );
+        let matched = matched_in(&departement)?;
+
+        let first = positions.iter().copied().min().unwrap_or(0);
+        rows[first] = PrefixCount {
+            prefix: code.clone(),
+            matched,
+        };
+        let mut index = 0;
+        rows.retain(|row| {
+            let keep = index == first || !prefixes.contains(&row.prefix);
+            index += 1;
+            keep
+        });
+    }
+    Ok(rows)
+}
+
+/// Returns `2A` and `2B` when the postal field names them, in that order
+/// and once each, whatever their case, spacing or hyphens (`2 a`, `2-B`).
+fn typed_corsica_codes(postal: &str) -> Vec<String> {
+    let typed: Vec<String> = postal
+        .split([';', ','])
+        .map(|part| {
+            part.chars()
+                .filter(|c| !c.is_whitespace() && *c != '-')
+                .map(|c| c.to_ascii_uppercase())
+                .collect()
+        })
+        .collect();
+    ["2A", "2B"]
+        .into_iter()
+        .filter(|code| typed.iter().any(|part| part == code))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corsica_codes_are_found_as_typed() {
+        assert_eq!(typed_corsica_codes("51; 2a ,2-B"), vec!["2A", "2B"]);
+        assert_eq!(typed_corsica_codes("2B;2B"), vec!["2B"]);
+        assert!(typed_corsica_codes("200;201").is_empty());
+        assert!(typed_corsica_codes("2AB").is_empty());
+    }
+}

@@ -1,0 +1,203 @@
+//! The result page of Valider, reached by POST-redirect-GET, and the check
+//! that keeps a stale form from running an operation done since it was
+//! shown.
+//!
+//! Valider returns 303 to `/admin/batches/{id}/result`, so Back and reload
+//! never send the form again. The dialogs are sent with `no-store`, so Back
+//! fetches them again with the current preview. A form also carries the
+//! highest batch id it was shown with (`last_batch`): when a batch of the
+//! same kind and parameters has committed since, the form shows that batch
+//! instead of running again, whatever its idempotency key.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::batch::{Applied, BatchId, BatchKind};
+use crate::service::reassign::parse_batch_id;
+use crate::storage::Store;
+use crate::web::auth::session::AdminUser;
+use crate::web::error::AppError;
+use crate::web::state::AppState;
+
+use super::error_page::PageError;
+use super::extract::QueryData;
+use super::layout::Layout;
+use super::render;
+use super::views::{CountsView, RunResultPage, result_lead};
+
+/// Maximum batches read, newest first, when looking for one done since a
+/// form was shown.
+// NOTE: a form shown before more than this many newer batches is checked
+// against these only, so an older duplicate would run again.
+const RECENT_BATCHES: u32 = 200;
+
+/// Reason the result page shows a batch that this request did not run.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultNote {
+    /// The same form, with the same key, was validated before.
+    Replayed,
+    /// The same operation committed after the form was shown.
+    DoneSince,
+}
+
+#[derive(Deserialize)]
+pub struct ResultQuery {
+    note: Option<ResultNote>,
+}
+
+/// Adds `Cache-Control: no-store`, so that Back fetches the page again.
+pub fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Reads the `last_batch` field of a form: the highest batch id when the
+/// form was shown, or `None` when absent or unreadable.
+pub fn parse_last_batch(value: &str) -> Option<BatchId> {
+    value.trim().parse::<BatchId>().ok().filter(|id| *id >= 0)
+}
+
+/// Finds a batch of `kind` with `params` that committed after
+/// `last_batch`.
+pub fn done_since(
+    store: &dyn Store,
+    kind: BatchKind,
+    params: &serde_json::Value,
+    last_batch: Option<BatchId>,
+) -> Result<Option<BatchId>, AppError> {
+    let Some(last_batch) = last_batch else {
+        return Ok(None);
+    };
+    let found = store
+        .list_batches(RECENT_BATCHES, 0)?
+        .into_iter()
+        .take_while(|batch| batch.id > last_batch)
+        .find(|batch| batch.kind == kind && batch.params == *params)
+        .map(|batch| batch.id);
+    Ok(found)
+}
+
+/// Returns the redirect to the result page of a run that recorded a
+/// batch, or `None` when the run recorded none.
+pub fn redirect_to_result(applied: &Applied) -> Option<Response> {
+    let id = applied.batch_id?;
+    let href = if applied.replayed {
+        format!("/admin/batches/{id}/result?note=replayed")
+    } else {
+        format!("/admin/batches/{id}/result")
+    };
+    Some(Redirect::to(&href).into_response())
+}
+
+/// Returns the redirect to the result of a batch done since the form was
+/// shown.
+pub fn redirect_to_done_since(id: BatchId) -> Response {
+    Redirect::to(&format!("/admin/batches/{id}/result?note=done_since")).into_response()
+}
+
+fn user_name(store: &dyn Store, initials: &str) -> Result<String, AppError> {
+    Ok(match store.find_user(initials)? {
+        Some(user) => user.display_name(),
+        None => initials.to_string(),
+    })
+}
+
+fn param<'a>(params: &'a serde_json::Value, key: &str) -> &'a str {
+    params
+        .get(key)
+        .and_then(|value| value.as_str())
+        .unwrap_or_default()
+}
+
+/// `GET /admin/batches/{id}/result`: the result of a reassignment, as
+/// Valider showed it. Other kinds of batch go to their journal page.
+pub async fn show(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    Path(id): Path<String>,
+    QueryData(query): QueryData<ResultQuery>,
+) -> Result<Response, PageError> {
+    let id = parse_batch_id(&id)?;
+    let found = state
+        .run(move |store| {
+            let Some(batch) = store.batch(id)? else {
+                return Ok(None);
+            };
+            let params = &batch.params;
+            let described = match batch.kind {
+                BatchKind::Reassign => Some((
+                    format!(
+                        "Réaffecter de {} vers {}.",
+                        user_name(store, param(params, "from"))?,
+                        user_name(store, param(params, "to"))?
+                    ),
+                    user_name(store, param(params, "to"))?,
+                )),
+                BatchKind::ReassignRegion => {
+                    let to = user_name(store, param(params, "to"))?;
+                    let country = param(params, "country");
+                    let country_name = crate::domain::country::CountryCode::parse(country)
+                        .ok()
+                        .flatten()
+                        .map(|code| code.name_fr().to_string())
+                        .unwrap_or_default();
+                    Some((
+                        format!(
+                            "Affecter à {to} les contacts avec une adresse en {country_name} ({country}), codes postaux « {} ».",
+                            param(params, "postal")
+                        ),
+                        to,
+                    ))
+                }
+                BatchKind::Undo | BatchKind::Import => None,
+            };
+            Ok(Some((batch, described)))
+        })
+        .await?;
+    let Some((batch, described)) = found else {
+        return Err(AppError::not_found(
+            "unknown_batch",
+            format!("Aucune opération de masse n° {id}."),
+        )
+        .into());
+    };
+    let Some((description, target_name)) = described else {
+        return Ok(Redirect::to(&format!("/admin/batches/{id}")).into_response());
+    };
+
+    let applied = Applied {
+        batch_id: Some(id),
+        outcome: batch.outcome,
+        replayed: query.note.is_some(),
+    };
+    let lead = match query.note {
+        Some(ResultNote::DoneSince) => format!(
+            "Cette opération a déjà été faite depuis l'ouverture de ce formulaire : opération de masse n° {id}, par {}. Elle n'a pas été refaite ; voici son résultat.",
+            batch.actor
+        ),
+        _ => result_lead(&applied, &target_name),
+    };
+    let (title, menu, again_href) = match batch.kind {
+        BatchKind::ReassignRegion => (
+            "Réaffecter par région : résultat",
+            "region",
+            "/admin/reassign-region",
+        ),
+        _ => ("Réaffecter : résultat", "reassign", "/admin/reassign"),
+    };
+    let page = RunResultPage {
+        layout: Layout::new(&session, title, menu),
+        lead,
+        description,
+        counts: CountsView::new(&batch.outcome),
+        batch_id: Some(id),
+        replayed: applied.replayed,
+        again_href,
+    };
+    Ok(render(&page)?.into_response())
+}
