@@ -9,4 +9,5 @@ mod forms;
 mod login;
 mod request_ids;
 mod support;
+mod tokens;
 mod two_servers;
