@@ -337,6 +337,32 @@ pub enum TokenCommand {
     /// Créer un jeton d'API pour un utilisateur ; le jeton est affiché seul sur la dernière ligne
     #[command(help_template = HELP_TEMPLATE)]
     Create(TokenCreateArgs),
+    /// Lister les jetons d'API, les plus récents d'abord, sans jamais afficher leur secret
+    #[command(help_template = HELP_TEMPLATE)]
+    List(TokenListArgs),
+    /// Révoquer un jeton d'API : l'API le refuse définitivement
+    #[command(help_template = HELP_TEMPLATE)]
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// N'afficher que les jetons de cet utilisateur (initiales, identifiant ou e-mail)
+    #[arg(long, value_name = "INITIALES")]
+    pub user: Option<String>,
+    /// Sortie JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// Numéro du jeton, donné par « relais token list »
+    #[arg(value_name = "NUMÉRO", allow_hyphen_values = true)]
+    pub token: String,
+    /// Sortie JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -209,6 +209,21 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             println!("{token}");
             Ok(())
         }
+        Command::Token(TokenCommand::List(args)) => {
+            let user = match &args.user {
+                Some(key) => Some(find_user(store.as_ref(), key)?),
+                None => None,
+            };
+            let tokens = tokens::list_api_tokens(store.as_ref(), user.as_ref())?;
+            output::print_tokens(&tokens, user.as_ref(), args.json);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke(args)) => {
+            let id = tokens::parse_token_id(&args.token)?;
+            let token = tokens::revoke_api_token(store.as_ref(), id)?;
+            output::print_token_revoked(&token, args.json);
+            Ok(())
+        }
     }
 }
 
@@ -247,7 +262,7 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
         UserCommand::Deactivate(key) => {
             let user = set_active(store, &key.user, false)?;
             println!(
-                "Utilisateur désactivé : {}. Ses contacts et son historique sont conservés.",
+                "Utilisateur désactivé : {}. Ses contacts et son historique sont conservés ; ses sessions sont fermées et ses jetons d'API révoqués définitivement.",
                 user.display_name()
             );
             Ok(())

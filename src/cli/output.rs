@@ -11,7 +11,7 @@ use crate::service::demo::DemoReport;
 use crate::service::import::ImportReport;
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
 use crate::service::users_file::UserImportReport;
-use crate::storage::{Contact, PrefixCount, RegionPreview};
+use crate::storage::{ApiToken, Contact, PrefixCount, RegionPreview};
 
 pub fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
@@ -497,6 +497,65 @@ pub fn print_users(users: &[User], as_json: bool) {
             notes
         );
     }
+}
+
+/// JSON of a token: the record plus a `revoked` flag, never a secret.
+fn token_json(token: &ApiToken) -> serde_json::Value {
+    let mut value = json!(token);
+    value["revoked"] = json!(token.revoked_at.is_some());
+    value
+}
+
+pub fn print_tokens(tokens: &[ApiToken], user: Option<&User>, as_json: bool) {
+    if as_json {
+        let list: Vec<_> = tokens.iter().map(token_json).collect();
+        print_json(&list);
+        return;
+    }
+    if tokens.is_empty() {
+        match user {
+            Some(user) => println!("Aucun jeton d'API pour {}.", user.display_name()),
+            None => println!("Aucun jeton d'API."),
+        }
+        return;
+    }
+    match user {
+        Some(user) => println!(
+            "Jetons d'API de {} (les plus récents d'abord) :",
+            user.display_name()
+        ),
+        None => println!("Jetons d'API (les plus récents d'abord) :"),
+    }
+    for token in tokens {
+        let last_use = match token.last_used_at {
+            Some(at) => format!("dernier usage le {}", format_paris_time(at)),
+            None => "jamais utilisé".to_string(),
+        };
+        let state = match token.revoked_at {
+            Some(at) => format!("révoqué le {}", format_paris_time(at)),
+            None => "actif".to_string(),
+        };
+        println!(
+            "  n° {}  {}  « {} »  créé le {}, {last_use} — {state}",
+            token.id,
+            token.user.display_name(),
+            token.label,
+            format_paris_time(token.created_at),
+        );
+    }
+}
+
+pub fn print_token_revoked(token: &ApiToken, as_json: bool) {
+    if as_json {
+        print_json(&token_json(token));
+        return;
+    }
+    println!(
+        "Jeton n° {} (« {} ») {} révoqué : l'API le refuse désormais.",
+        token.id,
+        token.label,
+        de(&token.user.display_name())
+    );
 }
 
 /// Hides the password of a database URL (`postgres://user:secret@host`).

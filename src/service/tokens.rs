@@ -1,12 +1,17 @@
 //! Secrets handed to clients: API tokens and session ids. Only their
 //! SHA-256 hashes are stored, so a copy of the database reveals none.
 
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 
+use crate::domain::history::format_paris_time;
 use crate::domain::user::User;
-use crate::storage::Store;
+use crate::storage::{ApiToken, ApiTokenId, Store, StoreError, TokenRevocation};
 
 use super::ServiceError;
+
+/// Places where an administrator finds token numbers, quoted in errors.
+const WHERE_TO_LIST: &str = "« relais token list » ou l'écran Utilisateurs";
 
 /// Generates a random secret: 32 bytes, hex-encoded, after a prefix naming its use.
 pub fn new_secret(prefix: &str) -> String {
@@ -41,6 +46,96 @@ pub fn create_api_token(
     Ok(token)
 }
 
+/// Lists the tokens of `user`, or of every user, newest first. The records
+/// hold neither secrets nor hashes.
+pub fn list_api_tokens(
+    store: &dyn Store,
+    user: Option<&User>,
+) -> Result<Vec<ApiToken>, ServiceError> {
+    let tokens = store.list_api_tokens(user.map(|user| user.id))?;
+    tracing::info!(
+        user.id = user.map(|user| user.id),
+        tokens.count = tokens.len(),
+        "API tokens listed"
+    );
+    Ok(tokens)
+}
+
+/// Parses a token number as typed, `12` or `n° 12`.
+pub fn parse_token_id(text: &str) -> Result<ApiTokenId, ServiceError> {
+    let trimmed = text.trim();
+    let digits = trimmed
+        .strip_prefix("n°")
+        .or_else(|| trimmed.strip_prefix('#'))
+        .unwrap_or(trimmed)
+        .trim();
+    match digits.parse::<ApiTokenId>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(ServiceError::invalid(
+            "invalid_token_id",
+            "token",
+            format!(
+                "jeton : « {trimmed} » n'est pas un numéro de jeton ; les numéros sont donnés par {WHERE_TO_LIST}"
+            ),
+        )),
+    }
+}
+
+/// Revokes a token for good: the API rejects it from then on, even if its
+/// user is deactivated and reactivated. An unknown or already revoked
+/// token is an error, and nothing changes.
+pub fn revoke_api_token(store: &dyn Store, id: ApiTokenId) -> Result<ApiToken, ServiceError> {
+    match store.revoke_api_token(id, Utc::now())? {
+        TokenRevocation::Revoked(token) => {
+            tracing::info!(token.id = id, user.id = token.user.id, "API token revoked");
+            Ok(token)
+        }
+        TokenRevocation::AlreadyRevoked(token) => {
+            tracing::info!(
+                token.id = id,
+                user.id = token.user.id,
+                "API token revocation rejected: already revoked"
+            );
+            let revoked_at = token.revoked_at.map(format_paris_time).unwrap_or_default();
+            Err(StoreError::rejected(
+                "token_already_revoked",
+                format!(
+                    "jeton n° {id} (« {} », {}) : déjà révoqué le {revoked_at} ; rien n'a été modifié. Si cet utilisateur a encore besoin de l'API, créez-lui un nouveau jeton",
+                    token.label,
+                    token.user.display_name()
+                ),
+            )
+            .into())
+        }
+        TokenRevocation::NotFound => {
+            tracing::info!(
+                token.id = id,
+                "API token revocation rejected: unknown token"
+            );
+            Err(ServiceError::invalid(
+                "unknown_token",
+                "token",
+                format!(
+                    "jeton n° {id} : aucun jeton d'API ne porte ce numéro ; rien n'a été modifié. Vérifiez le numéro avec {WHERE_TO_LIST}"
+                ),
+            ))
+        }
+    }
+}
+
+/// Records that a token was just used, at most once a minute per token.
+/// A failure is logged and otherwise ignored: the call it belongs to was
+/// authenticated and goes on.
+pub fn note_api_token_use(store: &dyn Store, token_hash: &str) {
+    match store.record_api_token_use(token_hash, Utc::now()) {
+        Ok(_) => {}
+        Err(StoreError::Busy) => {
+            tracing::debug!("API token use not recorded: the database is busy; a later call will")
+        }
+        Err(error) => tracing::warn!(%error, "API token use not recorded"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +148,25 @@ mod tests {
         assert!(first.starts_with("relais_"));
         assert_eq!(first.len(), "relais_".len() + 64);
         assert_ne!(first, second);
+    }
+
+    #[test]
+    fn token_id_accepts_number_forms() {
+        assert_eq!(parse_token_id("12").unwrap(), 12);
+        assert_eq!(parse_token_id(" n° 12 ").unwrap(), 12);
+        assert_eq!(parse_token_id("#7").unwrap(), 7);
+    }
+
+    #[test]
+    fn token_id_rejects_other_text() {
+        for text in ["", "abc", "0", "-3", "relais_abcdef"] {
+            let error = parse_token_id(text).unwrap_err();
+            assert_eq!(error.code(), "invalid_token_id", "{text:?}");
+            assert!(
+                error.to_string().contains("relais token list"),
+                "{text:?}: {error}"
+            );
+        }
     }
 
     #[test]

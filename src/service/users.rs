@@ -73,6 +73,12 @@ pub fn set_active(store: &dyn Store, key: &str, active: bool) -> Result<User, Se
     })?;
     store.set_user_active(user.id, active)?;
     tracing::info!(user.id = user.id, user.initials = %user.initials, user.active = active, "user active flag changed");
+    if !active {
+        tracing::info!(
+            user.id = user.id,
+            "sessions of the deactivated user ended and their API tokens revoked"
+        );
+    }
     Ok(User { active, ..user })
 }
 

@@ -130,7 +130,17 @@ pub trait Store: Send + Sync {
     fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     fn create_api_token(&self, user: UserId, token_hash: &str, label: &str) -> StoreResult<i64>;
+    /// Returns the active user owning a token, unless the token is revoked.
     fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>>;
+    /// Lists the API tokens of one user, or of every user, newest first.
+    fn list_api_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<ApiToken>>;
+    /// Revokes a token at time `at`. An unknown or already revoked token is
+    /// left as it is and reported as such.
+    fn revoke_api_token(&self, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<TokenRevocation>;
+    /// Records a call made with an unrevoked token at time `at`, unless its
+    /// last recorded use is less than [`API_TOKEN_USE_INTERVAL_SECONDS`]
+    /// older. Returns whether it wrote.
+    fn record_api_token_use(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Records a failed login and returns how many failures the key has in
     /// the last `window_seconds`.
     fn record_login_failure(&self, key: &str, window_seconds: i64) -> StoreResult<u32>;

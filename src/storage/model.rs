@@ -9,6 +9,13 @@ use crate::domain::history::UserRef;
 use crate::domain::postal::PostalPrefix;
 use crate::domain::user::UserId;
 
+/// Numeric id of an API token, which administrators use to revoke it.
+pub type ApiTokenId = i64;
+
+/// Shortest time between two writes of a token's last use, so that API
+/// calls do not each write to the database.
+pub const API_TOKEN_USE_INTERVAL_SECONDS: i64 = 60;
+
 /// A stored address; `country` is empty when the address is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Address {
@@ -157,6 +164,30 @@ pub struct SessionRecord {
     pub user_id: UserId,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// An API token as administrators see it. It contains neither the secret
+/// nor its hash, so that no listing can leak them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: ApiTokenId,
+    pub user: UserRef,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    /// Last API call with the token, to the nearest
+    /// [`API_TOKEN_USE_INTERVAL_SECONDS`]; `None` when never used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Set once and never cleared: a revoked token stays rejected.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Outcome of a revocation request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenRevocation {
+    Revoked(ApiToken),
+    /// The token was already revoked; nothing was changed.
+    AlreadyRevoked(ApiToken),
+    NotFound,
 }
 
 /// Returns the contacts column that stores a role's owner, the same in

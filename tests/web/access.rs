@@ -42,6 +42,8 @@ async fn non_admin_admin_forms_change_nothing() {
     let users_before = app.store.list_users().unwrap();
     let jd = app.store.find_user("JD").unwrap().unwrap();
     let batch_id = app.store.list_batches(1, 0).unwrap()[0].id;
+    let tokens_before = app.store.list_api_tokens(None).unwrap();
+    let admin_token_id = tokens_before[tokens_before.len() - 1].id;
 
     let key = "8a3a3a49-8f1c-4d6d-9a3b-2f1f1f1f1f1f";
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
@@ -77,6 +79,10 @@ async fn non_admin_admin_forms_change_nothing() {
             "/admin/users/tokens".into(),
             vec![("user", "JD"), ("label", "vol")],
         ),
+        (
+            format!("/admin/users/tokens/{admin_token_id}/revoke"),
+            vec![],
+        ),
     ];
     for (path, mut fields) in posts {
         fields.push(("csrf_token", token.as_str()));
@@ -94,6 +100,11 @@ async fn non_admin_admin_forms_change_nothing() {
         app.store.list_users().unwrap(),
         users_before,
         "no user was created or changed"
+    );
+    assert_eq!(
+        app.store.list_api_tokens(None).unwrap(),
+        tokens_before,
+        "no token was created or revoked"
     );
 }
 

@@ -10,4 +10,5 @@ mod login;
 mod paging;
 mod request_ids;
 mod support;
+mod tokens;
 mod two_servers;

@@ -21,9 +21,9 @@ use relais::domain::history::HistoryEntry;
 use relais::domain::user::{NewUser, User, UserId};
 use relais::service::demo::fill_demo;
 use relais::storage::{
-    Contact, ContactFilter, ContactPage, ContactWrite, ExportSelection, ImportCounts,
-    ImportSession, NewSession, Page, RegionPreview, RunContext, SessionRecord, Store, StoreError,
-    StoreResult, open_store,
+    ApiToken, ApiTokenId, Contact, ContactFilter, ContactPage, ContactWrite, ExportSelection,
+    ImportCounts, ImportSession, NewSession, Page, RegionPreview, RunContext, SessionRecord, Store,
+    StoreError, StoreResult, TokenRevocation, open_store,
 };
 
 /// Header names of the file, among those the import accepts. There is no
@@ -407,6 +407,26 @@ impl Store for CaptureStore {
 
     fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
         self.inner.api_token_user(token_hash)
+    }
+
+    fn list_api_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<ApiToken>> {
+        self.inner.list_api_tokens(user)
+    }
+
+    fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<TokenRevocation> {
+        self.inner.revoke_api_token(id, at)
+    }
+
+    fn record_api_token_use(
+        &self,
+        token_hash: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        self.inner.record_api_token_use(token_hash, at)
     }
 
     fn record_login_failure(&self, key: &str, window_seconds: i64) -> StoreResult<u32> {

@@ -2,14 +2,18 @@
 //! session and API tokens are stored. Keeping them here rather than in the
 //! process lets several application servers share one database.
 
-use chrono::{Duration, Utc};
-use postgres::GenericClient;
+use chrono::{DateTime, Duration, Utc};
+use postgres::{GenericClient, Row};
 
+use crate::domain::history::UserRef;
 use crate::domain::user::{User, UserId};
-use crate::storage::{NewSession, SessionRecord};
+use crate::storage::{
+    API_TOKEN_USE_INTERVAL_SECONDS, ApiToken, ApiTokenId, NewSession, SessionRecord, StoreError,
+    TokenRevocation,
+};
 
-use super::PgResult;
 use super::rows::{self, USER_COLUMNS_U};
+use super::{Failure, PgResult};
 
 pub fn create_session(client: &mut impl GenericClient, session: &NewSession) -> PgResult<()> {
     let now = Utc::now();
@@ -54,12 +58,27 @@ pub fn delete_session(client: &mut impl GenericClient, token_hash: &str) -> PgRe
     Ok(())
 }
 
+/// Creates a token for an active user. The user row is read `FOR SHARE`,
+/// so a concurrent deactivation either waits for this insert, and then
+/// revokes the new token, or commits first, and then no token is created.
 pub fn create_api_token(
     client: &mut impl GenericClient,
     user: UserId,
     token_hash: &str,
     label: &str,
 ) -> PgResult<i64> {
+    let active = client.query_opt(
+        "SELECT 1 FROM users WHERE id = $1 AND active FOR SHARE",
+        &[&user],
+    )?;
+    if active.is_none() {
+        return Err(Failure::Store(StoreError::rejected(
+            "inactive_user",
+            format!(
+                "utilisateur n° {user} : inactif ou introuvable ; réactivez-le avant de lui créer un jeton"
+            ),
+        )));
+    }
     let row = client.query_one(
         "INSERT INTO api_tokens (token_hash, user_id, label, created_at)
          VALUES ($1, $2, $3, $4) RETURNING id",
@@ -68,19 +87,101 @@ pub fn create_api_token(
     Ok(row.try_get(0)?)
 }
 
-/// Returns the active user owning a token.
+/// Returns the active user owning an unrevoked token.
 pub fn api_token_user(client: &mut impl GenericClient, token_hash: &str) -> PgResult<Option<User>> {
     client
         .query_opt(
             &format!(
                 "SELECT {USER_COLUMNS_U} FROM api_tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.token_hash = $1 AND u.active"
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active"
             ),
             &[&token_hash],
         )?
         .as_ref()
         .map(rows::user)
         .transpose()
+}
+
+const TOKEN_COLUMNS: &str = "t.id, u.id, u.initials, u.first_name, u.last_name, \
+     t.label, t.created_at, t.last_used_at, t.revoked_at";
+
+fn api_token(row: &Row) -> PgResult<ApiToken> {
+    Ok(ApiToken {
+        id: row.try_get(0)?,
+        user: UserRef {
+            id: row.try_get(1)?,
+            initials: row.try_get(2)?,
+            first_name: row.try_get(3)?,
+            last_name: row.try_get(4)?,
+        },
+        label: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+        last_used_at: row.try_get(7)?,
+        revoked_at: row.try_get(8)?,
+    })
+}
+
+pub fn list_api_tokens(
+    client: &mut impl GenericClient,
+    user: Option<UserId>,
+) -> PgResult<Vec<ApiToken>> {
+    client
+        .query(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE $1::bigint IS NULL OR t.user_id = $1
+                 ORDER BY t.id DESC"
+            ),
+            &[&user],
+        )?
+        .iter()
+        .map(api_token)
+        .collect()
+}
+
+pub fn revoke_api_token(
+    client: &mut impl GenericClient,
+    id: ApiTokenId,
+    at: DateTime<Utc>,
+) -> PgResult<TokenRevocation> {
+    let changed = client.execute(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        &[&id, &at],
+    )?;
+    let token = client
+        .query_opt(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.id = $1"
+            ),
+            &[&id],
+        )?
+        .as_ref()
+        .map(api_token)
+        .transpose()?;
+    let revocation = match (token, changed) {
+        (None, _) => TokenRevocation::NotFound,
+        (Some(token), 0) => TokenRevocation::AlreadyRevoked(token),
+        (Some(token), _) => TokenRevocation::Revoked(token),
+    };
+    Ok(revocation)
+}
+
+/// Records a token's use. Within a minute of the last recorded use the
+/// `UPDATE` matches no row, so most calls write nothing.
+pub fn record_api_token_use(
+    client: &mut impl GenericClient,
+    token_hash: &str,
+    at: DateTime<Utc>,
+) -> PgResult<bool> {
+    let stale_before = at - Duration::seconds(API_TOKEN_USE_INTERVAL_SECONDS);
+    let written = client.execute(
+        "UPDATE api_tokens SET last_used_at = $3
+         WHERE token_hash = $1 AND revoked_at IS NULL
+           AND (last_used_at IS NULL OR last_used_at < $2)",
+        &[&token_hash, &stale_before, &at],
+    )?;
+    Ok(written > 0)
 }
 
 /// Records a failed login and returns how many failures `key` has in the

@@ -36,8 +36,9 @@ use crate::domain::history::HistoryEntry;
 use crate::domain::user::{NewUser, User, UserId};
 
 use super::{
-    Contact, ContactFilter, ContactPage, ExportSelection, ImportSession, NewSession, Page,
-    RegionPreview, RunContext, SessionRecord, Store, StoreError, StoreResult,
+    ApiToken, ApiTokenId, Contact, ContactFilter, ContactPage, ExportSelection, ImportSession,
+    NewSession, Page, RegionPreview, RunContext, SessionRecord, Store, StoreError, StoreResult,
+    TokenRevocation,
 };
 
 /// Versioned migrations, applied in order and recorded in
@@ -50,6 +51,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../../../migrations/postgres/0002_covering_indexes.sql"),
+    ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_api_token_revocation.sql"),
     ),
 ];
 
@@ -408,6 +413,26 @@ impl Store for PgStore {
 
     fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
         self.read(|client| auth::api_token_user(client, token_hash))
+    }
+
+    fn list_api_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<ApiToken>> {
+        self.read(|client| auth::list_api_tokens(client, user))
+    }
+
+    fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<TokenRevocation> {
+        self.write("revoke_api_token", |tx| auth::revoke_api_token(tx, id, at))
+    }
+
+    fn record_api_token_use(
+        &self,
+        token_hash: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        self.read(|client| auth::record_api_token_use(client, token_hash, at))
     }
 
     fn record_login_failure(&self, key: &str, window_seconds: i64) -> StoreResult<u32> {

@@ -149,8 +149,14 @@ pub fn set_active(client: &mut impl GenericClient, id: UserId, active: bool) -> 
         }));
     }
     if !active {
-        // A deactivated user loses every open session at once.
+        // A deactivated user loses every open session at once, and every
+        // API token for good: a revoked token stays rejected when the user
+        // is reactivated.
         client.execute("DELETE FROM sessions WHERE user_id = $1", &[&id])?;
+        client.execute(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            &[&id, &chrono::Utc::now()],
+        )?;
     }
     Ok(())
 }

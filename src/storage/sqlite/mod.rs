@@ -25,8 +25,9 @@ use crate::domain::history::HistoryEntry;
 use crate::domain::user::{NewUser, User, UserId};
 
 use super::{
-    Contact, ContactFilter, ContactPage, ExportSelection, ImportSession, NewSession, Page,
-    RegionPreview, RunContext, SessionRecord, Store, StoreError, StoreResult,
+    ApiToken, ApiTokenId, Contact, ContactFilter, ContactPage, ExportSelection, ImportSession,
+    NewSession, Page, RegionPreview, RunContext, SessionRecord, Store, StoreError, StoreResult,
+    TokenRevocation,
 };
 
 /// Versioned migrations, applied in order and recorded in
@@ -43,6 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../../../migrations/sqlite/0003_owner_indexes_by_region.sql"),
+    ),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_api_token_revocation.sql"),
     ),
 ];
 
@@ -358,6 +363,26 @@ impl Store for SqliteStore {
 
     fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
         auth::api_token_user(&*self.conn()?, token_hash)
+    }
+
+    fn list_api_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<ApiToken>> {
+        auth::list_api_tokens(&*self.conn()?, user)
+    }
+
+    fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<TokenRevocation> {
+        self.write(|tx| auth::revoke_api_token(tx, id, at))
+    }
+
+    fn record_api_token_use(
+        &self,
+        token_hash: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        auth::record_api_token_use(&*self.conn()?, token_hash, at)
     }
 
     fn record_login_failure(&self, key: &str, window_seconds: i64) -> StoreResult<u32> {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 
 /// How long a writer waits for another writer's transaction before giving
 /// up with « base occupée ».
-const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct SqliteManager {
     path: PathBuf,

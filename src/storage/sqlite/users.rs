@@ -125,9 +125,16 @@ pub fn set_active(conn: &Connection, id: UserId, active: bool) -> StoreResult<()
         });
     }
     if !active {
-        // A deactivated user loses every open session at once.
+        // A deactivated user loses every open session at once, and every
+        // API token for good: a revoked token stays rejected when the user
+        // is reactivated.
         conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
             .map_err(db_error)?;
+        conn.execute(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+            params![id, rows::timestamp(chrono::Utc::now())],
+        )
+        .map_err(db_error)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ fn error_responses(codes: &[&str]) -> Map<String, Value> {
     for code in codes {
         let description = match *code {
             "400" => "Requête illisible (JSON, paramètres, clé d'idempotence).",
-            "401" => "Jeton d'API absent ou invalide.",
+            "401" => "Jeton d'API absent, inconnu ou révoqué.",
             "403" => "Réservé aux administrateurs.",
             "404" => "Introuvable.",
             "409" => {

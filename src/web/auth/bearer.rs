@@ -1,13 +1,14 @@
 //! Bearer-token authentication of the JSON API. Tokens are looked up by
-//! their SHA-256 hash. The API ignores session cookies, so that no browser
-//! can be made to call it on a user's behalf.
+//! their SHA-256 hash. A revoked token gets the same 401 as an unknown
+//! one. The API ignores session cookies, so that no browser can be made to
+//! call it on a user's behalf.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::domain::user::{User, UserRole};
-use crate::service::tokens::hash_secret;
+use crate::service::tokens::{hash_secret, note_api_token_use};
 
 use crate::web::api::error::ApiError;
 use crate::web::error::AppError;
@@ -38,7 +39,13 @@ impl FromRequestParts<AppState> for ApiUser {
         };
         let token_hash = hash_secret(token);
         let user = state
-            .run(move |store| Ok(store.api_token_user(&token_hash)?))
+            .run(move |store| {
+                let user = store.api_token_user(&token_hash)?;
+                if user.is_some() {
+                    note_api_token_use(store, &token_hash);
+                }
+                Ok(user)
+            })
             .await?;
         match user {
             Some(user) => {
@@ -46,7 +53,7 @@ impl FromRequestParts<AppState> for ApiUser {
                 Ok(ApiUser(user))
             }
             None => {
-                tracing::warn!(path = %parts.uri.path(), "API call with an unknown token");
+                tracing::warn!(path = %parts.uri.path(), "API call with an unknown or revoked token");
                 Err(ApiError(AppError::Unauthenticated))
             }
         }

@@ -63,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/activate", post(users::activate))
         .route("/admin/users/{id}/deactivate", post(users::deactivate))
         .route("/admin/users/tokens", post(users::create_token))
+        .route("/admin/users/tokens/{id}/revoke", post(users::revoke_token))
 }
 
 pub fn protect_forms(state: AppState, router: Router<AppState>) -> Router<AppState> {

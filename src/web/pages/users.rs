@@ -1,5 +1,6 @@
 //! Outils → Admin → Utilisateurs: the list, creation with a password,
-//! deactivation and reactivation, and API tokens shown once.
+//! deactivation and reactivation, and API tokens: created and shown once,
+//! listed without their secret, revoked.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -7,10 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::domain::history::format_paris_time;
 use crate::domain::user::{User, UserId, UserRole};
 use crate::service::ServiceError;
-use crate::service::tokens::create_api_token;
+use crate::service::tokens::{create_api_token, list_api_tokens, parse_token_id, revoke_api_token};
 use crate::service::users::{MIN_PASSWORD_CHARS, UserForm, add_user, set_active};
+use crate::storage::ApiToken;
 use crate::storage::Store;
 use crate::web::auth::session::{AdminUser, Session};
 use crate::web::error::AppError;
@@ -31,6 +34,33 @@ pub struct UserRow {
     pub is_admin: bool,
     pub active: bool,
     pub is_self: bool,
+}
+
+/// One API token of the list. The secret is never shown again.
+pub struct TokenRow {
+    pub id: i64,
+    pub user_name: String,
+    pub label: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    /// Time of revocation, `None` while the token works.
+    pub revoked_at: Option<String>,
+}
+
+impl TokenRow {
+    fn new(token: &ApiToken) -> TokenRow {
+        TokenRow {
+            id: token.id,
+            user_name: token.user.display_name(),
+            label: token.label.clone(),
+            created_at: format_paris_time(token.created_at),
+            last_used_at: token
+                .last_used_at
+                .map(format_paris_time)
+                .unwrap_or_else(|| "jamais".to_string()),
+            revoked_at: token.revoked_at.map(format_paris_time),
+        }
+    }
 }
 
 /// The creation form as typed, kept to refill it after an error.
@@ -70,6 +100,7 @@ struct UsersPage {
     layout: Layout,
     notice: Option<String>,
     rows: Vec<UserRow>,
+    tokens: Vec<TokenRow>,
     fields: Vec<FormField>,
     admin_checked: bool,
     form_error: Option<String>,
@@ -129,6 +160,7 @@ fn form_fields(form: &CreateForm, mut errors: FieldErrors) -> Vec<FormField> {
 pub struct NoticeQuery {
     done: Option<String>,
     user: Option<String>,
+    token: Option<String>,
 }
 
 /// Builds the confirmation sentence named by the redirect after a change,
@@ -138,8 +170,12 @@ fn notice(query: &NoticeQuery) -> Option<String> {
     let text = match query.done.as_deref()? {
         "created" => format!("Utilisateur {user} créé."),
         "activated" => format!("Utilisateur {user} réactivé."),
-        "deactivated" => {
-            format!("Utilisateur {user} désactivé : ses contacts et son historique sont conservés.")
+        "deactivated" => format!(
+            "Utilisateur {user} désactivé : ses contacts et son historique sont conservés ; ses jetons d'API sont révoqués définitivement."
+        ),
+        "token_revoked" => {
+            let id: i64 = query.token.as_deref()?.parse().ok()?;
+            format!("Jeton n° {id} révoqué : l'API le refuse désormais.")
         }
         _ => return None,
     };
@@ -171,11 +207,14 @@ async fn users_page(
     form_error: Option<String>,
     notice: Option<String>,
 ) -> Result<Response, PageError> {
-    let users = state.run(|store| Ok(store.list_users()?)).await?;
+    let (users, tokens) = state
+        .run(|store| Ok((store.list_users()?, list_api_tokens(store, None)?)))
+        .await?;
     let page = UsersPage {
         layout: Layout::new(session, "Utilisateurs", "users"),
         notice,
         rows: rows(&users, session),
+        tokens: tokens.iter().map(TokenRow::new).collect(),
         fields: form_fields(&form, errors),
         admin_checked: form.admin.is_some(),
         form_error,
@@ -364,4 +403,22 @@ pub async fn create_token(
         token,
     };
     Ok(render(&page)?.into_response())
+}
+
+/// Revokes an API token, then returns to the users page with a notice. An
+/// unknown or already revoked token gets an error page naming it.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    AdminUser(_session): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_token_id(&id).map_err(AppError::from)?;
+    let token = state
+        .run(move |store| Ok(revoke_api_token(store, id)?))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/admin/users?done=token_revoked&token={}",
+        token.id
+    ))
+    .into_response())
 }
