@@ -51,6 +51,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/postgres/0002_covering_indexes.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_search_fold.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating, so that application
