@@ -11,4 +11,5 @@ mod preview_counts;
 mod real_data;
 mod reassign_region;
 mod reassign_user;
+mod search;
 mod undo;
