@@ -6,4 +6,5 @@ pub mod contact;
 pub mod country;
 pub mod history;
 pub mod postal;
+pub mod search;
 pub mod user;

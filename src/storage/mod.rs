@@ -17,6 +17,7 @@ use crate::domain::batch::{
 };
 use crate::domain::contact::ContactId;
 use crate::domain::history::HistoryEntry;
+use crate::domain::search::fold_for_search;
 use crate::domain::user::{NewUser, User, UserId};
 
 pub use model::*;
@@ -165,4 +166,15 @@ pub trait ImportSession {
     fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts>;
     /// Records the totals on the import batch and commits everything.
     fn commit(self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId>;
+}
+
+/// Builds the `LIKE … ESCAPE '\'` pattern of the contact search: the
+/// folded text between `%`, with `\`, `%` and `_` escaped so that they
+/// match themselves.
+pub(crate) fn search_pattern(text: &str) -> String {
+    let escaped = fold_for_search(text)
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }

@@ -11,5 +11,6 @@ mod preview_counts;
 mod real_data;
 mod reassign_region;
 mod reassign_user;
+mod search;
 mod tokens;
 mod undo;

@@ -1,6 +1,9 @@
 //! The JSON API: previews equal runs, idempotency, errors, contacts and
 //! history, the OpenAPI document.
 
+use relais::domain::batch::Actor;
+use relais::domain::country::CountryCode;
+use relais::service::import::{ImportRequest, import_file};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -365,6 +368,54 @@ async fn contacts_filter_and_paginate() {
     assert_eq!(status, 422);
     assert_eq!(bad["field"], "departement");
     assert_eq!(limit_status, 400);
+}
+
+/// Imports two contacts whose companies carry a ligature, accents and a
+/// `%`, which the demo base has none of.
+fn import_search_contacts(app: &TestApp) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("recherche.csv");
+    std::fs::write(
+        &path,
+        "source_id;Nom;Prénom;Société\n\
+         web-oeuvre;Zyxa;Hélène;Œuvre Éphémère\n\
+         web-bio;Zyxb;Noël;100% Bio\n",
+    )
+    .expect("write CSV");
+    let report = import_file(
+        app.store.as_ref(),
+        &path,
+        &ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: false,
+            actor: Actor::system("tests"),
+        },
+        &mut |_| {},
+    )
+    .expect("import");
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_search_ignores_case_and_accents() {
+    let app = TestApp::start().await;
+    import_search_contacts(&app);
+
+    let (_, folded) = get(&app, "/api/v1/contacts?q=OEUVRE%20ephemere").await;
+    let (_, accented) = get(&app, "/api/v1/contacts?q=%C5%93uvre%20%C3%A9ph").await;
+    let (_, percent) = get(&app, "/api/v1/contacts?q=100%25").await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/contacts?q=%C5%92UVRE+EPHEMERE").await;
+
+    assert_eq!(folded["total"], 1);
+    assert_eq!(folded["contacts"][0]["company"], "Œuvre Éphémère");
+    assert_eq!(accented["total"], 1);
+    assert_eq!(percent["total"], 1);
+    assert_eq!(percent["contacts"][0]["company"], "100% Bio");
+    assert!(
+        page.contains("Œuvre Éphémère"),
+        "screen search lacks the contact"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,9 @@ use postgres::{Client, GenericClient};
 use crate::domain::batch::BatchId;
 use crate::domain::contact::ContactId;
 use crate::domain::history::HistoryEntry;
-use crate::storage::{Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreError};
+use crate::storage::{
+    Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreError, search_pattern,
+};
 
 use super::params::Params;
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, HISTORY_COLUMNS, HISTORY_JOINS};
@@ -41,8 +43,9 @@ pub fn find(client: &mut impl GenericClient, key: &str) -> PgResult<Option<Conta
 }
 
 /// Builds the WHERE clause of a contact filter. Postal prefixes are byte
-/// ranges on the "C"-collated normalised codes; text search escapes `%`,
-/// `_` and `\`, so that what people type is matched literally.
+/// ranges on the "C"-collated normalised codes. Text search compares the
+/// columns folded by `relais_fold` (migration 0004) with
+/// [`search_pattern`], and the external id exactly.
 fn filter_clause(filter: &ContactFilter, params: &mut Params) -> String {
     let mut clauses = Vec::new();
 
@@ -99,15 +102,13 @@ fn filter_clause(filter: &ContactFilter, params: &mut Params) -> String {
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = params.push(format!("%{escaped}%"));
+        let pattern = params.push(search_pattern(text));
         let exact = params.push(text.to_string());
         clauses.push(format!(
-            "(c.last_name ILIKE {pattern} ESCAPE '\\' OR c.first_name ILIKE {pattern} ESCAPE '\\' \
-             OR c.company ILIKE {pattern} ESCAPE '\\' OR c.email ILIKE {pattern} ESCAPE '\\' \
+            "(relais_fold(c.last_name) LIKE {pattern} ESCAPE '\\' \
+             OR relais_fold(c.first_name) LIKE {pattern} ESCAPE '\\' \
+             OR relais_fold(c.company) LIKE {pattern} ESCAPE '\\' \
+             OR relais_fold(c.email) LIKE {pattern} ESCAPE '\\' \
              OR c.external_id = {exact})"
         ));
     }

@@ -6,7 +6,9 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use crate::domain::batch::BatchId;
 use crate::domain::contact::ContactId;
 use crate::domain::history::HistoryEntry;
-use crate::storage::{Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreResult};
+use crate::storage::{
+    Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreResult, search_pattern,
+};
 
 use super::db_error;
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, HISTORY_COLUMNS, HISTORY_JOINS};
@@ -37,8 +39,8 @@ pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
         .map_err(db_error)
 }
 
-/// Builds the WHERE clause of a contact filter. Text search escapes `%`
-/// and `_`, so that what people type is matched literally.
+/// Builds the WHERE clause of a contact filter. Text search compares the
+/// folded columns with [`search_pattern`], and the external id exactly.
 fn filter_clause(filter: &ContactFilter) -> (String, Vec<Value>) {
     let mut clauses = Vec::new();
     let mut values = Vec::new();
@@ -88,14 +90,12 @@ fn filter_clause(filter: &ContactFilter) -> (String, Vec<Value>) {
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
+        let pattern = search_pattern(text);
         clauses.push(
-            "(c.last_name LIKE ? ESCAPE '\\' OR c.first_name LIKE ? ESCAPE '\\' \
-             OR c.company LIKE ? ESCAPE '\\' OR c.email LIKE ? ESCAPE '\\' OR c.external_id = ?)"
+            "(relais_fold(c.last_name) LIKE ? ESCAPE '\\' \
+             OR relais_fold(c.first_name) LIKE ? ESCAPE '\\' \
+             OR relais_fold(c.company) LIKE ? ESCAPE '\\' \
+             OR relais_fold(c.email) LIKE ? ESCAPE '\\' OR c.external_id = ?)"
                 .to_string(),
         );
         for _ in 0..4 {

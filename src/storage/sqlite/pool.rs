@@ -3,7 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
+
+use crate::domain::search::fold_for_search;
 
 /// How long a writer waits for another writer's transaction before giving
 /// up with « base occupée ».
@@ -36,7 +40,35 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     super::ranges::register(&conn)?;
+    register_search_fold(&conn)?;
     Ok(conn)
+}
+
+/// Registers `relais_fold(text)`, which applies [`fold_for_search`] under
+/// the name of the PostgreSQL function, so both engines share the SQL. It is a connection
+/// function and no schema object uses it, so other SQLite clients can
+/// still open and write the file.
+fn register_search_fold(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "relais_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |context: &mut Context<'_>| {
+            // Contact columns have TEXT affinity, so they hold text or
+            // NULL. A number is folded through its Rust text form.
+            let folded = match context.get_raw(0) {
+                ValueRef::Null => None,
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+                    Some(fold_for_search(&String::from_utf8_lossy(bytes)))
+                }
+                ValueRef::Integer(number) => Some(number.to_string()),
+                ValueRef::Real(number) => Some(number.to_string()),
+            };
+            Ok(folded)
+        },
+    )
 }
 
 impl r2d2::ManageConnection for SqliteManager {

@@ -236,7 +236,7 @@ fn paths() -> Map<String, Value> {
         ),
         query_parameter(
             "q",
-            "Texte cherché dans le nom, le prénom, la société, l'e-mail et l'identifiant externe.",
+            "Texte cherché dans le nom, le prénom, la société et l'e-mail, sans tenir compte des majuscules ni des accents, ou identifiant externe exact.",
             "string",
         ),
     ];
