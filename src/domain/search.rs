@@ -1,8 +1,8 @@
 //! Text folding of the contact search, so that `elodie` finds `Élodie`,
 //! `oeuvre` finds `Œuvre` and `l'oreal` finds `L’Oréal`.
 //!
-//! Both engines compare folded texts: SQLite calls [`fold_for_search`]
-//! through the `relais_fold` SQL function, and PostgreSQL runs the
+//! Both engines compare folded texts: SQLite calls [`fold_into`] through
+//! the `relais_search_match` SQL function, and PostgreSQL runs the
 //! `relais_fold` function of its migration 0004, which applies the same
 //! rule in SQL. The typed text is folded here in both cases.
 
@@ -53,10 +53,20 @@ const COMBINING_MARKS: std::ops::RangeInclusive<char> = '\u{0300}'..='\u{036F}';
 /// because the PostgreSQL function lower-cases under the "C" collation so
 /// that its result does not depend on the database locale.
 pub fn fold_for_search(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_ascii_lowercase();
-    }
     let mut folded = String::with_capacity(text.len());
+    fold_into(text, &mut folded);
+    folded
+}
+
+/// Appends the folded form of `text` to `folded`, as [`fold_for_search`]
+/// returns it, so that a caller folding many texts can reuse one buffer.
+pub fn fold_into(text: &str, folded: &mut String) {
+    if text.is_ascii() {
+        let start = folded.len();
+        folded.push_str(text);
+        folded[start..].make_ascii_lowercase();
+        return;
+    }
     for character in text.nfd() {
         if COMBINING_MARKS.contains(&character) {
             continue;
@@ -73,7 +83,6 @@ pub fn fold_for_search(text: &str) -> String {
             None => folded.push(character),
         }
     }
-    folded
 }
 
 #[cfg(test)]

@@ -6,9 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use crate::domain::batch::BatchId;
 use crate::domain::contact::ContactId;
 use crate::domain::history::HistoryEntry;
-use crate::storage::{
-    Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreResult, search_pattern,
-};
+use crate::domain::search::fold_for_search;
+use crate::storage::{Contact, ContactFilter, ContactPage, ExportSelection, Page, StoreResult};
 
 use super::db_error;
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, HISTORY_COLUMNS, HISTORY_JOINS};
@@ -40,7 +39,8 @@ pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
 }
 
 /// Builds the WHERE clause of a contact filter. Text search compares the
-/// folded columns with [`search_pattern`], and the external id exactly.
+/// folded columns with the folded text through `relais_search_match`,
+/// and the external id exactly.
 fn filter_clause(filter: &ContactFilter) -> (String, Vec<Value>) {
     let mut clauses = Vec::new();
     let mut values = Vec::new();
@@ -90,17 +90,12 @@ fn filter_clause(filter: &ContactFilter) -> (String, Vec<Value>) {
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        let pattern = search_pattern(text);
         clauses.push(
-            "(relais_fold(c.last_name) LIKE ? ESCAPE '\\' \
-             OR relais_fold(c.first_name) LIKE ? ESCAPE '\\' \
-             OR relais_fold(c.company) LIKE ? ESCAPE '\\' \
-             OR relais_fold(c.email) LIKE ? ESCAPE '\\' OR c.external_id = ?)"
+            "(relais_search_match(?, c.last_name, c.first_name, c.company, c.email) \
+             OR c.external_id = ?)"
                 .to_string(),
         );
-        for _ in 0..4 {
-            values.push(Value::Text(pattern.clone()));
-        }
+        values.push(Value::Text(fold_for_search(text)));
         values.push(Value::Text(text.to_string()));
     }
 

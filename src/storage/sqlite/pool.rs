@@ -7,7 +7,7 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::domain::search::fold_for_search;
+use crate::domain::search::fold_into;
 
 /// How long a writer waits for another writer's transaction before giving
 /// up with « base occupée ».
@@ -40,33 +40,48 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     super::ranges::register(&conn)?;
-    register_search_fold(&conn)?;
+    register_search_match(&conn)?;
     Ok(conn)
 }
 
-/// Registers `relais_fold(text)`, which applies [`fold_for_search`] under
-/// the name of the PostgreSQL function, so both engines share the SQL. It is a connection
-/// function and no schema object uses it, so other SQLite clients can
-/// still open and write the file.
-fn register_search_fold(conn: &Connection) -> rusqlite::Result<()> {
+/// Registers `relais_search_match(needle, a, b, c, d)`: 1 when the folded
+/// form of one of the texts `a` to `d` contains `needle`, itself already
+/// folded, else 0. It gives the same answer as `relais_fold(x) LIKE
+/// '%needle%'` on each text, with one call per contact instead of four, and
+/// folds into one buffer per thread instead of returning each folded
+/// text to SQLite: a search reads every contact, twice with its count.
+fn register_search_match(conn: &Connection) -> rusqlite::Result<()> {
+    thread_local! {
+        static FOLDED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
     conn.create_scalar_function(
-        "relais_fold",
-        1,
+        "relais_search_match",
+        5,
         FunctionFlags::SQLITE_UTF8
             | FunctionFlags::SQLITE_DETERMINISTIC
             | FunctionFlags::SQLITE_INNOCUOUS,
         |context: &mut Context<'_>| {
-            // Contact columns have TEXT affinity, so they hold text or
-            // NULL. A number is folded through its Rust text form.
-            let folded = match context.get_raw(0) {
-                ValueRef::Null => None,
-                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
-                    Some(fold_for_search(&String::from_utf8_lossy(bytes)))
-                }
-                ValueRef::Integer(number) => Some(number.to_string()),
-                ValueRef::Real(number) => Some(number.to_string()),
+            let needle = match context.get_raw(0) {
+                ValueRef::Text(bytes) => String::from_utf8_lossy(bytes),
+                _ => return Ok(false),
             };
-            Ok(folded)
+            FOLDED.with_borrow_mut(|folded| {
+                for index in 1..5 {
+                    folded.clear();
+                    match context.get_raw(index) {
+                        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+                            fold_into(&String::from_utf8_lossy(bytes), folded)
+                        }
+                        ValueRef::Integer(number) => folded.push_str(&number.to_string()),
+                        ValueRef::Real(number) => folded.push_str(&number.to_string()),
+                        ValueRef::Null => continue,
+                    }
+                    if folded.contains(needle.as_ref()) {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            })
         },
     )
 }
