@@ -38,6 +38,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Region previews, reused while no batch commits.
     pub previews: Arc<crate::service::preview_cache::PreviewCache>,
+    /// API tokens whose use this server recorded or found recorded lately.
+    pub token_uses: Arc<crate::service::tokens::TokenUses>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             previews: Arc::new(crate::service::preview_cache::PreviewCache::new()),
+            token_uses: Arc::new(crate::service::tokens::TokenUses::new()),
         }
     }
 

@@ -38,11 +38,12 @@ impl FromRequestParts<AppState> for ApiUser {
             return Err(ApiError(AppError::Unauthenticated));
         };
         let token_hash = hash_secret(token);
+        let uses = std::sync::Arc::clone(&state.token_uses);
         let user = state
             .run(move |store| {
                 let user = store.api_token_user(&token_hash)?;
                 if user.is_some() {
-                    note_api_token_use(store, &token_hash);
+                    note_api_token_use(store, &uses, &token_hash);
                 }
                 Ok(user)
             })
