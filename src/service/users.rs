@@ -24,6 +24,81 @@ pub struct UserForm {
     pub password: Option<String>,
 }
 
+/// Checks every field of a user form, and that its initials, e-mail and
+/// login are not another user's, so that a screen can show each problem
+/// next to its field at once. Returns the problems as (field, message)
+/// pairs in form order, none when `add_user` can create the user. The
+/// store's own check stays, for a user created meanwhile.
+pub fn user_form_problems(
+    store: &dyn Store,
+    form: &UserForm,
+) -> Result<Vec<(&'static str, String)>, ServiceError> {
+    let users = store.list_users()?;
+    let mut problems = Vec::new();
+    match parse_initials(&form.initials) {
+        Err(error) => problems.push(("initials", error.to_string())),
+        Ok(initials) => {
+            if users.iter().any(|user| user.initials == initials) {
+                problems.push((
+                    "initials",
+                    format!(
+                        "initiales : « {initials} » sont déjà prises par un autre utilisateur ; choisissez d'autres initiales"
+                    ),
+                ));
+            }
+        }
+    }
+    if form.first_name.trim().is_empty() && form.last_name.trim().is_empty() {
+        problems.push((
+            "last_name",
+            "nom : indiquez au moins un nom ou un prénom".to_string(),
+        ));
+    }
+    match parse_email(&form.email) {
+        Err(error) => problems.push(("email", error.to_string())),
+        Ok(Some(email)) => {
+            let taken = users.iter().any(|user| {
+                user.email
+                    .as_deref()
+                    .is_some_and(|other| other.to_lowercase() == email.to_lowercase())
+            });
+            if taken {
+                problems.push((
+                    "email",
+                    format!(
+                        "e-mail : « {email} » est déjà celui d'un autre utilisateur ; indiquez-en un autre ou laissez le champ vide"
+                    ),
+                ));
+            }
+        }
+        Ok(None) => {}
+    }
+    let login = form.login.trim();
+    if !login.is_empty()
+        && users.iter().any(|user| {
+            user.login
+                .as_deref()
+                .is_some_and(|other| other.to_lowercase() == login.to_lowercase())
+        })
+    {
+        problems.push((
+            "login",
+            format!(
+                "identifiant : « {login} » est déjà celui d'un autre utilisateur ; indiquez-en un autre ou laissez le champ vide"
+            ),
+        ));
+    }
+    if let Some(password) = &form.password
+        && password.chars().count() < MIN_PASSWORD_CHARS
+    {
+        problems.push((
+            "password",
+            format!("mot de passe : {MIN_PASSWORD_CHARS} caractères au minimum"),
+        ));
+    }
+    Ok(problems)
+}
+
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
     let initials = parse_initials(&form.initials).map_err(|error| {
         ServiceError::invalid("invalid_initials", "initials", error.to_string())

@@ -609,6 +609,49 @@ async fn contact_list_filters_by_departement() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_form_shows_every_error_at_once() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/users").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let users_before = app.store.list_users().unwrap().len();
+
+    let rejected = client
+        .post(app.url("/admin/users"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("initials", "QA"),
+            ("last_name", "Autre"),
+            ("email", "pas-une-adresse"),
+            ("password", "court"),
+            ("password_confirm", "autre"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(rejected.status(), 422);
+    let body = text(rejected).await;
+    assert!(
+        body.contains("id=\"user-initials-error\">initiales : « QA » sont déjà prises"),
+        "{body}"
+    );
+    assert!(body.contains("id=\"user-email-error\">e-mail"), "{body}");
+    assert!(
+        body.contains("id=\"user-password-error\">mot de passe : 10 caractères au minimum"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "id=\"user-password_confirm-error\">confirmation : les deux mots de passe diffèrent"
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("alert-error"), "no page-level alert: {body}");
+    assert_eq!(app.store.list_users().unwrap().len(), users_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_page_creates_and_deactivates() {
     let app = TestApp::start().await;
     let client = app.logged_in("QA").await;

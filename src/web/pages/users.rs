@@ -12,7 +12,9 @@ use crate::domain::history::format_paris_time;
 use crate::domain::user::{User, UserId, UserRole};
 use crate::service::ServiceError;
 use crate::service::tokens::{create_api_token, list_api_tokens, parse_token_id, revoke_api_token};
-use crate::service::users::{MIN_PASSWORD_CHARS, UserForm, add_user, set_active};
+use crate::service::users::{
+    MIN_PASSWORD_CHARS, UserForm, add_user, set_active, user_form_problems,
+};
 use crate::storage::ApiToken;
 use crate::storage::Store;
 use crate::web::auth::session::{AdminUser, Session};
@@ -245,11 +247,32 @@ pub async fn create(
     AdminUser(session): AdminUser,
     FormData(form): FormData<CreateForm>,
 ) -> Result<Response, PageError> {
+    let user_form = UserForm {
+        initials: form.initials.clone(),
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        email: form.email.clone(),
+        login: form.login.clone(),
+        admin: form.admin.is_some(),
+        password: Some(form.password.clone()),
+    };
+    // Every field is checked before anything is written, so that each
+    // problem shows next to its field at once.
+    let mut errors = FieldErrors::new();
     if form.password != form.password_confirm {
-        let errors = FieldErrors::from([(
+        errors.insert(
             "password_confirm",
             "confirmation : les deux mots de passe diffèrent ; saisissez-les à nouveau".to_string(),
-        )]);
+        );
+    }
+    let checked = user_form.clone();
+    let problems = state
+        .run(move |store| user_form_problems(store, &checked).map_err(AppError::from))
+        .await?;
+    for (field, message) in problems {
+        errors.entry(field).or_insert(message);
+    }
+    if !errors.is_empty() {
         return users_page(
             &state,
             &session,
@@ -261,15 +284,6 @@ pub async fn create(
         )
         .await;
     }
-    let user_form = UserForm {
-        initials: form.initials.clone(),
-        first_name: form.first_name.clone(),
-        last_name: form.last_name.clone(),
-        email: form.email.clone(),
-        login: form.login.clone(),
-        admin: form.admin.is_some(),
-        password: Some(form.password.clone()),
-    };
     let created = state
         .run(move |store| match add_user(store, &user_form) {
             Ok(user) => Ok(Ok(user)),
