@@ -408,3 +408,40 @@ fn dry_run_labels_corsica_as_typed() {
         }
     });
 }
+
+#[test]
+fn missing_option_names_its_value_whole() {
+    let db = TestDb::new(Engine::Sqlite);
+
+    let output = relais(&db, &["reassign-region", "--to", "BB"]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("option obligatoire manquante : --postal <CODES>\n"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn commands_other_than_serve_log_at_warn() {
+    let db = TestDb::new(Engine::Sqlite);
+
+    // « serve » as an option value must not switch to the server's level.
+    let output = relais(
+        &db,
+        &[
+            "user",
+            "add",
+            "--initials",
+            "SV",
+            "--first-name",
+            "serve",
+            "--last-name",
+            "Test",
+        ],
+    );
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "no INFO line by default");
+}
