@@ -190,13 +190,13 @@ pub struct UndoResult {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OwnerReturn {
     pub role: Role,
-    /// The owner the contacts had before the batch; `None` when they had
-    /// none, in which case the undo leaves them without an owner.
+    /// The owner the contacts had before the batch, or `None` when they had
+    /// none: the undo then leaves them without an owner on this role.
     pub owner: Option<UserRef>,
     pub contacts: u64,
 }
 
-/// What undoing a batch would do, computed by the same rule as the undo
+/// The effect of undoing a batch, computed by the same rule as the undo
 /// without changing anything.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UndoPreview {

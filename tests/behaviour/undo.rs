@@ -162,7 +162,7 @@ fn reassign_region(db: &TestDb, to: &str, postal: &str, role: &str) -> BatchId {
         .unwrap()
 }
 
-/// A both-roles batch over four contacts with three different previous
+/// Runs a both-roles batch over four contacts with three different previous
 /// owners (JD, BB and none), then later batches that change `a`'s
 /// technical owner and both owners of `d`. Returns the first batch.
 fn both_roles_batch_changed_since(db: &TestDb) -> BatchId {
@@ -201,7 +201,7 @@ fn preview_returns(preview: &UndoPreview) -> BTreeMap<(String, Option<String>), 
         .collect()
 }
 
-/// The same map, read from the history entries the undo wrote.
+/// Reads the same map from the history entries the undo wrote.
 fn undo_returns(db: &TestDb, result: &UndoResult) -> BTreeMap<(String, Option<String>), u64> {
     let undo_id = result.applied.batch_id.unwrap();
     let page = Page {

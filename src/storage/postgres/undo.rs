@@ -184,9 +184,9 @@ const RESTORABLE: &str =
      OR (h.role = 'technical' AND c.technical_owner_id IS NOT DISTINCT FROM h.new_owner_id))";
 
 /// Computes what [`undo`] would do now, in three statements whatever the
-/// size of the batch, in one read-only snapshot so that they see the same
-/// data. It takes no lock: a batch that commits between the preview and
-/// the undo changes what the undo does, and the undo reports it.
+/// size of the batch. They run in one read-only snapshot, so they see the
+/// same data. The preview takes no lock, so a batch that commits before
+/// the undo changes what the undo does, and the undo's result reports it.
 pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
     let mut tx = client
         .build_transaction()
