@@ -1,7 +1,8 @@
 //! French wording shared by the command line and the web screens: counts
-//! with French digit grouping and agreement, and département labels of
-//! postal prefixes.
+//! with French digit grouping and agreement, role names, département
+//! labels of postal prefixes, and the sentences of an undo.
 
+use crate::domain::contact::Role;
 use crate::domain::country::CountryCode;
 use crate::reference;
 
@@ -24,6 +25,14 @@ pub fn count(value: u64) -> String {
 pub fn plural(value: u64, singular: &str, plural: &str) -> String {
     let word = if value <= 1 { singular } else { plural };
     format!("{} {word}", count(value))
+}
+
+/// Returns the role as shown on screens: `commercial` or `technique`.
+pub fn role_fr(role: Role) -> &'static str {
+    match role {
+        Role::Commercial => "commercial",
+        Role::Technical => "technique",
+    }
 }
 
 /// Finds the département code of a postal prefix typed in the region form: two digits,
@@ -68,6 +77,60 @@ pub fn prefix_label(prefix: &str, country: &CountryCode) -> String {
         Some(departement) => format!("{prefix} — {}", departement.name),
         None => prefix.to_string(),
     }
+}
+
+// Undo wording, one verb per idea on every screen: an undo « réaffecte »
+// a contact to its previous owner, or « ignore » it when its owner changed
+// since the batch. Contacts and history entries are counted apart, since
+// a contact owned on both roles has one entry per role.
+
+/// « 3 contacts réaffectés à leur responsable précédent »: contacts that
+/// get back at least one owner (`changed`).
+pub fn undo_changed(contacts: u64) -> String {
+    plural(
+        contacts,
+        "contact réaffecté à son responsable précédent",
+        "contacts réaffectés à leur responsable précédent",
+    )
+}
+
+/// « 2 contacts ignorés, car leur responsable a changé depuis
+/// l'opération »: contacts that get back no owner at all
+/// (`already_owned`).
+pub fn undo_skipped_contacts(contacts: u64) -> String {
+    if contacts <= 1 {
+        format!(
+            "{} contact ignoré, car son responsable a changé depuis l'opération",
+            count(contacts)
+        )
+    } else {
+        format!(
+            "{} contacts ignorés, car leur responsable a changé depuis l'opération",
+            count(contacts)
+        )
+    }
+}
+
+/// « 3 entrées d'historique ignorées, une par contact et par rôle »: the
+/// batch's history entries that the undo leaves alone.
+pub fn undo_skipped_entries(entries: u64) -> String {
+    format!(
+        "{}, une par contact et par rôle",
+        plural(
+            entries,
+            "entrée d'historique ignorée",
+            "entrées d'historique ignorées"
+        )
+    )
+}
+
+/// « 30 comme responsable commercial, 19 comme responsable technique ».
+pub fn per_role(commercial: u64, technical: u64) -> String {
+    format!(
+        "{} comme responsable commercial, {} comme responsable technique",
+        count(commercial),
+        count(technical)
+    )
 }
 
 #[cfg(test)]

@@ -9,10 +9,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    // The server logs every state change at INFO by default; a command
-    // line run prints its own French report, so its logs stay at WARN.
-    let serving = std::env::args().any(|argument| argument == "serve");
-    let default_level = if serving { "info" } else { "warn" };
+    let default_level = relais::cli::default_log_level();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RELAIS_LOG")

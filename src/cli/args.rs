@@ -314,6 +314,9 @@ pub struct UndoArgs {
     /// Numéro de l'opération à annuler
     #[arg(value_name = "NUMÉRO", allow_hyphen_values = true)]
     pub batch: String,
+    /// Simulation : afficher ce que l'annulation ferait sans rien modifier
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
     /// Clé d'idempotence : une seconde exécution avec la même clé ne refait rien
     #[arg(long = "idempotency-key", value_name = "CLÉ")]
     pub idempotency_key: Option<String>,

@@ -32,9 +32,15 @@ pub fn message(error: &clap::Error, command: Option<&str>) -> String {
             format!("commande inconnue : « {name} »")
         }
         ErrorKind::MissingRequiredArgument => {
-            let names: Vec<String> = arg
+            // A positional argument comes as `<NUMÉRO>` and is shown bare,
+            // but an option keeps its value name whole: `--postal <CODES>`.
+            let names: Vec<&str> = arg
                 .split(", ")
-                .map(|name| name.trim_matches(|c| c == '<' || c == '>').to_string())
+                .map(|name| {
+                    name.strip_prefix('<')
+                        .and_then(|inner| inner.strip_suffix('>'))
+                        .unwrap_or(name)
+                })
                 .collect();
             if arg.starts_with('<') {
                 format!("argument obligatoire manquant : {}", names.join(", "))

@@ -14,7 +14,7 @@ use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, apply_user_reassignment, parse_batch_id,
     prepare_region_reassignment, prepare_user_reassignment, preview_region_reassignment,
-    preview_user_reassignment, undo_batch,
+    preview_undo, preview_user_reassignment, undo_batch,
 };
 use crate::service::users::{UserForm, add_user, set_active, set_password};
 use crate::service::{ServiceError, tokens};
@@ -162,6 +162,11 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         }
         Command::Undo(args) => {
             let batch = parse_batch_id(&args.batch)?;
+            if args.dry_run {
+                let preview = preview_undo(store.as_ref(), batch)?;
+                output::print_undo_preview(&preview, args.json);
+                return Ok(());
+            }
             let run = RunContextInput {
                 actor: actor()?,
                 idempotency_key: args.idempotency_key,

@@ -41,6 +41,18 @@ fn typed_command() -> Option<String> {
     (!names.is_empty()).then(|| names.join(" "))
 }
 
+/// Returns the log level used when `RELAIS_LOG` is unset. `relais serve`
+/// logs at `info`, because its INFO lines are the operator's record of
+/// every state change with its request id. The other commands print their
+/// own French report, so they log at `warn`.
+pub fn default_log_level() -> &'static str {
+    if typed_command().as_deref() == Some("serve") {
+        "info"
+    } else {
+        "warn"
+    }
+}
+
 /// Runs the command line with the process arguments.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

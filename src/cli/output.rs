@@ -3,10 +3,13 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::batch::{Applied, Batch, Outcome, UndoResult};
+use crate::domain::batch::{Applied, Batch, BatchKind, Outcome, UndoPreview, UndoResult};
 use crate::domain::history::{HistoryEntry, format_paris_time};
 use crate::domain::user::User;
-use crate::french::{count, plural, prefix_label};
+use crate::french::{
+    count, per_role, plural, prefix_label, role_fr, undo_changed, undo_skipped_contacts,
+    undo_skipped_entries,
+};
 use crate::service::demo::DemoReport;
 use crate::service::import::ImportReport;
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
@@ -287,24 +290,47 @@ pub fn print_batches(batches: &[Batch], as_json: bool) {
             _ => String::new(),
         };
         println!(
-            "  n° {}  {}  {}  par {}  {}, {}{}",
+            "  n° {}  {}  {}  par {}  {}{}",
             batch.id,
             format_paris_time(batch.started_at),
             batch.kind.label_fr(),
             batch.actor,
-            plural(
-                batch.outcome.changed,
-                "contact modifié",
-                "contacts modifiés"
-            ),
-            plural(
-                batch.outcome.already_owned,
-                "laissé tel quel",
-                "laissés tels quels"
-            ),
+            journal_counts(batch),
             state
         );
         println!("        {}", describe_params(batch));
+    }
+}
+
+/// Describes a batch's counts in the words of its kind, as the web journal
+/// does: an undo gives contacts back or skips them, an import creates or
+/// updates them.
+fn journal_counts(batch: &Batch) -> String {
+    let outcome = &batch.outcome;
+    match batch.kind {
+        BatchKind::Undo => format!(
+            "{}, {}",
+            undo_changed(outcome.changed),
+            plural(outcome.already_owned, "contact ignoré", "contacts ignorés")
+        ),
+        BatchKind::Import => format!(
+            "{}, {}",
+            plural(
+                outcome.changed,
+                "contact créé ou mis à jour",
+                "contacts créés ou mis à jour"
+            ),
+            plural(
+                outcome.already_owned,
+                "contact inchangé",
+                "contacts inchangés"
+            )
+        ),
+        BatchKind::Reassign | BatchKind::ReassignRegion => format!(
+            "{}, {}",
+            plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
+            plural(outcome.already_owned, "déjà affecté", "déjà affectés")
+        ),
     }
 }
 
@@ -350,39 +376,19 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
     }
     let outcome = &result.applied.outcome;
     match result.applied.batch_id {
+        Some(id) if result.applied.replayed => println!(
+            "Cette annulation avait déjà été faite avec la même clé : l'opération n° {} a été annulée par l'opération n° {id}, qui n'a pas été refaite.",
+            result.undone_batch
+        ),
         Some(id) => println!(
             "Opération n° {} annulée par l'opération n° {id}.",
             result.undone_batch
         ),
         None => println!("Opération n° {} : rien à annuler.", result.undone_batch),
     }
-    println!(
-        "  {}",
-        plural(outcome.matched, "contact concerné", "contacts concernés")
-    );
-    println!(
-        "  {} ({} comme responsable commercial, {} comme responsable technique)",
-        plural(outcome.changed, "contact rétabli", "contacts rétablis"),
-        count(outcome.commercial),
-        count(outcome.technical)
-    );
-    println!(
-        "  {}",
-        plural(
-            outcome.history_entries,
-            "entrée d'historique",
-            "entrées d'historique"
-        )
-    );
+    print_undo_counts(outcome);
     if !result.skipped.is_empty() {
-        println!(
-            "{}, car leur responsable a changé depuis l'opération :",
-            plural(
-                result.skipped.len() as u64,
-                "contact ignoré",
-                "contacts ignorés"
-            )
-        );
+        println!("{} :", undo_skipped_entries(result.skipped.len() as u64));
         for skipped in &result.skipped {
             println!(
                 "  contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
@@ -392,13 +398,80 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
                     .as_deref()
                     .map(|id| format!(" [{id}]"))
                     .unwrap_or_default(),
-                if skipped.role.as_str() == "commercial" {
-                    "commercial"
-                } else {
-                    "technique"
-                },
+                role_fr(skipped.role),
                 skipped.current_owner.as_deref().unwrap_or("aucun"),
                 skipped.batch_owner.as_deref().unwrap_or("aucun"),
+            );
+        }
+    }
+}
+
+/// Prints the counts of an undo or of its dry run.
+fn print_undo_counts(outcome: &Outcome) {
+    println!(
+        "  {}",
+        plural(outcome.matched, "contact concerné", "contacts concernés")
+    );
+    println!(
+        "  {} ({})",
+        undo_changed(outcome.changed),
+        per_role(outcome.commercial, outcome.technical)
+    );
+    println!("  {}", undo_skipped_contacts(outcome.already_owned));
+    println!(
+        "  {}",
+        plural(
+            outcome.history_entries,
+            "entrée d'historique",
+            "entrées d'historique"
+        )
+    );
+}
+
+/// Prints `undo --dry-run`: what the undo would do, per role and owner.
+pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
+    if as_json {
+        let mut value = counts_json(&preview.outcome, None);
+        value["undone_batch"] = json!(preview.undone_batch);
+        value["returns"] = json!(
+            preview
+                .returns
+                .iter()
+                .map(|owner_return| json!({
+                    "role": owner_return.role,
+                    "owner": owner_return.owner.as_ref().map(|owner| &owner.initials),
+                    "contacts": owner_return.contacts,
+                }))
+                .collect::<Vec<_>>()
+        );
+        value["skipped_per_role"] = json!({
+            "commercial": preview.skipped_commercial,
+            "technical": preview.skipped_technical,
+        });
+        print_json(&value);
+        return;
+    }
+    println!("Simulation : rien n'a été modifié.");
+    println!("Annuler l'opération n° {} :", preview.undone_batch);
+    print_undo_counts(&preview.outcome);
+    if preview.skipped_entries() > 0 {
+        println!(
+            "  {} ({})",
+            undo_skipped_entries(preview.skipped_entries()),
+            per_role(preview.skipped_commercial, preview.skipped_technical)
+        );
+    }
+    if !preview.returns.is_empty() {
+        println!("Par responsable précédent :");
+        for owner_return in &preview.returns {
+            let owner = match &owner_return.owner {
+                Some(owner) => owner.display_name(),
+                None => "aucun responsable".to_string(),
+            };
+            println!(
+                "  responsable {} {owner} : {}",
+                role_fr(owner_return.role),
+                plural(owner_return.contacts, "contact", "contacts")
             );
         }
     }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::contact::{ContactId, Role, RoleChoice};
 use super::country::CountryCode;
+use super::history::UserRef;
 use super::postal::PostalSelection;
 use super::user::{UserId, display_name};
 
@@ -183,6 +184,41 @@ pub struct UndoResult {
     pub applied: Applied,
     pub undone_batch: BatchId,
     pub skipped: Vec<SkippedContact>,
+}
+
+/// Contacts that an undo gives back to one owner on one role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OwnerReturn {
+    pub role: Role,
+    /// The owner the contacts had before the batch, or `None` when they had
+    /// none: the undo then leaves them without an owner on this role.
+    pub owner: Option<UserRef>,
+    pub contacts: u64,
+}
+
+/// The effect of undoing a batch, computed by the same rule as the undo
+/// without changing anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UndoPreview {
+    pub undone_batch: BatchId,
+    /// The counts the undo would report, in the units of [`Outcome`].
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Ordered by role, then by the owner's initials, with « no owner » last.
+    pub returns: Vec<OwnerReturn>,
+    /// Contacts the undo would skip on their commercial role, because that
+    /// owner changed since the batch.
+    pub skipped_commercial: u64,
+    /// Contacts the undo would skip on their technical role.
+    pub skipped_technical: u64,
+}
+
+impl UndoPreview {
+    /// Number of skipped history entries, one per contact and role. A
+    /// contact skipped on both roles counts twice.
+    pub fn skipped_entries(&self) -> u64 {
+        self.skipped_commercial + self.skipped_technical
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use crate::domain::batch::{Applied, BatchId, RegionReassignment, UndoResult, UserReassignment};
+use crate::domain::batch::{
+    Applied, BatchId, RegionReassignment, UndoPreview, UndoResult, UserReassignment,
+};
 use crate::domain::contact::RoleChoice;
 use crate::domain::country::CountryCode;
 use crate::domain::postal::parse_postal_field;
@@ -212,6 +214,12 @@ pub fn apply_region_reassignment(
         "region reassignment applied"
     );
     Ok(applied)
+}
+
+/// Computes what [`undo_batch`] would do now, without changing anything:
+/// the CLI's `undo --dry-run` and the web confirmation page show it.
+pub fn preview_undo(store: &dyn Store, batch: BatchId) -> Result<UndoPreview, ServiceError> {
+    Ok(store.preview_undo(batch)?)
 }
 
 pub fn undo_batch(

@@ -13,9 +13,11 @@ pub mod sqlite;
 use chrono::{DateTime, Utc};
 
 use crate::domain::batch::{
-    Actor, Applied, Batch, BatchId, RegionReassignment, UndoResult, UserReassignment,
+    Actor, Applied, Batch, BatchId, BatchKind, Outcome, OwnerReturn, RegionReassignment,
+    UndoPreview, UndoResult, UserReassignment,
 };
 use crate::domain::contact::ContactId;
+use crate::domain::contact::Role;
 use crate::domain::history::HistoryEntry;
 use crate::domain::search::fold_for_search;
 use crate::domain::user::{NewUser, User, UserId};
@@ -59,6 +61,50 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Builds the counts an undo would report from its preview's per-owner
+/// rows, the contacts of the batch (`matched`) and those with at least one
+/// role restored (`changed`).
+pub(crate) fn undo_preview_outcome(returns: &[OwnerReturn], matched: u64, changed: u64) -> Outcome {
+    let per_role = |role: Role| -> u64 {
+        returns
+            .iter()
+            .filter(|owner_return| owner_return.role == role)
+            .map(|owner_return| owner_return.contacts)
+            .sum()
+    };
+    let commercial = per_role(Role::Commercial);
+    let technical = per_role(Role::Technical);
+    Outcome {
+        matched,
+        changed,
+        already_owned: matched - changed,
+        history_entries: commercial + technical,
+        commercial,
+        technical,
+    }
+}
+
+/// Returns the error an undo of `batch` fails with, or `None` when the
+/// batch can be undone. The undo and its preview both apply it.
+pub(crate) fn undo_rejection(batch: &Batch) -> Option<StoreError> {
+    let target = batch.id;
+    if batch.kind == BatchKind::Import {
+        return Some(StoreError::rejected(
+            "batch_not_undoable",
+            format!(
+                "l'opération n° {target} est une importation : elle ne peut pas être annulée, car elle a aussi créé des contacts"
+            ),
+        ));
+    }
+    let by = batch.undone_by?;
+    Some(StoreError::rejected(
+        "batch_already_undone",
+        format!(
+            "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
+        ),
+    ))
+}
 
 /// The storage interface. Implementations are cheap to share between
 /// threads: each call takes a connection from the engine's pool.
@@ -116,6 +162,9 @@ pub trait Store: Send + Sync {
         run: &RunContext,
     ) -> StoreResult<Applied>;
     fn undo_batch(&self, batch: BatchId, run: &RunContext) -> StoreResult<UndoResult>;
+    /// Computes what `undo_batch` would do now, by the same rule and with
+    /// the same errors, without changing anything.
+    fn preview_undo(&self, batch: BatchId) -> StoreResult<UndoPreview>;
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>>;
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;
     /// Returns the number of committed batches and the highest batch id.

@@ -2,21 +2,12 @@
 //! postal-code notes and batch parameters.
 
 use crate::domain::batch::{Batch, BatchKind};
-use crate::domain::contact::Role;
 use crate::domain::country::CountryCode;
 use crate::domain::postal::{PostalStatus, departement_code, normalize_postal_code};
 use crate::reference;
 use crate::storage::Address;
 
-pub use crate::french::{count, plural, prefix_label};
-
-/// Returns the role as shown on screens: `commercial` or `technique`.
-pub fn role_fr(role: Role) -> &'static str {
-    match role {
-        Role::Commercial => "commercial",
-        Role::Technical => "technique",
-    }
-}
+pub use crate::french::{count, plural, prefix_label, role_fr};
 
 /// Notes shown beside a postal code: the département of a French code, and
 /// a warning for a code that is invalid or that La Poste does not list.

@@ -408,3 +408,135 @@ fn dry_run_labels_corsica_as_typed() {
         }
     });
 }
+
+/// Reassigns JD's contacts to BB, then gives k1's technical role to CC, so
+/// that undoing the first batch restores k1's commercial owner and k2's
+/// technical owner and skips k1's technical owner. Returns the first batch.
+fn batch_partly_changed_since(db: &TestDb) -> String {
+    setup(db);
+    let run = json(&relais(
+        db,
+        &["reassign", "--from", "JD", "--to", "BB", "--json"],
+    ));
+    json(&relais(
+        db,
+        &[
+            "reassign-region",
+            "--to",
+            "CC",
+            "--postal",
+            "51",
+            "--role",
+            "technical",
+            "--json",
+        ],
+    ));
+    run["batch_id"].as_i64().unwrap().to_string()
+}
+
+#[test]
+fn undo_dry_run_matches_the_undo() {
+    each_engine(|db| {
+        let batch = batch_partly_changed_since(db);
+        let before = snapshot(db);
+
+        let dry = json(&relais(db, &["undo", &batch, "--dry-run", "--json"]));
+        let text = relais(db, &["undo", &batch, "--dry-run"]);
+
+        assert_eq!(snapshot(db), before, "a dry run changed data");
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            text.contains("Simulation : rien n'a été modifié."),
+            "{text}"
+        );
+        assert!(
+            text.contains("responsable commercial Jean DUPONT (JD) : 1 contact"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 entrée d'historique ignorée, une par contact et par rôle (0 comme responsable commercial, 1 comme responsable technique)"),
+            "{text}"
+        );
+        assert_eq!(dry["dry_run"], true);
+        assert_eq!(dry["batch_id"], Value::Null);
+        assert_eq!(dry["skipped_per_role"]["technical"], 1);
+        assert_eq!(dry["returns"][0]["owner"], "JD");
+        assert_eq!(dry["returns"][0]["role"], "commercial");
+
+        let undo = json(&relais(db, &["undo", &batch, "--json"]));
+
+        for key in [
+            "matched",
+            "changed",
+            "already_owned",
+            "history_entries",
+            "commercial",
+            "technical",
+        ] {
+            assert_eq!(dry[key], undo[key], "{key}");
+        }
+        assert_eq!(undo["changed"], 2);
+        assert_eq!(undo["skipped"].as_array().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn undo_counts_contacts_apart_from_entries() {
+    each_engine(|db| {
+        let batch = batch_partly_changed_since(db);
+
+        let output = relais(db, &["undo", &batch]);
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("2 contacts réaffectés à leur responsable précédent"),
+            "{text}"
+        );
+        assert!(
+            text.contains("0 contact ignoré, car son responsable a changé depuis l'opération"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 entrée d'historique ignorée, une par contact et par rôle :"),
+            "{text}"
+        );
+        assert!(!text.contains("rétabli"), "{text}");
+    });
+}
+
+#[test]
+fn missing_option_names_its_value_whole() {
+    let db = TestDb::new(Engine::Sqlite);
+
+    let output = relais(&db, &["reassign-region", "--to", "BB"]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("option obligatoire manquante : --postal <CODES>\n"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn commands_other_than_serve_log_at_warn() {
+    let db = TestDb::new(Engine::Sqlite);
+
+    // « serve » as an option value must not switch to the server's level.
+    let output = relais(
+        &db,
+        &[
+            "user",
+            "add",
+            "--initials",
+            "SV",
+            "--first-name",
+            "serve",
+            "--last-name",
+            "Test",
+        ],
+    );
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "no INFO line by default");
+}

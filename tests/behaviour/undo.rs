@@ -1,9 +1,14 @@
 //! Undo of a batch.
 
+use std::collections::BTreeMap;
+
+use relais::domain::batch::{BatchId, UndoPreview, UndoResult};
+use relais::domain::contact::Role;
 use relais::service::reassign::{
     apply_region_reassignment, apply_user_reassignment, prepare_region_reassignment,
-    prepare_user_reassignment, undo_batch,
+    prepare_user_reassignment, preview_undo, undo_batch,
 };
+use relais::storage::Page;
 
 use crate::common::*;
 
@@ -145,5 +150,159 @@ fn undo_of_an_undo_reapplies_the_batch() {
 
         assert_eq!(redo.applied.outcome.changed, 2);
         assert_eq!(owners(db, "a"), (some("DD"), some("DD")));
+    });
+}
+
+/// Runs a region reassignment and returns its batch.
+fn reassign_region(db: &TestDb, to: &str, postal: &str, role: &str) -> BatchId {
+    let prepared = prepare_region_reassignment(db.store(), to, "FRA", postal, Some(role)).unwrap();
+    apply_region_reassignment(db.store(), &prepared, run())
+        .unwrap()
+        .batch_id
+        .unwrap()
+}
+
+/// Runs a both-roles batch over four contacts with three different previous
+/// owners (JD, BB and none), then later batches that change `a`'s
+/// technical owner and both owners of `d`. Returns the first batch.
+fn both_roles_batch_changed_since(db: &TestDb) -> BatchId {
+    cast(db);
+    import_rows(
+        db,
+        &[
+            "a,A,,,,,,02100,Saint-Quentin,FRA,JD,JD",
+            "b,B,,,,,,02000,Laon,FRA,BB,",
+            "c,C,,,,,,02200,Soissons,FRA,JD,",
+            "d,D,,,,,,02300,Chauny,FRA,BB,BB",
+            "e,E,,,,,,51100,Reims,FRA,JD,JD",
+        ],
+    );
+    let batch = reassign_region(db, "DD", "02", "both");
+    reassign_region(db, "CC", "02100", "technical");
+    reassign_region(db, "CC", "02300", "both");
+    batch
+}
+
+/// (role, initials of the owner restored) → contacts, as a preview states it.
+fn preview_returns(preview: &UndoPreview) -> BTreeMap<(String, Option<String>), u64> {
+    preview
+        .returns
+        .iter()
+        .map(|owner_return| {
+            let owner = owner_return
+                .owner
+                .as_ref()
+                .map(|user| user.initials.clone());
+            (
+                (owner_return.role.as_str().to_string(), owner),
+                owner_return.contacts,
+            )
+        })
+        .collect()
+}
+
+/// Reads the same map from the history entries the undo wrote.
+fn undo_returns(db: &TestDb, result: &UndoResult) -> BTreeMap<(String, Option<String>), u64> {
+    let undo_id = result.applied.batch_id.unwrap();
+    let page = Page {
+        limit: 1000,
+        offset: 0,
+    };
+    let mut returns = BTreeMap::new();
+    for contact in db.store().batch_contacts(undo_id, page).unwrap().contacts {
+        for entry in db.store().contact_history(contact.id).unwrap() {
+            if entry.batch_id != Some(undo_id) {
+                continue;
+            }
+            let role = entry.role.unwrap().as_str().to_string();
+            let owner = entry.new_owner.map(|user| user.initials);
+            *returns.entry((role, owner)).or_default() += 1;
+        }
+    }
+    returns
+}
+
+fn skipped_on(result: &UndoResult, role: Role) -> u64 {
+    result
+        .skipped
+        .iter()
+        .filter(|skipped| skipped.role == role)
+        .count() as u64
+}
+
+#[test]
+fn undo_preview_equals_undo_result() {
+    each_engine(|db| {
+        let batch = both_roles_batch_changed_since(db);
+        let before = snapshot(db);
+
+        let preview = preview_undo(db.store(), batch).unwrap();
+
+        assert_eq!(snapshot(db), before, "the preview changed data");
+        let expected: BTreeMap<(String, Option<String>), u64> = [
+            (("commercial".to_string(), some("BB")), 1),
+            (("commercial".to_string(), some("JD")), 2),
+            (("technical".to_string(), None), 2),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(preview_returns(&preview), expected);
+        assert_eq!(preview.outcome.matched, 4);
+        assert_eq!(preview.outcome.changed, 3);
+        assert_eq!(preview.outcome.already_owned, 1);
+        assert_eq!(preview.skipped_commercial, 1);
+        assert_eq!(preview.skipped_technical, 2);
+
+        let result = undo_batch(db.store(), batch, run()).unwrap();
+
+        assert_eq!(preview.outcome, result.applied.outcome);
+        assert_eq!(preview_returns(&preview), undo_returns(db, &result));
+        assert_eq!(
+            preview.skipped_commercial,
+            skipped_on(&result, Role::Commercial)
+        );
+        assert_eq!(
+            preview.skipped_technical,
+            skipped_on(&result, Role::Technical)
+        );
+        assert_eq!(preview.skipped_entries(), result.skipped.len() as u64);
+    });
+}
+
+#[test]
+fn undo_preview_of_undo_equals_redo() {
+    each_engine(|db| {
+        let batch = both_roles_batch_changed_since(db);
+        let undo = undo_batch(db.store(), batch, run())
+            .unwrap()
+            .applied
+            .batch_id
+            .unwrap();
+
+        let preview = preview_undo(db.store(), undo).unwrap();
+        let redo = undo_batch(db.store(), undo, run()).unwrap();
+
+        assert_eq!(preview.outcome, redo.applied.outcome);
+        assert_eq!(preview.outcome.changed, 3);
+        assert_eq!(preview_returns(&preview), undo_returns(db, &redo));
+        assert_eq!(preview.skipped_entries(), 0);
+    });
+}
+
+#[test]
+fn undo_preview_rejects_what_undo_rejects() {
+    each_engine(|db| {
+        fixture(db);
+        let import_batch = db.store().list_batches(10, 0).unwrap()[0].id;
+        let batch = reassign_region(db, "DD", "02", "commercial");
+        undo_batch(db.store(), batch, run()).unwrap();
+
+        let undone = preview_undo(db.store(), batch).unwrap_err();
+        let import = preview_undo(db.store(), import_batch).unwrap_err();
+        let unknown = preview_undo(db.store(), 999).unwrap_err();
+
+        assert_eq!(undone.code(), "batch_already_undone");
+        assert_eq!(import.code(), "batch_not_undoable");
+        assert_eq!(unknown.code(), "not_found");
     });
 }

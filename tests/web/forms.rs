@@ -419,7 +419,7 @@ async fn undo_from_the_journal() {
         "Opération n° {} annulée par l'opération n° ",
         batch.id
     )));
-    assert!(result.contains("contacts restaurés"));
+    assert!(result.contains("contacts réaffectés à leur responsable précédent"));
     assert!(result.contains("0 contact ignoré"));
     assert!(
         again.contains("Ce formulaire avait déjà été validé"),
@@ -467,9 +467,7 @@ async fn undo_lists_contacts_changed_since() {
         .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))
         .await;
     assert!(
-        confirm.contains(
-            "contacts ont changé de responsable depuis l'opération : ils seront ignorés et listés."
-        ),
+        confirm.contains("contacts ignorés, car leur responsable a changé depuis l'opération."),
         "{confirm}"
     );
     let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
@@ -487,9 +485,12 @@ async fn undo_lists_contacts_changed_since() {
     )
     .await;
 
-    assert!(result.contains("0 contact restauré"));
-    assert!(result.contains("Contacts ignorés"));
-    assert!(result.contains("responsable commercial modifié depuis l'opération : actuellement QU, l'opération avait mis QT"));
+    assert!(result.contains("0 contact réaffecté à son responsable précédent"));
+    assert!(result.contains("entrées d'historique ignorées, une par contact et par rôle"));
+    assert!(
+        result
+            .contains("responsable commercial ignoré : actuellement QU, l'opération avait mis QT")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -942,13 +943,13 @@ async fn undo_asks_for_confirmation_first() {
     );
     assert!(
         confirm.contains(&format!(
-            "{commercial} contacts reviendront à Jean DUPONT (JD) comme responsable commercial"
+            "{commercial} contacts seront réaffectés à Jean DUPONT (JD) comme responsable commercial"
         )),
         "{confirm}"
     );
     assert!(
         confirm.contains(&format!(
-            "{technical} contacts reviendront à Jean DUPONT (JD) comme responsable technique"
+            "{technical} contacts seront réaffectés à Jean DUPONT (JD) comme responsable technique"
         )),
         "{confirm}"
     );
@@ -1073,4 +1074,54 @@ async fn stale_form_does_not_run_again() {
     let response = submit_region(&app, &client, &stale, "QT", "02").await;
     assert_eq!(response.status(), 303);
     assert_eq!(app.batch_count(), batches_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_confirmation_details_a_large_batch() {
+    use relais::domain::batch::Actor;
+    use relais::domain::country::CountryCode;
+    use relais::service::import::{ImportRequest, import_file};
+    use relais::service::reassign::{
+        RunContextInput, apply_user_reassignment, prepare_user_reassignment,
+    };
+
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    // A batch of 1,100 contacts, all owned by QU: the page must detail a
+    // batch of any size.
+    const CONTACTS: u64 = 1_100;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.csv");
+    let mut csv = String::from("source_id,last_name,commercial_owner\n");
+    for index in 0..CONTACTS {
+        csv.push_str(&format!("large-{index},Nom{index},QU\n"));
+    }
+    std::fs::write(&path, csv).unwrap();
+    let request = ImportRequest {
+        default_country: CountryCode::france(),
+        create_missing_users: false,
+        actor: Actor::system("tests"),
+    };
+    let report = import_file(app.store.as_ref(), &path, &request, &mut |_| {}).unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let prepared = prepare_user_reassignment(app.store.as_ref(), "QU", "QT").unwrap();
+    let run = RunContextInput {
+        actor: Actor::system("tests"),
+        idempotency_key: None,
+    };
+    let batch = apply_user_reassignment(app.store.as_ref(), &prepared, run)
+        .unwrap()
+        .batch_id
+        .unwrap();
+
+    let confirm = app
+        .page(&client, &format!("/admin/batches/{batch}/undo"))
+        .await;
+
+    let expected = format!(
+        "{} contacts seront réaffectés à Ursule USER (QU) comme responsable commercial",
+        relais::french::count(CONTACTS)
+    );
+    assert!(confirm.contains(&expected), "{confirm}");
+    assert!(!confirm.contains("trop de contacts"), "{confirm}");
 }

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use relais::domain::batch::{
-    Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoResult, UserReassignment,
+    Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoPreview, UndoResult,
+    UserReassignment,
 };
 use relais::domain::contact::{AddressInput, ContactId};
 use relais::domain::history::HistoryEntry;
@@ -371,6 +372,10 @@ impl Store for CaptureStore {
 
     fn undo_batch(&self, batch: BatchId, run: &RunContext) -> StoreResult<UndoResult> {
         self.inner.undo_batch(batch, run)
+    }
+
+    fn preview_undo(&self, batch: BatchId) -> StoreResult<UndoPreview> {
+        self.inner.preview_undo(batch)
     }
 
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {

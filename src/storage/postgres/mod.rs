@@ -29,7 +29,8 @@ use postgres::error::SqlState;
 use postgres::{Client, Transaction};
 
 use crate::domain::batch::{
-    Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoResult, UserReassignment,
+    Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoPreview, UndoResult,
+    UserReassignment,
 };
 use crate::domain::contact::ContactId;
 use crate::domain::history::HistoryEntry;
@@ -375,6 +376,10 @@ impl Store for PgStore {
 
     fn undo_batch(&self, batch: BatchId, run: &RunContext) -> StoreResult<UndoResult> {
         self.write("undo_batch", |tx| undo::undo(tx, batch, run))
+    }
+
+    fn preview_undo(&self, batch: BatchId) -> StoreResult<UndoPreview> {
+        self.read(|client| undo::preview(client, batch))
     }
 
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {

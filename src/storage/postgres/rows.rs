@@ -43,7 +43,7 @@ pub fn user(row: &Row) -> PgResult<User> {
 }
 
 /// Reads an optional user reference from four columns starting at `start`.
-fn user_ref(row: &Row, start: usize) -> PgResult<Option<UserRef>> {
+pub fn user_ref(row: &Row, start: usize) -> PgResult<Option<UserRef>> {
     let id: Option<i64> = row.try_get(start)?;
     match id {
         None => Ok(None),

@@ -7,15 +7,17 @@
 //! reassignment (see `reassign`), so the owner each undo entry names as
 //! replaced is the one the contact really had.
 
-use postgres::GenericClient;
+use postgres::{Client, GenericClient, IsolationLevel};
 
-use crate::domain::batch::{Applied, BatchId, BatchKind, Outcome, SkippedContact, UndoResult};
+use crate::domain::batch::{
+    Applied, BatchId, BatchKind, Outcome, OwnerReturn, SkippedContact, UndoPreview, UndoResult,
+};
 use crate::domain::contact::Role;
 use crate::domain::history::HistoryKind;
-use crate::storage::{RunContext, StoreError};
+use crate::storage::{RunContext, StoreError, undo_preview_outcome, undo_rejection};
 
 use super::batches::{self, Start};
-use super::{Failure, PgResult};
+use super::{Failure, PgResult, rows};
 use crate::storage::owner_column;
 
 fn replayed(applied: Applied, target: BatchId) -> UndoResult {
@@ -51,21 +53,8 @@ pub fn undo(
         Start::Run(batch) => batch,
     };
     let batch = batches::lock(client, target)?.ok_or_else(not_found)?;
-    if batch.kind == BatchKind::Import {
-        return Err(Failure::Store(StoreError::rejected(
-            "batch_not_undoable",
-            format!(
-                "l'opération n° {target} est une importation : elle ne peut pas être annulée, car elle a aussi créé des contacts"
-            ),
-        )));
-    }
-    if let Some(by) = batch.undone_by {
-        return Err(Failure::Store(StoreError::rejected(
-            "batch_already_undone",
-            format!(
-                "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
-            ),
-        )));
+    if let Some(rejection) = undo_rejection(&batch) {
+        return Err(Failure::Store(rejection));
     }
 
     // Every contact of the batch is locked in one pass in id order, also
@@ -185,4 +174,93 @@ fn skipped_contacts(
             })
         })
         .collect()
+}
+
+/// True for a history entry of the batch that the undo restores: the
+/// contact still has, on the entry's role, the owner the batch set. This
+/// is the condition of the `target` rows in [`restore_role`].
+const RESTORABLE: &str =
+    "((h.role = 'commercial' AND c.commercial_owner_id IS NOT DISTINCT FROM h.new_owner_id)
+     OR (h.role = 'technical' AND c.technical_owner_id IS NOT DISTINCT FROM h.new_owner_id))";
+
+/// Computes what [`undo`] would do now, in three statements whatever the
+/// size of the batch. They run in one read-only snapshot, so they see the
+/// same data. The preview takes no lock, so a batch that commits before
+/// the undo changes what the undo does, and the undo's result reports it.
+pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let batch = batches::get(&mut tx, target)?.ok_or_else(|| {
+        Failure::Store(StoreError::NotFound {
+            what: "opération",
+            key: target.to_string(),
+        })
+    })?;
+    if let Some(rejection) = undo_rejection(&batch) {
+        return Err(Failure::Store(rejection));
+    }
+
+    let found = tx.query(
+        &format!(
+            "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*)
+             FROM history h
+             JOIN contacts c ON c.id = h.contact_id
+             LEFT JOIN users u ON u.id = h.previous_owner_id
+             WHERE h.batch_id = $1 AND {RESTORABLE}
+             GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name
+             ORDER BY h.role, u.initials IS NULL, u.initials"
+        ),
+        &[&target],
+    )?;
+    let returns = found
+        .iter()
+        .map(|row| {
+            let role: String = row.try_get(0)?;
+            let contacts: i64 = row.try_get(5)?;
+            Ok(OwnerReturn {
+                role: Role::parse(&role).ok_or_else(|| {
+                    Failure::Store(StoreError::Database(format!(
+                        "unexpected role in the database: {role}"
+                    )))
+                })?,
+                owner: rows::user_ref(row, 1)?,
+                contacts: contacts as u64,
+            })
+        })
+        .collect::<PgResult<Vec<_>>>()?;
+
+    let counts = tx.query_one(
+        &format!(
+            "SELECT count(*), coalesce(sum(restored), 0)::bigint,
+                    coalesce(sum(skipped_commercial), 0)::bigint,
+                    coalesce(sum(skipped_technical), 0)::bigint
+             FROM (
+                 SELECT h.contact_id,
+                        max(CASE WHEN {RESTORABLE} THEN 1 ELSE 0 END) AS restored,
+                        sum(CASE WHEN h.role = 'commercial' AND NOT {RESTORABLE} THEN 1 ELSE 0 END)
+                            AS skipped_commercial,
+                        sum(CASE WHEN h.role = 'technical' AND NOT {RESTORABLE} THEN 1 ELSE 0 END)
+                            AS skipped_technical
+                 FROM history h JOIN contacts c ON c.id = h.contact_id
+                 WHERE h.batch_id = $1
+                 GROUP BY h.contact_id
+             ) AS per_contact"
+        ),
+        &[&target],
+    )?;
+    let count = |index: usize| -> PgResult<u64> { Ok(counts.try_get::<_, i64>(index)? as u64) };
+    let (matched, changed) = (count(0)?, count(1)?);
+    let (skipped_commercial, skipped_technical) = (count(2)?, count(3)?);
+    tx.commit()?;
+
+    Ok(UndoPreview {
+        undone_batch: target,
+        outcome: undo_preview_outcome(&returns, matched, changed),
+        returns,
+        skipped_commercial,
+        skipped_technical,
+    })
 }

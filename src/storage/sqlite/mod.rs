@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::domain::batch::{
-    Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoResult, UserReassignment,
+    Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoPreview, UndoResult,
+    UserReassignment,
 };
 use crate::domain::contact::ContactId;
 use crate::domain::history::HistoryEntry;
@@ -321,6 +322,10 @@ impl Store for SqliteStore {
 
     fn undo_batch(&self, batch: BatchId, run: &RunContext) -> StoreResult<UndoResult> {
         self.write(|tx| undo::undo(tx, batch, run))
+    }
+
+    fn preview_undo(&self, batch: BatchId) -> StoreResult<UndoPreview> {
+        self.read(|conn| undo::preview(conn, batch))
     }
 
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {

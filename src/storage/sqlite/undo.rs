@@ -7,10 +7,14 @@
 
 use rusqlite::{Connection, params};
 
-use crate::domain::batch::{Applied, BatchId, BatchKind, Outcome, SkippedContact, UndoResult};
+use crate::domain::batch::{
+    Applied, BatchId, BatchKind, Outcome, OwnerReturn, SkippedContact, UndoPreview, UndoResult,
+};
 use crate::domain::contact::Role;
 use crate::domain::history::HistoryKind;
-use crate::storage::{RunContext, StoreError, StoreResult, owner_column};
+use crate::storage::{
+    RunContext, StoreError, StoreResult, owner_column, undo_preview_outcome, undo_rejection,
+};
 
 use super::{batches, db_error, rows};
 
@@ -26,21 +30,8 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
         what: "opération",
         key: target.to_string(),
     })?;
-    if batch.kind == BatchKind::Import {
-        return Err(StoreError::rejected(
-            "batch_not_undoable",
-            format!(
-                "l'opération n° {target} est une importation : elle ne peut pas être annulée, car elle a aussi créé des contacts"
-            ),
-        ));
-    }
-    if let Some(by) = batch.undone_by {
-        return Err(StoreError::rejected(
-            "batch_already_undone",
-            format!(
-                "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
-            ),
-        ));
+    if let Some(rejection) = undo_rejection(&batch) {
+        return Err(rejection);
     }
 
     let undo_batch = batches::insert(conn, BatchKind::Undo, run, Some(target))?;
@@ -141,4 +132,90 @@ fn skipped_contacts(conn: &Connection, target: BatchId) -> StoreResult<Vec<Skipp
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_error)?;
     Ok(skipped)
+}
+
+/// True for a history entry of the batch that the undo restores: the
+/// contact still has, on the entry's role, the owner the batch set. This
+/// is the condition of the `INSERT` in [`undo`].
+const RESTORABLE: &str = "((h.role = 'commercial' AND c.commercial_owner_id IS h.new_owner_id)
+     OR (h.role = 'technical' AND c.technical_owner_id IS h.new_owner_id))";
+
+/// Computes what [`undo`] would do now, in three statements whatever the
+/// size of the batch. The caller runs it in one read transaction, so that
+/// the statements see the same data.
+pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
+    let batch = batches::get(conn, target)?.ok_or(StoreError::NotFound {
+        what: "opération",
+        key: target.to_string(),
+    })?;
+    if let Some(rejection) = undo_rejection(&batch) {
+        return Err(rejection);
+    }
+
+    let mut statement = conn
+        .prepare(&format!(
+            "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*)
+             FROM history h
+             JOIN contacts c ON c.id = h.contact_id
+             LEFT JOIN users u ON u.id = h.previous_owner_id
+             WHERE h.batch_id = ?1 AND {RESTORABLE}
+             GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name
+             ORDER BY h.role, u.initials IS NULL, u.initials"
+        ))
+        .map_err(db_error)?;
+    let returns = statement
+        .query_map([target], |row| {
+            let role: String = row.get(0)?;
+            Ok((role, rows::user_ref(row, 1)?, row.get::<_, i64>(5)?))
+        })
+        .map_err(db_error)?
+        .map(|found| {
+            let (role, owner, contacts) = found.map_err(db_error)?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                StoreError::Database(format!("unexpected role in the database: {role}"))
+            })?;
+            Ok(OwnerReturn {
+                role,
+                owner,
+                contacts: contacts as u64,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+
+    let (matched, changed, skipped_commercial, skipped_technical) = conn
+        .query_row(
+            &format!(
+                "SELECT count(*), coalesce(sum(restored), 0),
+                        coalesce(sum(skipped_commercial), 0), coalesce(sum(skipped_technical), 0)
+                 FROM (
+                     SELECT h.contact_id,
+                            max(CASE WHEN {RESTORABLE} THEN 1 ELSE 0 END) AS restored,
+                            sum(CASE WHEN h.role = 'commercial' AND NOT {RESTORABLE} THEN 1 ELSE 0 END)
+                                AS skipped_commercial,
+                            sum(CASE WHEN h.role = 'technical' AND NOT {RESTORABLE} THEN 1 ELSE 0 END)
+                                AS skipped_technical
+                     FROM history h JOIN contacts c ON c.id = h.contact_id
+                     WHERE h.batch_id = ?1
+                     GROUP BY h.contact_id
+                 ) AS per_contact"
+            ),
+            [target],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)? as u64,
+                    row.get::<_, i64>(1)? as u64,
+                    row.get::<_, i64>(2)? as u64,
+                    row.get::<_, i64>(3)? as u64,
+                ))
+            },
+        )
+        .map_err(db_error)?;
+
+    Ok(UndoPreview {
+        undone_batch: target,
+        outcome: undo_preview_outcome(&returns, matched, changed),
+        returns,
+        skipped_commercial,
+        skipped_technical,
+    })
 }

@@ -325,7 +325,7 @@ fn schemas() -> Value {
         },
         "UndoResult": {
             "type": "object",
-            "description": "Comptes de l'annulation, plus undone_batch et skipped (contacts ignorés car modifiés depuis)."
+            "description": "Comptes de l'annulation : changed compte les contacts réaffectés à leur responsable précédent sur au moins un rôle, already_owned les contacts ignorés sur tous leurs rôles. Plus undone_batch et skipped : les entrées d'historique ignorées, une par contact et par rôle, car le responsable a changé depuis l'opération."
         },
         "Batch": { "type": "object" },
         "BatchList": { "type": "object", "properties": { "batches": { "type": "array", "items": { "$ref": "#/components/schemas/Batch" } } } },

@@ -11,13 +11,14 @@ use serde::Deserialize;
 
 use crate::domain::batch::{Batch, BatchId, UndoResult};
 use crate::domain::history::format_paris_time;
+use crate::french::{per_role, undo_changed, undo_skipped_contacts, undo_skipped_entries};
 use crate::service::export::write_csv;
 use crate::service::reassign::{RunContextInput, parse_batch_id, undo_batch};
 use crate::storage::{ExportSelection, Page};
 use crate::web::auth::session::AdminUser;
 use crate::web::csv_stream;
 use crate::web::error::AppError;
-use crate::web::labels::{batch_params, count, plural, role_fr};
+use crate::web::labels::{batch_params, plural, role_fr};
 use crate::web::state::AppState;
 
 use super::error_page::PageError;
@@ -261,6 +262,8 @@ struct UndoResultPage {
     restored: String,
     per_role: String,
     skipped_count: String,
+    /// Heading of the skipped list, which has one row per contact and role.
+    skipped_entries: String,
     skipped: Vec<SkippedRow>,
 }
 
@@ -275,7 +278,7 @@ fn skipped_rows(result: &UndoResult) -> Vec<SkippedRow> {
                 None => format!("Contact n° {}", skipped.contact_id),
             },
             reason: format!(
-                "responsable {} modifié depuis l'opération : actuellement {}, l'opération avait mis {}",
+                "responsable {} ignoré : actuellement {}, l'opération avait mis {}",
                 role_fr(skipped.role),
                 skipped.current_owner.as_deref().unwrap_or("aucun"),
                 skipped.batch_owner.as_deref().unwrap_or("aucun"),
@@ -323,21 +326,10 @@ pub async fn undo(
         lead,
         undone_batch: id,
         undo_batch: applied.batch_id,
-        restored: plural(
-            applied.outcome.changed,
-            "contact restauré",
-            "contacts restaurés",
-        ),
-        per_role: format!(
-            "{} comme responsable commercial, {} comme responsable technique",
-            count(applied.outcome.commercial),
-            count(applied.outcome.technical)
-        ),
-        skipped_count: plural(
-            result.skipped.len() as u64,
-            "contact ignoré",
-            "contacts ignorés",
-        ),
+        restored: undo_changed(applied.outcome.changed),
+        per_role: per_role(applied.outcome.commercial, applied.outcome.technical),
+        skipped_count: undo_skipped_contacts(applied.outcome.already_owned),
+        skipped_entries: undo_skipped_entries(result.skipped.len() as u64),
         skipped: skipped_rows(&result),
     };
     Ok(render(&page)?.into_response())

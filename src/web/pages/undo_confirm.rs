@@ -2,21 +2,17 @@
 //! contacts go back to which owner before « Confirmer l'annulation » runs
 //! the undo.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
-use crate::domain::batch::{Batch, BatchId};
-use crate::domain::contact::Role;
-use crate::domain::history::UserRef;
-use crate::service::reassign::parse_batch_id;
-use crate::storage::{Page, Store};
+use crate::domain::batch::{BatchId, OwnerReturn, UndoPreview};
+use crate::french::{count, per_role, undo_skipped_contacts, undo_skipped_entries};
+use crate::service::reassign::{parse_batch_id, preview_undo};
 use crate::web::auth::session::AdminUser;
 use crate::web::error::AppError;
 use crate::web::idempotency::new_form_key;
-use crate::web::labels::{plural, role_fr};
+use crate::web::labels::role_fr;
 use crate::web::state::AppState;
 
 use super::error_page::PageError;
@@ -24,24 +20,9 @@ use super::layout::Layout;
 use super::render;
 use super::run_result::no_store;
 
-/// Maximum contacts whose history the page reads to name the owners they
-/// go back to. Each contact costs one history query, so a larger batch
-/// gets a general sentence instead of the per-owner lines.
-const MAX_DETAILED_CONTACTS: u64 = 1_000;
-
-/// Contacts read per page of the batch's contact list.
-const CONTACTS_PER_READ: u32 = 200;
-
 /// One line of the summary: contacts going back to one owner on one role.
 pub struct ReturnRow {
     pub sentence: String,
-}
-
-/// Effect of an undo, read from the batch's history entries.
-struct UndoPlan {
-    returns: Vec<ReturnRow>,
-    /// Contacts whose owner changed since the batch: the undo skips them.
-    skipped: u64,
 }
 
 #[derive(Template)]
@@ -53,82 +34,48 @@ struct UndoConfirmPage {
     can_undo: bool,
     note: Option<&'static str>,
     returns: Vec<ReturnRow>,
-    skipped: Option<String>,
+    /// Contacts the undo would skip, then the skipped history entries per
+    /// role; empty when it skips nothing.
+    skipped: Vec<String>,
     idempotency_key: String,
 }
 
-fn owner_name(owner: &Option<UserRef>) -> String {
-    match owner {
-        Some(user) => user.display_name(),
-        None => "aucun responsable".to_string(),
+fn return_sentence(owner_return: &OwnerReturn) -> String {
+    let contacts = owner_return.contacts;
+    let role = role_fr(owner_return.role);
+    let (subject, verb) = if contacts <= 1 {
+        ("contact", "sera réaffecté")
+    } else {
+        ("contacts", "seront réaffectés")
+    };
+    match &owner_return.owner {
+        Some(owner) => format!(
+            "{} {subject} {verb} à {} comme responsable {role}",
+            count(contacts),
+            owner.display_name()
+        ),
+        // The batch gave these contacts their first owner on this role:
+        // the undo takes it away again.
+        None => format!(
+            "{} {subject} {} plus de responsable {role}, comme avant l'opération",
+            count(contacts),
+            if contacts <= 1 { "n'aura" } else { "n'auront" }
+        ),
     }
 }
 
-fn same_owner(left: &Option<UserRef>, right: &Option<UserRef>) -> bool {
-    left.as_ref().map(|user| user.id) == right.as_ref().map(|user| user.id)
-}
-
-/// Reads, for each contact the batch changed, the owner it replaced and
-/// the owner it has now. Returns `None` for a batch too large to read
-/// contact by contact.
-fn plan_undo(store: &dyn Store, batch: &Batch) -> Result<Option<UndoPlan>, AppError> {
-    let mut counts: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
-    let mut skipped = 0;
-    let mut offset = 0;
-    loop {
-        let page = store.batch_contacts(
-            batch.id,
-            Page {
-                limit: CONTACTS_PER_READ,
-                offset,
-            },
-        )?;
-        if page.total > MAX_DETAILED_CONTACTS {
-            return Ok(None);
-        }
-        for contact in &page.contacts {
-            let mut changed_since = false;
-            for entry in store.contact_history(contact.id)? {
-                let (Some(role), true) = (entry.role, entry.batch_id == Some(batch.id)) else {
-                    continue;
-                };
-                let current = match role {
-                    Role::Commercial => &contact.commercial_owner,
-                    Role::Technical => &contact.technical_owner,
-                };
-                if same_owner(current, &entry.new_owner) {
-                    *counts
-                        .entry((owner_name(&entry.previous_owner), role_fr(role)))
-                        .or_default() += 1;
-                } else {
-                    changed_since = true;
-                }
-            }
-            if changed_since {
-                skipped += 1;
-            }
-        }
-        offset += CONTACTS_PER_READ;
-        if page.contacts.is_empty() || u64::from(offset) >= page.total {
-            break;
-        }
+fn skipped_sentences(preview: &UndoPreview) -> Vec<String> {
+    if preview.skipped_entries() == 0 {
+        return Vec::new();
     }
-
-    let returns = counts
-        .into_iter()
-        .map(|((owner, role), contacts)| ReturnRow {
-            sentence: format!(
-                "{} {} à {owner} comme responsable {role}",
-                plural(contacts, "contact", "contacts"),
-                if contacts <= 1 {
-                    "reviendra"
-                } else {
-                    "reviendront"
-                },
-            ),
-        })
-        .collect();
-    Ok(Some(UndoPlan { returns, skipped }))
+    vec![
+        format!("{}.", undo_skipped_contacts(preview.outcome.already_owned)),
+        format!(
+            "{} ({}) : elles seront listées après l'annulation.",
+            undo_skipped_entries(preview.skipped_entries()),
+            per_role(preview.skipped_commercial, preview.skipped_technical)
+        ),
+    ]
 }
 
 /// Shows what undoing the batch would restore, with « Confirmer
@@ -141,15 +88,15 @@ pub async fn show(
     let id = parse_batch_id(&id)?;
     let found = state
         .run(move |store| match store.batch(id)? {
-            Some(batch) if batch.can_be_undone() && !batch.undone => {
-                let plan = plan_undo(store, &batch)?;
-                Ok(Some((batch, plan)))
+            Some(batch) if batch.can_be_undone() => {
+                let preview = preview_undo(store, id)?;
+                Ok(Some((batch, Some(preview))))
             }
             Some(batch) => Ok(Some((batch, None))),
             None => Ok(None),
         })
         .await?;
-    let Some((batch, plan)) = found else {
+    let Some((batch, preview)) = found else {
         return Err(AppError::not_found(
             "unknown_batch",
             format!("Aucune opération de masse n° {id}."),
@@ -161,35 +108,28 @@ pub async fn show(
         Some("Cette opération a déjà été annulée : il n'y a plus rien à annuler.")
     } else if !batch.can_be_undone() {
         Some("Une importation ne peut pas être annulée : elle a aussi créé des contacts.")
-    } else if plan.is_none() {
+    } else if preview
+        .as_ref()
+        .is_some_and(|preview| preview.outcome.changed == 0)
+    {
         Some(
-            "L'opération a modifié trop de contacts pour les détailler ici : chacun reviendra au responsable qu'il avait avant elle.",
+            "Aucun contact n'a encore le responsable que l'opération a mis : l'annulation ne réaffectera aucun contact.",
         )
     } else {
         None
     };
-    let (returns, skipped) = match plan {
-        Some(plan) => (
-            plan.returns,
-            (plan.skipped > 0).then(|| {
-                format!(
-                    "{} depuis l'opération : {} ignoré{} et listé{}.",
-                    plural(
-                        plan.skipped,
-                        "contact a changé de responsable",
-                        "contacts ont changé de responsable"
-                    ),
-                    if plan.skipped <= 1 {
-                        "il sera"
-                    } else {
-                        "ils seront"
-                    },
-                    if plan.skipped <= 1 { "" } else { "s" },
-                    if plan.skipped <= 1 { "" } else { "s" },
-                )
-            }),
+    let (returns, skipped) = match &preview {
+        Some(preview) => (
+            preview
+                .returns
+                .iter()
+                .map(|owner_return| ReturnRow {
+                    sentence: return_sentence(owner_return),
+                })
+                .collect(),
+            skipped_sentences(preview),
         ),
-        None => (Vec::new(), None),
+        None => (Vec::new(), Vec::new()),
     };
     let page = UndoConfirmPage {
         layout: Layout::new(&session, format!("Annuler l'opération n° {id}"), "batches"),
@@ -201,7 +141,7 @@ pub async fn show(
             batch.actor,
             crate::domain::history::format_paris_time(batch.started_at)
         ),
-        can_undo: batch.can_be_undone() && !batch.undone,
+        can_undo: batch.can_be_undone(),
         note,
         returns,
         skipped,

@@ -53,18 +53,14 @@ impl CountsView {
 
 impl CountsView {
     /// Counts of a batch in the journal, in the words of its kind: an undo
-    /// restores and skips contacts, an import creates or updates them.
+    /// gives contacts back to their previous owner or skips them, an import creates or updates them.
     pub fn for_batch(kind: crate::domain::batch::BatchKind, outcome: &Outcome) -> CountsView {
         use crate::domain::batch::BatchKind;
         let mut view = CountsView::new(outcome);
         match kind {
             BatchKind::Undo => {
-                view.changed = plural(outcome.changed, "contact restauré", "contacts restaurés");
-                view.already_owned = plural(
-                    outcome.already_owned,
-                    "contact ignoré, modifié depuis l'opération annulée",
-                    "contacts ignorés, modifiés depuis l'opération annulée",
-                );
+                view.changed = crate::french::undo_changed(outcome.changed);
+                view.already_owned = crate::french::undo_skipped_contacts(outcome.already_owned);
             }
             BatchKind::Import => {
                 view.changed = plural(
