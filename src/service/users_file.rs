@@ -85,7 +85,7 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         ServiceError::invalid(
             "missing_column",
             "file",
-            "fichier d'utilisateurs : colonne « login » absente ; l'en-tête doit contenir login, last_name, first_name",
+            "fichier d'utilisateurs : colonne « identifiant » (ou « login ») absente ; l'en-tête doit nommer l'identifiant, puis le nom et le prénom (« nom » et « prénom », ou « last_name » et « first_name »), ou le nom complet (« nom complet » ou « full_name »)",
         )
     })?;
     let last_column = column(&["last_name", "nom"]);

@@ -141,3 +141,32 @@ fn disabled_owner_can_hand_over() {
         assert_eq!(applied.outcome.changed, 3);
     });
 }
+
+/// A users file with the French headers the user guide shows imports as
+/// well as one with English headers, and a file without an identifier
+/// column names the French and English headers it accepts.
+#[test]
+fn users_file_takes_french_headers() {
+    each_engine(|db| {
+        let dir = tempfile::tempdir().unwrap();
+        let french = dir.path().join("utilisateurs.csv");
+        std::fs::write(
+            &french,
+            "Identifiant;Prénom;Nom;Courriel\nmlefevre;Marie;Lefèvre;marie@exemple.fr\n",
+        )
+        .unwrap();
+        let missing = dir.path().join("sans-identifiant.csv");
+        std::fs::write(&missing, "Prénom;Nom\nMarie;Lefèvre\n").unwrap();
+
+        let report = import_users(db.store(), &french).unwrap();
+        let error = import_users(db.store(), &missing).unwrap_err();
+
+        assert_eq!(report.created.len(), 1, "{report:?}");
+        let created = db.store().find_user(&report.created[0]).unwrap().unwrap();
+        assert_eq!(created.login.as_deref(), Some("mlefevre"));
+        assert_eq!(created.last_name, "Lefèvre");
+        let message = error.to_string();
+        assert!(message.contains("« identifiant »"), "{message}");
+        assert!(message.contains("« prénom »"), "{message}");
+    });
+}
