@@ -255,14 +255,20 @@ fn migrate(client: &mut Client) -> StoreResult<()> {
              )",
         )
         .map_err(store_error)?;
-    let current: i64 = transaction
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations",
-            &[],
-        )
-        .and_then(|row| row.try_get(0))
+    // Every migration not recorded yet applies, in order, not only those
+    // above the highest recorded: branches merged in another order than
+    // they were numbered may leave a gap below it.
+    let applied: std::collections::HashSet<i64> = transaction
+        .query("SELECT version FROM schema_migrations", &[])
+        .map_err(store_error)?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
         .map_err(store_error)?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+    for (version, sql) in MIGRATIONS
+        .iter()
+        .filter(|(version, _)| !applied.contains(version))
+    {
         transaction.batch_execute(sql).map_err(store_error)?;
         transaction
             .execute(

@@ -173,14 +173,14 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         )
         .map_err(db_error)?;
     if has_table {
-        let current: i64 = conn
+        let (applied, highest): (i64, i64) = conn
             .query_row(
-                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                "SELECT count(*), coalesce(max(version), 0) FROM schema_migrations",
                 [],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .map_err(db_error)?;
-        if current >= latest {
+        if highest >= latest && applied as usize >= MIGRATIONS.len() {
             return Ok(());
         }
     }
@@ -194,14 +194,21 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db_error)?;
-    let current: i64 = tx
-        .query_row(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations",
-            [],
-            |row| row.get(0),
-        )
+    // Every migration not recorded yet applies, in order, not only those
+    // above the highest recorded: branches merged in another order than
+    // they were numbered may leave a gap below it.
+    let applied: std::collections::HashSet<i64> = tx
+        .prepare("SELECT version FROM schema_migrations")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()
+        })
         .map_err(db_error)?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+    for (version, sql) in MIGRATIONS
+        .iter()
+        .filter(|(version, _)| !applied.contains(version))
+    {
         tx.execute_batch(sql).map_err(db_error)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
