@@ -566,13 +566,36 @@ mod tests {
         assert_eq!(rejection.line, 3);
         assert_eq!(rejection.column, "");
         assert!(
-            rejection
-                .reason
-                .starts_with("la ligne contient 3 champs, l'en-tête en déclare 2"),
+            rejection.reason.starts_with("3 champs au lieu de 2"),
             "{}",
             rejection.reason
         );
         assert!(outcomes[2].is_ok());
+    }
+
+    #[test]
+    fn short_and_truncated_rows_rejected_with_line() {
+        let file = "Identifiant externe;Nom;Code postal;Ville;Responsable commercial\n\
+                    T1;Dupont;51100;Reims;JD\n\
+                    T2;Durand;51100\n\
+                    T3;Martin;51100;Reims;JD\n\
+                    T4;Petit;511";
+        let outcomes = outcomes(file.as_bytes());
+        assert_eq!(lines(&outcomes), [2, 3, 4, 5]);
+        assert!(outcomes[0].is_ok());
+        assert!(outcomes[2].is_ok());
+        for (index, found) in [(1, 3), (3, 3)] {
+            let Err(rejection) = &outcomes[index] else {
+                panic!("row {index} accepted: {outcomes:?}");
+            };
+            assert!(
+                rejection
+                    .reason
+                    .starts_with(&format!("{found} champs au lieu de 5")),
+                "{}",
+                rejection.reason
+            );
+        }
     }
 
     #[test]
