@@ -16,7 +16,9 @@ use crate::domain::user::{NewUser, User, UserId, UserRole};
 use crate::import::{
     ContactRows, Field, ImportError, ImportOptions, RowOutcome, RowRejection, read_contacts,
 };
-use crate::storage::{ContactWrite, ImportCounts, ImportSession, Store};
+use crate::storage::{
+    ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, Store,
+};
 
 use super::ServiceError;
 use super::users::free_initials;
@@ -227,6 +229,7 @@ fn import_from_reader<R: Read + Send>(
         commercial: header_of(Field::CommercialOwner),
         technical: header_of(Field::TechnicalOwner),
         external_id: header_of(Field::ExternalId),
+        contact_number: header_of(Field::ContactId),
     };
     let ignored_columns = rows
         .columns()
@@ -274,9 +277,14 @@ fn import_from_reader<R: Read + Send>(
             format!("{error} ; rien n'a été importé"),
         ));
     }
+    let mut rejected = rejected;
     if !pending.is_empty() {
         totals.add(&resolver.session.write_contacts(&pending)?);
+        take_key_conflicts(resolver.session, &headers, &mut rejected);
     }
+    // Key conflicts are found when a chunk is written, after the rows of
+    // that chunk rejected while reading.
+    rejected.sort_by_key(|rejection| rejection.line);
     let created_users = resolver.created;
 
     let batch_id = session.commit(&totals)?;
@@ -299,11 +307,71 @@ fn import_from_reader<R: Read + Send>(
     })
 }
 
+/// Moves the key conflicts of the chunks written so far to `rejected`.
+fn take_key_conflicts(
+    session: &mut dyn ImportSession,
+    headers: &RejectionHeaders,
+    rejected: &mut Vec<RowRejection>,
+) {
+    for conflict in session.take_key_conflicts() {
+        let (column, reason) = describe_key_conflict(&conflict, headers);
+        rejected.push(RowRejection {
+            line: conflict.line,
+            column,
+            reason,
+        });
+    }
+}
+
+/// Returns the column at fault and the French reason of a key conflict.
+fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> (String, String) {
+    let number = conflict.contact_number;
+    let external_id = conflict.external_id.as_deref().unwrap_or_default();
+    match &conflict.kind {
+        KeyConflictKind::UnknownNumber => (
+            headers.contact_number.clone(),
+            format!(
+                "aucun contact n° {number} : vérifiez le n° Relais, ou videz la cellule \
+                 pour créer un nouveau contact"
+            ),
+        ),
+        KeyConflictKind::OtherNames => (
+            headers.contact_number.clone(),
+            format!(
+                "le contact n° {number} a un autre nom, prénom ou société : le n° Relais \
+                 vient sans doute d'une autre base ; videz la cellule pour créer un nouveau contact"
+            ),
+        ),
+        KeyConflictKind::OtherExternalId { stored } if conflict.external_id.is_some() => (
+            headers.contact_number.clone(),
+            format!(
+                "le contact n° {number} a l'identifiant externe « {stored} », \
+                 pas « {external_id} » : corrigez le n° Relais ou l'identifiant externe"
+            ),
+        ),
+        KeyConflictKind::OtherExternalId { stored } => (
+            headers.contact_number.clone(),
+            format!(
+                "le contact n° {number} a l'identifiant externe « {stored} » : \
+                 indiquez cet identifiant externe sur la ligne, ou videz le n° Relais"
+            ),
+        ),
+        KeyConflictKind::ExternalIdOfOtherNumber { stored_number } => (
+            headers.external_id.clone(),
+            format!(
+                "l'identifiant externe « {external_id} » est celui du contact n° {stored_number}, \
+                 pas du n° {number} : corrigez le n° Relais ou l'identifiant externe"
+            ),
+        ),
+    }
+}
+
 /// Headers of the file named by rejections found after parsing.
 struct RejectionHeaders {
     commercial: String,
     technical: String,
     external_id: String,
+    contact_number: String,
 }
 
 /// Outcome of the writing side once the reading thread stopped sending.
@@ -376,6 +444,7 @@ fn write_rows(
             }
             if chunk.len() >= CHUNK_ROWS {
                 totals.add(&resolver.session.write_contacts(&chunk)?);
+                take_key_conflicts(resolver.session, headers, &mut rejected);
                 chunk.clear();
             }
         }

@@ -293,7 +293,7 @@ fn export_without_external_ids_reimports_in_place() {
 }
 
 #[test]
-fn contact_number_from_another_base_creates_a_contact() {
+fn contact_number_from_another_base_is_rejected() {
     each_engine(|db| {
         cast(db);
         import_bytes(db, "first.csv", "Nom;Prénom\nMartin;Hélène\n".as_bytes());
@@ -301,8 +301,136 @@ fn contact_number_from_another_base_creates_a_contact() {
 
         let report = import_bytes(db, "foreign.csv", foreign.as_bytes());
 
-        assert_eq!((report.imported, report.updated), (1, 0));
+        assert_eq!((report.imported, report.updated), (0, 0));
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].line, 2);
+        assert_eq!(report.rejected[0].column, "N° Relais");
+        assert!(
+            report.rejected[0].reason.contains("autre nom"),
+            "{}",
+            report.rejected[0].reason
+        );
+        assert_eq!(all_contacts(db).len(), 1);
         assert_eq!(all_contacts(db)[0].last_name, "Martin");
+    });
+}
+
+/// Exports the base, fills the empty external id of contact n° 1 with
+/// `external_id` and returns the edited file.
+fn export_with_external_id(db: &TestDb, external_id: &str) -> String {
+    let path = db.dir.path().join("export.csv");
+    relais::service::export::export_to_file(
+        db.store(),
+        &relais::storage::ExportSelection::All,
+        &path,
+    )
+    .unwrap();
+    let exported = std::fs::read_to_string(&path).unwrap();
+    let edited = exported.replacen("\n1;;", &format!("\n1;{external_id};"), 1);
+    assert_ne!(edited, exported, "no line 1;; in {exported}");
+    edited
+}
+
+#[test]
+fn external_id_added_to_export_updates_contact() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(
+            db,
+            "first.csv",
+            "Nom;Prénom;Code postal\nAndré;Benoît;51100\n".as_bytes(),
+        );
+        let edited = export_with_external_id(db, "CRM-42");
+
+        let report = import_bytes(db, "edited.csv", edited.as_bytes());
+
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 1, 0)
+        );
+        let contacts = all_contacts(db);
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].id, 1);
+        assert_eq!(contacts[0].external_id.as_deref(), Some("CRM-42"));
+
+        let again = import_bytes(db, "edited.csv", edited.as_bytes());
+        assert!(again.rejected.is_empty(), "{:?}", again.rejected);
+        assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
+        assert_eq!(all_contacts(db).len(), 1);
+    });
+}
+
+#[test]
+fn unknown_contact_number_is_rejected() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(db, "first.csv", "Nom;Prénom\nMartin;Hélène\n".as_bytes());
+        let file = "N° Relais;Identifiant externe;Nom;Prénom\n99999;;Martin;Hélène\n99998;X-1;Martin;Hélène\n";
+
+        let report = import_bytes(db, "unknown.csv", file.as_bytes());
+
+        assert_eq!(report.imported, 0);
+        let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3]);
+        for (rejection, number) in report.rejected.iter().zip(["99999", "99998"]) {
+            assert_eq!(rejection.column, "N° Relais");
+            assert!(
+                rejection
+                    .reason
+                    .starts_with(&format!("aucun contact n° {number} :")),
+                "{}",
+                rejection.reason
+            );
+        }
+        let contacts = all_contacts(db);
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].external_id, None);
+    });
+}
+
+#[test]
+fn contact_number_and_other_external_id_rejected() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(
+            db,
+            "first.csv",
+            "Identifiant externe;Nom;Prénom\nCRM-1;Martin;Hélène\nCRM-2;Petit;Luc\n".as_bytes(),
+        );
+        let file = "N° Relais;Identifiant externe;Nom;Prénom\n\
+                    1;CRM-9;Martin;Hélène\n\
+                    1;CRM-2;Martin;Hélène\n\
+                    2;;Petit;Luc\n";
+
+        let report = import_bytes(db, "conflicts.csv", file.as_bytes());
+
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 0, 0)
+        );
+        let rejected: Vec<(u64, &str)> = report
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.column.as_str()))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (2, "N° Relais"),
+                (3, "Identifiant externe"),
+                (4, "N° Relais")
+            ]
+        );
+        let reasons: Vec<&str> = report.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].contains("« CRM-1 »"), "{}", reasons[0]);
+        assert!(reasons[0].contains("« CRM-9 »"), "{}", reasons[0]);
+        assert!(reasons[1].contains("« CRM-2 »"), "{}", reasons[1]);
+        assert!(reasons[1].contains("n° 2"), "{}", reasons[1]);
+        assert!(reasons[1].contains("n° 1"), "{}", reasons[1]);
+        assert!(reasons[2].contains("« CRM-2 »"), "{}", reasons[2]);
+        assert_eq!(all_contacts(db).len(), 2);
+        assert_eq!(contact(db, "CRM-1").last_name, "Martin");
     });
 }
 
