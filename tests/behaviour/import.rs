@@ -501,3 +501,28 @@ fn rejections_keep_file_order_across_chunks() {
         assert_eq!(contact(db, "row4500").last_name, "Nom4500");
     });
 }
+
+#[test]
+fn excel_unicode_text_file_imports() {
+    each_engine(|db| {
+        cast(db);
+        let text = "Nom\tPrénom\tCode postal\tResponsable commercial\r\n\
+                    Lefèvre\tÉlodie\t=\"01000\"\tJD\r\n";
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+
+        let report = import_bytes(db, "unicode.txt", &bytes);
+
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert_eq!(report.imported, 1);
+        let contacts = all_contacts(db);
+        assert_eq!(contacts[0].first_name, "Élodie");
+        assert_eq!(contacts[0].pro.postal_code, "01000");
+        assert_eq!(
+            contacts[0].commercial_owner.as_ref().unwrap().initials,
+            "JD"
+        );
+    });
+}
