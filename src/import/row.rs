@@ -223,11 +223,11 @@ fn check_email(value: &str) -> Result<(), String> {
 
 /// Reads an owner reference, which names exactly one user.
 ///
-/// Several references joined by `;` or `,` are rejected. A stray separator
-/// around a single reference (`aeinstein;`) is dropped.
+/// Several references joined by `;`, `,` or `/` are rejected. A stray
+/// separator around a single reference (`aeinstein;`) is dropped.
 fn owner_reference(value: &str) -> Result<Option<String>, String> {
     let mut references = value
-        .split([';', ','])
+        .split([';', ',', '/'])
         .map(str::trim)
         .filter(|reference| !reference.is_empty());
     let first = references.next();
@@ -417,6 +417,12 @@ mod tests {
 
         let rejection = reject_row(&["Nom", "Commercial"], &["Dupont", "AE, PC"]);
         assert_eq!(rejection.column, "Commercial");
+
+        let rejection = reject_row(&["Nom", "Commercial"], &["Dupont", "JD / BB"]);
+        assert_eq!(
+            rejection.reason,
+            "plusieurs responsables (« JD / BB ») : indiquez-en un seul"
+        );
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct ImportReport {
 /// Owners as found in files: initials, login or e-mail, in any case.
 struct OwnerIndex {
     by_key: HashMap<String, UserId>,
+    /// Users by lowercase initials only, for owners in display form.
+    by_initials: HashMap<String, UserId>,
     initials: std::collections::HashSet<String>,
 }
 
@@ -57,6 +59,7 @@ impl OwnerIndex {
     fn new(users: &[User]) -> OwnerIndex {
         let mut index = OwnerIndex {
             by_key: HashMap::new(),
+            by_initials: HashMap::new(),
             initials: Default::default(),
         };
         // Initials win over logins and e-mails, as in `Store::find_user`,
@@ -79,6 +82,8 @@ impl OwnerIndex {
 
     fn add_initials(&mut self, user: &User) {
         self.by_key.insert(user.initials.to_lowercase(), user.id);
+        self.by_initials
+            .insert(user.initials.to_lowercase(), user.id);
         self.initials.insert(user.initials.clone());
     }
 
@@ -100,6 +105,18 @@ impl Resolver<'_> {
         let Some(reference) = reference.map(str::trim).filter(|r| !r.is_empty()) else {
             return Ok(None);
         };
+        // An owner written as Relais displays users, `Jean DUPONT (JD)`, as
+        // an export or a copy from a screen gives it, names a user by its
+        // initials. Unknown initials are an error, never a user to create.
+        if let Some(initials) = display_initials(reference) {
+            return match self.index.by_initials.get(&initials.to_lowercase()) {
+                Some(&id) => Ok(Some(id)),
+                None => Err(format!(
+                    "responsable « {reference} » inconnu : aucun utilisateur n'a les initiales \
+                     « {initials} » ; corrigez la cellule ou créez l'utilisateur (relais user add)"
+                )),
+            };
+        }
         if let Some(id) = self.index.get(reference) {
             return Ok(Some(id));
         }
@@ -134,6 +151,18 @@ impl Resolver<'_> {
         self.created.push(user.initials.clone());
         Ok(Some(user.id))
     }
+}
+
+/// Returns the initials of an owner written `Prénom NOM (INITIALES)`: the
+/// text between the last pair of parentheses ending the cell, after a name.
+fn display_initials(reference: &str) -> Option<&str> {
+    let inner = reference.strip_suffix(')')?;
+    let (name, initials) = inner.rsplit_once('(')?;
+    let initials = initials.trim();
+    let valid = !name.trim().is_empty()
+        && !initials.is_empty()
+        && initials.chars().all(|c| c.is_alphanumeric());
+    valid.then_some(initials)
 }
 
 /// Imports `path`; `progress` receives the bytes read so far.
@@ -494,6 +523,17 @@ mod tests {
             create_missing_users: false,
             actor: Actor::system("tests"),
         }
+    }
+
+    #[test]
+    fn display_initials_of_owner_cells() {
+        assert_eq!(display_initials("Jean DUPONT (JD)"), Some("JD"));
+        assert_eq!(display_initials("Baptiste BONCHAMPS ( BB2 )"), Some("BB2"));
+        assert_eq!(display_initials("JD"), None);
+        assert_eq!(display_initials("(JD)"), None);
+        assert_eq!(display_initials("Jean DUPONT ()"), None);
+        assert_eq!(display_initials("Jean DUPONT (J D)"), None);
+        assert_eq!(display_initials("jd@exemple.fr"), None);
     }
 
     #[test]

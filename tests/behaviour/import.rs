@@ -526,3 +526,46 @@ fn excel_unicode_text_file_imports() {
         );
     });
 }
+
+#[test]
+fn owner_in_display_form_resolves_to_user() {
+    each_engine(|db| {
+        cast(db);
+        let users_before = db.store().list_users().unwrap().len();
+        let text = "Identifiant externe;Nom;Responsable commercial\n\
+                    d1;Martin;Jean DUPONT (JD)\n\
+                    d2;Petit;Inconnu NULLE PART (ZZ)\n\
+                    d3;Durand;JD / BB\n";
+        let path = write_file(db, "display.csv", text.as_bytes());
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.imported, 1);
+        assert!(
+            report.created_users.is_empty(),
+            "{:?}",
+            report.created_users
+        );
+        assert_eq!(db.store().list_users().unwrap().len(), users_before);
+        assert_eq!(owners(db, "d1").0.as_deref(), Some("JD"));
+        let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 4]);
+        assert!(
+            report.rejected[0].reason.contains("« ZZ »"),
+            "{}",
+            report.rejected[0].reason
+        );
+        assert!(
+            report.rejected[1]
+                .reason
+                .starts_with("plusieurs responsables"),
+            "{}",
+            report.rejected[1].reason
+        );
+    });
+}
