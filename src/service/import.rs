@@ -45,7 +45,16 @@ pub struct ImportReport {
     pub created_users: Vec<String>,
     /// Headers of the file that match no known column.
     pub ignored_columns: Vec<String>,
+    /// Warnings in French about the file as a whole.
+    pub warnings: Vec<String>,
 }
+
+/// Warning for a file with neither `N° Relais` nor external id column.
+pub const NO_KEY_COLUMN_WARNING: &str = "le fichier n'a ni colonne « N° Relais » ni colonne \
+    d'identifiant externe : chaque ligne crée un nouveau contact, et réimporter ce fichier \
+    dupliquerait tous ses contacts. Pour mettre à jour des contacts existants, gardez la \
+    colonne « N° Relais » de l'export, ou ajoutez une colonne « Identifiant externe » \
+    avec l'identifiant de votre CRM.";
 
 /// Owners as found in files: initials, login or e-mail, in any case.
 struct OwnerIndex {
@@ -260,6 +269,17 @@ fn import_from_reader<R: Read + Send>(
         external_id: header_of(Field::ExternalId),
         contact_number: header_of(Field::ContactId),
     };
+    let has_key_column = rows.columns().iter().any(|column| {
+        matches!(
+            column.field,
+            Some(Field::ContactId) | Some(Field::ExternalId)
+        )
+    });
+    let warnings = if has_key_column {
+        Vec::new()
+    } else {
+        vec![NO_KEY_COLUMN_WARNING.to_string()]
+    };
     let ignored_columns = rows
         .columns()
         .iter()
@@ -333,6 +353,7 @@ fn import_from_reader<R: Read + Send>(
         rejected,
         created_users,
         ignored_columns,
+        warnings,
     })
 }
 
