@@ -500,6 +500,9 @@ pub fn print_import(report: &ImportReport) {
             report.ignored_columns.join(", ")
         );
     }
+    for warning in &report.warnings {
+        println!("Attention : {warning}");
+    }
     if !report.rejected.is_empty() {
         println!(
             "{} :",

@@ -108,6 +108,39 @@ pub(crate) fn decode_field(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// Returns the separator an Excel `sep=X` line declares (`sep=;`,
+/// `sep=,`, or `sep=` and a tab), case and surrounding spaces ignored.
+pub(crate) fn declared_separator(line: &[u8]) -> Option<u8> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let trimmed = line.trim_ascii_start();
+    let (prefix, rest) = trimmed.split_at_checked(4)?;
+    if !prefix.eq_ignore_ascii_case(b"sep=") {
+        return None;
+    }
+    match rest {
+        [separator] if SEPARATORS.contains(separator) => Some(*separator),
+        [separator, trailing @ ..]
+            if SEPARATORS.contains(separator) && trailing.iter().all(u8::is_ascii_whitespace) =>
+        {
+            Some(*separator)
+        }
+        _ => None,
+    }
+}
+
+/// Reads a cell written as an Excel text formula, `="01000"`, as its text.
+/// Spreadsheets write postal codes and ids that way to keep their leading
+/// zeros. A formula with quotes inside is kept as it is.
+pub(crate) fn unwrap_excel_text(value: &str) -> &str {
+    match value
+        .strip_prefix("=\"")
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        Some(text) if !text.contains('"') => text,
+        _ => value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +219,27 @@ mod tests {
         assert_eq!(sniff_separator(b"Nom"), b';');
         assert_eq!(sniff_separator(b"a;b,c"), b';');
         assert_eq!(sniff_separator(b"a\tb,c"), b'\t');
+    }
+
+    #[test]
+    fn declared_separator_lines() {
+        assert_eq!(declared_separator(b"sep=;"), Some(b';'));
+        assert_eq!(declared_separator(b"SEP=,\r"), Some(b','));
+        assert_eq!(declared_separator(b"sep=\t"), Some(b'\t'));
+        assert_eq!(declared_separator(b"sep=; "), Some(b';'));
+        assert_eq!(declared_separator(b"sep=|"), None);
+        assert_eq!(declared_separator(b"sep="), None);
+        assert_eq!(declared_separator(b"sep=;;"), None);
+        assert_eq!(declared_separator(b"Nom;Prenom"), None);
+    }
+
+    #[test]
+    fn excel_text_formula_unwrapped() {
+        assert_eq!(unwrap_excel_text("=\"01000\""), "01000");
+        assert_eq!(unwrap_excel_text("=\"\""), "");
+        assert_eq!(unwrap_excel_text("01000"), "01000");
+        assert_eq!(unwrap_excel_text("=\"a\"b\""), "=\"a\"b\"");
+        assert_eq!(unwrap_excel_text("=SOMME(A1)"), "=SOMME(A1)");
     }
 
     #[test]

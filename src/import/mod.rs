@@ -1,7 +1,8 @@
 //! Reading contact files as French users have them.
 //!
 //! A file is CSV with `;`, `,` or tab separators, in UTF-8 (with or without
-//! BOM) or Windows-1252, with a header line in French or English. Rows are
+//! BOM), UTF-16 with BOM or Windows-1252, with a header line in French or
+//! English, possibly after an Excel `sep=;` line. Rows are
 //! streamed: each one becomes a `ContactInput` or a `RowRejection` naming its
 //! line, its column and the reason in French.
 
@@ -9,6 +10,7 @@ mod decode;
 mod headers;
 mod row;
 mod stream;
+mod utf16;
 
 use serde::Serialize;
 

@@ -78,13 +78,20 @@ fn build_contact(
     columns: &[Column],
     default_country: &CountryCode,
 ) -> Result<ContactInput, RowRejection> {
-    if values.len() > columns.len() {
+    // A short row is rejected like a long one: a line cut off by a copy or
+    // an export stopped halfway must not import with empty columns.
+    if values.len() != columns.len() {
+        let fix = if values.len() > columns.len() {
+            "mettez entre guillemets les valeurs qui contiennent le séparateur"
+        } else {
+            "vérifiez les séparateurs et complétez la ligne, en gardant un séparateur \
+             pour chaque colonne vide"
+        };
         return Err(RowRejection {
             line,
             column: String::new(),
             reason: format!(
-                "la ligne contient {} champs, l'en-tête en déclare {} : \
-                 mettez entre guillemets les valeurs qui contiennent le séparateur",
+                "{} champs au lieu de {}, le nombre de colonnes de l'en-tête : {fix}",
                 values.len(),
                 columns.len()
             ),
@@ -95,7 +102,6 @@ fn build_contact(
     let mut perso = AddressText::default();
     let mut pro = AddressText::default();
 
-    // A short row is accepted: the missing trailing values are empty.
     for (column, value) in columns.iter().zip(values.iter_mut()) {
         let Some(field) = column.field else {
             continue;
@@ -217,11 +223,11 @@ fn check_email(value: &str) -> Result<(), String> {
 
 /// Reads an owner reference, which names exactly one user.
 ///
-/// Several references joined by `;` or `,` are rejected. A stray separator
-/// around a single reference (`aeinstein;`) is dropped.
+/// Several references joined by `;`, `,` or `/` are rejected. A stray
+/// separator around a single reference (`aeinstein;`) is dropped.
 fn owner_reference(value: &str) -> Result<Option<String>, String> {
     let mut references = value
-        .split([';', ','])
+        .split([';', ',', '/'])
         .map(str::trim)
         .filter(|reference| !reference.is_empty());
     let first = references.next();
@@ -313,18 +319,22 @@ mod tests {
         assert!(
             rejection
                 .reason
-                .starts_with("la ligne contient 3 champs, l'en-tête en déclare 2"),
+                .starts_with("3 champs au lieu de 2, le nombre de colonnes de l'en-tête : mettez"),
             "{}",
             rejection.reason
         );
     }
 
     #[test]
-    fn short_row_reads_missing_as_empty() {
-        let contact = accept_row(&["Nom", "Prénom", "Société"], &["Dupont"]);
-        assert_eq!(contact.last_name, "Dupont");
-        assert_eq!(contact.first_name, "");
-        assert_eq!(contact.company, "");
+    fn short_row_rejected() {
+        let rejection = reject_row(&["Nom", "Prénom", "Société"], &["Dupont", "Jean"]);
+        assert_eq!(rejection.line, 7);
+        assert_eq!(rejection.column, "");
+        assert_eq!(
+            rejection.reason,
+            "2 champs au lieu de 3, le nombre de colonnes de l'en-tête : vérifiez les séparateurs \
+             et complétez la ligne, en gardant un séparateur pour chaque colonne vide"
+        );
     }
 
     #[test]
@@ -407,6 +417,12 @@ mod tests {
 
         let rejection = reject_row(&["Nom", "Commercial"], &["Dupont", "AE, PC"]);
         assert_eq!(rejection.column, "Commercial");
+
+        let rejection = reject_row(&["Nom", "Commercial"], &["Dupont", "JD / BB"]);
+        assert_eq!(
+            rejection.reason,
+            "plusieurs responsables (« JD / BB ») : indiquez-en un seul"
+        );
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! Streaming reader: from the raw bytes of a file to one outcome per row.
 
 use std::io::{self, Chain, Cursor, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use csv::{ByteRecord, ReaderBuilder, Terminator};
 
 use crate::domain::country::CountryCode;
 
-use super::decode::{UTF8_BOM, decode_field, find_header_line, sniff_separator};
+use super::decode::{
+    UTF8_BOM, declared_separator, decode_field, find_header_line, sniff_separator,
+    unwrap_excel_text,
+};
 use super::headers::{Column, resolve_columns};
 use super::row::parse_row;
+use super::utf16::SourceReader;
 use super::{ImportError, ImportOptions, RowOutcome, RowRejection};
 
 /// Size of each read while looking for the header line.
@@ -25,7 +31,7 @@ const FINAL_LINE_FEED: &[u8] = b"\n";
 
 /// Input of the CSV reader: the header bytes already read, the rest of the
 /// file, then `FINAL_LINE_FEED`.
-type CsvInput<R> = Chain<Chain<Cursor<Vec<u8>>, CountingReader<R>>, &'static [u8]>;
+type CsvInput<R> = Chain<Chain<Cursor<Vec<u8>>, CountingReader<SourceReader<R>>>, &'static [u8]>;
 
 /// Wraps the file to record how many bytes it delivered and how it ended.
 struct CountingReader<R> {
@@ -69,6 +75,9 @@ pub struct ContactRows<R> {
     skipped_bytes: u64,
     /// Line feeds among the skipped bytes, added to the CSV reader's lines.
     skipped_lines: u64,
+    /// File bytes read, for a UTF-16 file: the CSV reader counts the bytes
+    /// converted to UTF-8 instead.
+    raw_bytes_read: Option<Arc<AtomicU64>>,
     error: Option<ImportError>,
     finished: bool,
 }
@@ -82,6 +91,7 @@ pub fn read_contacts<R: Read>(
     reader: R,
     options: &ImportOptions,
 ) -> Result<ContactRows<R>, ImportError> {
+    let (reader, raw_bytes_read) = SourceReader::open(reader)?;
     let mut source = CountingReader {
         inner: reader,
         bytes_read: 0,
@@ -89,30 +99,48 @@ pub fn read_contacts<R: Read>(
         at_eof: false,
     };
 
+    // `content_start` skips the BOM, then the `sep=` line Excel writes
+    // before the header to declare the separator.
     let mut buffer = Vec::new();
-    let (bom_len, header_line) = loop {
-        let bom_len = if buffer.starts_with(UTF8_BOM) {
-            UTF8_BOM.len()
-        } else {
-            0
-        };
+    let mut content_start = None;
+    let mut declared = None;
+    let header_line = loop {
+        let start = content_start.unwrap_or_else(|| {
+            if buffer.starts_with(UTF8_BOM) {
+                UTF8_BOM.len()
+            } else {
+                0
+            }
+        });
         let scan_complete = source.at_eof || buffer.len() >= HEADER_SCAN_LIMIT_BYTES;
-        if let Some(line) = find_header_line(&buffer[bom_len..], scan_complete) {
-            break (bom_len, line);
+        let Some(line) = find_header_line(&buffer[start..], scan_complete) else {
+            read_chunk(&mut source, &mut buffer)?;
+            continue;
+        };
+        if declared.is_none()
+            && let Some(separator) =
+                declared_separator(&buffer[start + line.start..start + line.end])
+        {
+            declared = Some(separator);
+            content_start = Some(start + line.end);
+            continue;
         }
-        read_chunk(&mut source, &mut buffer)?;
+        content_start = Some(start);
+        break line;
     };
 
-    let content = &buffer[bom_len..];
+    let content_start = content_start.unwrap_or_default();
+    let content = &buffer[content_start..];
     if source.at_eof && header_line.start == content.len() {
         return Err(ImportError::Empty);
     }
     if header_line.ends_with_lone_cr {
         return Err(ImportError::LoneCarriageReturn);
     }
-    let separator = sniff_separator(&content[header_line.start..header_line.end]);
+    let separator =
+        declared.unwrap_or_else(|| sniff_separator(&content[header_line.start..header_line.end]));
 
-    let skipped = bom_len + header_line.start;
+    let skipped = content_start + header_line.start;
     let skipped_lines = buffer[..skipped]
         .iter()
         .filter(|&&byte| byte == b'\n')
@@ -151,6 +179,7 @@ pub fn read_contacts<R: Read>(
         values: Vec::new(),
         skipped_bytes: skipped as u64,
         skipped_lines,
+        raw_bytes_read,
         error: None,
         finished: false,
     })
@@ -184,6 +213,11 @@ impl<R: Read> ContactRows<R> {
     /// Bytes of the file consumed by the rows returned so far, BOM included,
     /// for a progress bar. It reaches the file size after the last row.
     pub fn bytes_read(&self) -> u64 {
+        // NOTE: for a UTF-16 file this runs up to one read buffer ahead of
+        // the rows returned.
+        if let Some(raw_bytes_read) = &self.raw_bytes_read {
+            return raw_bytes_read.load(Ordering::Relaxed);
+        }
         let consumed = self.skipped_bytes + self.reader.position().byte();
         // The position counts the appended final line feed, which the file lacks.
         consumed.min(self.source().bytes_read)
@@ -199,7 +233,7 @@ impl<R: Read> ContactRows<R> {
         self.error
     }
 
-    fn source(&self) -> &CountingReader<R> {
+    fn source(&self) -> &CountingReader<SourceReader<R>> {
         self.reader.get_ref().get_ref().0.get_ref().1
     }
 
@@ -278,7 +312,7 @@ impl<R: Read> Iterator for ContactRows<R> {
             let values = self
                 .record
                 .iter()
-                .map(|field| decode_field(field).trim().to_string());
+                .map(|field| unwrap_excel_text(decode_field(field).trim()).to_string());
             self.values.extend(values);
             if let Some(outcome) =
                 parse_row(line, &mut self.values, &self.columns, &self.default_country)
@@ -566,13 +600,89 @@ mod tests {
         assert_eq!(rejection.line, 3);
         assert_eq!(rejection.column, "");
         assert!(
-            rejection
-                .reason
-                .starts_with("la ligne contient 3 champs, l'en-tête en déclare 2"),
+            rejection.reason.starts_with("3 champs au lieu de 2"),
             "{}",
             rejection.reason
         );
         assert!(outcomes[2].is_ok());
+    }
+
+    #[test]
+    fn short_and_truncated_rows_rejected_with_line() {
+        let file = "Identifiant externe;Nom;Code postal;Ville;Responsable commercial\n\
+                    T1;Dupont;51100;Reims;JD\n\
+                    T2;Durand;51100\n\
+                    T3;Martin;51100;Reims;JD\n\
+                    T4;Petit;511";
+        let outcomes = outcomes(file.as_bytes());
+        assert_eq!(lines(&outcomes), [2, 3, 4, 5]);
+        assert!(outcomes[0].is_ok());
+        assert!(outcomes[2].is_ok());
+        for (index, found) in [(1, 3), (3, 3)] {
+            let Err(rejection) = &outcomes[index] else {
+                panic!("row {index} accepted: {outcomes:?}");
+            };
+            assert!(
+                rejection
+                    .reason
+                    .starts_with(&format!("{found} champs au lieu de 5")),
+                "{}",
+                rejection.reason
+            );
+        }
+    }
+
+    #[test]
+    fn excel_sep_line_skipped() {
+        let mut bytes = UTF8_BOM.to_vec();
+        bytes.extend_from_slice("sep=,\r\nNom,Société;bis\r\nMartin,Dupont; Fils\r\n".as_bytes());
+        let rows = open(&bytes);
+        let headers: Vec<&str> = rows.columns().iter().map(|c| c.header.as_str()).collect();
+        assert_eq!(headers, ["Nom", "Société;bis"]);
+
+        let outcomes: Vec<RowOutcome> = rows.collect();
+        assert_eq!(lines(&outcomes), [3]);
+        let Ok(parsed) = &outcomes[0] else {
+            panic!("{outcomes:?}");
+        };
+        assert_eq!(parsed.contact.last_name, "Martin");
+    }
+
+    #[test]
+    fn sep_line_alone_is_empty_file() {
+        assert!(matches!(open_error(b"sep=;\r\n"), ImportError::Empty));
+    }
+
+    #[test]
+    fn utf16_excel_unicode_text_parses() {
+        let text = "Nom\tPrénom\tCode postal\r\nLefèvre\tÉlodie\t01000\r\nCœur\tLéa\t51100\r\n";
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+
+        let mut rows = open(&bytes);
+        let outcomes: Vec<RowOutcome> = rows.by_ref().collect();
+
+        assert_eq!(lines(&outcomes), [2, 3]);
+        let contacts: Vec<&ContactInput> = outcomes
+            .iter()
+            .map(|outcome| &outcome.as_ref().unwrap().contact)
+            .collect();
+        assert_eq!(contacts[0].last_name, "Lefèvre");
+        assert_eq!(contacts[0].first_name, "Élodie");
+        assert_eq!(contacts[0].pro.postal_code, "01000");
+        assert_eq!(contacts[1].last_name, "Cœur");
+        assert_eq!(rows.bytes_read(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn excel_text_formula_cells_read_as_text() {
+        let file = "Nom;Code postal;Identifiant externe\n\
+                    Martin;=\"01000\";\"=\"\"007\"\"\"\n";
+        let rows = contacts(file.as_bytes());
+        assert_eq!(rows[0].pro.postal_code, "01000");
+        assert_eq!(rows[0].external_id.as_deref(), Some("007"));
     }
 
     #[test]

@@ -16,7 +16,9 @@ use crate::domain::user::{NewUser, User, UserId, UserRole};
 use crate::import::{
     ContactRows, Field, ImportError, ImportOptions, RowOutcome, RowRejection, read_contacts,
 };
-use crate::storage::{ContactWrite, ImportCounts, ImportSession, Store};
+use crate::storage::{
+    ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, Store,
+};
 
 use super::ServiceError;
 use super::users::free_initials;
@@ -43,11 +45,22 @@ pub struct ImportReport {
     pub created_users: Vec<String>,
     /// Headers of the file that match no known column.
     pub ignored_columns: Vec<String>,
+    /// Warnings in French about the file as a whole.
+    pub warnings: Vec<String>,
 }
+
+/// Warning for a file with neither `N° Relais` nor external id column.
+pub const NO_KEY_COLUMN_WARNING: &str = "le fichier n'a ni colonne « N° Relais » ni colonne \
+    d'identifiant externe : chaque ligne crée un nouveau contact, et réimporter ce fichier \
+    dupliquerait tous ses contacts. Pour mettre à jour des contacts existants, gardez la \
+    colonne « N° Relais » de l'export, ou ajoutez une colonne « Identifiant externe » \
+    avec l'identifiant de votre CRM.";
 
 /// Owners as found in files: initials, login or e-mail, in any case.
 struct OwnerIndex {
     by_key: HashMap<String, UserId>,
+    /// Users by lowercase initials only, for owners in display form.
+    by_initials: HashMap<String, UserId>,
     initials: std::collections::HashSet<String>,
 }
 
@@ -55,6 +68,7 @@ impl OwnerIndex {
     fn new(users: &[User]) -> OwnerIndex {
         let mut index = OwnerIndex {
             by_key: HashMap::new(),
+            by_initials: HashMap::new(),
             initials: Default::default(),
         };
         // Initials win over logins and e-mails, as in `Store::find_user`,
@@ -77,6 +91,8 @@ impl OwnerIndex {
 
     fn add_initials(&mut self, user: &User) {
         self.by_key.insert(user.initials.to_lowercase(), user.id);
+        self.by_initials
+            .insert(user.initials.to_lowercase(), user.id);
         self.initials.insert(user.initials.clone());
     }
 
@@ -98,6 +114,18 @@ impl Resolver<'_> {
         let Some(reference) = reference.map(str::trim).filter(|r| !r.is_empty()) else {
             return Ok(None);
         };
+        // An owner written as Relais displays users, `Jean DUPONT (JD)`, as
+        // an export or a copy from a screen gives it, names a user by its
+        // initials. Unknown initials are an error, never a user to create.
+        if let Some(initials) = display_initials(reference) {
+            return match self.index.by_initials.get(&initials.to_lowercase()) {
+                Some(&id) => Ok(Some(id)),
+                None => Err(format!(
+                    "responsable « {reference} » inconnu : aucun utilisateur n'a les initiales \
+                     « {initials} » ; corrigez la cellule ou créez l'utilisateur (relais user add)"
+                )),
+            };
+        }
         if let Some(id) = self.index.get(reference) {
             return Ok(Some(id));
         }
@@ -132,6 +160,18 @@ impl Resolver<'_> {
         self.created.push(user.initials.clone());
         Ok(Some(user.id))
     }
+}
+
+/// Returns the initials of an owner written `Prénom NOM (INITIALES)`: the
+/// text between the last pair of parentheses ending the cell, after a name.
+fn display_initials(reference: &str) -> Option<&str> {
+    let inner = reference.strip_suffix(')')?;
+    let (name, initials) = inner.rsplit_once('(')?;
+    let initials = initials.trim();
+    let valid = !name.trim().is_empty()
+        && !initials.is_empty()
+        && initials.chars().all(|c| c.is_alphanumeric());
+    valid.then_some(initials)
 }
 
 /// Imports `path`; `progress` receives the bytes read so far.
@@ -227,6 +267,18 @@ fn import_from_reader<R: Read + Send>(
         commercial: header_of(Field::CommercialOwner),
         technical: header_of(Field::TechnicalOwner),
         external_id: header_of(Field::ExternalId),
+        contact_number: header_of(Field::ContactId),
+    };
+    let has_key_column = rows.columns().iter().any(|column| {
+        matches!(
+            column.field,
+            Some(Field::ContactId) | Some(Field::ExternalId)
+        )
+    });
+    let warnings = if has_key_column {
+        Vec::new()
+    } else {
+        vec![NO_KEY_COLUMN_WARNING.to_string()]
     };
     let ignored_columns = rows
         .columns()
@@ -274,9 +326,14 @@ fn import_from_reader<R: Read + Send>(
             format!("{error} ; rien n'a été importé"),
         ));
     }
+    let mut rejected = rejected;
     if !pending.is_empty() {
         totals.add(&resolver.session.write_contacts(&pending)?);
+        take_key_conflicts(resolver.session, &headers, &mut rejected);
     }
+    // Key conflicts are found when a chunk is written, after the rows of
+    // that chunk rejected while reading.
+    rejected.sort_by_key(|rejection| rejection.line);
     let created_users = resolver.created;
 
     let batch_id = session.commit(&totals)?;
@@ -296,7 +353,67 @@ fn import_from_reader<R: Read + Send>(
         rejected,
         created_users,
         ignored_columns,
+        warnings,
     })
+}
+
+/// Moves the key conflicts of the chunks written so far to `rejected`.
+fn take_key_conflicts(
+    session: &mut dyn ImportSession,
+    headers: &RejectionHeaders,
+    rejected: &mut Vec<RowRejection>,
+) {
+    for conflict in session.take_key_conflicts() {
+        let (column, reason) = describe_key_conflict(&conflict, headers);
+        rejected.push(RowRejection {
+            line: conflict.line,
+            column,
+            reason,
+        });
+    }
+}
+
+/// Returns the column at fault and the French reason of a key conflict.
+fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> (String, String) {
+    let number = conflict.contact_number;
+    let external_id = conflict.external_id.as_deref().unwrap_or_default();
+    match &conflict.kind {
+        KeyConflictKind::UnknownNumber => (
+            headers.contact_number.clone(),
+            format!(
+                "aucun contact n° {number} : vérifiez le n° Relais, ou videz la cellule \
+                 pour créer un nouveau contact"
+            ),
+        ),
+        KeyConflictKind::OtherNames => (
+            headers.contact_number.clone(),
+            format!(
+                "le contact n° {number} a un autre nom, prénom ou société : le n° Relais \
+                 vient sans doute d'une autre base ; videz la cellule pour créer un nouveau contact"
+            ),
+        ),
+        KeyConflictKind::OtherExternalId { stored } if conflict.external_id.is_some() => (
+            headers.contact_number.clone(),
+            format!(
+                "le contact n° {number} a l'identifiant externe « {stored} », \
+                 pas « {external_id} » : corrigez le n° Relais ou l'identifiant externe"
+            ),
+        ),
+        KeyConflictKind::OtherExternalId { stored } => (
+            headers.contact_number.clone(),
+            format!(
+                "le contact n° {number} a l'identifiant externe « {stored} » : \
+                 indiquez cet identifiant externe sur la ligne, ou videz le n° Relais"
+            ),
+        ),
+        KeyConflictKind::ExternalIdOfOtherNumber { stored_number } => (
+            headers.external_id.clone(),
+            format!(
+                "l'identifiant externe « {external_id} » est celui du contact n° {stored_number}, \
+                 pas du n° {number} : corrigez le n° Relais ou l'identifiant externe"
+            ),
+        ),
+    }
 }
 
 /// Headers of the file named by rejections found after parsing.
@@ -304,6 +421,7 @@ struct RejectionHeaders {
     commercial: String,
     technical: String,
     external_id: String,
+    contact_number: String,
 }
 
 /// Outcome of the writing side once the reading thread stopped sending.
@@ -376,6 +494,7 @@ fn write_rows(
             }
             if chunk.len() >= CHUNK_ROWS {
                 totals.add(&resolver.session.write_contacts(&chunk)?);
+                take_key_conflicts(resolver.session, headers, &mut rejected);
                 chunk.clear();
             }
         }
@@ -425,6 +544,17 @@ mod tests {
             create_missing_users: false,
             actor: Actor::system("tests"),
         }
+    }
+
+    #[test]
+    fn display_initials_of_owner_cells() {
+        assert_eq!(display_initials("Jean DUPONT (JD)"), Some("JD"));
+        assert_eq!(display_initials("Baptiste BONCHAMPS ( BB2 )"), Some("BB2"));
+        assert_eq!(display_initials("JD"), None);
+        assert_eq!(display_initials("(JD)"), None);
+        assert_eq!(display_initials("Jean DUPONT ()"), None);
+        assert_eq!(display_initials("Jean DUPONT (J D)"), None);
+        assert_eq!(display_initials("jd@exemple.fr"), None);
     }
 
     #[test]

@@ -212,7 +212,14 @@ pub struct RunContext {
 /// with prepared statements (SQLite) or a bulk copy (PostgreSQL).
 pub trait ImportSession {
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User>;
+    /// Writes a chunk of rows. A row whose contact number and external id
+    /// conflict is skipped and kept for `take_key_conflicts`.
     fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts>;
+    /// Returns the rows skipped for a key conflict since the last call, in
+    /// file order. The default suits a session that never skips rows.
+    fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
+        Vec::new()
+    }
     /// Records the totals on the import batch and commits everything.
     fn commit(self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId>;
 }

@@ -77,6 +77,29 @@ pub struct ContactWrite {
     pub technical_owner: Option<UserId>,
 }
 
+/// An import row whose contact number (`N° Relais`) and external id do not
+/// name one stored contact. The row is not written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyConflict {
+    pub line: u64,
+    pub contact_number: i64,
+    pub external_id: Option<String>,
+    pub kind: KeyConflictKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyConflictKind {
+    /// No stored contact has this number.
+    UnknownNumber,
+    /// The numbered contact has another last name, first name or company,
+    /// so the number most likely comes from another database.
+    OtherNames,
+    /// The numbered contact has another external id.
+    OtherExternalId { stored: String },
+    /// The row's external id belongs to a contact with another number.
+    ExternalIdOfOtherNumber { stored_number: i64 },
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ImportCounts {
     pub imported: u64,

@@ -62,6 +62,47 @@ fn setup(db: &TestDb) {
 }
 
 #[test]
+fn import_without_key_column_warns_of_duplicates() {
+    each_engine(|db| {
+        setup(db);
+        let keyless = write_file(db, "keyless.csv", "Nom;Prénom\nMartin;Hélène\n".as_bytes());
+        let keyed = write_file(
+            db,
+            "keyed.csv",
+            "N° Relais;Nom;Prénom\n;Petit;Luc\n".as_bytes(),
+        );
+
+        let text_output = relais(db, &["import", keyless.to_str().unwrap()]);
+        let json_output = json(&relais(
+            db,
+            &["import", keyless.to_str().unwrap(), "--json"],
+        ));
+        let keyed_output = relais(db, &["import", keyed.to_str().unwrap()]);
+
+        let text = String::from_utf8_lossy(&text_output.stdout);
+        assert!(
+            text.contains("Attention : le fichier n'a ni colonne « N° Relais »"),
+            "{text}"
+        );
+        assert!(
+            text.contains("chaque ligne crée un nouveau contact"),
+            "{text}"
+        );
+        let warnings = json_output["warnings"].as_array().unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0]
+                .as_str()
+                .unwrap()
+                .contains("« Identifiant externe »"),
+            "{warnings:?}"
+        );
+        let keyed_text = String::from_utf8_lossy(&keyed_output.stdout);
+        assert!(!keyed_text.contains("Attention"), "{keyed_text}");
+    });
+}
+
+#[test]
 fn reassign_json_reports_counts_per_role() {
     each_engine(|db| {
         setup(db);

@@ -293,7 +293,7 @@ fn export_without_external_ids_reimports_in_place() {
 }
 
 #[test]
-fn contact_number_from_another_base_creates_a_contact() {
+fn contact_number_from_another_base_is_rejected() {
     each_engine(|db| {
         cast(db);
         import_bytes(db, "first.csv", "Nom;Prénom\nMartin;Hélène\n".as_bytes());
@@ -301,8 +301,136 @@ fn contact_number_from_another_base_creates_a_contact() {
 
         let report = import_bytes(db, "foreign.csv", foreign.as_bytes());
 
-        assert_eq!((report.imported, report.updated), (1, 0));
+        assert_eq!((report.imported, report.updated), (0, 0));
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].line, 2);
+        assert_eq!(report.rejected[0].column, "N° Relais");
+        assert!(
+            report.rejected[0].reason.contains("autre nom"),
+            "{}",
+            report.rejected[0].reason
+        );
+        assert_eq!(all_contacts(db).len(), 1);
         assert_eq!(all_contacts(db)[0].last_name, "Martin");
+    });
+}
+
+/// Exports the base, fills the empty external id of contact n° 1 with
+/// `external_id` and returns the edited file.
+fn export_with_external_id(db: &TestDb, external_id: &str) -> String {
+    let path = db.dir.path().join("export.csv");
+    relais::service::export::export_to_file(
+        db.store(),
+        &relais::storage::ExportSelection::All,
+        &path,
+    )
+    .unwrap();
+    let exported = std::fs::read_to_string(&path).unwrap();
+    let edited = exported.replacen("\n1;;", &format!("\n1;{external_id};"), 1);
+    assert_ne!(edited, exported, "no line 1;; in {exported}");
+    edited
+}
+
+#[test]
+fn external_id_added_to_export_updates_contact() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(
+            db,
+            "first.csv",
+            "Nom;Prénom;Code postal\nAndré;Benoît;51100\n".as_bytes(),
+        );
+        let edited = export_with_external_id(db, "CRM-42");
+
+        let report = import_bytes(db, "edited.csv", edited.as_bytes());
+
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 1, 0)
+        );
+        let contacts = all_contacts(db);
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].id, 1);
+        assert_eq!(contacts[0].external_id.as_deref(), Some("CRM-42"));
+
+        let again = import_bytes(db, "edited.csv", edited.as_bytes());
+        assert!(again.rejected.is_empty(), "{:?}", again.rejected);
+        assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
+        assert_eq!(all_contacts(db).len(), 1);
+    });
+}
+
+#[test]
+fn unknown_contact_number_is_rejected() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(db, "first.csv", "Nom;Prénom\nMartin;Hélène\n".as_bytes());
+        let file = "N° Relais;Identifiant externe;Nom;Prénom\n99999;;Martin;Hélène\n99998;X-1;Martin;Hélène\n";
+
+        let report = import_bytes(db, "unknown.csv", file.as_bytes());
+
+        assert_eq!(report.imported, 0);
+        let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3]);
+        for (rejection, number) in report.rejected.iter().zip(["99999", "99998"]) {
+            assert_eq!(rejection.column, "N° Relais");
+            assert!(
+                rejection
+                    .reason
+                    .starts_with(&format!("aucun contact n° {number} :")),
+                "{}",
+                rejection.reason
+            );
+        }
+        let contacts = all_contacts(db);
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].external_id, None);
+    });
+}
+
+#[test]
+fn contact_number_and_other_external_id_rejected() {
+    each_engine(|db| {
+        cast(db);
+        import_bytes(
+            db,
+            "first.csv",
+            "Identifiant externe;Nom;Prénom\nCRM-1;Martin;Hélène\nCRM-2;Petit;Luc\n".as_bytes(),
+        );
+        let file = "N° Relais;Identifiant externe;Nom;Prénom\n\
+                    1;CRM-9;Martin;Hélène\n\
+                    1;CRM-2;Martin;Hélène\n\
+                    2;;Petit;Luc\n";
+
+        let report = import_bytes(db, "conflicts.csv", file.as_bytes());
+
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 0, 0)
+        );
+        let rejected: Vec<(u64, &str)> = report
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.column.as_str()))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (2, "N° Relais"),
+                (3, "Identifiant externe"),
+                (4, "N° Relais")
+            ]
+        );
+        let reasons: Vec<&str> = report.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].contains("« CRM-1 »"), "{}", reasons[0]);
+        assert!(reasons[0].contains("« CRM-9 »"), "{}", reasons[0]);
+        assert!(reasons[1].contains("« CRM-2 »"), "{}", reasons[1]);
+        assert!(reasons[1].contains("n° 2"), "{}", reasons[1]);
+        assert!(reasons[1].contains("n° 1"), "{}", reasons[1]);
+        assert!(reasons[2].contains("« CRM-2 »"), "{}", reasons[2]);
+        assert_eq!(all_contacts(db).len(), 2);
+        assert_eq!(contact(db, "CRM-1").last_name, "Martin");
     });
 }
 
@@ -371,5 +499,73 @@ fn rejections_keep_file_order_across_chunks() {
             report.rejected[1].reason
         );
         assert_eq!(contact(db, "row4500").last_name, "Nom4500");
+    });
+}
+
+#[test]
+fn excel_unicode_text_file_imports() {
+    each_engine(|db| {
+        cast(db);
+        let text = "Nom\tPrénom\tCode postal\tResponsable commercial\r\n\
+                    Lefèvre\tÉlodie\t=\"01000\"\tJD\r\n";
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+
+        let report = import_bytes(db, "unicode.txt", &bytes);
+
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert_eq!(report.imported, 1);
+        let contacts = all_contacts(db);
+        assert_eq!(contacts[0].first_name, "Élodie");
+        assert_eq!(contacts[0].pro.postal_code, "01000");
+        assert_eq!(
+            contacts[0].commercial_owner.as_ref().unwrap().initials,
+            "JD"
+        );
+    });
+}
+
+#[test]
+fn owner_in_display_form_resolves_to_user() {
+    each_engine(|db| {
+        cast(db);
+        let users_before = db.store().list_users().unwrap().len();
+        let text = "Identifiant externe;Nom;Responsable commercial\n\
+                    d1;Martin;Jean DUPONT (JD)\n\
+                    d2;Petit;Inconnu NULLE PART (ZZ)\n\
+                    d3;Durand;JD / BB\n";
+        let path = write_file(db, "display.csv", text.as_bytes());
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.imported, 1);
+        assert!(
+            report.created_users.is_empty(),
+            "{:?}",
+            report.created_users
+        );
+        assert_eq!(db.store().list_users().unwrap().len(), users_before);
+        assert_eq!(owners(db, "d1").0.as_deref(), Some("JD"));
+        let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 4]);
+        assert!(
+            report.rejected[0].reason.contains("« ZZ »"),
+            "{}",
+            report.rejected[0].reason
+        );
+        assert!(
+            report.rejected[1]
+                .reason
+                .starts_with("plusieurs responsables"),
+            "{}",
+            report.rejected[1].reason
+        );
     });
 }

@@ -22,7 +22,9 @@
 //! NOTE: a row whose contact number is that of a contact inserted earlier
 //! in the same chunk creates a new contact here, where SQLite would match
 //! it. Contact numbers come from exports, so a file cannot know such a
-//! number in advance.
+//! number in advance. Likewise, a row that gives an external id to a
+//! numbered contact does not stop a later row of the same chunk from
+//! matching that contact by number alone, where SQLite reports a conflict.
 
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
@@ -35,7 +37,8 @@ use crate::domain::contact::{AddressInput, Role};
 use crate::domain::history::HistoryKind;
 use crate::domain::user::{NewUser, User};
 use crate::storage::{
-    ContactWrite, ImportCounts, ImportSession, RunContext, StoreError, StoreResult,
+    ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
+    StoreError, StoreResult,
 };
 
 use super::batches::{self, Start};
@@ -78,18 +81,22 @@ const WRITTEN_COLUMNS: [&str; 20] = [
 
 /// The staging table receives each chunk as it is. `position` is the
 /// row's index in the chunk and orders its rows, and `stored_id` is filled
-/// with the id of the stored contact the row names. The plan table
-/// contains, per staged row, what the chunk does with it: `group_key`
-/// names the contact, `action` is `insert`, `update` or `unchanged`,
-/// `previous_*` are the owners the row replaces, and `first_position`
-/// orders the new contacts as the file does. Both tables go away when the
-/// transaction ends.
+/// with the id of the stored contact the row names. `conflict` names a key
+/// conflict (see `KeyConflictKind`), with the stored value at fault in
+/// `conflict_value`. Such rows are reported and removed before planning.
+/// The plan table contains, per staged row, what the chunk does with it:
+/// `group_key` names the contact, `action` is `insert`, `update` or
+/// `unchanged`, `previous_*` are the owners the row replaces, and
+/// `first_position` orders the new contacts as the file does. Both tables
+/// go away when the transaction ends.
 const CREATE_WORK_TABLES: &str = r#"
 CREATE TEMPORARY TABLE import_staging (
     position            integer NOT NULL,
     external_id         text,
     contact_id          bigint,
     stored_id           bigint,
+    conflict            text,
+    conflict_value      text,
     civility            text NOT NULL,
     first_name          text NOT NULL,
     last_name           text NOT NULL,
@@ -197,10 +204,7 @@ impl ChunkKeys {
     fn of(chunk: &[ContactWrite]) -> ChunkKeys {
         ChunkKeys {
             external_ids: chunk.iter().any(|row| row.contact.external_id.is_some()),
-            // Only rows without external id are matched by contact number.
-            contact_numbers: chunk
-                .iter()
-                .any(|row| row.contact.external_id.is_none() && row.contact.contact_id.is_some()),
+            contact_numbers: chunk.iter().any(|row| row.contact.contact_id.is_some()),
         }
     }
 
@@ -247,6 +251,8 @@ pub struct PgImport {
     analysed_rows: u64,
     /// Rows this import inserted since the last `ANALYZE` of `contacts`.
     inserted_since_analyse: u64,
+    /// Rows skipped since the last `take_key_conflicts`.
+    key_conflicts: Vec<KeyConflict>,
 }
 
 impl PgImport {
@@ -267,6 +273,7 @@ impl PgImport {
             staged_any: false,
             analysed_rows: 0,
             inserted_since_analyse: 0,
+            key_conflicts: Vec::new(),
         };
         let run = RunContext {
             actor: actor.clone(),
@@ -401,6 +408,46 @@ impl PgImport {
         Ok(())
     }
 
+    /// Records the conflicts deleted from the staging table, in file order.
+    fn collect_conflicts(
+        &mut self,
+        chunk: &[ContactWrite],
+        deleted: &[postgres::Row],
+    ) -> PgResult<()> {
+        let mut conflicts = Vec::with_capacity(deleted.len());
+        for found in deleted {
+            let position: i32 = found.try_get(0)?;
+            let conflict: String = found.try_get(1)?;
+            let value: Option<String> = found.try_get(2)?;
+            let row = usize::try_from(position)
+                .ok()
+                .and_then(|index| chunk.get(index))
+                .ok_or_else(|| {
+                    Failure::Store(StoreError::Database(format!(
+                        "staged import row {position} is not in the chunk"
+                    )))
+                })?;
+            let value = value.unwrap_or_default();
+            let kind = match conflict.as_str() {
+                "unknown_number" => KeyConflictKind::UnknownNumber,
+                "other_names" => KeyConflictKind::OtherNames,
+                "other_external_id" => KeyConflictKind::OtherExternalId { stored: value },
+                _ => KeyConflictKind::ExternalIdOfOtherNumber {
+                    stored_number: value.parse().unwrap_or_default(),
+                },
+            };
+            conflicts.push(KeyConflict {
+                line: row.line,
+                contact_number: row.contact.contact_id.unwrap_or_default(),
+                external_id: row.contact.external_id.clone(),
+                kind,
+            });
+        }
+        conflicts.sort_by_key(|conflict| conflict.line);
+        self.key_conflicts.extend(conflicts);
+        Ok(())
+    }
+
     fn write_chunk(&mut self, chunk: &[ContactWrite], keys: ChunkKeys) -> PgResult<ImportCounts> {
         self.refresh_statistics()?;
         self.staged_any = true;
@@ -423,22 +470,48 @@ impl PgImport {
                 &[],
             )?;
         }
-        // A contact number matches only a contact without external id whose
-        // name, first name and company are the row's, so that a file from
-        // another database cannot overwrite an unrelated contact. Rows that
-        // match keep these three values, so the match holds for every row
-        // of the import that names the same contact.
+        // A contact number names a stored contact only when that contact has
+        // no other external id and the row's last name, first name and
+        // company, so that a file from another database cannot overwrite an
+        // unrelated contact. A row with an unknown external id and such a
+        // number gives its external id to that contact. Other rows with a
+        // number are conflicts, reported and left out of the chunk.
         if keys.contact_numbers {
             client.execute(
                 "UPDATE import_staging s
-                 SET stored_id = (SELECT c.id FROM contacts c
-                                  WHERE c.id = s.contact_id AND c.external_id IS NULL
-                                    AND c.last_name = s.last_name AND c.first_name = s.first_name
-                                    AND c.company = s.company)
-                 WHERE s.external_id IS NULL AND s.contact_id IS NOT NULL",
+                 SET conflict = 'external_id_of_other_number', conflict_value = s.stored_id::text
+                 WHERE s.contact_id IS NOT NULL AND s.stored_id IS NOT NULL
+                   AND s.stored_id <> s.contact_id",
                 &[],
             )?;
+            client.execute(
+                "UPDATE import_staging s
+                 SET (stored_id, conflict, conflict_value) = (
+                     SELECT CASE WHEN c.id IS NOT NULL AND c.external_id IS NULL
+                                      AND c.last_name = s.last_name
+                                      AND c.first_name = s.first_name
+                                      AND c.company = s.company
+                                 THEN c.id END,
+                            CASE WHEN c.id IS NULL THEN 'unknown_number'
+                                 WHEN c.external_id IS NOT NULL THEN 'other_external_id'
+                                 WHEN c.last_name <> s.last_name OR c.first_name <> s.first_name
+                                      OR c.company <> s.company THEN 'other_names'
+                            END,
+                            c.external_id
+                     FROM (SELECT 1) AS one
+                     LEFT JOIN contacts c ON c.id = s.contact_id
+                 )
+                 WHERE s.contact_id IS NOT NULL AND s.stored_id IS NULL",
+                &[],
+            )?;
+            let conflicts = client.query(
+                "DELETE FROM import_staging WHERE conflict IS NOT NULL
+                 RETURNING position, conflict, conflict_value",
+                &[],
+            )?;
+            self.collect_conflicts(chunk, &conflicts)?;
         }
+        let client = self.client()?;
         // The matched contacts are locked in id order before they are
         // compared, so that the values compared, and the owners history
         // records as replaced, stay current until commit. Matching before
@@ -473,7 +546,9 @@ impl PgImport {
                         CASE
                             WHEN n.group_key IS NULL THEN 'insert'
                             WHEN p.position IS NULL AND n.stored_id IS NULL THEN 'insert'
-                            WHEN p.position IS NULL AND {stored_same} THEN 'unchanged'
+                            WHEN p.position IS NULL AND {stored_same}
+                                 AND c.external_id IS NOT DISTINCT FROM coalesce(n.external_id, c.external_id)
+                                 THEN 'unchanged'
                             WHEN p.position IS NOT NULL AND {previous_same} THEN 'unchanged'
                             ELSE 'update'
                         END,
@@ -503,7 +578,8 @@ impl PgImport {
             .join(", ");
         client.execute(
             &format!(
-                "UPDATE contacts c SET {assignments}, updated_at = $1
+                "UPDATE contacts c SET external_id = coalesce(s.external_id, c.external_id),
+                     {assignments}, updated_at = $1
                  FROM import_plan p JOIN import_staging s ON s.position = p.position
                  WHERE c.id = p.contact_id AND p.is_last
                    AND EXISTS (SELECT 1 FROM import_plan u
@@ -677,6 +753,10 @@ impl ImportSession for PgImport {
         .map_err(Failure::into_store_error)?;
         self.inserted_since_analyse += counts.imported;
         Ok(counts)
+    }
+
+    fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
+        std::mem::take(&mut self.key_conflicts)
     }
 
     fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {

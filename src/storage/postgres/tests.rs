@@ -13,7 +13,9 @@ use crate::domain::country::CountryCode;
 use crate::domain::postal::{PostalPrefix, PostalSelection};
 use crate::domain::user::{NewUser, UserId, UserRole};
 use crate::storage::sqlite::SqliteStore;
-use crate::storage::{ContactWrite, ExportSelection, ImportCounts, RunContext, Store};
+use crate::storage::{
+    ContactWrite, ExportSelection, ImportCounts, KeyConflictKind, RunContext, Store,
+};
 
 use super::PgStore;
 
@@ -318,16 +320,95 @@ fn import_with_repeated_external_ids_counts_as_sqlite() {
         }
     );
     // k1 unchanged; k2 changed twice; k5 new; contact 3 changed twice, then
-    // unchanged; the other numbered rows name no contact and are new.
+    // unchanged; the other numbered rows are key conflicts, not written.
     assert_eq!(
         sqlite.1[0],
         ImportCounts {
-            imported: 4,
+            imported: 1,
             updated: 4,
             unchanged: 2,
             history_entries: 5
         }
     );
+}
+
+#[test]
+fn key_conflicts_match_sqlite() {
+    let Some(pair) = Pair::open() else {
+        return;
+    };
+    let mut results = Vec::new();
+
+    for store in pair.stores() {
+        let [jd, ..] = cast(store);
+        import_chunks(
+            store,
+            &[vec![
+                row(Some("k1"), "Un", Some(jd), None),
+                row(None, "Deux", Some(jd), None),
+            ]],
+        );
+        let mut named_by_number = numbered_row(2, "Deux", Some(jd), None);
+        named_by_number.contact.external_id = Some("k9".to_string());
+        let mut other_number = numbered_row(2, "Un", Some(jd), None);
+        other_number.contact.external_id = Some("k1".to_string());
+        let mut chunk = vec![
+            numbered_row(1, "Un", Some(jd), None),
+            numbered_row(2, "Autre", Some(jd), None),
+            numbered_row(99, "Inconnu", Some(jd), None),
+            other_number,
+            named_by_number,
+        ];
+        for (index, row) in chunk.iter_mut().enumerate() {
+            row.line = index as u64 + 2;
+        }
+
+        let mut session = store
+            .begin_import(&actor(), serde_json::json!({}))
+            .expect("begin import");
+        let counts = session.write_contacts(&chunk).expect("write chunk");
+        let conflicts = session.take_key_conflicts();
+        session.commit(&counts).expect("commit import");
+
+        results.push((counts, conflicts, state(store)));
+    }
+
+    let (sqlite, postgres) = (&results[0], &results[1]);
+    assert_eq!(postgres.0, sqlite.0, "counts");
+    assert_eq!(postgres.1, sqlite.1, "conflicts");
+    assert_eq!(postgres.2, sqlite.2, "contacts and history");
+    assert_eq!(
+        sqlite.0,
+        ImportCounts {
+            imported: 0,
+            updated: 1,
+            unchanged: 0,
+            history_entries: 0
+        }
+    );
+    let kinds: Vec<(u64, &KeyConflictKind)> = sqlite
+        .1
+        .iter()
+        .map(|conflict| (conflict.line, &conflict.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                2,
+                &KeyConflictKind::OtherExternalId {
+                    stored: "k1".to_string()
+                }
+            ),
+            (3, &KeyConflictKind::OtherNames),
+            (4, &KeyConflictKind::UnknownNumber),
+            (
+                5,
+                &KeyConflictKind::ExternalIdOfOtherNumber { stored_number: 1 }
+            ),
+        ]
+    );
+    assert!(sqlite.2[1].contains("Some(\"k9\") Deux"), "{:?}", sqlite.2);
 }
 
 #[test]

@@ -12,7 +12,10 @@ use crate::domain::contact::{AddressInput, Role};
 use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
 use crate::domain::user::{NewUser, User};
-use crate::storage::{ContactWrite, ImportCounts, ImportSession, RunContext, StoreResult};
+use crate::storage::{
+    ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
+    StoreResult,
+};
 
 use super::pool::SqliteManager;
 use super::{batches, db_error, rows, users};
@@ -44,6 +47,7 @@ const WRITTEN_COLUMNS: [&str; 20] = [
 /// SQL of the statements run for each row, built once rather than per row.
 struct RowStatements {
     select_by_contact_id: String,
+    set_external_id: String,
     select_by_external_id: String,
     insert: String,
     update: String,
@@ -58,10 +62,10 @@ static STATEMENTS: LazyLock<RowStatements> = LazyLock::new(|| {
         .join(", ");
     RowStatements {
         select_by_contact_id: format!(
-            "SELECT id, {columns} FROM contacts
-             WHERE id = ?1 AND external_id IS NULL
-               AND last_name = ?2 AND first_name = ?3 AND company = ?4"
+            "SELECT id, {columns}, external_id FROM contacts WHERE id = ?1"
         ),
+        set_external_id: "UPDATE contacts SET external_id = ?1, updated_at = ?2 WHERE id = ?3"
+            .to_string(),
         select_by_external_id: format!("SELECT id, {columns} FROM contacts WHERE external_id = ?1"),
         insert: format!(
             "INSERT INTO contacts (external_id, {columns}, created_at, updated_at) VALUES ({})",
@@ -71,6 +75,8 @@ static STATEMENTS: LazyLock<RowStatements> = LazyLock::new(|| {
     }
 });
 
+/// Positions of the last name, first name and company in `values()`.
+const NAME_INDEXES: (usize, usize, usize) = (2, 1, 3);
 const COMMERCIAL_INDEX: usize = 6;
 const TECHNICAL_INDEX: usize = 7;
 
@@ -121,6 +127,8 @@ pub struct SqliteImport {
     /// `CREATE INDEX` statements of the secondary contact indexes dropped
     /// for this import, run again before the commit.
     dropped_indexes: Vec<String>,
+    /// Rows skipped since the last `take_key_conflicts`.
+    key_conflicts: Vec<KeyConflict>,
 }
 
 /// Drops the secondary indexes of an empty contacts table, and returns
@@ -232,47 +240,117 @@ impl SqliteImport {
             at: rows::timestamp(now),
             open: true,
             dropped_indexes: Vec::new(),
+            key_conflicts: Vec::new(),
         };
         session.dropped_indexes = drop_indexes_of_empty_table(&session.conn)?;
         session.batch = batches::insert(&session.conn, BatchKind::Import, &run, None)?;
         Ok(session)
     }
 
-    fn write_one(&self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
-        let existing = match (&row.contact.external_id, row.contact.contact_id) {
-            (None, None) => None,
-            (None, Some(contact_id)) => self
-                .conn
-                .prepare_cached(&STATEMENTS.select_by_contact_id)
-                .map_err(db_error)?
-                .query_row(
-                    params![
-                        contact_id,
-                        row.contact.last_name,
-                        row.contact.first_name,
-                        row.contact.company
-                    ],
-                    stored_row,
-                )
-                .optional()
-                .map_err(db_error)?,
-            (Some(external_id), _) => self
+    /// Finds the stored contact a row names. A row with an external id
+    /// names the contact that has it. A row with a contact number names
+    /// that contact only when it has no other external id and the row's
+    /// last name, first name and company, so that a file from another
+    /// database cannot overwrite an unrelated contact.
+    fn find_stored(&self, row: &ContactWrite) -> StoreResult<Result<StoredMatch, KeyConflictKind>> {
+        let contact = &row.contact;
+        if let Some(external_id) = &contact.external_id {
+            let by_external_id = self
                 .conn
                 .prepare_cached(&STATEMENTS.select_by_external_id)
                 .map_err(db_error)?
                 .query_row([external_id], stored_row)
                 .optional()
-                .map_err(db_error)?,
+                .map_err(db_error)?;
+            match (by_external_id, contact.contact_id) {
+                (Some((id, _)), Some(number)) if id != number => {
+                    return Ok(Err(KeyConflictKind::ExternalIdOfOtherNumber {
+                        stored_number: id,
+                    }));
+                }
+                (Some((id, stored)), _) => {
+                    return Ok(Ok(StoredMatch::Found {
+                        id,
+                        stored,
+                        sets_external_id: false,
+                    }));
+                }
+                (None, None) => return Ok(Ok(StoredMatch::New)),
+                (None, Some(_)) => {}
+            }
+        }
+        let Some(number) = contact.contact_id else {
+            return Ok(Ok(StoredMatch::New));
         };
 
-        let Some((id, stored)) = existing else {
-            self.insert(row)?;
-            counts.imported += 1;
-            return Ok(());
+        let by_number = self
+            .conn
+            .prepare_cached(&STATEMENTS.select_by_contact_id)
+            .map_err(db_error)?
+            .query_row([number], |found| {
+                let (id, stored) = stored_row(found)?;
+                let external_id: Option<String> = found.get(WRITTEN_COLUMNS.len() + 1)?;
+                Ok((id, stored, external_id))
+            })
+            .optional()
+            .map_err(db_error)?;
+        let Some((id, stored, stored_external_id)) = by_number else {
+            return Ok(Err(KeyConflictKind::UnknownNumber));
         };
+        if let Some(stored_external_id) = stored_external_id {
+            return Ok(Err(KeyConflictKind::OtherExternalId {
+                stored: stored_external_id,
+            }));
+        }
+        let same_names = stored[NAME_INDEXES.0] == text(&contact.last_name)
+            && stored[NAME_INDEXES.1] == text(&contact.first_name)
+            && stored[NAME_INDEXES.2] == text(&contact.company);
+        if !same_names {
+            return Ok(Err(KeyConflictKind::OtherNames));
+        }
+        Ok(Ok(StoredMatch::Found {
+            id,
+            stored,
+            sets_external_id: contact.external_id.is_some(),
+        }))
+    }
+
+    fn write_one(&mut self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
+        let (id, stored, sets_external_id) = match self.find_stored(row)? {
+            Ok(StoredMatch::Found {
+                id,
+                stored,
+                sets_external_id,
+            }) => (id, stored, sets_external_id),
+            Ok(StoredMatch::New) => {
+                self.insert(row)?;
+                counts.imported += 1;
+                return Ok(());
+            }
+            Err(kind) => {
+                self.key_conflicts.push(KeyConflict {
+                    line: row.line,
+                    contact_number: row.contact.contact_id.unwrap_or_default(),
+                    external_id: row.contact.external_id.clone(),
+                    kind,
+                });
+                return Ok(());
+            }
+        };
+        if sets_external_id {
+            self.conn
+                .prepare_cached(&STATEMENTS.set_external_id)
+                .map_err(db_error)?
+                .execute(params![row.contact.external_id, self.at, id])
+                .map_err(db_error)?;
+        }
         let new_values = values(row);
         if stored == new_values {
-            counts.unchanged += 1;
+            if sets_external_id {
+                counts.updated += 1;
+            } else {
+                counts.unchanged += 1;
+            }
             return Ok(());
         }
         for (role, index) in [
@@ -352,6 +430,17 @@ impl SqliteImport {
     }
 }
 
+/// The stored contact a row names, if any.
+enum StoredMatch {
+    New,
+    Found {
+        id: i64,
+        stored: Vec<Value>,
+        /// The row gives an external id to a contact found by its number.
+        sets_external_id: bool,
+    },
+}
+
 /// Reads the id and the `WRITTEN_COLUMNS` of a stored contact.
 fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> {
     let id: i64 = found.get(0)?;
@@ -372,6 +461,10 @@ impl ImportSession for SqliteImport {
             self.write_one(row, &mut counts)?;
         }
         Ok(counts)
+    }
+
+    fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
+        std::mem::take(&mut self.key_conflicts)
     }
 
     fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
