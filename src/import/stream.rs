@@ -6,7 +6,9 @@ use csv::{ByteRecord, ReaderBuilder, Terminator};
 
 use crate::domain::country::CountryCode;
 
-use super::decode::{UTF8_BOM, decode_field, find_header_line, sniff_separator};
+use super::decode::{
+    UTF8_BOM, decode_field, find_header_line, sniff_separator, strip_formula_guard,
+};
 use super::headers::{Column, resolve_columns};
 use super::row::parse_row;
 use super::{ImportError, ImportOptions, RowOutcome, RowRejection};
@@ -278,7 +280,7 @@ impl<R: Read> Iterator for ContactRows<R> {
             let values = self
                 .record
                 .iter()
-                .map(|field| decode_field(field).trim().to_string());
+                .map(|field| strip_formula_guard(decode_field(field).trim()).to_string());
             self.values.extend(values);
             if let Some(outcome) =
                 parse_row(line, &mut self.values, &self.columns, &self.default_country)

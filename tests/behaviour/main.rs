@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod concurrency;
 mod crash;
+mod export_formulas;
 mod import;
 mod preview_counts;
 mod real_data;
