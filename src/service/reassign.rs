@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::domain::batch::{Applied, BatchId, RegionReassignment, UndoResult, UserReassignment};
 use crate::domain::contact::RoleChoice;
-use crate::domain::country::CountryCode;
+use crate::domain::country::{CountryCode, CountryError};
 use crate::domain::postal::parse_postal_field;
 use crate::domain::user::User;
 use crate::storage::{RegionPreview, RunContext, Store};
@@ -112,7 +112,7 @@ pub fn prepare_region_reassignment(
     let to_user = find_user(store, "to", "affecter à l'utilisateur", to)?;
     check_target_active("to", "affecter à l'utilisateur", &to_user)?;
 
-    let country_code = match CountryCode::parse(country) {
+    let country_code = match CountryCode::parse_selection(country) {
         Ok(Some(code)) => code,
         Ok(None) => {
             return Err(ServiceError::invalid(
@@ -121,7 +121,14 @@ pub fn prepare_region_reassignment(
                 "code pays : indiquez un pays, par exemple FRA",
             ));
         }
-        Err(_) => {
+        Err(error @ CountryError::FrenchOverseas { .. }) => {
+            return Err(ServiceError::invalid(
+                "overseas_country",
+                "country",
+                format!("code pays : {error}"),
+            ));
+        }
+        Err(CountryError::Unknown(_)) => {
             return Err(ServiceError::invalid(
                 "unknown_country",
                 "country",

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::country::CountryCode;
+use crate::domain::country::{CountryCode, CountryError};
 use crate::domain::postal::{PostalPrefix, PostalSelection, parse_postal_field};
 use crate::reference;
 use crate::service::ServiceError;
@@ -58,9 +58,16 @@ pub fn build_filter(
         ),
     };
 
-    let mut country = match non_empty(&query.country).map(CountryCode::parse) {
+    let mut country = match non_empty(&query.country).map(CountryCode::parse_selection) {
         None | Some(Ok(None)) => None,
         Some(Ok(Some(code))) => Some(code),
+        Some(Err(error @ CountryError::FrenchOverseas { .. })) => {
+            return Err(ServiceError::invalid(
+                "overseas_country",
+                "country",
+                format!("code pays : {error}"),
+            ));
+        }
         Some(Err(error)) => {
             return Err(ServiceError::invalid(
                 "unknown_country",

@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod export_formulas;
 mod import;
+mod overseas_countries;
 mod preview_counts;
 mod real_data;
 mod reassign_region;

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/postgres/0003_api_token_revocation.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_overseas_and_postal_markers.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating, so that application
