@@ -21,6 +21,56 @@ pub enum CountryError {
         "pays inconnu : « {0} » ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays"
     )]
     Unknown(String),
+    /// An overseas territory given where contacts are selected: its
+    /// addresses are stored under `FRA`, so the territory is chosen by its
+    /// postal codes instead.
+    #[error(
+        "« {input} » ({name}) est rangé avec la France ; indiquez le pays FRA et le code postal {postal_prefix}"
+    )]
+    FrenchOverseas {
+        input: String,
+        name: &'static str,
+        postal_prefix: &'static str,
+    },
+}
+
+/// Overseas départements and collectivities whose addresses are stored as
+/// France (`FRA`), with the postal prefix that selects them. French
+/// administrators count them as French départements: their postal codes
+/// are French (`97xxx`) and the département codes 971 to 976 are among the
+/// others. Saint-Barthélemy and Saint-Martin keep the Guadeloupe codes
+/// they had before 2007 (`97133`, `97150`).
+///
+/// The Pacific collectivities (`NCL`, `PYF`, `WLF`) keep their own code:
+/// they have their own currency and customs, and their `98xxx` codes do
+/// not overlap with any département.
+const OVERSEAS_STORED_AS_FRANCE: [OverseasTerritory; 8] = [
+    OverseasTerritory::new("GLP", "971", "Guadeloupe"),
+    OverseasTerritory::new("MTQ", "972", "Martinique"),
+    OverseasTerritory::new("GUF", "973", "Guyane"),
+    OverseasTerritory::new("REU", "974", "La Réunion"),
+    OverseasTerritory::new("SPM", "975", "Saint-Pierre-et-Miquelon"),
+    OverseasTerritory::new("MYT", "976", "Mayotte"),
+    OverseasTerritory::new("BLM", "97133", "Saint-Barthélemy"),
+    OverseasTerritory::new("MAF", "97150", "Saint-Martin"),
+];
+
+/// An overseas territory whose addresses are stored as France.
+struct OverseasTerritory {
+    alpha3: &'static str,
+    postal_prefix: &'static str,
+    /// Usual French name, as the département list gives it.
+    name: &'static str,
+}
+
+impl OverseasTerritory {
+    const fn new(alpha3: &'static str, postal_prefix: &'static str, name: &'static str) -> Self {
+        OverseasTerritory {
+            alpha3,
+            postal_prefix,
+            name,
+        }
+    }
 }
 
 /// Countries and territories whose addresses use French postal codes listed
@@ -89,6 +139,7 @@ const NAME_ALIASES: &[(&str, &str)] = &[
     ("East Timor", "TLS"),
     ("Brunei", "BRN"),
     ("La Réunion", "REU"),
+    ("Guyane", "GUF"),
     ("Île de la Réunion", "REU"),
     ("Îles Malouines", "FLK"),
     ("Îles Falkland", "FLK"),
@@ -203,6 +254,12 @@ fn find_position(input: &str) -> Option<usize> {
     index.by_name.get(&name_key(input)).copied().flatten()
 }
 
+fn overseas_territory(alpha3: &str) -> Option<&'static OverseasTerritory> {
+    OVERSEAS_STORED_AS_FRANCE
+        .iter()
+        .find(|territory| territory.alpha3 == alpha3)
+}
+
 impl CountryCode {
     pub fn france() -> Self {
         CountryCode("FRA".to_string())
@@ -220,17 +277,49 @@ impl CountryCode {
     /// # Errors
     ///
     /// [`CountryError::Unknown`] with the trimmed input when nothing matches.
+    /// The overseas départements and the collectivities that use `97xxx`
+    /// postal codes give `FRA` (`Réunion`, `GP`, `MTQ` all give `FRA`), so
+    /// that their addresses match France and its département codes.
     pub fn parse(input: &str) -> Result<Option<CountryCode>, CountryError> {
         let input = input.trim();
         if input.is_empty() {
             return Ok(None);
         }
         match find_position(input) {
-            Some(position) => Ok(Some(CountryCode(
-                reference::countries()[position].alpha3.to_string(),
-            ))),
+            Some(position) => {
+                let alpha3 = reference::countries()[position].alpha3;
+                if overseas_territory(alpha3).is_some() {
+                    Ok(Some(CountryCode::france()))
+                } else {
+                    Ok(Some(CountryCode(alpha3.to_string())))
+                }
+            }
             None => Err(CountryError::Unknown(input.to_string())),
         }
+    }
+
+    /// Parses the country of a selection (region reassignment, contact
+    /// filter) as [`CountryCode::parse`] does, but rejects an overseas
+    /// territory stored as France. Taken as `FRA`, `REU` with the postal
+    /// field `*` would select the whole of France.
+    ///
+    /// # Errors
+    ///
+    /// [`CountryError::Unknown`] as for `parse`, and
+    /// [`CountryError::FrenchOverseas`] with the postal prefix to use.
+    pub fn parse_selection(input: &str) -> Result<Option<CountryCode>, CountryError> {
+        let trimmed = input.trim();
+        if let Some(position) = find_position(trimmed) {
+            let alpha3 = reference::countries()[position].alpha3;
+            if let Some(territory) = overseas_territory(alpha3) {
+                return Err(CountryError::FrenchOverseas {
+                    input: trimmed.to_string(),
+                    name: territory.name,
+                    postal_prefix: territory.postal_prefix,
+                });
+            }
+        }
+        CountryCode::parse(input)
     }
 
     pub fn as_str(&self) -> &str {
@@ -355,7 +444,7 @@ mod tests {
             ("Guinée", "GIN"),
             ("Émirats arabes unis", "ARE"),
             ("Groenland", "GRL"),
-            ("Guadeloupe", "GLP"),
+            ("Guadeloupe", "FRA"),
             ("Nouvelle-Calédonie", "NCL"),
         ];
         for (input, expected) in cases {
@@ -408,13 +497,121 @@ mod tests {
             ("Tchéquie", "CZE"),
             ("Biélorussie", "BLR"),
             ("Turkey", "TUR"),
-            ("La Réunion", "REU"),
-            ("Réunion", "REU"),
+            ("La Réunion", "FRA"),
+            ("Réunion", "FRA"),
+            ("Guyane", "FRA"),
             ("Vatican", "VAT"),
             ("Taïwan", "TWN"),
         ];
         for (input, expected) in cases {
             assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
+        }
+    }
+
+    /// Returns the code `parse` gives for a table code: `FRA` for the
+    /// overseas territories stored as France.
+    fn stored_alpha3(alpha3: &'static str) -> &'static str {
+        if overseas_territory(alpha3).is_some() {
+            "FRA"
+        } else {
+            alpha3
+        }
+    }
+
+    #[test]
+    fn overseas_departements_parse_as_france() {
+        let inputs = [
+            "Réunion",
+            "La Réunion",
+            "REU",
+            "RE",
+            "GP",
+            "Guadeloupe",
+            "MTQ",
+            "Martinique",
+            "Guyane",
+            "Guyane française",
+            "French Guiana",
+            "Mayotte",
+            "YT",
+            "Saint-Pierre-et-Miquelon",
+            "SPM",
+            "Saint-Barthélemy",
+            "BLM",
+            "MAF",
+            "Saint-Martin (partie française)",
+            "base.re",
+        ];
+        for input in inputs {
+            assert_eq!(parsed(input).as_deref(), Some("FRA"), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn pacific_collectivities_keep_their_code() {
+        let cases = [
+            ("Nouvelle-Calédonie", "NCL"),
+            ("PYF", "PYF"),
+            ("WF", "WLF"),
+            ("SXM", "SXM"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn selection_rejects_overseas_naming_prefix() {
+        let cases = [
+            ("REU", "La Réunion", "974"),
+            (" Guadeloupe ", "Guadeloupe", "971"),
+            ("BL", "Saint-Barthélemy", "97133"),
+        ];
+        for (input, name, postal_prefix) in cases {
+            let expected = CountryError::FrenchOverseas {
+                input: input.trim().to_string(),
+                name,
+                postal_prefix,
+            };
+            assert_eq!(
+                CountryCode::parse_selection(input),
+                Err(expected),
+                "parse_selection({input:?})"
+            );
+        }
+        let message = CountryCode::parse_selection("REU").unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "« REU » (La Réunion) est rangé avec la France ; indiquez le pays FRA et le code postal 974"
+        );
+    }
+
+    #[test]
+    fn selection_accepts_other_countries() {
+        let cases = [("FRA", "FRA"), ("Belgique", "BEL"), ("NCL", "NCL")];
+        for (input, expected) in cases {
+            let code = CountryCode::parse_selection(input).ok().flatten();
+            assert_eq!(
+                code.as_ref().map(CountryCode::as_str),
+                Some(expected),
+                "parse_selection({input:?})"
+            );
+        }
+        assert_eq!(CountryCode::parse_selection(""), Ok(None));
+        assert_eq!(
+            CountryCode::parse_selection("Atlantis"),
+            Err(CountryError::Unknown("Atlantis".to_string()))
+        );
+    }
+
+    #[test]
+    fn overseas_territories_are_in_the_table() {
+        for territory in OVERSEAS_STORED_AS_FRANCE {
+            assert!(
+                reference::country_by_alpha3(territory.alpha3).is_some(),
+                "{} is in the table",
+                territory.alpha3
+            );
         }
     }
 
@@ -494,11 +691,11 @@ mod tests {
 
     #[test]
     fn is_france_only_for_fra() {
-        for input in ["FRA", "GLP", "BEL", "MCO"] {
+        for (input, expected) in [("FRA", true), ("GLP", true), ("BEL", false), ("MCO", false)] {
             let code = CountryCode::parse(input).ok().flatten();
             assert_eq!(
                 code.map(|c| c.is_france()),
-                Some(input == "FRA"),
+                Some(expected),
                 "is_france({input})"
             );
         }
@@ -536,7 +733,11 @@ mod tests {
     #[test]
     fn every_alias_resolves() {
         for (alias, alpha3) in NAME_ALIASES {
-            assert_eq!(parsed(alias).as_deref(), Some(*alpha3), "alias {alias:?}");
+            assert_eq!(
+                parsed(alias).as_deref(),
+                Some(stored_alpha3(alpha3)),
+                "alias {alias:?}"
+            );
         }
     }
 
@@ -552,14 +753,14 @@ mod tests {
             ] {
                 assert_eq!(
                     parsed(name).as_deref(),
-                    Some(country.alpha3),
+                    Some(stored_alpha3(country.alpha3)),
                     "parse({name:?})"
                 );
             }
             let odoo = format!("base.{}", country.alpha2.to_ascii_lowercase());
             assert_eq!(
                 parsed(&odoo).as_deref(),
-                Some(country.alpha3),
+                Some(stored_alpha3(country.alpha3)),
                 "parse({odoo:?})"
             );
         }

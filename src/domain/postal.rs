@@ -90,6 +90,10 @@ pub fn normalize_postal_code(entered: &str, country: &CountryCode) -> Normalized
         normalize_french(code, &upper)
     } else {
         let value = ascii_alphanumeric(code);
+        let value = match strip_foreign_marker(&value, country.as_str()) {
+            Some(rest) => rest.to_string(),
+            None => value,
+        };
         let status = if value.is_empty() {
             PostalStatus::Invalid
         } else {
@@ -145,6 +149,55 @@ fn strip_country_marker(code: &str) -> &str {
         }
     }
     code
+}
+
+/// Country markers written before postal codes, by alpha-3 code: the
+/// international vehicle registration letters that European addresses used
+/// before the country name (`L-1234`, `CH-1200`, `D-10115`), the alpha-2
+/// code and the alpha-3 code. Within a country, a longer marker comes before
+/// its own prefix (`FIN` before `FI`).
+///
+/// Only countries whose postal codes start with a digit are listed, so that
+/// removing a marker followed by a digit never cuts a real code. The data
+/// migrations `0005_overseas_and_postal_markers.sql` (SQLite) and
+/// `0004_overseas_and_postal_markers.sql` (PostgreSQL) repeat this table for
+/// codes stored before the rule, and a unit test checks that they agree.
+pub const FOREIGN_POSTAL_MARKERS: &[(&str, &[&str])] = &[
+    ("AUT", &["AUT", "AT", "A"]),
+    ("BEL", &["BEL", "BE", "B"]),
+    ("CHE", &["CHE", "CH"]),
+    ("CZE", &["CZE", "CZ"]),
+    ("DEU", &["DEU", "DE", "D"]),
+    ("DNK", &["DNK", "DK"]),
+    ("ESP", &["ESP", "ES", "E"]),
+    ("FIN", &["FIN", "FI", "SF"]),
+    ("GRC", &["GRC", "GR"]),
+    ("HUN", &["HUN", "HU", "H"]),
+    ("ITA", &["ITA", "IT", "I"]),
+    ("LIE", &["LIE", "LI", "FL"]),
+    ("LUX", &["LUX", "LU", "L"]),
+    ("MCO", &["MCO", "MC"]),
+    ("NLD", &["NLD", "NL"]),
+    ("NOR", &["NOR", "NO", "N"]),
+    ("POL", &["POL", "PL"]),
+    ("PRT", &["PRT", "PT", "P"]),
+    ("SVK", &["SVK", "SK"]),
+    ("SWE", &["SWE", "SE", "S"]),
+];
+
+/// Returns the code without the leading marker of its country, when a
+/// marker of [`FOREIGN_POSTAL_MARKERS`] is followed by a digit (`L1234`
+/// gives `1234` for Luxembourg), from a code already reduced to uppercase
+/// ASCII letters and digits. A marker of another country is kept (`D45600`
+/// stays as is for Austria).
+fn strip_foreign_marker<'a>(code: &'a str, alpha3: &str) -> Option<&'a str> {
+    let (_, markers) = FOREIGN_POSTAL_MARKERS
+        .iter()
+        .find(|(country, _)| *country == alpha3)?;
+    markers.iter().find_map(|marker| {
+        code.strip_prefix(marker)
+            .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
 }
 
 fn ascii_alphanumeric(text: &str) -> String {
@@ -536,7 +589,7 @@ mod tests {
             ("GBR", "sw1a 1aa", "SW1A1AA", PostalStatus::NotChecked),
             ("GBR", "SW1A-1AA", "SW1A1AA", PostalStatus::NotChecked),
             ("BEL", "1000", "1000", PostalStatus::NotChecked),
-            ("CHE", "CH-1200", "CH1200", PostalStatus::NotChecked),
+            ("CHE", "CH-1200", "1200", PostalStatus::NotChecked),
             ("DEU", "45600", "45600", PostalStatus::NotChecked),
             ("BRA", "29000-000", "29000000", PostalStatus::NotChecked),
             ("USA", "60610", "60610", PostalStatus::NotChecked),
@@ -554,6 +607,97 @@ mod tests {
                 normalized(expected, status),
                 "normalize({entered:?}) for {country_code}"
             );
+        }
+    }
+
+    #[test]
+    fn normalize_strips_own_country_marker() {
+        let cases = [
+            ("LUX", "L-1234", "1234"),
+            ("LUX", "l 1234", "1234"),
+            ("LUX", "L1234", "1234"),
+            ("LUX", "LU-1234", "1234"),
+            ("LUX", "LUX-1234", "1234"),
+            ("BEL", "B-1000", "1000"),
+            ("BEL", "BE-1000 CEDEX", "1000"),
+            ("DEU", "D-10115", "10115"),
+            ("DEU", "DE-10115", "10115"),
+            ("CHE", "CH-1200", "1200"),
+            ("CHE", "CH 1200", "1200"),
+            ("ITA", "I-00100", "00100"),
+            ("ESP", "E-28001", "28001"),
+            ("AUT", "A-1010", "1010"),
+            ("NLD", "NL-1012 AB", "1012AB"),
+            ("PRT", "P-1000-001", "1000001"),
+            ("FIN", "FIN-00100", "00100"),
+            ("FIN", "SF-00100", "00100"),
+            ("MCO", "MC-98000", "98000"),
+            ("LIE", "FL-9490", "9490"),
+        ];
+        for (country_code, entered, expected) in cases {
+            assert_eq!(
+                normalize_postal_code(entered, &country(country_code)),
+                normalized(expected, PostalStatus::NotChecked),
+                "normalize({entered:?}) for {country_code}"
+            );
+        }
+    }
+
+    #[test]
+    fn normalize_keeps_other_markers() {
+        let cases = [
+            // A marker of another country is not this address's marker.
+            ("DEU", "L-1234", "L1234"),
+            ("AUT", "D-45600", "D45600"),
+            ("CHE", "F-1200", "F1200"),
+            // A marker must be followed by a digit.
+            ("LUX", "L-", "L"),
+            ("LUX", "LX-1234", "LX1234"),
+            ("NLD", "NLA1", "NLA1"),
+            // Countries without a listed marker keep their letters.
+            ("GBR", "GB-SW1A 1AA", "GBSW1A1AA"),
+            ("JEY", "JE2 3AB", "JE23AB"),
+        ];
+        for (country_code, entered, expected) in cases {
+            assert_eq!(
+                normalize_postal_code(entered, &country(country_code)).value,
+                expected,
+                "normalize({entered:?}) for {country_code}"
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_markers_are_listed_longest_first() {
+        for (country_code, markers) in FOREIGN_POSTAL_MARKERS {
+            assert!(
+                crate::reference::country_by_alpha3(country_code).is_some(),
+                "{country_code} is in the table"
+            );
+            for (position, marker) in markers.iter().enumerate() {
+                for later in &markers[position + 1..] {
+                    assert!(
+                        !later.starts_with(marker),
+                        "{country_code}: {marker} comes before {later}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn migrations_repeat_foreign_markers() {
+        let migrations = [
+            include_str!("../../migrations/sqlite/0005_overseas_and_postal_markers.sql"),
+            include_str!("../../migrations/postgres/0004_overseas_and_postal_markers.sql"),
+        ];
+        for sql in migrations {
+            for (country_code, markers) in FOREIGN_POSTAL_MARKERS {
+                for marker in *markers {
+                    let row = format!("('{country_code}', '{marker}')");
+                    assert!(sql.contains(&row), "migration lists {row}");
+                }
+            }
         }
     }
 

@@ -4,6 +4,8 @@ use std::borrow::Cow;
 
 use encoding_rs::WINDOWS_1252;
 
+use crate::service::export::FORMULA_TRIGGERS;
+
 pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Separators tried on the header line. On a tie the earlier one wins, and
@@ -141,6 +143,17 @@ pub(crate) fn unwrap_excel_text(value: &str) -> &str {
     }
 }
 
+/// Removes the apostrophe that the export puts before a value starting with
+/// a formula trigger (`'=1+1` gives `=1+1`, `''=1` gives `'=1`), so that an
+/// export reads back unchanged. Any other value, one starting with an
+/// apostrophe before ordinary text (`'Tis`) included, is returned as is.
+pub(crate) fn strip_formula_guard(value: &str) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest) if rest.trim_start_matches('\'').starts_with(FORMULA_TRIGGERS) => rest,
+        _ => value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +261,48 @@ mod tests {
         assert_eq!(decode_field(b"H\xE9l\xE8ne"), "Hélène");
         assert_eq!(decode_field(b"\xC9lodie \x80"), "Élodie €");
         assert_eq!(decode_field(b"plain"), "plain");
+    }
+}
+
+#[cfg(test)]
+mod formula_guard_tests {
+    use super::strip_formula_guard;
+    use crate::service::export::guard_formula;
+
+    #[test]
+    fn strip_formula_guard_removes_one_apostrophe() {
+        let cases = [
+            ("'=1+1", "=1+1"),
+            ("'@SUM(A1)", "@SUM(A1)"),
+            ("'+33 3 26 12 34 56", "+33 3 26 12 34 56"),
+            ("'-2+3", "-2+3"),
+            ("'\t=1", "\t=1"),
+            ("''=1", "'=1"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(strip_formula_guard(value), expected, "strip({value:?})");
+        }
+    }
+
+    #[test]
+    fn strip_formula_guard_keeps_other_values() {
+        for value in ["", "'", "'Tis", "=1", "Dupont", "''", "'a=1"] {
+            assert_eq!(strip_formula_guard(value), value, "strip({value:?})");
+        }
+    }
+
+    #[test]
+    fn strip_formula_guard_undoes_the_export() {
+        let values = [
+            "=1+1", "'=1", "''+1", "-", "@", "'Tis", "+33 6", "plain", "'", "",
+        ];
+        for value in values {
+            let exported = guard_formula(value);
+            assert_eq!(
+                strip_formula_guard(&exported),
+                value,
+                "round trip of {value:?}"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::country::CountryCode;
 
 use super::decode::{
     UTF8_BOM, declared_separator, decode_field, find_header_line, sniff_separator,
-    unwrap_excel_text,
+    strip_formula_guard, unwrap_excel_text,
 };
 use super::headers::{Column, resolve_columns};
 use super::row::parse_row;
@@ -309,10 +309,9 @@ impl<R: Read> Iterator for ContactRows<R> {
             }
 
             self.values.clear();
-            let values = self
-                .record
-                .iter()
-                .map(|field| unwrap_excel_text(decode_field(field).trim()).to_string());
+            let values = self.record.iter().map(|field| {
+                strip_formula_guard(unwrap_excel_text(decode_field(field).trim())).to_string()
+            });
             self.values.extend(values);
             if let Some(outcome) =
                 parse_row(line, &mut self.values, &self.columns, &self.default_country)

@@ -32,8 +32,47 @@ pub struct Departement {
     /// First three digits of the postal codes of its communes, sorted. Empty
     /// for the French Southern and Antarctic Lands, which have no postal code.
     pub postal_prefixes: Vec<&'static str>,
+    /// Postal codes of its communes that start with another département's
+    /// prefix (`52100` for two communes of the Marne), without the commune.
+    pub postal_codes_of_other_prefix: Vec<&'static str>,
     /// Whether the map of metropolitan départements draws it.
     pub in_svg_map: bool,
+}
+
+impl Departement {
+    /// Returns the postal prefixes that select the addresses of this
+    /// département: its own code, or the codes its communes really use when
+    /// none of them starts with its code. Saint-Barthélemy (977) and
+    /// Saint-Martin (978) use Guadeloupe's `97133` and `97150`, and
+    /// Clipperton (989) uses `98799`. Returns an empty list for the French
+    /// Southern and Antarctic Lands (984), which have no postal code.
+    ///
+    /// Corsica's `2A` and `2B` are returned as they are, because the postal
+    /// field expands them.
+    pub fn selection_prefixes(&self) -> Vec<&'static str> {
+        let uses_own_code = self
+            .postal_prefixes
+            .iter()
+            .any(|prefix| prefix.starts_with(self.code))
+            || (self.code.starts_with('2') && self.code.ends_with(['A', 'B']));
+        if uses_own_code {
+            vec![self.code]
+        } else {
+            self.postal_codes_of_other_prefix.clone()
+        }
+    }
+
+    /// Returns the alpha-3 code addresses of this département are stored
+    /// with: their own ISO code for the Pacific collectivities, which
+    /// addresses name as countries, and `FRA` for every other one.
+    pub fn country_alpha3(&self) -> &'static str {
+        match self.code {
+            "986" => "WLF",
+            "987" => "PYF",
+            "988" => "NCL",
+            _ => "FRA",
+        }
+    }
 }
 
 static DEPARTEMENTS: LazyLock<Vec<Departement>> = LazyLock::new(load_departements);
@@ -79,7 +118,7 @@ fn load_departements() -> Vec<Departement> {
             commune_count,
             _postal_prefixes_2,
             postal_prefixes_3,
-            _postal_codes_of_other_prefix,
+            postal_codes_of_other_prefix,
             in_svg_map,
         ]| {
             // The file is compiled in and fully parsed by the unit tests, so
@@ -110,6 +149,7 @@ fn load_departements() -> Vec<Departement> {
                 chef_lieu_insee,
                 commune_count,
                 postal_prefixes: split_sorted(postal_prefixes_3),
+                postal_codes_of_other_prefix: postal_codes(postal_codes_of_other_prefix),
                 in_svg_map,
             }
         },
@@ -120,4 +160,17 @@ fn split_sorted(list: &'static str) -> Vec<&'static str> {
     let mut items: Vec<&'static str> = list.split(';').filter(|item| !item.is_empty()).collect();
     items.sort_unstable();
     items
+}
+
+/// Reads the postal codes of a `postal_codes_of_other_prefix` cell, whose
+/// entries are `code (INSEE commune)` separated by `;`, sorted and without
+/// duplicates.
+fn postal_codes(cell: &'static str) -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = cell
+        .split(';')
+        .filter_map(|entry| entry.split_whitespace().next())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
 }

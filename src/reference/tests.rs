@@ -239,3 +239,53 @@ fn country_by_alpha3_cases() {
         assert_eq!(found, expected, "country_by_alpha3({code:?})");
     }
 }
+
+#[test]
+fn selection_prefixes_use_real_postal_codes() {
+    let cases: [(&str, &[&str]); 8] = [
+        ("51", &["51"]),
+        ("2A", &["2A"]),
+        ("971", &["971"]),
+        ("974", &["974"]),
+        ("977", &["97133"]),
+        ("978", &["97150"]),
+        ("989", &["98799"]),
+        ("984", &[]),
+    ];
+    for (code, expected) in cases {
+        let found = departement(code).map(|d| d.selection_prefixes());
+        assert_eq!(found.as_deref(), Some(expected), "selection of {code}");
+    }
+}
+
+#[test]
+fn selection_prefixes_match_own_communes() {
+    for departement in departements() {
+        for prefix in departement.selection_prefixes() {
+            let prefixes = corsica_postal_prefixes(prefix).unwrap_or_else(|| vec![prefix.into()]);
+            let matched = communes().iter().any(|commune| {
+                commune.departement_code == departement.code
+                    && prefixes
+                        .iter()
+                        .any(|prefix| commune.postal_code.starts_with(prefix.as_str()))
+            });
+            assert!(matched, "{} selects one of its communes", departement.code);
+        }
+    }
+}
+
+#[test]
+fn departement_countries() {
+    let cases = [
+        ("51", "FRA"),
+        ("974", "FRA"),
+        ("977", "FRA"),
+        ("986", "WLF"),
+        ("987", "PYF"),
+        ("988", "NCL"),
+    ];
+    for (code, expected) in cases {
+        let found = departement(code).map(|d| d.country_alpha3());
+        assert_eq!(found, Some(expected), "country of {code}");
+    }
+}

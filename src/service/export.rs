@@ -1,6 +1,7 @@
 //! Exporting contacts as CSV that Excel opens correctly in French:
 //! `;` separators, UTF-8 with a byte order mark, CRLF line ends.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -32,6 +33,30 @@ pub const HEADERS: [&str; 20] = [
     "Pays pro",
 ];
 
+/// First characters that make Excel and LibreOffice read a cell as a
+/// formula (`=`, `+`, `-`, `@`), or that hide one behind a tab or a
+/// carriage return.
+pub const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Returns the text of a CSV cell that a spreadsheet shows as text and never
+/// evaluates: a value that starts with a formula trigger gets a leading
+/// apostrophe (`=1+1` is written `'=1+1`).
+///
+/// A value that already starts with apostrophes followed by a trigger
+/// (`'=1`) gets one more, so that the import, which removes exactly one
+/// apostrophe before such a value, reads back what was stored.
+pub fn guard_formula(value: &str) -> Cow<'_, str> {
+    if needs_formula_guard(value) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+fn needs_formula_guard(value: &str) -> bool {
+    value.trim_start_matches('\'').starts_with(FORMULA_TRIGGERS)
+}
+
 fn record(contact: &Contact) -> Vec<String> {
     let owner = |user: &Option<crate::domain::history::UserRef>| {
         user.as_ref()
@@ -60,6 +85,15 @@ fn record(contact: &Contact) -> Vec<String> {
     address(&contact.perso);
     address(&contact.pro);
     fields
+        .into_iter()
+        .map(|field| {
+            if needs_formula_guard(&field) {
+                format!("'{field}")
+            } else {
+                field
+            }
+        })
+        .collect()
 }
 
 /// Writes the CSV to `sink`; returns the number of contacts written.
@@ -132,4 +166,42 @@ pub fn export_to_file(
         .persist(path)
         .map_err(|error| write_error(&error.error))?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_formula_prefixes_triggers() {
+        let cases = [
+            ("=1+1", "'=1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("+33 3 26 12 34 56", "'+33 3 26 12 34 56"),
+            ("-2+3", "'-2+3"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("'=1", "''=1"),
+            ("''+1", "'''+1"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(guard_formula(value), expected, "guard_formula({value:?})");
+        }
+    }
+
+    #[test]
+    fn guard_formula_keeps_plain_values() {
+        for value in [
+            "",
+            "Dupont",
+            "03 26 12 34 56",
+            "51100",
+            "'Tis",
+            "a=b",
+            " =1",
+            "'",
+        ] {
+            assert_eq!(guard_formula(value), value, "guard_formula({value:?})");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use crate::domain::batch::{
     Applied, BatchId, RegionReassignment, UndoPreview, UndoResult, UserReassignment,
 };
 use crate::domain::contact::RoleChoice;
-use crate::domain::country::CountryCode;
+use crate::domain::country::{CountryCode, CountryError};
 use crate::domain::postal::parse_postal_field;
 use crate::domain::user::User;
 use crate::storage::{RegionPreview, RunContext, Store};
@@ -114,7 +114,7 @@ pub fn prepare_region_reassignment(
     let to_user = find_user(store, "to", "affecter à l'utilisateur", to)?;
     check_target_active("to", "affecter à l'utilisateur", &to_user)?;
 
-    let country_code = match CountryCode::parse(country) {
+    let country_code = match CountryCode::parse_selection(country) {
         Ok(Some(code)) => code,
         Ok(None) => {
             return Err(ServiceError::invalid(
@@ -123,7 +123,14 @@ pub fn prepare_region_reassignment(
                 "code pays : indiquez un pays, par exemple FRA",
             ));
         }
-        Err(_) => {
+        Err(error @ CountryError::FrenchOverseas { .. }) => {
+            return Err(ServiceError::invalid(
+                "overseas_country",
+                "country",
+                format!("code pays : {error}"),
+            ));
+        }
+        Err(CountryError::Unknown(_)) => {
             return Err(ServiceError::invalid(
                 "unknown_country",
                 "country",

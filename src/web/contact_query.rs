@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::country::CountryCode;
+use crate::domain::country::{CountryCode, CountryError};
 use crate::domain::postal::{PostalPrefix, PostalSelection, parse_postal_field};
 use crate::reference;
 use crate::service::ServiceError;
@@ -58,9 +58,16 @@ pub fn build_filter(
         ),
     };
 
-    let mut country = match non_empty(&query.country).map(CountryCode::parse) {
+    let mut country = match non_empty(&query.country).map(CountryCode::parse_selection) {
         None | Some(Ok(None)) => None,
         Some(Ok(Some(code))) => Some(code),
+        Some(Err(error @ CountryError::FrenchOverseas { .. })) => {
+            return Err(ServiceError::invalid(
+                "overseas_country",
+                "country",
+                format!("code pays : {error}"),
+            ));
+        }
         Some(Err(error)) => {
             return Err(ServiceError::invalid(
                 "unknown_country",
@@ -99,12 +106,13 @@ pub fn build_filter(
                     "département : un département ne se combine qu'avec la France ; videz le code pays ou indiquez FRA",
                 ));
             }
-            Some(departement_prefixes(code)?)
+            let (departement_country, prefixes) = departement_selection(code)?;
+            if country.is_none() {
+                country = Some(departement_country);
+            }
+            Some(prefixes)
         }
     };
-    if departement.is_some() && country.is_none() {
-        country = Some(france);
-    }
 
     let postal_prefixes = match (postal, departement) {
         (None, None) => Vec::new(),
@@ -126,8 +134,9 @@ pub fn build_filter(
     }))
 }
 
-/// Postal prefixes of a département, by its INSEE code.
-fn departement_prefixes(code: &str) -> Result<Vec<PostalPrefix>, ServiceError> {
+/// Returns the country and the postal prefixes that select a département's
+/// addresses, by its INSEE code (see [`reference::Departement::selection_prefixes`]).
+fn departement_selection(code: &str) -> Result<(CountryCode, Vec<PostalPrefix>), ServiceError> {
     let unknown = || {
         ServiceError::invalid(
             "unknown_departement",
@@ -136,8 +145,25 @@ fn departement_prefixes(code: &str) -> Result<Vec<PostalPrefix>, ServiceError> {
         )
     };
     let departement = reference::departement(code).ok_or_else(unknown)?;
-    match parse_postal_field(departement.code, &CountryCode::france()) {
-        Ok(PostalSelection::Prefixes(prefixes)) => Ok(prefixes),
+    let selection = departement.selection_prefixes();
+    if selection.is_empty() {
+        return Err(ServiceError::invalid(
+            "departement_without_postal_code",
+            "departement",
+            format!(
+                "département : « {code} » ({}) n'a pas de code postal ; choisissez un autre département",
+                departement.name
+            ),
+        ));
+    }
+    // The table contains only known countries and valid prefixes, so the two
+    // fallbacks below are never taken.
+    let country = CountryCode::parse(departement.country_alpha3())
+        .ok()
+        .flatten()
+        .ok_or_else(unknown)?;
+    match parse_postal_field(&selection.join(";"), &country) {
+        Ok(PostalSelection::Prefixes(prefixes)) => Ok((country, prefixes)),
         _ => Err(unknown()),
     }
 }
@@ -189,7 +215,7 @@ mod tests {
 
     #[test]
     fn corsica_expands_to_its_postal_prefixes() {
-        let corse_du_sud = departement_prefixes("2A").map(|list| {
+        let corse_du_sud = departement_selection("2A").map(|(_, list)| {
             list.iter()
                 .map(|p| p.as_str().to_string())
                 .collect::<Vec<_>>()
@@ -198,7 +224,37 @@ mod tests {
             corse_du_sud.ok(),
             Some(vec!["200".to_string(), "201".to_string()])
         );
-        assert_eq!(departement_prefixes("51").ok(), Some(prefixes(&["51"])));
-        assert!(departement_prefixes("99").is_err());
+        assert_eq!(
+            departement_selection("51").ok(),
+            Some((CountryCode::france(), prefixes(&["51"])))
+        );
+        assert!(departement_selection("99").is_err());
+    }
+
+    #[test]
+    fn collectivities_select_their_real_codes() {
+        let cases = [
+            ("977", "FRA", "97133"),
+            ("978", "FRA", "97150"),
+            ("974", "FRA", "974"),
+            ("987", "PYF", "987"),
+            ("988", "NCL", "988"),
+        ];
+        for (code, country, prefix) in cases {
+            let found = departement_selection(code)
+                .ok()
+                .map(|(found_country, list)| (found_country.as_str().to_string(), list));
+            assert_eq!(
+                found,
+                Some((country.to_string(), prefixes(&[prefix]))),
+                "selection of {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn departement_without_postal_code_is_rejected() {
+        let error = departement_selection("984").err().map(|e| e.code());
+        assert_eq!(error, Some("departement_without_postal_code"));
     }
 }

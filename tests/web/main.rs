@@ -5,6 +5,7 @@
 mod access;
 mod api;
 mod browser;
+mod departements;
 mod forms;
 mod login;
 mod paging;

@@ -61,6 +61,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/postgres/0004_search_fold.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/postgres/0005_overseas_and_postal_markers.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating, so that application

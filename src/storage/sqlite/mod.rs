@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_api_token_revocation.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_overseas_and_postal_markers.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -67,9 +67,12 @@ fn owner_options(users: &[User], selected: &str) -> Vec<SelectOption> {
         .collect()
 }
 
+/// Lists the départements that can match an address: the TAAF, which have
+/// no postal code, are left out.
 fn departement_options(selected: &str) -> Vec<SelectOption> {
     reference::departements()
         .iter()
+        .filter(|departement| !departement.selection_prefixes().is_empty())
         .map(|departement| SelectOption {
             value: departement.code.to_string(),
             label: format!("{} — {}", departement.code, departement.name),

@@ -119,7 +119,7 @@ fn hint_only(hint: &'static str) -> RegionPreviewPartial {
 /// Checks country and postal field alone, so that a bad postal code shows
 /// its error before a user is chosen.
 fn check_criteria(form: &RegionForm) -> Option<(&'static str, String)> {
-    let country = match CountryCode::parse(&form.country) {
+    let country = match CountryCode::parse_selection(&form.country) {
         Ok(Some(country)) => country,
         Ok(None) => {
             return Some((

@@ -1,0 +1,180 @@
+//! Overseas départements stored as France, foreign postal markers, and the
+//! data migration that applies both to contacts stored before.
+
+use relais::service::reassign::prepare_region_reassignment;
+use relais::storage::open_store;
+
+use crate::common::*;
+
+/// Contacts of the overseas départements and collectivities, written as
+/// CRM files have them.
+fn overseas_fixture(db: &TestDb) {
+    cast(db);
+    import_rows(
+        db,
+        &[
+            "reunion,Payet,Jean,,,,,97400,Saint-Denis,Réunion,,",
+            "reu,Hoarau,Marie,,,,,97410,Saint-Pierre,REU,,",
+            "gp,Jalton,Paul,,,,,97100,Basse-Terre,GP,,",
+            "guadeloupe,Gène,Lise,,,,,97110,Pointe-à-Pitre,Guadeloupe,,",
+            "mtq,Césaire,Aimé,,,,,97200,Fort-de-France,MTQ,,",
+            "guyane,Rémy,Léon,,,,,97300,Cayenne,Guyane,,",
+            "mayotte,Ali,Said,,,,,97600,Mamoudzou,Mayotte,,",
+            "spm,Briand,Yves,,,,,97500,Saint-Pierre,Saint-Pierre-et-Miquelon,,",
+            "stbarth,Laplace,Eve,,,,,97133,Gustavia,Saint-Barthélemy,,",
+            "stmartin,Fleming,Rose,,,,,97150,Marigot,MAF,,",
+            "noumea,Kanak,Tein,,,,,98800,Nouméa,Nouvelle-Calédonie,,",
+            "reims,Martin,Hélène,,,,,51100,Reims,FRA,,",
+        ],
+    );
+}
+
+#[test]
+fn overseas_addresses_are_stored_as_france() {
+    each_engine(|db| {
+        overseas_fixture(db);
+
+        for key in [
+            "reunion",
+            "reu",
+            "gp",
+            "guadeloupe",
+            "mtq",
+            "guyane",
+            "mayotte",
+            "spm",
+            "stbarth",
+            "stmartin",
+        ] {
+            assert_eq!(contact(db, key).pro.country, "FRA", "country of {key}");
+        }
+        assert_eq!(contact(db, "noumea").pro.country, "NCL");
+    });
+}
+
+#[test]
+fn overseas_prefixes_match_under_france() {
+    each_engine(|db| {
+        overseas_fixture(db);
+
+        let matched = |postal: &str| {
+            let prepared = prepare_region_reassignment(db.store(), "CC", "FRA", postal, None)
+                .unwrap_or_else(|error| panic!("FRA {postal:?}: {error}"));
+            relais::service::reassign::preview_region_reassignment(db.store(), &prepared)
+                .unwrap()
+                .outcome
+                .matched
+        };
+
+        assert_eq!(matched("974"), 2);
+        assert_eq!(matched("971"), 4);
+        assert_eq!(matched("97133"), 1);
+        assert_eq!(matched("972;973;975;976"), 4);
+        assert_eq!(matched("97"), 10);
+        assert_eq!(matched("*"), 11);
+    });
+}
+
+#[test]
+fn overseas_country_in_selection_is_rejected() {
+    each_engine(|db| {
+        overseas_fixture(db);
+        let before = snapshot(db);
+
+        let Err(error) = prepare_region_reassignment(db.store(), "CC", "REU", "*", None) else {
+            panic!("REU is rejected");
+        };
+
+        assert_eq!(error.code(), "overseas_country");
+        assert_eq!(
+            error.to_string(),
+            "code pays : « REU » (La Réunion) est rangé avec la France ; indiquez le pays FRA et le code postal 974"
+        );
+        assert_eq!(snapshot(db), before);
+    });
+}
+
+#[test]
+fn luxembourg_marker_is_dropped_for_matching() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "lux,Schmit,Luc,,,,,L-1234,Luxembourg,LUX,,",
+                "be,Peeters,An,,,,,B-1000,Bruxelles,BEL,,",
+                "de,Weber,Uwe,,,,,L-1234,Trier,DEU,,",
+            ],
+        );
+
+        let matched = |country: &str, postal: &str| {
+            let prepared = prepare_region_reassignment(db.store(), "CC", country, postal, None)
+                .unwrap_or_else(|error| panic!("{country} {postal:?}: {error}"));
+            relais::service::reassign::preview_region_reassignment(db.store(), &prepared)
+                .unwrap()
+                .outcome
+                .matched
+        };
+
+        assert_eq!(matched("LUX", "1"), 1);
+        assert_eq!(matched("LUX", "1234"), 1);
+        assert_eq!(matched("LUX", "L1"), 0);
+        assert_eq!(matched("BEL", "1000"), 1);
+        // A German address keeps the L of a marker that is not its own.
+        assert_eq!(matched("DEU", "L1"), 1);
+        assert_eq!(contact(db, "lux").pro.postal_code, "L-1234");
+    });
+}
+
+/// Schema version that brings overseas countries and foreign postal codes
+/// stored earlier in line with the rules.
+fn overseas_migration_version(engine: Engine) -> i64 {
+    match engine {
+        Engine::Sqlite => 5,
+        Engine::Postgres => 5,
+    }
+}
+
+#[test]
+fn migration_updates_stored_countries_and_markers() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "reunion,Payet,Jean,,97400,Saint-Denis,FRA,97410,Saint-Pierre,FRA,,",
+                "lux,Schmit,Luc,,,,,L-1234,Luxembourg,LUX,,",
+                "fin,Virtanen,Aino,,,,,FIN-00100,Helsinki,FIN,,",
+                "de,Weber,Uwe,,,,,L-1234,Trier,DEU,,",
+                "reims,Martin,Hélène,,51100,Reims,FRA,,,,,",
+            ],
+        );
+        let version = overseas_migration_version(db.engine);
+        // Puts the rows back as the rules before the migration stored them,
+        // and forgets the migration so that reopening the store runs it.
+        db.execute_raw(&format!(
+            "UPDATE contacts SET perso_country = 'REU', pro_country = 'GLP'
+               WHERE external_id = 'reunion';
+             UPDATE contacts SET pro_postal_norm = 'L1234' WHERE external_id IN ('lux', 'de');
+             UPDATE contacts SET pro_postal_norm = 'FIN00100' WHERE external_id = 'fin';
+             DELETE FROM schema_migrations WHERE version = {version};"
+        ));
+        let before_reims = contact(db, "reims");
+
+        let store = open_store(&db.location).expect("store reopens");
+
+        let reunion = store.find_contact("reunion").unwrap().unwrap();
+        let lux = store.find_contact("lux").unwrap().unwrap();
+        let fin = store.find_contact("fin").unwrap().unwrap();
+        let de = store.find_contact("de").unwrap().unwrap();
+        let reims = store.find_contact("reims").unwrap().unwrap();
+        assert_eq!(reunion.perso.country, "FRA");
+        assert_eq!(reunion.pro.country, "FRA");
+        assert_eq!(reunion.perso.postal_norm, "97400");
+        assert_eq!(lux.pro.postal_norm, "1234");
+        assert_eq!(lux.pro.postal_code, "L-1234");
+        assert_eq!(fin.pro.postal_norm, "00100");
+        assert_eq!(de.pro.postal_norm, "L1234");
+        assert_eq!(format!("{reims:?}"), format!("{before_reims:?}"));
+    });
+}
