@@ -160,7 +160,7 @@ fn strip_country_marker(code: &str) -> &str {
 /// Only countries whose postal codes start with a digit are listed, so that
 /// removing a marker followed by a digit never cuts a real code. The data
 /// migrations `0005_overseas_and_postal_markers.sql` (SQLite) and
-/// `0004_overseas_and_postal_markers.sql` (PostgreSQL) repeat this table for
+/// `0005_overseas_and_postal_markers.sql` (PostgreSQL) repeat this table for
 /// codes stored before the rule, and a unit test checks that they agree.
 pub const FOREIGN_POSTAL_MARKERS: &[(&str, &[&str])] = &[
     ("AUT", &["AUT", "AT", "A"]),
@@ -689,7 +689,7 @@ mod tests {
     fn migrations_repeat_foreign_markers() {
         let migrations = [
             include_str!("../../migrations/sqlite/0005_overseas_and_postal_markers.sql"),
-            include_str!("../../migrations/postgres/0004_overseas_and_postal_markers.sql"),
+            include_str!("../../migrations/postgres/0005_overseas_and_postal_markers.sql"),
         ];
         for sql in migrations {
             for (country_code, markers) in FOREIGN_POSTAL_MARKERS {
