@@ -133,9 +133,36 @@ pub fn per_role(commercial: u64, technical: u64) -> String {
     )
 }
 
+/// Says in French why a file operation failed, for the usual causes a user
+/// can fix, with the system's own text kept for the others.
+pub fn io_reason(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::NotFound => "introuvable ; vérifiez le chemin et le nom du fichier".to_string(),
+        ErrorKind::PermissionDenied => {
+            "accès refusé ; vérifiez les droits sur le fichier et son dossier".to_string()
+        }
+        ErrorKind::IsADirectory => "c'est un dossier ; indiquez un fichier".to_string(),
+        ErrorKind::StorageFull => "disque plein ; libérez de la place".to_string(),
+        ErrorKind::AlreadyExists => "existe déjà ; choisissez un autre nom".to_string(),
+        _ => format!("erreur du système ({error})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_reasons_in_french() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let other = std::io::Error::other("bus error");
+
+        assert!(io_reason(&missing).starts_with("introuvable ;"));
+        assert!(io_reason(&denied).starts_with("accès refusé ;"));
+        assert_eq!(io_reason(&other), "erreur du système (bus error)");
+    }
 
     #[test]
     fn counts_use_narrow_spaces() {

@@ -143,8 +143,9 @@ pub fn export_to_file(
             "export_failed",
             "file",
             format!(
-                "fichier « {} » : dossier inaccessible ({error})",
-                path.display()
+                "fichier « {} » : dossier inaccessible, {}",
+                path.display(),
+                crate::french::io_reason(&error)
             ),
         )
     })?;

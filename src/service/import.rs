@@ -185,7 +185,11 @@ pub fn import_file(
         ServiceError::invalid(
             "file_unreadable",
             "file",
-            format!("fichier « {} » illisible : {error}", path.display()),
+            format!(
+                "fichier « {} » illisible : {}",
+                path.display(),
+                crate::french::io_reason(&error)
+            ),
         )
     })?;
     let file_name = path

@@ -47,7 +47,11 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         ServiceError::invalid(
             "file_unreadable",
             "file",
-            format!("fichier « {} » illisible : {error}", path.display()),
+            format!(
+                "fichier « {} » illisible : {}",
+                path.display(),
+                crate::french::io_reason(&error)
+            ),
         )
     })?;
     let text = match String::from_utf8(text) {

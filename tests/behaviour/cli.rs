@@ -239,6 +239,24 @@ fn errors_are_french_on_stderr_with_failure_status() {
 }
 
 #[test]
+fn missing_file_error_is_french() {
+    each_engine(|db| {
+        setup(db);
+
+        let missing = relais(db, &["import", "/nonexistent/contacts.csv"]);
+
+        assert!(!missing.status.success());
+        let message = stderr(&missing);
+        assert!(
+            message.contains("« /nonexistent/contacts.csv »"),
+            "{message}"
+        );
+        assert!(message.contains("introuvable"), "{message}");
+        assert!(!message.contains("No such file"), "{message}");
+    });
+}
+
+#[test]
 fn dry_run_says_nothing_changed() {
     each_engine(|db| {
         setup(db);

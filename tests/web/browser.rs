@@ -76,12 +76,21 @@ impl Drop for Browser {
     /// fails before closing the session: both run in the process group
     /// created for chromedriver.
     fn drop(&mut self) {
+        // The group is signalled by a system call rather than the `kill`
+        // program: procps-ng 4.0.2 turned `kill -KILL -<group>` into a
+        // signal to every process (`kill(-1, SIGKILL)`), the database
+        // server included. A group id of 0 or 1 would do the same, so none
+        // below 2 is signalled.
         #[cfg(unix)]
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.driver.id()))
-            .stderr(Stdio::null())
-            .status();
+        if let Ok(group) = i32::try_from(self.driver.id())
+            && group > 1
+        {
+            // SAFETY: `kill` only sends a signal; a negative pid names the
+            // process group that chromedriver leads.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
