@@ -8,6 +8,7 @@ use crate::domain::contact::{ContactId, ContactInput, Role};
 use crate::domain::history::UserRef;
 use crate::domain::postal::PostalPrefix;
 use crate::domain::user::UserId;
+use crate::storage::StoreError;
 
 /// Numeric id of an API token, which administrators use to revoke it.
 pub type ApiTokenId = i64;
@@ -215,6 +216,24 @@ pub enum TokenRevocation {
 
 /// Returns the contacts column that stores a role's owner, the same in
 /// both engines' schemas.
+/// Rejects an idempotency key that already ran an operation with other
+/// parameters. The web scopes each client's key to its user as
+/// `user-<id>:<key>`, so the message quotes the part after that scope: the
+/// key as the client sent it.
+pub fn key_reused(key: &str, batch: BatchId) -> StoreError {
+    let shown = key
+        .strip_prefix("user-")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(user, _)| !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(key, |(_, client_key)| client_key);
+    StoreError::rejected(
+        "idempotency_key_reused",
+        format!(
+            "la clé d'idempotence « {shown} » a déjà servi pour l'opération n° {batch} avec d'autres paramètres ; envoyez une nouvelle clé"
+        ),
+    )
+}
+
 pub fn owner_column(role: Role) -> &'static str {
     match role {
         Role::Commercial => "commercial_owner_id",

@@ -179,6 +179,12 @@ async fn same_idempotency_key_runs_once() {
         "a key reused with other parameters is refused"
     );
     assert_eq!(other["code"], "idempotency_key_reused");
+    let message = other["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("« retry-me »"),
+        "quotes the key as sent: {message}"
+    );
+    assert!(!message.contains("user-"), "{message}");
     assert_eq!(app.batch_count(), batches_before + 1);
 }
 

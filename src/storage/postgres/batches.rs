@@ -70,13 +70,7 @@ pub fn replay(
             outcome: batch.outcome,
             replayed: true,
         })),
-        Some(batch) => Err(Failure::Store(StoreError::rejected(
-            "idempotency_key_reused",
-            format!(
-                "la clé d'idempotence « {key} » a déjà servi pour l'opération n° {} avec d'autres paramètres ; envoyez une nouvelle clé",
-                batch.id
-            ),
-        ))),
+        Some(batch) => Err(Failure::Store(crate::storage::key_reused(key, batch.id))),
     }
 }
 

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, Outcome};
-use crate::storage::{RunContext, StoreError, StoreResult};
+use crate::storage::{RunContext, StoreResult};
 
 use super::db_error;
 use super::rows::{self, BATCH_COLUMNS};
@@ -57,13 +57,7 @@ pub fn replay(
             outcome: batch.outcome,
             replayed: true,
         })),
-        Some(batch) => Err(StoreError::rejected(
-            "idempotency_key_reused",
-            format!(
-                "la clé d'idempotence « {key} » a déjà servi pour l'opération n° {} avec d'autres paramètres ; envoyez une nouvelle clé",
-                batch.id
-            ),
-        )),
+        Some(batch) => Err(crate::storage::key_reused(key, batch.id)),
     }
 }
 
