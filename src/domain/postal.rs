@@ -410,6 +410,18 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
         if let Some(corsica) = reference::corsica_postal_prefixes(&compact) {
             return Ok(corsica.into_iter().map(PostalPrefix).collect());
         }
+        // Saint-Barthélemy (977) and Saint-Martin (978) have département
+        // codes that no postal code starts with: their communes use
+        // Guadeloupe's 97133 and 97150, which their code selects instead.
+        if let Some(codes) = reference::departement(&compact)
+            .map(|departement| departement.selection_prefixes())
+            .filter(|codes| !codes.is_empty() && codes.as_slice() != [compact.as_str()])
+        {
+            return Ok(codes
+                .into_iter()
+                .map(|code| PostalPrefix(code.to_string()))
+                .collect());
+        }
         if !compact.bytes().all(|b| b.is_ascii_digit()) {
             return Err(PostalFieldError::NotFrenchPrefix(quoted(part)));
         }
@@ -820,6 +832,10 @@ mod tests {
             ("2B;51", &["202", "206", "51"]),
             ("2A;200", &["200", "201"]),
             ("2A;20000", &["200", "201"]),
+            ("977", &["97133"]),
+            ("978", &["97150"]),
+            ("971;977", &["971"]),
+            ("974", &["974"]),
         ];
         for (input, expected) in cases {
             assert_eq!(
