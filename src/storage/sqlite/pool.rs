@@ -46,10 +46,10 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Registers `relais_search_match(needle, a, b, c, d)`: 1 when the folded
 /// form of one of the texts `a` to `d` contains `needle`, itself already
-/// folded, else 0. It gives the same answer as `relais_fold(x) LIKE
-/// '%needle%'` on each text, with one call per contact instead of four, and
-/// folds into one buffer per thread instead of returning each folded
-/// text to SQLite: a search reads every contact, twice with its count.
+/// folded, else 0: the result of PostgreSQL's `relais_fold(x) LIKE
+/// '%needle%'` on each text. One call per contact folds into one buffer per
+/// thread instead of handing each folded text back to SQLite, because a
+/// search reads every contact, twice with its count.
 fn register_search_match(conn: &Connection) -> rusqlite::Result<()> {
     thread_local! {
         static FOLDED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
