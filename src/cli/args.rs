@@ -69,7 +69,7 @@ pub enum Command {
     #[command(subcommand, help_template = GROUP_TEMPLATE, subcommand_value_name = "COMMANDE")]
     User(UserCommand),
 
-    /// Importer des contacts depuis un fichier CSV (séparateur « ; », « , » ou tabulation ; UTF-8 ou Windows-1252)
+    /// Importer des contacts depuis un fichier CSV (séparateur « ; », « , » ou tabulation ; UTF-8, Windows-1252 ou UTF-16)
     #[command(help_template = HELP_TEMPLATE)]
     Import(ImportArgs),
 

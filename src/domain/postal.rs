@@ -338,7 +338,8 @@ pub enum PostalFieldError {
 /// Parses the postal field of a selection: prefixes separated by `;` or
 /// `,`, or `*` alone for every code.
 ///
-/// Blank parts are ignored, and spaces and hyphens inside a part are removed
+/// Parts are separated by `;`, `,`, tabs or line breaks. Blank parts are
+/// ignored, and spaces and hyphens inside a part are removed
 /// (`51 1` is `511`). For countries that use French postal codes, prefixes
 /// are digits only, at most five of them, except the Corsican département
 /// codes `2A` and `2B`, which become the postal prefixes their communes use.
@@ -353,8 +354,10 @@ pub fn parse_postal_field(
     input: &str,
     country: &CountryCode,
 ) -> Result<PostalSelection, PostalFieldError> {
+    // Tabs and line breaks separate too: a row of cells copied from a
+    // spreadsheet arrives tab-separated, and a column one per line.
     let parts: Vec<&str> = input
-        .split([';', ','])
+        .split([';', ',', '\t', '\n', '\r'])
         .map(str::trim)
         .filter(|part| !part.is_empty())
         .collect();
@@ -833,6 +836,8 @@ mod tests {
             ("2A;200", &["200", "201"]),
             ("2A;20000", &["200", "201"]),
             ("977", &["97133"]),
+            ("51\t02", &["02", "51"]),
+            ("51100\n02100\r\n75001\n", &["02100", "51100", "75001"]),
             ("978", &["97150"]),
             ("971;977", &["971"]),
             ("974", &["974"]),

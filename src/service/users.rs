@@ -88,6 +88,11 @@ pub fn user_form_problems(
             ),
         ));
     }
+    for (field, message) in identifier_clashes(&users, form) {
+        if !problems.iter().any(|(taken, _)| *taken == field) {
+            problems.push((field, message));
+        }
+    }
     if let Some(password) = &form.password
         && password.chars().count() < MIN_PASSWORD_CHARS
     {
@@ -99,7 +104,69 @@ pub fn user_form_problems(
     Ok(problems)
 }
 
+/// Finds the form's initials, e-mail or login that another user signs in
+/// with under another kind: the login page takes any of the three, so a
+/// login equal to someone's e-mail would let only one of them in.
+fn identifier_clashes(users: &[User], form: &UserForm) -> Vec<(&'static str, String)> {
+    let own = |user: &User| -> Vec<(&'static str, String)> {
+        let mut identifiers = vec![("initials", user.initials.to_lowercase())];
+        if let Some(email) = &user.email {
+            identifiers.push(("email", email.to_lowercase()));
+        }
+        if let Some(login) = &user.login {
+            identifiers.push(("login", login.to_lowercase()));
+        }
+        identifiers
+    };
+    let kind_fr = |kind: &str| match kind {
+        "initials" => "les initiales",
+        "email" => "l'e-mail",
+        _ => "l'identifiant",
+    };
+    let label_fr = |field: &str| match field {
+        "initials" => "initiales",
+        "email" => "e-mail",
+        _ => "identifiant",
+    };
+    let typed = [
+        ("initials", form.initials.trim()),
+        ("email", form.email.trim()),
+        ("login", form.login.trim()),
+    ];
+    let mut clashes = Vec::new();
+    for (field, value) in typed {
+        if value.is_empty() {
+            continue;
+        }
+        let wanted = value.to_lowercase();
+        let clash = users.iter().find_map(|user| {
+            own(user)
+                .into_iter()
+                .find(|(kind, identifier)| *kind != field && *identifier == wanted)
+                .map(|(kind, _)| (kind, user))
+        });
+        if let Some((kind, user)) = clash {
+            clashes.push((
+                field,
+                format!(
+                    "{} : « {value} » est déjà {} de {}, et la connexion accepte l'un comme l'autre ; choisissez-en un autre",
+                    label_fr(field),
+                    kind_fr(kind),
+                    user.display_name()
+                ),
+            ));
+        }
+    }
+    clashes
+}
+
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
+    if let Some((field, message)) = identifier_clashes(&store.list_users()?, form)
+        .into_iter()
+        .next()
+    {
+        return Err(ServiceError::invalid("user_exists", field, message));
+    }
     let initials = parse_initials(&form.initials).map_err(|error| {
         ServiceError::invalid("invalid_initials", "initials", error.to_string())
     })?;

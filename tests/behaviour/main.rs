@@ -16,3 +16,4 @@ mod reassign_user;
 mod search;
 mod tokens;
 mod undo;
+mod users;

@@ -1,0 +1,40 @@
+//! Users: every way a user signs in (initials, e-mail, login) belongs to
+//! one user only.
+
+use relais::service::users::{UserForm, add_user, user_form_problems};
+
+use crate::common::*;
+
+fn form(initials: &str, email: &str, login: &str) -> UserForm {
+    UserForm {
+        initials: initials.into(),
+        last_name: "Nouveau".into(),
+        email: email.into(),
+        login: login.into(),
+        ..UserForm::default()
+    }
+}
+
+#[test]
+fn sign_in_names_never_shared() {
+    each_engine(|db| {
+        cast(db);
+        let users_before = db.store().list_users().unwrap().len();
+
+        let login_is_email = add_user(db.store(), &form("QD", "qd@x.fr", "JD@example.org"))
+            .expect_err("a login equal to JD's e-mail");
+        let login_is_initials = add_user(db.store(), &form("QE", "", "bb"))
+            .expect_err("a login equal to BB's initials");
+        let problems = user_form_problems(db.store(), &form("QF", "", "jd@example.org")).unwrap();
+
+        assert_eq!(login_is_email.code(), "user_exists");
+        assert_eq!(login_is_email.field(), Some("login"));
+        let message = login_is_email.to_string();
+        assert!(message.contains("« JD@example.org »"), "{message}");
+        assert!(message.contains("Jean DUPONT (JD)"), "{message}");
+        assert_eq!(login_is_initials.field(), Some("login"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "login");
+        assert_eq!(db.store().list_users().unwrap().len(), users_before);
+    });
+}
