@@ -432,6 +432,11 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
             return Err(PostalFieldError::TooLongForFrance(quoted(part)));
         }
     }
+    // Stored codes lose their country's marker (`L-1234` is kept as
+    // `1234` in Luxembourg), so a prefix typed with it loses it too.
+    if let Some(code) = strip_foreign_marker(&compact, country.as_str()) {
+        return Ok(vec![PostalPrefix(code.to_string())]);
+    }
     Ok(vec![PostalPrefix(compact)])
 }
 
@@ -818,6 +823,24 @@ mod tests {
         match parsed {
             Ok(PostalSelection::Prefixes(list)) => assert_eq!(list.len(), 95),
             other => panic!("95 départements parse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn field_drops_own_country_marker() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("LUX", "L-1", &["1"]),
+            ("LUX", "L1234", &["1234"]),
+            ("LUX", "1", &["1"]),
+            ("DEU", "L-1", &["L1"]),
+            ("BEL", "B-1000;1", &["1"]),
+        ];
+        for (alpha3, input, expected) in cases {
+            assert_eq!(
+                parse_postal_field(input, &country(alpha3)),
+                Ok(prefixes(expected)),
+                "parse_postal_field({input:?}) in {alpha3}"
+            );
         }
     }
 
