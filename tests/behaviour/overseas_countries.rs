@@ -118,7 +118,9 @@ fn luxembourg_marker_is_dropped_for_matching() {
 
         assert_eq!(matched("LUX", "1"), 1);
         assert_eq!(matched("LUX", "1234"), 1);
-        assert_eq!(matched("LUX", "L1"), 0);
+        // A prefix typed with the country's own marker loses it as well.
+        assert_eq!(matched("LUX", "L1"), 1);
+        assert_eq!(matched("LUX", "L-2"), 0);
         assert_eq!(matched("BEL", "1000"), 1);
         // A German address keeps the L of a marker that is not its own.
         assert_eq!(matched("DEU", "L1"), 1);
