@@ -3,7 +3,9 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::batch::{Applied, Batch, BatchKind, Outcome, UndoPreview, UndoResult};
+use crate::domain::batch::{
+    Applied, Batch, BatchKind, Outcome, SkippedContact, UndoPreview, UndoResult,
+};
 use crate::domain::history::{HistoryEntry, format_paris_time};
 use crate::domain::user::User;
 use crate::french::{
@@ -387,22 +389,28 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
         None => println!("Opération n° {} : rien à annuler.", result.undone_batch),
     }
     print_undo_counts(outcome);
-    if !result.skipped.is_empty() {
-        println!("{} :", undo_skipped_entries(result.skipped.len() as u64));
-        for skipped in &result.skipped {
-            println!(
-                "  contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
-                skipped.contact_id,
-                skipped
-                    .external_id
-                    .as_deref()
-                    .map(|id| format!(" [{id}]"))
-                    .unwrap_or_default(),
-                role_fr(skipped.role),
-                skipped.current_owner.as_deref().unwrap_or("aucun"),
-                skipped.batch_owner.as_deref().unwrap_or("aucun"),
-            );
-        }
+    print_skipped(&result.skipped);
+}
+
+/// Lists the history entries an undo skips, one per contact and role.
+fn print_skipped(skipped: &[SkippedContact]) {
+    if skipped.is_empty() {
+        return;
+    }
+    println!("{} :", undo_skipped_entries(skipped.len() as u64));
+    for entry in skipped {
+        println!(
+            "  contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
+            entry.contact_id,
+            entry
+                .external_id
+                .as_deref()
+                .map(|id| format!(" [{id}]"))
+                .unwrap_or_default(),
+            role_fr(entry.role),
+            entry.current_owner.as_deref().unwrap_or("aucun"),
+            entry.batch_owner.as_deref().unwrap_or("aucun"),
+        );
     }
 }
 
@@ -448,6 +456,7 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
             "commercial": preview.skipped_commercial,
             "technical": preview.skipped_technical,
         });
+        value["skipped"] = json!(preview.skipped);
         print_json(&value);
         return;
     }
@@ -475,6 +484,7 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
             );
         }
     }
+    print_skipped(&preview.skipped);
 }
 
 pub fn print_import(report: &ImportReport) {

@@ -211,6 +211,9 @@ pub struct UndoPreview {
     pub skipped_commercial: u64,
     /// Contacts the undo would skip on their technical role.
     pub skipped_technical: u64,
+    /// The skipped history entries, one per contact and role, in contact
+    /// order, as the undo lists them.
+    pub skipped: Vec<SkippedContact>,
 }
 
 impl UndoPreview {

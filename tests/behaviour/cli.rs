@@ -536,6 +536,14 @@ fn undo_dry_run_matches_the_undo() {
         }
         assert_eq!(undo["changed"], 2);
         assert_eq!(undo["skipped"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            dry["skipped"], undo["skipped"],
+            "the dry run lists the skipped entries"
+        );
+        assert!(
+            text.contains("l'opération avait mis"),
+            "the text lists the skipped entries: {text}"
+        );
     });
 }
 

@@ -266,6 +266,10 @@ fn undo_preview_equals_undo_result() {
             skipped_on(&result, Role::Technical)
         );
         assert_eq!(preview.skipped_entries(), result.skipped.len() as u64);
+        assert_eq!(
+            preview.skipped, result.skipped,
+            "the same entries, listed alike"
+        );
     });
 }
 

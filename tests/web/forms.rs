@@ -470,6 +470,11 @@ async fn undo_lists_contacts_changed_since() {
         confirm.contains("contacts ignorés, car leur responsable a changé depuis l'opération."),
         "{confirm}"
     );
+    assert!(
+        confirm.contains("(commercial) : responsable actuel QU, l&#x27;opération avait mis QT")
+            || confirm.contains("(commercial) : responsable actuel QU, l'opération avait mis QT"),
+        "the confirmation lists the entries it will skip: {confirm}"
+    );
     let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
 
     let result = text(

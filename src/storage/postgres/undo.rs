@@ -157,23 +157,43 @@ fn skipped_contacts(
          ORDER BY h.contact_id, h.role",
         &[&target, &undo_batch],
     )?;
-    found
-        .iter()
-        .map(|row| {
-            let role: String = row.try_get(2)?;
-            Ok(SkippedContact {
-                contact_id: row.try_get(0)?,
-                external_id: row.try_get(1)?,
-                role: Role::parse(&role).ok_or_else(|| {
-                    Failure::Store(StoreError::Database(format!(
-                        "unexpected role in the database: {role}"
-                    )))
-                })?,
-                batch_owner: row.try_get(3)?,
-                current_owner: row.try_get(4)?,
-            })
-        })
-        .collect()
+    found.iter().map(skipped_row).collect()
+}
+
+/// Reads one skipped entry: contact id, external id, role, the owner the
+/// batch set and the owner now.
+fn skipped_row(row: &postgres::Row) -> PgResult<SkippedContact> {
+    let role: String = row.try_get(2)?;
+    Ok(SkippedContact {
+        contact_id: row.try_get(0)?,
+        external_id: row.try_get(1)?,
+        role: Role::parse(&role).ok_or_else(|| {
+            Failure::Store(StoreError::Database(format!(
+                "unexpected role in the database: {role}"
+            )))
+        })?,
+        batch_owner: row.try_get(3)?,
+        current_owner: row.try_get(4)?,
+    })
+}
+
+/// Entries of the batch that an undo run now would skip: the contact no
+/// longer has, on the entry's role, the owner the batch set.
+fn skipped_now(client: &mut impl GenericClient, target: BatchId) -> PgResult<Vec<SkippedContact>> {
+    let found = client.query(
+        &format!(
+            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+             FROM history h
+             JOIN contacts c ON c.id = h.contact_id
+             LEFT JOIN users nu ON nu.id = h.new_owner_id
+             LEFT JOIN users cu ON cu.id = CASE h.role
+                 WHEN 'commercial' THEN c.commercial_owner_id ELSE c.technical_owner_id END
+             WHERE h.batch_id = $1 AND NOT {RESTORABLE}
+             ORDER BY h.contact_id, h.role"
+        ),
+        &[&target],
+    )?;
+    found.iter().map(skipped_row).collect()
 }
 
 /// True for a history entry of the batch that the undo restores: the
@@ -183,7 +203,7 @@ const RESTORABLE: &str =
     "((h.role = 'commercial' AND c.commercial_owner_id IS NOT DISTINCT FROM h.new_owner_id)
      OR (h.role = 'technical' AND c.technical_owner_id IS NOT DISTINCT FROM h.new_owner_id))";
 
-/// Computes what [`undo`] would do now, in three statements whatever the
+/// Computes what [`undo`] would do now, in four statements whatever the
 /// size of the batch. They run in one read-only snapshot, so they see the
 /// same data. The preview takes no lock, so a batch that commits before
 /// the undo changes what the undo does, and the undo's result reports it.
@@ -254,6 +274,7 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
     let count = |index: usize| -> PgResult<u64> { Ok(counts.try_get::<_, i64>(index)? as u64) };
     let (matched, changed) = (count(0)?, count(1)?);
     let (skipped_commercial, skipped_technical) = (count(2)?, count(3)?);
+    let skipped = skipped_now(&mut tx, target)?;
     tx.commit()?;
 
     Ok(UndoPreview {
@@ -262,5 +283,6 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
         returns,
         skipped_commercial,
         skipped_technical,
+        skipped,
     })
 }

@@ -140,7 +140,7 @@ fn skipped_contacts(conn: &Connection, target: BatchId) -> StoreResult<Vec<Skipp
 const RESTORABLE: &str = "((h.role = 'commercial' AND c.commercial_owner_id IS h.new_owner_id)
      OR (h.role = 'technical' AND c.technical_owner_id IS h.new_owner_id))";
 
-/// Computes what [`undo`] would do now, in three statements whatever the
+/// Computes what [`undo`] would do now, in four statements whatever the
 /// size of the batch. The caller runs it in one read transaction, so that
 /// the statements see the same data.
 pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
@@ -211,11 +211,15 @@ pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
         )
         .map_err(db_error)?;
 
+    // Read before any write, so these are the entries the undo would skip.
+    let skipped = skipped_contacts(conn, target)?;
+
     Ok(UndoPreview {
         undone_batch: target,
         outcome: undo_preview_outcome(&returns, matched, changed),
         returns,
         skipped_commercial,
         skipped_technical,
+        skipped,
     })
 }

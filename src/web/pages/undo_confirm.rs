@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::batch::{BatchId, OwnerReturn, UndoPreview};
-use crate::french::{count, per_role, undo_skipped_contacts, undo_skipped_entries};
+use crate::french::{count, per_role, plural, undo_skipped_contacts, undo_skipped_entries};
 use crate::service::reassign::{parse_batch_id, preview_undo};
 use crate::web::auth::session::AdminUser;
 use crate::web::error::AppError;
@@ -37,6 +37,8 @@ struct UndoConfirmPage {
     /// Contacts the undo would skip, then the skipped history entries per
     /// role; empty when it skips nothing.
     skipped: Vec<String>,
+    /// One line per skipped history entry, as the undo will list them.
+    skipped_entries: Vec<String>,
     idempotency_key: String,
 }
 
@@ -71,11 +73,47 @@ fn skipped_sentences(preview: &UndoPreview) -> Vec<String> {
     vec![
         format!("{}.", undo_skipped_contacts(preview.outcome.already_owned)),
         format!(
-            "{} ({}) : elles seront listées après l'annulation.",
+            "{} ({}) :",
             undo_skipped_entries(preview.skipped_entries()),
             per_role(preview.skipped_commercial, preview.skipped_technical)
         ),
     ]
+}
+
+/// Entries of skipped contacts shown on the page; the undo's result page
+/// and the command line list them all.
+const SKIPPED_SHOWN: usize = 200;
+
+/// Lines of the skipped entries, as the undo's result lists them, the first
+/// `SKIPPED_SHOWN` of them, then how many more there are.
+fn skipped_lines(preview: &UndoPreview) -> Vec<String> {
+    let mut lines: Vec<String> = preview
+        .skipped
+        .iter()
+        .take(SKIPPED_SHOWN)
+        .map(|entry| {
+            format!(
+                "contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
+                entry.contact_id,
+                entry
+                    .external_id
+                    .as_deref()
+                    .map(|id| format!(" [{id}]"))
+                    .unwrap_or_default(),
+                crate::french::role_fr(entry.role),
+                entry.current_owner.as_deref().unwrap_or("aucun"),
+                entry.batch_owner.as_deref().unwrap_or("aucun"),
+            )
+        })
+        .collect();
+    let more = preview.skipped.len().saturating_sub(SKIPPED_SHOWN);
+    if more > 0 {
+        lines.push(format!(
+            "… et {} ; l'annulation les liste toutes.",
+            plural(more as u64, "autre entrée", "autres entrées")
+        ));
+    }
+    lines
 }
 
 /// Shows what undoing the batch would restore, with « Confirmer
@@ -118,7 +156,7 @@ pub async fn show(
     } else {
         None
     };
-    let (returns, skipped) = match &preview {
+    let (returns, skipped, skipped_entries) = match &preview {
         Some(preview) => (
             preview
                 .returns
@@ -128,8 +166,9 @@ pub async fn show(
                 })
                 .collect(),
             skipped_sentences(preview),
+            skipped_lines(preview),
         ),
-        None => (Vec::new(), Vec::new()),
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
     let page = UndoConfirmPage {
         layout: Layout::new(&session, format!("Annuler l'opération n° {id}"), "batches"),
@@ -145,6 +184,7 @@ pub async fn show(
         note,
         returns,
         skipped,
+        skipped_entries,
         idempotency_key: new_form_key(),
     };
     // Back to this page after the undo must fetch it again, so that it
