@@ -448,6 +448,7 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
                 .map(|owner_return| json!({
                     "role": owner_return.role,
                     "owner": owner_return.owner.as_ref().map(|owner| &owner.initials),
+                    "owner_active": owner_return.owner_active,
                     "contacts": owner_return.contacts,
                 }))
                 .collect::<Vec<_>>()
@@ -474,6 +475,9 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
         println!("Par responsable précédent :");
         for owner_return in &preview.returns {
             let owner = match &owner_return.owner {
+                Some(owner) if !owner_return.owner_active => {
+                    format!("{} (désactivé)", owner.display_name())
+                }
                 Some(owner) => owner.display_name(),
                 None => "aucun responsable".to_string(),
             };

@@ -193,6 +193,9 @@ pub struct OwnerReturn {
     /// The owner the contacts had before the batch, or `None` when they had
     /// none: the undo then leaves them without an owner on this role.
     pub owner: Option<UserRef>,
+    /// False when that owner has been deactivated since: the undo gives
+    /// contacts back to them all the same, so the preview says so.
+    pub owner_active: bool,
     pub contacts: u64,
 }
 

@@ -548,6 +548,25 @@ fn undo_dry_run_matches_the_undo() {
 }
 
 #[test]
+fn undo_dry_run_marks_deactivated_owner() {
+    each_engine(|db| {
+        let batch = batch_partly_changed_since(db);
+        deactivate(db, "JD");
+
+        let dry = json(&relais(db, &["undo", &batch, "--dry-run", "--json"]));
+        let text = relais(db, &["undo", &batch, "--dry-run"]);
+
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert_eq!(dry["returns"][0]["owner"], "JD");
+        assert_eq!(dry["returns"][0]["owner_active"], false);
+        assert!(
+            text.contains("responsable commercial Jean DUPONT (JD) (désactivé) : 1 contact"),
+            "{text}"
+        );
+    });
+}
+
+#[test]
 fn undo_counts_contacts_apart_from_entries() {
     each_engine(|db| {
         let batch = batch_partly_changed_since(db);

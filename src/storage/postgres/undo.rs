@@ -225,12 +225,13 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
 
     let found = tx.query(
         &format!(
-            "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*)
+            "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*),
+                    coalesce(u.active, true)
              FROM history h
              JOIN contacts c ON c.id = h.contact_id
              LEFT JOIN users u ON u.id = h.previous_owner_id
              WHERE h.batch_id = $1 AND {RESTORABLE}
-             GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name
+             GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
              ORDER BY h.role, u.initials IS NULL, u.initials"
         ),
         &[&target],
@@ -247,6 +248,7 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
                     )))
                 })?,
                 owner: rows::user_ref(row, 1)?,
+                owner_active: row.try_get(6)?,
                 contacts: contacts as u64,
             })
         })

@@ -154,29 +154,36 @@ pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
 
     let mut statement = conn
         .prepare(&format!(
-            "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*)
+            "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*),
+                    coalesce(u.active, true)
              FROM history h
              JOIN contacts c ON c.id = h.contact_id
              LEFT JOIN users u ON u.id = h.previous_owner_id
              WHERE h.batch_id = ?1 AND {RESTORABLE}
-             GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name
+             GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
              ORDER BY h.role, u.initials IS NULL, u.initials"
         ))
         .map_err(db_error)?;
     let returns = statement
         .query_map([target], |row| {
             let role: String = row.get(0)?;
-            Ok((role, rows::user_ref(row, 1)?, row.get::<_, i64>(5)?))
+            Ok((
+                role,
+                rows::user_ref(row, 1)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, bool>(6)?,
+            ))
         })
         .map_err(db_error)?
         .map(|found| {
-            let (role, owner, contacts) = found.map_err(db_error)?;
+            let (role, owner, contacts, owner_active) = found.map_err(db_error)?;
             let role = Role::parse(&role).ok_or_else(|| {
                 StoreError::Database(format!("unexpected role in the database: {role}"))
             })?;
             Ok(OwnerReturn {
                 role,
                 owner,
+                owner_active,
                 contacts: contacts as u64,
             })
         })

@@ -52,9 +52,14 @@ fn return_sentence(owner_return: &OwnerReturn) -> String {
     };
     match &owner_return.owner {
         Some(owner) => format!(
-            "{} {subject} {verb} à {} comme responsable {role}",
+            "{} {subject} {verb} à {} comme responsable {role}{}",
             count(contacts),
-            owner.display_name()
+            owner.display_name(),
+            if owner_return.owner_active {
+                ""
+            } else {
+                ", bien que cet utilisateur soit désactivé"
+            }
         ),
         // The batch gave these contacts their first owner on this role:
         // the undo takes it away again.
