@@ -133,6 +133,23 @@ pub fn per_role(commercial: u64, technical: u64) -> String {
     )
 }
 
+/// Describes one history entry an undo skips: the contact, its role, its
+/// owner now and the owner the batch had set.
+pub fn skipped_entry(entry: &crate::domain::batch::SkippedContact) -> String {
+    format!(
+        "contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
+        entry.contact_id,
+        entry
+            .external_id
+            .as_deref()
+            .map(|id| format!(" [{id}]"))
+            .unwrap_or_default(),
+        role_fr(entry.role),
+        entry.current_owner.as_deref().unwrap_or("aucun"),
+        entry.batch_owner.as_deref().unwrap_or("aucun"),
+    )
+}
+
 /// Says in French why a file operation failed, for the usual causes a user
 /// can fix, with the system's own text kept for the others.
 pub fn io_reason(error: &std::io::Error) -> String {

@@ -399,18 +399,7 @@ fn print_skipped(skipped: &[SkippedContact]) {
     }
     println!("{} :", undo_skipped_entries(skipped.len() as u64));
     for entry in skipped {
-        println!(
-            "  contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
-            entry.contact_id,
-            entry
-                .external_id
-                .as_deref()
-                .map(|id| format!(" [{id}]"))
-                .unwrap_or_default(),
-            role_fr(entry.role),
-            entry.current_owner.as_deref().unwrap_or("aucun"),
-            entry.batch_owner.as_deref().unwrap_or("aucun"),
-        );
+        println!("  {}", crate::french::skipped_entry(entry));
     }
 }
 

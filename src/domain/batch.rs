@@ -193,8 +193,8 @@ pub struct OwnerReturn {
     /// The owner the contacts had before the batch, or `None` when they had
     /// none: the undo then leaves them without an owner on this role.
     pub owner: Option<UserRef>,
-    /// False when that owner has been deactivated since: the undo gives
-    /// contacts back to them all the same, so the preview says so.
+    /// False when that owner has been deactivated since. The undo gives
+    /// the contacts back all the same, so the preview marks the owner.
     pub owner_active: bool,
     pub contacts: u64,
 }

@@ -131,9 +131,9 @@ pub fn revoke_api_token(store: &dyn Store, id: ApiTokenId) -> Result<ApiToken, S
 
 /// Tokens whose last use a server checked less than
 /// `API_TOKEN_USE_INTERVAL_SECONDS` ago, with the time of that check. The
-/// store records a use at most once per interval anyway, so skipping its
-/// call for these tokens changes nothing it records, and spares a query on
-/// nearly every authenticated API call.
+/// store's update only writes a use older than that interval, so skipping
+/// the call for these tokens changes nothing stored, and saves a query on
+/// most authenticated API calls.
 #[derive(Default)]
 pub struct TokenUses {
     checked: Mutex<HashMap<String, Instant>>,
@@ -169,9 +169,9 @@ impl TokenUses {
     }
 }
 
-/// Records that a token was just used, at most once a minute per token.
-/// A failure is logged and otherwise ignored: the call it belongs to was
-/// authenticated and goes on.
+/// Records that a token was just used. The store writes at most one use a
+/// minute per token. A failure is logged and otherwise ignored, because
+/// the API call was already authenticated and goes on.
 pub fn note_api_token_use(store: &dyn Store, uses: &TokenUses, token_hash: &str) {
     if uses.checked_recently(token_hash) {
         return;

@@ -57,12 +57,12 @@ pub fn user_form_problems(
     match parse_email(&form.email) {
         Err(error) => problems.push(("email", error.to_string())),
         Ok(Some(email)) => {
-            let taken = users.iter().any(|user| {
+            let in_use = users.iter().any(|user| {
                 user.email
                     .as_deref()
                     .is_some_and(|other| other.to_lowercase() == email.to_lowercase())
             });
-            if taken {
+            if in_use {
                 problems.push((
                     "email",
                     format!(
@@ -89,7 +89,7 @@ pub fn user_form_problems(
         ));
     }
     for (field, message) in identifier_clashes(&users, form) {
-        if !problems.iter().any(|(taken, _)| *taken == field) {
+        if !problems.iter().any(|(reported, _)| *reported == field) {
             problems.push((field, message));
         }
     }
@@ -138,11 +138,11 @@ fn identifier_clashes(users: &[User], form: &UserForm) -> Vec<(&'static str, Str
         if value.is_empty() {
             continue;
         }
-        let wanted = value.to_lowercase();
+        let requested = value.to_lowercase();
         let clash = users.iter().find_map(|user| {
             own(user)
                 .into_iter()
-                .find(|(kind, identifier)| *kind != field && *identifier == wanted)
+                .find(|(kind, identifier)| *kind != field && *identifier == requested)
                 .map(|(kind, _)| (kind, user))
         });
         if let Some((kind, user)) = clash {

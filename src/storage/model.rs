@@ -221,15 +221,15 @@ pub enum TokenRevocation {
 /// `user-<id>:<key>`, so the message quotes the part after that scope: the
 /// key as the client sent it.
 pub fn key_reused(key: &str, batch: BatchId) -> StoreError {
-    let shown = key
+    let client_key = key
         .strip_prefix("user-")
         .and_then(|rest| rest.split_once(':'))
         .filter(|(user, _)| !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(key, |(_, client_key)| client_key);
+        .map_or(key, |(_, sent)| sent);
     StoreError::rejected(
         "idempotency_key_reused",
         format!(
-            "la clé d'idempotence « {shown} » a déjà servi pour l'opération n° {batch} avec d'autres paramètres ; envoyez une nouvelle clé"
+            "la clé d'idempotence « {client_key} » a déjà servi pour l'opération n° {batch} avec d'autres paramètres ; envoyez une nouvelle clé"
         ),
     )
 }

@@ -152,8 +152,8 @@ fn migration_updates_stored_countries_and_markers() {
             ],
         );
         let version = overseas_migration_version(db.engine);
-        // Puts the rows back as the rules before the migration stored them,
-        // and forgets the migration so that reopening the store runs it.
+        // Puts the rows back as they were stored before the migration, and
+        // deletes its version row so that reopening the store runs it again.
         db.execute_raw(&format!(
             "UPDATE contacts SET perso_country = 'REU', pro_country = 'GLP'
                WHERE external_id = 'reunion';

@@ -184,8 +184,8 @@ fn region_preview_matches_count_and_run() {
             let to = draw.pick(&OWNERS[..4]);
             let postal = selections[draw.next(selections.len())].as_str();
             let role = draw.pick(ROLES);
-            let shown: String = postal.chars().take(40).collect();
-            let case = format!("round {round}: {shown} to {to} ({role})");
+            let postal_start: String = postal.chars().take(40).collect();
+            let case = format!("round {round}: {postal_start} to {to} ({role})");
             let prepared = prepare_region_reassignment(db.store(), to, "FRA", postal, Some(role))
                 .unwrap_or_else(|error| panic!("{case}: {error}"));
             let roles = prepared.request.roles.roles().to_vec();

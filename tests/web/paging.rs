@@ -1,5 +1,5 @@
-//! The `page` parameter of the lists: past the last page or below the
-//! first, a list redirects to the nearest page that exists; text is
+//! The `page` parameter of the lists. Past the last page or below the
+//! first, a list redirects to the nearest page that exists. Text is
 //! rejected with a French message.
 
 use relais::domain::batch::Actor;
@@ -9,7 +9,7 @@ use relais::service::reassign::{
 
 use crate::support::{TestApp, text};
 
-/// GETs `path` and returns the `Location` of the redirect it must answer.
+/// Requests `path` and returns the `Location` of its expected redirect.
 async fn redirect_of(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
     let response = client.get(app.url(path)).send().await.unwrap();
     assert_eq!(response.status(), 303, "GET {path} redirects");

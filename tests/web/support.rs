@@ -196,9 +196,9 @@ impl TestApp {
         text(response).await
     }
 
-    /// Follows the 303 that a successful Valider answers, as a browser
-    /// does, and returns the page it leads to; other answers pass as they
-    /// are.
+    /// Follows the 303 redirect of a successful Valider, as a browser
+    /// does, and returns the page it leads to. Other responses are returned
+    /// unchanged.
     pub async fn follow(
         &self,
         client: &reqwest::Client,

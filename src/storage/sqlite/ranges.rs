@@ -18,7 +18,7 @@ use crate::domain::postal::PostalPrefix;
 /// Name of the SQL function that tests membership in a set of ranges.
 pub const IN_RANGES: &str = "relais_in_ranges";
 
-/// Separates the bounds in the function's second argument. Bounds hold
+/// Separates the bounds in the function's second argument. Bounds contain
 /// ASCII uppercase letters, digits, `:` and `[` only.
 const SEPARATOR: char = ',';
 

@@ -96,20 +96,7 @@ fn skipped_lines(preview: &UndoPreview) -> Vec<String> {
         .skipped
         .iter()
         .take(SKIPPED_SHOWN)
-        .map(|entry| {
-            format!(
-                "contact n° {}{} ({}) : responsable actuel {}, l'opération avait mis {}",
-                entry.contact_id,
-                entry
-                    .external_id
-                    .as_deref()
-                    .map(|id| format!(" [{id}]"))
-                    .unwrap_or_default(),
-                crate::french::role_fr(entry.role),
-                entry.current_owner.as_deref().unwrap_or("aucun"),
-                entry.batch_owner.as_deref().unwrap_or("aucun"),
-            )
-        })
+        .map(crate::french::skipped_entry)
         .collect();
     let more = preview.skipped.len().saturating_sub(SKIPPED_SHOWN);
     if more > 0 {
