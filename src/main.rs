@@ -1,5 +1,12 @@
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's allocator, because an import frees each
+/// row on a thread other than the one that allocated it, which glibc's
+/// allocator does slowly. It cut the CPU time of a 1,000,000-row SQLite
+/// import from 22 s to 18 s.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A CLI piped into `head` must stop quietly when the reader closes,
     // as other Unix tools do, instead of panicking on a write error.

@@ -7,6 +7,11 @@
 //! the hand-written SQL disagree on the results. Missed speed targets are
 //! reported, not failed.
 
+/// The allocator of the `relais` binary, so that the operations this
+/// process runs through the service layer allocate as the product does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod child;
 mod contacts_csv;
 mod engine;

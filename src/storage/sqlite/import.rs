@@ -17,6 +17,7 @@ use crate::storage::{
     StoreResult,
 };
 
+use super::first_load::{self, FirstLoad};
 use super::pool::SqliteManager;
 use super::{batches, db_error, rows, users};
 
@@ -129,6 +130,8 @@ pub struct SqliteImport {
     dropped_indexes: Vec<String>,
     /// Rows skipped since the last `take_key_conflicts`.
     key_conflicts: Vec<KeyConflict>,
+    /// Set when the import loads an empty base under a rollback journal.
+    first_load: Option<FirstLoad>,
 }
 
 /// Drops the secondary indexes of an empty contacts table, and returns
@@ -226,7 +229,6 @@ impl SqliteImport {
         params: serde_json::Value,
     ) -> StoreResult<SqliteImport> {
         conn.execute_batch(IMPORT_TEMP_STORE).map_err(db_error)?;
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error)?;
         let now = chrono::Utc::now();
         let run = RunContext {
             actor: actor.clone(),
@@ -234,14 +236,23 @@ impl SqliteImport {
             idempotency_key: None,
             now,
         };
+        // Built before the transaction, so that `Drop` restores the
+        // settings whatever fails from here on.
         let mut session = SqliteImport {
             conn,
             batch: 0,
             at: rows::timestamp(now),
-            open: true,
+            open: false,
             dropped_indexes: Vec::new(),
             key_conflicts: Vec::new(),
+            first_load: None,
         };
+        session.first_load = first_load::enter(&session.conn)?;
+        session
+            .conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(db_error)?;
+        session.open = true;
         session.dropped_indexes = drop_indexes_of_empty_table(&session.conn)?;
         session.batch = batches::insert(&session.conn, BatchKind::Import, &run, None)?;
         Ok(session)
@@ -481,21 +492,23 @@ impl ImportSession for SqliteImport {
         rebuild_indexes(&self.conn, &self.dropped_indexes)?;
         self.conn.execute_batch("COMMIT").map_err(db_error)?;
         self.open = false;
-        self.conn.execute_batch(POOL_TEMP_STORE).map_err(db_error)?;
         Ok(self.batch)
     }
 }
 
 impl Drop for SqliteImport {
+    /// Rolls back an import that was not committed, then gives the pool
+    /// back a connection with its own settings, in WAL mode.
     fn drop(&mut self) {
         if self.open
             && let Err(error) = self.conn.execute_batch("ROLLBACK")
         {
             tracing::error!(%error, "rolling back an unfinished import failed");
         }
-        if self.open
-            && let Err(error) = self.conn.execute_batch(POOL_TEMP_STORE)
-        {
+        if let Some(first_load) = self.first_load.take() {
+            first_load.leave(&self.conn);
+        }
+        if let Err(error) = self.conn.execute_batch(POOL_TEMP_STORE) {
             tracing::error!(%error, "restoring temp_store after an import failed");
         }
     }

@@ -5,6 +5,7 @@
 mod auth;
 mod batches;
 mod contacts;
+mod first_load;
 mod import;
 mod pool;
 mod ranges;
@@ -112,8 +113,12 @@ impl SqliteStore {
         migrate(&mut first)?;
         drop(first);
 
+        // Connections open on demand rather than eight at once: a CLI
+        // command then holds one, which lets an import into an empty base
+        // leave WAL mode (see `first_load`).
         let pool = r2d2::Pool::builder()
             .max_size(8)
+            .min_idle(Some(0))
             .build(pool::SqliteManager::new(path.to_path_buf()))
             .map_err(|error| StoreError::Database(error.to_string()))?;
         Ok(SqliteStore {
