@@ -107,7 +107,7 @@ pub fn user_form_problems(
 /// Finds the form's initials, e-mail or login that another user signs in
 /// with under another kind: the login page takes any of the three, so a
 /// login equal to someone's e-mail would let only one of them in.
-fn identifier_clashes(users: &[User], form: &UserForm) -> Vec<(&'static str, String)> {
+pub(super) fn identifier_clashes(users: &[User], form: &UserForm) -> Vec<(&'static str, String)> {
     let own = |user: &User| -> Vec<(&'static str, String)> {
         let mut identifiers = vec![("initials", user.initials.to_lowercase())];
         if let Some(email) = &user.email {

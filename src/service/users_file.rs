@@ -2,16 +2,15 @@
 //! `first_name`, `full_name`, `active`, and optionally `email` and
 //! `initials`), so that owners given by login resolve on contact import.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::domain::user::{NewUser, UserRole, parse_email, parse_initials};
+use crate::domain::user::{NewUser, User, UserRole, parse_email, parse_initials};
 use crate::storage::Store;
 
 use super::ServiceError;
-use super::users::free_initials;
+use super::users::{UserForm, free_initials, identifier_clashes};
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct UserImportReport {
@@ -99,11 +98,23 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
     let email_column = column(&["email", "e_mail", "courriel"]);
     let initials_column = column(&["initials", "initiales"]);
 
-    let mut taken: HashSet<String> = store
-        .list_users()?
-        .into_iter()
-        .map(|user| user.initials)
-        .collect();
+    // The users of the base and those created so far from the file. The
+    // login page accepts initials, e-mail or login, so derived initials
+    // avoid every one of them, in any case.
+    let mut users = store.list_users()?;
+    let signs_in_as = |users: &[User], candidate: &str| {
+        users.iter().any(|user| {
+            user.initials.eq_ignore_ascii_case(candidate)
+                || user
+                    .login
+                    .as_deref()
+                    .is_some_and(|login| login.to_lowercase() == candidate.to_lowercase())
+                || user
+                    .email
+                    .as_deref()
+                    .is_some_and(|email| email.to_lowercase() == candidate.to_lowercase())
+        })
+    };
     let mut report = UserImportReport::default();
     for record in reader.records() {
         let record = record.map_err(|error| {
@@ -153,12 +164,22 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
                 }
             },
             _ => free_initials(
-                &|candidate| taken.contains(candidate),
+                &|candidate| signs_in_as(&users, candidate),
                 &first_name,
                 &last_name,
                 &login,
             ),
         };
+        let identifiers = UserForm {
+            initials: initials.clone(),
+            email: email.clone().unwrap_or_default(),
+            login: login.clone(),
+            ..UserForm::default()
+        };
+        if let Some((_, message)) = identifier_clashes(&users, &identifiers).into_iter().next() {
+            report.skipped.push(skip(message));
+            continue;
+        }
         let active = !matches!(field(active_column).as_str(), "0" | "false" | "non" | "no");
         let user = store.create_user(&NewUser {
             initials,
@@ -176,8 +197,8 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         });
         match user {
             Ok(user) => {
-                taken.insert(user.initials.clone());
-                report.created.push(user.initials);
+                report.created.push(user.initials.clone());
+                users.push(user);
             }
             Err(error) => report.skipped.push(skip(error.to_string())),
         }

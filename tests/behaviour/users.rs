@@ -2,6 +2,7 @@
 //! one user only.
 
 use relais::service::users::{UserForm, add_user, user_form_problems};
+use relais::service::users_file::import_users;
 
 use crate::common::*;
 
@@ -36,5 +37,40 @@ fn sign_in_names_never_shared() {
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].0, "login");
         assert_eq!(db.store().list_users().unwrap().len(), users_before);
+    });
+}
+
+/// A users file goes through the same rule: derived initials step aside
+/// from another user's login, and given initials equal to one are
+/// rejected with the user who signs in with them.
+#[test]
+fn users_file_avoids_sign_in_names() {
+    each_engine(|db| {
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "Identifiant;Prénom;Nom;Initiales\n\
+             pm;Zoé;Zèbre;\n\
+             pmartin;Pierre;Martin;\n\
+             tgarnier;Thomas;Garnier;PM\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        assert_eq!(report.created, ["ZZ", "PM2"], "{report:?}");
+        let martin = db.store().find_user("pmartin").unwrap().unwrap();
+        assert_eq!(martin.initials, "PM2");
+        assert_eq!(report.skipped.len(), 1, "{report:?}");
+        let skipped = &report.skipped[0];
+        assert_eq!(skipped.line, 4);
+        assert_eq!(skipped.login, "tgarnier");
+        assert!(skipped.reason.contains("« PM »"), "{}", skipped.reason);
+        assert!(
+            skipped.reason.contains("Zoé ZÈBRE (ZZ)"),
+            "{}",
+            skipped.reason
+        );
+        assert!(db.store().find_user("tgarnier").unwrap().is_none());
     });
 }
