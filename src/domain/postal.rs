@@ -333,6 +333,15 @@ pub enum PostalFieldError {
         "code postal : « {0} » compte plus de 5 chiffres ; un code postal français en compte 5"
     )]
     TooLongForFrance(String),
+    #[error(
+        "code postal : « {prefix} » ({territory}) : les adresses de ce territoire sont enregistrées avec le pays {country} ; choisissez le pays {country} plutôt que {chosen}"
+    )]
+    OwnCountryTerritory {
+        prefix: String,
+        territory: &'static str,
+        country: &'static str,
+        chosen: String,
+    },
 }
 
 /// Parses the postal field of a selection: prefixes separated by `;` or
@@ -391,6 +400,53 @@ fn quoted(part: &str) -> String {
         let head: String = part.chars().take(QUOTED_PART_CHARS).collect();
         format!("{head}…")
     }
+}
+
+/// Parses the postal field of a region reassignment: [`parse_postal_field`],
+/// then the rejection of prefixes of Wallis-et-Futuna, French Polynesia and
+/// New Caledonia under another country. Their addresses are stored under
+/// their own country, so under `FRA` the selection would match nothing.
+/// The contact list filter keeps [`parse_postal_field`] alone, since it
+/// may search every country.
+///
+/// # Errors
+///
+/// Those of [`parse_postal_field`], and
+/// [`PostalFieldError::OwnCountryTerritory`].
+pub fn parse_region_postal_field(
+    input: &str,
+    country: &CountryCode,
+) -> Result<PostalSelection, PostalFieldError> {
+    let selection = parse_postal_field(input, country)?;
+    if let PostalSelection::Prefixes(prefixes) = &selection
+        && country.uses_french_postal_codes()
+    {
+        // Clipperton (989) is stored under FRA, but its one postal code,
+        // 98799, starts with French Polynesia's 987.
+        let clipperton = reference::departement("989")
+            .map(|clipperton| clipperton.selection_prefixes())
+            .unwrap_or_default();
+        for prefix in prefixes {
+            if clipperton.iter().any(|code| prefix.0.starts_with(code)) {
+                continue;
+            }
+            let territory = prefix
+                .0
+                .get(..3)
+                .and_then(reference::departement)
+                .filter(|territory| territory.country_alpha3() != "FRA")
+                .filter(|territory| territory.country_alpha3() != country.as_str());
+            if let Some(territory) = territory {
+                return Err(PostalFieldError::OwnCountryTerritory {
+                    prefix: prefix.0.clone(),
+                    territory: territory.name,
+                    country: territory.country_alpha3(),
+                    chosen: country.as_str().to_string(),
+                });
+            }
+        }
+    }
+    Ok(selection)
 }
 
 /// Parses one trimmed part of the postal field into one or more prefixes.
@@ -902,6 +958,38 @@ mod tests {
                 "parse_postal_field({input:?})"
             );
         }
+    }
+
+    #[test]
+    fn pacific_codes_need_their_country() {
+        let france = CountryCode::france();
+        for (input, territory, country) in [
+            ("986", "Wallis et Futuna", "WLF"),
+            ("51;98714", "Polynésie française", "PYF"),
+            ("988", "Nouvelle-Calédonie", "NCL"),
+        ] {
+            let error = parse_region_postal_field(input, &france).unwrap_err();
+            let PostalFieldError::OwnCountryTerritory {
+                territory: named,
+                country: expected,
+                ..
+            } = &error
+            else {
+                panic!("parse_region_postal_field({input:?}) gave {error:?}");
+            };
+            assert_eq!(*named, territory);
+            assert_eq!(*expected, country);
+            assert!(error.to_string().contains("plutôt que FRA"), "{error}");
+        }
+
+        let caledonia = CountryCode::parse("NCL").unwrap().unwrap();
+        assert!(parse_region_postal_field("988", &caledonia).is_ok());
+        assert!(parse_region_postal_field("98", &france).is_ok());
+        assert!(parse_region_postal_field("989", &france).is_ok());
+        assert!(
+            parse_postal_field("988", &france).is_ok(),
+            "the contact filter may search every country"
+        );
     }
 
     #[test]

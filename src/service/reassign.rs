@@ -7,7 +7,7 @@ use crate::domain::batch::{
 };
 use crate::domain::contact::RoleChoice;
 use crate::domain::country::{CountryCode, CountryError};
-use crate::domain::postal::parse_postal_field;
+use crate::domain::postal::parse_region_postal_field;
 use crate::domain::user::User;
 use crate::storage::{RegionPreview, RunContext, Store};
 
@@ -141,7 +141,7 @@ pub fn prepare_region_reassignment(
             ));
         }
     };
-    let selection = parse_postal_field(postal, &country_code)
+    let selection = parse_region_postal_field(postal, &country_code)
         .map_err(|error| ServiceError::invalid("invalid_postal", "postal", error.to_string()))?;
     let roles = match role.map(str::trim).filter(|r| !r.is_empty()) {
         None => RoleChoice::Commercial,

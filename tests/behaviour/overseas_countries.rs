@@ -75,6 +75,33 @@ fn overseas_prefixes_match_under_france() {
     });
 }
 
+/// New Caledonia keeps its own country: `FRA` with `988` is rejected with
+/// the country to choose, and `NCL` with `988` finds the Nouméa contact.
+#[test]
+fn pacific_prefix_under_france_is_rejected() {
+    each_engine(|db| {
+        overseas_fixture(db);
+        let before = snapshot(db);
+
+        let Err(error) = prepare_region_reassignment(db.store(), "CC", "FRA", "51;988", None)
+        else {
+            panic!("FRA 988 is rejected");
+        };
+        let prepared = prepare_region_reassignment(db.store(), "CC", "NCL", "988", None).unwrap();
+        let preview =
+            relais::service::reassign::preview_region_reassignment(db.store(), &prepared).unwrap();
+
+        assert_eq!(error.code(), "invalid_postal");
+        assert_eq!(error.field(), Some("postal"));
+        assert_eq!(
+            error.to_string(),
+            "code postal : « 988 » (Nouvelle-Calédonie) : les adresses de ce territoire sont enregistrées avec le pays NCL ; choisissez le pays NCL plutôt que FRA"
+        );
+        assert_eq!(preview.outcome.matched, 1);
+        assert_eq!(snapshot(db), before);
+    });
+}
+
 #[test]
 fn overseas_country_in_selection_is_rejected() {
     each_engine(|db| {

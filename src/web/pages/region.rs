@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::batch::BatchKind;
 use crate::domain::country::CountryCode;
-use crate::domain::postal::parse_postal_field;
+use crate::domain::postal::parse_region_postal_field;
 use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::preview_cache::PreviewCache;
 use crate::service::reassign::PreparedRegionReassignment;
@@ -129,7 +129,7 @@ fn check_criteria(form: &RegionForm) -> Option<(&'static str, String)> {
         }
         Err(error) => return Some(("country", format!("code pays : {error}"))),
     };
-    parse_postal_field(&form.postal, &country)
+    parse_region_postal_field(&form.postal, &country)
         .err()
         .map(|error| ("postal", error.to_string()))
 }
