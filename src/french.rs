@@ -27,6 +27,16 @@ pub fn plural(value: u64, singular: &str, plural: &str) -> String {
     format!("{} {word}", count(value))
 }
 
+/// Returns `, 3 lignes rejetées` for an import that rejected lines, to
+/// follow its description in the journal, and nothing otherwise.
+pub fn rejected_lines_suffix(lines: u64) -> String {
+    if lines == 0 {
+        String::new()
+    } else {
+        format!(", {}", plural(lines, "ligne rejetée", "lignes rejetées"))
+    }
+}
+
 /// Returns the role as shown on screens: `commercial` or `technique`.
 pub fn role_fr(role: Role) -> &'static str {
     match role {

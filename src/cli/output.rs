@@ -14,6 +14,7 @@ use crate::french::{
 };
 use crate::service::demo::DemoReport;
 use crate::service::import::ImportReport;
+use crate::service::json as json_view;
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
 use crate::service::users_file::UserImportReport;
 use crate::storage::{ApiToken, Contact, PrefixCount, RegionPreview};
@@ -36,20 +37,6 @@ fn de(name: &str) -> String {
     } else {
         format!("de {name}")
     }
-}
-
-fn counts_json(outcome: &Outcome, applied: Option<&Applied>) -> serde_json::Value {
-    json!({
-        "batch_id": applied.and_then(|a| a.batch_id),
-        "dry_run": applied.is_none(),
-        "replayed": applied.is_some_and(|a| a.replayed),
-        "matched": outcome.matched,
-        "changed": outcome.changed,
-        "already_owned": outcome.already_owned,
-        "history_entries": outcome.history_entries,
-        "commercial": outcome.commercial,
-        "technical": outcome.technical,
-    })
 }
 
 fn print_counts(outcome: &Outcome) {
@@ -100,7 +87,7 @@ pub fn print_user_reassignment(
     as_json: bool,
 ) {
     if as_json {
-        let mut value = counts_json(outcome, applied);
+        let mut value = json_view::counts(outcome, applied);
         value["from"] = json!(prepared.from.initials);
         value["to"] = json!(prepared.to.initials);
         print_json(&value);
@@ -128,7 +115,7 @@ pub fn print_region_preview(
     as_json: bool,
 ) {
     if as_json {
-        let mut value = counts_json(&preview.outcome, None);
+        let mut value = json_view::counts(&preview.outcome, None);
         value["to"] = json!(prepared.to.initials);
         value["role"] = json!(prepared.request.roles.as_str());
         value["per_prefix"] = json!(preview.per_prefix);
@@ -194,7 +181,7 @@ pub fn print_region_applied(
     as_json: bool,
 ) {
     if as_json {
-        let mut value = counts_json(&applied.outcome, Some(applied));
+        let mut value = json_view::counts(&applied.outcome, Some(applied));
         value["to"] = json!(prepared.to.initials);
         value["role"] = json!(prepared.request.roles.as_str());
         print_json(&value);
@@ -361,7 +348,10 @@ fn describe_params(batch: &Batch) -> String {
             None => "annulation".to_string(),
         },
         crate::domain::batch::BatchKind::Import => match batch.params["file"].as_str() {
-            Some(file) => format!("fichier « {file} »"),
+            Some(file) => format!(
+                "fichier « {file} »{}",
+                crate::french::rejected_lines_suffix(batch.rejected_lines())
+            ),
             None if batch.params.get("demo").is_some() => "base de démonstration".to_string(),
             None => "importation".to_string(),
         },
@@ -370,7 +360,7 @@ fn describe_params(batch: &Batch) -> String {
 
 pub fn print_undo(result: &UndoResult, as_json: bool) {
     if as_json {
-        let mut value = counts_json(&result.applied.outcome, Some(&result.applied));
+        let mut value = json_view::counts(&result.applied.outcome, Some(&result.applied));
         value["undone_batch"] = json!(result.undone_batch);
         value["skipped"] = json!(result.skipped);
         print_json(&value);
@@ -428,26 +418,7 @@ fn print_undo_counts(outcome: &Outcome) {
 /// Prints `undo --dry-run`: what the undo would do, per role and owner.
 pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
     if as_json {
-        let mut value = counts_json(&preview.outcome, None);
-        value["undone_batch"] = json!(preview.undone_batch);
-        value["returns"] = json!(
-            preview
-                .returns
-                .iter()
-                .map(|owner_return| json!({
-                    "role": owner_return.role,
-                    "owner": owner_return.owner.as_ref().map(|owner| &owner.initials),
-                    "owner_active": owner_return.owner_active,
-                    "contacts": owner_return.contacts,
-                }))
-                .collect::<Vec<_>>()
-        );
-        value["skipped_per_role"] = json!({
-            "commercial": preview.skipped_commercial,
-            "technical": preview.skipped_technical,
-        });
-        value["skipped"] = json!(preview.skipped);
-        print_json(&value);
+        print_json(&json_view::undo_preview(preview));
         return;
     }
     println!("Simulation : rien n'a été modifié.");

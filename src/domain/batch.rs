@@ -152,6 +152,12 @@ impl Batch {
     pub fn can_be_undone(&self) -> bool {
         self.kind != BatchKind::Import && !self.undone
     }
+
+    /// Lines of the file an import rejected, as recorded at its commit; 0
+    /// for other batches and for imports recorded before the count was.
+    pub fn rejected_lines(&self) -> u64 {
+        self.params["rejected_lines"].as_u64().unwrap_or(0)
+    }
 }
 
 /// The result of applying a mass operation.

@@ -340,6 +340,7 @@ fn import_from_reader<R: Read + Send>(
     rejected.sort_by_key(|rejection| rejection.line);
     let created_users = resolver.created;
 
+    session.record_rejected_lines(rejected.len() as u64)?;
     let batch_id = session.commit(&totals)?;
     tracing::info!(
         batch.id = batch_id,

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod json;
 pub mod prefix_rows;
 pub mod preview_cache;
 pub mod reassign;

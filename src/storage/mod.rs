@@ -220,6 +220,9 @@ pub trait ImportSession {
     fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
         Vec::new()
     }
+    /// Records in the batch's parameters, as `rejected_lines`, how many
+    /// lines of the file were rejected, so that the journal shows it.
+    fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()>;
     /// Records the totals on the import batch and commits everything.
     fn commit(self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId>;
 }

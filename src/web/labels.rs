@@ -97,9 +97,10 @@ pub fn batch_params(batch: &Batch) -> String {
             format!("base de démonstration de {} contacts", batch.params["demo"])
         }
         BatchKind::Import if batch.params.get("file").is_some() => format!(
-            "fichier « {} », pays par défaut {}",
+            "fichier « {} », pays par défaut {}{}",
             param_text(batch, "file"),
-            param_text(batch, "default_country")
+            param_text(batch, "default_country"),
+            crate::french::rejected_lines_suffix(batch.rejected_lines())
         ),
         BatchKind::Import => match batch.params.as_object() {
             Some(fields) if !fields.is_empty() => fields

@@ -626,3 +626,37 @@ fn commands_other_than_serve_log_at_warn() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stderr(&output), "", "no INFO line by default");
 }
+
+/// The journal shows how many lines of a file an import rejected.
+#[test]
+fn journal_counts_rejected_lines() {
+    each_engine(|db| {
+        cast(db);
+        let text = format!(
+            "{HEADER}\nok1,Un,,,,,,51100,Reims,FRA,,\nbad1,Deux,,,,,,69001,Lyon,Atlantis,,\nbad2,Trois,,,,,,02000,Laon,Utopia,,\n"
+        );
+        let with_rejections = import_bytes(db, "contacts.csv", text.as_bytes());
+        let clean = import_rows(db, &["ok2,Quatre,,,,,,51100,Reims,FRA,,"]);
+
+        let listing = relais(db, &["batches"]);
+        let listed = String::from_utf8_lossy(&listing.stdout);
+        let journal = json(&relais(db, &["batches", "--json"]));
+
+        assert_eq!(with_rejections.rejected.len(), 2);
+        let rejecting = db.store().batch(with_rejections.batch_id).unwrap().unwrap();
+        assert_eq!(rejecting.rejected_lines(), 2);
+        let clean_batch = db.store().batch(clean.batch_id).unwrap().unwrap();
+        assert_eq!(clean_batch.params["rejected_lines"], 0);
+        assert!(
+            listed.contains("fichier « contacts.csv », 2 lignes rejetées"),
+            "{listed}"
+        );
+        let rejecting_json = journal
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|batch| batch["id"] == with_rejections.batch_id)
+            .unwrap();
+        assert_eq!(rejecting_json["params"]["rejected_lines"], 2);
+    });
+}

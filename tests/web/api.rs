@@ -59,6 +59,7 @@ async fn openapi_lists_every_route() {
         ("/api/v1/batches/{id}", "get"),
         ("/api/v1/batches/{id}/contacts", "get"),
         ("/api/v1/batches/{id}/undo", "post"),
+        ("/api/v1/batches/{id}/undo/preview", "post"),
         ("/api/v1/contacts", "get"),
         ("/api/v1/contacts/{id}", "get"),
         ("/api/v1/contacts/{id}/history", "get"),
@@ -319,6 +320,62 @@ async fn undo_restores_and_refuses_a_second_undo() {
     let batches = list["batches"].as_array().unwrap();
     assert_eq!(batches[0]["undoes"], batch_id);
     assert_eq!(batches[1]["undone_by"], batches[0]["id"]);
+}
+
+/// The undo preview announces the counts the undo then reports, changes
+/// nothing, and is refused with the undo's own errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_preview_matches_the_undo() {
+    let app = TestApp::start().await;
+    let (_, run) = post(&app, REGION, &region_body("51;02"), None).await;
+    let batch_id = run["batch_id"].as_i64().unwrap();
+    let preview_path = format!("/api/v1/batches/{batch_id}/undo/preview");
+
+    let (_, list_before_preview) = get(&app, "/api/v1/batches").await;
+    let (status, preview) = post(&app, &preview_path, &json!({}), None).await;
+    let (_, list_after_preview) = get(&app, "/api/v1/batches").await;
+    let (_, undo) = post(
+        &app,
+        &format!("/api/v1/batches/{batch_id}/undo"),
+        &json!({}),
+        None,
+    )
+    .await;
+    let (again_status, again) = post(&app, &preview_path, &json!({}), None).await;
+    let (unknown_status, unknown) = post(
+        &app,
+        "/api/v1/batches/999999/undo/preview",
+        &json!({}),
+        None,
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["undone_batch"], batch_id);
+    assert!(preview["changed"].as_u64().unwrap() > 0, "{preview}");
+    for count in ["matched", "changed", "already_owned", "history_entries"] {
+        assert_eq!(preview[count], undo[count], "{count}");
+    }
+    let returned: u64 = preview["returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|owner_return| owner_return["contacts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(returned, preview["history_entries"].as_u64().unwrap());
+    assert_eq!(preview["skipped"], json!([]));
+    assert_eq!(
+        list_after_preview, list_before_preview,
+        "a preview records nothing"
+    );
+    assert_eq!(again_status, 409);
+    assert_eq!(again["code"], "batch_already_undone");
+    assert_eq!(unknown_status, 404);
+    assert_eq!(
+        unknown["code"], "not_found",
+        "the code of an undo of an unknown batch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

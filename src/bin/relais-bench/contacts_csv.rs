@@ -263,6 +263,11 @@ impl ImportSession for CaptureSession<'_> {
         })
     }
 
+    /// The demo generator rejects no line, and the file keeps no journal.
+    fn record_rejected_lines(&mut self, _lines: u64) -> StoreResult<()> {
+        Ok(())
+    }
+
     fn commit(self: Box<Self>, _totals: &ImportCounts) -> StoreResult<BatchId> {
         Ok(0)
     }

@@ -759,6 +759,20 @@ impl ImportSession for PgImport {
         std::mem::take(&mut self.key_conflicts)
     }
 
+    fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
+        let batch = self.batch;
+        let lines = i64::try_from(lines).unwrap_or(i64::MAX);
+        let client = self.client().map_err(Failure::into_store_error)?;
+        client
+            .execute(
+                "UPDATE batches SET params = params || jsonb_build_object('rejected_lines', $2::bigint)
+                 WHERE id = $1",
+                &[&batch, &lines],
+            )
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
         let written = totals.imported + totals.updated + totals.unchanged;
         let outcome = Outcome {

@@ -478,6 +478,16 @@ impl ImportSession for SqliteImport {
         std::mem::take(&mut self.key_conflicts)
     }
 
+    fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE batches SET params = json_set(params, '$.rejected_lines', ?2) WHERE id = ?1",
+                params![self.batch, i64::try_from(lines).unwrap_or(i64::MAX)],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
         let written = totals.imported + totals.updated + totals.unchanged;
         let outcome = Outcome {

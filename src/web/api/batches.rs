@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::reassign::{parse_batch_id, undo_batch};
+use crate::service::json::undo_preview as undo_preview_json;
+use crate::service::reassign::{parse_batch_id, preview_undo, undo_batch};
 use crate::storage::Page;
 use crate::web::auth::bearer::ApiAdmin;
 use crate::web::error::AppError;
@@ -112,4 +113,16 @@ pub async fn undo(
         .run(move |store| Ok(undo_batch(store, id, run)?))
         .await?;
     Ok(run_response(&result.applied, views::undo(&result)))
+}
+
+/// Shows what undoing a batch would do now, changing nothing, with the
+/// same checks as the undo itself.
+pub async fn undo_preview(
+    State(state): State<AppState>,
+    ApiAdmin(_user): ApiAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_batch_id(&id)?;
+    let preview = state.run(move |store| Ok(preview_undo(store, id)?)).await?;
+    Ok(Json(undo_preview_json(&preview)))
 }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/batches/{id}", get(batches::show))
         .route("/batches/{id}/contacts", get(batches::contacts))
         .route("/batches/{id}/undo", post(batches::undo))
+        .route("/batches/{id}/undo/preview", post(batches::undo_preview))
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contacts::show))
         .route("/contacts/{id}/history", get(contacts::history))

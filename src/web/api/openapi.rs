@@ -217,6 +217,18 @@ fn paths() -> Map<String, Value> {
             ]),
         ),
     );
+    add(
+        "/api/v1/batches/{id}/undo/preview",
+        "post",
+        with_parameters(
+            operation(
+                "Aperçu de l'annulation de cette opération : rien n'est modifié.",
+                "UndoPreview",
+                &["400", "401", "403", "404", "409"],
+            ),
+            json!([id_parameter("Numéro de l'opération à annuler.")]),
+        ),
+    );
     let mut contact_filters = vec![
         query_parameter(
             "owner",
@@ -326,6 +338,10 @@ fn schemas() -> Value {
         "UndoResult": {
             "type": "object",
             "description": "Comptes de l'annulation : changed compte les contacts réaffectés à leur responsable précédent sur au moins un rôle, already_owned les contacts ignorés sur tous leurs rôles. Plus undone_batch et skipped : les entrées d'historique ignorées, une par contact et par rôle, car le responsable a changé depuis l'opération."
+        },
+        "UndoPreview": {
+            "type": "object",
+            "description": "Comptes de l'annulation si elle était lancée maintenant, comme UndoResult, plus returns (role, owner, owner_active, contacts : les contacts rendus à chaque responsable précédent, owner_active valant false pour un responsable désactivé depuis l'opération), skipped_per_role et skipped (les entrées d'historique que l'annulation ignorerait)."
         },
         "Batch": { "type": "object" },
         "BatchList": { "type": "object", "properties": { "batches": { "type": "array", "items": { "$ref": "#/components/schemas/Batch" } } } },

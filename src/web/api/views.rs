@@ -8,19 +8,7 @@ use crate::domain::history::{HistoryEntry, UserRef};
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
 use crate::storage::RegionPreview;
 
-pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
-    json!({
-        "batch_id": applied.and_then(|applied| applied.batch_id),
-        "dry_run": applied.is_none(),
-        "replayed": applied.is_some_and(|applied| applied.replayed),
-        "matched": outcome.matched,
-        "changed": outcome.changed,
-        "already_owned": outcome.already_owned,
-        "history_entries": outcome.history_entries,
-        "commercial": outcome.commercial,
-        "technical": outcome.technical,
-    })
-}
+pub use crate::service::json::counts;
 
 pub fn user_reassignment(
     prepared: &PreparedUserReassignment,

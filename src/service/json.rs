@@ -1,0 +1,46 @@
+//! JSON forms of operation results, shared by the CLI's `--json` output and
+//! the API, so that a script can move from one to the other.
+
+use serde_json::{Value, json};
+
+use crate::domain::batch::{Applied, Outcome, UndoPreview};
+
+/// Counts of an operation, previewed (`applied` is `None`) or run.
+pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
+    json!({
+        "batch_id": applied.and_then(|applied| applied.batch_id),
+        "dry_run": applied.is_none(),
+        "replayed": applied.is_some_and(|applied| applied.replayed),
+        "matched": outcome.matched,
+        "changed": outcome.changed,
+        "already_owned": outcome.already_owned,
+        "history_entries": outcome.history_entries,
+        "commercial": outcome.commercial,
+        "technical": outcome.technical,
+    })
+}
+
+/// Returns what undoing a batch would do now: its counts, the contacts given
+/// back to each previous owner, and the entries it would skip.
+pub fn undo_preview(preview: &UndoPreview) -> Value {
+    let mut value = counts(&preview.outcome, None);
+    value["undone_batch"] = json!(preview.undone_batch);
+    value["returns"] = preview
+        .returns
+        .iter()
+        .map(|owner_return| {
+            json!({
+                "role": owner_return.role,
+                "owner": owner_return.owner.as_ref().map(|owner| &owner.initials),
+                "owner_active": owner_return.owner_active,
+                "contacts": owner_return.contacts,
+            })
+        })
+        .collect();
+    value["skipped_per_role"] = json!({
+        "commercial": preview.skipped_commercial,
+        "technical": preview.skipped_technical,
+    });
+    value["skipped"] = json!(preview.skipped);
+    value
+}
