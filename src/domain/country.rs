@@ -85,6 +85,11 @@ const FRENCH_POSTAL_COUNTRIES: [&str; 12] = [
 /// names of the table: short forms of names that the table gives in their
 /// inverted official form, usual French names, and former names.
 const NAME_ALIASES: &[(&str, &str)] = &[
+    // French usage calls the French part of the island Saint-Martin and
+    // the Dutch part Sint Maarten, so the bare name is the French one.
+    ("Saint-Martin", "MAF"),
+    ("Saint Martin", "MAF"),
+    ("Sint Maarten", "SXM"),
     ("Grande-Bretagne", "GBR"),
     ("Great Britain", "GBR"),
     ("UK", "GBR"),
@@ -540,6 +545,7 @@ mod tests {
             "BLM",
             "MAF",
             "Saint-Martin (partie française)",
+            "Saint-Martin",
             "base.re",
         ];
         for input in inputs {
@@ -554,6 +560,8 @@ mod tests {
             ("PYF", "PYF"),
             ("WF", "WLF"),
             ("SXM", "SXM"),
+            ("Sint Maarten", "SXM"),
+            ("Saint-Martin (partie néerlandaise)", "SXM"),
         ];
         for (input, expected) in cases {
             assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
@@ -634,7 +642,6 @@ mod tests {
             ("Frances", "Frances"),
             ("Belgiqu", "Belgiqu"),
             ("Corée", "Corée"),
-            ("Saint-Martin", "Saint-Martin"),
             ("Angleterre", "Angleterre"),
             ("EU", "EU"),
         ];
