@@ -62,6 +62,8 @@ struct OwnerIndex {
     /// Users by lowercase initials only, for owners in display form.
     by_initials: HashMap<String, UserId>,
     initials: std::collections::HashSet<String>,
+    /// Display name and name key (see `name_key`) of each user.
+    names: HashMap<UserId, (String, String)>,
 }
 
 impl OwnerIndex {
@@ -70,6 +72,7 @@ impl OwnerIndex {
             by_key: HashMap::new(),
             by_initials: HashMap::new(),
             initials: Default::default(),
+            names: HashMap::new(),
         };
         // Initials win over logins and e-mails, as in `Store::find_user`,
         // so they are inserted last.
@@ -94,6 +97,9 @@ impl OwnerIndex {
         self.by_initials
             .insert(user.initials.to_lowercase(), user.id);
         self.initials.insert(user.initials.clone());
+        let full_name = format!("{} {}", user.first_name, user.last_name);
+        self.names
+            .insert(user.id, (user.display_name(), name_key(&full_name)));
     }
 
     fn get(&self, reference: &str) -> Option<UserId> {
@@ -105,7 +111,35 @@ struct Resolver<'a> {
     index: OwnerIndex,
     create_missing: bool,
     created: Vec<String>,
+    /// Owner cells in display form whose name is not their user's, by
+    /// cell text, with their first line and number of rows.
+    name_mismatches: std::collections::BTreeMap<String, NameMismatch>,
     session: &'a mut dyn ImportSession,
+}
+
+/// Owner cells with another name than their user's that an import report
+/// lists one by one.
+const LISTED_NAME_MISMATCHES: usize = 20;
+
+/// An owner cell `Prénom NOM (XY)` whose name is not the name of user XY.
+struct NameMismatch {
+    first_line: u64,
+    last_line: u64,
+    rows: u64,
+    user: String,
+}
+
+/// Returns the words of a name, folded and sorted, so that case, accents,
+/// hyphens and word order do not count: `Jean-Pierre DUPONT` and
+/// `dupont jean pierre` give the same key.
+fn name_key(name: &str) -> String {
+    let folded = crate::domain::search::fold_for_search(name);
+    let mut words: Vec<&str> = folded
+        .split(|c: char| c.is_whitespace() || c == '-')
+        .filter(|word| !word.is_empty())
+        .collect();
+    words.sort_unstable();
+    words.join(" ")
 }
 
 impl Resolver<'_> {
@@ -159,6 +193,84 @@ impl Resolver<'_> {
         self.index.add_initials(&user);
         self.created.push(user.initials.clone());
         Ok(Some(user.id))
+    }
+}
+
+impl Resolver<'_> {
+    /// Notes an owner cell in display form, in an imported row, whose name
+    /// is not the name of the user its initials give. The row still goes
+    /// to that user, since a user renamed since an export keeps the
+    /// initials, but the report warns, in case the initials are a typo.
+    fn check_display_name(&mut self, reference: &str, id: UserId, line: u64) {
+        if display_initials(reference).is_none() {
+            return;
+        }
+        let Some((name, _)) = reference
+            .strip_suffix(')')
+            .and_then(|inner| inner.rsplit_once('('))
+        else {
+            return;
+        };
+        let Some((user, user_key)) = self.index.names.get(&id) else {
+            return;
+        };
+        if name_key(name) == *user_key {
+            return;
+        }
+        // Both owner cells of a row may hold the same text: the row counts
+        // once.
+        self.name_mismatches
+            .entry(reference.to_string())
+            .and_modify(|mismatch| {
+                if mismatch.last_line != line {
+                    mismatch.last_line = line;
+                    mismatch.rows += 1;
+                }
+            })
+            .or_insert_with(|| NameMismatch {
+                first_line: line,
+                last_line: line,
+                rows: 1,
+                user: user.clone(),
+            });
+    }
+
+    /// Returns one warning per owner cell whose name is not its user's, in
+    /// file order, up to `LISTED_NAME_MISMATCHES` of them and then one
+    /// line that counts the others.
+    fn name_mismatch_warnings(&self) -> Vec<String> {
+        let mut mismatches: Vec<(&String, &NameMismatch)> = self.name_mismatches.iter().collect();
+        mismatches.sort_by_key(|(_, mismatch)| mismatch.first_line);
+        let unlisted = mismatches.len().saturating_sub(LISTED_NAME_MISMATCHES);
+        let mut warnings: Vec<String> = mismatches
+            .into_iter()
+            .take(LISTED_NAME_MISMATCHES)
+            .map(|(cell, mismatch)| {
+                let lines = if mismatch.rows == 1 {
+                    format!("ligne {}", mismatch.first_line)
+                } else {
+                    format!(
+                        "ligne {} et {}",
+                        mismatch.first_line,
+                        crate::french::plural(mismatch.rows - 1, "autre", "autres")
+                    )
+                };
+                format!(
+                    "{lines} : le responsable « {cell} » porte les initiales de {user} mais un autre nom ; \
+                     ces contacts lui ont été affectés d'après les initiales. Si ce n'est pas le bon \
+                     responsable, corrigez le fichier et réimportez-le, ou réaffectez ces contacts.",
+                    user = mismatch.user
+                )
+            })
+            .collect();
+        if unlisted > 0 {
+            warnings.push(format!(
+                "… et {} de responsable dont le nom n'est pas celui de l'utilisateur désigné par \
+                 les initiales.",
+                crate::french::plural(unlisted as u64, "autre cellule", "autres cellules")
+            ));
+        }
+        warnings
     }
 }
 
@@ -302,6 +414,7 @@ fn import_from_reader<R: Read + Send>(
         index: OwnerIndex::new(&users),
         create_missing: request.create_missing_users,
         created: Vec::new(),
+        name_mismatches: Default::default(),
         session: session.as_mut(),
     };
 
@@ -338,6 +451,8 @@ fn import_from_reader<R: Read + Send>(
     // Key conflicts are found when a chunk is written, after the rows of
     // that chunk rejected while reading.
     rejected.sort_by_key(|rejection| rejection.line);
+    let mut warnings = warnings;
+    warnings.extend(resolver.name_mismatch_warnings());
     let created_users = resolver.created;
 
     session.record_rejected_lines(rejected.len() as u64)?;
@@ -480,12 +595,23 @@ fn write_rows(
             let commercial = resolver.resolve(parsed.contact.commercial_owner.as_deref());
             let technical = resolver.resolve(parsed.contact.technical_owner.as_deref());
             match (commercial, technical) {
-                (Ok(commercial_owner), Ok(technical_owner)) => chunk.push(ContactWrite {
-                    line: parsed.line,
-                    contact: parsed.contact,
-                    commercial_owner,
-                    technical_owner,
-                }),
+                (Ok(commercial_owner), Ok(technical_owner)) => {
+                    let owners = [
+                        (&parsed.contact.commercial_owner, commercial_owner),
+                        (&parsed.contact.technical_owner, technical_owner),
+                    ];
+                    for (cell, owner) in owners {
+                        if let (Some(cell), Some(owner)) = (cell, owner) {
+                            resolver.check_display_name(cell.trim(), owner, parsed.line);
+                        }
+                    }
+                    chunk.push(ContactWrite {
+                        line: parsed.line,
+                        contact: parsed.contact,
+                        commercial_owner,
+                        technical_owner,
+                    });
+                }
                 (Err(reason), _) => rejected.push(RowRejection {
                     line: parsed.line,
                     column: headers.commercial.clone(),

@@ -569,3 +569,36 @@ fn owner_in_display_form_resolves_to_user() {
         );
     });
 }
+
+/// An owner cell whose initials name a user with another name still goes
+/// to that user, since users get renamed, but the report warns once per
+/// cell text, with its first line and the number of other rows. Case,
+/// accents and word order do not count as another name.
+#[test]
+fn display_form_with_other_name_warns() {
+    each_engine(|db| {
+        cast(db);
+        let text = "Identifiant externe;Nom;Responsable commercial;Responsable technique\n\
+                    n1;Un;Baptiste BONCHAMPS (JD);\n\
+                    n2;Deux;DUPONT Jean (JD);jean dupont (JD)\n\
+                    n3;Trois;Baptiste BONCHAMPS (JD);Baptiste BONCHAMPS (JD)\n\
+                    n4;Quatre;Baptiste BONCHAMPS (JD);Personne (ZZ)\n";
+        let report = import_bytes(db, "display.csv", text.as_bytes());
+
+        assert_eq!(report.imported, 3);
+        assert_eq!(owners(db, "n1").0.as_deref(), Some("JD"));
+        let mismatches: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|warning| warning.contains("un autre nom"))
+            .collect();
+        assert_eq!(mismatches.len(), 1, "{:?}", report.warnings);
+        assert!(
+            mismatches[0].starts_with(
+                "ligne 2 et 1 autre : le responsable « Baptiste BONCHAMPS (JD) » porte les initiales de Jean DUPONT (JD) mais un autre nom"
+            ),
+            "{}",
+            mismatches[0]
+        );
+    });
+}
