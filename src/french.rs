@@ -27,6 +27,29 @@ pub fn plural(value: u64, singular: &str, plural: &str) -> String {
     format!("{} {word}", count(value))
 }
 
+/// Postal codes a header or the journal lists before it counts the rest,
+/// so that a list of thousands pasted from a spreadsheet stays readable.
+pub const LISTED_POSTAL_CODES: usize = 12;
+
+/// Returns the postal field of a region reassignment for the journal: its
+/// codes separated by `;`, and past [`LISTED_POSTAL_CODES`], the first ones
+/// and the number of the others (`51;02;… et 2 988 autres codes`).
+pub fn postal_field_summary(postal: &str) -> String {
+    let parts = crate::domain::postal::postal_field_parts(postal);
+    if parts.len() <= LISTED_POSTAL_CODES {
+        return parts.join(";");
+    }
+    format!(
+        "{};… et {}",
+        parts[..LISTED_POSTAL_CODES].join(";"),
+        plural(
+            (parts.len() - LISTED_POSTAL_CODES) as u64,
+            "autre code",
+            "autres codes"
+        )
+    )
+}
+
 /// Returns `, 3 lignes rejetées` for an import that rejected lines, to
 /// follow its description in the journal, and nothing otherwise.
 pub fn rejected_lines_suffix(lines: u64) -> String {
@@ -179,6 +202,18 @@ pub fn io_reason(error: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postal_summary_shortens_long_lists() {
+        let codes: Vec<String> = (0..20).map(|n| format!("{}", 10 + n)).collect();
+
+        assert_eq!(postal_field_summary("51, 02\t2A"), "51;02;2A");
+        assert_eq!(postal_field_summary("*"), "*");
+        assert_eq!(
+            postal_field_summary(&codes.join("\n")),
+            "10;11;12;13;14;15;16;17;18;19;20;21;… et 8 autres codes"
+        );
+    }
 
     #[test]
     fn io_reasons_in_french() {

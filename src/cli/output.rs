@@ -144,14 +144,26 @@ pub fn print_region_preview(
 }
 
 /// Describes the postal codes of a region as the user typed them, each in
-/// quotes: « 51 », « 02 » ou « 2A ».
+/// quotes: « 51 », « 02 » ou « 2A ». A long list names its first codes and
+/// counts the others.
 fn postal_phrase(postal: &str) -> String {
-    let prefixes: Vec<String> = postal
-        .split(';')
-        .map(str::trim)
-        .filter(|prefix| !prefix.is_empty())
-        .map(|prefix| format!("« {prefix} »"))
-        .collect();
+    let parts = crate::domain::postal::postal_field_parts(postal);
+    let quoted = |parts: &[&str]| -> Vec<String> {
+        parts.iter().map(|prefix| format!("« {prefix} »")).collect()
+    };
+    if parts.len() > crate::french::LISTED_POSTAL_CODES {
+        let listed = quoted(&parts[..crate::french::LISTED_POSTAL_CODES]);
+        return format!(
+            "avec un code postal commençant par {} ou l'un des {} suivants",
+            listed.join(", "),
+            plural(
+                (parts.len() - crate::french::LISTED_POSTAL_CODES) as u64,
+                "autre code",
+                "autres codes"
+            )
+        );
+    }
+    let prefixes = quoted(&parts);
     match prefixes.as_slice() {
         [] => String::new(),
         [star] if star == "« * »" => "quel que soit le code postal".to_string(),
@@ -340,7 +352,7 @@ fn describe_params(batch: &Batch) -> String {
                 "vers {}, pays {}, codes postaux « {} », {role}",
                 text("to"),
                 text("country"),
-                text("postal")
+                crate::french::postal_field_summary(&text("postal"))
             )
         }
         crate::domain::batch::BatchKind::Undo => match batch.undoes {
@@ -648,6 +660,26 @@ mod tests {
             "avec un code postal commençant par « 51 »"
         );
         assert_eq!(super::postal_phrase(" * "), "quel que soit le code postal");
+        assert_eq!(
+            super::postal_phrase("51\t02\n2A"),
+            "avec un code postal commençant par « 51 », « 02 » ou « 2A »"
+        );
+    }
+
+    #[test]
+    fn postal_phrase_counts_a_long_list() {
+        let codes: Vec<String> = (0..3000).map(|n| format!("{:05}", 1000 + n)).collect();
+
+        let phrase = super::postal_phrase(&codes.join(";"));
+
+        assert!(
+            phrase.starts_with("avec un code postal commençant par « 01000 », « 01001 »"),
+            "{phrase}"
+        );
+        assert!(
+            phrase.ends_with("« 01011 » ou l'un des 2\u{202F}988 autres codes suivants"),
+            "{phrase}"
+        );
     }
 
     use super::*;

@@ -363,13 +363,7 @@ pub fn parse_postal_field(
     input: &str,
     country: &CountryCode,
 ) -> Result<PostalSelection, PostalFieldError> {
-    // Tabs and line breaks separate too: a row of cells copied from a
-    // spreadsheet arrives tab-separated, and a column one per line.
-    let parts: Vec<&str> = input
-        .split([';', ',', '\t', '\n', '\r'])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .collect();
+    let parts = postal_field_parts(input);
     if parts.is_empty() {
         return Err(PostalFieldError::Empty);
     }
@@ -386,6 +380,17 @@ pub fn parse_postal_field(
         prefixes.extend(parse_part(part, country)?);
     }
     Ok(PostalSelection::Prefixes(merge_prefixes(prefixes)))
+}
+
+/// Splits the postal field into its non-blank parts, trimmed. `;` and `,`
+/// separate them, and so do tabs and line breaks: a row of cells copied
+/// from a spreadsheet arrives tab-separated, and a column one per line.
+pub fn postal_field_parts(input: &str) -> Vec<&str> {
+    input
+        .split([';', ',', '\t', '\n', '\r'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect()
 }
 
 /// Maximum characters of a bad part quoted back in an error message.

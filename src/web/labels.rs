@@ -89,7 +89,7 @@ pub fn batch_params(batch: &Batch) -> String {
                 "vers {}, pays {}, codes postaux « {} », rôle {role}",
                 param_text(batch, "to"),
                 param_text(batch, "country"),
-                param_text(batch, "postal")
+                crate::french::postal_field_summary(&param_text(batch, "postal"))
             )
         }
         BatchKind::Undo => format!("annule l'opération n° {}", param_text(batch, "batch")),
