@@ -154,7 +154,7 @@ fn postal_phrase(postal: &str) -> String {
     if parts.len() > crate::french::LISTED_POSTAL_CODES {
         let listed = quoted(&parts[..crate::french::LISTED_POSTAL_CODES]);
         return format!(
-            "avec un code postal commençant par {} ou l'un des {} suivants",
+            "avec un code postal commençant par {} ou par l'un des {} de la liste",
             listed.join(", "),
             plural(
                 (parts.len() - crate::french::LISTED_POSTAL_CODES) as u64,
@@ -677,7 +677,7 @@ mod tests {
             "{phrase}"
         );
         assert!(
-            phrase.ends_with("« 01011 » ou l'un des 2\u{202F}988 autres codes suivants"),
+            phrase.ends_with("« 01011 » ou par l'un des 2\u{202F}988 autres codes de la liste"),
             "{phrase}"
         );
     }
