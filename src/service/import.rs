@@ -102,6 +102,14 @@ impl OwnerIndex {
             .insert(user.id, (user.display_name(), name_key(&full_name)));
     }
 
+    /// Adds a user this import created. An owner in display form names a
+    /// user of the base before the import, so such a user is left out of
+    /// `by_initials`, whatever the order of the rows.
+    fn add_created(&mut self, user: &User) {
+        self.by_key.insert(user.initials.to_lowercase(), user.id);
+        self.initials.insert(user.initials.clone());
+    }
+
     fn get(&self, reference: &str) -> Option<UserId> {
         self.by_key.get(&reference.trim().to_lowercase()).copied()
     }
@@ -190,7 +198,7 @@ impl Resolver<'_> {
             })
             .map_err(|error| error.to_string())?;
         self.index.by_key.insert(reference.to_lowercase(), user.id);
-        self.index.add_initials(&user);
+        self.index.add_created(&user);
         self.created.push(user.initials.clone());
         Ok(Some(user.id))
     }
@@ -255,10 +263,15 @@ impl Resolver<'_> {
                         crate::french::plural(mismatch.rows - 1, "autre", "autres")
                     )
                 };
+                let (assigned, contacts) = if mismatch.rows == 1 {
+                    ("ce contact lui a été affecté", "ce contact")
+                } else {
+                    ("ces contacts lui ont été affectés", "ces contacts")
+                };
                 format!(
                     "{lines} : le responsable « {cell} » porte les initiales de {user} mais un autre nom ; \
-                     ces contacts lui ont été affectés d'après les initiales. Si ce n'est pas le bon \
-                     responsable, corrigez le fichier et réimportez-le, ou réaffectez ces contacts.",
+                     {assigned} d'après les initiales. Si ce n'est pas le bon responsable, corrigez \
+                     le fichier et réimportez-le, ou réaffectez {contacts}.",
                     user = mismatch.user
                 )
             })
@@ -403,13 +416,16 @@ fn import_from_reader<R: Read + Send>(
         .map(|column| column.header.clone())
         .collect();
 
-    let users = store.list_users()?;
     let params = json!({
         "file": file_name,
         "default_country": request.default_country.as_str(),
         "create_missing_users": request.create_missing_users,
     });
     let mut session = store.begin_import(&request.actor, params)?;
+    // Read in the import's transaction, which waits for another import to
+    // commit: that import's new users are then known here, and not created
+    // a second time.
+    let users = session.list_users()?;
     let mut resolver = Resolver {
         index: OwnerIndex::new(&users),
         create_missing: request.create_missing_users,

@@ -211,6 +211,9 @@ pub struct RunContext {
 /// One import transaction. Rows arrive in chunks; each chunk is written
 /// with prepared statements (SQLite) or a bulk copy (PostgreSQL).
 pub trait ImportSession {
+    /// Lists the users as this import's transaction sees them. Another
+    /// import that committed before this one began shows its new users.
+    fn list_users(&mut self) -> StoreResult<Vec<User>>;
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User>;
     /// Writes a chunk of rows. A row whose contact number and external id
     /// conflict is skipped and kept for `take_key_conflicts`.

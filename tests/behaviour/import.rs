@@ -602,3 +602,98 @@ fn display_form_with_other_name_warns() {
         );
     });
 }
+
+/// An owner in display form names a user of the base before the import:
+/// a user that `--create-missing-users` creates from another row does not
+/// make it valid, whatever the order of the rows.
+#[test]
+fn display_form_ignores_users_created_by_import() {
+    each_engine(|db| {
+        let text = "Identifiant externe;Nom;Responsable commercial\n\
+                    e1;Un;Jean DUPONT (JD)\n\
+                    e2;Deux;JD\n\
+                    e3;Trois;Jean DUPONT (JD)\n";
+        let path = write_file(db, "owners.csv", text.as_bytes());
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.created_users, ["JD"]);
+        assert_eq!(report.imported, 1);
+        let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 4]);
+        assert!(
+            report.warnings.iter().all(|w| !w.contains("un autre nom")),
+            "{:?}",
+            report.warnings
+        );
+    });
+}
+
+/// An import that waits for another one to commit reads the users once it
+/// holds the write lock, so it finds the owner the other one created
+/// instead of creating it a second time, which fails.
+#[test]
+fn waiting_import_sees_users_created_meanwhile() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["k0,Zéro,,,,,,51100,Reims,FRA,JD,"]);
+        let path = write_file(
+            db,
+            "owners.csv",
+            "Nom;Responsable commercial\nUn;nouveau.responsable\nDeux;nouveau.responsable\n"
+                .as_bytes(),
+        );
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+        let mut first = db
+            .store()
+            .begin_import(&actor(), serde_json::json!({}))
+            .unwrap();
+        first
+            .create_user(&relais::domain::user::NewUser {
+                initials: "NR".into(),
+                login: Some("nouveau.responsable".into()),
+                first_name: String::new(),
+                last_name: "nouveau.responsable".into(),
+                email: None,
+                role: relais::domain::user::UserRole::User,
+                active: true,
+                password_hash: None,
+            })
+            .unwrap();
+
+        let second = std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| import_file(db.store(), &path, &request, &mut |_| {}));
+            // Long enough for the second import to reach its wait on the
+            // first one's write lock.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            first
+                .commit(&relais::storage::ImportCounts::default())
+                .unwrap();
+            waiting.join().unwrap()
+        })
+        .expect("the second import succeeds");
+
+        assert!(second.rejected.is_empty(), "{:?}", second.rejected);
+        assert!(
+            second.created_users.is_empty(),
+            "{:?}",
+            second.created_users
+        );
+        assert_eq!(second.imported, 2);
+        let owner = db
+            .store()
+            .find_user("nouveau.responsable")
+            .unwrap()
+            .unwrap();
+        assert_eq!(owner.initials, "NR");
+    });
+}

@@ -229,6 +229,10 @@ impl CaptureSession<'_> {
 }
 
 impl ImportSession for CaptureSession<'_> {
+    fn list_users(&mut self) -> StoreResult<Vec<User>> {
+        self.store.inner.list_users()
+    }
+
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User> {
         let created = self.store.inner.create_user(user)?;
         self.initials.insert(created.id, created.initials.clone());

@@ -735,6 +735,11 @@ impl<'a> AddressValues<'a> {
 }
 
 impl ImportSession for PgImport {
+    fn list_users(&mut self) -> StoreResult<Vec<User>> {
+        let client = self.client().map_err(Failure::into_store_error)?;
+        users::list(client).map_err(Failure::into_store_error)
+    }
+
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User> {
         let client = self.client().map_err(Failure::into_store_error)?;
         users::create(client, user).map_err(Failure::into_store_error)

@@ -11,12 +11,15 @@
 //! The journal mode belongs to the file, and SQLite leaves WAL mode only
 //! when no other connection has the WAL open. So the switch is tried only
 //! for an empty `contacts` table, without waiting: when another connection,
-//! in this process or another one, is reading the base, the import stays in
-//! WAL mode and readers keep their snapshot. Under the rollback journal,
-//! a process that opens the base during the load waits for its commit, as
-//! for PostgreSQL's first load. The import switches back to WAL as soon as
-//! its transaction ends; should that fail, the next `SqliteStore::open`
-//! does it, since every process opens the base through it.
+//! in this process or another one, has read the base, the import stays in
+//! WAL mode and readers keep their snapshot. Under the rollback journal the
+//! import takes an exclusive lock for its whole transaction, as
+//! PostgreSQL's first load does, because a reader that started during the
+//! load would otherwise hold back its commit. A process that reads the base
+//! meanwhile waits for the commit, up to the busy timeout. The import
+//! switches back to WAL as soon as its transaction ends; should that fail,
+//! the next `SqliteStore::open` does it, since every process opens the base
+//! through it.
 //!
 //! A rollback journal is as atomic as the WAL: a killed import leaves a hot
 //! journal, which the next connection rolls back before reading.
@@ -90,11 +93,13 @@ impl FirstLoad {
             });
         match restored {
             Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
-            Ok(mode) => tracing::warn!(
+            // Info rather than a warning: the next open puts the base
+            // back in WAL mode, and the command line shows warnings.
+            Ok(mode) => tracing::info!(
                 %mode,
                 "the base stays out of WAL mode after an import; the next open restores it"
             ),
-            Err(error) => tracing::warn!(
+            Err(error) => tracing::info!(
                 %error,
                 "switching back to WAL mode after an import failed; the next open restores it"
             ),

@@ -248,10 +248,15 @@ impl SqliteImport {
             first_load: None,
         };
         session.first_load = first_load::enter(&session.conn)?;
-        session
-            .conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(db_error)?;
+        // Under a rollback journal a reader that starts during the load
+        // would hold back its commit, so a first load locks the base out
+        // of readers from the start, as PostgreSQL's does.
+        let begin = if session.first_load.is_some() {
+            "BEGIN EXCLUSIVE"
+        } else {
+            "BEGIN IMMEDIATE"
+        };
+        session.conn.execute_batch(begin).map_err(db_error)?;
         session.open = true;
         session.dropped_indexes = drop_indexes_of_empty_table(&session.conn)?;
         session.batch = batches::insert(&session.conn, BatchKind::Import, &run, None)?;
@@ -462,6 +467,10 @@ fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> 
 }
 
 impl ImportSession for SqliteImport {
+    fn list_users(&mut self) -> StoreResult<Vec<User>> {
+        users::list(&self.conn)
+    }
+
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User> {
         users::create(&self.conn, user)
     }

@@ -106,9 +106,23 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .map_err(not_sqlite)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            first
-                .pragma_update(None, "journal_mode", "WAL")
-                .map_err(db_error)?;
+            // A first import holds the base under a rollback journal and
+            // switches it back when it ends. Until then the switch cannot
+            // take its lock, and SQLite refuses it at once rather than
+            // waiting, so the open goes on in the current mode: the reads
+            // below wait for the import within the busy timeout.
+            match first.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => {}
+                Err(rusqlite::Error::SqliteFailure(failure, _))
+                    if matches!(
+                        failure.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+                {
+                    tracing::debug!("base busy, opened without switching it to WAL mode");
+                }
+                Err(error) => return Err(db_error(error)),
+            }
         }
         migrate(&mut first)?;
         drop(first);
