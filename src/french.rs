@@ -33,14 +33,14 @@ pub const LISTED_POSTAL_CODES: usize = 12;
 
 /// Returns the postal field of a region reassignment for the journal: its
 /// codes separated by `;`, and past [`LISTED_POSTAL_CODES`], the first ones
-/// and the number of the others (`51;02;… et 2 988 autres codes`).
+/// and the number of the others (`51;02;…;98 et 2 988 autres codes`).
 pub fn postal_field_summary(postal: &str) -> String {
     let parts = crate::domain::postal::postal_field_parts(postal);
     if parts.len() <= LISTED_POSTAL_CODES {
         return parts.join(";");
     }
     format!(
-        "{};… et {}",
+        "{} et {}",
         parts[..LISTED_POSTAL_CODES].join(";"),
         plural(
             (parts.len() - LISTED_POSTAL_CODES) as u64,
@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(postal_field_summary("*"), "*");
         assert_eq!(
             postal_field_summary(&codes.join("\n")),
-            "10;11;12;13;14;15;16;17;18;19;20;21;… et 8 autres codes"
+            "10;11;12;13;14;15;16;17;18;19;20;21 et 8 autres codes"
         );
     }
 

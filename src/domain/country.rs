@@ -24,14 +24,25 @@ pub enum CountryError {
     /// An overseas territory given where contacts are selected: its
     /// addresses are stored under `FRA`, so the territory is chosen by its
     /// postal codes instead.
-    #[error(
-        "« {input} » ({name}) est rangé avec la France ; indiquez le pays FRA et le code postal {postal_prefix}"
-    )]
+    #[error("{}", overseas_message(input, name, postal_prefix))]
     FrenchOverseas {
         input: String,
         name: &'static str,
         postal_prefix: &'static str,
     },
+}
+
+/// Explains that a territory's addresses are stored under France, naming
+/// the territory when it was typed by a code (`REU`), and not a second
+/// time when it was typed by its name.
+fn overseas_message(input: &str, name: &str, postal_prefix: &str) -> String {
+    let typed = input.trim();
+    let subject = if typed.to_lowercase() == name.to_lowercase() {
+        format!("les adresses de « {typed} » sont enregistrées")
+    } else {
+        format!("« {typed} » désigne {name}, dont les adresses sont enregistrées")
+    };
+    format!("{subject} avec la France ; indiquez le pays FRA et le code postal {postal_prefix}")
 }
 
 /// Overseas départements and collectivities whose addresses are stored as
@@ -590,7 +601,14 @@ mod tests {
         let message = CountryCode::parse_selection("REU").unwrap_err().to_string();
         assert_eq!(
             message,
-            "« REU » (La Réunion) est rangé avec la France ; indiquez le pays FRA et le code postal 974"
+            "« REU » désigne La Réunion, dont les adresses sont enregistrées avec la France ; indiquez le pays FRA et le code postal 974"
+        );
+        let by_name = CountryCode::parse_selection("Saint-Martin")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            by_name,
+            "les adresses de « Saint-Martin » sont enregistrées avec la France ; indiquez le pays FRA et le code postal 97150"
         );
     }
 

@@ -2,6 +2,7 @@
 //! `first_name`, `full_name`, `active`, and optionally `email` and
 //! `initials`), so that owners given by login resolve on contact import.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -115,11 +116,37 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
                     .is_some_and(|email| email.to_lowercase() == candidate.to_lowercase())
         })
     };
-    let mut report = UserImportReport::default();
-    for record in reader.records() {
-        let record = record.map_err(|error| {
+    // The file is read whole first, so that initials derived for one line
+    // also avoid the logins and e-mails of the lines after it: giving MD to
+    // Marc DUBOIS would otherwise turn away a later user whose login is md,
+    // and contacts owned by « md » would go to Marc DUBOIS.
+    let records = reader
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
             ServiceError::invalid("invalid_file", "file", format!("ligne illisible : {error}"))
         })?;
+    let mut file_names: HashMap<String, u64> = HashMap::new();
+    for record in &records {
+        let line = record.position().map_or(0, |position| position.line());
+        for column in [Some(login_column), email_column] {
+            let value = column.and_then(|i| record.get(i)).unwrap_or("").trim();
+            if !value.is_empty() {
+                file_names.entry(value.to_lowercase()).or_insert(line);
+            }
+        }
+    }
+    // Returns the line of another row of the file whose login or e-mail is
+    // `candidate`.
+    let other_line_named = |candidate: &str, own_line: u64| {
+        file_names
+            .get(&candidate.to_lowercase())
+            .copied()
+            .filter(|line| *line != own_line)
+    };
+
+    let mut report = UserImportReport::default();
+    for record in records {
         let line = record.position().map_or(0, |position| position.line());
         let field = |index: Option<usize>| {
             index
@@ -157,14 +184,24 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         };
         let initials = match field(initials_column) {
             given if !given.is_empty() => match parse_initials(&given) {
-                Ok(initials) => initials,
+                Ok(initials) => {
+                    if let Some(other) = other_line_named(&initials, line) {
+                        report.skipped.push(skip(format!(
+                            "initiales : « {initials} » est l'identifiant ou l'e-mail de la ligne {other}, et la connexion accepte l'un comme l'autre ; choisissez d'autres initiales"
+                        )));
+                        continue;
+                    }
+                    initials
+                }
                 Err(error) => {
                     report.skipped.push(skip(error.to_string()));
                     continue;
                 }
             },
             _ => free_initials(
-                &|candidate| signs_in_as(&users, candidate),
+                &|candidate| {
+                    signs_in_as(&users, candidate) || other_line_named(candidate, line).is_some()
+                },
                 &first_name,
                 &last_name,
                 &login,

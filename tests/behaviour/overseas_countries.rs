@@ -115,7 +115,7 @@ fn overseas_country_in_selection_is_rejected() {
         assert_eq!(error.code(), "overseas_country");
         assert_eq!(
             error.to_string(),
-            "code pays : « REU » (La Réunion) est rangé avec la France ; indiquez le pays FRA et le code postal 974"
+            "code pays : « REU » désigne La Réunion, dont les adresses sont enregistrées avec la France ; indiquez le pays FRA et le code postal 974"
         );
         assert_eq!(snapshot(db), before);
     });

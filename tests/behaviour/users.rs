@@ -42,17 +42,19 @@ fn sign_in_names_never_shared() {
 
 /// A users file goes through the same rule: derived initials step aside
 /// from another user's login, and given initials equal to one are
-/// rejected with the user who signs in with them.
+/// rejected with the line of that login.
 #[test]
 fn users_file_avoids_sign_in_names() {
     each_engine(|db| {
+        add_user(db.store(), &form("QX", "", "qd")).unwrap();
         let path = write_file(
             db,
             "utilisateurs.csv",
             "Identifiant;Prénom;Nom;Initiales\n\
              pm;Zoé;Zèbre;\n\
              pmartin;Pierre;Martin;\n\
-             tgarnier;Thomas;Garnier;PM\n"
+             tgarnier;Thomas;Garnier;PM\n\
+             tquinn;Tom;Quinn;QD\n"
                 .as_bytes(),
         );
 
@@ -61,16 +63,51 @@ fn users_file_avoids_sign_in_names() {
         assert_eq!(report.created, ["ZZ", "PM2"], "{report:?}");
         let martin = db.store().find_user("pmartin").unwrap().unwrap();
         assert_eq!(martin.initials, "PM2");
-        assert_eq!(report.skipped.len(), 1, "{report:?}");
+        assert_eq!(report.skipped.len(), 2, "{report:?}");
+        let existing = &report.skipped[1];
+        assert_eq!(existing.line, 5);
+        assert!(
+            existing.reason.contains("NOUVEAU (QX)"),
+            "{}",
+            existing.reason
+        );
         let skipped = &report.skipped[0];
         assert_eq!(skipped.line, 4);
         assert_eq!(skipped.login, "tgarnier");
         assert!(skipped.reason.contains("« PM »"), "{}", skipped.reason);
-        assert!(
-            skipped.reason.contains("Zoé ZÈBRE (ZZ)"),
-            "{}",
-            skipped.reason
-        );
+        assert!(skipped.reason.contains("ligne 2"), "{}", skipped.reason);
         assert!(db.store().find_user("tgarnier").unwrap().is_none());
+    });
+}
+
+/// Initials derived for one line avoid the logins of the lines after it,
+/// so that every user of the file is created and a contact owned by a
+/// login goes to that login's user.
+#[test]
+fn users_file_avoids_later_logins() {
+    each_engine(|db| {
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "Identifiant;Prénom;Nom;Initiales\n\
+             zz9;Marc;Dubois;\n\
+             md;Paul;Simon;\n\
+             ps;Toto;Tata;\n\
+             x1;Xavier;Yves;PS\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        assert_eq!(report.created, ["MD2", "PS2", "TT"], "{report:?}");
+        let simon = db.store().find_user("md").unwrap().unwrap();
+        assert_eq!(simon.last_name, "Simon");
+        assert_eq!(report.skipped.len(), 1, "{report:?}");
+        assert_eq!(report.skipped[0].line, 5);
+        assert!(
+            report.skipped[0].reason.contains("ligne 4"),
+            "{}",
+            report.skipped[0].reason
+        );
     });
 }
