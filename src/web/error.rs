@@ -129,7 +129,7 @@ impl AppError {
                 "Authentification requise : connectez-vous, ou envoyez un jeton d'API valide dans l'en-tête « Authorization: Bearer … ».".to_string()
             }
             AppError::Forbidden => {
-                "Accès refusé : cette page et cette opération sont réservées aux administrateurs.".to_string()
+                "Accès refusé : cette opération est réservée aux administrateurs.".to_string()
             }
             AppError::CsrfRejected => {
                 "Requête refusée : le formulaire n'a pas été envoyé depuis Relais, ou votre session a expiré. Rechargez la page et recommencez.".to_string()

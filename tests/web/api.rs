@@ -280,6 +280,12 @@ async fn errors_carry_code_message_and_field() {
     assert_eq!(status, 400);
     assert_eq!(bad_id["code"], "invalid_batch_id");
 
+    let (status, zero_id) = get(&app, "/api/v1/batches/0").await;
+    assert_eq!(status, 400);
+    assert_eq!(zero_id["code"], "invalid_batch_id");
+    let message = zero_id["message"].as_str().unwrap();
+    assert!(message.contains("à partir de 1"), "{message}");
+
     let (status, unknown_path) = get(&app, "/api/v1/nothing-here").await;
     assert_eq!(status, 404);
     assert_eq!(unknown_path["code"], "not_found");
