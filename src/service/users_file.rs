@@ -117,9 +117,9 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         })
     };
     // The file is read whole first, so that initials derived for one line
-    // also avoid the logins and e-mails of the lines after it: giving MD to
-    // Marc DUBOIS would otherwise turn away a later user whose login is md,
-    // and contacts owned by « md » would go to Marc DUBOIS.
+    // also avoid the logins and e-mails of the lines after it. Otherwise MD
+    // for Marc DUBOIS would turn away a later user whose login is md, and
+    // contacts owned by « md » would go to Marc DUBOIS.
     let records = reader
         .records()
         .collect::<Result<Vec<_>, _>>()

@@ -17,9 +17,9 @@
 //! PostgreSQL's first load does, because a reader that started during the
 //! load would otherwise hold back its commit. A process that reads the base
 //! meanwhile waits for the commit, up to the busy timeout. The import
-//! switches back to WAL as soon as its transaction ends; should that fail,
-//! the next `SqliteStore::open` does it, since every process opens the base
-//! through it.
+//! switches back to WAL as soon as its transaction ends. Should that fail,
+//! the next `SqliteStore::open` does it, because every process opens the
+//! base through it.
 //!
 //! A rollback journal is as atomic as the WAL: a killed import leaves a hot
 //! journal, which the next connection rolls back before reading.
@@ -128,8 +128,8 @@ mod tests {
         }
     }
 
-    /// A connection of its own, which waits for no lock, so that a read
-    /// the import blocks fails at once.
+    /// Opens a connection of its own that waits for no lock, so that a
+    /// read the import blocks fails at once.
     fn observer(path: &Path) -> rusqlite::Connection {
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.busy_timeout(std::time::Duration::ZERO).unwrap();

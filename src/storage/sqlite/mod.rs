@@ -106,11 +106,11 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .map_err(not_sqlite)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            // A first import holds the base under a rollback journal and
-            // switches it back when it ends. Until then the switch cannot
-            // take its lock, and SQLite refuses it at once rather than
-            // waiting, so the open goes on in the current mode: the reads
-            // below wait for the import within the busy timeout.
+            // A first import runs under a rollback journal and switches the
+            // base back to WAL when it ends. Until then this switch cannot
+            // take its lock, and SQLite rejects it at once rather than
+            // waiting. So the open goes on in the current mode, and the
+            // reads below wait for the import within the busy timeout.
             match first.pragma_update(None, "journal_mode", "WAL") {
                 Ok(()) => {}
                 Err(rusqlite::Error::SqliteFailure(failure, _))
@@ -127,9 +127,9 @@ impl SqliteStore {
         migrate(&mut first)?;
         drop(first);
 
-        // Connections open on demand rather than eight at once: a CLI
-        // command then holds one, which lets an import into an empty base
-        // leave WAL mode (see `first_load`).
+        // Connections open on demand rather than eight at once, so that a
+        // CLI command uses one and an import into an empty base can leave
+        // WAL mode (see `first_load`).
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(0))
