@@ -162,9 +162,13 @@ impl Resolver<'_> {
         if let Some(initials) = display_initials(reference) {
             return match self.index.by_initials.get(&initials.to_lowercase()) {
                 Some(&id) => Ok(Some(id)),
+                // The same words whether or not a later row creates the
+                // user, because display form only names a user that
+                // existed before the import.
                 None => Err(format!(
-                    "responsable « {reference} » inconnu : aucun utilisateur n'a les initiales \
-                     « {initials} » ; corrigez la cellule ou créez l'utilisateur (relais user add)"
+                    "responsable « {reference} » inconnu : aucun utilisateur n'avait les initiales \
+                     « {initials} » avant cet import ; corrigez la cellule, ou créez l'utilisateur \
+                     (relais user add) puis réimportez cette ligne"
                 )),
             };
         }

@@ -626,6 +626,17 @@ fn display_form_ignores_users_created_by_import() {
         assert_eq!(report.imported, 1);
         let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 4]);
+        assert_eq!(
+            report.rejected[0].reason, report.rejected[1].reason,
+            "the same cell gets the same reason on both lines"
+        );
+        assert!(
+            report.rejected[0]
+                .reason
+                .contains("aucun utilisateur n'avait les initiales « JD » avant cet import"),
+            "{}",
+            report.rejected[0].reason
+        );
         assert!(
             report.warnings.iter().all(|w| !w.contains("un autre nom")),
             "{:?}",
