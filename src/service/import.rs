@@ -214,13 +214,7 @@ impl Resolver<'_> {
     /// to that user, since a user renamed since an export keeps the
     /// initials, but the report warns, in case the initials are a typo.
     fn check_display_name(&mut self, reference: &str, id: UserId, line: u64) {
-        if display_initials(reference).is_none() {
-            return;
-        }
-        let Some((name, _)) = reference
-            .strip_suffix(')')
-            .and_then(|inner| inner.rsplit_once('('))
-        else {
+        let Some((name, _)) = display_form(reference) else {
             return;
         };
         let Some((user, user_key)) = self.index.names.get(&id) else {
@@ -294,13 +288,19 @@ impl Resolver<'_> {
 /// Returns the initials of an owner written `Prénom NOM (INITIALES)`: the
 /// text between the last pair of parentheses ending the cell, after a name.
 fn display_initials(reference: &str) -> Option<&str> {
+    display_form(reference).map(|(_, initials)| initials)
+}
+
+/// Splits an owner written `Prénom NOM (INITIALES)` into its name and its
+/// initials, or returns `None` for any other form.
+fn display_form(reference: &str) -> Option<(&str, &str)> {
     let inner = reference.strip_suffix(')')?;
     let (name, initials) = inner.rsplit_once('(')?;
     let initials = initials.trim();
     let valid = !name.trim().is_empty()
         && !initials.is_empty()
         && initials.chars().all(|c| c.is_alphanumeric());
-    valid.then_some(initials)
+    valid.then_some((name, initials))
 }
 
 /// Imports `path`; `progress` receives the bytes read so far.

@@ -104,6 +104,17 @@ pub fn user_form_problems(
     Ok(problems)
 }
 
+/// Returns whether one of `users` signs in with `candidate` as initials,
+/// e-mail or login, ignoring case: the login page accepts all three.
+pub(super) fn signs_in_as(users: &[User], candidate: &str) -> bool {
+    let candidate = candidate.to_lowercase();
+    users.iter().any(|user| {
+        user.initials.to_lowercase() == candidate
+            || user.email.as_deref().map(str::to_lowercase) == Some(candidate.clone())
+            || user.login.as_deref().map(str::to_lowercase) == Some(candidate.clone())
+    })
+}
+
 /// Finds the form's initials, e-mail or login that another user signs in
 /// with under another kind: the login page takes any of the three, so a
 /// login equal to someone's e-mail would let only one of them in.

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::domain::user::{NewUser, User, UserRole, parse_email, parse_initials};
+use crate::domain::user::{NewUser, UserRole, parse_email, parse_initials};
 use crate::storage::Store;
 
 use super::ServiceError;
-use super::users::{UserForm, free_initials, identifier_clashes};
+use super::users::{UserForm, free_initials, identifier_clashes, signs_in_as};
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct UserImportReport {
@@ -99,23 +99,9 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
     let email_column = column(&["email", "e_mail", "courriel"]);
     let initials_column = column(&["initials", "initiales"]);
 
-    // The users of the base and those created so far from the file. The
-    // login page accepts initials, e-mail or login, so derived initials
-    // avoid every one of them, in any case.
+    // The users of the base and those created so far from the file, whose
+    // initials, e-mails and logins derived initials avoid.
     let mut users = store.list_users()?;
-    let signs_in_as = |users: &[User], candidate: &str| {
-        users.iter().any(|user| {
-            user.initials.eq_ignore_ascii_case(candidate)
-                || user
-                    .login
-                    .as_deref()
-                    .is_some_and(|login| login.to_lowercase() == candidate.to_lowercase())
-                || user
-                    .email
-                    .as_deref()
-                    .is_some_and(|email| email.to_lowercase() == candidate.to_lowercase())
-        })
-    };
     // The file is read whole first, so that initials derived for one line
     // also avoid the logins and e-mails of the lines after it. Otherwise MD
     // for Marc DUBOIS would turn away a later user whose login is md, and

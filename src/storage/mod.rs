@@ -211,8 +211,8 @@ pub struct RunContext {
 /// One import transaction. Rows arrive in chunks; each chunk is written
 /// with prepared statements (SQLite) or a bulk copy (PostgreSQL).
 pub trait ImportSession {
-    /// Lists the users as this import's transaction sees them. Another
-    /// import that committed before this one began shows its new users.
+    /// Lists the users visible in this import's transaction, including
+    /// those of another import that committed before this one began.
     fn list_users(&mut self) -> StoreResult<Vec<User>>;
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User>;
     /// Writes a chunk of rows. A row whose contact number and external id

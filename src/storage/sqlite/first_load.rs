@@ -24,9 +24,9 @@
 //! A rollback journal is as atomic as the WAL: a killed import leaves a hot
 //! journal, which the next connection rolls back before reading.
 
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::Connection;
 
-use crate::storage::StoreResult;
+use crate::storage::{StoreError, StoreResult};
 
 use super::db_error;
 use super::pool::BUSY_TIMEOUT;
@@ -60,22 +60,17 @@ pub fn enter(conn: &Connection) -> StoreResult<Option<FirstLoad>> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
     match switched {
         Ok(mode) if mode.eq_ignore_ascii_case("delete") => {
-            // NORMAL, right for WAL, may lose a rollback-journal commit on
-            // power loss; FULL syncs the journal before the base changes.
+            // NORMAL suits WAL but may lose a rollback-journal commit on
+            // power loss, so FULL syncs the journal before the base changes.
             conn.execute_batch("PRAGMA synchronous = FULL")
                 .map_err(db_error)?;
             Ok(Some(FirstLoad { synchronous }))
         }
         Ok(_) => Ok(None),
-        Err(rusqlite::Error::SqliteFailure(failure, _))
-            if matches!(
-                failure.code,
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(error) => Err(db_error(error)),
+        Err(error) => match db_error(error) {
+            StoreError::Busy => Ok(None),
+            other => Err(other),
+        },
     }
 }
 

@@ -111,17 +111,13 @@ impl SqliteStore {
             // take its lock, and SQLite rejects it at once rather than
             // waiting. So the open goes on in the current mode, and the
             // reads below wait for the import within the busy timeout.
-            match first.pragma_update(None, "journal_mode", "WAL") {
-                Ok(()) => {}
-                Err(rusqlite::Error::SqliteFailure(failure, _))
-                    if matches!(
-                        failure.code,
-                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                    ) =>
-                {
-                    tracing::debug!("base busy, opened without switching it to WAL mode");
+            if let Err(error) = first.pragma_update(None, "journal_mode", "WAL") {
+                match db_error(error) {
+                    StoreError::Busy => {
+                        tracing::debug!("base busy, opened without switching it to WAL mode");
+                    }
+                    other => return Err(other),
                 }
-                Err(error) => return Err(db_error(error)),
             }
         }
         migrate(&mut first)?;
