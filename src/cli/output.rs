@@ -106,8 +106,8 @@ pub fn print_user_reassignment(
 }
 
 /// Prints a dry run. `typed_prefixes` are the per-prefix rows as the
-/// postal field named them (`2A` rather than `200` and `201`). The JSON
-/// keeps the store's `per_prefix`, because scripts read it.
+/// postal field named them (`2A` rather than `200` and `201`), in the text
+/// and in the JSON alike.
 pub fn print_region_preview(
     prepared: &PreparedRegionReassignment,
     preview: &RegionPreview,
@@ -118,7 +118,7 @@ pub fn print_region_preview(
         let mut value = json_view::counts(&preview.outcome, None);
         value["to"] = json!(prepared.to.initials);
         value["role"] = json!(prepared.request.roles.as_str());
-        value["per_prefix"] = json!(preview.per_prefix);
+        value["per_prefix"] = json!(typed_prefixes);
         print_json(&value);
         return;
     }

@@ -465,6 +465,38 @@ fn dry_run_labels_corsica_as_typed() {
         for expanded in ["200", "201", "202", "206"] {
             assert!(!text.contains(&format!("  {expanded} — ")), "{text}");
         }
+
+        let output = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--postal",
+                "2A;51;2b",
+                "--dry-run",
+                "--json",
+            ],
+        );
+        let rows: Vec<(String, u64)> = json(&output)["per_prefix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row["prefix"].as_str().unwrap().to_string(),
+                    row["matched"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("2A".to_string(), 1),
+                ("2B".to_string(), 1),
+                ("51".to_string(), 1)
+            ],
+        );
     });
 }
 

@@ -74,6 +74,39 @@ async fn openapi_lists_every_route() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_preview_lists_a_corsican_departement_as_typed() {
+    let app = TestApp::start().await;
+
+    let (status, alone) = post(&app, &format!("{REGION}/preview"), &region_body("2A"), None).await;
+    assert_eq!(status, 200);
+    let in_2a = alone["matched"].as_u64().unwrap();
+    assert!(in_2a > 0, "the demo base has contacts in Corse-du-Sud");
+
+    let (status, preview) = post(
+        &app,
+        &format!("{REGION}/preview"),
+        &region_body("2a;51"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rows: Vec<(&str, u64)> = preview["per_prefix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["prefix"].as_str().unwrap(),
+                row["matched"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let labels: Vec<&str> = rows.iter().map(|(prefix, _)| *prefix).collect();
+    assert_eq!(labels, ["2A", "51"], "{preview}");
+    assert_eq!(rows[0].1, in_2a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn region_preview_equals_the_run() {
     let app = TestApp::start().await;
 

@@ -333,7 +333,7 @@ fn schemas() -> Value {
         "RegionPreview": {
             "type": "object",
             "properties": counts,
-            "description": "Comptes de l'aperçu, plus per_prefix (prefix, matched) et sample (quelques contacts concernés)."
+            "description": "Comptes de l'aperçu, plus per_prefix (prefix, matched ; 2A ou 2B saisi forme une seule ligne) et sample (quelques contacts concernés)."
         },
         "UndoResult": {
             "type": "object",

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::domain::batch::Applied;
 use crate::domain::user::User;
+use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, apply_user_reassignment,
     prepare_region_reassignment, prepare_user_reassignment, preview_user_reassignment,
@@ -137,7 +138,10 @@ pub async fn preview_region(
                 request.role.as_deref(),
             )?;
             let preview = previews.region_preview(store, &prepared)?;
-            Ok(views::region_preview(&prepared, &preview))
+            let typed_prefixes = typed_prefix_counts(&prepared, &preview, |departement| {
+                Ok(previews.region_preview(store, departement)?.outcome.matched)
+            })?;
+            Ok(views::region_preview(&prepared, &preview, &typed_prefixes))
         })
         .await?;
     Ok(Json(value))

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::domain::batch::{Applied, Outcome, UndoResult};
 use crate::domain::history::{HistoryEntry, UserRef};
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
-use crate::storage::RegionPreview;
+use crate::storage::{PrefixCount, RegionPreview};
 
 pub use crate::service::json::counts;
 
@@ -21,10 +21,17 @@ pub fn user_reassignment(
     value
 }
 
-pub fn region_preview(prepared: &PreparedRegionReassignment, preview: &RegionPreview) -> Value {
+/// Body of a region preview. `typed_prefixes` are the per-prefix rows as
+/// the postal field named them: `2A` is one row, not the store's `200` and
+/// `201`.
+pub fn region_preview(
+    prepared: &PreparedRegionReassignment,
+    preview: &RegionPreview,
+    typed_prefixes: &[PrefixCount],
+) -> Value {
     let mut value = counts(&preview.outcome, None);
     add_region_params(&mut value, prepared);
-    value["per_prefix"] = json!(preview.per_prefix);
+    value["per_prefix"] = json!(typed_prefixes);
     value["sample"] = json!(preview.sample);
     value
 }
