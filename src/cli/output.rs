@@ -372,10 +372,7 @@ fn describe_params(batch: &Batch) -> String {
 
 pub fn print_undo(result: &UndoResult, as_json: bool) {
     if as_json {
-        let mut value = json_view::counts(&result.applied.outcome, Some(&result.applied));
-        value["undone_batch"] = json!(result.undone_batch);
-        value["skipped"] = json!(result.skipped);
-        print_json(&value);
+        print_json(&json_view::undo(result));
         return;
     }
     let outcome = &result.applied.outcome;

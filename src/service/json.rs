@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::batch::{Applied, Outcome, UndoPreview};
+use crate::domain::batch::{Applied, Outcome, UndoPreview, UndoResult};
 
 /// Counts of an operation, previewed (`applied` is `None`) or run.
 pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
@@ -20,11 +20,23 @@ pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
     })
 }
 
+/// Result of an undo. `skipped_contacts` repeats `already_owned` under the
+/// name that fits an undo: contacts left as they were on every role,
+/// because their owner changed after the batch.
+pub fn undo(result: &UndoResult) -> Value {
+    let mut value = counts(&result.applied.outcome, Some(&result.applied));
+    value["undone_batch"] = json!(result.undone_batch);
+    value["skipped_contacts"] = json!(result.applied.outcome.already_owned);
+    value["skipped"] = json!(result.skipped);
+    value
+}
+
 /// Returns what undoing a batch would do now: its counts, the contacts given
 /// back to each previous owner, and the entries it would skip.
 pub fn undo_preview(preview: &UndoPreview) -> Value {
     let mut value = counts(&preview.outcome, None);
     value["undone_batch"] = json!(preview.undone_batch);
+    value["skipped_contacts"] = json!(preview.outcome.already_owned);
     value["returns"] = preview
         .returns
         .iter()

@@ -32,7 +32,11 @@ pub enum StoreError {
     #[error("{message}")]
     Rejected { code: &'static str, message: String },
     #[error("{what} introuvable : « {key} »")]
-    NotFound { what: &'static str, key: String },
+    NotFound {
+        code: &'static str,
+        what: &'static str,
+        key: String,
+    },
     /// Another transaction holds a conflicting lock for too long, or the
     /// engine detected a deadlock that retries did not resolve.
     #[error("la base est occupée par une autre opération ; réessayez dans un instant")]
@@ -49,11 +53,29 @@ impl StoreError {
         }
     }
 
+    /// The batch numbered `id` does not exist.
+    pub fn unknown_batch(id: impl ToString) -> StoreError {
+        StoreError::NotFound {
+            code: "unknown_batch",
+            what: "opération",
+            key: id.to_string(),
+        }
+    }
+
+    /// The user numbered `id` does not exist.
+    pub fn unknown_user(id: impl ToString) -> StoreError {
+        StoreError::NotFound {
+            code: "unknown_user",
+            what: "utilisateur",
+            key: id.to_string(),
+        }
+    }
+
     /// Stable English code for the API and scripts.
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Rejected { code, .. } => code,
-            StoreError::NotFound { .. } => "not_found",
+            StoreError::NotFound { code, .. } => code,
             StoreError::Busy => "busy",
             StoreError::Database(_) => "database_error",
         }

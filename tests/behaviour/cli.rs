@@ -580,6 +580,31 @@ fn undo_dry_run_matches_the_undo() {
 }
 
 #[test]
+fn undo_json_names_the_contacts_it_skips() {
+    each_engine(|db| {
+        setup(db);
+        let first = json(&relais(
+            db,
+            &["reassign", "--from", "JD", "--to", "BB", "--json"],
+        ));
+        relais(db, &["reassign", "--from", "BB", "--to", "CC", "--json"]);
+        let batch = first["batch_id"].to_string();
+
+        let dry = json(&relais(db, &["undo", &batch, "--dry-run", "--json"]));
+        let undo = json(&relais(db, &["undo", &batch, "--json"]));
+
+        // Every contact of the first batch has moved on to CC on each of
+        // its roles, so the undo skips all of them.
+        assert_eq!(first["matched"], 2);
+        for value in [&dry, &undo] {
+            assert_eq!(value["changed"], 0, "{value}");
+            assert_eq!(value["skipped_contacts"], 2, "{value}");
+            assert_eq!(value["skipped_contacts"], value["already_owned"]);
+        }
+    });
+}
+
+#[test]
 fn undo_dry_run_marks_deactivated_owner() {
     each_engine(|db| {
         let batch = batch_partly_changed_since(db);

@@ -108,13 +108,13 @@ fn second_undo_restores_nothing() {
 }
 
 #[test]
-fn undo_of_unknown_batch_is_not_found() {
+fn undo_of_unknown_batch_is_an_unknown_batch() {
     each_engine(|db| {
         fixture(db);
 
         let error = undo_batch(db.store(), 999, run()).unwrap_err();
 
-        assert_eq!(error.code(), "not_found");
+        assert_eq!(error.code(), "unknown_batch");
     });
 }
 
@@ -307,6 +307,6 @@ fn undo_preview_rejects_what_undo_rejects() {
 
         assert_eq!(undone.code(), "batch_already_undone");
         assert_eq!(import.code(), "batch_not_undoable");
-        assert_eq!(unknown.code(), "not_found");
+        assert_eq!(unknown.code(), "unknown_batch");
     });
 }

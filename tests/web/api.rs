@@ -412,8 +412,8 @@ async fn undo_preview_matches_the_undo() {
     assert_eq!(again["code"], "batch_already_undone");
     assert_eq!(unknown_status, 404);
     assert_eq!(
-        unknown["code"], "not_found",
-        "the code of an undo of an unknown batch"
+        unknown["code"], "unknown_batch",
+        "an undo of an unknown batch fails as reading the batch does"
     );
 }
 

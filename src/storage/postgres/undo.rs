@@ -38,12 +38,7 @@ pub fn undo(
     if let Some(applied) = batches::replay(client, BatchKind::Undo, run)? {
         return Ok(replayed(applied, target));
     }
-    let not_found = || {
-        Failure::Store(StoreError::NotFound {
-            what: "opération",
-            key: target.to_string(),
-        })
-    };
+    let not_found = || Failure::Store(StoreError::unknown_batch(target));
     batches::get(client, target)?.ok_or_else(not_found)?;
 
     // The undo batch row goes in before the lock on the target, so that a
@@ -213,12 +208,8 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
-    let batch = batches::get(&mut tx, target)?.ok_or_else(|| {
-        Failure::Store(StoreError::NotFound {
-            what: "opération",
-            key: target.to_string(),
-        })
-    })?;
+    let batch = batches::get(&mut tx, target)?
+        .ok_or_else(|| Failure::Store(StoreError::unknown_batch(target)))?;
     if let Some(rejection) = undo_rejection(&batch) {
         return Err(Failure::Store(rejection));
     }

@@ -143,10 +143,7 @@ pub fn set_active(client: &mut impl GenericClient, id: UserId, active: bool) -> 
         &[&id, &active],
     )?;
     if changed == 0 {
-        return Err(Failure::Store(StoreError::NotFound {
-            what: "utilisateur",
-            key: id.to_string(),
-        }));
+        return Err(Failure::Store(StoreError::unknown_user(id)));
     }
     if !active {
         // A deactivated user loses every open session at once, and every

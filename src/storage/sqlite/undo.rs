@@ -26,10 +26,7 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
             skipped: Vec::new(),
         });
     }
-    let batch = batches::get(conn, target)?.ok_or(StoreError::NotFound {
-        what: "opération",
-        key: target.to_string(),
-    })?;
+    let batch = batches::get(conn, target)?.ok_or(StoreError::unknown_batch(target))?;
     if let Some(rejection) = undo_rejection(&batch) {
         return Err(rejection);
     }
@@ -144,10 +141,7 @@ const RESTORABLE: &str = "((h.role = 'commercial' AND c.commercial_owner_id IS h
 /// size of the batch. The caller runs it in one read transaction, so that
 /// the statements see the same data.
 pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
-    let batch = batches::get(conn, target)?.ok_or(StoreError::NotFound {
-        what: "opération",
-        key: target.to_string(),
-    })?;
+    let batch = batches::get(conn, target)?.ok_or(StoreError::unknown_batch(target))?;
     if let Some(rejection) = undo_rejection(&batch) {
         return Err(rejection);
     }

@@ -27,10 +27,7 @@ pub fn create(conn: &Connection, user: &NewUser) -> StoreResult<User> {
     )
     .map_err(db_error)?;
     let id = conn.last_insert_rowid();
-    by_id(conn, id)?.ok_or(StoreError::NotFound {
-        what: "utilisateur",
-        key: id.to_string(),
-    })
+    by_id(conn, id)?.ok_or(StoreError::unknown_user(id))
 }
 
 /// Rejects a duplicate with a message naming the field, before the unique
@@ -119,10 +116,7 @@ pub fn set_active(conn: &Connection, id: UserId, active: bool) -> StoreResult<()
         )
         .map_err(db_error)?;
     if changed == 0 {
-        return Err(StoreError::NotFound {
-            what: "utilisateur",
-            key: id.to_string(),
-        });
+        return Err(StoreError::unknown_user(id));
     }
     if !active {
         // A deactivated user loses every open session at once, and every

@@ -337,7 +337,7 @@ fn schemas() -> Value {
         },
         "UndoResult": {
             "type": "object",
-            "description": "Comptes de l'annulation : changed compte les contacts réaffectés à leur responsable précédent sur au moins un rôle, already_owned les contacts ignorés sur tous leurs rôles. Plus undone_batch et skipped : les entrées d'historique ignorées, une par contact et par rôle, car le responsable a changé depuis l'opération."
+            "description": "Comptes de l'annulation : changed compte les contacts réaffectés à leur responsable précédent sur au moins un rôle, already_owned et skipped_contacts les contacts ignorés sur tous leurs rôles. Plus undone_batch et skipped : les entrées d'historique ignorées, une par contact et par rôle, car le responsable a changé depuis l'opération."
         },
         "UndoPreview": {
             "type": "object",

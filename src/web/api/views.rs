@@ -3,12 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::batch::{Applied, Outcome, UndoResult};
+use crate::domain::batch::{Applied, Outcome};
 use crate::domain::history::{HistoryEntry, UserRef};
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
 use crate::storage::{PrefixCount, RegionPreview};
 
-pub use crate::service::json::counts;
+pub use crate::service::json::{counts, undo};
 
 pub fn user_reassignment(
     prepared: &PreparedUserReassignment,
@@ -47,13 +47,6 @@ fn add_region_params(value: &mut Value, prepared: &PreparedRegionReassignment) {
     value["role"] = json!(prepared.request.roles.as_str());
     value["country"] = json!(prepared.request.country.as_str());
     value["postal"] = prepared.params["postal"].clone();
-}
-
-pub fn undo(result: &UndoResult) -> Value {
-    let mut value = counts(&result.applied.outcome, Some(&result.applied));
-    value["undone_batch"] = json!(result.undone_batch);
-    value["skipped"] = json!(result.skipped);
-    value
 }
 
 fn initials(user: &Option<UserRef>) -> Option<String> {
