@@ -168,6 +168,11 @@ const NAME_ALIASES: &[(&str, &str)] = &[
     ("Sainte-Hélène", "SHN"),
     ("Îles Vierges des États-Unis", "VIR"),
     ("Îles Vierges américaines", "VIR"),
+    // Clipperton has no ISO 3166 code; French law attaches it to the
+    // State, and La Poste gives it the French postal code 98799.
+    ("Clipperton", "FRA"),
+    ("Île de Clipperton", "FRA"),
+    ("Île Clipperton", "FRA"),
 ];
 
 /// Lookup tables from what people type to a position in
@@ -219,14 +224,18 @@ fn insert_name(by_name: &mut HashMap<String, Option<usize>>, name: &str, positio
 
 /// Reduces a country name to the form names are compared in: without
 /// accents, lowercase, with every run of punctuation or spaces (hyphens,
-/// apostrophes, commas, brackets) turned into one space.
+/// apostrophes, commas, brackets) turned into one space, and the usual
+/// abbreviations `St` and `Ste` spelt out (`St-Martin`, `Ste-Lucie`).
 fn name_key(name: &str) -> String {
     let ascii = deunicode::deunicode(name).to_ascii_lowercase();
     let mut key = String::with_capacity(ascii.len());
     for word in ascii.split(|c: char| !c.is_ascii_alphanumeric()) {
-        if word.is_empty() {
-            continue;
-        }
+        let word = match word {
+            "" => continue,
+            "st" => "saint",
+            "ste" => "sainte",
+            word => word,
+        };
         if !key.is_empty() {
             key.push(' ');
         }
@@ -462,6 +471,14 @@ mod tests {
             ("Groenland", "GRL"),
             ("Guadeloupe", "FRA"),
             ("Nouvelle-Calédonie", "NCL"),
+            ("Wallis-et-Futuna", "WLF"),
+            ("Wallis et Futuna", "WLF"),
+            ("St-Martin", "FRA"),
+            ("St Pierre et Miquelon", "FRA"),
+            ("Ste-Lucie", "LCA"),
+            ("St-Marin", "SMR"),
+            ("Clipperton", "FRA"),
+            ("Île de Clipperton", "FRA"),
         ];
         for (input, expected) in cases {
             assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");
@@ -484,6 +501,8 @@ mod tests {
             ("Türkiye", "TUR"),
             ("Turkiye", "TUR"),
             ("Congo", "COG"),
+            ("St Lucia", "LCA"),
+            ("St. Kitts and Nevis", "KNA"),
         ];
         for (input, expected) in cases {
             assert_eq!(parsed(input).as_deref(), Some(expected), "parse({input:?})");

@@ -969,7 +969,7 @@ mod tests {
     fn pacific_codes_need_their_country() {
         let france = CountryCode::france();
         for (input, territory, country) in [
-            ("986", "Wallis et Futuna", "WLF"),
+            ("986", "Wallis-et-Futuna", "WLF"),
             ("51;98714", "Polynésie française", "PYF"),
             ("988", "Nouvelle-Calédonie", "NCL"),
         ] {

@@ -28,7 +28,7 @@ static COUNTRIES: LazyLock<Vec<Country>> = LazyLock::new(|| {
             alpha2,
             alpha3,
             name_en,
-            name_fr,
+            name_fr: super::french_spelling(name_fr),
         },
     )
 });

@@ -142,9 +142,9 @@ fn load_departements() -> Vec<Departement> {
             };
             Departement {
                 code,
-                name,
+                name: super::french_spelling(name),
                 region_code,
-                region_name,
+                region_name: super::french_spelling(region_name),
                 zone,
                 chef_lieu_insee,
                 commune_count,

@@ -14,5 +14,17 @@ pub use communes::{
 pub use countries::{Country, countries, country_by_alpha3};
 pub use departements::{Departement, Zone, departement, departements};
 
+/// Names the source files spell otherwise than French usage, which joins
+/// the words of a collectivity's name with hyphens.
+const FRENCH_SPELLINGS: [(&str, &str); 1] = [("Wallis et Futuna", "Wallis-et-Futuna")];
+
+/// Returns `name` as French usage writes it.
+fn french_spelling(name: &'static str) -> &'static str {
+    FRENCH_SPELLINGS
+        .iter()
+        .find(|(source, _)| *source == name)
+        .map_or(name, |(_, spelling)| spelling)
+}
+
 #[cfg(test)]
 mod tests;

@@ -230,6 +230,7 @@ fn country_by_alpha3_cases() {
         ("BEL", Some(("BE", "Belgique"))),
         ("ABW", Some(("AW", "Aruba"))),
         ("ZWE", Some(("ZW", "Zimbabwe"))),
+        ("WLF", Some(("WF", "Wallis-et-Futuna"))),
         ("fra", None),
         ("XXX", None),
         ("", None),
@@ -238,6 +239,13 @@ fn country_by_alpha3_cases() {
         let found = country_by_alpha3(code).map(|c| (c.alpha2, c.name_fr));
         assert_eq!(found, expected, "country_by_alpha3({code:?})");
     }
+}
+
+#[test]
+fn wallis_and_futuna_is_spelt_with_hyphens() {
+    let departement = departement("986").unwrap();
+    assert_eq!(departement.name, "Wallis-et-Futuna");
+    assert_eq!(departement.region_name, "Wallis-et-Futuna");
 }
 
 #[test]
