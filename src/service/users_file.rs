@@ -42,6 +42,18 @@ fn split_full_name(full_name: &str) -> (String, String) {
     }
 }
 
+/// A line of the users file that passed the checks it needs no other line
+/// for.
+struct Candidate {
+    line: u64,
+    login: String,
+    first_name: String,
+    last_name: String,
+    email: Option<String>,
+    given_initials: Option<String>,
+    active: bool,
+}
+
 pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, ServiceError> {
     let text = std::fs::read(path).map_err(|error| {
         ServiceError::invalid(
@@ -112,27 +124,12 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         .map_err(|error| {
             ServiceError::invalid("invalid_file", "file", format!("ligne illisible : {error}"))
         })?;
-    let mut file_names: HashMap<String, u64> = HashMap::new();
-    for record in &records {
-        let line = record.position().map_or(0, |position| position.line());
-        for column in [Some(login_column), email_column] {
-            let value = column.and_then(|i| record.get(i)).unwrap_or("").trim();
-            if !value.is_empty() {
-                file_names.entry(value.to_lowercase()).or_insert(line);
-            }
-        }
-    }
-    // Returns the line of another row of the file whose login or e-mail is
-    // `candidate`.
-    let other_line_named = |candidate: &str, own_line: u64| {
-        file_names
-            .get(&candidate.to_lowercase())
-            .copied()
-            .filter(|line| *line != own_line)
-    };
-
+    // Lines rejected on their own (no login, a login already in the base,
+    // an invalid e-mail or initials) are set aside first, so that only the
+    // lines that may still be created reserve their login and e-mail.
     let mut report = UserImportReport::default();
-    for record in records {
+    let mut candidates = Vec::with_capacity(records.len());
+    for record in &records {
         let line = record.position().map_or(0, |position| position.line());
         let field = |index: Option<usize>| {
             index
@@ -157,10 +154,6 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
                 .push(skip(format!("un utilisateur « {login} » existe déjà")));
             continue;
         }
-        let (mut first_name, mut last_name) = (field(first_column), field(last_column));
-        if first_name.is_empty() && last_name.is_empty() {
-            (first_name, last_name) = split_full_name(&field(full_column));
-        }
         let email = match parse_email(&field(email_column)) {
             Ok(email) => email,
             Err(error) => {
@@ -168,23 +161,77 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
                 continue;
             }
         };
-        let initials = match field(initials_column) {
-            given if !given.is_empty() => match parse_initials(&given) {
-                Ok(initials) => {
-                    if let Some(other) = other_line_named(&initials, line) {
-                        report.skipped.push(skip(format!(
-                            "initiales : « {initials} » est l'identifiant ou l'e-mail de la ligne {other}, et la connexion accepte l'un comme l'autre ; choisissez d'autres initiales"
-                        )));
-                        continue;
-                    }
-                    initials
-                }
+        let given_initials = match field(initials_column) {
+            given if given.is_empty() => None,
+            given => match parse_initials(&given) {
+                Ok(initials) => Some(initials),
                 Err(error) => {
                     report.skipped.push(skip(error.to_string()));
                     continue;
                 }
             },
-            _ => free_initials(
+        };
+        let (mut first_name, mut last_name) = (field(first_column), field(last_column));
+        if first_name.is_empty() && last_name.is_empty() {
+            (first_name, last_name) = split_full_name(&field(full_column));
+        }
+        candidates.push(Candidate {
+            line,
+            login,
+            first_name,
+            last_name,
+            email,
+            given_initials,
+            active: !matches!(field(active_column).as_str(), "0" | "false" | "non" | "no"),
+        });
+    }
+
+    let mut file_names: HashMap<String, u64> = HashMap::new();
+    for candidate in &candidates {
+        for value in [Some(&candidate.login), candidate.email.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            file_names
+                .entry(value.to_lowercase())
+                .or_insert(candidate.line);
+        }
+    }
+    // Returns the line of another row of the file whose login or e-mail is
+    // `candidate`.
+    let other_line_named = |candidate: &str, own_line: u64| {
+        file_names
+            .get(&candidate.to_lowercase())
+            .copied()
+            .filter(|line| *line != own_line)
+    };
+
+    for candidate in candidates {
+        let Candidate {
+            line,
+            login,
+            first_name,
+            last_name,
+            email,
+            given_initials,
+            active,
+        } = candidate;
+        let skip = |reason: String| SkippedUser {
+            line,
+            login: login.clone(),
+            reason,
+        };
+        let initials = match given_initials {
+            Some(initials) => {
+                if let Some(other) = other_line_named(&initials, line) {
+                    report.skipped.push(skip(format!(
+                        "initiales : « {initials} » est l'identifiant ou l'e-mail de la ligne {other}, et la connexion accepte l'un comme l'autre ; choisissez d'autres initiales"
+                    )));
+                    continue;
+                }
+                initials
+            }
+            None => free_initials(
                 &|candidate| {
                     signs_in_as(&users, candidate) || other_line_named(candidate, line).is_some()
                 },
@@ -203,7 +250,6 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             report.skipped.push(skip(message));
             continue;
         }
-        let active = !matches!(field(active_column).as_str(), "0" | "false" | "non" | "no");
         let user = store.create_user(&NewUser {
             initials,
             login: Some(login.clone()),
@@ -226,6 +272,7 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             Err(error) => report.skipped.push(skip(error.to_string())),
         }
     }
+    report.skipped.sort_by_key(|skipped| skipped.line);
     tracing::info!(
         users.created = report.created.len(),
         users.skipped = report.skipped.len(),

@@ -111,3 +111,30 @@ fn users_file_avoids_later_logins() {
         );
     });
 }
+
+/// A line rejected on its own, here for its e-mail, creates no user, so
+/// its login is free for the initials of another line.
+#[test]
+fn users_file_rejected_line_reserves_nothing() {
+    each_engine(|db| {
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "Identifiant;Prénom;Nom;E-mail\n\
+             zz9;Marc;Dubois;\n\
+             md;Paul;Simon;pas-une-adresse\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        assert_eq!(report.created, ["MD"], "{report:?}");
+        let skipped: Vec<u64> = report.skipped.iter().map(|s| s.line).collect();
+        assert_eq!(skipped, [3], "{report:?}");
+        assert_eq!(
+            db.store().find_user("md").unwrap().unwrap().last_name,
+            "Dubois",
+            "md signs in as Marc DUBOIS's initials"
+        );
+    });
+}
