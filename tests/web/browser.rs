@@ -491,6 +491,59 @@ async fn region_reassignment_and_undo_in_browser() {
     client.clone().close().await.unwrap();
 }
 
+/// Revoking a token cannot be undone, so the first click only opens the
+/// confirming form, and the token stays valid until it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_revocation_asks_for_confirmation() {
+    let Some(browser) = open_browser("token_revocation_asks_for_confirmation").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+    let ursule = app.store.find_user("QU").unwrap().unwrap();
+    let token = app.store.list_api_tokens(Some(ursule.id)).unwrap()[0].id;
+    let revoked = || {
+        app.store.list_api_tokens(Some(ursule.id)).unwrap()[0]
+            .revoked_at
+            .is_some()
+    };
+
+    login(client, &app, "QA").await;
+    client.goto(&app.url("/admin/users")).await.unwrap();
+    let confirm = client
+        .find(Locator::Css(&format!(
+            "form[action='/admin/users/tokens/{token}/revoke'] button[type=submit]"
+        )))
+        .await
+        .unwrap();
+    assert!(!confirm.is_displayed().await.unwrap(), "hidden until asked");
+
+    client
+        .find(Locator::Css(&format!(
+            "summary[aria-label^='Révoquer le jeton n° {token} ']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        confirm.is_displayed().await.unwrap(),
+        "shown after the first click"
+    );
+    assert_accessible(client, "users-confirm-revocation").await;
+    assert!(!revoked(), "the first click revokes nothing");
+
+    confirm.click().await.unwrap();
+    wait_for_html(client, "main", "the users page after revocation", |html| {
+        html.contains("révoqué le")
+    })
+    .await;
+    assert!(revoked());
+
+    client.clone().close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_screen_passes_axe() {
     let Some(browser) = open_browser("every_screen_passes_axe").await else {
