@@ -1081,6 +1081,47 @@ async fn stale_form_does_not_run_again() {
     assert_eq!(app.batch_count(), batches_before + 1);
 }
 
+/// The operation done since the form was shown is found however many
+/// batches came after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_form_is_checked_past_many_batches() {
+    use relais::domain::batch::Actor;
+    use relais::service::reassign::{RunContextInput, undo_batch};
+
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    let stale = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let done = app.store.list_batches(1, 0).unwrap().remove(0);
+    // Each undo of the previous undo is a batch of its own: 250 of them
+    // push the batch done above past the first page of the journal.
+    let other = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &other, "QU", "51").await;
+    let mut last = app.store.list_batches(1, 0).unwrap().remove(0).id;
+    for _ in 0..250 {
+        let run = RunContextInput {
+            actor: Actor::system("tests"),
+            idempotency_key: None,
+        };
+        last = undo_batch(app.store.as_ref(), last, run)
+            .unwrap()
+            .applied
+            .batch_id
+            .unwrap();
+    }
+    let batches_before = app.batch_count();
+
+    let response = submit_region(&app, &client, &stale, "QT", "51").await;
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/admin/batches/{}/result?note=done_since", done.id).as_str()
+    );
+    assert_eq!(app.batch_count(), batches_before, "no new batch");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_confirmation_details_a_large_batch() {
     use relais::domain::batch::Actor;

@@ -27,11 +27,9 @@ use super::layout::Layout;
 use super::render;
 use super::views::{CountsView, RunResultPage, result_lead};
 
-/// Maximum batches read, newest first, when looking for one done since a
+/// Batches read per query, newest first, when looking for one done since a
 /// form was shown.
-// NOTE: a form shown before more than this many newer batches is checked
-// against these only, so an older duplicate would run again.
-const RECENT_BATCHES: u32 = 200;
+const BATCH_PAGE: u32 = 200;
 
 /// Reason the result page shows a batch that this request did not run.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -73,13 +71,25 @@ pub fn done_since(
     let Some(last_batch) = last_batch else {
         return Ok(None);
     };
-    let found = store
-        .list_batches(RECENT_BATCHES, 0)?
-        .into_iter()
-        .take_while(|batch| batch.id > last_batch)
-        .find(|batch| batch.kind == kind && batch.params == *params)
-        .map(|batch| batch.id);
-    Ok(found)
+    // Pages go back until a batch the form already knew. A batch committed
+    // meanwhile shifts the pages by one, so a batch may be read twice but
+    // none is missed.
+    let mut offset = 0;
+    loop {
+        let page = store.list_batches(BATCH_PAGE, offset)?;
+        for batch in &page {
+            if batch.id <= last_batch {
+                return Ok(None);
+            }
+            if batch.kind == kind && batch.params == *params {
+                return Ok(Some(batch.id));
+            }
+        }
+        if page.len() < BATCH_PAGE as usize {
+            return Ok(None);
+        }
+        offset += BATCH_PAGE;
+    }
 }
 
 /// Returns the redirect to the result page of a run that recorded a
