@@ -57,6 +57,91 @@ pub struct ContactInput {
     pub pro: AddressInput,
 }
 
+/// A part of a contact an import file may leave out. An import keeps the
+/// stored value of every part its file has no column for, so that a file
+/// with a few columns updates those and nothing else. The postal code and
+/// the country of an address are one part, since the normalised code that
+/// selections match depends on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContactPart {
+    Civility,
+    FirstName,
+    LastName,
+    Company,
+    Email,
+    Phone,
+    CommercialOwner,
+    TechnicalOwner,
+    PersoLine1,
+    PersoLine2,
+    PersoPostal,
+    PersoCity,
+    ProLine1,
+    ProLine2,
+    ProPostal,
+    ProCity,
+}
+
+impl ContactPart {
+    pub const ALL: [ContactPart; 16] = [
+        ContactPart::Civility,
+        ContactPart::FirstName,
+        ContactPart::LastName,
+        ContactPart::Company,
+        ContactPart::Email,
+        ContactPart::Phone,
+        ContactPart::CommercialOwner,
+        ContactPart::TechnicalOwner,
+        ContactPart::PersoLine1,
+        ContactPart::PersoLine2,
+        ContactPart::PersoPostal,
+        ContactPart::PersoCity,
+        ContactPart::ProLine1,
+        ContactPart::ProLine2,
+        ContactPart::ProPostal,
+        ContactPart::ProCity,
+    ];
+
+    /// The parts of the personal address, then those of the professional
+    /// one.
+    pub const ADDRESSES: [[ContactPart; 4]; 2] = [
+        [
+            ContactPart::PersoLine1,
+            ContactPart::PersoLine2,
+            ContactPart::PersoPostal,
+            ContactPart::PersoCity,
+        ],
+        [
+            ContactPart::ProLine1,
+            ContactPart::ProLine2,
+            ContactPart::ProPostal,
+            ContactPart::ProCity,
+        ],
+    ];
+
+    /// French name, as the import report lists the parts a file left out.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            ContactPart::Civility => "civilité",
+            ContactPart::FirstName => "prénom",
+            ContactPart::LastName => "nom",
+            ContactPart::Company => "société",
+            ContactPart::Email => "e-mail",
+            ContactPart::Phone => "téléphone",
+            ContactPart::CommercialOwner => "responsable commercial",
+            ContactPart::TechnicalOwner => "responsable technique",
+            ContactPart::PersoLine1 => "adresse perso, ligne 1",
+            ContactPart::PersoLine2 => "adresse perso, ligne 2",
+            ContactPart::PersoPostal => "code postal et pays perso",
+            ContactPart::PersoCity => "ville perso",
+            ContactPart::ProLine1 => "adresse pro, ligne 1",
+            ContactPart::ProLine2 => "adresse pro, ligne 2",
+            ContactPart::ProPostal => "code postal et pays pro",
+            ContactPart::ProCity => "ville pro",
+        }
+    }
+}
+
 /// Owner role of a contact that an operation reads or writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

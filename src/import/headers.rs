@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::ImportError;
+use crate::domain::contact::ContactPart;
 
 /// A contact field that an import column can fill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +80,30 @@ impl Field {
             Field::ProCity => "ville pro",
             Field::ProCountry => "pays pro",
         }
+    }
+
+    /// The part of a contact the field fills, `None` for the keys that
+    /// name the contact.
+    pub fn part(self) -> Option<ContactPart> {
+        Some(match self {
+            Field::ContactId | Field::ExternalId => return None,
+            Field::Civility => ContactPart::Civility,
+            Field::FirstName => ContactPart::FirstName,
+            Field::LastName => ContactPart::LastName,
+            Field::Company => ContactPart::Company,
+            Field::Email => ContactPart::Email,
+            Field::Phone => ContactPart::Phone,
+            Field::CommercialOwner => ContactPart::CommercialOwner,
+            Field::TechnicalOwner => ContactPart::TechnicalOwner,
+            Field::PersoLine1 => ContactPart::PersoLine1,
+            Field::PersoLine2 => ContactPart::PersoLine2,
+            Field::PersoPostalCode | Field::PersoCountry => ContactPart::PersoPostal,
+            Field::PersoCity => ContactPart::PersoCity,
+            Field::ProLine1 => ContactPart::ProLine1,
+            Field::ProLine2 => ContactPart::ProLine2,
+            Field::ProPostalCode | Field::ProCountry => ContactPart::ProPostal,
+            Field::ProCity => ContactPart::ProCity,
+        })
     }
 }
 

@@ -170,7 +170,17 @@ fn build_contact(
     ]
     .iter()
     .any(|value| !value.is_empty());
-    if !identified {
+    // A file with none of these columns only updates stored contacts, so
+    // its rows need a key instead; the import rejects a key that names no
+    // stored contact.
+    let file_names_contacts = columns.iter().any(|column| {
+        matches!(
+            column.field,
+            Some(Field::LastName | Field::FirstName | Field::Company | Field::Email | Field::Phone)
+        )
+    });
+    let keyed = contact.contact_id.is_some() || contact.external_id.is_some();
+    if !identified && (file_names_contacts || !keyed) {
         return Err(RowRejection {
             line,
             column: String::new(),

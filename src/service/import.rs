@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::batch::{Actor, BatchId};
+use crate::domain::contact::ContactPart;
 use crate::domain::country::CountryCode;
 use crate::domain::user::{NewUser, User, UserId, UserRole};
 use crate::import::{
@@ -425,7 +426,18 @@ fn import_from_reader<R: Read + Send>(
         "default_country": request.default_country.as_str(),
         "create_missing_users": request.create_missing_users,
     });
+    // A file updates only the parts of a stored contact it has columns for.
+    let left_out: Vec<ContactPart> = ContactPart::ALL
+        .into_iter()
+        .filter(|part| {
+            !rows
+                .columns()
+                .iter()
+                .any(|column| column.field.and_then(Field::part) == Some(*part))
+        })
+        .collect();
     let mut session = store.begin_import(&request.actor, params)?;
+    session.keep_stored(&left_out);
     // Read in the import's transaction, which waits for another import to
     // commit: that import's new users are then known here, and not created
     // a second time.
@@ -472,6 +484,11 @@ fn import_from_reader<R: Read + Send>(
     // that chunk rejected while reading.
     rejected.sort_by_key(|rejection| rejection.line);
     let mut warnings = warnings;
+    if totals.updated + totals.unchanged > 0
+        && let Some(note) = left_out_note(&left_out)
+    {
+        warnings.push(note);
+    }
     warnings.extend(resolver.name_mismatch_warnings());
     let created_users = resolver.created;
 
@@ -495,6 +512,32 @@ fn import_from_reader<R: Read + Send>(
         ignored_columns,
         warnings,
     })
+}
+
+/// Tells which parts of the contacts already stored the file left as they
+/// were, having no column for them.
+fn left_out_note(left_out: &[ContactPart]) -> Option<String> {
+    // A whole address left out is named as one.
+    let whole: Vec<(&[ContactPart; 4], &str)> = ContactPart::ADDRESSES
+        .iter()
+        .zip(["adresse perso", "adresse pro"])
+        .filter(|(parts, _)| parts.iter().all(|part| left_out.contains(part)))
+        .collect();
+    let mut labels: Vec<&str> = left_out
+        .iter()
+        .filter(|part| !whole.iter().any(|(parts, _)| parts.contains(part)))
+        .map(|part| part.label_fr())
+        .collect();
+    labels.extend(whole.iter().map(|(_, label)| *label));
+    let (last, others) = labels.split_last()?;
+    let list = if others.is_empty() {
+        (*last).to_string()
+    } else {
+        format!("{} et {last}", others.join(", "))
+    };
+    Some(format!(
+        "le fichier n'a pas de colonne pour : {list} ; les contacts déjà enregistrés les gardent tels quels"
+    ))
 }
 
 /// Moves the key conflicts of the chunks written so far to `rejected`.
@@ -544,6 +587,14 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
             format!(
                 "le contact n° {number} a l'identifiant externe « {stored} » : \
                  indiquez cet identifiant externe sur la ligne, ou videz le n° Relais"
+            ),
+        ),
+        KeyConflictKind::UnknownExternalId => (
+            headers.external_id.clone(),
+            format!(
+                "aucun contact n'a l'identifiant externe « {external_id} », et le fichier n'a \
+                 pas de colonne nom, prénom, société, e-mail ni téléphone pour en créer un : \
+                 vérifiez l'identifiant, ou ajoutez au moins le nom"
             ),
         ),
         KeyConflictKind::ExternalIdOfOtherNumber { stored_number } => (

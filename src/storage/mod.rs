@@ -16,8 +16,8 @@ use crate::domain::batch::{
     Actor, Applied, Batch, BatchId, BatchKind, Outcome, OwnerReturn, RegionReassignment,
     UndoPreview, UndoResult, UserReassignment,
 };
-use crate::domain::contact::ContactId;
 use crate::domain::contact::Role;
+use crate::domain::contact::{ContactId, ContactPart};
 use crate::domain::history::HistoryEntry;
 use crate::domain::search::fold_for_search;
 use crate::domain::user::{NewUser, User, UserId};
@@ -126,6 +126,77 @@ pub(crate) fn undo_rejection(batch: &Batch) -> Option<StoreError> {
             "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
         ),
     ))
+}
+
+/// Stored columns an import writes, in the order both engines write them.
+pub(crate) const IMPORT_WRITTEN_COLUMNS: [&str; 20] = [
+    "civility",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "commercial_owner_id",
+    "technical_owner_id",
+    "perso_line1",
+    "perso_line2",
+    "perso_postal_code",
+    "perso_postal_norm",
+    "perso_city",
+    "perso_country",
+    "pro_line1",
+    "pro_line2",
+    "pro_postal_code",
+    "pro_postal_norm",
+    "pro_city",
+    "pro_country",
+];
+
+/// Tells whether an import that keeps `kept` as stored only updates
+/// contacts: its file has no column that names a contact, so a row that
+/// names no stored contact would create one with no name.
+pub(crate) fn updates_only(kept: &[ContactPart]) -> bool {
+    [
+        ContactPart::LastName,
+        ContactPart::FirstName,
+        ContactPart::Company,
+        ContactPart::Email,
+        ContactPart::Phone,
+    ]
+    .iter()
+    .all(|part| kept.contains(part))
+}
+
+/// Positions in [`IMPORT_WRITTEN_COLUMNS`] of the columns that hold `parts`.
+pub(crate) fn part_column_indexes(parts: &[ContactPart]) -> Vec<usize> {
+    let mut indexes: Vec<usize> = parts
+        .iter()
+        .flat_map(|part| -> &'static [usize] {
+            match part {
+                ContactPart::Civility => &[0],
+                ContactPart::FirstName => &[1],
+                ContactPart::LastName => &[2],
+                ContactPart::Company => &[3],
+                ContactPart::Email => &[4],
+                ContactPart::Phone => &[5],
+                ContactPart::CommercialOwner => &[6],
+                ContactPart::TechnicalOwner => &[7],
+                ContactPart::PersoLine1 => &[8],
+                ContactPart::PersoLine2 => &[9],
+                // Code as entered, normalised code, country.
+                ContactPart::PersoPostal => &[10, 11, 13],
+                ContactPart::PersoCity => &[12],
+                ContactPart::ProLine1 => &[14],
+                ContactPart::ProLine2 => &[15],
+                ContactPart::ProPostal => &[16, 17, 19],
+                ContactPart::ProCity => &[18],
+            }
+        })
+        .copied()
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
 }
 
 /// The storage interface. Implementations are cheap to share between
@@ -237,6 +308,10 @@ pub trait ImportSession {
     /// those of another import that committed before this one began.
     fn list_users(&mut self) -> StoreResult<Vec<User>>;
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User>;
+    /// Makes the rows written after this call keep the stored value of
+    /// `parts` in the contacts they update: the file has no column for them.
+    /// New contacts get the rows' values, empty for those parts.
+    fn keep_stored(&mut self, parts: &[ContactPart]);
     /// Writes a chunk of rows. A row whose contact number and external id
     /// conflict is skipped and kept for `take_key_conflicts`.
     fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts>;

@@ -99,6 +99,9 @@ pub enum KeyConflictKind {
     OtherExternalId { stored: String },
     /// The row's external id belongs to a contact with another number.
     ExternalIdOfOtherNumber { stored_number: i64 },
+    /// No stored contact has the row's external id, and the file has no
+    /// column that names a contact, so the row cannot create one.
+    UnknownExternalId,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

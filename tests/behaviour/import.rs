@@ -708,3 +708,122 @@ fn waiting_import_sees_users_created_meanwhile() {
         assert_eq!(owner.initials, "NR");
     });
 }
+
+/// A file with a few columns, as an administrator cuts one down in Excel,
+/// updates those fields and leaves every other one as it was.
+#[test]
+fn file_with_few_columns_updates_only_those() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &["w1,Hélène,Élodie,Société Générale,51100,Reims,FRA,2100,Saint-Quentin,FRA,JD,BB"],
+        );
+        let before = contact(db, "w1");
+
+        let report = import_bytes(
+            db,
+            "part.csv",
+            "Identifiant externe;Nom;Responsable commercial\nw1;Martin;CC\n".as_bytes(),
+        );
+
+        assert_eq!((report.imported, report.updated), (0, 1), "{report:?}");
+        assert!(
+            report.warnings.iter().any(|warning| warning.contains(
+                "pas de colonne pour : civilité, prénom, société, e-mail, téléphone, responsable technique, adresse perso et adresse pro ; les contacts déjà enregistrés les gardent"
+            )),
+            "{:?}",
+            report.warnings
+        );
+        let after = contact(db, "w1");
+        assert_eq!(after.last_name, "Martin");
+        assert_eq!(after.first_name, before.first_name);
+        assert_eq!(after.company, before.company);
+        assert_eq!(after.perso, before.perso);
+        assert_eq!(after.pro, before.pro);
+        assert_eq!(owners(db, "w1"), (Some("CC".into()), Some("BB".into())));
+        assert_eq!(
+            moves(db, "w1"),
+            [("commercial".into(), Some("JD".into()), Some("CC".into()))]
+        );
+
+        // One column of an address leaves the rest of it as it was.
+        let report = import_bytes(
+            db,
+            "city.csv",
+            "Identifiant externe;Ville pro\nw1;SAINT-QUENTIN\n".as_bytes(),
+        );
+        assert_eq!(report.updated, 1, "{report:?}");
+        assert!(
+            report.warnings.iter().any(|warning| warning.contains(
+                "adresse pro, ligne 1, adresse pro, ligne 2, code postal et pays pro et adresse perso ;"
+            )),
+            "{:?}",
+            report.warnings
+        );
+        let moved = contact(db, "w1");
+        assert_eq!(moved.pro.city, "SAINT-QUENTIN");
+        assert_eq!(
+            (&moved.pro.postal_code, &moved.pro.country, &moved.perso),
+            (&before.pro.postal_code, &before.pro.country, &before.perso)
+        );
+        assert_eq!(moved.last_name, "Martin");
+
+        // Relais's own numbers, without the names they are usually checked
+        // against, name a contact that has no external id.
+        import_rows(db, &[",Sans,Clé,Gamma,,,,51100,Reims,FRA,JD,BB"]);
+        let numbered = all_contacts(db)
+            .into_iter()
+            .find(|contact| contact.last_name == "Sans")
+            .unwrap();
+        let report = import_bytes(
+            db,
+            "numbers.csv",
+            format!("N° Relais;Responsable technique\n{};DD\n", numbered.id).as_bytes(),
+        );
+
+        assert_eq!(report.updated, 1, "{report:?}");
+        let last = all_contacts(db)
+            .into_iter()
+            .find(|contact| contact.id == numbered.id)
+            .unwrap();
+        assert_eq!(
+            last.technical_owner
+                .as_ref()
+                .map(|user| user.initials.as_str()),
+            Some("DD")
+        );
+        assert_eq!(
+            (&last.first_name, &last.company, &last.pro),
+            (&numbered.first_name, &numbered.company, &numbered.pro)
+        );
+
+        // A file that names no contact only updates: an external id that no
+        // contact has is rejected rather than made a contact with no name.
+        let count = db.store().count_contacts().unwrap();
+        let report = import_bytes(
+            db,
+            "owners.csv",
+            "Identifiant externe;Responsable commercial
+w1;JD
+inconnu;JD
+"
+            .as_bytes(),
+        );
+
+        assert_eq!((report.imported, report.updated), (0, 1), "{report:?}");
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(report.rejected[0].line, 3);
+        assert_eq!(report.rejected[0].column, "Identifiant externe");
+        assert!(
+            report.rejected[0]
+                .reason
+                .starts_with("aucun contact n'a l'identifiant externe « inconnu »"),
+            "{}",
+            report.rejected[0].reason
+        );
+        assert_eq!(db.store().count_contacts().unwrap(), count);
+        assert_eq!(owners(db, "w1"), (Some("JD".into()), Some("BB".into())));
+        assert_eq!(contact(db, "w1").first_name, before.first_name);
+    });
+}

@@ -17,7 +17,7 @@ use relais::domain::batch::{
     Actor, Applied, Batch, BatchId, Outcome, RegionReassignment, UndoPreview, UndoResult,
     UserReassignment,
 };
-use relais::domain::contact::{AddressInput, ContactId};
+use relais::domain::contact::{AddressInput, ContactId, ContactPart};
 use relais::domain::history::HistoryEntry;
 use relais::domain::user::{NewUser, User, UserId};
 use relais::service::demo::fill_demo;
@@ -229,6 +229,9 @@ impl CaptureSession<'_> {
 }
 
 impl ImportSession for CaptureSession<'_> {
+    /// The demo generator writes every part of every contact.
+    fn keep_stored(&mut self, _parts: &[ContactPart]) {}
+
     fn list_users(&mut self) -> StoreResult<Vec<User>> {
         self.store.inner.list_users()
     }

@@ -33,12 +33,15 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 
 use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
-use crate::domain::contact::{AddressInput, Role};
+use crate::domain::contact::{AddressInput, ContactPart, Role};
 use crate::domain::history::HistoryKind;
 use crate::domain::user::{NewUser, User};
+// The stored columns an import writes, in the order the staging table and
+// `write_row` use.
+use crate::storage::IMPORT_WRITTEN_COLUMNS as WRITTEN_COLUMNS;
 use crate::storage::{
     ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
-    StoreError, StoreResult,
+    StoreError, StoreResult, part_column_indexes,
 };
 
 use super::batches::{self, Start};
@@ -53,31 +56,6 @@ use super::{Failure, PgResult, store_error, users};
 /// same new external id would otherwise collide on its unique constraint.
 /// The value is arbitrary; only Relais uses it.
 const IMPORT_LOCK: i64 = 0x5245_4c41_4953_0002;
-
-/// Stored columns an import writes, in the order the staging table and
-/// `write_row` use.
-const WRITTEN_COLUMNS: [&str; 20] = [
-    "civility",
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "phone",
-    "commercial_owner_id",
-    "technical_owner_id",
-    "perso_line1",
-    "perso_line2",
-    "perso_postal_code",
-    "perso_postal_norm",
-    "perso_city",
-    "perso_country",
-    "pro_line1",
-    "pro_line2",
-    "pro_postal_code",
-    "pro_postal_norm",
-    "pro_city",
-    "pro_country",
-];
 
 /// The staging table receives each chunk as it is. `position` is the
 /// row's index in the chunk and orders its rows, and `stored_id` is filled
@@ -253,6 +231,11 @@ pub struct PgImport {
     inserted_since_analyse: u64,
     /// Rows skipped since the last `take_key_conflicts`.
     key_conflicts: Vec<KeyConflict>,
+    /// Columns an update leaves as stored, because the file has no column
+    /// for them.
+    kept: Vec<&'static str>,
+    /// Set when the file names no contact: rows then only update.
+    updates_only: bool,
 }
 
 impl PgImport {
@@ -274,6 +257,8 @@ impl PgImport {
             analysed_rows: 0,
             inserted_since_analyse: 0,
             key_conflicts: Vec::new(),
+            kept: Vec::new(),
+            updates_only: false,
         };
         let run = RunContext {
             actor: actor.clone(),
@@ -432,6 +417,7 @@ impl PgImport {
                 "unknown_number" => KeyConflictKind::UnknownNumber,
                 "other_names" => KeyConflictKind::OtherNames,
                 "other_external_id" => KeyConflictKind::OtherExternalId { stored: value },
+                "unknown_external_id" => KeyConflictKind::UnknownExternalId,
                 _ => KeyConflictKind::ExternalIdOfOtherNumber {
                     stored_number: value.parse().unwrap_or_default(),
                 },
@@ -449,6 +435,29 @@ impl PgImport {
     }
 
     fn write_chunk(&mut self, chunk: &[ContactWrite], keys: ChunkKeys) -> PgResult<ImportCounts> {
+        // Names the file has no column for are not compared; with none,
+        // the number alone names the contact.
+        let same_names = ["last_name", "first_name", "company"]
+            .into_iter()
+            .filter(|column| !self.kept.contains(column))
+            .map(|column| format!("c.{column} = s.{column}"))
+            .chain(std::iter::once("true".to_string()))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let keep_stored = (!self.kept.is_empty()).then(|| {
+            format!(
+                "UPDATE import_staging s SET ({columns}) = ({stored})
+                 FROM contacts c WHERE c.id = s.stored_id",
+                columns = self.kept.join(", "),
+                stored = self
+                    .kept
+                    .iter()
+                    .map(|column| format!("c.{column}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        });
+        let updates_only = self.updates_only;
         self.refresh_statistics()?;
         self.staged_any = true;
         self.copy_chunk(chunk)?;
@@ -485,25 +494,33 @@ impl PgImport {
                 &[],
             )?;
             client.execute(
-                "UPDATE import_staging s
+                &format!(
+                    "UPDATE import_staging s
                  SET (stored_id, conflict, conflict_value) = (
                      SELECT CASE WHEN c.id IS NOT NULL AND c.external_id IS NULL
-                                      AND c.last_name = s.last_name
-                                      AND c.first_name = s.first_name
-                                      AND c.company = s.company
+                                      AND {same_names}
                                  THEN c.id END,
                             CASE WHEN c.id IS NULL THEN 'unknown_number'
                                  WHEN c.external_id IS NOT NULL THEN 'other_external_id'
-                                 WHEN c.last_name <> s.last_name OR c.first_name <> s.first_name
-                                      OR c.company <> s.company THEN 'other_names'
+                                 WHEN NOT ({same_names}) THEN 'other_names'
                             END,
                             c.external_id
                      FROM (SELECT 1) AS one
                      LEFT JOIN contacts c ON c.id = s.contact_id
                  )
-                 WHERE s.contact_id IS NOT NULL AND s.stored_id IS NULL",
+                 WHERE s.contact_id IS NOT NULL AND s.stored_id IS NULL"
+                ),
                 &[],
             )?;
+        }
+        if updates_only {
+            client.execute(
+                "UPDATE import_staging SET conflict = 'unknown_external_id'
+                 WHERE stored_id IS NULL AND conflict IS NULL",
+                &[],
+            )?;
+        }
+        if keys.contact_numbers || updates_only {
             let conflicts = client.query(
                 "DELETE FROM import_staging WHERE conflict IS NOT NULL
                  RETURNING position, conflict, conflict_value",
@@ -526,6 +543,12 @@ impl PgImport {
              ) AS locked",
             &[],
         )?;
+        // Parts the file leaves out take the stored values, read under the
+        // lock, so that the comparisons and the update below leave them
+        // as they are.
+        if let Some(keep_stored) = &keep_stored {
+            client.execute(keep_stored, &[])?;
+        }
 
         client.execute(
             &format!(
@@ -735,6 +758,14 @@ impl<'a> AddressValues<'a> {
 }
 
 impl ImportSession for PgImport {
+    fn keep_stored(&mut self, parts: &[ContactPart]) {
+        self.kept = part_column_indexes(parts)
+            .into_iter()
+            .map(|index| WRITTEN_COLUMNS[index])
+            .collect();
+        self.updates_only = crate::storage::updates_only(parts);
+    }
+
     fn list_users(&mut self) -> StoreResult<Vec<User>> {
         let client = self.client().map_err(Failure::into_store_error)?;
         users::list(client).map_err(Failure::into_store_error)

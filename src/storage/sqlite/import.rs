@@ -8,10 +8,12 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
 use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
-use crate::domain::contact::{AddressInput, Role};
+use crate::domain::contact::{AddressInput, ContactPart, Role};
+// The stored columns an import writes, in the order of `values()`.
 use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
 use crate::domain::user::{NewUser, User};
+use crate::storage::IMPORT_WRITTEN_COLUMNS as WRITTEN_COLUMNS;
 use crate::storage::{
     ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
     StoreResult,
@@ -20,30 +22,6 @@ use crate::storage::{
 use super::first_load::{self, FirstLoad};
 use super::pool::SqliteManager;
 use super::{batches, db_error, rows, users};
-
-/// Stored columns an import writes, in the order of `values()`.
-const WRITTEN_COLUMNS: [&str; 20] = [
-    "civility",
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "phone",
-    "commercial_owner_id",
-    "technical_owner_id",
-    "perso_line1",
-    "perso_line2",
-    "perso_postal_code",
-    "perso_postal_norm",
-    "perso_city",
-    "perso_country",
-    "pro_line1",
-    "pro_line2",
-    "pro_postal_code",
-    "pro_postal_norm",
-    "pro_city",
-    "pro_country",
-];
 
 /// SQL of the statements run for each row, built once rather than per row.
 struct RowStatements {
@@ -132,6 +110,11 @@ pub struct SqliteImport {
     key_conflicts: Vec<KeyConflict>,
     /// Set when the import loads an empty base under a rollback journal.
     first_load: Option<FirstLoad>,
+    /// Positions in `values()` of the columns an update leaves as stored,
+    /// because the file has no column for them.
+    kept: Vec<usize>,
+    /// Set when the file names no contact: rows then only update.
+    updates_only: bool,
 }
 
 /// Drops the secondary indexes of an empty contacts table, and returns
@@ -246,6 +229,8 @@ impl SqliteImport {
             dropped_indexes: Vec::new(),
             key_conflicts: Vec::new(),
             first_load: None,
+            kept: Vec::new(),
+            updates_only: false,
         };
         session.first_load = first_load::enter(&session.conn)?;
         // Under a rollback journal a reader that starts during the load
@@ -318,9 +303,14 @@ impl SqliteImport {
                 stored: stored_external_id,
             }));
         }
-        let same_names = stored[NAME_INDEXES.0] == text(&contact.last_name)
-            && stored[NAME_INDEXES.1] == text(&contact.first_name)
-            && stored[NAME_INDEXES.2] == text(&contact.company);
+        // Names the file has no column for are not compared.
+        let same_names = [
+            (NAME_INDEXES.0, &contact.last_name),
+            (NAME_INDEXES.1, &contact.first_name),
+            (NAME_INDEXES.2, &contact.company),
+        ]
+        .into_iter()
+        .all(|(index, name)| self.kept.contains(&index) || stored[index] == text(name));
         if !same_names {
             return Ok(Err(KeyConflictKind::OtherNames));
         }
@@ -338,6 +328,15 @@ impl SqliteImport {
                 stored,
                 sets_external_id,
             }) => (id, stored, sets_external_id),
+            Ok(StoredMatch::New) if self.updates_only => {
+                self.key_conflicts.push(KeyConflict {
+                    line: row.line,
+                    contact_number: row.contact.contact_id.unwrap_or_default(),
+                    external_id: row.contact.external_id.clone(),
+                    kind: KeyConflictKind::UnknownExternalId,
+                });
+                return Ok(());
+            }
             Ok(StoredMatch::New) => {
                 self.insert(row)?;
                 counts.imported += 1;
@@ -360,7 +359,10 @@ impl SqliteImport {
                 .execute(params![row.contact.external_id, self.at, id])
                 .map_err(db_error)?;
         }
-        let new_values = values(row);
+        let mut new_values = values(row);
+        for &index in &self.kept {
+            new_values[index] = stored[index].clone();
+        }
         if stored == new_values {
             if sets_external_id {
                 counts.updated += 1;
@@ -467,6 +469,11 @@ fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> 
 }
 
 impl ImportSession for SqliteImport {
+    fn keep_stored(&mut self, parts: &[ContactPart]) {
+        self.kept = crate::storage::part_column_indexes(parts);
+        self.updates_only = crate::storage::updates_only(parts);
+    }
+
     fn list_users(&mut self) -> StoreResult<Vec<User>> {
         users::list(&self.conn)
     }
