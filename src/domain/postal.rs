@@ -454,6 +454,30 @@ pub fn parse_region_postal_field(
     Ok(selection)
 }
 
+/// Returns the country an address is stored under, given its country and
+/// normalised postal code. Wallis-et-Futuna (`986`), French Polynesia
+/// (`987`) and New Caledonia (`988`) keep their own country code, which
+/// selections name, so an address given as France with one of their codes
+/// is stored under `WLF`, `PYF` or `NCL`. Clipperton's `98799` stays French.
+pub fn stored_country(country: CountryCode, postal_norm: &str) -> CountryCode {
+    if !country.is_france() {
+        return country;
+    }
+    let clipperton = reference::departement("989")
+        .map(|clipperton| clipperton.selection_prefixes())
+        .unwrap_or_default();
+    if clipperton.iter().any(|code| postal_norm.starts_with(code)) {
+        return country;
+    }
+    postal_norm
+        .get(..3)
+        .and_then(reference::departement)
+        .map(|territory| territory.country_alpha3())
+        .filter(|alpha3| *alpha3 != "FRA")
+        .and_then(|alpha3| CountryCode::parse(alpha3).ok().flatten())
+        .unwrap_or(country)
+}
+
 /// Parses one trimmed part of the postal field into one or more prefixes.
 fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, PostalFieldError> {
     let compact: String = part
@@ -963,6 +987,28 @@ mod tests {
                 "parse_postal_field({input:?})"
             );
         }
+    }
+
+    #[test]
+    fn pacific_codes_are_stored_under_their_country() {
+        let france = CountryCode::france();
+        for (postal_norm, expected) in [
+            ("98610", "WLF"),
+            ("98714", "PYF"),
+            ("98800", "NCL"),
+            ("98799", "FRA"),
+            ("97400", "FRA"),
+            ("51100", "FRA"),
+            ("", "FRA"),
+        ] {
+            assert_eq!(
+                stored_country(france.clone(), postal_norm).as_str(),
+                expected,
+                "{postal_norm}"
+            );
+        }
+        let belgium = CountryCode::parse("BEL").unwrap().unwrap();
+        assert_eq!(stored_country(belgium, "98714").as_str(), "BEL");
     }
 
     #[test]

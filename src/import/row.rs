@@ -2,7 +2,7 @@
 
 use crate::domain::contact::{AddressInput, ContactInput};
 use crate::domain::country::CountryCode;
-use crate::domain::postal::normalize_postal_code;
+use crate::domain::postal::{normalize_postal_code, stored_country};
 
 use super::headers::{Column, Field};
 use super::{ParsedRow, RowOutcome, RowRejection};
@@ -39,6 +39,7 @@ impl AddressText {
         }
         let country = self.country.unwrap_or_else(|| default_country.clone());
         let postal_norm = normalize_postal_code(&self.postal_code, &country).value;
+        let country = stored_country(country, &postal_norm);
         AddressInput {
             line1: self.line1,
             line2: self.line2,

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::domain::batch::Actor;
 use crate::domain::contact::{AddressInput, ContactInput};
 use crate::domain::country::CountryCode;
-use crate::domain::postal::normalize_postal_code;
+use crate::domain::postal::{normalize_postal_code, stored_country};
 use crate::domain::user::{User, UserId};
 use crate::reference;
 use crate::storage::{ContactWrite, ImportCounts, Store};
@@ -335,13 +335,14 @@ fn address(random: &mut Random, postal_code: &str, city: &str, country_text: &st
         .flatten()
         .unwrap_or_else(CountryCode::france);
     let line1 = format!("{} {}", 1 + random.below(120), random.pick(&STREETS));
+    let postal_norm = normalize_postal_code(postal_code, &country).value;
     AddressInput {
         line1,
         line2: String::new(),
         postal_code: postal_code.to_string(),
-        postal_norm: normalize_postal_code(postal_code, &country).value,
+        country: Some(stored_country(country, &postal_norm)),
+        postal_norm,
         city: city.to_string(),
-        country: Some(country),
     }
 }
 

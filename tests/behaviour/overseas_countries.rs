@@ -207,3 +207,60 @@ fn migration_updates_stored_countries_and_markers() {
         assert_eq!(format!("{reims:?}"), format!("{before_reims:?}"));
     });
 }
+
+/// An address given as France, or with no country, and a postal code of a
+/// Pacific collectivity is stored under that collectivity's own code, the
+/// one region reassignments take for it. Addresses stored before are moved
+/// to it by a migration.
+#[test]
+fn pacific_addresses_are_stored_under_their_country() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "papeete,Tehei,Moana,,98714,Papeete,France,98800,Nouméa,,,",
+                "clipperton,Ile,Clip,,98799,Clipperton,FRA,,,,,",
+            ],
+        );
+        let papeete = contact(db, "papeete");
+        assert_eq!(papeete.perso.country, "PYF");
+        assert_eq!(papeete.pro.country, "NCL");
+        assert_eq!(contact(db, "clipperton").perso.country, "FRA");
+
+        let matched = |store: &dyn relais::storage::Store, country: &str, postal: &str| {
+            let prepared = prepare_region_reassignment(store, "CC", country, postal, None)
+                .unwrap_or_else(|error| panic!("{country} {postal:?}: {error}"));
+            relais::service::reassign::preview_region_reassignment(store, &prepared)
+                .unwrap()
+                .outcome
+                .matched
+        };
+        assert_eq!(matched(db.store(), "PYF", "987"), 1);
+        assert_eq!(matched(db.store(), "NCL", "988"), 1);
+        assert_eq!(matched(db.store(), "FRA", "98"), 1, "Clipperton alone");
+
+        db.execute_raw(
+            "UPDATE contacts SET perso_country = 'FRA', pro_country = 'FRA'
+               WHERE external_id = 'papeete';
+             DELETE FROM schema_migrations WHERE version = 6;",
+        );
+        assert_eq!(matched(db.store(), "FRA", "98"), 2, "as stored before");
+
+        let store = open_store(&db.location).expect("store reopens");
+
+        let papeete = store.find_contact("papeete").unwrap().unwrap();
+        assert_eq!(papeete.perso.country, "PYF");
+        assert_eq!(papeete.pro.country, "NCL");
+        assert_eq!(
+            store
+                .find_contact("clipperton")
+                .unwrap()
+                .unwrap()
+                .perso
+                .country,
+            "FRA"
+        );
+        assert_eq!(matched(store.as_ref(), "PYF", "987"), 1);
+    });
+}

@@ -65,6 +65,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/postgres/0005_overseas_and_postal_markers.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/postgres/0006_pacific_countries.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating, so that application

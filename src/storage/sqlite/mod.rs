@@ -55,6 +55,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_overseas_and_postal_markers.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_pacific_countries.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
