@@ -385,7 +385,10 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
             "Opération n° {} annulée par l'opération n° {id}.",
             result.undone_batch
         ),
-        None => println!("Opération n° {} : rien à annuler.", result.undone_batch),
+        None => println!(
+            "Opération n° {} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié, et l'opération reste annulable.",
+            result.undone_batch
+        ),
     }
     print_undo_counts(outcome);
     print_skipped(&result.skipped);

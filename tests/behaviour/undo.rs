@@ -310,3 +310,41 @@ fn undo_preview_rejects_what_undo_rejects() {
         assert_eq!(unknown.code(), "unknown_batch");
     });
 }
+
+/// An undo that gives nothing back, because every contact moved on since,
+/// records nothing, and the batch can still be undone once its contacts
+/// are back with the owners it set.
+#[test]
+fn undo_that_restores_nothing_keeps_the_batch_undoable() {
+    each_engine(|db| {
+        fixture(db);
+        let reassign = |from: &str, to: &str| {
+            let prepared = prepare_user_reassignment(db.store(), from, to).unwrap();
+            apply_user_reassignment(db.store(), &prepared, run())
+                .unwrap()
+                .batch_id
+                .unwrap()
+        };
+        let first = reassign("JD", "DD");
+        let second = reassign("DD", "CC");
+        let before = snapshot(db);
+
+        let empty = undo_batch(db.store(), first, run()).unwrap();
+
+        assert_eq!(empty.applied.batch_id, None);
+        assert_eq!(empty.applied.outcome.changed, 0);
+        assert_eq!(empty.applied.outcome.already_owned, 2);
+        assert_eq!(empty.skipped.len(), 3, "{:?}", empty.skipped);
+        assert_eq!(snapshot(db), before, "nothing recorded");
+        assert!(!db.store().batch(first).unwrap().unwrap().undone);
+
+        undo_batch(db.store(), second, run()).unwrap();
+        let result = undo_batch(db.store(), first, run()).unwrap();
+
+        assert!(result.applied.batch_id.is_some());
+        assert_eq!(result.applied.outcome.changed, 2);
+        assert_eq!(owners(db, "a"), (some("JD"), some("JD")));
+        assert_eq!(owners(db, "c"), (some("JD"), None));
+        assert!(db.store().batch(first).unwrap().unwrap().undone);
+    });
+}

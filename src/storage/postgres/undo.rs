@@ -76,6 +76,20 @@ pub fn undo(
     outcome.already_owned = outcome.matched - outcome.changed;
     let skipped = skipped_contacts(client, target, undo_batch)?;
 
+    // An undo that gives nothing back is not recorded, and the batch stays
+    // undoable: its contacts may come back to the owners it set.
+    if outcome.history_entries == 0 {
+        client.execute("DELETE FROM batches WHERE id = $1", &[&undo_batch])?;
+        return Ok(UndoResult {
+            applied: Applied {
+                batch_id: None,
+                outcome,
+                replayed: false,
+            },
+            undone_batch: target,
+            skipped,
+        });
+    }
     batches::finish(client, undo_batch, &outcome)?;
     client.execute(
         "UPDATE batches SET undone_by = $1 WHERE id = $2",

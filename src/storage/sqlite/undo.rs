@@ -80,6 +80,21 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
         .map_err(db_error)? as u64;
     outcome.already_owned = outcome.matched - outcome.changed;
 
+    // An undo that gives nothing back is not recorded, and the batch stays
+    // undoable: its contacts may come back to the owners it set.
+    if outcome.history_entries == 0 {
+        conn.execute("DELETE FROM batches WHERE id = ?1", [undo_batch])
+            .map_err(db_error)?;
+        return Ok(UndoResult {
+            applied: Applied {
+                batch_id: None,
+                outcome,
+                replayed: false,
+            },
+            undone_batch: target,
+            skipped,
+        });
+    }
     batches::finish(conn, undo_batch, &outcome)?;
     conn.execute(
         "UPDATE batches SET undone_by = ?1 WHERE id = ?2",

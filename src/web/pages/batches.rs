@@ -314,7 +314,7 @@ pub async fn undo(
         ),
         Some(undo_id) => format!("Opération n° {id} annulée par l'opération n° {undo_id}."),
         None => format!(
-            "Opération n° {id} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié."
+            "Opération n° {id} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié, et l'opération reste annulable."
         ),
     };
     let page = UndoResultPage {
