@@ -150,7 +150,7 @@ impl Batch {
     /// Only reassignments, and undos themselves, can be cancelled: an import
     /// also creates contacts, which an owner restore cannot take back.
     pub fn can_be_undone(&self) -> bool {
-        self.kind != BatchKind::Import && !self.undone
+        !self.undone
     }
 
     /// Lines of the file an import rejected, as recorded at its commit; 0

@@ -13,8 +13,8 @@ pub mod sqlite;
 use chrono::{DateTime, Utc};
 
 use crate::domain::batch::{
-    Actor, Applied, Batch, BatchId, BatchKind, Outcome, OwnerReturn, RegionReassignment,
-    UndoPreview, UndoResult, UserReassignment,
+    Actor, Applied, Batch, BatchId, Outcome, OwnerReturn, RegionReassignment, UndoPreview,
+    UndoResult, UserReassignment,
 };
 use crate::domain::contact::Role;
 use crate::domain::contact::{ContactId, ContactPart};
@@ -111,14 +111,6 @@ pub(crate) fn undo_preview_outcome(returns: &[OwnerReturn], matched: u64, change
 /// batch can be undone. The undo and its preview both apply it.
 pub(crate) fn undo_rejection(batch: &Batch) -> Option<StoreError> {
     let target = batch.id;
-    if batch.kind == BatchKind::Import {
-        return Some(StoreError::rejected(
-            "batch_not_undoable",
-            format!(
-                "l'opération n° {target} est une importation : elle ne peut pas être annulée, car elle a aussi créé des contacts"
-            ),
-        ));
-    }
     let by = batch.undone_by?;
     Some(StoreError::rejected(
         "batch_already_undone",

@@ -118,16 +118,41 @@ fn undo_of_unknown_batch_is_an_unknown_batch() {
     });
 }
 
+/// An import that changed owners is undone like a reassignment: the
+/// contacts it reassigned get their previous owners back, while the
+/// contacts it created and its other changes stay.
 #[test]
-fn import_batch_cannot_be_undone() {
+fn import_undo_gives_owners_back_only() {
     each_engine(|db| {
         fixture(db);
-        let import_batch = db.store().list_batches(10, 0).unwrap()[0].clone();
-        assert_eq!(import_batch.kind, relais::domain::batch::BatchKind::Import);
+        let first_import = db.store().list_batches(10, 0).unwrap()[0].clone();
+        assert_eq!(first_import.kind, relais::domain::batch::BatchKind::Import);
+        import_rows(
+            db,
+            &[
+                "a,A-bis,,,,,,02100,Saint-Quentin,FRA,BB,JD",
+                "d,D,,,,,,51100,Reims,FRA,BB,",
+            ],
+        );
+        let second_import = db.store().list_batches(1, 0).unwrap()[0].id;
 
-        let error = undo_batch(db.store(), import_batch.id, run()).unwrap_err();
+        let preview = preview_undo(db.store(), second_import).unwrap();
+        let result = undo_batch(db.store(), second_import, run()).unwrap();
 
-        assert_eq!(error.code(), "batch_not_undoable");
+        assert_eq!(preview.outcome.changed, 1);
+        assert_eq!(result.applied.outcome.changed, 1);
+        assert_eq!(result.applied.outcome.history_entries, 1);
+        assert_eq!(owners(db, "a"), (some("JD"), some("JD")));
+        assert_eq!(contact(db, "a").last_name, "A-bis", "other fields stay");
+        assert_eq!(owners(db, "d"), (some("BB"), None), "created contacts stay");
+        assert!(db.store().batch(second_import).unwrap().unwrap().undone);
+
+        // The first import only created contacts: its undo gives nothing
+        // back and records nothing.
+        let before = snapshot(db);
+        let empty = undo_batch(db.store(), first_import.id, run()).unwrap();
+        assert_eq!(empty.applied.batch_id, None);
+        assert_eq!(snapshot(db), before);
     });
 }
 
@@ -297,16 +322,13 @@ fn undo_preview_of_undo_equals_redo() {
 fn undo_preview_rejects_what_undo_rejects() {
     each_engine(|db| {
         fixture(db);
-        let import_batch = db.store().list_batches(10, 0).unwrap()[0].id;
         let batch = reassign_region(db, "DD", "02", "commercial");
         undo_batch(db.store(), batch, run()).unwrap();
 
         let undone = preview_undo(db.store(), batch).unwrap_err();
-        let import = preview_undo(db.store(), import_batch).unwrap_err();
         let unknown = preview_undo(db.store(), 999).unwrap_err();
 
         assert_eq!(undone.code(), "batch_already_undone");
-        assert_eq!(import.code(), "batch_not_undoable");
         assert_eq!(unknown.code(), "unknown_batch");
     });
 }

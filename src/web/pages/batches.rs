@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::domain::batch::{Batch, BatchId, UndoResult};
+use crate::domain::batch::{Batch, BatchId, BatchKind, UndoResult};
 use crate::domain::history::format_paris_time;
 use crate::french::{per_role, undo_changed, undo_skipped_contacts, undo_skipped_entries};
 use crate::service::export::write_csv;
@@ -161,8 +161,8 @@ pub async fn show(
 
     let undo_note = if batch.undone {
         Some("Cette opération a déjà été annulée.")
-    } else if !batch.can_be_undone() {
-        Some("Une importation ne peut pas être annulée : elle a aussi créé des contacts.")
+    } else if batch.kind == BatchKind::Import {
+        Some(IMPORT_UNDO_NOTE)
     } else {
         None
     };
@@ -286,6 +286,9 @@ fn skipped_rows(result: &UndoResult) -> Vec<SkippedRow> {
         })
         .collect()
 }
+
+/// What the undo of an import gives back, and what it leaves.
+pub const IMPORT_UNDO_NOTE: &str = "L'annulation d'une importation rend leur responsable précédent aux contacts qu'elle a réaffectés ; les contacts qu'elle a créés et ses autres modifications restent en place.";
 
 /// Runs « Annuler cette opération », once per form.
 pub async fn undo(

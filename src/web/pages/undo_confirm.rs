@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
-use crate::domain::batch::{BatchId, OwnerReturn, UndoPreview};
+use crate::domain::batch::{BatchId, BatchKind, OwnerReturn, UndoPreview};
 use crate::french::{count, per_role, plural, undo_skipped_contacts, undo_skipped_entries};
 use crate::service::reassign::{parse_batch_id, preview_undo};
 use crate::web::auth::session::AdminUser;
@@ -136,8 +136,6 @@ pub async fn show(
 
     let note = if batch.undone {
         Some("Cette opération a déjà été annulée : il n'y a plus rien à annuler.")
-    } else if !batch.can_be_undone() {
-        Some("Une importation ne peut pas être annulée : elle a aussi créé des contacts.")
     } else if preview
         .as_ref()
         .is_some_and(|preview| preview.outcome.changed == 0)
@@ -145,6 +143,8 @@ pub async fn show(
         Some(
             "Aucun contact n'a encore le responsable que l'opération a mis : l'annulation ne réaffectera aucun contact.",
         )
+    } else if batch.kind == BatchKind::Import {
+        Some(super::batches::IMPORT_UNDO_NOTE)
     } else {
         None
     };
