@@ -199,9 +199,30 @@ pub fn io_reason(error: &std::io::Error) -> String {
     }
 }
 
+/// Returns « de Jean » or « d'Alice »: the preposition before a name, elided
+/// before a vowel.
+pub fn de(name: &str) -> String {
+    let elided = name
+        .chars()
+        .next()
+        .is_some_and(|first| "AEIOUYÉÈÊÀÂÎÔÛaeiouyéèêàâîôû".contains(first));
+    if elided {
+        format!("d'{name}")
+    } else {
+        format!("de {name}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn de_is_elided_before_a_vowel() {
+        assert_eq!(de("Alice MARTIN (AM)"), "d'Alice MARTIN (AM)");
+        assert_eq!(de("Émilie MOREL (EM)"), "d'Émilie MOREL (EM)");
+        assert_eq!(de("Jean DUPONT (JD)"), "de Jean DUPONT (JD)");
+    }
 
     #[test]
     fn postal_summary_shortens_long_lists() {

@@ -290,7 +290,10 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
                 })?,
             };
             set_password(store, &user, &password)?;
-            println!("Mot de passe de {} enregistré.", user.display_name());
+            println!(
+                "Mot de passe {} enregistré.",
+                crate::french::de(&user.display_name())
+            );
             Ok(())
         }
         UserCommand::Import(args) => {

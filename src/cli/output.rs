@@ -9,7 +9,7 @@ use crate::domain::batch::{
 use crate::domain::history::{HistoryEntry, format_paris_time};
 use crate::domain::user::User;
 use crate::french::{
-    count, per_role, plural, prefix_label, role_fr, undo_changed, undo_skipped_contacts,
+    count, de, per_role, plural, prefix_label, role_fr, undo_changed, undo_skipped_contacts,
     undo_skipped_entries,
 };
 use crate::service::demo::DemoReport;
@@ -23,19 +23,6 @@ pub fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
         Err(error) => eprintln!("relais : sortie JSON impossible : {error}"),
-    }
-}
-
-/// « de Jean », « d'Alice »: the preposition elided before a vowel.
-fn de(name: &str) -> String {
-    let elided = name
-        .chars()
-        .next()
-        .is_some_and(|first| "AEIOUYÉÈÊÀÂÎÔÛaeiouyéèêàâîôû".contains(first));
-    if elided {
-        format!("d'{name}")
-    } else {
-        format!("de {name}")
     }
 }
 
@@ -583,8 +570,8 @@ pub fn print_tokens(tokens: &[ApiToken], user: Option<&User>, as_json: bool) {
     }
     match user {
         Some(user) => println!(
-            "Jetons d'API de {} (les plus récents d'abord) :",
-            user.display_name()
+            "Jetons d'API {} (les plus récents d'abord) :",
+            de(&user.display_name())
         ),
         None => println!("Jetons d'API (les plus récents d'abord) :"),
     }

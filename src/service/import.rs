@@ -268,10 +268,10 @@ impl Resolver<'_> {
                     ("ces contacts lui ont été affectés", "ces contacts")
                 };
                 format!(
-                    "{lines} : le responsable « {cell} » porte les initiales de {user} mais un autre nom ; \
+                    "{lines} : le responsable « {cell} » porte les initiales {user} mais un autre nom ; \
                      {assigned} d'après les initiales. Si ce n'est pas le bon responsable, corrigez \
                      le fichier et réimportez-le, ou réaffectez {contacts}.",
-                    user = mismatch.user
+                    user = crate::french::de(&mismatch.user)
                 )
             })
             .collect();

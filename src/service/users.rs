@@ -160,10 +160,10 @@ pub(super) fn identifier_clashes(users: &[User], form: &UserForm) -> Vec<(&'stat
             clashes.push((
                 field,
                 format!(
-                    "{} : « {value} » est déjà {} de {}, et la connexion accepte l'un comme l'autre ; choisissez-en un autre",
+                    "{} : « {value} » est déjà {} {}, et la connexion accepte l'un comme l'autre ; choisissez-en un autre",
                     label_fr(field),
                     kind_fr(kind),
-                    user.display_name()
+                    crate::french::de(&user.display_name())
                 ),
             ));
         }

@@ -75,8 +75,8 @@ fn param_text(batch: &Batch, key: &str) -> String {
 pub fn batch_params(batch: &Batch) -> String {
     match batch.kind {
         BatchKind::Reassign => format!(
-            "de {} vers {}",
-            param_text(batch, "from"),
+            "{} vers {}",
+            crate::french::de(&param_text(batch, "from")),
             param_text(batch, "to")
         ),
         BatchKind::ReassignRegion => {

@@ -85,7 +85,7 @@ async fn users_page_lists_tokens_without_secrets() {
     assert!(page.contains("<td>Ursule USER (QU)</td>"));
     assert!(page.contains(&format!("action=\"/admin/users/tokens/{qu_token}/revoke\"")));
     assert!(page.contains(&format!(
-        "aria-label=\"Révoquer le jeton n° {qu_token} de Ursule USER (QU)…\""
+        "aria-label=\"Révoquer le jeton n° {qu_token} d'Ursule USER (QU)…\""
     )));
     for secret in [&app.admin_token, &app.user_token] {
         assert!(!page.contains(secret.as_str()), "secret on the page");

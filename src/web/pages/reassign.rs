@@ -48,6 +48,7 @@ pub struct ReassignForm {
 }
 
 pub struct ReassignSummary {
+    /// The departing user after « de », elided before a vowel.
     pub from_name: String,
     pub to_name: String,
     pub counts: CountsView,
@@ -131,7 +132,7 @@ fn compute_preview(
     };
     let sample = store.list_contacts(&filter, Page::first(SAMPLE_SIZE))?;
     let summary = ReassignSummary {
-        from_name: prepared.from.display_name(),
+        from_name: crate::french::de(&prepared.from.display_name()),
         to_name: prepared.to.display_name(),
         counts: CountsView::new(&outcome),
         sample: contact_rows(&sample.contacts),
@@ -263,8 +264,8 @@ pub async fn apply(
                 layout: Layout::new(&session, "Réaffecter : résultat", "reassign"),
                 lead: result_lead(&applied, &prepared.to.display_name()),
                 description: format!(
-                    "Réaffecter de {} vers {}.",
-                    prepared.from.display_name(),
+                    "Réaffecter {} vers {}.",
+                    crate::french::de(&prepared.from.display_name()),
                     prepared.to.display_name()
                 ),
                 counts: CountsView::new(&applied.outcome),

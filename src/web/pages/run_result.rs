@@ -142,8 +142,8 @@ pub async fn show(
             let described = match batch.kind {
                 BatchKind::Reassign => Some((
                     format!(
-                        "Réaffecter de {} vers {}.",
-                        user_name(store, param(params, "from"))?,
+                        "Réaffecter {} vers {}.",
+                        crate::french::de(&user_name(store, param(params, "from"))?),
                         user_name(store, param(params, "to"))?
                     ),
                     user_name(store, param(params, "to"))?,

@@ -42,6 +42,8 @@ pub struct UserRow {
 pub struct TokenRow {
     pub id: i64,
     pub user_name: String,
+    /// « de » and the user's name, elided before a vowel.
+    pub of_user: String,
     pub label: String,
     pub created_at: String,
     pub last_used_at: String,
@@ -54,6 +56,7 @@ impl TokenRow {
         TokenRow {
             id: token.id,
             user_name: token.user.display_name(),
+            of_user: crate::french::de(&token.user.display_name()),
             label: token.label.clone(),
             created_at: format_paris_time(token.created_at),
             last_used_at: token
