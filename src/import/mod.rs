@@ -89,7 +89,7 @@ pub enum ImportError {
     #[error("ligne {line} : CSV illisible ({message})")]
     Csv { line: u64, message: String },
 
-    #[error("erreur de lecture du fichier : {0}")]
+    #[error("lecture du fichier impossible : {}", crate::french::io_reason(.0))]
     Io(#[from] std::io::Error),
 }
 

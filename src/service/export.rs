@@ -108,9 +108,7 @@ pub fn write_csv(
         .delimiter(b';')
         .terminator(csv::Terminator::CRLF)
         .from_writer(sink);
-    writer
-        .write_record(HEADERS)
-        .map_err(|error| write_error(&error))?;
+    writer.write_record(HEADERS).map_err(csv_error)?;
     let written = store.export_contacts(selection, &mut |contact| {
         writer.write_record(record(contact))?;
         Ok(())
@@ -119,12 +117,26 @@ pub fn write_csv(
     Ok(written)
 }
 
-fn write_error(error: &dyn std::fmt::Display) -> ServiceError {
+fn write_error(error: &std::io::Error) -> ServiceError {
     ServiceError::invalid(
         "export_failed",
         "file",
-        format!("écriture du fichier d'export impossible : {error}"),
+        format!(
+            "écriture du fichier d'export impossible : {}",
+            crate::french::io_reason(error)
+        ),
     )
+}
+
+fn csv_error(error: csv::Error) -> ServiceError {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => write_error(&error),
+        other => ServiceError::invalid(
+            "export_failed",
+            "file",
+            format!("écriture du fichier d'export impossible : {other:?}"),
+        ),
+    }
 }
 
 /// Writes the CSV to `path` through a temporary file renamed at the end, so
@@ -134,6 +146,17 @@ pub fn export_to_file(
     selection: &ExportSelection,
     path: &Path,
 ) -> Result<u64, ServiceError> {
+    if path.is_dir() {
+        return Err(ServiceError::invalid(
+            "export_failed",
+            "file",
+            format!(
+                "fichier « {} » : c'est un dossier ; indiquez le nom du fichier à créer, par exemple « {} »",
+                path.display(),
+                path.join("contacts.csv").display()
+            ),
+        ));
+    }
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -143,8 +166,9 @@ pub fn export_to_file(
             "export_failed",
             "file",
             format!(
-                "fichier « {} » : dossier inaccessible, {}",
+                "fichier « {} » : dossier « {} » : {}",
                 path.display(),
+                folder.display(),
                 crate::french::io_reason(&error)
             ),
         )

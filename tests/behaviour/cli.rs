@@ -257,6 +257,37 @@ fn missing_file_error_is_french() {
 }
 
 #[test]
+fn folder_given_for_a_file_is_named_in_french() {
+    each_engine(|db| {
+        setup(db);
+        let folder = db.dir.path().join("exports");
+        std::fs::create_dir(&folder).unwrap();
+        let folder = folder.to_str().unwrap();
+
+        let export = relais(db, &["export", folder]);
+        let import = relais(db, &["import", folder]);
+
+        assert!(!export.status.success());
+        assert!(
+            stderr(&export).contains(&format!(
+                "« {folder} » : c'est un dossier ; indiquez le nom du fichier à créer, par exemple « {folder}/contacts.csv »"
+            )),
+            "{}",
+            stderr(&export)
+        );
+        assert!(!import.status.success());
+        assert!(
+            stderr(&import).contains("c'est un dossier ; indiquez un fichier"),
+            "{}",
+            stderr(&import)
+        );
+        for output in [&export, &import] {
+            assert!(!stderr(output).contains("os error"), "{}", stderr(output));
+        }
+    });
+}
+
+#[test]
 fn dry_run_says_nothing_changed() {
     each_engine(|db| {
         setup(db);
