@@ -748,3 +748,42 @@ fn journal_counts_rejected_lines() {
         assert_eq!(rejecting_json["params"]["rejected_lines"], 2);
     });
 }
+
+/// A PostgreSQL base that cannot be reached is explained in French with
+/// its fix, for the usual causes.
+#[test]
+fn postgres_connection_failures_are_explained() {
+    let Ok(server) = std::env::var("RELAIS_TEST_POSTGRES_URL") else {
+        eprintln!("RELAIS_TEST_POSTGRES_URL is not set: the PostgreSQL case is skipped");
+        return;
+    };
+    let base = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
+    let run = |url: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_relais"))
+            .args(["--db", url, "batches"])
+            .env_remove("RELAIS_DATABASE_URL")
+            .output()
+            .expect("run relais");
+        assert!(!output.status.success());
+        stderr(&output)
+    };
+
+    let missing = run(&format!("{base}/relais_test_no_such_base"));
+    // Port 1 of the loopback address, where no server listens.
+    let closed = run("postgres://postgres@127.0.0.1:1/relais");
+
+    assert!(
+        missing.contains(
+            "base « relais_test_no_such_base ») : cette base n'existe pas sur le serveur ; créez-la"
+        ),
+        "{missing}"
+    );
+    assert!(
+        closed.contains(
+            "aucun serveur ne répond à cette adresse ; vérifiez que PostgreSQL est démarré"
+        ),
+        "{closed}"
+    );
+}

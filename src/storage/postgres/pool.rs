@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use postgres::config::{Host, SslMode};
+use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
 
@@ -79,17 +80,37 @@ pub fn describe_target(config: &Config) -> String {
 pub fn connect(config: &Config) -> StoreResult<Client> {
     let mut client = config
         .connect(NoTls)
-        .map_err(|error| unreachable(config, &error_chain(&error)))?;
+        .map_err(|error| unreachable(config, &error))?;
     client
         .batch_execute(&session_settings())
-        .map_err(|error| unreachable(config, &error_chain(&error)))?;
+        .map_err(|error| unreachable(config, &error))?;
     Ok(client)
 }
 
-fn unreachable(config: &Config, error: &str) -> StoreError {
+/// Builds the message of a failed connection: the usual causes in French
+/// with their fix, the driver's text for the others.
+fn unreachable(config: &Config, error: &postgres::Error) -> StoreError {
+    let target = describe_target(config);
+    let code = error.code();
+    let refused =
+        std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |cause| {
+            cause.source()
+        })
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+    let reason = if code == Some(&SqlState::INVALID_CATALOG_NAME) {
+        "cette base n'existe pas sur le serveur ; créez-la (createdb) ou corrigez son nom à la fin de l'URL".to_string()
+    } else if code == Some(&SqlState::INVALID_PASSWORD)
+        || code == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+    {
+        "le serveur refuse l'utilisateur ou le mot de passe de l'URL ; vérifiez-les".to_string()
+    } else if refused {
+        "aucun serveur ne répond à cette adresse ; vérifiez que PostgreSQL est démarré, et l'hôte et le port de l'URL".to_string()
+    } else {
+        error_chain(error)
+    };
     StoreError::Database(format!(
-        "connexion à PostgreSQL impossible ({}) : {error}",
-        describe_target(config)
+        "connexion à PostgreSQL impossible ({target}) : {reason}"
     ))
 }
 
