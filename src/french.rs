@@ -199,6 +199,28 @@ pub fn io_reason(error: &std::io::Error) -> String {
     }
 }
 
+/// Lists the ignored columns of an import file: their headers between
+/// quotes, then the number of columns with an empty header.
+pub fn ignored_columns(headers: &[String]) -> String {
+    let mut parts: Vec<String> = headers
+        .iter()
+        .filter(|header| !header.is_empty())
+        .map(|header| format!("« {header} »"))
+        .collect();
+    let unnamed = headers.iter().filter(|header| header.is_empty()).count() as u64;
+    if unnamed > 0 {
+        parts.push(plural(
+            unnamed,
+            "colonne sans en-tête",
+            "colonnes sans en-tête",
+        ));
+    }
+    match parts.split_last() {
+        Some((last, others)) if !others.is_empty() => format!("{} et {last}", others.join(", ")),
+        _ => parts.concat(),
+    }
+}
+
 /// Returns « de Jean » or « d'Alice »: the preposition before a name, elided
 /// before a vowel.
 pub fn de(name: &str) -> String {
@@ -216,6 +238,17 @@ pub fn de(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ignored_columns_name_the_headers_and_count_the_empty_ones() {
+        let headers = |list: &[&str]| list.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ignored_columns(&headers(&["Notes", "", "Tags", ""])),
+            "« Notes », « Tags » et 2 colonnes sans en-tête"
+        );
+        assert_eq!(ignored_columns(&headers(&[""])), "1 colonne sans en-tête");
+        assert_eq!(ignored_columns(&headers(&["Notes"])), "« Notes »");
+    }
 
     #[test]
     fn de_is_elided_before_a_vowel() {

@@ -55,6 +55,27 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             } else {
                 output::print_import(&report);
             }
+            // A script must see that nothing came in, although the file
+            // could be read.
+            if report.imported + report.updated + report.unchanged == 0
+                && !report.rejected.is_empty()
+            {
+                return Err(ServiceError::invalid(
+                    "no_row_imported",
+                    "file",
+                    format!(
+                        "aucune ligne importée : {} ; corrigez-les d'après le rapport et relancez l'import",
+                        if report.rejected.len() == 1 {
+                            "la seule ligne du fichier a été rejetée".to_string()
+                        } else {
+                            format!(
+                                "les {} lignes du fichier ont été rejetées",
+                                report.rejected.len()
+                            )
+                        }
+                    ),
+                ));
+            }
             Ok(())
         }
         Command::Export(args) => {

@@ -470,7 +470,7 @@ pub fn print_import(report: &ImportReport) {
     if !report.ignored_columns.is_empty() {
         println!(
             "  colonnes ignorées : {}",
-            report.ignored_columns.join(", ")
+            crate::french::ignored_columns(&report.ignored_columns)
         );
     }
     for warning in &report.warnings {

@@ -787,3 +787,31 @@ fn postgres_connection_failures_are_explained() {
         "{closed}"
     );
 }
+
+#[test]
+fn import_with_every_line_rejected_fails() {
+    each_engine(|db| {
+        setup(db);
+        let path = write_file(
+            db,
+            "rejets.csv",
+            "Nom;Courriel;;\nDupont;pas-une-adresse;;\nMartin;toujours pas;;\n".as_bytes(),
+        );
+
+        let output = relais(db, &["import", path.to_str().unwrap()]);
+
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains(
+                "aucune ligne importée : les 2 lignes du fichier ont été rejetées ; corrigez-les"
+            ),
+            "{}",
+            stderr(&output)
+        );
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            report.contains("colonnes ignorées : 2 colonnes sans en-tête"),
+            "{report}"
+        );
+    });
+}
