@@ -106,6 +106,47 @@ async fn region_preview_lists_a_corsican_departement_as_typed() {
     assert_eq!(rows[0].1, in_2a);
 }
 
+/// A misspelt field would otherwise run with the defaults (France, the
+/// commercial role) on real data, so it is rejected, as is a value that is
+/// not a string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_with_unknown_field_or_wrong_type_is_rejected() {
+    let app = TestApp::start().await;
+    let batches_before = app.batch_count();
+
+    let (status, typo) = post(
+        &app,
+        REGION,
+        &json!({"to": "QT", "postal": "51", "roles": "both"}),
+        None,
+    )
+    .await;
+    let (typed_status, typed) = post(
+        &app,
+        "/api/v1/reassignments",
+        &json!({"from": "QT", "to": 5}),
+        None,
+    )
+    .await;
+    let (array_status, array) = post(&app, REGION, &json!(["QT", "51"]), None).await;
+
+    assert_eq!(status, 422, "{typo}");
+    assert_eq!(typo["code"], "unknown_field");
+    assert_eq!(
+        typo["message"],
+        "corps de la requête : champ « roles » inconnu ; les champs acceptés sont « to », « country », « postal », « role »"
+    );
+    assert_eq!(typed_status, 422, "{typed}");
+    assert_eq!(typed["field"], "to");
+    assert_eq!(
+        typed["message"],
+        "champ « to » : attendu une chaîne de caractères entre guillemets, reçu 5"
+    );
+    assert_eq!(array_status, 422, "{array}");
+    assert_eq!(array["code"], "invalid_json");
+    assert_eq!(app.batch_count(), batches_before, "nothing ran");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn region_preview_equals_the_run() {
     let app = TestApp::start().await;

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, authenticated by bearer tokens.
 
 pub mod batches;
+mod body;
 pub mod contacts;
 pub mod error;
 pub mod openapi;

@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::batch::Applied;
@@ -21,30 +20,45 @@ use crate::web::auth::session::actor_of;
 use crate::web::idempotency::scoped_idempotency_key;
 use crate::web::state::AppState;
 
+use super::body::string_fields;
 use super::error::ApiError;
 use super::views;
 
-#[derive(Debug, Default, Deserialize)]
 pub struct UserReassignmentRequest {
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl UserReassignmentRequest {
+    fn read(body: Result<Json<Value>, JsonRejection>) -> Result<Self, ApiError> {
+        let fields = string_fields(body, &["from", "to"])?;
+        Ok(UserReassignmentRequest {
+            from: fields.text("from"),
+            to: fields.text("to"),
+        })
+    }
+}
+
 pub struct RegionReassignmentRequest {
-    #[serde(default)]
     to: String,
     /// `FRA` when absent or blank.
     country: Option<String>,
-    #[serde(default)]
     postal: String,
     /// `commercial` when absent; also `technical` or `both`.
     role: Option<String>,
 }
 
 impl RegionReassignmentRequest {
+    fn read(body: Result<Json<Value>, JsonRejection>) -> Result<Self, ApiError> {
+        let fields = string_fields(body, &["to", "country", "postal", "role"])?;
+        Ok(RegionReassignmentRequest {
+            to: fields.text("to"),
+            country: fields.optional("country"),
+            postal: fields.text("postal"),
+            role: fields.optional("role"),
+        })
+    }
+
     fn country(&self) -> &str {
         match self.country.as_deref().map(str::trim) {
             None | Some("") => "FRA",
@@ -89,9 +103,9 @@ pub fn run_response(applied: &Applied, body: Value) -> Response {
 pub async fn preview_user(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
-    body: Result<Json<UserReassignmentRequest>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(request) = body?;
+    let request = UserReassignmentRequest::read(body)?;
     let value = state
         .run(move |store| {
             let prepared = prepare_user_reassignment(store, &request.from, &request.to)?;
@@ -106,9 +120,9 @@ pub async fn apply_user(
     State(state): State<AppState>,
     ApiAdmin(user): ApiAdmin,
     headers: HeaderMap,
-    body: Result<Json<UserReassignmentRequest>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body?;
+    let request = UserReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
     let (applied, value) = state
         .run(move |store| {
@@ -124,9 +138,9 @@ pub async fn apply_user(
 pub async fn preview_region(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
-    body: Result<Json<RegionReassignmentRequest>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(request) = body?;
+    let request = RegionReassignmentRequest::read(body)?;
     let previews = std::sync::Arc::clone(&state.previews);
     let value = state
         .run(move |store| {
@@ -151,9 +165,9 @@ pub async fn apply_region(
     State(state): State<AppState>,
     ApiAdmin(user): ApiAdmin,
     headers: HeaderMap,
-    body: Result<Json<RegionReassignmentRequest>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body?;
+    let request = RegionReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
     let (applied, value) = state
         .run(move |store| {
