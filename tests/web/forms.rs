@@ -161,6 +161,9 @@ async fn region_preview_matches_the_run() {
     assert!(expected > 0, "the demo base has contacts in 51 and 02");
     assert!(html.contains("51 — Marne"));
     assert!(html.contains("02 — Aisne"));
+    // « en » fits France but not Luxembourg or the Netherlands, so the
+    // country is named without a preposition.
+    assert!(html.contains(", pays France (FRA) :"), "{html}");
     assert_eq!(preview["errors"], serde_json::json!({}));
 
     let (csrf, key) = region_form(&app, &client).await;

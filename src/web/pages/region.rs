@@ -356,7 +356,7 @@ pub async fn apply(
                 layout: Layout::new(&session, "Réaffecter par région : résultat", "region"),
                 lead: result_lead(&applied, &prepared.to.display_name()),
                 description: format!(
-                    "Affecter à {} les contacts avec une adresse en {} ({}), codes postaux « {} ».",
+                    "Affecter à {} les contacts avec une adresse dans le pays {} ({}), codes postaux « {} ».",
                     prepared.to.display_name(),
                     country.name_fr(),
                     country.as_str(),

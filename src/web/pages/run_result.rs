@@ -158,7 +158,7 @@ pub async fn show(
                         .unwrap_or_default();
                     Some((
                         format!(
-                            "Affecter à {to} les contacts avec une adresse en {country_name} ({country}), codes postaux « {} ».",
+                            "Affecter à {to} les contacts avec une adresse dans le pays {country_name} ({country}), codes postaux « {} ».",
                             param(params, "postal")
                         ),
                         to,
