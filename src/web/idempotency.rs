@@ -27,7 +27,7 @@ pub fn scoped_idempotency_key(user_id: i64, key: &str) -> Result<String, AppErro
         return Err(AppError::bad_request(
             "invalid_idempotency_key",
             format!(
-                "clé d'idempotence invalide : attendu de 1 à {MAX_IDEMPOTENCY_KEY_LEN} caractères ASCII visibles, par exemple un UUID ; rechargez le formulaire"
+                "la clé qui protège ce formulaire d'un double envoi est invalide : rechargez la page et validez de nouveau"
             ),
         ));
     }

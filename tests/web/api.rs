@@ -367,6 +367,14 @@ async fn errors_carry_code_message_and_field() {
     let (status, bad_key) = post(&app, REGION, &region_body("51"), Some(&"x".repeat(101))).await;
     assert_eq!(status, 400);
     assert_eq!(bad_key["code"], "invalid_idempotency_key");
+    let message = bad_key["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "en-tête Idempotency-Key « {} » invalide : donnez de 1 à 100 caractères",
+            "x".repeat(40)
+        )),
+        "the API names its header, not a form: {message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,8 @@ use crate::service::reassign::{
 };
 use crate::web::auth::bearer::ApiAdmin;
 use crate::web::auth::session::actor_of;
-use crate::web::idempotency::scoped_idempotency_key;
+use crate::web::error::AppError;
+use crate::web::idempotency::{MAX_IDEMPOTENCY_KEY_LEN, scoped_idempotency_key};
 use crate::web::state::AppState;
 
 use super::body::string_fields;
@@ -77,7 +78,19 @@ pub fn run_context(user: &User, headers: &HeaderMap) -> Result<RunContextInput, 
         Some(value) => {
             // A header that is not visible ASCII is rejected like an empty key.
             let text = value.to_str().unwrap_or_default();
-            Some(scoped_idempotency_key(user.id, text)?)
+            let scoped = scoped_idempotency_key(user.id, text).map_err(|_| {
+                let shown: String = String::from_utf8_lossy(value.as_bytes())
+                    .chars()
+                    .take(40)
+                    .collect();
+                AppError::bad_request(
+                    "invalid_idempotency_key",
+                    format!(
+                        "en-tête Idempotency-Key « {shown} » invalide : donnez de 1 à {MAX_IDEMPOTENCY_KEY_LEN} caractères ASCII visibles, sans espace ni accent, par exemple un UUID"
+                    ),
+                )
+            })?;
+            Some(scoped)
         }
     };
     Ok(RunContextInput {
