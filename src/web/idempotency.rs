@@ -26,9 +26,7 @@ pub fn scoped_idempotency_key(user_id: i64, key: &str) -> Result<String, AppErro
     if !valid {
         return Err(AppError::bad_request(
             "invalid_idempotency_key",
-            format!(
-                "la clé qui protège ce formulaire d'un double envoi est invalide : rechargez la page et validez de nouveau"
-            ),
+            "la clé qui protège ce formulaire d'un double envoi est invalide : rechargez la page et validez de nouveau",
         ));
     }
     Ok(format!("user-{user_id}:{key}"))
