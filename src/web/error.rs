@@ -19,6 +19,9 @@ pub enum AppError {
     NotFound { code: &'static str, message: String },
     /// Too many failed logins for one account: 429.
     TooManyRequests,
+    /// An address that exists, asked with a method it does not take: 405.
+    /// The message says what to do instead.
+    MethodNotAllowed(&'static str),
     /// A request that cannot be read (JSON, query string, header): 400.
     BadRequest { code: &'static str, message: String },
     /// A service error: 422 for bad input, 409 for a rule of the domain,
@@ -62,6 +65,7 @@ impl AppError {
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Service(error) => match error {
@@ -86,6 +90,7 @@ impl AppError {
             AppError::CsrfRejected => "csrf_rejected",
             AppError::NotFound { code, .. } | AppError::BadRequest { code, .. } => code,
             AppError::TooManyRequests => "too_many_requests",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::Service(error) => error.code(),
             AppError::Internal(_) => "internal_error",
         }
@@ -138,6 +143,7 @@ impl AppError {
                 "Trop de tentatives de connexion pour ce compte : réessayez dans quelques minutes.".to_string()
             }
             AppError::NotFound { message, .. } | AppError::BadRequest { message, .. } => message.clone(),
+            AppError::MethodNotAllowed(message) => message.to_string(),
             AppError::Service(error) => error.to_string(),
             AppError::Internal(_) => String::new(),
         }

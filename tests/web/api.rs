@@ -148,6 +148,35 @@ async fn body_with_unknown_field_or_wrong_type_is_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_method_gets_a_french_answer() {
+    let app = TestApp::start().await;
+
+    let api = app
+        .api(Method::DELETE, "/api/v1/batches/1", Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    let page = reqwest::get(app.url("/logout")).await.unwrap();
+
+    assert_eq!(api.status(), 405);
+    let body = json(api).await;
+    assert_eq!(body["code"], "method_not_allowed");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/openapi.json"),
+        "{body}"
+    );
+    assert_eq!(page.status(), 405);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("utilisez le bouton « Se déconnecter »"),
+        "{html}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn region_preview_equals_the_run() {
     let app = TestApp::start().await;
 

@@ -82,6 +82,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Known paths under `/api/` asked with a method they do not take.
+pub async fn method_not_allowed() -> Response {
+    ApiError(AppError::MethodNotAllowed(
+        "méthode HTTP non prise en charge à cette adresse ; les opérations de l'API et leurs méthodes sont dans /api/v1/openapi.json",
+    ))
+    .into_response()
+}
+
 /// Unknown paths under `/api/`.
 pub async fn not_found() -> Response {
     ApiError(AppError::not_found(

@@ -35,5 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contacts::show))
         .route("/contacts/{id}/history", get(contacts::history))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
 }

@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/deactivate", post(users::deactivate))
         .route("/admin/users/tokens", post(users::create_token))
         .route("/admin/users/tokens/{id}/revoke", post(users::revoke_token))
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
 pub fn protect_forms(state: AppState, router: Router<AppState>) -> Router<AppState> {
@@ -90,6 +91,14 @@ async fn admin_index(AdminUser(session): AdminUser) -> Result<Response, PageErro
         layout: Layout::new(&session, "Admin", "admin"),
     };
     Ok(render(&page)?.into_response())
+}
+
+/// Pages asked with a method they do not take, such as `GET /logout` from
+/// a bookmark.
+pub async fn method_not_allowed() -> Response {
+    error_page::error_response(&AppError::MethodNotAllowed(
+        "Cette adresse ne s'ouvre pas directement : elle reçoit les formulaires de Relais. Revenez à la liste des contacts ; pour vous déconnecter, utilisez le bouton « Se déconnecter » en haut de la page.",
+    ))
 }
 
 /// Pages that do not exist.
