@@ -686,8 +686,19 @@ async fn users_page_creates_and_deactivates() {
     let listed = app
         .page(&client, created.headers()["location"].to_str().unwrap())
         .await;
-    assert!(listed.contains("Utilisateur NV créé."));
-    assert!(listed.contains("Noémie VASSEUR (NV)"));
+    assert!(listed.contains("Utilisateur Noémie VASSEUR (NV) créé."));
+
+    // A crafted link shows no confirmation of what did not happen.
+    for forged in [
+        "/admin/users?done=created&user=%3Cb%3Ehi",
+        "/admin/users?done=deactivated&user=NV",
+        "/admin/users?done=token_revoked&token=999",
+    ] {
+        let page = app.page(&client, forged).await;
+        assert!(!page.contains("créé."), "{forged}");
+        assert!(!page.contains("désactivé :"), "{forged}");
+        assert!(!page.contains("révoqué :"), "{forged}");
+    }
 
     let duplicate = client
         .post(app.url("/admin/users"))

@@ -169,17 +169,29 @@ pub struct NoticeQuery {
 }
 
 /// Builds the confirmation sentence named by the redirect after a change,
-/// from a fixed list.
-fn notice(query: &NoticeQuery) -> Option<String> {
-    let user = query.user.as_deref().unwrap_or_default();
+/// from a fixed list. The user or token named must exist and be in the
+/// state the sentence tells, so that a crafted link cannot show a
+/// confirmation of something that did not happen.
+fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<String> {
+    let user = query.user.as_deref().and_then(|initials| {
+        users
+            .iter()
+            .find(|user| user.initials.eq_ignore_ascii_case(initials))
+    });
     let text = match query.done.as_deref()? {
-        "created" => format!("Utilisateur {user} créé."),
-        "activated" => format!("Utilisateur {user} réactivé."),
-        "deactivated" => format!(
-            "Utilisateur {user} désactivé : ses contacts et son historique sont conservés ; ses jetons d'API sont révoqués définitivement."
+        "created" => format!("Utilisateur {} créé.", user?.display_name()),
+        "activated" if user?.active => {
+            format!("Utilisateur {} réactivé.", user?.display_name())
+        }
+        "deactivated" if !user?.active => format!(
+            "Utilisateur {} désactivé : ses contacts et son historique sont conservés ; ses jetons d'API sont révoqués définitivement.",
+            user?.display_name()
         ),
         "token_revoked" => {
             let id: i64 = query.token.as_deref()?.parse().ok()?;
+            tokens
+                .iter()
+                .find(|token| token.id == id && token.revoked_at.is_some())?;
             format!("Jeton n° {id} révoqué : l'API le refuse désormais.")
         }
         _ => return None,
@@ -210,14 +222,14 @@ async fn users_page(
     form: CreateForm,
     errors: FieldErrors,
     form_error: Option<String>,
-    notice: Option<String>,
+    notice_query: Option<&NoticeQuery>,
 ) -> Result<Response, PageError> {
     let (users, tokens) = state
         .run(|store| Ok((store.list_users()?, list_api_tokens(store, None)?)))
         .await?;
     let page = UsersPage {
         layout: Layout::new(session, "Utilisateurs", "users"),
-        notice,
+        notice: notice_query.and_then(|query| notice(query, &users, &tokens)),
         rows: rows(&users, session),
         tokens: tokens.iter().map(TokenRow::new).collect(),
         fields: form_fields(&form, errors),
@@ -240,7 +252,7 @@ pub async fn list(
         form,
         FieldErrors::new(),
         None,
-        notice(&query),
+        Some(&query),
     )
     .await
 }
