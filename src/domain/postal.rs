@@ -334,6 +334,10 @@ pub enum PostalFieldError {
     )]
     TooLongForFrance(String),
     #[error(
+        "code postal : aucun code postal français ne commence par « {0} » ; les départements vont de 01 à 95, et de 971 à 988 outre-mer"
+    )]
+    NoFrenchCode(String),
+    #[error(
         "code postal : « {prefix} » ({territory}) : les adresses de ce territoire sont enregistrées avec le pays {country} ; choisissez le pays {country} plutôt que {chosen}"
     )]
     OwnCountryTerritory {
@@ -515,6 +519,19 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
         }
         if compact.len() > FRENCH_POSTAL_LEN {
             return Err(PostalFieldError::TooLongForFrance(quoted(part)));
+        }
+        // A longer prefix may be a CEDEX code, which the La Poste list of
+        // communes leaves out, so only a département-sized one is checked.
+        let known = || {
+            reference::departements().iter().any(|departement| {
+                departement
+                    .postal_prefixes
+                    .iter()
+                    .any(|prefix| prefix.starts_with(compact.as_str()))
+            })
+        };
+        if compact.len() <= 2 && !known() {
+            return Err(PostalFieldError::NoFrenchCode(compact));
         }
     }
     // Stored codes lose their country's marker (`L-1234` is kept as
@@ -987,6 +1004,23 @@ mod tests {
                 "parse_postal_field({input:?})"
             );
         }
+    }
+
+    #[test]
+    fn prefixes_no_french_code_starts_with_are_rejected() {
+        let france = CountryCode::france();
+        for input in ["99", "96", "00"] {
+            assert_eq!(
+                parse_postal_field(input, &france),
+                Err(PostalFieldError::NoFrenchCode(input.to_string())),
+                "{input}"
+            );
+        }
+        for input in ["9", "98", "97", "01", "95", "20", "999"] {
+            assert!(parse_postal_field(input, &france).is_ok(), "{input}");
+        }
+        let belgium = CountryCode::parse("BEL").unwrap().unwrap();
+        assert!(parse_postal_field("99", &belgium).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Per-prefix counts of a region preview as people read them: a Corsican
-//! département typed as `2A` or `2B` is one row under that code, although
-//! the store counts the postal prefixes it expands to (`200`, `201`).
+//! Per-prefix counts of a region preview as people read them: a
+//! département typed as `2A`, `2B`, `977`, `978` or `989` is one row under
+//! that code, although the store counts the postal prefixes it expands to
+//! (`200` and `201`, `97133`, `97150`, `98799`).
 
 use crate::domain::postal::{PostalPrefix, PostalSelection};
 use crate::reference;
@@ -10,8 +11,8 @@ use super::ServiceError;
 use super::reassign::PreparedRegionReassignment;
 
 /// Returns the per-prefix rows of `preview`, with the prefixes of each
-/// Corsican département code typed in the postal field gathered into one
-/// row labelled with that code.
+/// département code typed in the postal field that expands to other
+/// prefixes gathered into one row labelled with that code.
 ///
 /// A contact can have one address in `200xx` and the other in `201xx`, so
 /// the rows of a département are not added up: `matched_in` counts the
@@ -28,8 +29,8 @@ pub fn typed_prefix_counts(
         return Ok(rows);
     }
     let typed = prepared.params["postal"].as_str().unwrap_or_default();
-    for code in typed_corsica_codes(typed) {
-        let Some(prefixes) = reference::corsica_postal_prefixes(&code) else {
+    for code in typed_expanding_codes(typed) {
+        let Some(prefixes) = expansion(&code) else {
             continue;
         };
         let positions: Vec<usize> = prefixes
@@ -64,23 +65,34 @@ pub fn typed_prefix_counts(
     Ok(rows)
 }
 
-/// Returns `2A` and `2B` when the postal field names them, in that order
-/// and once each, whatever their case, spacing or hyphens (`2 a`, `2-B`).
-fn typed_corsica_codes(postal: &str) -> Vec<String> {
-    let typed: Vec<String> = postal
-        .split([';', ','])
-        .map(|part| {
-            part.chars()
-                .filter(|c| !c.is_whitespace() && *c != '-')
-                .map(|c| c.to_ascii_uppercase())
-                .collect()
-        })
-        .collect();
-    ["2A", "2B"]
-        .into_iter()
-        .filter(|code| typed.iter().any(|part| part == code))
-        .map(str::to_string)
-        .collect()
+/// Returns the postal prefixes a département code stands for when they are
+/// not the code itself: Corsica's, and those of the collectivities whose
+/// communes use another département's codes.
+fn expansion(code: &str) -> Option<Vec<String>> {
+    if let Some(corsica) = reference::corsica_postal_prefixes(code) {
+        return Some(corsica);
+    }
+    let prefixes = reference::departement(code)?.selection_prefixes();
+    (!prefixes.is_empty() && prefixes.as_slice() != [code])
+        .then(|| prefixes.into_iter().map(str::to_string).collect())
+}
+
+/// Returns the département codes the postal field names that stand for
+/// other prefixes, once each and in the order typed, whatever their case,
+/// spacing or hyphens (`2 a`, `2-B`).
+fn typed_expanding_codes(postal: &str) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for part in crate::domain::postal::postal_field_parts(postal) {
+        let code: String = part
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if expansion(&code).is_some() && !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
 }
 
 #[cfg(test)]
@@ -88,10 +100,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn corsica_codes_are_found_as_typed() {
-        assert_eq!(typed_corsica_codes("51; 2a ,2-B"), vec!["2A", "2B"]);
-        assert_eq!(typed_corsica_codes("2B;2B"), vec!["2B"]);
-        assert!(typed_corsica_codes("200;201").is_empty());
-        assert!(typed_corsica_codes("2AB").is_empty());
+    fn expanding_codes_are_found_as_typed() {
+        assert_eq!(typed_expanding_codes("51; 2a ,2-B"), vec!["2A", "2B"]);
+        assert_eq!(typed_expanding_codes("2B;2B"), vec!["2B"]);
+        assert_eq!(typed_expanding_codes("977;971;978"), vec!["977", "978"]);
+        assert_eq!(typed_expanding_codes("989"), vec!["989"]);
+        assert!(typed_expanding_codes("200;201").is_empty());
+        assert!(typed_expanding_codes("2AB").is_empty());
+        assert!(typed_expanding_codes("974;51").is_empty());
     }
 }

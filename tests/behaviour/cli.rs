@@ -531,6 +531,55 @@ fn dry_run_labels_corsica_as_typed() {
     });
 }
 
+#[test]
+fn dry_run_labels_a_collectivity_and_rejects_prefixes_of_no_code() {
+    each_engine(|db| {
+        setup(db);
+        let path = write_file(
+            db,
+            "iles.csv",
+            format!("{HEADER}\nb1,Greaux,Anne,,,,,97133,Saint-Barthélemy,FRA,JD,\n").as_bytes(),
+        );
+        json(&relais(db, &["import", path.to_str().unwrap(), "--json"]));
+
+        let output = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--postal",
+                "977",
+                "--dry-run",
+            ],
+        );
+        let none = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--postal",
+                "99",
+                "--dry-run",
+            ],
+        );
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("977 — Saint-Barthélemy : 1 contact\n"),
+            "{text}"
+        );
+        assert!(!text.contains("97133 —"), "{text}");
+        assert!(!none.status.success());
+        assert!(
+            stderr(&none).contains("aucun code postal français ne commence par « 99 »"),
+            "{}",
+            stderr(&none)
+        );
+    });
+}
+
 /// Reassigns JD's contacts to BB, then gives k1's technical role to CC, so
 /// that undoing the first batch restores k1's commercial owner and k2's
 /// technical owner and skips k1's technical owner. Returns the first batch.
