@@ -20,6 +20,31 @@ fn context(error: &clap::Error, kind: ContextKind) -> Option<String> {
     })
 }
 
+/// Says in French what a numeric option expects, from the English text of
+/// clap's number parser: « 0 is not in 1..=100000 » or « invalid digit
+/// found in string ». Returns an empty text for other causes.
+fn expected_number(cause: &str) -> String {
+    if let Some((low, high)) = cause
+        .split_once(" is not in ")
+        .and_then(|(_, range)| range.split_once("..="))
+    {
+        let french = |number: &str| {
+            number
+                .parse::<u64>()
+                .map_or_else(|_| number.to_string(), crate::french::count)
+        };
+        return format!(
+            " : attendu un nombre entier de {} à {}",
+            french(low),
+            french(high)
+        );
+    }
+    if cause.contains("digit") || cause.contains("number") {
+        return " : attendu un nombre entier".to_string();
+    }
+    String::new()
+}
+
 /// Renders a usage error in French, with the hint to run the help of the
 /// command at fault.
 pub fn message(error: &clap::Error, command: Option<&str>) -> String {
@@ -52,7 +77,10 @@ pub fn message(error: &clap::Error, command: Option<&str>) -> String {
             "commande manquante".to_string()
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            format!("valeur « {value} » invalide pour {arg}")
+            let expected = std::error::Error::source(error)
+                .map(|cause| expected_number(&cause.to_string()))
+                .unwrap_or_default();
+            format!("valeur « {value} » invalide pour {arg}{expected}")
         }
         ErrorKind::TooManyValues => {
             format!("trop de valeurs pour {arg}")
@@ -73,4 +101,22 @@ pub fn message(error: &clap::Error, command: Option<&str>) -> String {
         None => "relais --help".to_string(),
     };
     format!("relais : {text}\nPour l'aide : {help}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_number;
+
+    #[test]
+    fn numeric_causes_are_told_in_french() {
+        assert_eq!(
+            expected_number("0 is not in 1..=100000"),
+            " : attendu un nombre entier de 1 à 100\u{202f}000"
+        );
+        assert_eq!(
+            expected_number("invalid digit found in string"),
+            " : attendu un nombre entier"
+        );
+        assert_eq!(expected_number("something else"), "");
+    }
 }

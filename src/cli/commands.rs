@@ -286,6 +286,15 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
             Ok(())
         }
         UserCommand::Deactivate(key) => {
+            if let Some(user) = store.find_user(&key.user)?
+                && !user.active
+            {
+                println!(
+                    "Utilisateur déjà inactif : {} ; rien n'a été modifié.",
+                    user.display_name()
+                );
+                return Ok(());
+            }
             let user = set_active(store, &key.user, false)?;
             println!(
                 "Utilisateur désactivé : {}. Ses contacts et son historique sont conservés ; ses sessions sont fermées et ses jetons d'API révoqués définitivement.",
@@ -294,6 +303,15 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
             Ok(())
         }
         UserCommand::Activate(key) => {
+            if let Some(user) = store.find_user(&key.user)?
+                && user.active
+            {
+                println!(
+                    "Utilisateur déjà actif : {} ; rien n'a été modifié.",
+                    user.display_name()
+                );
+                return Ok(());
+            }
             let user = set_active(store, &key.user, true)?;
             println!("Utilisateur réactivé : {}.", user.display_name());
             Ok(())

@@ -233,7 +233,10 @@ pub fn fill_demo(
         .map(|user| user.id)
         .collect();
 
-    let actor = Actor::system("démonstration");
+    let actor = Actor {
+        user_id: None,
+        label: "système (génération de la base de démonstration)".to_string(),
+    };
     let mut session = store.begin_import(&actor, json!({ "demo": contacts }))?;
     let communes = reference::communes();
     let mut random = Random(0x5EED_0000_0000_0001 ^ contacts);

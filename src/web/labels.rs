@@ -94,7 +94,11 @@ pub fn batch_params(batch: &Batch) -> String {
         }
         BatchKind::Undo => format!("annule l'opération n° {}", param_text(batch, "batch")),
         BatchKind::Import if batch.params.get("demo").is_some() => {
-            format!("base de démonstration de {} contacts", batch.params["demo"])
+            let contacts = batch.params["demo"].as_u64().unwrap_or_default();
+            format!(
+                "base de démonstration de {}",
+                crate::french::plural(contacts, "contact", "contacts")
+            )
         }
         BatchKind::Import if batch.params.get("file").is_some() => format!(
             "fichier « {} », pays par défaut {}{}",

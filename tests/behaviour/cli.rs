@@ -864,3 +864,31 @@ fn import_with_every_line_rejected_fails() {
         );
     });
 }
+
+#[test]
+fn deactivating_an_inactive_user_says_so() {
+    each_engine(|db| {
+        setup(db);
+
+        let first = relais(db, &["user", "deactivate", "CC"]);
+        let second = relais(db, &["user", "deactivate", "CC"]);
+        let limit = relais(db, &["batches", "--limit", "0"]);
+
+        assert!(first.status.success());
+        assert!(String::from_utf8_lossy(&first.stdout).starts_with("Utilisateur désactivé :"));
+        assert!(second.status.success());
+        assert!(
+            String::from_utf8_lossy(&second.stdout).starts_with(
+                "Utilisateur déjà inactif : Claire CARON (CC) ; rien n'a été modifié."
+            ),
+            "{}",
+            String::from_utf8_lossy(&second.stdout)
+        );
+        assert_eq!(limit.status.code(), Some(2));
+        assert!(
+            stderr(&limit).contains("attendu un nombre entier de 1 à 100\u{202f}000"),
+            "{}",
+            stderr(&limit)
+        );
+    });
+}
