@@ -65,6 +65,8 @@ struct OwnerIndex {
     initials: std::collections::HashSet<String>,
     /// Display name and name key (see `name_key`) of each user.
     names: HashMap<UserId, (String, String)>,
+    /// Users of the base who are deactivated.
+    inactive: std::collections::HashSet<UserId>,
 }
 
 impl OwnerIndex {
@@ -74,6 +76,11 @@ impl OwnerIndex {
             by_initials: HashMap::new(),
             initials: Default::default(),
             names: HashMap::new(),
+            inactive: users
+                .iter()
+                .filter(|user| !user.active)
+                .map(|user| user.id)
+                .collect(),
         };
         // Initials win over logins and e-mails, as in `Store::find_user`,
         // so they are inserted last.
@@ -122,16 +129,26 @@ struct Resolver<'a> {
     created: Vec<String>,
     /// Owner cells in display form whose name is not their user's, by
     /// cell text, with their first line and number of rows.
-    name_mismatches: std::collections::BTreeMap<String, NameMismatch>,
+    name_mismatches: std::collections::BTreeMap<String, OwnerRows>,
+    /// Rows that give contacts to a deactivated user, by user.
+    inactive_owners: std::collections::BTreeMap<UserId, OwnerRows>,
+    /// Warnings about French postal codes La Poste does not list, up to
+    /// `LISTED_UNKNOWN_POSTAL_CODES`, and the number of the others.
+    unknown_postal_codes: (Vec<String>, u64),
     session: &'a mut dyn ImportSession,
 }
+
+/// Unknown French postal codes an import report lists one by one.
+const LISTED_UNKNOWN_POSTAL_CODES: usize = 10;
 
 /// Owner cells with another name than their user's that an import report
 /// lists one by one.
 const LISTED_NAME_MISMATCHES: usize = 20;
 
-/// An owner cell `Prénom NOM (XY)` whose name is not the name of user XY.
-struct NameMismatch {
+/// Rows of the file that a warning is about, all naming one owner: an
+/// owner cell `Prénom NOM (XY)` whose name is not the name of user XY, or
+/// a deactivated user. `user` is the user's display name.
+struct OwnerRows {
     first_line: u64,
     last_line: u64,
     rows: u64,
@@ -234,7 +251,7 @@ impl Resolver<'_> {
                     mismatch.rows += 1;
                 }
             })
-            .or_insert_with(|| NameMismatch {
+            .or_insert_with(|| OwnerRows {
                 first_line: line,
                 last_line: line,
                 rows: 1,
@@ -242,11 +259,109 @@ impl Resolver<'_> {
             });
     }
 
+    /// Notes a row that gives a contact to a deactivated user. The row is
+    /// imported, since an export of the base names such owners, but the
+    /// report warns: a deactivated user cannot work on the contact.
+    fn note_inactive_owner(&mut self, id: UserId, line: u64) {
+        if !self.index.inactive.contains(&id) {
+            return;
+        }
+        let Some((user, _)) = self.index.names.get(&id) else {
+            return;
+        };
+        self.inactive_owners
+            .entry(id)
+            .and_modify(|rows| {
+                if rows.last_line != line {
+                    rows.last_line = line;
+                    rows.rows += 1;
+                }
+            })
+            .or_insert_with(|| OwnerRows {
+                first_line: line,
+                last_line: line,
+                rows: 1,
+                user: user.clone(),
+            });
+    }
+
+    /// Notes the addresses of an imported row with a five-digit French
+    /// postal code that La Poste does not list: often a foreign code in a
+    /// row whose country was left as France (`1080 Brussels` read as
+    /// `01080`). A CEDEX code, which the list of communes leaves out, is
+    /// not noted.
+    fn note_unknown_postal_codes(&mut self, parsed: &crate::import::ParsedRow) {
+        for address in [&parsed.contact.perso, &parsed.contact.pro] {
+            let french = address
+                .country
+                .as_ref()
+                .is_some_and(|country| country.uses_french_postal_codes());
+            let code = &address.postal_norm;
+            let cedex = format!("{} {}", address.postal_code, address.city)
+                .to_lowercase()
+                .contains("cedex");
+            if !french
+                || code.len() != 5
+                || !code.bytes().all(|b| b.is_ascii_digit())
+                || cedex
+                || crate::reference::postal_code_exists(code)
+            {
+                continue;
+            }
+            let (listed, more) = &mut self.unknown_postal_codes;
+            if listed.len() < LISTED_UNKNOWN_POSTAL_CODES {
+                let read = if address.postal_code.trim() == code {
+                    String::new()
+                } else {
+                    format!(", lu {code}")
+                };
+                listed.push(format!(
+                    "ligne {} : code postal « {} »{read} ({}) inconnu de La Poste ; la ligne est \
+                     importée, vérifiez le code et le pays",
+                    parsed.line,
+                    address.postal_code.trim(),
+                    if address.city.is_empty() {
+                        "sans ville"
+                    } else {
+                        address.city.as_str()
+                    },
+                ));
+            } else {
+                *more += 1;
+            }
+        }
+    }
+
+    /// Returns one warning per deactivated user the file gives contacts to.
+    fn inactive_owner_warnings(&self) -> Vec<String> {
+        let mut owners: Vec<&OwnerRows> = self.inactive_owners.values().collect();
+        owners.sort_by_key(|rows| rows.first_line);
+        owners
+            .into_iter()
+            .map(|rows| {
+                let lines = if rows.rows == 1 {
+                    format!("ligne {}", rows.first_line)
+                } else {
+                    format!(
+                        "ligne {} et {}",
+                        rows.first_line,
+                        crate::french::plural(rows.rows - 1, "autre", "autres")
+                    )
+                };
+                format!(
+                    "{lines} : {} est désactivé, et le fichier lui donne des contacts ; ils lui sont \
+                     affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)",
+                    rows.user
+                )
+            })
+            .collect()
+    }
+
     /// Returns one warning per owner cell whose name is not its user's, in
     /// file order, up to `LISTED_NAME_MISMATCHES` of them and then one
     /// line that counts the others.
     fn name_mismatch_warnings(&self) -> Vec<String> {
-        let mut mismatches: Vec<(&String, &NameMismatch)> = self.name_mismatches.iter().collect();
+        let mut mismatches: Vec<(&String, &OwnerRows)> = self.name_mismatches.iter().collect();
         mismatches.sort_by_key(|(_, mismatch)| mismatch.first_line);
         let unlisted = mismatches.len().saturating_sub(LISTED_NAME_MISMATCHES);
         let mut warnings: Vec<String> = mismatches
@@ -447,6 +562,8 @@ fn import_from_reader<R: Read + Send>(
         create_missing: request.create_missing_users,
         created: Vec::new(),
         name_mismatches: Default::default(),
+        inactive_owners: Default::default(),
+        unknown_postal_codes: Default::default(),
         session: session.as_mut(),
     };
 
@@ -490,6 +607,19 @@ fn import_from_reader<R: Read + Send>(
         warnings.push(note);
     }
     warnings.extend(resolver.name_mismatch_warnings());
+    warnings.extend(resolver.inactive_owner_warnings());
+    let (unknown_codes, more_unknown_codes) = &resolver.unknown_postal_codes;
+    warnings.extend(unknown_codes.iter().cloned());
+    if *more_unknown_codes > 0 {
+        warnings.push(format!(
+            "… et {} de La Poste",
+            crate::french::plural(
+                *more_unknown_codes,
+                "autre code postal inconnu",
+                "autres codes postaux inconnus"
+            )
+        ));
+    }
     let created_users = resolver.created;
 
     session.record_rejected_lines(rejected.len() as u64)?;
@@ -674,8 +804,10 @@ fn write_rows(
                     for (cell, owner) in owners {
                         if let (Some(cell), Some(owner)) = (cell, owner) {
                             resolver.check_display_name(cell.trim(), owner, parsed.line);
+                            resolver.note_inactive_owner(owner, parsed.line);
                         }
                     }
+                    resolver.note_unknown_postal_codes(&parsed);
                     chunk.push(ContactWrite {
                         line: parsed.line,
                         contact: parsed.contact,

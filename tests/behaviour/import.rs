@@ -827,3 +827,48 @@ inconnu;JD
         assert_eq!(contact(db, "w1").first_name, before.first_name);
     });
 }
+
+/// Rows that give contacts to a deactivated user, and French postal codes
+/// La Poste does not list, are imported with a warning in the report.
+#[test]
+fn report_warns_of_inactive_owners_and_unknown_postal_codes() {
+    each_engine(|db| {
+        cast(db);
+        deactivate(db, "DD");
+
+        let report = import_rows(
+            db,
+            &[
+                "o1,Un,,,,,,51100,Reims,FRA,DD,",
+                "o2,Deux,,,,,,51100,Reims,FRA,JD,DD",
+                "o3,Trois,,,,,,1080,Brussels,FRA,JD,",
+                "o4,Quatre,,,,,,51096,Reims Cedex,FRA,JD,",
+            ],
+        );
+
+        assert_eq!(report.imported, 4, "{report:?}");
+        assert!(
+            report.warnings.contains(
+                &"ligne 2 et 1 autre : Denis DURAND (DD) est désactivé, et le fichier lui donne des contacts ; ils lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)".to_string()
+            ),
+            "{:?}",
+            report.warnings
+        );
+        assert!(
+            report.warnings.contains(
+                &"ligne 4 : code postal « 1080 », lu 01080 (Brussels) inconnu de La Poste ; la ligne est importée, vérifiez le code et le pays".to_string()
+            ),
+            "{:?}",
+            report.warnings
+        );
+        assert!(
+            !report
+                .warnings
+                .iter()
+                .any(|warning| warning.contains("51096")),
+            "a CEDEX code is not a fault: {:?}",
+            report.warnings
+        );
+        assert_eq!(owners(db, "o1"), (Some("DD".into()), None));
+    });
+}
