@@ -83,14 +83,21 @@ pub enum UserInputError {
     Initials(String),
     #[error("{field} : ce champ est obligatoire")]
     Missing { field: &'static str },
-    #[error("e-mail « {0} » invalide : attendu une adresse de la forme nom@domaine.fr")]
+    #[error("e-mail « {0} » invalide : une adresse s'écrit nom@domaine.fr")]
     Email(String),
 }
+
+/// Longest first name, last name or login a user may have, in characters:
+/// enough for any real name, short enough for the lists that show them.
+pub const MAX_NAME_CHARS: usize = 100;
 
 /// Normalises initials to uppercase and checks them: 1 to 12 ASCII letters
 /// or digits, so that they can be typed on any keyboard and in a URL.
 pub fn parse_initials(input: &str) -> Result<String, UserInputError> {
     let value = input.trim().to_uppercase();
+    if value.is_empty() {
+        return Err(UserInputError::Missing { field: "initiales" });
+    }
     let valid =
         !value.is_empty() && value.len() <= 12 && value.chars().all(|c| c.is_ascii_alphanumeric());
     if valid {

@@ -4,7 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
-use crate::domain::user::{NewUser, User, UserRole, parse_email, parse_initials};
+use crate::domain::user::{MAX_NAME_CHARS, NewUser, User, UserRole, parse_email, parse_initials};
 use crate::storage::Store;
 
 use super::ServiceError;
@@ -189,6 +189,23 @@ pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError
             "last_name",
             "nom : indiquez au moins un nom ou un prénom",
         ));
+    }
+    for (field, label, value) in [
+        ("first_name", "prénom", &form.first_name),
+        ("last_name", "nom", &form.last_name),
+        ("login", "identifiant", &form.login),
+    ] {
+        let length = value.trim().chars().count();
+        if length > MAX_NAME_CHARS {
+            return Err(ServiceError::invalid(
+                "value_too_long",
+                field,
+                format!(
+                    "{label} : {} caractères, {MAX_NAME_CHARS} au plus ; raccourcissez-le",
+                    crate::french::count(length as u64)
+                ),
+            ));
+        }
     }
     let email = parse_email(&form.email)
         .map_err(|error| ServiceError::invalid("invalid_email", "email", error.to_string()))?;

@@ -138,3 +138,31 @@ fn users_file_rejected_line_reserves_nothing() {
         );
     });
 }
+
+#[test]
+fn user_form_errors_name_the_field_and_the_fix() {
+    each_engine(|db| {
+        cast(db);
+        let users_before = db.store().list_users().unwrap().len();
+
+        let long = add_user(
+            db.store(),
+            &UserForm {
+                first_name: "x".repeat(5000),
+                ..form("QL", "", "")
+            },
+        )
+        .expect_err("a 5,000-character first name");
+        let empty = add_user(db.store(), &form("", "", "")).expect_err("no initials");
+
+        assert_eq!(long.code(), "value_too_long");
+        assert_eq!(long.field(), Some("first_name"));
+        assert_eq!(
+            long.to_string(),
+            "prénom : 5\u{202f}000 caractères, 100 au plus ; raccourcissez-le"
+        );
+        assert_eq!(empty.field(), Some("initials"));
+        assert_eq!(empty.to_string(), "initiales : ce champ est obligatoire");
+        assert_eq!(db.store().list_users().unwrap().len(), users_before);
+    });
+}
