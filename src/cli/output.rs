@@ -219,7 +219,20 @@ fn contact_line(contact: &Contact, region: Option<&PreparedRegionReassignment>) 
     } else {
         format!("{place} ({})", address.country)
     };
-    format!("n° {} {} — {place}", contact.id, contact.display_name())
+    one_line(&format!(
+        "n° {} {} — {place}",
+        contact.id,
+        contact.display_name()
+    ))
+}
+
+/// Turns the line breaks and other control characters a field may hold
+/// (a name typed on two lines in a spreadsheet cell) into spaces, so that
+/// each contact stays on its own line of the terminal.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn initials(user: &Option<crate::domain::history::UserRef>) -> Option<String> {
@@ -670,6 +683,11 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn one_line_replaces_line_breaks() {
+        assert_eq!(one_line("Jean\r\nPierre\tMARTIN"), "Jean  Pierre MARTIN");
+    }
 
     #[test]
     fn password_hidden_in_database_url() {
