@@ -70,8 +70,21 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    // A script that asked for JSON reads errors as JSON too, on stderr.
+    let json_errors = std::env::args_os().any(|argument| argument == "--json");
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if json_errors => {
+            let mut body = serde_json::json!({
+                "code": error.code(),
+                "message": error.to_string(),
+            });
+            if let Some(field) = error.field() {
+                body["field"] = serde_json::json!(field);
+            }
+            eprintln!("{body}");
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("relais : {error}");
             ExitCode::FAILURE

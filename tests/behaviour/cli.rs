@@ -892,3 +892,22 @@ fn deactivating_an_inactive_user_says_so() {
         );
     });
 }
+
+#[test]
+fn json_commands_report_errors_as_json() {
+    each_engine(|db| {
+        setup(db);
+
+        let output = relais(db, &["reassign", "--from", "XX", "--to", "BB", "--json"]);
+
+        assert!(!output.status.success());
+        assert!(output.stdout.is_empty());
+        let error: Value = serde_json::from_slice(&output.stderr).expect("JSON on stderr");
+        assert_eq!(error["code"], "unknown_user");
+        assert_eq!(error["field"], "from");
+        assert!(
+            error["message"].as_str().unwrap().contains("« XX »"),
+            "{error}"
+        );
+    });
+}
