@@ -199,20 +199,21 @@ impl Resolver<'_> {
             ));
         }
         let is_email = reference.contains('@');
+        let local_part = reference.split('@').next().unwrap_or(reference);
+        let (first_name, last_name) = if is_email {
+            names_of_email(local_part)
+        } else {
+            (String::new(), reference.to_string())
+        };
         let taken = |candidate: &str| self.index.initials.contains(candidate);
-        let initials = free_initials(
-            &taken,
-            "",
-            "",
-            reference.split('@').next().unwrap_or(reference),
-        );
+        let initials = free_initials(&taken, &first_name, &last_name, local_part);
         let user = self
             .session
             .create_user(&NewUser {
                 initials,
                 login: (!is_email).then(|| reference.to_string()),
-                first_name: String::new(),
-                last_name: reference.to_string(),
+                first_name,
+                last_name,
                 email: is_email.then(|| reference.to_string()),
                 role: UserRole::User,
                 active: true,
@@ -223,6 +224,40 @@ impl Resolver<'_> {
         self.index.add_created(&user);
         self.created.push(user.initials.clone());
         Ok(Some(user.id))
+    }
+}
+
+/// Guesses a first and a last name from the part of an e-mail before the
+/// `@`: `jean.dupont` gives Jean and Dupont, `marie-claire.de-la-tour`
+/// gives Marie-Claire and De-La-Tour. A single word is the last name.
+fn names_of_email(local_part: &str) -> (String, String) {
+    let capitalised = |word: &str| {
+        word.split('-')
+            .map(|part| {
+                let mut letters = part.chars();
+                letters.next().map_or(String::new(), |first| {
+                    first
+                        .to_uppercase()
+                        .chain(letters.flat_map(char::to_lowercase))
+                        .collect()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("-")
+    };
+    let words: Vec<&str> = local_part
+        .split(['.', '_'])
+        .filter(|word| !word.is_empty())
+        .collect();
+    match words.split_first() {
+        Some((first, rest)) if !rest.is_empty() => (
+            capitalised(first),
+            rest.iter()
+                .map(|word| capitalised(word))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => (String::new(), local_part.to_string()),
     }
 }
 
@@ -948,5 +983,22 @@ mod tests {
             .unwrap();
         let expected: Vec<String> = (0..5_500).map(|index| format!("Nom{index}")).collect();
         assert_eq!(ids_in_name_order, expected);
+    }
+
+    #[test]
+    fn names_are_guessed_from_an_email() {
+        assert_eq!(
+            names_of_email("jean.dupont"),
+            ("Jean".into(), "Dupont".into())
+        );
+        assert_eq!(
+            names_of_email("marie-claire.de-la-tour"),
+            ("Marie-Claire".into(), "De-La-Tour".into())
+        );
+        assert_eq!(names_of_email("x"), (String::new(), "x".into()));
+        assert_eq!(
+            names_of_email("ALICE_MARTIN"),
+            ("Alice".into(), "Martin".into())
+        );
     }
 }
