@@ -55,6 +55,49 @@ pub struct ContactInput {
     pub technical_owner: Option<String>,
     pub perso: AddressInput,
     pub pro: AddressInput,
+    /// Latest time the contact may have been changed when the file was
+    /// exported, read from the export's « Modifié le » column. A contact
+    /// changed after it is not updated from the row, since the row would
+    /// undo that change.
+    pub exported_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Formats a contact's last change as the export writes it: Paris time,
+/// with its offset and to the second (`2026-12-05T10:32:15+01:00`). Excel
+/// keeps this form as text, so it comes back unchanged.
+pub fn format_modified_at(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::Paris)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// Reads a « Modifié le » cell and returns the latest instant it may stand
+/// for: the form the export writes, or the Paris time a spreadsheet may
+/// have turned it into (`05/12/2026 10:32`, to the minute or the second).
+/// A value to the minute stands for the end of that minute.
+pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{NaiveDateTime, TimeZone};
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&chrono::Utc));
+    }
+    let (naive, slack) = [
+        ("%d/%m/%Y %H:%M:%S", 0),
+        ("%d/%m/%Y %H:%M", 59),
+        ("%Y-%m-%d %H:%M:%S", 0),
+        ("%Y-%m-%d %H:%M", 59),
+    ]
+    .into_iter()
+    .find_map(|(format, slack)| {
+        NaiveDateTime::parse_from_str(text, format)
+            .ok()
+            .map(|naive| (naive, slack))
+    })?;
+    // In the autumn hour that occurs twice, the later one is the bound.
+    let local = chrono_tz::Europe::Paris
+        .from_local_datetime(&naive)
+        .latest()?;
+    Some(local.with_timezone(&chrono::Utc) + chrono::Duration::seconds(slack))
 }
 
 /// A part of a contact an import file may leave out. An import keeps the
@@ -139,6 +182,29 @@ impl ContactPart {
             ContactPart::ProPostal => "code postal et pays pro",
             ContactPart::ProCity => "ville pro",
         }
+    }
+}
+
+#[cfg(test)]
+mod modified_at_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn modified_at_comes_back_from_its_export_form_and_from_excel() {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 5, 9, 32, 15)
+            .unwrap();
+        let written = format_modified_at(at);
+        assert_eq!(written, "2026-12-05T10:32:15+01:00");
+        assert_eq!(parse_modified_at(&written), Some(at));
+        assert_eq!(parse_modified_at("05/12/2026 10:32:15"), Some(at));
+        let end_of_minute = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 5, 9, 32, 59)
+            .unwrap();
+        assert_eq!(parse_modified_at("05/12/2026 10:32"), Some(end_of_minute));
+        assert_eq!(parse_modified_at("hier"), None);
+        assert_eq!(parse_modified_at(""), None);
     }
 }
 

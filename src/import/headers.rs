@@ -30,10 +30,12 @@ pub enum Field {
     ProPostalCode,
     ProCity,
     ProCountry,
+    /// The time of the contact's last change, as an export writes it.
+    ModifiedAt,
 }
 
 impl Field {
-    pub const ALL: [Field; 20] = [
+    pub const ALL: [Field; 21] = [
         Field::ContactId,
         Field::ExternalId,
         Field::Civility,
@@ -54,6 +56,7 @@ impl Field {
         Field::ProPostalCode,
         Field::ProCity,
         Field::ProCountry,
+        Field::ModifiedAt,
     ];
 
     /// French name of the field, as used in messages.
@@ -79,6 +82,7 @@ impl Field {
             Field::ProPostalCode => "code postal pro",
             Field::ProCity => "ville pro",
             Field::ProCountry => "pays pro",
+            Field::ModifiedAt => "modifié le",
         }
     }
 
@@ -86,7 +90,7 @@ impl Field {
     /// name the contact.
     pub fn part(self) -> Option<ContactPart> {
         Some(match self {
-            Field::ContactId | Field::ExternalId => return None,
+            Field::ContactId | Field::ExternalId | Field::ModifiedAt => return None,
             Field::Civility => ContactPart::Civility,
             Field::FirstName => ContactPart::FirstName,
             Field::LastName => ContactPart::LastName,
@@ -143,6 +147,9 @@ const HEADER_NAMES: &[(&str, Field)] = &[
     ("pro_line2", Field::ProLine2),
     // Identity.
     ("N° Relais", Field::ContactId),
+    ("Modifié le", Field::ModifiedAt),
+    ("Date de modification", Field::ModifiedAt),
+    ("updated_at", Field::ModifiedAt),
     ("No Relais", Field::ContactId),
     ("Numéro Relais", Field::ContactId),
     ("relais_id", Field::ContactId),

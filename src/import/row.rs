@@ -1,5 +1,6 @@
 //! Validating one data row into a `ContactInput`.
 
+use crate::domain::contact::parse_modified_at;
 use crate::domain::contact::{AddressInput, ContactInput};
 use crate::domain::country::CountryCode;
 use crate::domain::postal::{normalize_postal_code, stored_country};
@@ -128,6 +129,15 @@ fn build_contact(
                 contact.contact_id = Some(id);
             }
             Field::ExternalId => contact.external_id = Some(text),
+            Field::ModifiedAt => {
+                contact.exported_at = Some(parse_modified_at(&text).ok_or_else(|| {
+                    reject(format!(
+                        "« {text} » n'est pas une date de modification : gardez la valeur de l'export \
+                         (2026-12-05T10:32:15+01:00), ou videz la cellule pour mettre le contact à \
+                         jour quelles que soient ses modifications depuis l'export"
+                    ))
+                })?);
+            }
             Field::Civility => contact.civility = text,
             Field::FirstName => contact.first_name = text,
             Field::LastName => contact.last_name = text,

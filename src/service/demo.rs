@@ -414,6 +414,7 @@ fn demo_contact(
             technical_owner: None,
             perso,
             pro,
+            exported_at: None,
         },
         commercial_owner,
         technical_owner,

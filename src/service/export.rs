@@ -10,7 +10,7 @@ use crate::storage::{Address, Contact, ExportSelection, Store};
 use super::ServiceError;
 
 /// Column headers, in French; the import reads them back.
-pub const HEADERS: [&str; 20] = [
+pub const HEADERS: [&str; 21] = [
     "N° Relais",
     "Identifiant externe",
     "Civilité",
@@ -31,6 +31,9 @@ pub const HEADERS: [&str; 20] = [
     "Code postal pro",
     "Ville pro",
     "Pays pro",
+    // The contact's last change: an import of the edited file leaves a
+    // contact changed since alone, rather than undo that change.
+    "Modifié le",
 ];
 
 /// First characters that make Excel and LibreOffice read a cell as a
@@ -84,6 +87,9 @@ fn record(contact: &Contact) -> Vec<String> {
     };
     address(&contact.perso);
     address(&contact.pro);
+    fields.push(crate::domain::contact::format_modified_at(
+        contact.updated_at,
+    ));
     fields
         .into_iter()
         .map(|field| {

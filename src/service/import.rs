@@ -552,6 +552,7 @@ fn import_from_reader<R: Read + Send>(
         technical: header_of(Field::TechnicalOwner),
         external_id: header_of(Field::ExternalId),
         contact_number: header_of(Field::ContactId),
+        modified_at: header_of(Field::ModifiedAt),
     };
     let has_key_column = rows.columns().iter().any(|column| {
         matches!(
@@ -754,6 +755,15 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
                  indiquez cet identifiant externe sur la ligne, ou videz le n° Relais"
             ),
         ),
+        KeyConflictKind::ChangedSinceExport { changed_at } => (
+            headers.modified_at.clone(),
+            format!(
+                "le contact n° {number} a été modifié le {}, après l'export de ce fichier : la \
+                 ligne est ignorée pour ne pas défaire ce changement ; réexportez le contact, ou \
+                 videz sa cellule « Modifié le » pour imposer la ligne",
+                crate::domain::history::format_paris_time(*changed_at)
+            ),
+        ),
         KeyConflictKind::UnknownExternalId => (
             headers.external_id.clone(),
             format!(
@@ -778,6 +788,7 @@ struct RejectionHeaders {
     technical: String,
     external_id: String,
     contact_number: String,
+    modified_at: String,
 }
 
 /// Outcome of the writing side once the reading thread stopped sending.

@@ -872,3 +872,74 @@ fn report_warns_of_inactive_owners_and_unknown_postal_codes() {
         assert_eq!(owners(db, "o1"), (Some("DD".into()), None));
     });
 }
+
+/// An export edited for a while and imported back must not undo the
+/// reassignments made in between: its « Modifié le » column tells which
+/// contacts changed since, and their rows are set aside.
+#[test]
+fn stale_export_does_not_undo_later_changes() {
+    use relais::service::export::export_to_file;
+    use relais::service::reassign::{apply_user_reassignment, prepare_user_reassignment};
+    use relais::storage::ExportSelection;
+
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "s1,Un,,,,,,51100,Reims,FRA,JD,",
+                "s2,Deux,,,,,,51100,Reims,FRA,CC,",
+            ],
+        );
+        let path = db.dir.path().join("export.csv");
+        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        let exported = std::fs::read_to_string(&path).unwrap();
+        assert!(exported.lines().next().unwrap().ends_with(";Modifié le"));
+        // The export writes whole seconds: the reassignment must come in a
+        // later second to be told apart.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
+        apply_user_reassignment(db.store(), &prepared, run()).unwrap();
+        // The administrator edits the export: s2 goes to DD.
+        let edited = exported.replace(";CC;", ";DD;");
+        let before = snapshot(db);
+
+        let report = import_bytes(db, "edited.csv", edited.as_bytes());
+
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        let rejection = &report.rejected[0];
+        assert_eq!(rejection.column, "Modifié le");
+        assert!(
+            rejection.reason.contains("après l'export de ce fichier : la ligne est ignorée pour ne pas défaire ce changement"),
+            "{}",
+            rejection.reason
+        );
+        assert_eq!(owners(db, "s1"), (Some("BB".into()), None), "not undone");
+        assert_eq!(owners(db, "s2"), (Some("DD".into()), None));
+        assert_ne!(snapshot(db), before);
+
+        // Emptying the cell imposes the row. A time as Excel rewrites it,
+        // to the minute, stands for the end of that minute: s2's row, given
+        // the current minute, is newer than its change by the import above.
+        let now = relais::domain::history::format_paris_time(chrono::Utc::now());
+        let s1 = format!("{};", contact(db, "s1").id);
+        let forced = edited
+            .lines()
+            .map(|line| {
+                let (head, _) = line.rsplit_once(';').unwrap();
+                if line.starts_with(&s1) {
+                    format!("{head};")
+                } else if line.contains(";s2;") {
+                    format!("{head};{now}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let report = import_bytes(db, "forced.csv", forced.as_bytes());
+        assert!(report.rejected.is_empty(), "{report:?}");
+        assert_eq!(owners(db, "s1"), (Some("JD".into()), None));
+        assert_eq!(owners(db, "s2"), (Some("DD".into()), None));
+    });
+}

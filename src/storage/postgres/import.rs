@@ -94,7 +94,8 @@ CREATE TEMPORARY TABLE import_staging (
     pro_postal_code     text NOT NULL,
     pro_postal_norm     text COLLATE "C" NOT NULL,
     pro_city            text NOT NULL,
-    pro_country         text
+    pro_country         text,
+    exported_at         timestamptz
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE import_plan (
     position            integer NOT NULL,
@@ -109,7 +110,7 @@ CREATE TEMPORARY TABLE import_plan (
 "#;
 
 /// Types of the columns the binary `COPY` fills, in order.
-const STAGING_TYPES: [Type; 23] = [
+const STAGING_TYPES: [Type; 24] = [
     Type::INT4,
     Type::TEXT,
     Type::INT8,
@@ -133,6 +134,7 @@ const STAGING_TYPES: [Type; 23] = [
     Type::TEXT,
     Type::TEXT,
     Type::TEXT,
+    Type::TIMESTAMPTZ,
 ];
 
 /// Types of the columns `COPY` fills in `contacts`: the written columns,
@@ -315,7 +317,7 @@ impl PgImport {
         let client = self.client()?;
         client.batch_execute("TRUNCATE import_staging, import_plan")?;
         let sink = client.copy_in(&format!(
-            "COPY import_staging (position, external_id, contact_id, {}) FROM STDIN (FORMAT binary)",
+            "COPY import_staging (position, external_id, contact_id, {}, exported_at) FROM STDIN (FORMAT binary)",
             WRITTEN_COLUMNS.join(", ")
         ))?;
         let mut writer = BinaryCopyInWriter::new(sink, &STAGING_TYPES);
@@ -413,7 +415,18 @@ impl PgImport {
                     )))
                 })?;
             let value = value.unwrap_or_default();
+            let mut contact_number = row.contact.contact_id.unwrap_or_default();
             let kind = match conflict.as_str() {
+                "changed_since_export" => {
+                    let (id, micros) = value.split_once(' ').unwrap_or_default();
+                    contact_number = id.parse().unwrap_or_default();
+                    let changed_at = micros
+                        .parse()
+                        .ok()
+                        .and_then(DateTime::from_timestamp_micros)
+                        .unwrap_or_default();
+                    KeyConflictKind::ChangedSinceExport { changed_at }
+                }
                 "unknown_number" => KeyConflictKind::UnknownNumber,
                 "other_names" => KeyConflictKind::OtherNames,
                 "other_external_id" => KeyConflictKind::OtherExternalId { stored: value },
@@ -424,7 +437,7 @@ impl PgImport {
             };
             conflicts.push(KeyConflict {
                 line: row.line,
-                contact_number: row.contact.contact_id.unwrap_or_default(),
+                contact_number,
                 external_id: row.contact.external_id.clone(),
                 kind,
             });
@@ -543,6 +556,28 @@ impl PgImport {
              ) AS locked",
             &[],
         )?;
+        // A row whose « Modifié le » is older than the contact's last
+        // change would undo that change: it is set aside, under the lock,
+        // so that a change committed meanwhile counts too. The export
+        // writes whole seconds.
+        if chunk.iter().any(|row| row.contact.exported_at.is_some()) {
+            client.execute(
+                "UPDATE import_staging s
+                 SET conflict = 'changed_since_export',
+                     conflict_value = c.id || ' ' || floor(extract(epoch FROM c.updated_at) * 1000000)::bigint
+                 FROM contacts c
+                 WHERE c.id = s.stored_id AND s.conflict IS NULL
+                   AND date_trunc('second', c.updated_at) > s.exported_at",
+                &[],
+            )?;
+            let conflicts = client.query(
+                "DELETE FROM import_staging WHERE conflict IS NOT NULL
+                 RETURNING position, conflict, conflict_value",
+                &[],
+            )?;
+            self.collect_conflicts(chunk, &conflicts)?;
+        }
+        let client = self.client()?;
         // Parts the file leaves out take the stored values, read under the
         // lock, so that the comparisons and the update below leave them
         // as they are.
@@ -713,7 +748,7 @@ fn write_row(
     let contact = &row.contact;
     let perso = AddressValues::of(&contact.perso);
     let pro = AddressValues::of(&contact.pro);
-    let values: [&(dyn ToSql + Sync); 23] = [
+    let values: [&(dyn ToSql + Sync); 24] = [
         &position,
         &contact.external_id,
         &contact.contact_id,
@@ -737,6 +772,7 @@ fn write_row(
         &pro.address.postal_norm,
         &pro.address.city,
         &pro.country,
+        &contact.exported_at,
     ];
     writer.write(&values)?;
     Ok(())

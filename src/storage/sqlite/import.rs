@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use chrono::SubsecRound;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
@@ -352,6 +353,25 @@ impl SqliteImport {
                 return Ok(());
             }
         };
+        if let Some(exported_at) = row.contact.exported_at {
+            let changed_at: String = self
+                .conn
+                .prepare_cached("SELECT updated_at FROM contacts WHERE id = ?1")
+                .map_err(db_error)?
+                .query_row([id], |found| found.get(0))
+                .map_err(db_error)?;
+            let changed_at = rows::parse_timestamp(&changed_at).map_err(db_error)?;
+            // The export writes whole seconds.
+            if changed_at.trunc_subsecs(0) > exported_at {
+                self.key_conflicts.push(KeyConflict {
+                    line: row.line,
+                    contact_number: id,
+                    external_id: row.contact.external_id.clone(),
+                    kind: KeyConflictKind::ChangedSinceExport { changed_at },
+                });
+                return Ok(());
+            }
+        }
         if sets_external_id {
             self.conn
                 .prepare_cached(&STATEMENTS.set_external_id)
