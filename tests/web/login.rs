@@ -296,6 +296,46 @@ async fn login_goes_back_to_the_page_asked() {
     assert!(page.contains("name=\"next\" value=\"/admin/batches\""));
 }
 
+/// A user who is not an administrator, sent to the login by a link to the
+/// administration, lands on the contacts rather than on a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_of_a_user_skips_an_admin_next_page() {
+    let app = TestApp::start().await;
+    let post_login = |login: &'static str| {
+        let app = &app;
+        async move {
+            let client = app.client();
+            let page = text(
+                client
+                    .get(app.url("/login?next=/admin/batches"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            let token = hidden_field(&page, "csrf_token").unwrap();
+            client
+                .post(app.url("/login"))
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("login", login),
+                    ("password", PASSWORD),
+                    ("next", "/admin/batches"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let user = post_login("QU").await;
+    let admin = post_login("QA").await;
+
+    assert_eq!(user.status(), 303);
+    assert_eq!(user.headers()["location"], "/contacts");
+    assert_eq!(admin.headers()["location"], "/admin/batches");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_login_tabs_both_work() {
     let app = TestApp::start().await;

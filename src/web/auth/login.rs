@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::domain::user::User;
+use crate::domain::user::{User, UserRole};
 use crate::service::tokens::new_secret;
 use crate::service::users::{hash_password, verify_password};
 use crate::storage::Store;
@@ -66,6 +66,11 @@ enum Attempt {
 
 /// Keeps only a local path as the target after login, so that the login
 /// page cannot be used to send people to another site.
+/// Tells whether `path` is a screen for administrators only.
+fn is_admin_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/") || path.starts_with("/admin?")
+}
+
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path)
@@ -155,6 +160,13 @@ pub async fn submit(
         Attempt::Success(user) => {
             let token = session::open(&state, &user).await?;
             tracing::info!(user.id = user.id, user.initials = %user.initials, "user logged in");
+            // A link to the administration followed by a user who is not
+            // an administrator leads to the contacts, not to a refusal.
+            let next = if user.role != UserRole::Admin && is_admin_path(&next) {
+                "/contacts".to_string()
+            } else {
+                next
+            };
             let mut response = Redirect::to(&next).into_response();
             let max_age = state.config.session_ttl.num_seconds();
             let secure = state.config.secure_cookies;
