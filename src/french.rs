@@ -221,6 +221,10 @@ pub fn ignored_columns(headers: &[String]) -> String {
     }
 }
 
+/// What the list of an import's contacts, and its export, leave out: the
+/// list follows the history, which records changes of owner.
+pub const IMPORT_CONTACTS_NOTE: &str = "Pour une importation, cette liste et son export ne montrent que les contacts dont elle a changé un responsable ; les contacts qu'elle a créés, ou dont elle n'a changé que d'autres champs, n'y figurent pas.";
+
 /// Returns « de Jean » or « d'Alice »: the preposition before a name, elided
 /// before a vowel.
 pub fn de(name: &str) -> String {

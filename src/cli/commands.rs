@@ -79,10 +79,11 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             Ok(())
         }
         Command::Export(args) => {
+            let mut import_batch = false;
             let selection = match &args.batch {
                 Some(batch) => {
                     let id = parse_batch_id(batch)?;
-                    if store.batch(id)?.is_none() {
+                    let Some(found) = store.batch(id)? else {
                         return Err(ServiceError::invalid(
                             "unknown_batch",
                             "batch",
@@ -90,7 +91,8 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                                 "--batch : aucune opération n° {id} ; la liste est donnée par « relais batches »"
                             ),
                         ));
-                    }
+                    };
+                    import_batch = found.kind == crate::domain::batch::BatchKind::Import;
                     ExportSelection::Batch(id)
                 }
                 None => ExportSelection::All,
@@ -107,6 +109,9 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 crate::french::plural(written, "contact exporté", "contacts exportés"),
                 args.file.display()
             );
+            if import_batch {
+                println!("{}", crate::french::IMPORT_CONTACTS_NOTE);
+            }
             Ok(())
         }
         Command::Reassign(args) => {

@@ -1185,3 +1185,23 @@ async fn undo_confirmation_details_a_large_batch() {
     assert!(confirm.contains(&expected), "{confirm}");
     assert!(!confirm.contains("trop de contacts"), "{confirm}");
 }
+
+/// The page of an import says what its list of contacts leaves out; the
+/// page of a reassignment does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_page_says_which_contacts_it_lists() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let run = app.store.list_batches(1, 0).unwrap().remove(0);
+
+    let import = app.page(&client, "/admin/batches/1").await;
+    let reassign = app
+        .page(&client, &format!("/admin/batches/{}", run.id))
+        .await;
+
+    let note = "ne montrent que les contacts dont elle a changé un responsable";
+    assert!(import.contains(note), "{import}");
+    assert!(!reassign.contains(note));
+}

@@ -114,6 +114,8 @@ struct BatchPage {
     batch: BatchRow,
     can_undo: bool,
     undo_note: Option<&'static str>,
+    /// What the list of contacts leaves out, for an import.
+    contacts_note: Option<&'static str>,
     total: String,
     rows: Vec<ContactRow>,
     page: u32,
@@ -175,6 +177,8 @@ pub async fn show(
         layout: Layout::new(&session, format!("Opération n° {id}"), "batches"),
         can_undo: batch.can_be_undone(),
         undo_note,
+        contacts_note: (batch.kind == BatchKind::Import)
+            .then_some(crate::french::IMPORT_CONTACTS_NOTE),
         total: plural(contacts.total, "contact", "contacts"),
         rows: contact_rows(&contacts.contacts),
         page,
