@@ -171,6 +171,18 @@ pub(super) fn identifier_clashes(users: &[User], form: &UserForm) -> Vec<(&'stat
     clashes
 }
 
+/// Returns the message for a name or login longer than `MAX_NAME_CHARS`,
+/// `None` when it fits.
+pub fn too_long(label: &str, value: &str) -> Option<String> {
+    let length = value.trim().chars().count();
+    (length > MAX_NAME_CHARS).then(|| {
+        format!(
+            "{label} : {} caractères, {MAX_NAME_CHARS} au plus ; raccourcissez-le",
+            crate::french::count(length as u64)
+        )
+    })
+}
+
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
     if let Some((field, message)) = identifier_clashes(&store.list_users()?, form)
         .into_iter()
@@ -195,16 +207,8 @@ pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError
         ("last_name", "nom", &form.last_name),
         ("login", "identifiant", &form.login),
     ] {
-        let length = value.trim().chars().count();
-        if length > MAX_NAME_CHARS {
-            return Err(ServiceError::invalid(
-                "value_too_long",
-                field,
-                format!(
-                    "{label} : {} caractères, {MAX_NAME_CHARS} au plus ; raccourcissez-le",
-                    crate::french::count(length as u64)
-                ),
-            ));
+        if let Some(message) = too_long(label, value) {
+            return Err(ServiceError::invalid("value_too_long", field, message));
         }
     }
     let email = parse_email(&form.email)

@@ -175,6 +175,17 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         if first_name.is_empty() && last_name.is_empty() {
             (first_name, last_name) = split_full_name(&field(full_column));
         }
+        let too_long = [
+            ("prénom", &first_name),
+            ("nom", &last_name),
+            ("identifiant", &login),
+        ]
+        .into_iter()
+        .find_map(|(label, value)| super::users::too_long(label, value));
+        if let Some(message) = too_long {
+            report.skipped.push(skip(message));
+            continue;
+        }
         candidates.push(Candidate {
             line,
             login,

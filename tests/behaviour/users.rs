@@ -162,6 +162,17 @@ fn user_form_errors_name_the_field_and_the_fix() {
             "prénom : 5\u{202f}000 caractères, 100 au plus ; raccourcissez-le"
         );
         assert_eq!(empty.field(), Some("initials"));
+        let path = write_file(
+            db,
+            "longs.csv",
+            format!("Identifiant;Prénom;Nom\nql;{};Long\n", "x".repeat(5000)).as_bytes(),
+        );
+        let report = import_users(db.store(), &path).unwrap();
+        assert!(report.created.is_empty(), "{report:?}");
+        assert_eq!(
+            report.skipped[0].reason,
+            "prénom : 5\u{202f}000 caractères, 100 au plus ; raccourcissez-le"
+        );
         assert_eq!(empty.to_string(), "initiales : ce champ est obligatoire");
         assert_eq!(db.store().list_users().unwrap().len(), users_before);
     });
