@@ -71,40 +71,41 @@ pub fn format_modified_at(at: chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
-/// Reads a « Modifié le » cell and returns the latest instant it may stand
-/// for: the form the export writes, or the Paris time a spreadsheet may
-/// have turned it into (`05/12/2026 10:32`, to the minute or the second).
-/// A value to the minute stands for the end of that minute.
+/// Reads a « Modifié le » cell: the form the export writes, or the Paris
+/// time a spreadsheet may have turned it into (`05/12/2026 10:32`, to the
+/// minute or the second, with a year of two or four digits). A time to the
+/// minute stands for the start of that minute, so that a change made later
+/// in the same minute still counts as made after the export: a row set
+/// aside by mistake can be imposed, while a change undone goes unseen.
 pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::{NaiveDateTime, TimeZone};
     let text = text.trim();
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(at.with_timezone(&chrono::Utc));
     }
-    let (naive, slack) = [
-        ("%d/%m/%Y %H:%M:%S", 0),
-        ("%d/%m/%Y %H:%M", 59),
-        ("%Y-%m-%d %H:%M:%S", 0),
-        ("%Y-%m-%d %H:%M", 59),
+    // Two-digit years first: `%Y` would read `26` as the year 26.
+    let naive = [
+        "%d/%m/%y %H:%M:%S",
+        "%d/%m/%y %H:%M",
+        "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%Y %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
     ]
     .into_iter()
-    .find_map(|(format, slack)| {
-        NaiveDateTime::parse_from_str(text, format)
-            .ok()
-            .map(|naive| (naive, slack))
-    })?;
-    // In the autumn hour that occurs twice, the later one is the bound.
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
+    // In the autumn hour that occurs twice, the earlier one is the bound.
     let local = chrono_tz::Europe::Paris
         .from_local_datetime(&naive)
-        .latest()?;
-    Some(local.with_timezone(&chrono::Utc) + chrono::Duration::seconds(slack))
+        .earliest()?;
+    Some(local.with_timezone(&chrono::Utc))
 }
 
 /// A part of a contact an import file may leave out. An import keeps the
 /// stored value of every part its file has no column for, so that a file
-/// with a few columns updates those and nothing else. The postal code and
-/// the country of an address are one part, since the normalised code that
-/// selections match depends on both.
+/// with a few columns updates those and nothing else. The normalised
+/// postal code, which selections match, is worked out again from the code
+/// and the country the contact ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContactPart {
     Civility,
@@ -117,16 +118,18 @@ pub enum ContactPart {
     TechnicalOwner,
     PersoLine1,
     PersoLine2,
-    PersoPostal,
+    PersoPostalCode,
     PersoCity,
+    PersoCountry,
     ProLine1,
     ProLine2,
-    ProPostal,
+    ProPostalCode,
     ProCity,
+    ProCountry,
 }
 
 impl ContactPart {
-    pub const ALL: [ContactPart; 16] = [
+    pub const ALL: [ContactPart; 18] = [
         ContactPart::Civility,
         ContactPart::FirstName,
         ContactPart::LastName,
@@ -137,28 +140,32 @@ impl ContactPart {
         ContactPart::TechnicalOwner,
         ContactPart::PersoLine1,
         ContactPart::PersoLine2,
-        ContactPart::PersoPostal,
+        ContactPart::PersoPostalCode,
         ContactPart::PersoCity,
+        ContactPart::PersoCountry,
         ContactPart::ProLine1,
         ContactPart::ProLine2,
-        ContactPart::ProPostal,
+        ContactPart::ProPostalCode,
         ContactPart::ProCity,
+        ContactPart::ProCountry,
     ];
 
     /// The parts of the personal address, then those of the professional
     /// one.
-    pub const ADDRESSES: [[ContactPart; 4]; 2] = [
+    pub const ADDRESSES: [[ContactPart; 5]; 2] = [
         [
             ContactPart::PersoLine1,
             ContactPart::PersoLine2,
-            ContactPart::PersoPostal,
+            ContactPart::PersoPostalCode,
             ContactPart::PersoCity,
+            ContactPart::PersoCountry,
         ],
         [
             ContactPart::ProLine1,
             ContactPart::ProLine2,
-            ContactPart::ProPostal,
+            ContactPart::ProPostalCode,
             ContactPart::ProCity,
+            ContactPart::ProCountry,
         ],
     ];
 
@@ -175,12 +182,14 @@ impl ContactPart {
             ContactPart::TechnicalOwner => "responsable technique",
             ContactPart::PersoLine1 => "adresse perso, ligne 1",
             ContactPart::PersoLine2 => "adresse perso, ligne 2",
-            ContactPart::PersoPostal => "code postal et pays perso",
+            ContactPart::PersoPostalCode => "code postal perso",
             ContactPart::PersoCity => "ville perso",
+            ContactPart::PersoCountry => "pays perso",
             ContactPart::ProLine1 => "adresse pro, ligne 1",
             ContactPart::ProLine2 => "adresse pro, ligne 2",
-            ContactPart::ProPostal => "code postal et pays pro",
+            ContactPart::ProPostalCode => "code postal pro",
             ContactPart::ProCity => "ville pro",
+            ContactPart::ProCountry => "pays pro",
         }
     }
 }
@@ -199,10 +208,12 @@ mod modified_at_tests {
         assert_eq!(written, "2026-12-05T10:32:15+01:00");
         assert_eq!(parse_modified_at(&written), Some(at));
         assert_eq!(parse_modified_at("05/12/2026 10:32:15"), Some(at));
-        let end_of_minute = chrono::Utc
-            .with_ymd_and_hms(2026, 12, 5, 9, 32, 59)
+        let start_of_minute = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 5, 9, 32, 0)
             .unwrap();
-        assert_eq!(parse_modified_at("05/12/2026 10:32"), Some(end_of_minute));
+        assert_eq!(parse_modified_at("05/12/2026 10:32"), Some(start_of_minute));
+        assert_eq!(parse_modified_at("05/12/26 10:32"), Some(start_of_minute));
+        assert_eq!(parse_modified_at("05/12/26 10:32:15"), Some(at));
         assert_eq!(parse_modified_at("hier"), None);
         assert_eq!(parse_modified_at(""), None);
     }

@@ -101,12 +101,14 @@ impl Field {
             Field::TechnicalOwner => ContactPart::TechnicalOwner,
             Field::PersoLine1 => ContactPart::PersoLine1,
             Field::PersoLine2 => ContactPart::PersoLine2,
-            Field::PersoPostalCode | Field::PersoCountry => ContactPart::PersoPostal,
+            Field::PersoPostalCode => ContactPart::PersoPostalCode,
             Field::PersoCity => ContactPart::PersoCity,
+            Field::PersoCountry => ContactPart::PersoCountry,
             Field::ProLine1 => ContactPart::ProLine1,
             Field::ProLine2 => ContactPart::ProLine2,
-            Field::ProPostalCode | Field::ProCountry => ContactPart::ProPostal,
+            Field::ProPostalCode => ContactPart::ProPostalCode,
             Field::ProCity => ContactPart::ProCity,
+            Field::ProCountry => ContactPart::ProCountry,
         })
     }
 }

@@ -132,9 +132,10 @@ fn build_contact(
             Field::ModifiedAt => {
                 contact.exported_at = Some(parse_modified_at(&text).ok_or_else(|| {
                     reject(format!(
-                        "« {text} » n'est pas une date de modification : gardez la valeur de l'export \
-                         (2026-12-05T10:32:15+01:00), ou videz la cellule pour mettre le contact à \
-                         jour quelles que soient ses modifications depuis l'export"
+                        "« {text} » n'est pas une date de modification : gardez la valeur écrite \
+                         par l'export, de la forme 2026-12-05T10:32:15+01:00, ou videz la cellule \
+                         pour mettre le contact à jour quelles que soient ses modifications depuis \
+                         l'export"
                     ))
                 })?);
             }

@@ -684,7 +684,7 @@ fn import_from_reader<R: Read + Send>(
 /// were, having no column for them.
 fn left_out_note(left_out: &[ContactPart]) -> Option<String> {
     // A whole address left out is named as one.
-    let whole: Vec<(&[ContactPart; 4], &str)> = ContactPart::ADDRESSES
+    let whole: Vec<(&[ContactPart; 5], &str)> = ContactPart::ADDRESSES
         .iter()
         .zip(["adresse perso", "adresse pro"])
         .filter(|(parts, _)| parts.iter().all(|part| left_out.contains(part)))
@@ -761,7 +761,9 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
                 "le contact n° {number} a été modifié le {}, après l'export de ce fichier : la \
                  ligne est ignorée pour ne pas défaire ce changement ; réexportez le contact, ou \
                  videz sa cellule « Modifié le » pour imposer la ligne",
-                crate::domain::history::format_paris_time(*changed_at)
+                changed_at
+                    .with_timezone(&chrono_tz::Europe::Paris)
+                    .format("%d/%m/%Y à %H:%M:%S")
             ),
         ),
         KeyConflictKind::UnknownExternalId => (

@@ -18,7 +18,9 @@ use crate::domain::batch::{
 };
 use crate::domain::contact::Role;
 use crate::domain::contact::{ContactId, ContactPart};
+use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryEntry;
+use crate::domain::postal::{normalize_postal_code, stored_country};
 use crate::domain::search::fold_for_search;
 use crate::domain::user::{NewUser, User, UserId};
 
@@ -159,6 +161,47 @@ pub(crate) fn updates_only(kept: &[ContactPart]) -> bool {
     .all(|part| kept.contains(part))
 }
 
+/// Positions in [`IMPORT_WRITTEN_COLUMNS`] of each address's postal code as
+/// entered, normalised postal code and country.
+pub(crate) const ADDRESS_POSTAL_COLUMNS: [(usize, usize, usize); 2] = [(10, 11, 13), (16, 17, 19)];
+
+/// Positions of the columns an import keeps as stored when its file has
+/// no column for `parts`: those of the parts, and the normalised postal
+/// code of an address whose code and country are both kept.
+pub(crate) fn kept_column_indexes(parts: &[ContactPart]) -> Vec<usize> {
+    let mut indexes = part_column_indexes(parts);
+    for (code, norm, country) in ADDRESS_POSTAL_COLUMNS {
+        if indexes.contains(&code) && indexes.contains(&country) {
+            indexes.push(norm);
+        }
+    }
+    indexes.sort_unstable();
+    indexes
+}
+
+/// Returns the addresses whose postal code or country, but not both, an
+/// import keeps: their normalised code must be worked out again from the
+/// code and the country they end with.
+pub(crate) fn renormalised_addresses(kept: &[usize]) -> Vec<(usize, usize, usize)> {
+    ADDRESS_POSTAL_COLUMNS
+        .into_iter()
+        .filter(|(code, _, country)| kept.contains(code) != kept.contains(country))
+        .collect()
+}
+
+/// Works out an address's normalised postal code, and the country it is
+/// stored under, from its postal code as entered and its country, as the
+/// import of a whole address does.
+pub(crate) fn renormalise(postal_code: &str, country: Option<&str>) -> (String, Option<String>) {
+    let Some(country) = country.and_then(|country| CountryCode::parse(country).ok().flatten())
+    else {
+        return (String::new(), None);
+    };
+    let norm = normalize_postal_code(postal_code, &country).value;
+    let country = stored_country(country, &norm);
+    (norm, Some(country.as_str().to_string()))
+}
+
 /// Positions in [`IMPORT_WRITTEN_COLUMNS`] of the columns that hold `parts`.
 pub(crate) fn part_column_indexes(parts: &[ContactPart]) -> Vec<usize> {
     let mut indexes: Vec<usize> = parts
@@ -175,13 +218,14 @@ pub(crate) fn part_column_indexes(parts: &[ContactPart]) -> Vec<usize> {
                 ContactPart::TechnicalOwner => &[7],
                 ContactPart::PersoLine1 => &[8],
                 ContactPart::PersoLine2 => &[9],
-                // Code as entered, normalised code, country.
-                ContactPart::PersoPostal => &[10, 11, 13],
+                ContactPart::PersoPostalCode => &[10],
                 ContactPart::PersoCity => &[12],
+                ContactPart::PersoCountry => &[13],
                 ContactPart::ProLine1 => &[14],
                 ContactPart::ProLine2 => &[15],
-                ContactPart::ProPostal => &[16, 17, 19],
+                ContactPart::ProPostalCode => &[16],
                 ContactPart::ProCity => &[18],
+                ContactPart::ProCountry => &[19],
             }
         })
         .copied()

@@ -756,7 +756,7 @@ fn file_with_few_columns_updates_only_those() {
         assert_eq!(report.updated, 1, "{report:?}");
         assert!(
             report.warnings.iter().any(|warning| warning.contains(
-                "adresse pro, ligne 1, adresse pro, ligne 2, code postal et pays pro et adresse perso ;"
+                "adresse pro, ligne 1, adresse pro, ligne 2, code postal pro, pays pro et adresse perso ;"
             )),
             "{:?}",
             report.warnings
@@ -768,6 +768,40 @@ fn file_with_few_columns_updates_only_those() {
             (&before.pro.postal_code, &before.pro.country, &before.perso)
         );
         assert_eq!(moved.last_name, "Martin");
+
+        // A country alone keeps the postal code, and a postal code alone
+        // keeps the country; the code selections match follows both.
+        let report = import_bytes(
+            db,
+            "pays.csv",
+            "Identifiant externe;Pays pro\nw1;France\n".as_bytes(),
+        );
+        assert_eq!(report.rejected.len(), 0, "{report:?}");
+        let kept = contact(db, "w1").pro;
+        assert_eq!(
+            (
+                kept.postal_code.as_str(),
+                kept.postal_norm.as_str(),
+                kept.country.as_str()
+            ),
+            ("2100", "02100", "FRA")
+        );
+        import_rows(db, &["b1,Peeters,An,,,,,B-1000,Bruxelles,BEL,,"]);
+        let report = import_bytes(
+            db,
+            "cp.csv",
+            "Identifiant externe;Code postal pro\nb1;B-1050\n".as_bytes(),
+        );
+        assert_eq!(report.updated, 1, "{report:?}");
+        let belgian = contact(db, "b1").pro;
+        assert_eq!(
+            (
+                belgian.postal_code.as_str(),
+                belgian.postal_norm.as_str(),
+                belgian.country.as_str()
+            ),
+            ("B-1050", "1050", "BEL")
+        );
 
         // Relais's own numbers, without the names they are usually checked
         // against, name a contact that has no external id.
@@ -919,9 +953,12 @@ fn stale_export_does_not_undo_later_changes() {
         assert_ne!(snapshot(db), before);
 
         // Emptying the cell imposes the row. A time as Excel rewrites it,
-        // to the minute, stands for the end of that minute: s2's row, given
-        // the current minute, is newer than its change by the import above.
-        let now = relais::domain::history::format_paris_time(chrono::Utc::now());
+        // to the minute, stands for the start of that minute: s2's row,
+        // given the next minute, is newer than its change by the import
+        // above.
+        let now = relais::domain::history::format_paris_time(
+            chrono::Utc::now() + chrono::Duration::seconds(60),
+        );
         let s1 = format!("{};", contact(db, "s1").id);
         let forced = edited
             .lines()

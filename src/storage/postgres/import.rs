@@ -41,7 +41,7 @@ use crate::domain::user::{NewUser, User};
 use crate::storage::IMPORT_WRITTEN_COLUMNS as WRITTEN_COLUMNS;
 use crate::storage::{
     ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
-    StoreError, StoreResult, part_column_indexes,
+    StoreError, StoreResult, kept_column_indexes, renormalise, renormalised_addresses,
 };
 
 use super::batches::{self, Start};
@@ -238,6 +238,10 @@ pub struct PgImport {
     kept: Vec<&'static str>,
     /// Set when the file names no contact: rows then only update.
     updates_only: bool,
+    /// Addresses whose postal code or country, but not both, are kept, as
+    /// positions in `WRITTEN_COLUMNS` of their code, normalised code and
+    /// country.
+    renormalised: Vec<(usize, usize, usize)>,
 }
 
 impl PgImport {
@@ -261,6 +265,7 @@ impl PgImport {
             key_conflicts: Vec::new(),
             kept: Vec::new(),
             updates_only: false,
+            renormalised: Vec::new(),
         };
         let run = RunContext {
             actor: actor.clone(),
@@ -462,15 +467,24 @@ impl PgImport {
                 "UPDATE import_staging s SET ({columns}) = ({stored})
                  FROM contacts c WHERE c.id = s.stored_id",
                 columns = self.kept.join(", "),
+                // A kept country that was empty takes the file's, as a new
+                // address would.
                 stored = self
                     .kept
                     .iter()
-                    .map(|column| format!("c.{column}"))
+                    .map(|column| {
+                        if column.ends_with("_country") {
+                            format!("coalesce(c.{column}, s.{column})")
+                        } else {
+                            format!("c.{column}")
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             )
         });
         let updates_only = self.updates_only;
+        let renormalised = self.renormalised.clone();
         self.refresh_statistics()?;
         self.staged_any = true;
         self.copy_chunk(chunk)?;
@@ -583,6 +597,43 @@ impl PgImport {
         // as they are.
         if let Some(keep_stored) = &keep_stored {
             client.execute(keep_stored, &[])?;
+        }
+        // An address that takes its postal code from one side and its
+        // country from the other gets its normalised code worked out again,
+        // by the rules of the domain: one read and one write per chunk.
+        for (code, norm, country) in renormalised.iter().copied() {
+            let (code, norm, country) = (
+                WRITTEN_COLUMNS[code],
+                WRITTEN_COLUMNS[norm],
+                WRITTEN_COLUMNS[country],
+            );
+            let staged = client.query(
+                &format!(
+                    "SELECT position, {code}, {country} FROM import_staging
+                     WHERE stored_id IS NOT NULL"
+                ),
+                &[],
+            )?;
+            let mut positions: Vec<i32> = Vec::with_capacity(staged.len());
+            let mut norms: Vec<String> = Vec::with_capacity(staged.len());
+            let mut countries: Vec<Option<String>> = Vec::with_capacity(staged.len());
+            for row in &staged {
+                let postal_code: String = row.try_get(1)?;
+                let stored_country: Option<String> = row.try_get(2)?;
+                let (normalised, stored_under) =
+                    renormalise(&postal_code, stored_country.as_deref());
+                positions.push(row.try_get(0)?);
+                norms.push(normalised);
+                countries.push(stored_under);
+            }
+            client.execute(
+                &format!(
+                    "UPDATE import_staging s SET {norm} = v.norm, {country} = v.country
+                     FROM unnest($1::int4[], $2::text[], $3::text[]) AS v (position, norm, country)
+                     WHERE s.position = v.position"
+                ),
+                &[&positions, &norms, &countries],
+            )?;
         }
 
         client.execute(
@@ -795,7 +846,9 @@ impl<'a> AddressValues<'a> {
 
 impl ImportSession for PgImport {
     fn keep_stored(&mut self, parts: &[ContactPart]) {
-        self.kept = part_column_indexes(parts)
+        let kept = kept_column_indexes(parts);
+        self.renormalised = renormalised_addresses(&kept);
+        self.kept = kept
             .into_iter()
             .map(|index| WRITTEN_COLUMNS[index])
             .collect();

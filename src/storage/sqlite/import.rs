@@ -379,9 +379,27 @@ impl SqliteImport {
                 .execute(params![row.contact.external_id, self.at, id])
                 .map_err(db_error)?;
         }
-        let mut new_values = values(row);
+        let file_values = values(row);
+        let mut new_values = file_values.clone();
         for &index in &self.kept {
             new_values[index] = stored[index].clone();
+        }
+        for (code, norm, country) in crate::storage::renormalised_addresses(&self.kept) {
+            // A kept country that was empty takes the file's, as a new
+            // address would.
+            if new_values[country] == Value::Null {
+                new_values[country] = file_values[country].clone();
+            }
+            let as_text = |value: &Value| match value {
+                Value::Text(text) => Some(text.clone()),
+                _ => None,
+            };
+            let (normalised, stored_under) = crate::storage::renormalise(
+                &as_text(&new_values[code]).unwrap_or_default(),
+                as_text(&new_values[country]).as_deref(),
+            );
+            new_values[norm] = text(&normalised);
+            new_values[country] = stored_under.map_or(Value::Null, |country| text(&country));
         }
         if stored == new_values {
             if sets_external_id {
@@ -490,7 +508,7 @@ fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> 
 
 impl ImportSession for SqliteImport {
     fn keep_stored(&mut self, parts: &[ContactPart]) {
-        self.kept = crate::storage::part_column_indexes(parts);
+        self.kept = crate::storage::kept_column_indexes(parts);
         self.updates_only = crate::storage::updates_only(parts);
     }
 
