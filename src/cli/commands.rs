@@ -64,12 +64,12 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                     "no_row_imported",
                     "file",
                     format!(
-                        "aucune ligne importée : {} ; corrigez-les d'après le rapport et relancez l'import",
+                        "aucune ligne importée : {} d'après le rapport et relancez l'import",
                         if report.rejected.len() == 1 {
-                            "la seule ligne du fichier a été rejetée".to_string()
+                            "la seule ligne du fichier a été rejetée ; corrigez-la".to_string()
                         } else {
                             format!(
-                                "les {} lignes du fichier ont été rejetées",
+                                "les {} lignes du fichier ont été rejetées ; corrigez-les",
                                 report.rejected.len()
                             )
                         }

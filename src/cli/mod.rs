@@ -55,6 +55,8 @@ pub fn default_log_level() -> &'static str {
 
 /// Runs the command line with the process arguments.
 pub fn main() -> ExitCode {
+    // A script that asked for JSON reads errors as JSON too, on stderr.
+    let json_errors = std::env::args_os().any(|argument| argument == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -64,14 +66,21 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 _ => {
-                    eprintln!("{}", clap_fr::message(&error, typed_command().as_deref()));
+                    let message = clap_fr::message(&error, typed_command().as_deref());
+                    if json_errors {
+                        let body = serde_json::json!({
+                            "code": "usage_error",
+                            "message": message.trim_start_matches("relais : "),
+                        });
+                        eprintln!("{body}");
+                    } else {
+                        eprintln!("{message}");
+                    }
                     ExitCode::from(USAGE_ERROR)
                 }
             };
         }
     };
-    // A script that asked for JSON reads errors as JSON too, on stderr.
-    let json_errors = std::env::args_os().any(|argument| argument == "--json");
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if json_errors => {

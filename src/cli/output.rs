@@ -285,10 +285,10 @@ pub fn print_batches(batches: &[Batch], as_json: bool) {
     }
     println!("Journal des opérations (les plus récentes d'abord) :");
     for batch in batches {
-        let state = match (batch.undone_by, batch.undoes) {
-            (Some(by), _) => format!(" — annulée par l'opération n° {by}"),
-            (None, Some(target)) => format!(" — annule l'opération n° {target}"),
-            _ => String::new(),
+        // The parameters line below names the batch an undo undoes.
+        let state = match batch.undone_by {
+            Some(by) => format!(" — annulée par l'opération n° {by}"),
+            None => String::new(),
         };
         println!(
             "  n° {}  {}  {}  par {}  {}{}",

@@ -180,13 +180,13 @@ impl ContactPart {
             ContactPart::Phone => "téléphone",
             ContactPart::CommercialOwner => "responsable commercial",
             ContactPart::TechnicalOwner => "responsable technique",
-            ContactPart::PersoLine1 => "adresse perso, ligne 1",
-            ContactPart::PersoLine2 => "adresse perso, ligne 2",
+            ContactPart::PersoLine1 => "ligne 1 de l'adresse perso",
+            ContactPart::PersoLine2 => "ligne 2 de l'adresse perso",
             ContactPart::PersoPostalCode => "code postal perso",
             ContactPart::PersoCity => "ville perso",
             ContactPart::PersoCountry => "pays perso",
-            ContactPart::ProLine1 => "adresse pro, ligne 1",
-            ContactPart::ProLine2 => "adresse pro, ligne 2",
+            ContactPart::ProLine1 => "ligne 1 de l'adresse pro",
+            ContactPart::ProLine2 => "ligne 2 de l'adresse pro",
             ContactPart::ProPostalCode => "code postal pro",
             ContactPart::ProCity => "ville pro",
             ContactPart::ProCountry => "pays pro",
@@ -208,9 +208,7 @@ mod modified_at_tests {
         assert_eq!(written, "2026-12-05T10:32:15+01:00");
         assert_eq!(parse_modified_at(&written), Some(at));
         assert_eq!(parse_modified_at("05/12/2026 10:32:15"), Some(at));
-        let start_of_minute = chrono::Utc
-            .with_ymd_and_hms(2026, 12, 5, 9, 32, 0)
-            .unwrap();
+        let start_of_minute = chrono::Utc.with_ymd_and_hms(2026, 12, 5, 9, 32, 0).unwrap();
         assert_eq!(parse_modified_at("05/12/2026 10:32"), Some(start_of_minute));
         assert_eq!(parse_modified_at("05/12/26 10:32"), Some(start_of_minute));
         assert_eq!(parse_modified_at("05/12/26 10:32:15"), Some(at));

@@ -461,6 +461,17 @@ pub fn import_file(
     request: &ImportRequest,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ServiceError> {
+    // A folder opens like a file on Unix and fails only when read.
+    if path.is_dir() {
+        return Err(ServiceError::invalid(
+            "file_unreadable",
+            "file",
+            format!(
+                "fichier « {} » : c'est un dossier ; indiquez le fichier CSV à importer",
+                path.display()
+            ),
+        ));
+    }
     let file = File::open(path).map_err(|error| {
         ServiceError::invalid(
             "file_unreadable",

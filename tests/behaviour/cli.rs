@@ -277,7 +277,9 @@ fn folder_given_for_a_file_is_named_in_french() {
         );
         assert!(!import.status.success());
         assert!(
-            stderr(&import).contains("c'est un dossier ; indiquez un fichier"),
+            stderr(&import).contains(&format!(
+                "« {folder} » : c'est un dossier ; indiquez le fichier CSV à importer"
+            )),
             "{}",
             stderr(&import)
         );
@@ -907,6 +909,18 @@ fn json_commands_report_errors_as_json() {
         assert_eq!(error["field"], "from");
         assert!(
             error["message"].as_str().unwrap().contains("« XX »"),
+            "{error}"
+        );
+
+        let usage = relais(db, &["batches", "--json", "--bogus"]);
+        assert_eq!(usage.status.code(), Some(2));
+        let error: Value = serde_json::from_slice(&usage.stderr).expect("JSON on stderr");
+        assert_eq!(error["code"], "usage_error");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("option inconnue : « --bogus »"),
             "{error}"
         );
     });

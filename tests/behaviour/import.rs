@@ -756,7 +756,7 @@ fn file_with_few_columns_updates_only_those() {
         assert_eq!(report.updated, 1, "{report:?}");
         assert!(
             report.warnings.iter().any(|warning| warning.contains(
-                "adresse pro, ligne 1, adresse pro, ligne 2, code postal pro, pays pro et adresse perso ;"
+                "ligne 1 de l'adresse pro, ligne 2 de l'adresse pro, code postal pro, pays pro et adresse perso ;"
             )),
             "{:?}",
             report.warnings
