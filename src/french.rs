@@ -80,6 +80,17 @@ fn prefix_departement(prefix: &str) -> Option<String> {
         return None;
     }
     if prefix.starts_with("97") || prefix.starts_with("98") {
+        // Saint-Barthélemy, Saint-Martin and Clipperton use codes under
+        // another territory's prefix (97133, 97150, 98799).
+        let collectivity = reference::departements().iter().find(|departement| {
+            departement
+                .selection_prefixes()
+                .iter()
+                .any(|code| *code != departement.code && prefix.starts_with(code))
+        });
+        if let Some(collectivity) = collectivity {
+            return Some(collectivity.code.to_string());
+        }
         return prefix.get(..3).map(str::to_string);
     }
     if prefix.starts_with("20") {
@@ -311,6 +322,9 @@ mod tests {
         assert_eq!(prefix_label("2A", &france), "2A — Corse-du-Sud");
         assert_eq!(prefix_label("2B", &france), "2B — Haute-Corse");
         assert_eq!(prefix_label("971", &france), "971 — Guadeloupe");
+        assert_eq!(prefix_label("97133", &france), "97133 — Saint-Barthélemy");
+        assert_eq!(prefix_label("98799", &france), "98799 — Île de Clipperton");
+        assert_eq!(prefix_label("977", &france), "977 — Saint-Barthélemy");
         assert_eq!(prefix_label("5", &france), "5");
     }
 }
