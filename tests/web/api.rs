@@ -129,6 +129,19 @@ async fn body_with_unknown_field_or_wrong_type_is_rejected() {
     )
     .await;
     let (array_status, array) = post(&app, REGION, &json!(["QT", "51"]), None).await;
+    let twice = app
+        .api(
+            Method::POST,
+            "/api/v1/reassignments",
+            Some(&app.admin_token),
+        )
+        .header("content-type", "application/json")
+        .body(r#"{"from": "QT", "to": "QU", "from": "QA"}"#)
+        .send()
+        .await
+        .unwrap();
+    let twice_status = twice.status().as_u16();
+    let twice = json(twice).await;
 
     assert_eq!(status, 422, "{typo}");
     assert_eq!(typo["code"], "unknown_field");
@@ -144,6 +157,12 @@ async fn body_with_unknown_field_or_wrong_type_is_rejected() {
     );
     assert_eq!(array_status, 422, "{array}");
     assert_eq!(array["code"], "invalid_json");
+    assert_eq!(twice_status, 422, "{twice}");
+    assert_eq!(twice["field"], "from");
+    assert_eq!(
+        twice["message"],
+        "corps de la requête : champ « from » donné deux fois ; gardez-en un seul"
+    );
     assert_eq!(app.batch_count(), batches_before, "nothing ran");
 }
 

@@ -4,13 +4,76 @@
 //! defaults) and a value of the wrong type get a French message that
 //! names the field, the value and the fix.
 
+use std::fmt;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::service::ServiceError;
 
 use super::error::ApiError;
+
+/// A request body as sent: the fields of an object in their order, with
+/// any repeated name kept, or the mark of a body that is not an object.
+pub enum Body {
+    Object(Vec<(String, Value)>),
+    NotObject,
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Body, D::Error> {
+        deserializer.deserialize_any(BodyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            fields.push(entry);
+        }
+        Ok(Body::Object(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Body, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Body::NotObject)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Body, E> {
+        Ok(Body::NotObject)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Body, E> {
+        Ok(Body::NotObject)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Body, E> {
+        Ok(Body::NotObject)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Body, E> {
+        Ok(Body::NotObject)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Body, E> {
+        Ok(Body::NotObject)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Body, E> {
+        Ok(Body::NotObject)
+    }
+}
 
 /// The string fields of a request body, by name; a field that is absent or
 /// `null` is not in the map.
@@ -30,16 +93,16 @@ impl Fields {
 
 /// Reads a body whose fields are among `accepted`, each a string or `null`.
 pub fn string_fields(
-    body: Result<Json<Value>, JsonRejection>,
+    body: Result<Json<Body>, JsonRejection>,
     accepted: &[&'static str],
 ) -> Result<Fields, ApiError> {
-    let Json(value) = body?;
+    let Json(body) = body?;
     let example = accepted
         .iter()
         .map(|name| format!("\"{name}\": \"…\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let Value::Object(object) = value else {
+    let Body::Object(entries) = body else {
         return Err(ServiceError::invalid(
             "invalid_json",
             "body",
@@ -52,8 +115,9 @@ pub fn string_fields(
         .map(|name| format!("« {name} »"))
         .collect::<Vec<_>>()
         .join(", ");
-    for (name, value) in &object {
-        let Some(field) = accepted.iter().find(|accepted| **accepted == name) else {
+    let mut object = Map::new();
+    for (name, value) in entries {
+        let Some(field) = accepted.iter().find(|accepted| **accepted == name.as_str()) else {
             return Err(ServiceError::invalid(
                 "unknown_field",
                 "body",
@@ -63,6 +127,16 @@ pub fn string_fields(
             )
             .into());
         };
+        if object.contains_key(&name) {
+            return Err(ServiceError::invalid(
+                "invalid_json",
+                field,
+                format!(
+                    "corps de la requête : champ « {field} » donné deux fois ; gardez-en un seul"
+                ),
+            )
+            .into());
+        }
         if !matches!(value, Value::String(_) | Value::Null) {
             return Err(ServiceError::invalid(
                 "invalid_json",
@@ -73,6 +147,7 @@ pub fn string_fields(
             )
             .into());
         }
+        object.insert(name, value);
     }
     Ok(Fields(object))
 }

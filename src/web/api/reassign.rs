@@ -21,7 +21,7 @@ use crate::web::error::AppError;
 use crate::web::idempotency::{MAX_IDEMPOTENCY_KEY_LEN, scoped_idempotency_key};
 use crate::web::state::AppState;
 
-use super::body::string_fields;
+use super::body::{Body, string_fields};
 use super::error::ApiError;
 use super::views;
 
@@ -31,7 +31,7 @@ pub struct UserReassignmentRequest {
 }
 
 impl UserReassignmentRequest {
-    fn read(body: Result<Json<Value>, JsonRejection>) -> Result<Self, ApiError> {
+    fn read(body: Result<Json<Body>, JsonRejection>) -> Result<Self, ApiError> {
         let fields = string_fields(body, &["from", "to"])?;
         Ok(UserReassignmentRequest {
             from: fields.text("from"),
@@ -50,7 +50,7 @@ pub struct RegionReassignmentRequest {
 }
 
 impl RegionReassignmentRequest {
-    fn read(body: Result<Json<Value>, JsonRejection>) -> Result<Self, ApiError> {
+    fn read(body: Result<Json<Body>, JsonRejection>) -> Result<Self, ApiError> {
         let fields = string_fields(body, &["to", "country", "postal", "role"])?;
         Ok(RegionReassignmentRequest {
             to: fields.text("to"),
@@ -116,7 +116,7 @@ pub fn run_response(applied: &Applied, body: Value) -> Response {
 pub async fn preview_user(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Result<Json<Body>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let request = UserReassignmentRequest::read(body)?;
     let value = state
@@ -133,7 +133,7 @@ pub async fn apply_user(
     State(state): State<AppState>,
     ApiAdmin(user): ApiAdmin,
     headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Result<Json<Body>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let request = UserReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
@@ -151,7 +151,7 @@ pub async fn apply_user(
 pub async fn preview_region(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Result<Json<Body>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let request = RegionReassignmentRequest::read(body)?;
     let previews = std::sync::Arc::clone(&state.previews);
@@ -178,7 +178,7 @@ pub async fn apply_region(
     State(state): State<AppState>,
     ApiAdmin(user): ApiAdmin,
     headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Result<Json<Body>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let request = RegionReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
