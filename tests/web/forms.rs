@@ -688,9 +688,13 @@ async fn users_page_creates_and_deactivates() {
         .await;
     assert!(listed.contains("Utilisateur Noémie VASSEUR (NV) créé."));
 
-    // A crafted link shows no confirmation of what did not happen.
+    // The confirmation is shown once, and a crafted link shows none, not
+    // even of a change that really happened.
+    let again = app.page(&client, "/admin/users").await;
+    assert!(!again.contains("créé."));
     for forged in [
         "/admin/users?done=created&user=%3Cb%3Ehi",
+        "/admin/users?done=created&user=NV",
         "/admin/users?done=deactivated&user=NV",
         "/admin/users?done=token_revoked&token=999",
     ] {

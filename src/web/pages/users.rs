@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -17,12 +17,13 @@ use crate::service::users::{
 };
 use crate::storage::ApiToken;
 use crate::storage::Store;
+use crate::web::auth::cookies;
 use crate::web::auth::session::{AdminUser, Session};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 
 use super::error_page::PageError;
-use super::extract::{FormData, QueryData};
+use super::extract::FormData;
 use super::layout::Layout;
 use super::reassign::FieldErrors;
 use super::render;
@@ -161,11 +162,50 @@ fn form_fields(form: &CreateForm, mut errors: FieldErrors) -> Vec<FormField> {
         .collect()
 }
 
-#[derive(Deserialize)]
+/// Cookie that carries the confirmation of a change on the users page
+/// across the redirect that follows it. A link cannot set it, so a crafted
+/// address cannot show a confirmation.
+const NOTICE_COOKIE: &str = "relais_users_notice";
+
+/// The change a confirmation is about: `created.QT`, `activated.QT`,
+/// `deactivated.QT` or `token_revoked.5`, as the notice cookie holds it.
 pub struct NoticeQuery {
     done: Option<String>,
     user: Option<String>,
     token: Option<String>,
+}
+
+impl NoticeQuery {
+    fn from_cookie(value: &str) -> NoticeQuery {
+        let (done, subject) = value.split_once('.').unwrap_or((value, ""));
+        let subject = Some(subject.to_string());
+        let (user, token) = if done == "token_revoked" {
+            (None, subject)
+        } else {
+            (subject, None)
+        };
+        NoticeQuery {
+            done: Some(done.to_string()),
+            user,
+            token,
+        }
+    }
+}
+
+/// Redirects to the users page with the confirmation of `done` about
+/// `subject` (initials or token number) in the notice cookie.
+fn redirect_with_notice(state: &AppState, done: &str, subject: &str) -> Response {
+    let mut response = Redirect::to("/admin/users").into_response();
+    if let Some(cookie) = cookies::set(
+        NOTICE_COOKIE,
+        &format!("{done}.{subject}"),
+        "/admin/users",
+        60,
+        state.config.secure_cookies,
+    ) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// Builds the confirmation sentence named by the redirect after a change,
@@ -242,19 +282,34 @@ async fn users_page(
 pub async fn list(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
-    QueryData(query): QueryData<NoticeQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let form = CreateForm::default();
-    users_page(
+    let notice =
+        cookies::read(&headers, NOTICE_COOKIE).map(|value| NoticeQuery::from_cookie(&value));
+    let mut response = users_page(
         &state,
         &session,
         StatusCode::OK,
         form,
         FieldErrors::new(),
         None,
-        Some(&query),
+        notice.as_ref(),
     )
-    .await
+    .await?;
+    // The confirmation is shown once.
+    if notice.is_some()
+        && let Some(cookie) = cookies::set(
+            NOTICE_COOKIE,
+            "",
+            "/admin/users",
+            0,
+            state.config.secure_cookies,
+        )
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 pub async fn create(
@@ -308,10 +363,7 @@ pub async fn create(
         .await?;
 
     match created {
-        Ok(user) => Ok(
-            Redirect::to(&format!("/admin/users?done=created&user={}", user.initials))
-                .into_response(),
-        ),
+        Ok(user) => Ok(redirect_with_notice(&state, "created", &user.initials)),
         Err(error) => {
             let mut errors = FieldErrors::new();
             let mut form_error = None;
@@ -365,7 +417,7 @@ async fn change_active(
         })
         .await?;
     let done = if active { "activated" } else { "deactivated" };
-    Ok(Redirect::to(&format!("/admin/users?done={done}&user={}", user.initials)).into_response())
+    Ok(redirect_with_notice(state, done, &user.initials))
 }
 
 pub async fn activate(
@@ -445,9 +497,9 @@ pub async fn revoke_token(
     let token = state
         .run(move |store| Ok(revoke_api_token(store, id)?))
         .await?;
-    Ok(Redirect::to(&format!(
-        "/admin/users?done=token_revoked&token={}",
-        token.id
+    Ok(redirect_with_notice(
+        &state,
+        "token_revoked",
+        &token.id.to_string(),
     ))
-    .into_response())
 }
