@@ -599,7 +599,7 @@ fn import_from_reader<R: Read + Send>(
         })
         .collect();
     let mut session = store.begin_import(&request.actor, params)?;
-    session.keep_stored(&left_out);
+    session.keep_stored(&left_out, &request.default_country);
     // Read in the import's transaction, which waits for another import to
     // commit: that import's new users are then known here, and not created
     // a second time.
@@ -824,6 +824,8 @@ fn write_rows(
     // Line of the first row seen for each external id, keyed by a 64-bit
     // hash so that memory stays small on files of millions of rows.
     let mut external_ids: HashMap<u64, u64> = HashMap::new();
+    // Line of the first row seen for each contact number.
+    let mut contact_numbers: HashMap<i64, u64> = HashMap::new();
     let mut totals = ImportCounts::default();
     let mut rejected = Vec::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
@@ -851,6 +853,22 @@ fn write_rows(
                     continue;
                 }
                 external_ids.insert(key, parsed.line);
+            }
+            // A contact named twice by its number would get two history
+            // entries per role in one batch, which its undo could not
+            // read back to the owner it had before the import.
+            if let Some(number) = parsed.contact.contact_id {
+                if let Some(first_line) = contact_numbers.get(&number) {
+                    rejected.push(RowRejection {
+                        line: parsed.line,
+                        column: headers.contact_number.clone(),
+                        reason: format!(
+                            "contact n° {number} déjà présent ligne {first_line} de ce fichier : gardez une seule ligne par contact"
+                        ),
+                    });
+                    continue;
+                }
+                contact_numbers.insert(number, parsed.line);
             }
             let commercial = resolver.resolve(parsed.contact.commercial_owner.as_deref());
             let technical = resolver.resolve(parsed.contact.technical_owner.as_deref());

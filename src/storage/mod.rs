@@ -191,11 +191,17 @@ pub(crate) fn renormalised_addresses(kept: &[usize]) -> Vec<(usize, usize, usize
 
 /// Works out an address's normalised postal code, and the country it is
 /// stored under, from its postal code as entered and its country, as the
-/// import of a whole address does.
-pub(crate) fn renormalise(postal_code: &str, country: Option<&str>) -> (String, Option<String>) {
-    let Some(country) = country.and_then(|country| CountryCode::parse(country).ok().flatten())
-    else {
-        return (String::new(), None);
+/// import of a whole address does: a code without a country takes
+/// `default_country`.
+pub(crate) fn renormalise(
+    postal_code: &str,
+    country: Option<&str>,
+    default_country: &CountryCode,
+) -> (String, Option<String>) {
+    let country = match country.and_then(|country| CountryCode::parse(country).ok().flatten()) {
+        Some(country) => country,
+        None if !postal_code.trim().is_empty() => default_country.clone(),
+        None => return (String::new(), None),
     };
     let norm = normalize_postal_code(postal_code, &country).value;
     let country = stored_country(country, &norm);
@@ -346,8 +352,10 @@ pub trait ImportSession {
     fn create_user(&mut self, user: &NewUser) -> StoreResult<User>;
     /// Makes the rows written after this call keep the stored value of
     /// `parts` in the contacts they update: the file has no column for them.
-    /// New contacts get the rows' values, empty for those parts.
-    fn keep_stored(&mut self, parts: &[ContactPart]);
+    /// New contacts get the rows' values, empty for those parts. An address
+    /// left with a postal code and no country takes `default_country`, as
+    /// the rows do.
+    fn keep_stored(&mut self, parts: &[ContactPart], default_country: &CountryCode);
     /// Writes a chunk of rows. A row whose contact number and external id
     /// conflict is skipped and kept for `take_key_conflicts`.
     fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts>;

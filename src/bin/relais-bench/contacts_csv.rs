@@ -18,6 +18,7 @@ use relais::domain::batch::{
     UserReassignment,
 };
 use relais::domain::contact::{AddressInput, ContactId, ContactPart};
+use relais::domain::country::CountryCode;
 use relais::domain::history::HistoryEntry;
 use relais::domain::user::{NewUser, User, UserId};
 use relais::service::demo::fill_demo;
@@ -230,7 +231,7 @@ impl CaptureSession<'_> {
 
 impl ImportSession for CaptureSession<'_> {
     /// The demo generator writes every part of every contact.
-    fn keep_stored(&mut self, _parts: &[ContactPart]) {}
+    fn keep_stored(&mut self, _parts: &[ContactPart], _default_country: &CountryCode) {}
 
     fn list_users(&mut self) -> StoreResult<Vec<User>> {
         self.store.inner.list_users()

@@ -34,6 +34,7 @@ use postgres::types::{ToSql, Type};
 
 use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
 use crate::domain::contact::{AddressInput, ContactPart, Role};
+use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
 use crate::domain::user::{NewUser, User};
 // The stored columns an import writes, in the order the staging table and
@@ -242,6 +243,8 @@ pub struct PgImport {
     /// positions in `WRITTEN_COLUMNS` of their code, normalised code and
     /// country.
     renormalised: Vec<(usize, usize, usize)>,
+    /// Country of an address left with a postal code and no country.
+    default_country: CountryCode,
 }
 
 impl PgImport {
@@ -266,6 +269,7 @@ impl PgImport {
             kept: Vec::new(),
             updates_only: false,
             renormalised: Vec::new(),
+            default_country: CountryCode::france(),
         };
         let run = RunContext {
             actor: actor.clone(),
@@ -464,19 +468,18 @@ impl PgImport {
             .join(" AND ");
         let keep_stored = (!self.kept.is_empty()).then(|| {
             format!(
-                "UPDATE import_staging s SET ({columns}) = ({stored})
+                "UPDATE import_staging s SET {assignments}
                  FROM contacts c WHERE c.id = s.stored_id",
-                columns = self.kept.join(", "),
                 // A kept country that was empty takes the file's, as a new
                 // address would.
-                stored = self
+                assignments = self
                     .kept
                     .iter()
                     .map(|column| {
                         if column.ends_with("_country") {
-                            format!("coalesce(c.{column}, s.{column})")
+                            format!("{column} = coalesce(c.{column}, s.{column})")
                         } else {
-                            format!("c.{column}")
+                            format!("{column} = c.{column}")
                         }
                     })
                     .collect::<Vec<_>>()
@@ -485,6 +488,7 @@ impl PgImport {
         });
         let updates_only = self.updates_only;
         let renormalised = self.renormalised.clone();
+        let default_country = self.default_country.clone();
         self.refresh_statistics()?;
         self.staged_any = true;
         self.copy_chunk(chunk)?;
@@ -621,7 +625,7 @@ impl PgImport {
                 let postal_code: String = row.try_get(1)?;
                 let stored_country: Option<String> = row.try_get(2)?;
                 let (normalised, stored_under) =
-                    renormalise(&postal_code, stored_country.as_deref());
+                    renormalise(&postal_code, stored_country.as_deref(), &default_country);
                 positions.push(row.try_get(0)?);
                 norms.push(normalised);
                 countries.push(stored_under);
@@ -845,7 +849,8 @@ impl<'a> AddressValues<'a> {
 }
 
 impl ImportSession for PgImport {
-    fn keep_stored(&mut self, parts: &[ContactPart]) {
+    fn keep_stored(&mut self, parts: &[ContactPart], default_country: &CountryCode) {
+        self.default_country = default_country.clone();
         let kept = kept_column_indexes(parts);
         self.renormalised = renormalised_addresses(&kept);
         self.kept = kept

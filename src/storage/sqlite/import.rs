@@ -116,6 +116,8 @@ pub struct SqliteImport {
     kept: Vec<usize>,
     /// Set when the file names no contact: rows then only update.
     updates_only: bool,
+    /// Country of an address left with a postal code and no country.
+    default_country: CountryCode,
 }
 
 /// Drops the secondary indexes of an empty contacts table, and returns
@@ -232,6 +234,7 @@ impl SqliteImport {
             first_load: None,
             kept: Vec::new(),
             updates_only: false,
+            default_country: CountryCode::france(),
         };
         session.first_load = first_load::enter(&session.conn)?;
         // Under a rollback journal a reader that starts during the load
@@ -381,15 +384,19 @@ impl SqliteImport {
         }
         let file_values = values(row);
         let mut new_values = file_values.clone();
+        let countries: Vec<usize> = crate::storage::ADDRESS_POSTAL_COLUMNS
+            .iter()
+            .map(|(_, _, country)| *country)
+            .collect();
         for &index in &self.kept {
+            // A kept country that was empty takes the file's, as a new
+            // address would.
+            if countries.contains(&index) && stored[index] == Value::Null {
+                continue;
+            }
             new_values[index] = stored[index].clone();
         }
         for (code, norm, country) in crate::storage::renormalised_addresses(&self.kept) {
-            // A kept country that was empty takes the file's, as a new
-            // address would.
-            if new_values[country] == Value::Null {
-                new_values[country] = file_values[country].clone();
-            }
             let as_text = |value: &Value| match value {
                 Value::Text(text) => Some(text.clone()),
                 _ => None,
@@ -397,6 +404,7 @@ impl SqliteImport {
             let (normalised, stored_under) = crate::storage::renormalise(
                 &as_text(&new_values[code]).unwrap_or_default(),
                 as_text(&new_values[country]).as_deref(),
+                &self.default_country,
             );
             new_values[norm] = text(&normalised);
             new_values[country] = stored_under.map_or(Value::Null, |country| text(&country));
@@ -507,8 +515,9 @@ fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> 
 }
 
 impl ImportSession for SqliteImport {
-    fn keep_stored(&mut self, parts: &[ContactPart]) {
+    fn keep_stored(&mut self, parts: &[ContactPart], default_country: &CountryCode) {
         self.kept = crate::storage::kept_column_indexes(parts);
+        self.default_country = default_country.clone();
         self.updates_only = crate::storage::updates_only(parts);
     }
 
