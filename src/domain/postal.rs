@@ -521,17 +521,23 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
             return Err(PostalFieldError::TooLongForFrance(quoted(part)));
         }
         // A longer prefix may be a CEDEX code, which the La Poste list of
-        // communes leaves out, so only a département-sized one is checked.
-        let known = || {
-            reference::departements().iter().any(|departement| {
-                departement
-                    .postal_prefixes
-                    .iter()
-                    .any(|prefix| prefix.starts_with(compact.as_str()))
-            })
+        // communes leaves out, so only its département part is checked:
+        // two digits, or three overseas (`980` is Monaco's, `984` has no
+        // postal code).
+        let checked = if compact.starts_with("97") || compact.starts_with("98") {
+            3
+        } else {
+            2
         };
-        if compact.len() <= 2 && !known() {
-            return Err(PostalFieldError::NoFrenchCode(compact));
+        let head = &compact[..compact.len().min(checked)];
+        let known = reference::departements().iter().any(|departement| {
+            departement
+                .postal_prefixes
+                .iter()
+                .any(|prefix| prefix.starts_with(head))
+        });
+        if !known {
+            return Err(PostalFieldError::NoFrenchCode(head.to_string()));
         }
     }
     // Stored codes lose their country's marker (`L-1234` is kept as
@@ -1009,14 +1015,22 @@ mod tests {
     #[test]
     fn prefixes_no_french_code_starts_with_are_rejected() {
         let france = CountryCode::france();
-        for input in ["99", "96", "00"] {
+        for (input, head) in [
+            ("99", "99"),
+            ("96", "96"),
+            ("00", "00"),
+            ("999", "99"),
+            ("980", "980"),
+            ("98000", "980"),
+            ("984", "984"),
+        ] {
             assert_eq!(
                 parse_postal_field(input, &france),
-                Err(PostalFieldError::NoFrenchCode(input.to_string())),
+                Err(PostalFieldError::NoFrenchCode(head.to_string())),
                 "{input}"
             );
         }
-        for input in ["9", "98", "97", "01", "95", "20", "999"] {
+        for input in ["9", "98", "97", "01", "95", "20", "757", "97405", "98799"] {
             assert!(parse_postal_field(input, &france).is_ok(), "{input}");
         }
         let belgium = CountryCode::parse("BEL").unwrap().unwrap();

@@ -622,7 +622,7 @@ async fn run_matching_nothing_records_no_batch() {
     let app = TestApp::start().await;
     let batches_before = app.batch_count();
 
-    let (status, run) = post(&app, REGION, &region_body("99999"), Some("nothing")).await;
+    let (status, run) = post(&app, REGION, &region_body("51999"), Some("nothing")).await;
 
     assert_eq!(status, 200);
     assert_eq!(run["matched"], 0);

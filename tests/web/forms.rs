@@ -341,7 +341,7 @@ async fn run_matching_nothing_records_no_batch() {
             .form(&[
                 ("to", "QT"),
                 ("country", "FRA"),
-                ("postal", "99999"),
+                ("postal", "51999"),
                 ("idempotency_key", &key),
                 ("csrf_token", &csrf),
             ])
