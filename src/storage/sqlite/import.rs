@@ -325,6 +325,36 @@ impl SqliteImport {
         }))
     }
 
+    /// Replaces in `new_values`, a row's values, those of the parts its
+    /// file has no column for by the stored ones, and works out again the
+    /// normalised postal code of an address that mixes the two.
+    fn keep_stored_values(&self, stored: &[Value], new_values: &mut [Value]) {
+        for &index in &self.kept {
+            // A kept country that was empty takes the file's, as a new
+            // address would.
+            let is_country = crate::storage::ADDRESS_POSTAL_COLUMNS
+                .iter()
+                .any(|(_, _, country)| *country == index);
+            if is_country && stored[index] == Value::Null {
+                continue;
+            }
+            new_values[index] = stored[index].clone();
+        }
+        for (code, norm, country) in crate::storage::renormalised_addresses(&self.kept) {
+            let as_text = |value: &Value| match value {
+                Value::Text(text) => Some(text.clone()),
+                _ => None,
+            };
+            let (normalised, stored_under) = crate::storage::renormalise(
+                &as_text(&new_values[code]).unwrap_or_default(),
+                as_text(&new_values[country]).as_deref(),
+                &self.default_country,
+            );
+            new_values[norm] = text(&normalised);
+            new_values[country] = stored_under.map_or(Value::Null, |country| text(&country));
+        }
+    }
+
     fn write_one(&mut self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
         let (id, stored, sets_external_id) = match self.find_stored(row)? {
             Ok(StoredMatch::Found {
@@ -382,32 +412,9 @@ impl SqliteImport {
                 .execute(params![row.contact.external_id, self.at, id])
                 .map_err(db_error)?;
         }
-        let file_values = values(row);
-        let mut new_values = file_values.clone();
-        let countries: Vec<usize> = crate::storage::ADDRESS_POSTAL_COLUMNS
-            .iter()
-            .map(|(_, _, country)| *country)
-            .collect();
-        for &index in &self.kept {
-            // A kept country that was empty takes the file's, as a new
-            // address would.
-            if countries.contains(&index) && stored[index] == Value::Null {
-                continue;
-            }
-            new_values[index] = stored[index].clone();
-        }
-        for (code, norm, country) in crate::storage::renormalised_addresses(&self.kept) {
-            let as_text = |value: &Value| match value {
-                Value::Text(text) => Some(text.clone()),
-                _ => None,
-            };
-            let (normalised, stored_under) = crate::storage::renormalise(
-                &as_text(&new_values[code]).unwrap_or_default(),
-                as_text(&new_values[country]).as_deref(),
-                &self.default_country,
-            );
-            new_values[norm] = text(&normalised);
-            new_values[country] = stored_under.map_or(Value::Null, |country| text(&country));
+        let mut new_values = values(row);
+        if !self.kept.is_empty() {
+            self.keep_stored_values(&stored, &mut new_values);
         }
         if stored == new_values {
             if sets_external_id {
