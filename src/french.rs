@@ -232,8 +232,8 @@ pub fn ignored_columns(headers: &[String]) -> String {
     }
 }
 
-/// What the list of an import's contacts, and its export, leave out: the
-/// list follows the history, which records changes of owner.
+/// Note on the list of an import's contacts and its export, which follow
+/// the history and therefore show only the contacts whose owner changed.
 pub const IMPORT_CONTACTS_NOTE: &str = "Pour une importation, cette liste et son export ne montrent que les contacts dont elle a changé un responsable ; les contacts qu'elle a créés, ou dont elle n'a changé que d'autres champs, n'y figurent pas.";
 
 /// Returns « de Jean » or « d'Alice »: the preposition before a name, elided
@@ -255,7 +255,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ignored_columns_name_the_headers_and_count_the_empty_ones() {
+    fn ignored_columns_count_empty_headers() {
         let headers = |list: &[&str]| list.iter().map(|h| h.to_string()).collect::<Vec<_>>();
         assert_eq!(
             ignored_columns(&headers(&["Notes", "", "Tags", ""])),

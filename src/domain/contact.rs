@@ -74,9 +74,9 @@ pub fn format_modified_at(at: chrono::DateTime<chrono::Utc>) -> String {
 /// Reads a « Modifié le » cell: the form the export writes, or the Paris
 /// time a spreadsheet may have turned it into (`05/12/2026 10:32`, to the
 /// minute or the second, with a year of two or four digits). A time to the
-/// minute stands for the start of that minute, so that a change made later
-/// in the same minute still counts as made after the export: a row set
-/// aside by mistake can be imposed, while a change undone goes unseen.
+/// minute stands for the start of that minute. A change made later in that
+/// minute then counts as made after the export, because a row set aside by
+/// mistake can be imposed while a change undone would go unseen.
 pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::{NaiveDateTime, TimeZone};
     let text = text.trim();
@@ -200,7 +200,7 @@ mod modified_at_tests {
     use chrono::TimeZone;
 
     #[test]
-    fn modified_at_comes_back_from_its_export_form_and_from_excel() {
+    fn modified_at_reads_export_and_excel() {
         let at = chrono::Utc
             .with_ymd_and_hms(2026, 12, 5, 9, 32, 15)
             .unwrap();

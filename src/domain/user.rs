@@ -87,8 +87,8 @@ pub enum UserInputError {
     Email(String),
 }
 
-/// Longest first name, last name or login a user may have, in characters:
-/// enough for any real name, short enough for the lists that show them.
+/// Maximum length of a user's first name, last name or login, in
+/// characters: enough for any real name, short enough for the user lists.
 pub const MAX_NAME_CHARS: usize = 100;
 
 /// Normalises initials to uppercase and checks them: 1 to 12 ASCII letters

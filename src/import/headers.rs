@@ -86,8 +86,8 @@ impl Field {
         }
     }
 
-    /// The part of a contact the field fills, `None` for the keys that
-    /// name the contact.
+    /// Returns the part of a contact the field fills, `None` for the keys
+    /// that name the contact.
     pub fn part(self) -> Option<ContactPart> {
         Some(match self {
             Field::ContactId | Field::ExternalId | Field::ModifiedAt => return None,

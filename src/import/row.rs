@@ -183,7 +183,7 @@ fn build_contact(
     .iter()
     .any(|value| !value.is_empty());
     // A file with none of these columns only updates stored contacts, so
-    // its rows need a key instead; the import rejects a key that names no
+    // its rows need a key instead. The import rejects a key that names no
     // stored contact.
     let file_names_contacts = columns.iter().any(|column| {
         matches!(

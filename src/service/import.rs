@@ -155,6 +155,39 @@ struct OwnerRows {
     user: String,
 }
 
+impl OwnerRows {
+    fn new(user: &str, line: u64) -> OwnerRows {
+        OwnerRows {
+            first_line: line,
+            last_line: line,
+            rows: 1,
+            user: user.to_string(),
+        }
+    }
+
+    /// Counts the row at `line`, once even when both owner cells of the
+    /// row are about the same owner.
+    fn add_line(&mut self, line: u64) {
+        if self.last_line != line {
+            self.last_line = line;
+            self.rows += 1;
+        }
+    }
+
+    /// Formats the rows for a warning: « ligne 4 » or « ligne 4 et 2 autres ».
+    fn lines(&self) -> String {
+        if self.rows == 1 {
+            format!("ligne {}", self.first_line)
+        } else {
+            format!(
+                "ligne {} et {}",
+                self.first_line,
+                crate::french::plural(self.rows - 1, "autre", "autres")
+            )
+        }
+    }
+}
+
 /// Returns the words of a name, folded and sorted, so that case, accents,
 /// hyphens and word order do not count: `Jean-Pierre DUPONT` and
 /// `dupont jean pierre` give the same key.
@@ -276,22 +309,10 @@ impl Resolver<'_> {
         if name_key(name) == *user_key {
             return;
         }
-        // Both owner cells of a row may hold the same text: the row counts
-        // once.
         self.name_mismatches
             .entry(reference.to_string())
-            .and_modify(|mismatch| {
-                if mismatch.last_line != line {
-                    mismatch.last_line = line;
-                    mismatch.rows += 1;
-                }
-            })
-            .or_insert_with(|| OwnerRows {
-                first_line: line,
-                last_line: line,
-                rows: 1,
-                user: user.clone(),
-            });
+            .and_modify(|rows| rows.add_line(line))
+            .or_insert_with(|| OwnerRows::new(user, line));
     }
 
     /// Notes a row that gives a contact to a deactivated user. The row is
@@ -306,18 +327,8 @@ impl Resolver<'_> {
         };
         self.inactive_owners
             .entry(id)
-            .and_modify(|rows| {
-                if rows.last_line != line {
-                    rows.last_line = line;
-                    rows.rows += 1;
-                }
-            })
-            .or_insert_with(|| OwnerRows {
-                first_line: line,
-                last_line: line,
-                rows: 1,
-                user: user.clone(),
-            });
+            .and_modify(|rows| rows.add_line(line))
+            .or_insert_with(|| OwnerRows::new(user, line));
     }
 
     /// Notes the addresses of an imported row with a five-digit French
@@ -332,15 +343,18 @@ impl Resolver<'_> {
                 .as_ref()
                 .is_some_and(|country| country.uses_french_postal_codes());
             let code = &address.postal_norm;
-            let cedex = format!("{} {}", address.postal_code, address.city)
-                .to_lowercase()
-                .contains("cedex");
             if !french
                 || code.len() != 5
                 || !code.bytes().all(|b| b.is_ascii_digit())
-                || cedex
                 || crate::reference::postal_code_exists(code)
             {
+                continue;
+            }
+            // Read only for the few unknown codes: this runs for every row.
+            let cedex = format!("{} {}", address.postal_code, address.city)
+                .to_lowercase()
+                .contains("cedex");
+            if cedex {
                 continue;
             }
             let (listed, more) = &mut self.unknown_postal_codes;
@@ -374,18 +388,10 @@ impl Resolver<'_> {
         owners
             .into_iter()
             .map(|rows| {
-                let lines = if rows.rows == 1 {
-                    format!("ligne {}", rows.first_line)
-                } else {
-                    format!(
-                        "ligne {} et {}",
-                        rows.first_line,
-                        crate::french::plural(rows.rows - 1, "autre", "autres")
-                    )
-                };
                 format!(
-                    "{lines} : {} est désactivé, et le fichier lui donne des contacts ; ils lui sont \
+                    "{} : {} est désactivé, et le fichier lui donne des contacts ; ils lui sont \
                      affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)",
+                    rows.lines(),
                     rows.user
                 )
             })
@@ -403,15 +409,7 @@ impl Resolver<'_> {
             .into_iter()
             .take(LISTED_NAME_MISMATCHES)
             .map(|(cell, mismatch)| {
-                let lines = if mismatch.rows == 1 {
-                    format!("ligne {}", mismatch.first_line)
-                } else {
-                    format!(
-                        "ligne {} et {}",
-                        mismatch.first_line,
-                        crate::french::plural(mismatch.rows - 1, "autre", "autres")
-                    )
-                };
+                let lines = mismatch.lines();
                 let (assigned, contacts) = if mismatch.rows == 1 {
                     ("ce contact lui a été affecté", "ce contact")
                 } else {

@@ -1,6 +1,6 @@
-//! Per-prefix counts of a region preview as people read them: a
+//! Per-prefix counts of a region preview as people read them. A
 //! département typed as `2A`, `2B`, `977`, `978` or `989` is one row under
-//! that code, although the store counts the postal prefixes it expands to
+//! that code. The store counts the postal prefixes it expands to instead
 //! (`200` and `201`, `97133`, `97150`, `98799`).
 
 use crate::domain::postal::{PostalPrefix, PostalSelection};

@@ -55,7 +55,7 @@ impl StoreError {
         }
     }
 
-    /// The batch numbered `id` does not exist.
+    /// Builds the error for a batch number `id` that no batch has.
     pub fn unknown_batch(id: impl ToString) -> StoreError {
         StoreError::NotFound {
             code: "unknown_batch",
@@ -64,7 +64,7 @@ impl StoreError {
         }
     }
 
-    /// The user numbered `id` does not exist.
+    /// Builds the error for a user number `id` that no user has.
     pub fn unknown_user(id: impl ToString) -> StoreError {
         StoreError::NotFound {
             code: "unknown_user",

@@ -20,7 +20,7 @@ pub enum AppError {
     /// Too many failed logins for one account: 429.
     TooManyRequests,
     /// An address that exists, asked with a method it does not take: 405.
-    /// The message says what to do instead.
+    /// The message gives what to do instead.
     MethodNotAllowed(&'static str),
     /// A request that cannot be read (JSON, query string, header): 400.
     BadRequest { code: &'static str, message: String },

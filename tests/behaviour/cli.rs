@@ -257,7 +257,7 @@ fn missing_file_error_is_french() {
 }
 
 #[test]
-fn folder_given_for_a_file_is_named_in_french() {
+fn folder_for_a_file_is_explained() {
     each_engine(|db| {
         setup(db);
         let folder = db.dir.path().join("exports");
@@ -534,7 +534,7 @@ fn dry_run_labels_corsica_as_typed() {
 }
 
 #[test]
-fn dry_run_labels_a_collectivity_and_rejects_prefixes_of_no_code() {
+fn dry_run_labels_collectivities_rejects_unknown() {
     each_engine(|db| {
         setup(db);
         let path = write_file(

@@ -866,7 +866,7 @@ inconnu;JD
 /// Rows that give contacts to a deactivated user, and French postal codes
 /// La Poste does not list, are imported with a warning in the report.
 #[test]
-fn report_warns_of_inactive_owners_and_unknown_postal_codes() {
+fn report_warns_inactive_owners_unknown_codes() {
     each_engine(|db| {
         cast(db);
         deactivate(db, "DD");
@@ -909,7 +909,7 @@ fn report_warns_of_inactive_owners_and_unknown_postal_codes() {
 }
 
 /// An export edited for a while and imported back must not undo the
-/// reassignments made in between: its « Modifié le » column tells which
+/// reassignments made in between: its « Modifié le » column shows which
 /// contacts changed since, and their rows are set aside.
 #[test]
 fn stale_export_does_not_undo_later_changes() {
@@ -931,7 +931,7 @@ fn stale_export_does_not_undo_later_changes() {
         let exported = std::fs::read_to_string(&path).unwrap();
         assert!(exported.lines().next().unwrap().ends_with(";Modifié le"));
         // The export writes whole seconds: the reassignment must come in a
-        // later second to be told apart.
+        // later second to be distinguished.
         std::thread::sleep(std::time::Duration::from_millis(1100));
         let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
         apply_user_reassignment(db.store(), &prepared, run()).unwrap();

@@ -140,7 +140,7 @@ fn users_file_rejected_line_reserves_nothing() {
 }
 
 #[test]
-fn user_form_errors_name_the_field_and_the_fix() {
+fn user_form_errors_name_field() {
     each_engine(|db| {
         cast(db);
         let users_before = db.store().list_users().unwrap().len();

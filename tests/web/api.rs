@@ -110,7 +110,7 @@ async fn region_preview_lists_a_corsican_departement_as_typed() {
 /// commercial role) on real data, so it is rejected, as is a value that is
 /// not a string.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn body_with_unknown_field_or_wrong_type_is_rejected() {
+async fn bad_body_fields_are_rejected() {
     let app = TestApp::start().await;
     let batches_before = app.batch_count();
 

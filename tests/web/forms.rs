@@ -1190,8 +1190,8 @@ async fn undo_confirmation_details_a_large_batch() {
     assert!(!confirm.contains("trop de contacts"), "{confirm}");
 }
 
-/// The page of an import says what its list of contacts leaves out; the
-/// page of a reassignment does not.
+/// The page of an import states what its list of contacts leaves out, and
+/// the page of a reassignment does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_page_says_which_contacts_it_lists() {
     let app = TestApp::start().await;

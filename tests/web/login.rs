@@ -299,7 +299,7 @@ async fn login_goes_back_to_the_page_asked() {
 /// A user who is not an administrator, sent to the login by a link to the
 /// administration, lands on the contacts rather than on a refusal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_of_a_user_skips_an_admin_next_page() {
+async fn user_login_skips_admin_page() {
     let app = TestApp::start().await;
     let post_login = |login: &'static str| {
         let app = &app;

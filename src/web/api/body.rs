@@ -1,8 +1,8 @@
 //! Request bodies of the API: JSON objects whose fields are all strings.
-//! They are read by hand rather than by serde, so that an unknown field
-//! (a typo such as `pays` or `roles`, which would otherwise run with the
-//! defaults) and a value of the wrong type get a French message that
-//! names the field, the value and the fix.
+//! A body is read as its list of fields, then checked field by field. So an
+//! unknown field, a field given twice and a value of the wrong type each
+//! get a French message that names the field, the value and the fix. A
+//! typo such as `pays` or `roles` would otherwise run with the defaults.
 
 use std::fmt;
 

@@ -114,7 +114,7 @@ struct BatchPage {
     batch: BatchRow,
     can_undo: bool,
     undo_note: Option<&'static str>,
-    /// What the list of contacts leaves out, for an import.
+    /// Note on the contacts the list leaves out, for an import.
     contacts_note: Option<&'static str>,
     total: String,
     rows: Vec<ContactRow>,
@@ -291,7 +291,7 @@ fn skipped_rows(result: &UndoResult) -> Vec<SkippedRow> {
         .collect()
 }
 
-/// What the undo of an import gives back, and what it leaves.
+/// Note on what the undo of an import gives back and what it leaves.
 pub const IMPORT_UNDO_NOTE: &str = "L'annulation d'une importation rend leur responsable précédent aux contacts qu'elle a réaffectés ; les contacts qu'elle a créés et ses autres modifications restent en place.";
 
 /// Runs « Annuler cette opération », once per form.

@@ -168,7 +168,7 @@ fn form_fields(form: &CreateForm, mut errors: FieldErrors) -> Vec<FormField> {
 const NOTICE_COOKIE: &str = "relais_users_notice";
 
 /// The change a confirmation is about: `created.QT`, `activated.QT`,
-/// `deactivated.QT` or `token_revoked.5`, as the notice cookie holds it.
+/// `deactivated.QT` or `token_revoked.5`, as the notice cookie stores it.
 pub struct NoticeQuery {
     done: Option<String>,
     user: Option<String>,
@@ -208,10 +208,9 @@ fn redirect_with_notice(state: &AppState, done: &str, subject: &str) -> Response
     response
 }
 
-/// Builds the confirmation sentence named by the redirect after a change,
-/// from a fixed list. The user or token named must exist and be in the
-/// state the sentence tells, so that a crafted link cannot show a
-/// confirmation of something that did not happen.
+/// Builds the confirmation sentence of a change, from a fixed list. The
+/// user or token must exist and be in the state the sentence announces,
+/// so that a stale notice never confirms something that is not true.
 fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<String> {
     let user = query.user.as_deref().and_then(|initials| {
         users
