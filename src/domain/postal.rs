@@ -464,7 +464,8 @@ pub fn parse_region_postal_field(
 /// selections name, so an address given as France with one of their codes
 /// is stored under `WLF`, `PYF` or `NCL`. Clipperton's `98799` stays French.
 pub fn stored_country(country: CountryCode, postal_norm: &str) -> CountryCode {
-    if !country.is_france() {
+    // Every address of an import comes here, and only 98 codes can move.
+    if !country.is_france() || !postal_norm.starts_with("98") {
         return country;
     }
     let clipperton = reference::departement("989")
