@@ -982,6 +982,58 @@ fn stale_export_does_not_undo_later_changes() {
     });
 }
 
+/// A row older than its contact's last change is set aside only when it
+/// would change that contact: importing the same export twice, or a file
+/// whose row agrees with the change made since, reports it unchanged.
+#[test]
+fn stale_row_that_changes_nothing_is_unchanged() {
+    use relais::service::export::export_to_file;
+    use relais::storage::ExportSelection;
+
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "u1,Un,,,,,,51100,Reims,FRA,JD,",
+                "u2,Deux,,,,,,51100,Reims,FRA,CC,",
+            ],
+        );
+        let path = db.dir.path().join("export.csv");
+        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        // Both contacts changed after this time, whatever the clock says.
+        let dated = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .enumerate()
+            .map(|(index, line)| {
+                let (head, _) = line.rsplit_once(';').unwrap();
+                if index == 0 {
+                    line.to_string()
+                } else {
+                    format!("{head};01/01/2020 00:00:00")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let edited = dated.replace(";CC;", ";DD;");
+
+        let report = import_bytes(db, "edited.csv", edited.as_bytes());
+
+        let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+        let u2_line = edited
+            .lines()
+            .position(|line| line.contains(";u2;"))
+            .unwrap() as u64
+            + 1;
+        assert_eq!(lines, [u2_line], "{report:?}");
+        assert_eq!(report.rejected[0].column, "Modifié le");
+        assert_eq!((report.updated, report.unchanged), (0, 1), "{report:?}");
+        assert_eq!(owners(db, "u1"), (Some("JD".into()), None));
+        assert_eq!(owners(db, "u2"), (Some("CC".into()), None), "set aside");
+    });
+}
+
 /// Partial files give the same contacts on both engines: one column left
 /// out, a country cell left empty, an address filled by its city alone, and
 /// a contact number given twice.

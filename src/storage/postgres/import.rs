@@ -574,28 +574,6 @@ impl PgImport {
              ) AS locked",
             &[],
         )?;
-        // A row whose « Modifié le » is older than the contact's last
-        // change would undo that change: it is set aside, under the lock,
-        // so that a change committed meanwhile counts too. The export
-        // writes whole seconds.
-        if chunk.iter().any(|row| row.contact.exported_at.is_some()) {
-            client.execute(
-                "UPDATE import_staging s
-                 SET conflict = 'changed_since_export',
-                     conflict_value = c.id || ' ' || floor(extract(epoch FROM c.updated_at) * 1000000)::bigint
-                 FROM contacts c
-                 WHERE c.id = s.stored_id AND s.conflict IS NULL
-                   AND date_trunc('second', c.updated_at) > s.exported_at",
-                &[],
-            )?;
-            let conflicts = client.query(
-                "DELETE FROM import_staging WHERE conflict IS NOT NULL
-                 RETURNING position, conflict, conflict_value",
-                &[],
-            )?;
-            self.collect_conflicts(chunk, &conflicts)?;
-        }
-        let client = self.client()?;
         // Parts the file leaves out take the stored values, read under the
         // lock, so that the comparisons and the update below leave them
         // as they are.
@@ -640,6 +618,34 @@ impl PgImport {
             )?;
         }
 
+        // A row whose « Modifié le » is older than the contact's last
+        // change, and which would change that contact, would undo the
+        // change: it is set aside, under the lock, so that a change
+        // committed meanwhile counts too. A row that changes nothing, such
+        // as a file imported a second time, is not a conflict. The export
+        // writes whole seconds.
+        if chunk.iter().any(|row| row.contact.exported_at.is_some()) {
+            client.execute(
+                &format!(
+                    "UPDATE import_staging s
+                     SET conflict = 'changed_since_export',
+                         conflict_value = c.id || ' ' || floor(extract(epoch FROM c.updated_at) * 1000000)::bigint
+                     FROM contacts c
+                     WHERE c.id = s.stored_id AND s.conflict IS NULL
+                       AND date_trunc('second', c.updated_at) > s.exported_at
+                       AND NOT ({same} AND c.external_id IS NOT DISTINCT FROM coalesce(s.external_id, c.external_id))",
+                    same = same_values("c", "s"),
+                ),
+                &[],
+            )?;
+            let conflicts = client.query(
+                "DELETE FROM import_staging WHERE conflict IS NOT NULL
+                 RETURNING position, conflict, conflict_value",
+                &[],
+            )?;
+            self.collect_conflicts(chunk, &conflicts)?;
+        }
+        let client = self.client()?;
         client.execute(
             &format!(
                 "WITH keyed AS (

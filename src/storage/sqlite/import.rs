@@ -386,7 +386,14 @@ impl SqliteImport {
                 return Ok(());
             }
         };
-        if let Some(exported_at) = row.contact.exported_at {
+        let mut new_values = values(row);
+        if !self.kept.is_empty() {
+            self.keep_stored_values(&stored, &mut new_values);
+        }
+        // A row older than the contact's last change would undo that
+        // change, unless it changes nothing, as a file imported twice does.
+        let changes = sets_external_id || stored != new_values;
+        if let Some(exported_at) = row.contact.exported_at.filter(|_| changes) {
             let changed_at: String = self
                 .conn
                 .prepare_cached("SELECT updated_at FROM contacts WHERE id = ?1")
@@ -411,10 +418,6 @@ impl SqliteImport {
                 .map_err(db_error)?
                 .execute(params![row.contact.external_id, self.at, id])
                 .map_err(db_error)?;
-        }
-        let mut new_values = values(row);
-        if !self.kept.is_empty() {
-            self.keep_stored_values(&stored, &mut new_values);
         }
         if stored == new_values {
             if sets_external_id {
