@@ -59,6 +59,9 @@ fn print_counts(outcome: &Outcome) {
 
 fn print_applied_header(applied: &Applied) {
     match applied.batch_id {
+        None if applied.replayed => println!(
+            "Cette opération avait déjà été lancée avec la même clé et n'avait rien modifié : elle n'a pas été refaite."
+        ),
         None => println!("Aucun contact à réaffecter : rien n'a été modifié."),
         Some(id) if applied.replayed => println!(
             "Cette opération avait déjà été appliquée avec la même clé : voici le résultat de l'opération de masse n° {id}."
@@ -383,6 +386,10 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
         ),
         Some(id) => println!(
             "Opération n° {} annulée par l'opération n° {id}.",
+            result.undone_batch
+        ),
+        None if result.applied.replayed => println!(
+            "Cette annulation avait déjà été lancée avec la même clé et n'avait rien rendu : elle n'a pas été refaite, et l'opération n° {} reste annulable.",
             result.undone_batch
         ),
         None => println!(

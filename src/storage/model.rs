@@ -220,26 +220,31 @@ pub enum TokenRevocation {
     NotFound,
 }
 
-/// Returns the contacts column that stores a role's owner, the same in
-/// both engines' schemas.
 /// Rejects an idempotency key that already ran an operation with other
-/// parameters. The web scopes each client's key to its user as
+/// parameters: the batch it recorded, or `None` for a run that changed
+/// nothing. The web scopes each client's key to its user as
 /// `user-<id>:<key>`, so the message quotes the part after that scope: the
 /// key as the client sent it.
-pub fn key_reused(key: &str, batch: BatchId) -> StoreError {
+pub fn key_reused(key: &str, batch: Option<BatchId>) -> StoreError {
     let client_key = key
         .strip_prefix("user-")
         .and_then(|rest| rest.split_once(':'))
         .filter(|(user, _)| !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()))
         .map_or(key, |(_, sent)| sent);
+    let operation = match batch {
+        Some(id) => format!("l'opération n° {id}"),
+        None => "une opération qui n'a rien modifié".to_string(),
+    };
     StoreError::rejected(
         "idempotency_key_reused",
         format!(
-            "la clé d'idempotence « {client_key} » a déjà servi pour l'opération n° {batch} avec d'autres paramètres ; envoyez une nouvelle clé"
+            "la clé d'idempotence « {client_key} » a déjà servi pour {operation} avec d'autres paramètres ; envoyez une nouvelle clé"
         ),
     )
 }
 
+/// Returns the contacts column that stores a role's owner, the same in
+/// both engines' schemas.
 pub fn owner_column(role: Role) -> &'static str {
     match role {
         Role::Commercial => "commercial_owner_id",

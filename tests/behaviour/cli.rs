@@ -925,3 +925,36 @@ fn json_commands_report_errors_as_json() {
         );
     });
 }
+
+#[test]
+fn key_of_run_that_changed_nothing_replays_it() {
+    each_engine(|db| {
+        setup(db);
+        let quiet = ["reassign", "--from", "CC", "--to", "BB"];
+        let keyed = [&quiet[..], &["--idempotency-key", "cli-quiet"]].concat();
+        let first = relais(db, &keyed);
+        assert!(first.status.success(), "{}", stderr(&first));
+        assert!(
+            String::from_utf8_lossy(&first.stdout).contains("Aucun contact à réaffecter"),
+            "{first:?}"
+        );
+        json(&relais(
+            db,
+            &["reassign", "--from", "JD", "--to", "CC", "--json"],
+        ));
+
+        let again = relais(db, &keyed);
+
+        assert!(again.status.success(), "{}", stderr(&again));
+        let text = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            text.contains("Cette opération avait déjà été lancée avec la même clé et n'avait rien modifié : elle n'a pas été refaite."),
+            "{text}"
+        );
+        let left = json(&relais(
+            db,
+            &[&quiet[..], &["--dry-run", "--json"]].concat(),
+        ));
+        assert_eq!(left["matched"], 2, "CC keeps its contacts");
+    });
+}

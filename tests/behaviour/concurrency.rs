@@ -378,6 +378,49 @@ fn double_submit_with_same_key_runs_once() {
     });
 }
 
+/// Two submits with the same key of a run that changes nothing: both
+/// succeed, one replays the other, and neither records a batch.
+#[test]
+fn double_submit_of_run_that_changes_nothing_runs_once() {
+    each_engine(|db| {
+        fixture(db);
+        let (first, second) = handles(db);
+        let batches_before = db.store().list_batches(100, 0).unwrap().len();
+
+        for round in 0..ROUNDS {
+            // CC owns nothing in the fixture.
+            let prepared = prepare_user_reassignment(first.as_ref(), "CC", "BB").expect("prepare");
+            let mut keyed = run();
+            keyed.idempotency_key = Some(format!("quiet-{round}"));
+            let (first_store, second_store) = (Arc::clone(&first), Arc::clone(&second));
+            let (first_prepared, first_keyed) = (prepared.clone(), keyed.clone());
+
+            let (first_result, second_result) = race(
+                move || apply_user_reassignment(first_store.as_ref(), &first_prepared, first_keyed),
+                move || apply_user_reassignment(second_store.as_ref(), &prepared, keyed),
+            );
+
+            let results = [first_result, second_result].map(|result| {
+                result.unwrap_or_else(|error| panic!("submit of round {round}: {error}"))
+            });
+            assert!(
+                results.iter().all(|applied| applied.batch_id.is_none()),
+                "round {round}: {results:?}"
+            );
+            assert_eq!(
+                results.iter().filter(|applied| applied.replayed).count(),
+                1,
+                "round {round}: exactly one submit replays the other: {results:?}"
+            );
+        }
+
+        assert_eq!(
+            db.store().list_batches(100, 0).unwrap().len(),
+            batches_before
+        );
+    });
+}
+
 #[test]
 fn concurrent_undo_and_region_batch_keep_history_true() {
     each_engine(|db| {

@@ -188,6 +188,51 @@ fn same_idempotency_key_runs_once() {
     });
 }
 
+/// A run that changed nothing records no batch but keeps its key: a retry
+/// with that key after the contacts changed returns the first result and
+/// moves nothing, and the key cannot serve another operation.
+#[test]
+fn key_of_run_that_changed_nothing_is_kept() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["a,A,,,,,,51100,Reims,FRA,BB,"]);
+        let prepared = prepare_user_reassignment(db.store(), "CC", "BB").unwrap();
+        let mut keyed = run();
+        keyed.idempotency_key = Some("form-quiet".into());
+        let batches_before = db.store().list_batches(100, 0).unwrap().len();
+
+        let first = apply_user_reassignment(db.store(), &prepared, keyed.clone()).unwrap();
+        assert_eq!((first.batch_id, first.replayed), (None, false));
+        assert_eq!(first.outcome.changed, 0);
+        import_rows(db, &["b,B,,,,,,51100,Reims,FRA,CC,"]);
+        let other = prepare_user_reassignment(db.store(), "BB", "JD").unwrap();
+
+        let again = apply_user_reassignment(db.store(), &prepared, keyed.clone()).unwrap();
+        assert_eq!((again.batch_id, again.replayed), (None, true));
+        assert_eq!(again.outcome, first.outcome);
+        let reused = apply_user_reassignment(db.store(), &other, keyed).unwrap_err();
+        assert!(
+            reused
+                .to_string()
+                .contains("« form-quiet » a déjà servi pour une opération qui n'a rien modifié"),
+            "{reused}"
+        );
+        assert_eq!(owners(db, "b"), (Some("CC".into()), None));
+        assert_eq!(owners(db, "a"), (Some("BB".into()), None));
+        // The journal lists the import of b only.
+        assert_eq!(
+            db.store().list_batches(100, 0).unwrap().len(),
+            batches_before + 1
+        );
+
+        let mut fresh = run();
+        fresh.idempotency_key = Some("form-next".into());
+        let moved = apply_user_reassignment(db.store(), &prepared, fresh).unwrap();
+        assert_eq!(moved.outcome.changed, 1);
+        assert_eq!(owners(db, "b"), (Some("BB".into()), None));
+    });
+}
+
 #[test]
 fn batch_journal_records_actor_and_parameters() {
     each_engine(|db| {

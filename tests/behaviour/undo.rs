@@ -370,3 +370,47 @@ fn undo_that_restores_nothing_keeps_the_batch_undoable() {
         assert!(db.store().batch(first).unwrap().unwrap().undone);
     });
 }
+
+/// The key of an undo that gave nothing back is kept: a retry with it once
+/// the contacts came back returns that first result and restores nothing,
+/// while a new key undoes the batch.
+#[test]
+fn retried_undo_that_restored_nothing_stays_undone_nothing() {
+    each_engine(|db| {
+        fixture(db);
+        let reassign = |from: &str, to: &str| {
+            let prepared = prepare_user_reassignment(db.store(), from, to).unwrap();
+            apply_user_reassignment(db.store(), &prepared, run())
+                .unwrap()
+                .batch_id
+                .unwrap()
+        };
+        let first = reassign("JD", "DD");
+        let second = reassign("DD", "CC");
+        let mut keyed = run();
+        keyed.idempotency_key = Some("undo-quiet".into());
+        let empty = undo_batch(db.store(), first, keyed.clone()).unwrap();
+        assert_eq!(
+            (empty.applied.batch_id, empty.applied.replayed),
+            (None, false)
+        );
+        undo_batch(db.store(), second, run()).unwrap();
+        assert_eq!(owners(db, "c"), (some("DD"), None));
+
+        let retried = undo_batch(db.store(), first, keyed).unwrap();
+
+        assert_eq!(
+            (retried.applied.batch_id, retried.applied.replayed),
+            (None, true)
+        );
+        assert_eq!(retried.applied.outcome.changed, 0);
+        assert_eq!(owners(db, "c"), (some("DD"), None), "nothing restored");
+        assert!(!db.store().batch(first).unwrap().unwrap().undone);
+
+        let mut fresh = run();
+        fresh.idempotency_key = Some("undo-next".into());
+        let result = undo_batch(db.store(), first, fresh).unwrap();
+        assert_eq!(result.applied.outcome.changed, 2);
+        assert_eq!(owners(db, "c"), (some("JD"), None));
+    });
+}

@@ -627,6 +627,18 @@ async fn run_matching_nothing_records_no_batch() {
     assert_eq!(status, 200);
     assert_eq!(run["matched"], 0);
     assert_eq!(run["batch_id"], Value::Null);
+    assert_eq!(run["replayed"], false);
+    assert_eq!(app.batch_count(), batches_before);
+
+    // The key is kept all the same: a retry replays the empty result, and
+    // another operation cannot reuse it.
+    let (status, again) = post(&app, REGION, &region_body("51999"), Some("nothing")).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["batch_id"], Value::Null);
+    let (status, other) = post(&app, REGION, &region_body("02"), Some("nothing")).await;
+    assert_eq!(status, 409, "{other}");
+    assert_eq!(other["code"], "idempotency_key_reused");
     assert_eq!(app.batch_count(), batches_before);
 }
 

@@ -335,24 +335,35 @@ async fn run_matching_nothing_records_no_batch() {
     let (csrf, key) = region_form(&app, &client).await;
     let batches_before = app.batch_count();
 
-    let page = text(
-        client
-            .post(app.url("/admin/reassign-region"))
-            .form(&[
-                ("to", "QT"),
-                ("country", "FRA"),
-                ("postal", "51999"),
-                ("idempotency_key", &key),
-                ("csrf_token", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let submit = || async {
+        text(
+            client
+                .post(app.url("/admin/reassign-region"))
+                .form(&[
+                    ("to", "QT"),
+                    ("country", "FRA"),
+                    ("postal", "51999"),
+                    ("idempotency_key", &key),
+                    ("csrf_token", &csrf),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+
+    let page = submit().await;
+    let again = submit().await;
 
     assert!(page.contains("Aucun contact ne correspond : rien n'a été modifié"));
     assert!(!page.contains("batch-link"));
+    assert!(
+        unescape(&again).contains(
+            "Ce formulaire avait déjà été validé : l'opération n'avait rien modifié et n'a pas été refaite."
+        ),
+        "{again}"
+    );
     assert_eq!(app.batch_count(), batches_before);
 }
 

@@ -45,8 +45,9 @@ pub fn lock(client: &mut impl GenericClient, id: BatchId) -> PgResult<Option<Bat
         .transpose()
 }
 
-/// Returns the stored result when a batch already ran with this run's
-/// idempotency key. A key reused for another operation is rejected.
+/// Returns the stored result when a run already used this run's
+/// idempotency key: the batch it recorded, or the counts of a run that
+/// changed nothing. A key reused for another operation is rejected.
 pub fn replay(
     client: &mut impl GenericClient,
     kind: BatchKind,
@@ -63,15 +64,53 @@ pub fn replay(
         .as_ref()
         .map(rows::batch)
         .transpose()?;
-    match found {
-        None => Ok(None),
-        Some(batch) if batch.kind == kind && batch.params == run.params => Ok(Some(Applied {
+    if let Some(batch) = found {
+        if batch.kind != kind || batch.params != run.params {
+            return Err(Failure::Store(crate::storage::key_reused(
+                key,
+                Some(batch.id),
+            )));
+        }
+        return Ok(Some(Applied {
             batch_id: Some(batch.id),
             outcome: batch.outcome,
             replayed: true,
-        })),
-        Some(batch) => Err(Failure::Store(crate::storage::key_reused(key, batch.id))),
+        }));
     }
+    replay_quiet(client, kind, run, key)
+}
+
+/// Returns the counts of a run with this key that changed nothing.
+fn replay_quiet(
+    client: &mut impl GenericClient,
+    kind: BatchKind,
+    run: &RunContext,
+    key: &str,
+) -> PgResult<Option<Applied>> {
+    let Some(row) = client.query_opt(
+        "SELECT kind, params, matched, already_owned FROM quiet_runs WHERE idempotency_key = $1",
+        &[&key],
+    )?
+    else {
+        return Ok(None);
+    };
+    let stored_kind: String = row.try_get(0)?;
+    let params: serde_json::Value = row.try_get(1)?;
+    if stored_kind != kind.as_str() || params != run.params {
+        return Err(Failure::Store(crate::storage::key_reused(key, None)));
+    }
+    let count = |index: usize| -> PgResult<u64> {
+        Ok(u64::try_from(row.try_get::<_, i64>(index)?).unwrap_or_default())
+    };
+    Ok(Some(Applied {
+        batch_id: None,
+        outcome: Outcome {
+            matched: count(2)?,
+            already_owned: count(3)?,
+            ..Outcome::default()
+        },
+        replayed: true,
+    }))
 }
 
 /// Start of a run: a new batch, or the result of the run that already used
@@ -86,9 +125,9 @@ pub enum Start {
 ///
 /// When another transaction has inserted the same key and not yet
 /// committed, the insert waits for it on the unique constraint. If it
-/// commits, this run returns its result (`replayed: true`). If it rolls
-/// back, or removes its batch because it changed nothing, this run goes
-/// ahead.
+/// commits, this run returns its result (`replayed: true`), also when it
+/// changed nothing and kept its key in `quiet_runs`. If it rolls back,
+/// this run goes ahead.
 pub fn start(
     client: &mut impl GenericClient,
     kind: BatchKind,
@@ -114,7 +153,17 @@ pub fn start(
         ],
     )?;
     if let Some(row) = inserted {
-        return Ok(Start::Run(row.try_get(0)?));
+        let id = row.try_get(0)?;
+        // A run with the same key that changed nothing may have committed
+        // while this insert waited on its batch row, which it then
+        // removed: this new statement sees the key it kept.
+        if let Some(key) = &run.idempotency_key
+            && let Some(applied) = replay_quiet(client, kind, run, key)?
+        {
+            client.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
+            return Ok(Start::Replayed(applied));
+        }
+        return Ok(Start::Run(id));
     }
     // The conflicting batch committed before the insert returned, and the
     // snapshot of this new statement includes it.
@@ -144,11 +193,11 @@ pub fn finish(client: &mut impl GenericClient, id: BatchId, outcome: &Outcome) -
     Ok(())
 }
 
-/// Finishes a reassignment batch; one that changed nothing is removed, so
-/// the journal lists only runs that did something.
+/// Finishes a reassignment batch; one that changed nothing is discarded,
+/// so the journal lists only runs that did something.
 pub fn close(client: &mut impl GenericClient, id: BatchId, outcome: Outcome) -> PgResult<Applied> {
     if outcome.changed == 0 {
-        client.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
+        discard(client, id, &outcome)?;
         return Ok(Applied {
             batch_id: None,
             outcome,
@@ -161,6 +210,21 @@ pub fn close(client: &mut impl GenericClient, id: BatchId, outcome: Outcome) -> 
         outcome,
         replayed: false,
     })
+}
+
+/// Removes the batch row of a run that changed nothing, and keeps its
+/// idempotency key in `quiet_runs` with the counts a repeated request
+/// returns.
+pub fn discard(client: &mut impl GenericClient, id: BatchId, outcome: &Outcome) -> PgResult<()> {
+    let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    client.execute(
+        "WITH removed AS (DELETE FROM batches WHERE id = $1 RETURNING *)
+         INSERT INTO quiet_runs (idempotency_key, kind, params, at, matched, already_owned)
+         SELECT idempotency_key, kind, params, started_at, $2, $3
+         FROM removed WHERE idempotency_key IS NOT NULL",
+        &[&id, &count(outcome.matched), &count(outcome.already_owned)],
+    )?;
+    Ok(())
 }
 
 /// Number of distinct contacts a batch wrote history for.

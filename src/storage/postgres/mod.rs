@@ -69,6 +69,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/postgres/0006_pacific_countries.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_quiet_runs.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating, so that application

@@ -79,7 +79,7 @@ pub fn undo(
     // An undo that gives nothing back is not recorded, and the batch stays
     // undoable: its contacts may come back to the owners it set.
     if outcome.history_entries == 0 {
-        client.execute("DELETE FROM batches WHERE id = $1", &[&undo_batch])?;
+        batches::discard(client, undo_batch, &outcome)?;
         return Ok(UndoResult {
             applied: Applied {
                 batch_id: None,

@@ -32,8 +32,9 @@ pub fn get(conn: &Connection, id: BatchId) -> StoreResult<Option<Batch>> {
     .map_err(db_error)
 }
 
-/// Returns the stored result when a batch already ran with this run's
-/// idempotency key. A key reused for another operation is rejected.
+/// Returns the stored result when a run already used this run's
+/// idempotency key: the batch it recorded, or the counts of a run that
+/// changed nothing. A key reused for another operation is rejected.
 pub fn replay(
     conn: &Connection,
     kind: BatchKind,
@@ -50,15 +51,48 @@ pub fn replay(
         )
         .optional()
         .map_err(db_error)?;
-    match found {
-        None => Ok(None),
-        Some(batch) if batch.kind == kind && batch.params == run.params => Ok(Some(Applied {
+    if let Some(batch) = found {
+        if batch.kind != kind || batch.params != run.params {
+            return Err(crate::storage::key_reused(key, Some(batch.id)));
+        }
+        return Ok(Some(Applied {
             batch_id: Some(batch.id),
             outcome: batch.outcome,
             replayed: true,
-        })),
-        Some(batch) => Err(crate::storage::key_reused(key, batch.id)),
+        }));
     }
+    let quiet = conn
+        .query_row(
+            "SELECT kind, params, matched, already_owned FROM quiet_runs WHERE idempotency_key = ?1",
+            [key],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(db_error)?;
+    let Some((stored_kind, params, matched, already_owned)) = quiet else {
+        return Ok(None);
+    };
+    let params: serde_json::Value =
+        serde_json::from_str(&params).unwrap_or(serde_json::Value::String(params));
+    if stored_kind != kind.as_str() || params != run.params {
+        return Err(crate::storage::key_reused(key, None));
+    }
+    Ok(Some(Applied {
+        batch_id: None,
+        outcome: Outcome {
+            matched: u64::try_from(matched).unwrap_or_default(),
+            already_owned: u64::try_from(already_owned).unwrap_or_default(),
+            ..Outcome::default()
+        },
+        replayed: true,
+    }))
 }
 
 pub fn insert(
@@ -104,12 +138,11 @@ pub fn finish(conn: &Connection, id: BatchId, outcome: &Outcome) -> StoreResult<
     Ok(())
 }
 
-/// Finishes a reassignment batch; one that changed nothing is removed, so
-/// the journal lists only runs that did something.
+/// Finishes a reassignment batch; one that changed nothing is discarded,
+/// so the journal lists only runs that did something.
 pub fn close(conn: &Connection, id: BatchId, outcome: Outcome) -> StoreResult<Applied> {
     if outcome.changed == 0 {
-        conn.execute("DELETE FROM batches WHERE id = ?1", [id])
-            .map_err(db_error)?;
+        discard(conn, id, &outcome)?;
         return Ok(Applied {
             batch_id: None,
             outcome,
@@ -122,4 +155,24 @@ pub fn close(conn: &Connection, id: BatchId, outcome: Outcome) -> StoreResult<Ap
         outcome,
         replayed: false,
     })
+}
+
+/// Removes the batch row of a run that changed nothing, and keeps its
+/// idempotency key in `quiet_runs` with the counts a repeated request
+/// returns.
+pub fn discard(conn: &Connection, id: BatchId, outcome: &Outcome) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO quiet_runs (idempotency_key, kind, params, at, matched, already_owned)
+         SELECT idempotency_key, kind, params, started_at, ?2, ?3
+         FROM batches WHERE id = ?1 AND idempotency_key IS NOT NULL",
+        params![
+            id,
+            i64::try_from(outcome.matched).unwrap_or(i64::MAX),
+            i64::try_from(outcome.already_owned).unwrap_or(i64::MAX),
+        ],
+    )
+    .map_err(db_error)?;
+    conn.execute("DELETE FROM batches WHERE id = ?1", [id])
+        .map_err(db_error)?;
+    Ok(())
 }

@@ -59,6 +59,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_pacific_countries.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_quiet_runs.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -83,8 +83,7 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
     // An undo that gives nothing back is not recorded, and the batch stays
     // undoable: its contacts may come back to the owners it set.
     if outcome.history_entries == 0 {
-        conn.execute("DELETE FROM batches WHERE id = ?1", [undo_batch])
-            .map_err(db_error)?;
+        batches::discard(conn, undo_batch, &outcome)?;
         return Ok(UndoResult {
             applied: Applied {
                 batch_id: None,

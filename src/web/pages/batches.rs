@@ -320,6 +320,9 @@ pub async fn undo(
             "Ce formulaire avait déjà été validé : l'opération n° {id} a été annulée par l'opération n° {undo_id}, qui n'a pas été refaite."
         ),
         Some(undo_id) => format!("Opération n° {id} annulée par l'opération n° {undo_id}."),
+        None if applied.replayed => format!(
+            "Ce formulaire avait déjà été validé : l'annulation de l'opération n° {id} n'avait rien rendu et n'a pas été refaite. L'opération reste annulable ; pour l'annuler, ouvrez de nouveau sa page."
+        ),
         None => format!(
             "Opération n° {id} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié, et l'opération reste annulable."
         ),

@@ -163,6 +163,7 @@ pub fn result_lead(applied: &Applied, target_name: &str) -> String {
             "Ce formulaire avait déjà été validé : l'opération de masse n° {id} n'a pas été refaite. Voici son résultat."
         ),
         Some(id) => format!("Opération de masse n° {id} appliquée."),
+        None if applied.replayed => "Ce formulaire avait déjà été validé : l'opération n'avait rien modifié et n'a pas été refaite. Pour la relancer, ouvrez de nouveau le formulaire.".to_string(),
         None if applied.outcome.matched == 0 => {
             "Aucun contact ne correspond : rien n'a été modifié et aucune opération n'a été enregistrée.".to_string()
         }
