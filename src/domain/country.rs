@@ -362,6 +362,19 @@ impl CountryCode {
         FRENCH_POSTAL_COUNTRIES.contains(&self.0.as_str())
     }
 
+    /// Returns the prefix of every postal code of a Pacific collectivity,
+    /// which addresses name by its own code: `986` for `WLF`, `987` for
+    /// `PYF`, `988` for `NCL`. Other countries have none.
+    pub fn pacific_postal_prefix(&self) -> Option<&'static str> {
+        if self.is_france() {
+            return None;
+        }
+        reference::departements()
+            .iter()
+            .find(|territory| territory.country_alpha3() == self.0)
+            .map(|territory| territory.code)
+    }
+
     /// Returns the two-letter code (`FR`).
     pub fn alpha2(&self) -> &'static str {
         self.country().alpha2

@@ -132,14 +132,15 @@ struct Resolver<'a> {
     name_mismatches: std::collections::BTreeMap<String, OwnerRows>,
     /// Rows that give contacts to a deactivated user, by user.
     inactive_owners: std::collections::BTreeMap<UserId, OwnerRows>,
-    /// Warnings about French postal codes La Poste does not list, up to
-    /// `LISTED_UNKNOWN_POSTAL_CODES`, and the number of the others.
-    unknown_postal_codes: (Vec<String>, u64),
+    /// Warnings about French postal codes La Poste does not list or that
+    /// belong to another Pacific collectivity than the address's, up to
+    /// `LISTED_DOUBTFUL_POSTAL_CODES`, and the number of the others.
+    doubtful_postal_codes: (Vec<String>, u64),
     session: &'a mut dyn ImportSession,
 }
 
-/// Unknown French postal codes an import report lists one by one.
-const LISTED_UNKNOWN_POSTAL_CODES: usize = 10;
+/// Doubtful postal codes an import report lists one by one.
+const LISTED_DOUBTFUL_POSTAL_CODES: usize = 10;
 
 /// Owner cells with another name than their user's that an import report
 /// lists one by one.
@@ -335,19 +336,35 @@ impl Resolver<'_> {
     /// postal code that La Poste does not list: often a foreign code in a
     /// row whose country was left as France (`1080 Brussels` read as
     /// `01080`). A CEDEX code, which the list of communes leaves out, is
-    /// not noted.
-    fn note_unknown_postal_codes(&mut self, parsed: &crate::import::ParsedRow) {
+    /// not noted. Also notes a code of one Pacific collectivity under
+    /// the country of another.
+    fn note_doubtful_postal_codes(&mut self, parsed: &crate::import::ParsedRow) {
         for address in [&parsed.contact.perso, &parsed.contact.pro] {
             let french = address
                 .country
                 .as_ref()
                 .is_some_and(|country| country.uses_french_postal_codes());
             let code = &address.postal_norm;
-            if !french
-                || code.len() != 5
-                || !code.bytes().all(|b| b.is_ascii_digit())
-                || crate::reference::postal_code_exists(code)
+            if !french || code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            // A Pacific code under another collectivity's country (98714,
+            // Papeete, given with NCL) is found by neither selection.
+            if let Some(country) = &address.country
+                && let Some(prefix) = country.pacific_postal_prefix()
+                && !code.starts_with(prefix)
             {
+                self.list_doubtful_postal_code(format!(
+                    "ligne {} : le code postal « {} » ne commence pas par {prefix}, le préfixe \
+                     de {} ({}) ; la ligne est importée, vérifiez le code et le pays",
+                    parsed.line,
+                    address.postal_code.trim(),
+                    country.name_fr(),
+                    country.as_str(),
+                ));
+                continue;
+            }
+            if crate::reference::postal_code_exists(code) {
                 continue;
             }
             // Read only for the few unknown codes: this runs for every row.
@@ -357,27 +374,33 @@ impl Resolver<'_> {
             if cedex {
                 continue;
             }
-            let (listed, more) = &mut self.unknown_postal_codes;
-            if listed.len() < LISTED_UNKNOWN_POSTAL_CODES {
-                let read = if address.postal_code.trim() == code {
-                    String::new()
-                } else {
-                    format!(", lu {code}")
-                };
-                listed.push(format!(
-                    "ligne {} : code postal « {} »{read} ({}) inconnu de La Poste ; la ligne est \
-                     importée, vérifiez le code et le pays",
-                    parsed.line,
-                    address.postal_code.trim(),
-                    if address.city.is_empty() {
-                        "sans ville"
-                    } else {
-                        address.city.as_str()
-                    },
-                ));
+            let read = if address.postal_code.trim() == code {
+                String::new()
             } else {
-                *more += 1;
-            }
+                format!(", lu {code}")
+            };
+            self.list_doubtful_postal_code(format!(
+                "ligne {} : code postal « {} »{read} ({}) inconnu de La Poste ; la ligne est \
+                 importée, vérifiez le code et le pays",
+                parsed.line,
+                address.postal_code.trim(),
+                if address.city.is_empty() {
+                    "sans ville"
+                } else {
+                    address.city.as_str()
+                },
+            ));
+        }
+    }
+
+    /// Lists a warning about a postal code, or counts it past the first
+    /// `LISTED_DOUBTFUL_POSTAL_CODES`.
+    fn list_doubtful_postal_code(&mut self, warning: String) {
+        let (listed, more) = &mut self.doubtful_postal_codes;
+        if listed.len() < LISTED_DOUBTFUL_POSTAL_CODES {
+            listed.push(warning);
+        } else {
+            *more += 1;
         }
     }
 
@@ -608,7 +631,7 @@ fn import_from_reader<R: Read + Send>(
         created: Vec::new(),
         name_mismatches: Default::default(),
         inactive_owners: Default::default(),
-        unknown_postal_codes: Default::default(),
+        doubtful_postal_codes: Default::default(),
         session: session.as_mut(),
     };
 
@@ -653,15 +676,15 @@ fn import_from_reader<R: Read + Send>(
     }
     warnings.extend(resolver.name_mismatch_warnings());
     warnings.extend(resolver.inactive_owner_warnings());
-    let (unknown_codes, more_unknown_codes) = &resolver.unknown_postal_codes;
-    warnings.extend(unknown_codes.iter().cloned());
-    if *more_unknown_codes > 0 {
+    let (doubtful_codes, more_doubtful_codes) = &resolver.doubtful_postal_codes;
+    warnings.extend(doubtful_codes.iter().cloned());
+    if *more_doubtful_codes > 0 {
         warnings.push(format!(
-            "… et {} de La Poste",
+            "… et {} à vérifier",
             crate::french::plural(
-                *more_unknown_codes,
-                "autre code postal inconnu",
-                "autres codes postaux inconnus"
+                *more_doubtful_codes,
+                "autre code postal",
+                "autres codes postaux"
             )
         ));
     }
@@ -882,7 +905,7 @@ fn write_rows(
                             resolver.note_inactive_owner(owner, parsed.line);
                         }
                     }
-                    resolver.note_unknown_postal_codes(&parsed);
+                    resolver.note_doubtful_postal_codes(&parsed);
                     chunk.push(ContactWrite {
                         line: parsed.line,
                         contact: parsed.contact,

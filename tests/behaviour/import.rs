@@ -908,6 +908,43 @@ fn report_warns_inactive_owners_unknown_codes() {
     });
 }
 
+/// A postal code of one Pacific collectivity under the country of another,
+/// or a metropolitan code under a Pacific country, is imported with a
+/// warning: no region selection would find the address.
+#[test]
+fn report_warns_pacific_code_of_other_country() {
+    each_engine(|db| {
+        cast(db);
+
+        let report = import_rows(
+            db,
+            &[
+                "n1,Un,,,,,,98714,Papeete,NCL,JD,",
+                "n2,Deux,,,,,,51100,Reims,PYF,JD,",
+                "n3,Trois,,,,,,98800,Nouméa,NCL,JD,",
+                "n4,Quatre,,,,,,98714,Papeete,FRA,JD,",
+            ],
+        );
+
+        assert_eq!(report.imported, 4, "{report:?}");
+        let pacific: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|warning| warning.contains("le préfixe"))
+            .collect();
+        assert_eq!(
+            pacific,
+            [
+                "ligne 2 : le code postal « 98714 » ne commence pas par 988, le préfixe de Nouvelle-Calédonie (NCL) ; la ligne est importée, vérifiez le code et le pays",
+                "ligne 3 : le code postal « 51100 » ne commence pas par 987, le préfixe de Polynésie française (PYF) ; la ligne est importée, vérifiez le code et le pays",
+            ],
+            "{:?}",
+            report.warnings
+        );
+        assert_eq!(contact(db, "n1").pro.country, "NCL");
+    });
+}
+
 /// An export edited for a while and imported back must not undo the
 /// reassignments made in between: its « Modifié le » column shows which
 /// contacts changed since, and their rows are set aside.
