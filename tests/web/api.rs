@@ -425,7 +425,10 @@ async fn errors_carry_code_message_and_field() {
     );
     let batches_before = app.batch_count();
     let (status, empty_key) = post(&app, REGION, &region_body("51"), Some("")).await;
-    assert_eq!(status, 400, "an empty key is not a missing one: {empty_key}");
+    assert_eq!(
+        status, 400,
+        "an empty key is not a missing one: {empty_key}"
+    );
     assert_eq!(empty_key["code"], "invalid_idempotency_key");
     assert_eq!(app.batch_count(), batches_before);
 }
