@@ -232,9 +232,11 @@ pub fn ignored_columns(headers: &[String]) -> String {
     }
 }
 
-/// Note on the list of an import's contacts and its export, which follow
-/// the history and therefore show only the contacts whose owner changed.
-pub const IMPORT_CONTACTS_NOTE: &str = "Pour une importation, cette liste et son export ne montrent que les contacts dont elle a changé un responsable ; les contacts qu'elle a créés, ou dont elle n'a changé que d'autres champs, n'y figurent pas.";
+/// Note on the list of an import's contacts and its export: the contacts
+/// it created and those whose owner it changed, which its history names.
+/// Changes to other fields leave no history, so those contacts are not in
+/// the list.
+pub const IMPORT_CONTACTS_NOTE: &str = "Pour une importation, cette liste et son export montrent les contacts qu'elle a créés et ceux dont elle a changé un responsable ; les contacts dont elle n'a changé que d'autres champs n'y figurent pas.";
 
 /// Returns « de Jean » or « d'Alice »: the preposition before a name, elided
 /// before a vowel.

@@ -251,3 +251,17 @@ pub fn owner_column(role: Role) -> &'static str {
         Role::Technical => "technical_owner_id",
     }
 }
+
+/// Keys of an import batch's parameters that hold the first and last id of
+/// the contacts it created. Only imports create contacts, one import at a
+/// time, and ids only grow, so these are exactly the ids in that range.
+pub const FIRST_CREATED_ID: &str = "first_created_id";
+pub const LAST_CREATED_ID: &str = "last_created_id";
+
+/// Returns the range of ids of the contacts a batch created: an import's,
+/// when it created any.
+pub fn created_ids(batch: &crate::domain::batch::Batch) -> Option<(i64, i64)> {
+    let first = batch.params.get(FIRST_CREATED_ID)?.as_i64()?;
+    let last = batch.params.get(LAST_CREATED_ID)?.as_i64()?;
+    Some((first, last))
+}

@@ -945,6 +945,68 @@ fn report_warns_pacific_code_of_other_country() {
     });
 }
 
+/// An import's journal list and its export hold the contacts it created
+/// and those whose owner it changed, not those it left as they were or
+/// changed in other fields only.
+#[test]
+fn import_batch_lists_created_contacts() {
+    use relais::storage::{ExportSelection, Page};
+
+    each_engine(|db| {
+        cast(db);
+        let first = import_rows(
+            db,
+            &[
+                "a,Un,,,,,,51100,Reims,FRA,JD,",
+                "b,Deux,,,,,,51100,Reims,FRA,JD,",
+                "d,Quatre,,,,,,51100,Reims,FRA,JD,",
+            ],
+        );
+        let second = import_rows(
+            db,
+            &[
+                "a,Un,,,,,,51100,Reims,FRA,JD,",
+                "b,Deux,,,,,,51100,Reims,FRA,BB,",
+                "c,Trois,,,,,,51100,Reims,FRA,JD,",
+                "d,Quatre,,,,,,02100,Saint-Quentin,FRA,JD,",
+            ],
+        );
+        let listed = |batch| -> Vec<String> {
+            db.store()
+                .batch_contacts(batch, Page::first(100))
+                .unwrap()
+                .contacts
+                .into_iter()
+                .filter_map(|contact| contact.external_id)
+                .collect()
+        };
+        let exported = |batch| -> Vec<String> {
+            let mut ids = Vec::new();
+            db.store()
+                .export_contacts(&ExportSelection::Batch(batch), &mut |contact| {
+                    ids.extend(contact.external_id.clone());
+                    Ok(())
+                })
+                .unwrap();
+            ids
+        };
+
+        assert_eq!(listed(first.batch_id), ["a", "b", "d"]);
+        assert_eq!(listed(second.batch_id), ["b", "c"]);
+        assert_eq!(exported(second.batch_id), ["b", "c"]);
+        let batch = db.store().batch(second.batch_id).unwrap().unwrap();
+        assert_eq!(
+            relais::storage::created_ids(&batch),
+            Some((contact(db, "c").id, contact(db, "c").id))
+        );
+        // An import that creates nothing records no range.
+        let third = import_rows(db, &["a,Un,,,,,,51100,Reims,FRA,CC,"]);
+        let batch = db.store().batch(third.batch_id).unwrap().unwrap();
+        assert_eq!(relais::storage::created_ids(&batch), None);
+        assert_eq!(listed(third.batch_id), ["a"]);
+    });
+}
+
 /// An export edited for a while and imported back must not undo the
 /// reassignments made in between: its « Modifié le » column shows which
 /// contacts changed since, and their rows are set aside.

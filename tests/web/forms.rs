@@ -3,7 +3,9 @@
 
 use relais::storage::{ContactFilter, Page};
 
-use crate::support::{PASSWORD, TestApp, data_changed, hidden_field, json, text, unescape};
+use crate::support::{
+    DEMO_CONTACTS, PASSWORD, TestApp, data_changed, hidden_field, json, text, unescape,
+};
 
 /// Returns the region dialog's hidden fields, as a logged-in browser gets them.
 async fn region_form(app: &TestApp, client: &reqwest::Client) -> (String, String) {
@@ -1216,7 +1218,12 @@ async fn import_page_says_which_contacts_it_lists() {
         .page(&client, &format!("/admin/batches/{}", run.id))
         .await;
 
-    let note = "ne montrent que les contacts dont elle a changé un responsable";
-    assert!(import.contains(note), "{import}");
-    assert!(!reassign.contains(note));
+    let note = "montrent les contacts qu'elle a créés et ceux dont elle a changé un responsable";
+    assert!(unescape(&import).contains(note), "{import}");
+    assert!(!unescape(&reassign).contains(note));
+    // The demo import created every contact, and changed no owner.
+    assert!(
+        import.contains(&format!("({DEMO_CONTACTS} contacts, page 1 sur")),
+        "{import}"
+    );
 }

@@ -164,9 +164,32 @@ pub fn of_batch(
     page: Page,
 ) -> PgResult<ContactPage> {
     let mut params = Params::new();
-    let batch = params.push(batch);
-    let clause = format!("WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = {batch})");
+    let clause = batch_clause(client, batch, &mut params)?;
     page_of(client, &clause, params, page)
+}
+
+/// Selects the contacts a batch wrote history for and, for an import, the
+/// contacts it created.
+fn batch_clause(
+    client: &mut impl GenericClient,
+    batch: BatchId,
+    params: &mut Params,
+) -> PgResult<String> {
+    let created = super::batches::get(client, batch)?
+        .as_ref()
+        .and_then(crate::storage::created_ids);
+    let history = format!(
+        "c.id IN (SELECT contact_id FROM history WHERE batch_id = {})",
+        params.push(batch)
+    );
+    Ok(match created {
+        None => format!("WHERE {history}"),
+        Some((first, last)) => format!(
+            "WHERE {history} OR c.id BETWEEN {} AND {}",
+            params.push(first),
+            params.push(last)
+        ),
+    })
 }
 
 /// Streams the selected contacts in id order through a portal, so that
@@ -180,10 +203,7 @@ pub fn export(
     let mut params = Params::new();
     let clause = match selection {
         ExportSelection::All => String::new(),
-        ExportSelection::Batch(batch) => {
-            let batch = params.push(*batch);
-            format!("WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = {batch})")
-        }
+        ExportSelection::Batch(batch) => batch_clause(client, *batch, &mut params)?,
         ExportSelection::Filter(filter) => filter_clause(filter, &mut params),
     };
 

@@ -44,6 +44,7 @@ use crate::storage::{
     ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
     StoreError, StoreResult, kept_column_indexes, renormalise, renormalised_addresses,
 };
+use crate::storage::{FIRST_CREATED_ID, LAST_CREATED_ID};
 
 use super::batches::{self, Start};
 use super::copy_stream::{self, CopyStream};
@@ -245,6 +246,9 @@ pub struct PgImport {
     renormalised: Vec<(usize, usize, usize)>,
     /// Country of an address left with a postal code and no country.
     default_country: CountryCode,
+    /// Highest contact id before this import: the contacts it creates
+    /// take higher ones.
+    last_id_before: i64,
 }
 
 impl PgImport {
@@ -270,6 +274,7 @@ impl PgImport {
             updates_only: false,
             renormalised: Vec::new(),
             default_country: CountryCode::france(),
+            last_id_before: 0,
         };
         let run = RunContext {
             actor: actor.clone(),
@@ -311,6 +316,9 @@ impl PgImport {
         // `reltuples` is -1 for a table never analysed or vacuumed.
         let analysed_rows = analysed.max(0.0) as u64;
         let started = batches::start(client, BatchKind::Import, run, None)?;
+        self.last_id_before = client
+            .query_one("SELECT coalesce(max(id), 0) FROM contacts", &[])?
+            .try_get(0)?;
         self.empty_load = empty_load;
         self.analysed_rows = analysed_rows;
         match started {
@@ -919,11 +927,12 @@ impl ImportSession for PgImport {
             commercial: 0,
             technical: 0,
         };
-        let batch = self.batch;
+        let (batch, last_id_before) = (self.batch, self.last_id_before);
         let empty_load = self.empty_load.take();
         let frozen_only = empty_load.is_some() && !self.staged_any;
         let client = self.client().map_err(Failure::into_store_error)?;
         batches::finish(client, batch, &outcome).map_err(Failure::into_store_error)?;
+        record_created_ids(client, batch, last_id_before).map_err(Failure::into_store_error)?;
         if let Some(load) = &empty_load {
             load.restore(client).map_err(Failure::into_store_error)?;
         }
@@ -950,6 +959,22 @@ impl ImportSession for PgImport {
         }
         Ok(batch)
     }
+}
+
+/// Records in an import batch's parameters the ids of the contacts it
+/// created above `last_id_before`, so that its journal page and export
+/// list them.
+fn record_created_ids(client: &mut Client, batch: BatchId, last_id_before: i64) -> PgResult<()> {
+    client.execute(
+        &format!(
+            "UPDATE batches b
+             SET params = b.params || jsonb_build_object('{FIRST_CREATED_ID}', r.first, '{LAST_CREATED_ID}', r.last)
+             FROM (SELECT min(id) AS first, max(id) AS last FROM contacts WHERE id > $2) AS r
+             WHERE b.id = $1 AND r.first IS NOT NULL"
+        ),
+        &[&batch, &last_id_before],
+    )?;
+    Ok(())
 }
 
 impl Drop for PgImport {

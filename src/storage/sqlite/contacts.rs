@@ -144,8 +144,28 @@ fn page_of(
 }
 
 pub fn of_batch(conn: &Connection, batch: BatchId, page: Page) -> StoreResult<ContactPage> {
-    let clause = "WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = ?)";
-    page_of(conn, clause, vec![Value::Integer(batch)], page)
+    let (clause, values) = batch_clause(conn, batch)?;
+    page_of(conn, &clause, values, page)
+}
+
+/// Selects the contacts a batch wrote history for and, for an import, the
+/// contacts it created.
+fn batch_clause(conn: &Connection, batch: BatchId) -> StoreResult<(String, Vec<Value>)> {
+    let history = "c.id IN (SELECT contact_id FROM history WHERE batch_id = ?)";
+    let created = super::batches::get(conn, batch)?
+        .as_ref()
+        .and_then(crate::storage::created_ids);
+    Ok(match created {
+        None => (format!("WHERE {history}"), vec![Value::Integer(batch)]),
+        Some((first, last)) => (
+            format!("WHERE {history} OR c.id BETWEEN ? AND ?"),
+            vec![
+                Value::Integer(batch),
+                Value::Integer(first),
+                Value::Integer(last),
+            ],
+        ),
+    })
 }
 
 pub fn export(
@@ -155,10 +175,7 @@ pub fn export(
 ) -> StoreResult<u64> {
     let (clause, values) = match selection {
         ExportSelection::All => (String::new(), Vec::new()),
-        ExportSelection::Batch(batch) => (
-            "WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = ?)".to_string(),
-            vec![Value::Integer(*batch)],
-        ),
+        ExportSelection::Batch(batch) => batch_clause(conn, *batch)?,
         ExportSelection::Filter(filter) => filter_clause(filter),
     };
     let mut statement = conn

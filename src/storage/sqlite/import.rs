@@ -19,6 +19,7 @@ use crate::storage::{
     ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
     StoreResult,
 };
+use crate::storage::{FIRST_CREATED_ID, LAST_CREATED_ID};
 
 use super::first_load::{self, FirstLoad};
 use super::pool::SqliteManager;
@@ -118,6 +119,9 @@ pub struct SqliteImport {
     updates_only: bool,
     /// Country of an address left with a postal code and no country.
     default_country: CountryCode,
+    /// Highest contact id before this import: the contacts it creates
+    /// take higher ones.
+    last_id_before: i64,
 }
 
 /// Drops the secondary indexes of an empty contacts table, and returns
@@ -235,6 +239,7 @@ impl SqliteImport {
             kept: Vec::new(),
             updates_only: false,
             default_country: CountryCode::france(),
+            last_id_before: 0,
         };
         session.first_load = first_load::enter(&session.conn)?;
         // Under a rollback journal a reader that starts during the load
@@ -249,7 +254,39 @@ impl SqliteImport {
         session.open = true;
         session.dropped_indexes = drop_indexes_of_empty_table(&session.conn)?;
         session.batch = batches::insert(&session.conn, BatchKind::Import, &run, None)?;
+        session.last_id_before = session
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM contacts", [], |row| {
+                row.get(0)
+            })
+            .map_err(db_error)?;
         Ok(session)
+    }
+
+    /// Records in the batch's parameters the ids of the contacts this
+    /// import created, so that its journal page and export list them.
+    fn record_created_ids(&self) -> StoreResult<()> {
+        let (first, last): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT min(id), max(id) FROM contacts WHERE id > ?1",
+                [self.last_id_before],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(db_error)?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(());
+        };
+        self.conn
+            .execute(
+                &format!(
+                    "UPDATE batches SET params = json_set(params, '$.{FIRST_CREATED_ID}', ?2, '$.{LAST_CREATED_ID}', ?3)
+                     WHERE id = ?1"
+                ),
+                params![self.batch, first, last],
+            )
+            .map_err(db_error)?;
+        Ok(())
     }
 
     /// Finds the stored contact a row names. A row with an external id
@@ -572,6 +609,7 @@ impl ImportSession for SqliteImport {
             technical: 0,
         };
         batches::finish(&self.conn, self.batch, &outcome)?;
+        self.record_created_ids()?;
         rebuild_indexes(&self.conn, &self.dropped_indexes)?;
         self.conn.execute_batch("COMMIT").map_err(db_error)?;
         self.open = false;

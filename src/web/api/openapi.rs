@@ -195,7 +195,7 @@ fn paths() -> Map<String, Value> {
         "get",
         with_parameters(
             operation(
-                "Contacts modifiés par une opération.",
+                "Contacts dont une opération a changé un responsable et, pour une importation, contacts qu'elle a créés.",
                 "ContactList",
                 &["400", "401", "403", "404"],
             ),
