@@ -300,6 +300,14 @@ pub trait Store: Send + Sync {
     /// Computes what `undo_batch` would do now, by the same rule and with
     /// the same errors, without changing anything.
     fn preview_undo(&self, batch: BatchId) -> StoreResult<UndoPreview>;
+    /// Entries of `target` that its undo `undo` left as they were, because
+    /// the contact's owner on that role had changed: the list the undo
+    /// reported, read again for its result page.
+    fn undo_skipped(
+        &self,
+        target: BatchId,
+        undo: BatchId,
+    ) -> StoreResult<Vec<crate::domain::batch::SkippedContact>>;
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>>;
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;
     /// Returns the number of committed batches and the highest batch id.

@@ -419,15 +419,36 @@ async fn undo_from_the_journal() {
         .send()
         .await
         .unwrap();
-    assert_eq!(result.status(), 200);
-    let result = text(result).await;
+    // POST-redirect-GET: reloading the result sends no form.
+    assert_eq!(result.status(), 303);
+    let location = result.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("/admin/batches/") && location.ends_with("/result"),
+        "{location}"
+    );
+    let batches_after_undo = app.batch_count();
+    let result = app.page(&client, &location).await;
+    let reloaded = app.page(&client, &location).await;
+    assert!(
+        reloaded.contains("annulée par l'opération n° "),
+        "{reloaded}"
+    );
+    assert_eq!(
+        app.batch_count(),
+        batches_after_undo,
+        "a reload runs nothing"
+    );
     let again = text(
-        client
-            .post(app.url(&format!("/admin/batches/{}/undo", batch.id)))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
+        app.follow(
+            &client,
+            client
+                .post(app.url(&format!("/admin/batches/{}/undo", batch.id)))
+                .form(&form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
     )
     .await;
 
@@ -999,8 +1020,15 @@ async fn undo_asks_for_confirmation_first() {
     ];
     let undo_url = app.url(&format!("/admin/batches/{}/undo", batch.id));
     let first = client.post(&undo_url).form(&form).send().await.unwrap();
-    assert_eq!(first.status(), 200);
-    let second = text(client.post(&undo_url).form(&form).send().await.unwrap()).await;
+    assert_eq!(first.status(), 303);
+    let second = client.post(&undo_url).form(&form).send().await.unwrap();
+    assert!(
+        second.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/result?note=replayed")
+    );
+    let second = text(app.follow(&client, second).await).await;
     assert!(second.contains("Ce formulaire avait déjà été validé"));
     assert!(app.store.batch(batch.id).unwrap().unwrap().undone);
 
@@ -1225,5 +1253,61 @@ async fn import_page_says_which_contacts_it_lists() {
     assert!(
         import.contains(&format!("({DEMO_CONTACTS} contacts, page 1 sur")),
         "{import}"
+    );
+}
+
+/// The result of an undo that restored some contacts and skipped others is
+/// reached by a redirect, and lists the skipped entries from the history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_result_page_lists_skipped_entries() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "51;02").await;
+    let region_batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QU", "51").await;
+    let moved = app.store.list_batches(1, 0).unwrap().remove(0);
+    assert!(moved.outcome.changed > 0 && moved.outcome.changed < region_batch.outcome.changed);
+    let confirm = app
+        .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))
+        .await;
+    let csrf = hidden_field(&confirm, "csrf_token").unwrap();
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+
+    let posted = client
+        .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
+        .form(&[
+            ("idempotency_key", undo_key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(posted.status(), 303);
+    let result = unescape(&text(app.follow(&client, posted).await).await);
+    let restored = region_batch.outcome.changed - moved.outcome.changed;
+    assert!(
+        result.contains(&format!(
+            "{restored} contacts réaffectés à leur responsable précédent"
+        )),
+        "{result}"
+    );
+    assert!(
+        result.contains(&format!("{} contacts ignorés", moved.outcome.changed)),
+        "{result}"
+    );
+    assert!(
+        result
+            .contains("responsable commercial ignoré : actuellement QU, l'opération avait mis QT"),
+        "{result}"
+    );
+    assert_eq!(
+        result
+            .matches("responsable commercial ignoré : actuellement QU")
+            .count() as u64,
+        moved.outcome.changed,
+        "one line per skipped entry"
     );
 }

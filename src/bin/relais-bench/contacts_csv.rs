@@ -391,6 +391,14 @@ impl Store for CaptureStore {
         self.inner.preview_undo(batch)
     }
 
+    fn undo_skipped(
+        &self,
+        target: BatchId,
+        undo: BatchId,
+    ) -> StoreResult<Vec<relais::domain::batch::SkippedContact>> {
+        self.inner.undo_skipped(target, undo)
+    }
+
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {
         self.inner.list_batches(limit, offset)
     }

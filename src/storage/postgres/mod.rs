@@ -400,6 +400,14 @@ impl Store for PgStore {
         self.read(|client| undo::preview(client, batch))
     }
 
+    fn undo_skipped(
+        &self,
+        target: BatchId,
+        undo: BatchId,
+    ) -> StoreResult<Vec<crate::domain::batch::SkippedContact>> {
+        self.read(|client| undo::skipped_contacts(client, target, undo))
+    }
+
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {
         self.read(|client| batches::list(client, limit, offset))
     }

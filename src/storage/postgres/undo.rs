@@ -147,7 +147,7 @@ fn restore_role(
 
 /// Entries of the batch that the undo did not restore, because the contact
 /// no longer had the owner the batch set.
-fn skipped_contacts(
+pub fn skipped_contacts(
     client: &mut impl GenericClient,
     target: BatchId,
     undo_batch: BatchId,

@@ -362,6 +362,14 @@ impl Store for SqliteStore {
         self.read(|conn| undo::preview(conn, batch))
     }
 
+    fn undo_skipped(
+        &self,
+        target: BatchId,
+        undo: BatchId,
+    ) -> StoreResult<Vec<crate::domain::batch::SkippedContact>> {
+        undo::left_by_undo(&*self.conn()?, target, undo)
+    }
+
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>> {
         batches::list(&*self.conn()?, limit, offset)
     }

@@ -112,6 +112,49 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
     })
 }
 
+/// Entries of `target` that its undo `undo` left as they were: those with
+/// no entry of the undo for the same contact and role.
+pub fn left_by_undo(
+    conn: &Connection,
+    target: BatchId,
+    undo: BatchId,
+) -> StoreResult<Vec<SkippedContact>> {
+    let mut statement = conn
+        .prepare(
+            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+             FROM history h
+             JOIN contacts c ON c.id = h.contact_id
+             LEFT JOIN users nu ON nu.id = h.new_owner_id
+             LEFT JOIN users cu ON cu.id = CASE h.role
+                 WHEN 'commercial' THEN c.commercial_owner_id ELSE c.technical_owner_id END
+             WHERE h.batch_id = ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM history u
+                   WHERE u.contact_id = h.contact_id AND u.batch_id = ?2 AND u.role = h.role)
+             ORDER BY h.contact_id, h.role",
+        )
+        .map_err(db_error)?;
+    let skipped = statement
+        .query_map(params![target, undo], skipped_row)
+        .map_err(db_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
+    Ok(skipped)
+}
+
+/// Reads one skipped entry: contact id, external id, role, the owner the
+/// batch set and the owner now.
+fn skipped_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SkippedContact> {
+    let role: String = row.get(2)?;
+    Ok(SkippedContact {
+        contact_id: row.get(0)?,
+        external_id: row.get(1)?,
+        role: Role::parse(&role).unwrap_or(Role::Commercial),
+        batch_owner: row.get(3)?,
+        current_owner: row.get(4)?,
+    })
+}
+
 /// Entries of the batch whose contact no longer has the owner the batch set.
 fn skipped_contacts(conn: &Connection, target: BatchId) -> StoreResult<Vec<SkippedContact>> {
     let mut statement = conn
@@ -129,16 +172,7 @@ fn skipped_contacts(conn: &Connection, target: BatchId) -> StoreResult<Vec<Skipp
         )
         .map_err(db_error)?;
     let skipped = statement
-        .query_map([target], |row| {
-            let role: String = row.get(2)?;
-            Ok(SkippedContact {
-                contact_id: row.get(0)?,
-                external_id: row.get(1)?,
-                role: Role::parse(&role).unwrap_or(Role::Commercial),
-                batch_owner: row.get(3)?,
-                current_owner: row.get(4)?,
-            })
-        })
+        .query_map([target], skipped_row)
         .map_err(db_error)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_error)?;

@@ -9,12 +9,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::domain::batch::{Batch, BatchId, BatchKind, UndoResult};
+use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, SkippedContact};
 use crate::domain::history::format_paris_time;
 use crate::french::{per_role, undo_changed, undo_skipped_contacts, undo_skipped_entries};
 use crate::service::export::write_csv;
 use crate::service::reassign::{RunContextInput, parse_batch_id, undo_batch};
-use crate::storage::{ExportSelection, Page};
+use crate::storage::{ExportSelection, Page, Store};
 use crate::web::auth::session::AdminUser;
 use crate::web::csv_stream;
 use crate::web::error::AppError;
@@ -271,9 +271,8 @@ struct UndoResultPage {
     skipped: Vec<SkippedRow>,
 }
 
-fn skipped_rows(result: &UndoResult) -> Vec<SkippedRow> {
-    result
-        .skipped
+fn skipped_rows(skipped: &[SkippedContact]) -> Vec<SkippedRow> {
+    skipped
         .iter()
         .map(|skipped| SkippedRow {
             href: format!("/contacts/{}", skipped.contact_id),
@@ -289,6 +288,69 @@ fn skipped_rows(result: &UndoResult) -> Vec<SkippedRow> {
             ),
         })
         .collect()
+}
+
+/// Builds the page of an undo's result: its counts and the entries it
+/// skipped, `skipped_entries` in all.
+fn undo_result_page(
+    session: &crate::web::auth::session::Session,
+    lead: String,
+    undone_batch: BatchId,
+    applied: &Applied,
+    skipped_entries: u64,
+    skipped: &[SkippedContact],
+) -> UndoResultPage {
+    let outcome = &applied.outcome;
+    UndoResultPage {
+        layout: Layout::new(
+            session,
+            format!("Annulation de l'opération n° {undone_batch}"),
+            "batches",
+        ),
+        lead,
+        undone_batch,
+        undo_batch: applied.batch_id,
+        restored: undo_changed(outcome.changed),
+        per_role: per_role(outcome.commercial, outcome.technical),
+        skipped_count: undo_skipped_contacts(outcome.already_owned),
+        skipped_entries: undo_skipped_entries(skipped_entries),
+        skipped: skipped_rows(skipped),
+    }
+}
+
+/// Shows the result of the undo batch `undo`, as « Confirmer
+/// l'annulation » redirects to it: reading it again changes nothing.
+pub fn undo_result(
+    store: &dyn Store,
+    session: &crate::web::auth::session::Session,
+    undo: &Batch,
+    replayed: bool,
+) -> Result<Response, PageError> {
+    let Some(target) = undo.undoes else {
+        return Ok(Redirect::to(&format!("/admin/batches/{}", undo.id)).into_response());
+    };
+    let undone = store
+        .batch(target)?
+        .map(|batch| batch.outcome.history_entries);
+    let skipped = store.undo_skipped(target, undo.id)?;
+    let undo_id = undo.id;
+    let lead = if replayed {
+        format!(
+            "Ce formulaire avait déjà été validé : l'opération n° {target} a été annulée par l'opération n° {undo_id}, qui n'a pas été refaite."
+        )
+    } else {
+        format!("Opération n° {target} annulée par l'opération n° {undo_id}.")
+    };
+    let applied = Applied {
+        batch_id: Some(undo_id),
+        outcome: undo.outcome,
+        replayed,
+    };
+    let entries = undone
+        .map(|entries| entries.saturating_sub(undo.outcome.history_entries))
+        .unwrap_or(skipped.len() as u64);
+    let page = undo_result_page(session, lead, target, &applied, entries, &skipped);
+    Ok(render(&page)?.into_response())
 }
 
 /// Note on what the undo of an import gives back and what it leaves.
@@ -314,33 +376,33 @@ pub async fn undo(
         .await
         .map_err(form_key_error)?;
 
+    // A recorded undo is shown by POST-redirect-GET, so that reloading
+    // its result never sends the form again.
     let applied = &result.applied;
-    let lead = match applied.batch_id {
-        Some(undo_id) if applied.replayed => format!(
-            "Ce formulaire avait déjà été validé : l'opération n° {id} a été annulée par l'opération n° {undo_id}, qui n'a pas été refaite."
-        ),
-        Some(undo_id) => format!("Opération n° {id} annulée par l'opération n° {undo_id}."),
-        None if applied.replayed => format!(
-            "Ce formulaire avait déjà été validé : l'annulation de l'opération n° {id} n'avait rien rendu et n'a pas été refaite. L'opération reste annulable ; pour l'annuler, ouvrez de nouveau sa page."
-        ),
-        None => format!(
+    if let Some(undo_id) = applied.batch_id {
+        let note = if applied.replayed {
+            "?note=replayed"
+        } else {
+            ""
+        };
+        return Ok(Redirect::to(&format!("/admin/batches/{undo_id}/result{note}")).into_response());
+    }
+    let lead = if applied.replayed {
+        format!(
+            "Ce formulaire avait déjà été validé : cette annulation de l'opération n° {id} n'avait rendu aucun contact à son responsable précédent, et elle n'a pas été refaite. Pour annuler l'opération maintenant, ouvrez de nouveau sa page."
+        )
+    } else {
+        format!(
             "Opération n° {id} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié, et l'opération reste annulable."
-        ),
+        )
     };
-    let page = UndoResultPage {
-        layout: Layout::new(
-            &session,
-            format!("Annulation de l'opération n° {id}"),
-            "batches",
-        ),
+    let page = undo_result_page(
+        &session,
         lead,
-        undone_batch: id,
-        undo_batch: applied.batch_id,
-        restored: undo_changed(applied.outcome.changed),
-        per_role: per_role(applied.outcome.commercial, applied.outcome.technical),
-        skipped_count: undo_skipped_contacts(applied.outcome.already_owned),
-        skipped_entries: undo_skipped_entries(result.skipped.len() as u64),
-        skipped: skipped_rows(&result),
-    };
+        id,
+        applied,
+        result.skipped.len() as u64,
+        &result.skipped,
+    );
     Ok(render(&page)?.into_response())
 }

@@ -124,8 +124,16 @@ fn param<'a>(params: &'a serde_json::Value, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// What the result page shows: a rendered undo result, or a run and the
+/// description of its parameters (`None` for an import).
+enum Shown {
+    Undo(Result<Response, PageError>),
+    Run(crate::domain::batch::Batch, Option<(String, String)>),
+}
+
 /// `GET /admin/batches/{id}/result`: the result of a reassignment, as
-/// Valider showed it. Other kinds of batch go to their journal page.
+/// Valider showed it, or of an undo, as « Confirmer l'annulation » showed
+/// it. Imports go to their journal page.
 pub async fn show(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
@@ -133,11 +141,21 @@ pub async fn show(
     QueryData(query): QueryData<ResultQuery>,
 ) -> Result<Response, PageError> {
     let id = parse_batch_id(&id)?;
+    let undo_session = session.clone();
+    let replayed = query.note == Some(ResultNote::Replayed);
     let found = state
         .run(move |store| {
             let Some(batch) = store.batch(id)? else {
                 return Ok(None);
             };
+            if batch.kind == BatchKind::Undo {
+                return Ok(Some(Shown::Undo(super::batches::undo_result(
+                    store,
+                    &undo_session,
+                    &batch,
+                    replayed,
+                ))));
+            }
             let params = &batch.params;
             let described = match batch.kind {
                 BatchKind::Reassign => Some((
@@ -166,15 +184,19 @@ pub async fn show(
                 }
                 BatchKind::Undo | BatchKind::Import => None,
             };
-            Ok(Some((batch, described)))
+            Ok(Some(Shown::Run(batch, described)))
         })
         .await?;
-    let Some((batch, described)) = found else {
-        return Err(AppError::not_found(
-            "unknown_batch",
-            format!("Aucune opération de masse n° {id}."),
-        )
-        .into());
+    let (batch, described) = match found {
+        Some(Shown::Undo(page)) => return page,
+        Some(Shown::Run(batch, described)) => (batch, described),
+        None => {
+            return Err(AppError::not_found(
+                "unknown_batch",
+                format!("Aucune opération de masse n° {id}."),
+            )
+            .into());
+        }
     };
     let Some((description, target_name)) = described else {
         return Ok(Redirect::to(&format!("/admin/batches/{id}")).into_response());
