@@ -60,7 +60,7 @@ fn print_counts(outcome: &Outcome) {
 fn print_applied_header(applied: &Applied) {
     match applied.batch_id {
         None if applied.replayed => println!(
-            "Cette opération avait déjà été lancée avec la même clé et n'avait rien modifié : elle n'a pas été refaite."
+            "Cette opération avait déjà été lancée avec la même clé et n'avait rien modifié : elle n'a pas été refaite. Pour la relancer, donnez une nouvelle clé (--idempotency-key)."
         ),
         None => println!("Aucun contact à réaffecter : rien n'a été modifié."),
         Some(id) if applied.replayed => println!(
@@ -389,7 +389,7 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
             result.undone_batch
         ),
         None if result.applied.replayed => println!(
-            "Cette annulation avait déjà été lancée avec la même clé et n'avait rien rendu : elle n'a pas été refaite, et l'opération n° {} reste annulable.",
+            "Cette annulation de l'opération n° {} avait déjà été lancée avec la même clé et n'avait rendu aucun contact à son responsable précédent : elle n'a pas été refaite. Pour annuler l'opération maintenant, relancez la commande avec une nouvelle clé (--idempotency-key).",
             result.undone_batch
         ),
         None => println!(

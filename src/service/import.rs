@@ -339,7 +339,10 @@ impl Resolver<'_> {
     /// not noted. Also notes a code of one Pacific collectivity under
     /// the country of another.
     fn note_doubtful_postal_codes(&mut self, parsed: &crate::import::ParsedRow) {
-        for address in [&parsed.contact.perso, &parsed.contact.pro] {
+        for (kind, address) in [
+            ("perso", &parsed.contact.perso),
+            ("pro", &parsed.contact.pro),
+        ] {
             let french = address
                 .country
                 .as_ref()
@@ -354,12 +357,21 @@ impl Resolver<'_> {
                 && let Some(prefix) = country.pacific_postal_prefix()
                 && !code.starts_with(prefix)
             {
+                let of_country = match country.as_str() {
+                    "NCL" => "de la Nouvelle-Calédonie".to_string(),
+                    "PYF" => "de la Polynésie française".to_string(),
+                    _ => crate::french::de(country.name_fr()),
+                };
                 self.list_doubtful_postal_code(format!(
-                    "ligne {} : le code postal « {} » ne commence pas par {prefix}, le préfixe \
-                     de {} ({}) ; la ligne est importée, vérifiez le code et le pays",
+                    "ligne {} : le code postal {kind} « {} »{} ne commence pas par {prefix}, le \
+                     préfixe {of_country} ({}) ; la ligne est importée, vérifiez le code et le pays",
                     parsed.line,
                     address.postal_code.trim(),
-                    country.name_fr(),
+                    if address.city.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", address.city)
+                    },
                     country.as_str(),
                 ));
                 continue;

@@ -238,7 +238,7 @@ pub fn key_reused(key: &str, batch: Option<BatchId>) -> StoreError {
     StoreError::rejected(
         "idempotency_key_reused",
         format!(
-            "la clé d'idempotence « {client_key} » a déjà servi pour {operation} avec d'autres paramètres ; envoyez une nouvelle clé"
+            "la clé d'idempotence « {client_key} » a déjà servi, avec d'autres paramètres, pour {operation} ; envoyez une nouvelle clé"
         ),
     )
 }

@@ -935,8 +935,8 @@ fn report_warns_pacific_code_of_other_country() {
         assert_eq!(
             pacific,
             [
-                "ligne 2 : le code postal « 98714 » ne commence pas par 988, le préfixe de Nouvelle-Calédonie (NCL) ; la ligne est importée, vérifiez le code et le pays",
-                "ligne 3 : le code postal « 51100 » ne commence pas par 987, le préfixe de Polynésie française (PYF) ; la ligne est importée, vérifiez le code et le pays",
+                "ligne 2 : le code postal pro « 98714 » (Papeete) ne commence pas par 988, le préfixe de la Nouvelle-Calédonie (NCL) ; la ligne est importée, vérifiez le code et le pays",
+                "ligne 3 : le code postal pro « 51100 » (Reims) ne commence pas par 987, le préfixe de la Polynésie française (PYF) ; la ligne est importée, vérifiez le code et le pays",
             ],
             "{:?}",
             report.warnings

@@ -214,7 +214,7 @@ fn key_of_run_that_changed_nothing_is_kept() {
         assert!(
             reused
                 .to_string()
-                .contains("« form-quiet » a déjà servi pour une opération qui n'a rien modifié"),
+                .contains("« form-quiet » a déjà servi, avec d'autres paramètres, pour une opération qui n'a rien modifié"),
             "{reused}"
         );
         assert_eq!(owners(db, "b"), (Some("CC".into()), None));
