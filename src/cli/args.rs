@@ -247,7 +247,7 @@ pub struct ReassignArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
     /// Clé d'idempotence : une seconde exécution avec la même clé ne refait rien
-    #[arg(long = "idempotency-key", value_name = "CLÉ")]
+    #[arg(long = "idempotency-key", value_name = "CLÉ", value_parser = idempotency_key)]
     pub idempotency_key: Option<String>,
     /// Sortie JSON
     #[arg(long)]
@@ -282,7 +282,7 @@ pub struct ReassignRegionArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
     /// Clé d'idempotence : une seconde exécution avec la même clé ne refait rien
-    #[arg(long = "idempotency-key", value_name = "CLÉ")]
+    #[arg(long = "idempotency-key", value_name = "CLÉ", value_parser = idempotency_key)]
     pub idempotency_key: Option<String>,
     /// Sortie JSON
     #[arg(long)]
@@ -318,7 +318,7 @@ pub struct UndoArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
     /// Clé d'idempotence : une seconde exécution avec la même clé ne refait rien
-    #[arg(long = "idempotency-key", value_name = "CLÉ")]
+    #[arg(long = "idempotency-key", value_name = "CLÉ", value_parser = idempotency_key)]
     pub idempotency_key: Option<String>,
     /// Sortie JSON
     #[arg(long)]
@@ -399,4 +399,21 @@ pub struct ServeArgs {
     /// Marquer les cookies « Secure » : à activer derrière un proxy HTTPS, sinon le navigateur les refuse
     #[arg(long = "secure-cookies")]
     pub secure_cookies: bool,
+}
+
+/// Reads `--idempotency-key`: 1 to 100 visible ASCII characters, as the
+/// API's header takes. The key is scoped as `cli:KEY`, so that it never
+/// meets a key of the web or the API, which are scoped to their user.
+fn idempotency_key(text: &str) -> Result<String, String> {
+    use crate::service::reassign::MAX_IDEMPOTENCY_KEY_LEN;
+    let key = text.trim();
+    let valid = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
+        && key.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(format!(
+            "attendu de 1 à {MAX_IDEMPOTENCY_KEY_LEN} caractères ASCII visibles, sans espace ni accent, par exemple un UUID"
+        ));
+    }
+    Ok(format!("cli:{key}"))
 }

@@ -39,6 +39,10 @@ fn expected_number(cause: &str) -> String {
             french(high)
         );
     }
+    // Relais's own value parsers explain in French.
+    if cause.starts_with("attendu ") {
+        return format!(" : {cause}");
+    }
     if cause.contains("digit") || cause.contains("number") {
         return " : attendu un nombre entier".to_string();
     }

@@ -246,6 +246,10 @@ pub fn undo_batch(
     Ok(result)
 }
 
+/// Maximum length of an idempotency key, from a form, a header or the
+/// command line.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
+
 /// Actor and idempotency key of a run. Each operation adds its own
 /// parameters.
 #[derive(Clone, Debug)]

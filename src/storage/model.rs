@@ -223,14 +223,16 @@ pub enum TokenRevocation {
 /// Rejects an idempotency key that already ran an operation with other
 /// parameters: the batch it recorded, or `None` for a run that changed
 /// nothing. The web scopes each client's key to its user as
-/// `user-<id>:<key>`, so the message quotes the part after that scope: the
-/// key as the client sent it.
+/// `user-<id>:<key>`, and the CLI as `cli:<key>`, so the message quotes
+/// the part after that scope: the key as the client sent it.
 pub fn key_reused(key: &str, batch: Option<BatchId>) -> StoreError {
     let client_key = key
         .strip_prefix("user-")
         .and_then(|rest| rest.split_once(':'))
         .filter(|(user, _)| !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(key, |(_, sent)| sent);
+        .map(|(_, sent)| sent)
+        .or_else(|| key.strip_prefix("cli:"))
+        .unwrap_or(key);
     let operation = match batch {
         Some(id) => format!("l'opération n° {id}"),
         None => "une opération qui n'a rien modifié".to_string(),

@@ -13,8 +13,7 @@ pub fn new_form_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Maximum length of an idempotency key from a form or a header.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
+pub use crate::service::reassign::MAX_IDEMPOTENCY_KEY_LEN;
 
 /// Checks an idempotency key sent by a client and scopes it to the user, so
 /// that two users' keys never meet.

@@ -956,5 +956,33 @@ fn key_of_run_that_changed_nothing_replays_it() {
             &[&quiet[..], &["--dry-run", "--json"]].concat(),
         ));
         assert_eq!(left["matched"], 2, "CC keeps its contacts");
+
+        let reused = relais(
+            db,
+            &[
+                "reassign",
+                "--from",
+                "CC",
+                "--to",
+                "JD",
+                "--idempotency-key",
+                "cli-quiet",
+            ],
+        );
+        assert!(!reused.status.success());
+        assert!(
+            stderr(&reused).contains("la clé d'idempotence « cli-quiet » a déjà servi"),
+            "the key as typed: {}",
+            stderr(&reused)
+        );
+        let blank = relais(db, &[&quiet[..], &["--idempotency-key", " "]].concat());
+        assert!(!blank.status.success());
+        assert!(
+            stderr(&blank).contains(
+                "invalide pour --idempotency-key <CLÉ> : attendu de 1 à 100 caractères ASCII visibles"
+            ),
+            "{}",
+            stderr(&blank)
+        );
     });
 }
