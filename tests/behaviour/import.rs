@@ -994,6 +994,22 @@ fn import_batch_lists_created_contacts() {
         assert_eq!(listed(first.batch_id), ["a", "b", "d"]);
         assert_eq!(listed(second.batch_id), ["b", "c"]);
         assert_eq!(exported(second.batch_id), ["b", "c"]);
+        // Pages run across the owner changes, then the created contacts.
+        let paged = |offset| {
+            let page = db
+                .store()
+                .batch_contacts(second.batch_id, Page { limit: 1, offset })
+                .unwrap();
+            let ids: Vec<String> = page
+                .contacts
+                .into_iter()
+                .filter_map(|contact| contact.external_id)
+                .collect();
+            (page.total, ids)
+        };
+        assert_eq!(paged(0), (2, vec!["b".to_string()]));
+        assert_eq!(paged(1), (2, vec!["c".to_string()]));
+        assert_eq!(paged(2), (2, Vec::<String>::new()));
         let batch = db.store().batch(second.batch_id).unwrap().unwrap();
         assert_eq!(
             relais::storage::created_ids(&batch),

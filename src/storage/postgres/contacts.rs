@@ -163,33 +163,58 @@ pub fn of_batch(
     batch: BatchId,
     page: Page,
 ) -> PgResult<ContactPage> {
-    let mut params = Params::new();
-    let clause = batch_clause(client, batch, &mut params)?;
-    page_of(client, &clause, params, page)
+    let mut listed = ContactPage {
+        total: 0,
+        contacts: Vec::new(),
+    };
+    let mut offset = page.offset;
+    for (clause, params) in batch_parts(client, batch)? {
+        let room = page.limit - listed.contacts.len() as u32;
+        let part = page_of(
+            client,
+            &clause,
+            params,
+            Page {
+                limit: room,
+                offset,
+            },
+        )?;
+        offset = offset.saturating_sub(u32::try_from(part.total).unwrap_or(u32::MAX));
+        listed.total += part.total;
+        listed.contacts.extend(part.contacts);
+    }
+    Ok(listed)
 }
 
-/// Selects the contacts a batch wrote history for and, for an import, the
-/// contacts it created.
-fn batch_clause(
-    client: &mut impl GenericClient,
-    batch: BatchId,
-    params: &mut Params,
-) -> PgResult<String> {
+/// Selects, as disjoint parts listed one after the other, the contacts a
+/// batch wrote history for and, for an import, the contacts it created.
+/// Two simple clauses keep each part on its index: with one `OR`, the
+/// planner tests each contact against the history list, hashed only while
+/// that list fits in `work_mem`.
+fn batch_parts(client: &mut impl GenericClient, batch: BatchId) -> PgResult<Vec<(String, Params)>> {
     let created = super::batches::get(client, batch)?
         .as_ref()
         .and_then(crate::storage::created_ids);
+    let mut history_params = Params::new();
     let history = format!(
-        "c.id IN (SELECT contact_id FROM history WHERE batch_id = {})",
-        params.push(batch)
+        "WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = {})",
+        history_params.push(batch)
     );
-    Ok(match created {
-        None => format!("WHERE {history}"),
-        Some((first, last)) => format!(
-            "WHERE {history} OR c.id BETWEEN {} AND {}",
-            params.push(first),
-            params.push(last)
-        ),
-    })
+    let Some((first, last)) = created else {
+        return Ok(vec![(history, history_params)]);
+    };
+    let history = format!(
+        "{history} AND c.id NOT BETWEEN {} AND {}",
+        history_params.push(first),
+        history_params.push(last)
+    );
+    let mut created_params = Params::new();
+    let created = format!(
+        "WHERE c.id BETWEEN {} AND {}",
+        created_params.push(first),
+        created_params.push(last)
+    );
+    Ok(vec![(history, history_params), (created, created_params)])
 }
 
 /// Streams the selected contacts in id order through a portal, so that
@@ -200,33 +225,39 @@ pub fn export(
     selection: &ExportSelection,
     sink: &mut dyn FnMut(&Contact) -> anyhow::Result<()>,
 ) -> PgResult<u64> {
-    let mut params = Params::new();
-    let clause = match selection {
-        ExportSelection::All => String::new(),
-        ExportSelection::Batch(batch) => batch_clause(client, *batch, &mut params)?,
-        ExportSelection::Filter(filter) => filter_clause(filter, &mut params),
-    };
-
     let mut transaction = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
-    let portal = transaction.bind(
-        &format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} {clause} ORDER BY c.id"),
-        &params.refs(),
-    )?;
-    let mut written = 0;
-    loop {
-        let rows = transaction.query_portal(&portal, EXPORT_FETCH_ROWS)?;
-        if rows.is_empty() {
-            break;
+    let parts = match selection {
+        ExportSelection::All => vec![(String::new(), Params::new())],
+        ExportSelection::Batch(batch) => batch_parts(&mut transaction, *batch)?,
+        ExportSelection::Filter(filter) => {
+            let mut params = Params::new();
+            let clause = filter_clause(filter, &mut params);
+            vec![(clause, params)]
         }
-        for row in &rows {
-            let contact = rows::contact(row)?;
-            sink(&contact)
-                .map_err(|error| Failure::Store(StoreError::Database(format!("{error:#}"))))?;
-            written += 1;
+    };
+    let mut written = 0;
+    for (clause, params) in parts {
+        let portal = transaction.bind(
+            &format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} {clause} ORDER BY c.id"
+            ),
+            &params.refs(),
+        )?;
+        loop {
+            let rows = transaction.query_portal(&portal, EXPORT_FETCH_ROWS)?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let contact = rows::contact(row)?;
+                sink(&contact)
+                    .map_err(|error| Failure::Store(StoreError::Database(format!("{error:#}"))))?;
+                written += 1;
+            }
         }
     }
     transaction.commit()?;

@@ -144,27 +144,54 @@ fn page_of(
 }
 
 pub fn of_batch(conn: &Connection, batch: BatchId, page: Page) -> StoreResult<ContactPage> {
-    let (clause, values) = batch_clause(conn, batch)?;
-    page_of(conn, &clause, values, page)
+    let mut listed = ContactPage {
+        total: 0,
+        contacts: Vec::new(),
+    };
+    let mut offset = page.offset;
+    for (clause, values) in batch_parts(conn, batch)? {
+        let room = page.limit - listed.contacts.len() as u32;
+        let part = page_of(
+            conn,
+            &clause,
+            values,
+            Page {
+                limit: room,
+                offset,
+            },
+        )?;
+        offset = offset.saturating_sub(u32::try_from(part.total).unwrap_or(u32::MAX));
+        listed.total += part.total;
+        listed.contacts.extend(part.contacts);
+    }
+    Ok(listed)
 }
 
-/// Selects the contacts a batch wrote history for and, for an import, the
-/// contacts it created.
-fn batch_clause(conn: &Connection, batch: BatchId) -> StoreResult<(String, Vec<Value>)> {
-    let history = "c.id IN (SELECT contact_id FROM history WHERE batch_id = ?)";
+/// Selects, as disjoint parts listed one after the other, the contacts a
+/// batch wrote history for and, for an import, the contacts it created.
+/// Two simple clauses keep each part on its index, where one `OR` would
+/// sort every matching row for each page.
+fn batch_parts(conn: &Connection, batch: BatchId) -> StoreResult<Vec<(String, Vec<Value>)>> {
+    let history = "WHERE c.id IN (SELECT contact_id FROM history WHERE batch_id = ?)";
     let created = super::batches::get(conn, batch)?
         .as_ref()
         .and_then(crate::storage::created_ids);
     Ok(match created {
-        None => (format!("WHERE {history}"), vec![Value::Integer(batch)]),
-        Some((first, last)) => (
-            format!("WHERE {history} OR c.id BETWEEN ? AND ?"),
-            vec![
-                Value::Integer(batch),
-                Value::Integer(first),
-                Value::Integer(last),
-            ],
-        ),
+        None => vec![(history.to_string(), vec![Value::Integer(batch)])],
+        Some((first, last)) => vec![
+            (
+                format!("{history} AND c.id NOT BETWEEN ? AND ?"),
+                vec![
+                    Value::Integer(batch),
+                    Value::Integer(first),
+                    Value::Integer(last),
+                ],
+            ),
+            (
+                "WHERE c.id BETWEEN ? AND ?".to_string(),
+                vec![Value::Integer(first), Value::Integer(last)],
+            ),
+        ],
     })
 }
 
@@ -173,25 +200,27 @@ pub fn export(
     selection: &ExportSelection,
     sink: &mut dyn FnMut(&Contact) -> anyhow::Result<()>,
 ) -> StoreResult<u64> {
-    let (clause, values) = match selection {
-        ExportSelection::All => (String::new(), Vec::new()),
-        ExportSelection::Batch(batch) => batch_clause(conn, *batch)?,
-        ExportSelection::Filter(filter) => filter_clause(filter),
+    let parts = match selection {
+        ExportSelection::All => vec![(String::new(), Vec::new())],
+        ExportSelection::Batch(batch) => batch_parts(conn, *batch)?,
+        ExportSelection::Filter(filter) => vec![filter_clause(filter)],
     };
-    let mut statement = conn
-        .prepare(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} {clause} ORDER BY c.id"
-        ))
-        .map_err(db_error)?;
-    let mut rows = statement
-        .query(params_from_iter(values.iter()))
-        .map_err(db_error)?;
     let mut written = 0;
-    while let Some(row) = rows.next().map_err(db_error)? {
-        let contact = rows::contact(row).map_err(db_error)?;
-        sink(&contact)
-            .map_err(|error| crate::storage::StoreError::Database(format!("{error:#}")))?;
-        written += 1;
+    for (clause, values) in parts {
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} {clause} ORDER BY c.id"
+            ))
+            .map_err(db_error)?;
+        let mut rows = statement
+            .query(params_from_iter(values.iter()))
+            .map_err(db_error)?;
+        while let Some(row) = rows.next().map_err(db_error)? {
+            let contact = rows::contact(row).map_err(db_error)?;
+            sink(&contact)
+                .map_err(|error| crate::storage::StoreError::Database(format!("{error:#}")))?;
+            written += 1;
+        }
     }
     Ok(written)
 }

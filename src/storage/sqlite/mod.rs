@@ -307,7 +307,9 @@ impl Store for SqliteStore {
         selection: &ExportSelection,
         sink: &mut dyn FnMut(&Contact) -> anyhow::Result<()>,
     ) -> StoreResult<u64> {
-        contacts::export(&*self.conn()?, selection, sink)
+        // One read transaction gives the parts of a batch's export, and
+        // the batch row they come from, one snapshot.
+        self.read(|conn| contacts::export(conn, selection, sink))
     }
 
     fn contact_history(&self, contact: ContactId) -> StoreResult<Vec<HistoryEntry>> {
@@ -389,7 +391,7 @@ impl Store for SqliteStore {
     }
 
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage> {
-        contacts::of_batch(&*self.conn()?, id, page)
+        self.read(|conn| contacts::of_batch(conn, id, page))
     }
 
     fn create_session(&self, session: &NewSession) -> StoreResult<()> {
