@@ -235,7 +235,15 @@ pub fn undo_batch(
     run: RunContextInput,
 ) -> Result<UndoResult, ServiceError> {
     let run = run.into_context(json!({ "batch": batch }));
-    let result = store.undo_batch(batch, &run)?;
+    let mut result = store.undo_batch(batch, &run)?;
+    // A replay returns the counts stored with the undo; its skipped
+    // entries are read back from the history, so that a retried call
+    // lists what the first one did.
+    if result.applied.replayed
+        && let Some(undo) = result.applied.batch_id
+    {
+        result.skipped = store.undo_skipped(batch, undo)?;
+    }
     tracing::info!(
         batch.id = result.applied.batch_id,
         batch.undone = batch,

@@ -414,3 +414,30 @@ fn retried_undo_that_restored_nothing_stays_undone_nothing() {
         assert_eq!(owners(db, "c"), (some("JD"), None));
     });
 }
+
+/// A retried undo, replayed by its key, lists the entries the first run
+/// skipped, read back from the history.
+#[test]
+fn replayed_undo_lists_what_it_skipped() {
+    each_engine(|db| {
+        fixture(db);
+        let prepared = prepare_user_reassignment(db.store(), "JD", "DD").unwrap();
+        let batch = apply_user_reassignment(db.store(), &prepared, run())
+            .unwrap()
+            .batch_id
+            .unwrap();
+        // Reims moves on: its entry will be skipped.
+        let region = prepare_region_reassignment(db.store(), "CC", "FRA", "51", None).unwrap();
+        apply_region_reassignment(db.store(), &region, run()).unwrap();
+        let mut keyed = run();
+        keyed.idempotency_key = Some("undo-retry".into());
+
+        let first = undo_batch(db.store(), batch, keyed.clone()).unwrap();
+        let again = undo_batch(db.store(), batch, keyed).unwrap();
+
+        assert_eq!(first.skipped.len(), 1, "{:?}", first.skipped);
+        assert!(again.applied.replayed);
+        assert_eq!(again.applied.batch_id, first.applied.batch_id);
+        assert_eq!(again.skipped, first.skipped);
+    });
+}
