@@ -375,6 +375,16 @@ impl CountryCode {
             .map(|territory| territory.code)
     }
 
+    /// Returns the prefix `postal_norm` should start with when this is a
+    /// Pacific collectivity and the five-digit code does not: Papeete's
+    /// `98714` under `NCL` gives `988`. No region selection finds such an
+    /// address.
+    pub fn pacific_mismatch(&self, postal_norm: &str) -> Option<&'static str> {
+        let five_digits = postal_norm.len() == 5 && postal_norm.bytes().all(|b| b.is_ascii_digit());
+        self.pacific_postal_prefix()
+            .filter(|prefix| five_digits && !postal_norm.starts_with(prefix))
+    }
+
     /// Returns the two-letter code (`FR`).
     pub fn alpha2(&self) -> &'static str {
         self.country().alpha2

@@ -18,7 +18,7 @@ use crate::import::{
     ContactRows, Field, ImportError, ImportOptions, RowOutcome, RowRejection, read_contacts,
 };
 use crate::storage::{
-    ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, Store,
+    ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, PacificMismatch, Store,
 };
 
 use super::ServiceError;
@@ -354,26 +354,15 @@ impl Resolver<'_> {
             // A Pacific code under another collectivity's country (98714,
             // Papeete, given with NCL) is found by neither selection.
             if let Some(country) = &address.country
-                && let Some(prefix) = country.pacific_postal_prefix()
-                && !code.starts_with(prefix)
+                && country.pacific_mismatch(code).is_some()
             {
-                let of_country = match country.as_str() {
-                    "NCL" => "de la Nouvelle-Calédonie".to_string(),
-                    "PYF" => "de la Polynésie française".to_string(),
-                    _ => crate::french::de(country.name_fr()),
-                };
-                self.list_doubtful_postal_code(format!(
-                    "ligne {} : le code postal {kind} « {} »{} ne commence pas par {prefix}, le \
-                     préfixe {of_country} ({}) ; la ligne est importée, vérifiez le code et le pays",
-                    parsed.line,
-                    address.postal_code.trim(),
-                    if address.city.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", address.city)
-                    },
-                    country.as_str(),
-                ));
+                self.list_doubtful_postal_code(pacific_warning(&PacificMismatch {
+                    line: parsed.line,
+                    pro: kind == "pro",
+                    postal_code: address.postal_code.trim().to_string(),
+                    city: address.city.clone(),
+                    country: country.clone(),
+                }));
                 continue;
             }
             if crate::reference::postal_code_exists(code) {
@@ -680,6 +669,16 @@ fn import_from_reader<R: Read + Send>(
     // Key conflicts are found when a chunk is written, after the rows of
     // that chunk rejected while reading.
     rejected.sort_by_key(|rejection| rejection.line);
+    // Addresses completed from stored values are checked by the store,
+    // before it sets some rows aside.
+    for mismatch in resolver.session.take_pacific_mismatches() {
+        let set_aside = rejected
+            .binary_search_by_key(&mismatch.line, |rejection| rejection.line)
+            .is_ok();
+        if !set_aside {
+            resolver.list_doubtful_postal_code(pacific_warning(&mismatch));
+        }
+    }
     let mut warnings = warnings;
     if totals.updated + totals.unchanged > 0
         && let Some(note) = left_out_note(&left_out)
@@ -764,6 +763,31 @@ fn take_key_conflicts(
             reason,
         });
     }
+}
+
+/// Warns of an address whose postal code does not start with the prefix of
+/// the Pacific collectivity it is stored under.
+fn pacific_warning(mismatch: &PacificMismatch) -> String {
+    let country = &mismatch.country;
+    let prefix = country.pacific_postal_prefix().unwrap_or_default();
+    let of_country = match country.as_str() {
+        "NCL" => "de la Nouvelle-Calédonie".to_string(),
+        "PYF" => "de la Polynésie française".to_string(),
+        _ => crate::french::de(country.name_fr()),
+    };
+    format!(
+        "ligne {} : le code postal {} « {} »{} ne commence pas par {prefix}, le préfixe \
+         {of_country} ({}) ; la ligne est importée, vérifiez le code et le pays",
+        mismatch.line,
+        if mismatch.pro { "pro" } else { "perso" },
+        mismatch.postal_code,
+        if mismatch.city.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", mismatch.city)
+        },
+        country.as_str(),
+    )
 }
 
 /// Returns the column at fault and the French reason of a key conflict.

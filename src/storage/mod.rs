@@ -208,6 +208,33 @@ pub(crate) fn renormalise(
     (norm, Some(country.as_str().to_string()))
 }
 
+/// Checks an address that `renormalise` completed, given the position of
+/// its postal code in [`IMPORT_WRITTEN_COLUMNS`].
+pub(crate) fn pacific_mismatch(
+    line: u64,
+    code_column: usize,
+    postal_code: &str,
+    postal_norm: &str,
+    city: &str,
+    country: Option<&str>,
+) -> Option<PacificMismatch> {
+    let country = CountryCode::parse(country?).ok().flatten()?;
+    country.pacific_mismatch(postal_norm)?;
+    Some(PacificMismatch {
+        line,
+        pro: code_column == ADDRESS_POSTAL_COLUMNS[1].0,
+        postal_code: postal_code.trim().to_string(),
+        city: city.to_string(),
+        country,
+    })
+}
+
+/// Position in [`IMPORT_WRITTEN_COLUMNS`] of the city of the address whose
+/// normalised postal code is at `norm`.
+pub(crate) const fn city_column(norm: usize) -> usize {
+    norm + 1
+}
+
 /// Positions in [`IMPORT_WRITTEN_COLUMNS`] of the columns that hold `parts`.
 pub(crate) fn part_column_indexes(parts: &[ContactPart]) -> Vec<usize> {
     let mut indexes: Vec<usize> = parts
@@ -370,6 +397,12 @@ pub trait ImportSession {
     /// Returns the rows skipped for a key conflict since the last call, in
     /// file order. The default suits a session that never skips rows.
     fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
+        Vec::new()
+    }
+    /// Returns the addresses completed from stored values that mix a
+    /// Pacific country with another territory's postal code, found since
+    /// the last call. The default suits a session that keeps no column.
+    fn take_pacific_mismatches(&mut self) -> Vec<PacificMismatch> {
         Vec::new()
     }
     /// Records in the batch's parameters, as `rejected_lines`, how many

@@ -267,3 +267,16 @@ pub fn created_ids(batch: &crate::domain::batch::Batch) -> Option<(i64, i64)> {
     let last = batch.params.get(LAST_CREATED_ID)?.as_i64()?;
     Some((first, last))
 }
+
+/// An address an import completed from stored values (the file gave its
+/// postal code or its country, not both) whose postal code does not start
+/// with the prefix of the Pacific collectivity it is stored under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacificMismatch {
+    pub line: u64,
+    /// True for the professional address, false for the personal one.
+    pub pro: bool,
+    pub postal_code: String,
+    pub city: String,
+    pub country: crate::domain::country::CountryCode,
+}

@@ -1023,6 +1023,74 @@ fn import_batch_lists_created_contacts() {
     });
 }
 
+/// A file that gives only the postal code, or only the country, of an
+/// address completes it from the stored contact; a Pacific mismatch made
+/// that way is warned of too, and not for a row set aside.
+#[test]
+fn report_warns_pacific_mismatch_of_partial_file() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "p3,Trois,Anne,,98600,Mata-Utu,WLF,,,,JD,",
+                "p8,Huit,Anne,,98714,Papeete,PYF,,,,JD,",
+            ],
+        );
+
+        let code_only = import_bytes(
+            db,
+            "codes.csv",
+            "Identifiant externe;Nom;Prénom;Code postal perso\np3;Trois;Anne;98714\n".as_bytes(),
+        );
+        let country_only = import_bytes(
+            db,
+            "pays.csv",
+            "Identifiant externe;Nom;Prénom;Pays perso\np8;Huit;Anne;NCL\n".as_bytes(),
+        );
+
+        assert_eq!(
+            code_only
+                .warnings
+                .iter()
+                .filter(|w| w.contains("le préfixe"))
+                .collect::<Vec<_>>(),
+            [
+                "ligne 2 : le code postal perso « 98714 » (Mata-Utu) ne commence pas par 986, le préfixe de Wallis-et-Futuna (WLF) ; la ligne est importée, vérifiez le code et le pays"
+            ],
+            "{:?}",
+            code_only.warnings
+        );
+        assert_eq!(
+            country_only
+                .warnings
+                .iter()
+                .filter(|w| w.contains("le préfixe"))
+                .collect::<Vec<_>>(),
+            [
+                "ligne 2 : le code postal perso « 98714 » (Papeete) ne commence pas par 988, le préfixe de la Nouvelle-Calédonie (NCL) ; la ligne est importée, vérifiez le code et le pays"
+            ],
+            "{:?}",
+            country_only.warnings
+        );
+        assert_eq!(contact(db, "p8").perso.country, "NCL");
+
+        // The same mismatch on a row older than its contact's last change.
+        let stale = import_bytes(
+            db,
+            "ancien.csv",
+            "Identifiant externe;Nom;Prénom;Pays perso;Modifié le\np3;Trois;Anne;NCL;01/01/2020 00:00:00\n"
+                .as_bytes(),
+        );
+        assert_eq!(stale.rejected.len(), 1, "{stale:?}");
+        assert!(
+            !stale.warnings.iter().any(|w| w.contains("le préfixe")),
+            "{:?}",
+            stale.warnings
+        );
+    });
+}
+
 /// An export edited for a while and imported back must not undo the
 /// reassignments made in between: its « Modifié le » column shows which
 /// contacts changed since, and their rows are set aside.

@@ -44,7 +44,7 @@ use crate::storage::{
     ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
     StoreError, StoreResult, kept_column_indexes, renormalise, renormalised_addresses,
 };
-use crate::storage::{FIRST_CREATED_ID, LAST_CREATED_ID};
+use crate::storage::{FIRST_CREATED_ID, LAST_CREATED_ID, PacificMismatch};
 
 use super::batches::{self, Start};
 use super::copy_stream::{self, CopyStream};
@@ -249,6 +249,9 @@ pub struct PgImport {
     /// Highest contact id before this import: the contacts it creates
     /// take higher ones.
     last_id_before: i64,
+    /// Addresses completed from stored values that mix a Pacific country
+    /// with another territory's postal code.
+    pacific_mismatches: Vec<PacificMismatch>,
 }
 
 impl PgImport {
@@ -275,6 +278,7 @@ impl PgImport {
             renormalised: Vec::new(),
             default_country: CountryCode::france(),
             last_id_before: 0,
+            pacific_mismatches: Vec::new(),
         };
         let run = RunContext {
             actor: actor.clone(),
@@ -591,15 +595,17 @@ impl PgImport {
         // An address that takes its postal code from one side and its
         // country from the other gets its normalised code worked out again,
         // by the rules of the domain: one read and one write per chunk.
-        for (code, norm, country) in renormalised.iter().copied() {
-            let (code, norm, country) = (
-                WRITTEN_COLUMNS[code],
-                WRITTEN_COLUMNS[norm],
-                WRITTEN_COLUMNS[country],
+        let mut mismatches = Vec::new();
+        for (code_index, norm_index, country_index) in renormalised.iter().copied() {
+            let (code, norm, country, city) = (
+                WRITTEN_COLUMNS[code_index],
+                WRITTEN_COLUMNS[norm_index],
+                WRITTEN_COLUMNS[country_index],
+                WRITTEN_COLUMNS[crate::storage::city_column(norm_index)],
             );
             let staged = client.query(
                 &format!(
-                    "SELECT position, {code}, {country} FROM import_staging
+                    "SELECT position, {code}, {country}, {city} FROM import_staging
                      WHERE stored_id IS NOT NULL"
                 ),
                 &[],
@@ -608,11 +614,25 @@ impl PgImport {
             let mut norms: Vec<String> = Vec::with_capacity(staged.len());
             let mut countries: Vec<Option<String>> = Vec::with_capacity(staged.len());
             for row in &staged {
+                let position: i32 = row.try_get(0)?;
                 let postal_code: String = row.try_get(1)?;
                 let stored_country: Option<String> = row.try_get(2)?;
+                let city: String = row.try_get(3)?;
                 let (normalised, stored_under) =
                     renormalise(&postal_code, stored_country.as_deref(), &default_country);
-                positions.push(row.try_get(0)?);
+                let line = usize::try_from(position)
+                    .ok()
+                    .and_then(|index| chunk.get(index))
+                    .map_or(0, |row| row.line);
+                mismatches.extend(crate::storage::pacific_mismatch(
+                    line,
+                    code_index,
+                    &postal_code,
+                    &normalised,
+                    &city,
+                    stored_under.as_deref(),
+                ));
+                positions.push(position);
                 norms.push(normalised);
                 countries.push(stored_under);
             }
@@ -625,6 +645,8 @@ impl PgImport {
                 &[&positions, &norms, &countries],
             )?;
         }
+        self.pacific_mismatches.extend(mismatches);
+        let client = self.client()?;
 
         // A row whose « Modifié le » is older than the contact's last
         // change, and which would change that contact, would undo the
@@ -901,6 +923,10 @@ impl ImportSession for PgImport {
 
     fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
         std::mem::take(&mut self.key_conflicts)
+    }
+
+    fn take_pacific_mismatches(&mut self) -> Vec<PacificMismatch> {
+        std::mem::take(&mut self.pacific_mismatches)
     }
 
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {

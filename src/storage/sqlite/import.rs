@@ -19,7 +19,7 @@ use crate::storage::{
     ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
     StoreResult,
 };
-use crate::storage::{FIRST_CREATED_ID, LAST_CREATED_ID};
+use crate::storage::{FIRST_CREATED_ID, LAST_CREATED_ID, PacificMismatch};
 
 use super::first_load::{self, FirstLoad};
 use super::pool::SqliteManager;
@@ -122,6 +122,9 @@ pub struct SqliteImport {
     /// Highest contact id before this import: the contacts it creates
     /// take higher ones.
     last_id_before: i64,
+    /// Addresses completed from stored values that mix a Pacific country
+    /// with another territory's postal code.
+    pacific_mismatches: Vec<PacificMismatch>,
 }
 
 /// Drops the secondary indexes of an empty contacts table, and returns
@@ -240,6 +243,7 @@ impl SqliteImport {
             updates_only: false,
             default_country: CountryCode::france(),
             last_id_before: 0,
+            pacific_mismatches: Vec::new(),
         };
         session.first_load = first_load::enter(&session.conn)?;
         // Under a rollback journal a reader that starts during the load
@@ -365,7 +369,7 @@ impl SqliteImport {
     /// Replaces in `new_values`, a row's values, those of the parts its
     /// file has no column for by the stored ones, and works out again the
     /// normalised postal code of an address that mixes the two.
-    fn keep_stored_values(&self, stored: &[Value], new_values: &mut [Value]) {
+    fn keep_stored_values(&mut self, line: u64, stored: &[Value], new_values: &mut [Value]) {
         for &index in &self.kept {
             // A kept country that was empty takes the file's, as a new
             // address would.
@@ -387,6 +391,15 @@ impl SqliteImport {
                 as_text(&new_values[country]).as_deref(),
                 &self.default_country,
             );
+            self.pacific_mismatches
+                .extend(crate::storage::pacific_mismatch(
+                    line,
+                    code,
+                    &as_text(&new_values[code]).unwrap_or_default(),
+                    &normalised,
+                    &as_text(&new_values[crate::storage::city_column(norm)]).unwrap_or_default(),
+                    stored_under.as_deref(),
+                ));
             new_values[norm] = text(&normalised);
             new_values[country] = stored_under.map_or(Value::Null, |country| text(&country));
         }
@@ -425,7 +438,7 @@ impl SqliteImport {
         };
         let mut new_values = values(row);
         if !self.kept.is_empty() {
-            self.keep_stored_values(&stored, &mut new_values);
+            self.keep_stored_values(row.line, &stored, &mut new_values);
         }
         // A row older than the contact's last change would undo that
         // change, unless it changes nothing, as a file imported twice does.
@@ -586,6 +599,10 @@ impl ImportSession for SqliteImport {
 
     fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
         std::mem::take(&mut self.key_conflicts)
+    }
+
+    fn take_pacific_mismatches(&mut self) -> Vec<PacificMismatch> {
+        std::mem::take(&mut self.pacific_mismatches)
     }
 
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
