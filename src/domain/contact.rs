@@ -73,32 +73,47 @@ pub fn format_modified_at(at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Reads a « Modifié le » cell: the form the export writes, or the Paris
 /// time a spreadsheet may have turned it into (`05/12/2026 10:32`, to the
-/// minute or the second, with a year of two or four digits). A time to the
-/// minute stands for the start of that minute. A change made later in that
-/// minute then counts as made after the export, because a row set aside by
-/// mistake can be imposed while a change undone would go unseen.
+/// minute or the second, with a year of two or four digits).
+///
+/// A time to the minute stands for the last second of that minute. The
+/// cell holds the contact's own last change, which falls somewhere in that
+/// minute, so the start of the minute would set aside every edited row of
+/// a file Excel rewrote. The cost is that a later change made within the
+/// same minute goes unseen, as one made within the same second does for
+/// the export's own form.
 pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::{NaiveDateTime, TimeZone};
     let text = text.trim();
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(at.with_timezone(&chrono::Utc));
     }
-    // Two-digit years first: `%Y` would read `26` as the year 26.
-    let naive = [
-        "%d/%m/%y %H:%M:%S",
-        "%d/%m/%y %H:%M",
-        "%d/%m/%Y %H:%M:%S",
-        "%d/%m/%Y %H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
+    // Two-digit years first: `%Y` would read `26` as the year 26. The flag
+    // marks the forms to the minute.
+    let (naive, to_the_minute) = [
+        ("%d/%m/%y %H:%M:%S", false),
+        ("%d/%m/%y %H:%M", true),
+        ("%d/%m/%Y %H:%M:%S", false),
+        ("%d/%m/%Y %H:%M", true),
+        ("%Y-%m-%d %H:%M:%S", false),
+        ("%Y-%m-%d %H:%M", true),
     ]
     .into_iter()
-    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
-    // In the autumn hour that occurs twice, the earlier one is the bound.
+    .find_map(|(format, to_the_minute)| {
+        NaiveDateTime::parse_from_str(text, format)
+            .ok()
+            .map(|naive| (naive, to_the_minute))
+    })?;
+    // In the autumn hour that occurs twice, the later one is the bound, so
+    // that a change made in either is not set aside.
     let local = chrono_tz::Europe::Paris
         .from_local_datetime(&naive)
-        .earliest()?;
-    Some(local.with_timezone(&chrono::Utc))
+        .latest()?;
+    let at = local.with_timezone(&chrono::Utc);
+    Some(if to_the_minute {
+        at + chrono::Duration::seconds(59)
+    } else {
+        at
+    })
 }
 
 /// A part of a contact an import file may leave out. An import keeps the
@@ -208,9 +223,12 @@ mod modified_at_tests {
         assert_eq!(written, "2026-12-05T10:32:15+01:00");
         assert_eq!(parse_modified_at(&written), Some(at));
         assert_eq!(parse_modified_at("05/12/2026 10:32:15"), Some(at));
-        let start_of_minute = chrono::Utc.with_ymd_and_hms(2026, 12, 5, 9, 32, 0).unwrap();
-        assert_eq!(parse_modified_at("05/12/2026 10:32"), Some(start_of_minute));
-        assert_eq!(parse_modified_at("05/12/26 10:32"), Some(start_of_minute));
+        // A change at 10:32:15 rewritten to the minute is not after 10:32.
+        let end_of_minute = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 5, 9, 32, 59)
+            .unwrap();
+        assert_eq!(parse_modified_at("05/12/2026 10:32"), Some(end_of_minute));
+        assert_eq!(parse_modified_at("05/12/26 10:32"), Some(end_of_minute));
         assert_eq!(parse_modified_at("05/12/26 10:32:15"), Some(at));
         assert_eq!(parse_modified_at("hier"), None);
         assert_eq!(parse_modified_at(""), None);

@@ -1137,9 +1137,8 @@ fn stale_export_does_not_undo_later_changes() {
         assert_ne!(snapshot(db), before);
 
         // Emptying the cell imposes the row. A time as Excel rewrites it,
-        // to the minute, stands for the start of that minute: s2's row,
-        // given the next minute, is newer than its change by the import
-        // above.
+        // to the minute, covers that minute: s2's row, given the next
+        // minute, is newer than its change by the import above.
         let now = relais::domain::history::format_paris_time(
             chrono::Utc::now() + chrono::Duration::seconds(60),
         );
@@ -1162,6 +1161,68 @@ fn stale_export_does_not_undo_later_changes() {
         assert!(report.rejected.is_empty(), "{report:?}");
         assert_eq!(owners(db, "s1"), (Some("JD".into()), None));
         assert_eq!(owners(db, "s2"), (Some("DD".into()), None));
+    });
+}
+
+/// An export whose « Modifié le » cells a spreadsheet rewrote to the
+/// minute (`05/12/2026 10:32`) reads back: each cell still covers its
+/// contact's own change, so the edited rows are imported, while a time
+/// older than the change still sets its row aside.
+#[test]
+fn export_dates_rewritten_to_the_minute_read_back() {
+    use relais::service::export::export_to_file;
+    use relais::storage::ExportSelection;
+
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "m1,Un,,,,,,51100,Reims,FRA,JD,",
+                "m2,Deux,,,,,,51100,Reims,FRA,CC,",
+            ],
+        );
+        let path = db.dir.path().join("export.csv");
+        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        let to_minute = |cell: &str| {
+            let at = chrono::DateTime::parse_from_rfc3339(cell).unwrap();
+            at.format("%d/%m/%Y %H:%M").to_string()
+        };
+        let rewritten = std::fs::read_to_string(&path)
+            .unwrap()
+            .trim_start_matches('\u{feff}')
+            .lines()
+            .enumerate()
+            .map(|(index, line)| {
+                let (head, cell) = line.rsplit_once(';').unwrap();
+                if index == 0 {
+                    line.to_string()
+                } else {
+                    format!("{head};{}", to_minute(cell))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let edited = rewritten.replace(";CC;", ";DD;");
+
+        let report = import_bytes(db, "excel.csv", edited.as_bytes());
+
+        assert!(report.rejected.is_empty(), "{report:?}");
+        assert_eq!(report.updated, 1, "{report:?}");
+        assert_eq!(owners(db, "m2"), (Some("DD".into()), None));
+
+        let old = edited
+            .lines()
+            .map(|line| match line.rsplit_once(';') {
+                Some((head, _)) if line.contains(";m1;") => format!("{head};01/01/2020 00:00"),
+                _ => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(";JD;", ";BB;");
+        let report = import_bytes(db, "ancien.csv", old.as_bytes());
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(owners(db, "m1"), (Some("JD".into()), None));
     });
 }
 
