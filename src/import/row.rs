@@ -40,11 +40,25 @@ impl AddressText {
         }
         let country = self.country.unwrap_or_else(|| default_country.clone());
         let postal_norm = normalize_postal_code(&self.postal_code, &country).value;
+        // A spreadsheet drops the leading zero of `02590`: the code as
+        // entered gets it back when La Poste lists the result, so that an
+        // export saved by Excel reads back unchanged. Other four-digit
+        // codes (`1080`, a Brussels code under France) stay as written,
+        // for the report to show them.
+        let lost_zero = country.uses_french_postal_codes()
+            && self.postal_code.len() == 4
+            && self.postal_code.bytes().all(|b| b.is_ascii_digit())
+            && crate::reference::postal_code_exists(&postal_norm);
+        let postal_code = if lost_zero {
+            postal_norm.clone()
+        } else {
+            self.postal_code
+        };
         let country = stored_country(country, &postal_norm);
         AddressInput {
             line1: self.line1,
             line2: self.line2,
-            postal_code: self.postal_code,
+            postal_code,
             postal_norm,
             city: self.city,
             country: Some(country),
@@ -567,6 +581,17 @@ mod tests {
         assert_eq!(contact.perso.country, belgium);
         assert!(!contact.perso.is_empty());
         assert_eq!(contact.pro.country, None);
+    }
+
+    #[test]
+    fn lost_leading_zero_comes_back_in_code_entered() {
+        let contact = accept_row(&["Nom", "CP perso"], &["Dupont", "2590"]);
+        assert_eq!(contact.perso.postal_code, "02590");
+        assert_eq!(contact.perso.postal_norm, "02590");
+        // Not a French code: kept as written, for the report to show it.
+        let contact = accept_row(&["Nom", "CP perso"], &["Dupont", "1080"]);
+        assert_eq!(contact.perso.postal_code, "1080");
+        assert_eq!(contact.perso.postal_norm, "01080");
     }
 
     #[test]

@@ -1164,6 +1164,21 @@ fn stale_export_does_not_undo_later_changes() {
     });
 }
 
+/// A file Excel saved, with `02100` turned into `2100`, reads back as it
+/// was exported: nothing changes and the code keeps its zero.
+#[test]
+fn excel_lost_zero_reads_back_unchanged() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["z1,Zéro,,,02100,Saint-Quentin,FRA,,,,JD,"]);
+
+        let again = import_rows(db, &["z1,Zéro,,,2100,Saint-Quentin,FRA,,,,JD,"]);
+
+        assert_eq!((again.updated, again.unchanged), (0, 1), "{again:?}");
+        assert_eq!(contact(db, "z1").perso.postal_code, "02100");
+    });
+}
+
 /// An export whose « Modifié le » cells a spreadsheet rewrote to the
 /// minute (`05/12/2026 10:32`) reads back: each cell still covers its
 /// contact's own change, so the edited rows are imported, while a time
