@@ -1311,3 +1311,40 @@ async fn undo_result_page_lists_skipped_entries() {
         "one line per skipped entry"
     );
 }
+
+/// The undo's result lists at most 200 skipped entries, then says how many
+/// it leaves out, whatever the size of the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_result_caps_its_skipped_list() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "*").await;
+    let region_batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QU", "*").await;
+    let entries = region_batch.outcome.history_entries;
+    assert!(entries > 200, "{entries} entries: too few to cap");
+    let confirm = app
+        .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))
+        .await;
+    let csrf = hidden_field(&confirm, "csrf_token").unwrap();
+    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+
+    let posted = client
+        .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
+        .form(&[
+            ("idempotency_key", undo_key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let result = unescape(&text(app.follow(&client, posted).await).await);
+    assert_eq!(result.matches("ignoré : actuellement QU").count(), 200);
+    assert!(
+        result.contains(&format!("… et {} autres entrées ignorées.", entries - 200)),
+        "{result}"
+    );
+}

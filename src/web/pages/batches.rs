@@ -268,12 +268,16 @@ struct UndoResultPage {
     skipped_count: String,
     /// Heading of the skipped list, which has one row per contact and role.
     skipped_entries: String,
+    /// The first `SKIPPED_SHOWN` skipped entries.
     skipped: Vec<SkippedRow>,
+    /// How many entries the page leaves out, when it leaves some out.
+    skipped_more: Option<String>,
 }
 
 fn skipped_rows(skipped: &[SkippedContact]) -> Vec<SkippedRow> {
     skipped
         .iter()
+        .take(super::undo_confirm::SKIPPED_SHOWN)
         .map(|skipped| SkippedRow {
             href: format!("/contacts/{}", skipped.contact_id),
             label: match &skipped.external_id {
@@ -315,6 +319,20 @@ fn undo_result_page(
         skipped_count: undo_skipped_contacts(outcome.already_owned),
         skipped_entries: undo_skipped_entries(skipped_entries),
         skipped: skipped_rows(skipped),
+        skipped_more: skipped
+            .len()
+            .checked_sub(super::undo_confirm::SKIPPED_SHOWN)
+            .filter(|more| *more > 0)
+            .map(|more| {
+                format!(
+                    "… et {}.",
+                    plural(
+                        more as u64,
+                        "autre entrée ignorée",
+                        "autres entrées ignorées"
+                    )
+                )
+            }),
     }
 }
 

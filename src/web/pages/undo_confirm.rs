@@ -85,9 +85,9 @@ fn skipped_sentences(preview: &UndoPreview) -> Vec<String> {
     ]
 }
 
-/// Entries of skipped contacts shown on the page; the undo's result page
-/// and the command line list them all.
-const SKIPPED_SHOWN: usize = 200;
+/// Entries of skipped contacts shown on the page, and on the undo's result
+/// page; the command line lists them all.
+pub const SKIPPED_SHOWN: usize = 200;
 
 /// Lines of the skipped entries, as the undo's result lists them, the first
 /// `SKIPPED_SHOWN` of them, then how many more there are.
@@ -101,8 +101,9 @@ fn skipped_lines(preview: &UndoPreview) -> Vec<String> {
     let more = preview.skipped.len().saturating_sub(SKIPPED_SHOWN);
     if more > 0 {
         lines.push(format!(
-            "… et {} ; l'annulation les liste toutes.",
-            plural(more as u64, "autre entrée", "autres entrées")
+            "… et {} ; relais undo {} --dry-run les liste toutes.",
+            plural(more as u64, "autre entrée", "autres entrées"),
+            preview.undone_batch
         ));
     }
     lines
