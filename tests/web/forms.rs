@@ -1348,3 +1348,49 @@ async fn undo_result_caps_its_skipped_list() {
         "{result}"
     );
 }
+
+/// An undo confirmed in a second tab after the first one shows the result
+/// of the undo already done, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_confirmed_in_two_tabs_shows_the_first() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let undo_path = format!("/admin/batches/{}/undo", batch.id);
+    let tabs = [
+        app.page(&client, &undo_path).await,
+        app.page(&client, &undo_path).await,
+    ];
+    let send = |page: &String| {
+        let fields = [
+            (
+                "idempotency_key",
+                hidden_field(page, "idempotency_key").unwrap(),
+            ),
+            ("csrf_token", hidden_field(page, "csrf_token").unwrap()),
+        ];
+        client.post(app.url(&undo_path)).form(&fields).send()
+    };
+
+    let first = send(&tabs[0]).await.unwrap();
+    let second = send(&tabs[1]).await.unwrap();
+
+    assert_eq!(first.status(), 303);
+    assert_eq!(second.status(), 303);
+    let location = second.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        first.headers()["location"].to_str().unwrap().to_string() + "?note=done_since"
+    );
+    let page = unescape(&text(app.follow(&client, second).await).await);
+    assert!(
+        page.contains(&format!(
+            "L'opération n° {} a déjà été annulée depuis l'ouverture de ce formulaire",
+            batch.id
+        )),
+        "{page}"
+    );
+    assert_eq!(app.batch_count(), batch.id as usize + 1, "one undo only");
+}

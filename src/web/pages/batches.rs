@@ -342,8 +342,9 @@ pub fn undo_result(
     store: &dyn Store,
     session: &crate::web::auth::session::Session,
     undo: &Batch,
-    replayed: bool,
+    note: Option<super::run_result::ResultNote>,
 ) -> Result<Response, PageError> {
+    use super::run_result::ResultNote;
     let Some(target) = undo.undoes else {
         return Ok(Redirect::to(&format!("/admin/batches/{}", undo.id)).into_response());
     };
@@ -352,17 +353,20 @@ pub fn undo_result(
         .map(|batch| batch.outcome.history_entries);
     let skipped = store.undo_skipped(target, undo.id)?;
     let undo_id = undo.id;
-    let lead = if replayed {
-        format!(
+    let lead = match note {
+        Some(ResultNote::Replayed) => format!(
             "Ce formulaire avait déjà été validé : l'opération n° {target} a été annulée par l'opération n° {undo_id}, qui n'a pas été refaite."
-        )
-    } else {
-        format!("Opération n° {target} annulée par l'opération n° {undo_id}.")
+        ),
+        Some(ResultNote::DoneSince) => format!(
+            "L'opération n° {target} a déjà été annulée depuis l'ouverture de ce formulaire, par l'opération n° {undo_id} de {}. Elle n'a pas été annulée une seconde fois ; voici le résultat de cette annulation.",
+            undo.actor
+        ),
+        None => format!("Opération n° {target} annulée par l'opération n° {undo_id}."),
     };
     let applied = Applied {
         batch_id: Some(undo_id),
         outcome: undo.outcome,
-        replayed,
+        replayed: note.is_some(),
     };
     let entries = undone
         .map(|entries| entries.saturating_sub(undo.outcome.history_entries))
@@ -390,9 +394,27 @@ pub async fn undo(
         )?),
     };
     let result = state
-        .run(move |store| Ok(undo_batch(store, id, run)?))
+        .run(move |store| match undo_batch(store, id, run) {
+            Ok(result) => Ok(Ok(result)),
+            // Confirmed in another tab, or by another administrator, since
+            // this form was shown: its result is shown instead of an error.
+            Err(error) if error.code() == "batch_already_undone" => Ok(Err(store
+                .batch(id)?
+                .and_then(|batch| batch.undone_by)
+                .ok_or(error)?)),
+            Err(error) => Err(error.into()),
+        })
         .await
         .map_err(form_key_error)?;
+    let result = match result {
+        Ok(result) => result,
+        Err(undo_id) => {
+            return Ok(
+                Redirect::to(&format!("/admin/batches/{undo_id}/result?note=done_since"))
+                    .into_response(),
+            );
+        }
+    };
 
     // A recorded undo is shown by POST-redirect-GET, so that reloading
     // its result never sends the form again.

@@ -142,7 +142,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let id = parse_batch_id(&id)?;
     let undo_session = session.clone();
-    let replayed = query.note == Some(ResultNote::Replayed);
+    let note = query.note;
     let found = state
         .run(move |store| {
             let Some(batch) = store.batch(id)? else {
@@ -153,7 +153,7 @@ pub async fn show(
                     store,
                     &undo_session,
                     &batch,
-                    replayed,
+                    note,
                 ))));
             }
             let params = &batch.params;
