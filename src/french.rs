@@ -238,6 +238,16 @@ pub fn ignored_columns(headers: &[String]) -> String {
 /// the list.
 pub const IMPORT_CONTACTS_NOTE: &str = "Pour une importation, cette liste et son export montrent les contacts qu'elle a créés et ceux dont elle a changé un responsable ; les contacts dont elle n'a changé que d'autres champs n'y figurent pas.";
 
+/// Returns `text` with its first letter in upper case: « l'opération… »
+/// becomes « L'opération… ».
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Returns « de Jean » or « d'Alice »: the preposition before a name, elided
 /// before a vowel.
 pub fn de(name: &str) -> String {
@@ -255,6 +265,13 @@ pub fn de(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capitalised_opens_a_sentence() {
+        assert_eq!(capitalised("l'opération n° 10"), "L'opération n° 10");
+        assert_eq!(capitalised("échec"), "Échec");
+        assert_eq!(capitalised(""), "");
+    }
 
     #[test]
     fn ignored_columns_count_empty_headers() {

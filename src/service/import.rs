@@ -413,10 +413,11 @@ impl Resolver<'_> {
             .into_iter()
             .map(|rows| {
                 format!(
-                    "{} : {} est désactivé, et le fichier lui donne des contacts ; ils lui sont \
-                     affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)",
+                    "{} : le compte {} est désactivé, et le fichier lui donne des contacts ; ils \
+                     lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais \
+                     reassign)",
                     rows.lines(),
-                    rows.user
+                    crate::french::de(&rows.user)
                 )
             })
             .collect()

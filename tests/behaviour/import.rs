@@ -884,7 +884,7 @@ fn report_warns_inactive_owners_unknown_codes() {
         assert_eq!(report.imported, 4, "{report:?}");
         assert!(
             report.warnings.contains(
-                &"ligne 2 et 1 autre : Denis DURAND (DD) est désactivé, et le fichier lui donne des contacts ; ils lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)".to_string()
+                &"ligne 2 et 1 autre : le compte de Denis DURAND (DD) est désactivé, et le fichier lui donne des contacts ; ils lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)".to_string()
             ),
             "{:?}",
             report.warnings

@@ -1249,6 +1249,11 @@ async fn import_page_says_which_contacts_it_lists() {
     let note = "montrent les contacts qu'elle a créés et ceux dont elle a changé un responsable";
     assert!(unescape(&import).contains(note), "{import}");
     assert!(!unescape(&reassign).contains(note));
+    let undo = unescape(&app.page(&client, "/admin/batches/1/undo").await);
+    assert!(
+        undo.contains("Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter."),
+        "{undo}"
+    );
     // The demo import created every contact, and changed no owner.
     assert!(
         import.contains(&format!("({DEMO_CONTACTS} contacts, page 1 sur")),

@@ -135,7 +135,7 @@ async fn users_page_revokes_token() {
         .unwrap();
     assert_eq!(again.status(), 409);
     assert!(text(again).await.contains(&format!(
-        "jeton n° {id} (« tests », Ursule USER (QU)) : déjà révoqué le "
+        "Jeton n° {id} (« tests », Ursule USER (QU)) : déjà révoqué le "
     )));
 
     let unknown = client
@@ -147,7 +147,7 @@ async fn users_page_revokes_token() {
     assert_eq!(unknown.status(), 422);
     assert!(
         text(unknown).await.contains(
-            "jeton n° 9999 : aucun jeton d'API ne porte ce numéro ; rien n'a été modifié."
+            "Jeton n° 9999 : aucun jeton d'API ne porte ce numéro ; rien n'a été modifié."
         )
     );
 }

@@ -74,7 +74,9 @@ pub fn error_response(error: &AppError) -> Response {
         layout: Layout::anonymous(heading(status)),
         status: status.as_u16(),
         heading: heading(status),
-        message: error.message(&request_id),
+        // Messages are written to follow a field name or a colon; on a page
+        // of their own they open a sentence.
+        message: crate::french::capitalised(&error.message(&request_id)),
         request_id,
     };
     match page.render() {

@@ -139,6 +139,14 @@ pub async fn show(
         Some("Cette opération a déjà été annulée : il n'y a plus rien à annuler.")
     } else if preview
         .as_ref()
+        .is_some_and(|preview| preview.outcome.matched == 0)
+    {
+        // An import that only created contacts, or changed other fields.
+        Some(
+            "Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter.",
+        )
+    } else if preview
+        .as_ref()
         .is_some_and(|preview| preview.outcome.changed == 0)
     {
         Some(

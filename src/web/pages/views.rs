@@ -69,8 +69,12 @@ impl CountsView {
                     "contacts créés ou mis à jour",
                 );
                 view.per_role = format!(
-                    "{} dont le responsable a changé",
-                    plural(outcome.history_entries, "changement", "changements")
+                    "dont {}",
+                    plural(
+                        outcome.history_entries,
+                        "changement de responsable",
+                        "changements de responsable"
+                    )
                 );
                 view.already_owned = plural(
                     outcome.already_owned,
