@@ -257,18 +257,24 @@ pub struct ReassignArgs {
 #[derive(Debug, Args)]
 pub struct ReassignRegionArgs {
     /// Utilisateur à qui affecter les contacts
-    #[arg(long, value_name = "INITIALES")]
+    #[arg(long, visible_alias = "vers", value_name = "INITIALES")]
     pub to: String,
     /// Code pays des adresses (FRA par défaut)
     #[arg(
         long,
+        visible_alias = "pays",
         default_value = "FRA",
         hide_default_value = true,
         value_name = "PAYS"
     )]
     pub country: String,
     /// Codes postaux ou débuts de codes, séparés par « ; » (par exemple « 51;02 »), ou * pour tous
-    #[arg(long, value_name = "CODES", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        visible_alias = "codes",
+        value_name = "CODES",
+        allow_hyphen_values = true
+    )]
     pub postal: String,
     /// Rôle à réaffecter : commercial (par défaut), technical (ou technique) ou both (ou « les deux »)
     #[arg(

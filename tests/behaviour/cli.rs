@@ -986,3 +986,42 @@ fn key_of_run_that_changed_nothing_replays_it() {
         );
     });
 }
+
+#[test]
+fn reassign_region_takes_french_option_names() {
+    each_engine(|db| {
+        setup(db);
+
+        let french = json(&relais(
+            db,
+            &[
+                "reassign-region",
+                "--vers",
+                "CC",
+                "--pays",
+                "FRA",
+                "--codes",
+                "51",
+                "--dry-run",
+                "--json",
+            ],
+        ));
+        let english = json(&relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--country",
+                "FRA",
+                "--postal",
+                "51",
+                "--dry-run",
+                "--json",
+            ],
+        ));
+
+        assert_eq!(french, english);
+        assert_eq!(french["matched"], 1);
+    });
+}
