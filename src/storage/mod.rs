@@ -235,6 +235,22 @@ pub(crate) const fn city_column(norm: usize) -> usize {
     norm + 1
 }
 
+/// Sets an outcome's counts per role from history entries counted by
+/// role name, as an import's commit reads them back.
+pub(crate) fn set_role_counts(
+    outcome: &mut crate::domain::batch::Outcome,
+    per_role: &[(String, i64)],
+) {
+    for (role, entries) in per_role {
+        let entries = u64::try_from(*entries).unwrap_or_default();
+        match Role::parse(role) {
+            Some(Role::Commercial) => outcome.commercial = entries,
+            Some(Role::Technical) => outcome.technical = entries,
+            None => {}
+        }
+    }
+}
+
 /// Positions in [`IMPORT_WRITTEN_COLUMNS`] of the columns that hold `parts`.
 pub(crate) fn part_column_indexes(parts: &[ContactPart]) -> Vec<usize> {
     let mut indexes: Vec<usize> = parts

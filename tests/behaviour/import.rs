@@ -1012,6 +1012,11 @@ fn import_batch_lists_created_contacts() {
         assert_eq!(paged(2), (2, Vec::<String>::new()));
         let batch = db.store().batch(second.batch_id).unwrap().unwrap();
         assert_eq!(
+            (batch.outcome.commercial, batch.outcome.technical),
+            (1, 0),
+            "owner changes per role"
+        );
+        assert_eq!(
             relais::storage::created_ids(&batch),
             Some((contact(db, "c").id, contact(db, "c").id))
         );

@@ -945,7 +945,7 @@ impl ImportSession for PgImport {
 
     fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
         let written = totals.imported + totals.updated + totals.unchanged;
-        let outcome = Outcome {
+        let mut outcome = Outcome {
             matched: written,
             changed: totals.imported + totals.updated,
             already_owned: totals.unchanged,
@@ -953,6 +953,25 @@ impl ImportSession for PgImport {
             commercial: 0,
             technical: 0,
         };
+        if totals.history_entries > 0 {
+            let batch = self.batch;
+            let per_role = self
+                .client()
+                .and_then(|client| {
+                    Ok(client.query(
+                        "SELECT role, count(*) FROM history WHERE batch_id = $1 GROUP BY role",
+                        &[&batch],
+                    )?)
+                })
+                .and_then(|found| {
+                    found
+                        .iter()
+                        .map(|row| Ok((row.try_get::<_, String>(0)?, row.try_get::<_, i64>(1)?)))
+                        .collect::<PgResult<Vec<_>>>()
+                })
+                .map_err(Failure::into_store_error)?;
+            crate::storage::set_role_counts(&mut outcome, &per_role);
+        }
         let (batch, last_id_before) = (self.batch, self.last_id_before);
         let empty_load = self.empty_load.take();
         let frozen_only = empty_load.is_some() && !self.staged_any;

@@ -617,7 +617,7 @@ impl ImportSession for SqliteImport {
 
     fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
         let written = totals.imported + totals.updated + totals.unchanged;
-        let outcome = Outcome {
+        let mut outcome = Outcome {
             matched: written,
             changed: totals.imported + totals.updated,
             already_owned: totals.unchanged,
@@ -625,6 +625,20 @@ impl ImportSession for SqliteImport {
             commercial: 0,
             technical: 0,
         };
+        if totals.history_entries > 0 {
+            let mut statement = self
+                .conn
+                .prepare("SELECT role, count(*) FROM history WHERE batch_id = ?1 GROUP BY role")
+                .map_err(db_error)?;
+            let per_role = statement
+                .query_map([self.batch], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(db_error)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_error)?;
+            crate::storage::set_role_counts(&mut outcome, &per_role);
+        }
         batches::finish(&self.conn, self.batch, &outcome)?;
         self.record_created_ids()?;
         rebuild_indexes(&self.conn, &self.dropped_indexes)?;
