@@ -1254,6 +1254,8 @@ async fn import_page_says_which_contacts_it_lists() {
         undo.contains("Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter."),
         "{undo}"
     );
+    assert!(import.contains("Contacts créés ou réaffectés"), "{import}");
+    assert!(reassign.contains("Contacts modifiés"), "{reassign}");
     // The demo import created every contact, and changed no owner.
     assert!(
         import.contains(&format!("({DEMO_CONTACTS} contacts, page 1 sur")),

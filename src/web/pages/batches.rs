@@ -114,6 +114,9 @@ struct BatchPage {
     batch: BatchRow,
     can_undo: bool,
     undo_note: Option<&'static str>,
+    /// Heading of the contact list: an import's also holds the contacts
+    /// it created.
+    contacts_heading: &'static str,
     /// Note on the contacts the list leaves out, for an import.
     contacts_note: Option<&'static str>,
     total: String,
@@ -177,6 +180,11 @@ pub async fn show(
         layout: Layout::new(&session, format!("Opération n° {id}"), "batches"),
         can_undo: batch.can_be_undone(),
         undo_note,
+        contacts_heading: if batch.kind == BatchKind::Import {
+            "Contacts créés ou réaffectés"
+        } else {
+            "Contacts modifiés"
+        },
         contacts_note: (batch.kind == BatchKind::Import)
             .then_some(crate::french::IMPORT_CONTACTS_NOTE),
         total: plural(contacts.total, "contact", "contacts"),
