@@ -623,6 +623,13 @@ fn import_from_reader<R: Read + Send>(
         .collect();
     let mut session = store.begin_import(&request.actor, params)?;
     session.keep_stored(&left_out, &request.default_country);
+    if !rows
+        .columns()
+        .iter()
+        .any(|column| column.field == Some(Field::ExternalId))
+    {
+        session.keep_stored_external_ids();
+    }
     // Read in the import's transaction, which waits for another import to
     // commit: that import's new users are then known here, and not created
     // a second time.
@@ -815,6 +822,17 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
             format!(
                 "le contact n° {number} a l'identifiant externe « {stored} », \
                  pas « {external_id} » : corrigez le n° Relais ou l'identifiant externe"
+            ),
+        ),
+        // A file without an external-id column reaches this for a row
+        // without names to check: emptying the number there would create
+        // a duplicate, so the advice is to give a name.
+        KeyConflictKind::OtherExternalId { stored } if headers.external_id.is_empty() => (
+            headers.contact_number.clone(),
+            format!(
+                "le contact n° {number} a l'identifiant externe « {stored} » : ajoutez au \
+                 fichier la colonne « Identifiant externe » de l'export, ou une colonne Nom, \
+                 Prénom ou Société, pour confirmer qu'il s'agit bien de ce contact"
             ),
         ),
         KeyConflictKind::OtherExternalId { stored } => (

@@ -785,7 +785,7 @@ fn file_with_few_columns_updates_only_those() {
                 kept.postal_norm.as_str(),
                 kept.country.as_str()
             ),
-            ("2100", "02100", "FRA")
+            ("02100", "02100", "FRA")
         );
         import_rows(db, &["b1,Peeters,An,,,,,B-1000,Bruxelles,BEL,,"]);
         let report = import_bytes(
@@ -1169,6 +1169,57 @@ fn stale_export_does_not_undo_later_changes() {
     });
 }
 
+/// An export cut down without its « Identifiant externe » column still
+/// names its contacts by number when the names agree, and keeps their
+/// external ids; a number alone, with no name column, does not.
+#[test]
+fn export_without_external_id_column_updates_by_number() {
+    use relais::service::export::export_to_file;
+    use relais::storage::ExportSelection;
+
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["x1,Un,Anne,Alpha,,,,51100,Reims,FRA,JD,"]);
+        let path = db.dir.path().join("export.csv");
+        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        let exported = std::fs::read_to_string(&path).unwrap();
+        let header: Vec<&str> = exported.lines().next().unwrap().split(';').collect();
+        let external = header
+            .iter()
+            .position(|name| name.contains("Identifiant externe"))
+            .unwrap();
+        let without = exported
+            .lines()
+            .map(|line| {
+                let mut cells: Vec<&str> = line.split(';').collect();
+                cells.remove(external);
+                cells.join(";")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(";JD;", ";BB;");
+
+        let report = import_bytes(db, "sans_identifiant.csv", without.as_bytes());
+
+        assert!(report.rejected.is_empty(), "{report:?}");
+        assert_eq!(report.updated, 1, "{report:?}");
+        assert_eq!(owners(db, "x1"), (Some("BB".into()), None));
+        assert_eq!(contact(db, "x1").external_id.as_deref(), Some("x1"));
+
+        let number = contact(db, "x1").id;
+        let bare = format!("N° Relais;Responsable commercial\n{number};CC\n");
+        let report = import_bytes(db, "numeros.csv", bare.as_bytes());
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert!(
+            report.rejected[0]
+                .reason
+                .contains("ajoutez au fichier la colonne « Identifiant externe » de l'export, ou une colonne Nom, Prénom ou Société"),
+            "{report:?}"
+        );
+        assert_eq!(owners(db, "x1"), (Some("BB".into()), None));
+    });
+}
+
 /// A file Excel saved, with `02100` turned into `2100`, reads back as it
 /// was exported: nothing changes and the code keeps its zero.
 #[test]
@@ -1342,7 +1393,7 @@ fn partial_files_agree_on_both_engines() {
                 pro.postal_norm.as_str(),
                 pro.country.as_str()
             ),
-            ("2100", "02100", "FRA")
+            ("02100", "02100", "FRA")
         );
 
         // A personal address filled by its city alone takes the default

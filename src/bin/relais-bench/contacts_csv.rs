@@ -233,6 +233,9 @@ impl ImportSession for CaptureSession<'_> {
     /// The demo generator writes every part of every contact.
     fn keep_stored(&mut self, _parts: &[ContactPart], _default_country: &CountryCode) {}
 
+    /// The demo generator names no stored contact.
+    fn keep_stored_external_ids(&mut self) {}
+
     fn list_users(&mut self) -> StoreResult<Vec<User>> {
         self.store.inner.list_users()
     }

@@ -249,6 +249,8 @@ pub struct PgImport {
     /// Highest contact id before this import: the contacts it creates
     /// take higher ones.
     last_id_before: i64,
+    /// Set when the file has no external-id column.
+    external_ids_kept: bool,
     /// Addresses completed from stored values that mix a Pacific country
     /// with another territory's postal code.
     pacific_mismatches: Vec<PacificMismatch>,
@@ -278,6 +280,7 @@ impl PgImport {
             renormalised: Vec::new(),
             default_country: CountryCode::france(),
             last_id_before: 0,
+            external_ids_kept: false,
             pacific_mismatches: Vec::new(),
         };
         let run = RunContext {
@@ -471,13 +474,23 @@ impl PgImport {
     fn write_chunk(&mut self, chunk: &[ContactWrite], keys: ChunkKeys) -> PgResult<ImportCounts> {
         // Names the file has no column for are not compared; with none,
         // the number alone names the contact.
-        let same_names = ["last_name", "first_name", "company"]
+        let compared_names: Vec<&str> = ["last_name", "first_name", "company"]
             .into_iter()
             .filter(|column| !self.kept.contains(column))
+            .collect();
+        let same_names = compared_names
+            .iter()
             .map(|column| format!("c.{column} = s.{column}"))
             .chain(std::iter::once("true".to_string()))
             .collect::<Vec<_>>()
             .join(" AND ");
+        // A file without an external-id column may name by number a
+        // contact that has one, when the row's names agree.
+        let other_external_id = if self.external_ids_kept && !compared_names.is_empty() {
+            "false"
+        } else {
+            "c.external_id IS NOT NULL"
+        };
         let keep_stored = (!self.kept.is_empty()).then(|| {
             format!(
                 "UPDATE import_staging s SET {assignments}
@@ -540,11 +553,11 @@ impl PgImport {
                 &format!(
                     "UPDATE import_staging s
                  SET (stored_id, conflict, conflict_value) = (
-                     SELECT CASE WHEN c.id IS NOT NULL AND c.external_id IS NULL
+                     SELECT CASE WHEN c.id IS NOT NULL AND NOT ({other_external_id})
                                       AND {same_names}
                                  THEN c.id END,
                             CASE WHEN c.id IS NULL THEN 'unknown_number'
-                                 WHEN c.external_id IS NOT NULL THEN 'other_external_id'
+                                 WHEN {other_external_id} THEN 'other_external_id'
                                  WHEN NOT ({same_names}) THEN 'other_names'
                             END,
                             c.external_id
@@ -885,6 +898,10 @@ impl<'a> AddressValues<'a> {
 }
 
 impl ImportSession for PgImport {
+    fn keep_stored_external_ids(&mut self) {
+        self.external_ids_kept = true;
+    }
+
     fn keep_stored(&mut self, parts: &[ContactPart], default_country: &CountryCode) {
         self.default_country = default_country.clone();
         let kept = kept_column_indexes(parts);

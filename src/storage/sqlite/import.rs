@@ -122,6 +122,8 @@ pub struct SqliteImport {
     /// Highest contact id before this import: the contacts it creates
     /// take higher ones.
     last_id_before: i64,
+    /// Set when the file has no external-id column.
+    external_ids_kept: bool,
     /// Addresses completed from stored values that mix a Pacific country
     /// with another territory's postal code.
     pacific_mismatches: Vec<PacificMismatch>,
@@ -243,6 +245,7 @@ impl SqliteImport {
             updates_only: false,
             default_country: CountryCode::france(),
             last_id_before: 0,
+            external_ids_kept: false,
             pacific_mismatches: Vec::new(),
         };
         session.first_load = first_load::enter(&session.conn)?;
@@ -343,7 +346,12 @@ impl SqliteImport {
         let Some((id, stored, stored_external_id)) = by_number else {
             return Ok(Err(KeyConflictKind::UnknownNumber));
         };
-        if let Some(stored_external_id) = stored_external_id {
+        let names_compared = [NAME_INDEXES.0, NAME_INDEXES.1, NAME_INDEXES.2]
+            .iter()
+            .any(|index| !self.kept.contains(index));
+        if let Some(stored_external_id) = stored_external_id
+            && !(self.external_ids_kept && names_compared)
+        {
             return Ok(Err(KeyConflictKind::OtherExternalId {
                 stored: stored_external_id,
             }));
@@ -575,6 +583,10 @@ fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> 
 }
 
 impl ImportSession for SqliteImport {
+    fn keep_stored_external_ids(&mut self) {
+        self.external_ids_kept = true;
+    }
+
     fn keep_stored(&mut self, parts: &[ContactPart], default_country: &CountryCode) {
         self.kept = crate::storage::kept_column_indexes(parts);
         self.default_country = default_country.clone();
