@@ -407,11 +407,11 @@ pub trait ImportSession {
     /// left with a postal code and no country takes `default_country`, as
     /// the rows do.
     fn keep_stored(&mut self, parts: &[ContactPart], default_country: &CountryCode);
-    /// Tells the session that the file has no external-id column, as an
-    /// export cut down in Excel may lack: a contact number then names its
-    /// contact even when that contact has an external id, provided the file
-    /// has a name, first name or company column and the row agrees with it.
-    /// The external id stays as stored.
+    /// Tells the session that the file has no external-id column, as in
+    /// an export cut down in Excel. A contact number then names its contact
+    /// even when that contact has an external id, provided the file has a
+    /// name, first name or company column and the row agrees with it. The
+    /// external id stays as stored.
     fn keep_stored_external_ids(&mut self);
     /// Writes a chunk of rows. A row whose contact number and external id
     /// conflict is skipped and kept for `take_key_conflicts`.

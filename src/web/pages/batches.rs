@@ -114,8 +114,8 @@ struct BatchPage {
     batch: BatchRow,
     can_undo: bool,
     undo_note: Option<&'static str>,
-    /// Heading of the contact list: an import's also holds the contacts
-    /// it created.
+    /// Heading of the contact list, whose rows for an import include the
+    /// contacts it created.
     contacts_heading: &'static str,
     /// Note on the contacts the list leaves out, for an import.
     contacts_note: Option<&'static str>,

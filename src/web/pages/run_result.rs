@@ -124,7 +124,7 @@ fn param<'a>(params: &'a serde_json::Value, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// What the result page shows: a rendered undo result, or a run and the
+/// Content of the result page: a rendered undo result, or a run and the
 /// description of its parameters (`None` for an import).
 enum Shown {
     Undo(Result<Response, PageError>),
