@@ -144,11 +144,15 @@ pub struct Batch {
     pub undone_by: Option<BatchId>,
     /// The batch this one cancels, for an undo.
     pub undoes: Option<BatchId>,
+    /// The idempotency key of the run, scoped to where it came from. Not
+    /// shown: a client sees only its own keys.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
 }
 
 impl Batch {
-    /// Only reassignments, and undos themselves, can be cancelled: an import
-    /// also creates contacts, which an owner restore cannot take back.
+    /// Every batch can be undone once. An import's undo gives back the
+    /// owners it changed and leaves the contacts it created.
     pub fn can_be_undone(&self) -> bool {
         !self.undone
     }

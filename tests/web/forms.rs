@@ -1401,3 +1401,24 @@ async fn undo_confirmed_in_two_tabs_shows_the_first() {
     );
     assert_eq!(app.batch_count(), batch.id as usize + 1, "one undo only");
 }
+
+/// Valider pressed twice on one form says the form was already validated,
+/// not that someone did the same operation since the form was shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valider_twice_says_already_validated() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let second = submit_region(&app, &client, &form, "QT", "51").await;
+
+    let location = second.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("?note=replayed"), "{location}");
+    let page = unescape(&text(app.follow(&client, second).await).await);
+    assert!(
+        page.contains("Ce formulaire avait déjà été validé"),
+        "{page}"
+    );
+    assert!(!page.contains("depuis l'ouverture de ce formulaire"));
+}

@@ -101,7 +101,8 @@ pub fn contact(row: &Row) -> PgResult<Contact> {
 }
 
 pub const BATCH_COLUMNS: &str = "id, kind, params, actor_id, actor_label, started_at, finished_at, \
-     matched, changed, already_owned, history_entries, commercial, technical, undoes, undone_by";
+     matched, changed, already_owned, history_entries, commercial, technical, undoes, undone_by, \
+     idempotency_key";
 
 pub fn batch(row: &Row) -> PgResult<Batch> {
     let kind: String = row.try_get(1)?;
@@ -125,6 +126,7 @@ pub fn batch(row: &Row) -> PgResult<Batch> {
         undoes: row.try_get(13)?,
         undone: undone_by.is_some(),
         undone_by,
+        idempotency_key: row.try_get(15)?,
     })
 }
 

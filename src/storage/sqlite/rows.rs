@@ -112,7 +112,8 @@ pub fn contact(row: &Row<'_>) -> rusqlite::Result<Contact> {
 }
 
 pub const BATCH_COLUMNS: &str = "id, kind, params, actor_id, actor_label, started_at, finished_at, \
-     matched, changed, already_owned, history_entries, commercial, technical, undoes, undone_by";
+     matched, changed, already_owned, history_entries, commercial, technical, undoes, undone_by, \
+     idempotency_key";
 
 pub fn batch(row: &Row<'_>) -> rusqlite::Result<Batch> {
     let kind: String = row.get(1)?;
@@ -141,6 +142,7 @@ pub fn batch(row: &Row<'_>) -> rusqlite::Result<Batch> {
         undoes: row.get(13)?,
         undone: undone_by.is_some(),
         undone_by,
+        idempotency_key: row.get(15)?,
     })
 }
 

@@ -240,8 +240,13 @@ pub async fn apply(
         .run(
             move |store| match prepare_user_reassignment(store, &from, &to) {
                 Ok(prepared) => {
-                    let done =
-                        done_since(store, BatchKind::Reassign, &prepared.params, last_batch)?;
+                    let done = done_since(
+                        store,
+                        BatchKind::Reassign,
+                        &prepared.params,
+                        last_batch,
+                        run.idempotency_key.as_deref(),
+                    )?;
                     if let Some(id) = done {
                         return Ok(Ok(Err(id)));
                     }

@@ -333,7 +333,8 @@ pub async fn apply(
             match prepared {
                 Ok(prepared) => {
                     let kind = BatchKind::ReassignRegion;
-                    if let Some(id) = done_since(store, kind, &prepared.params, last_batch)? {
+                    let key = run.idempotency_key.as_deref();
+                    if let Some(id) = done_since(store, kind, &prepared.params, last_batch, key)? {
                         return Ok(Ok(Err(id)));
                     }
                     let applied = apply_region_reassignment(store, &prepared, run)?;

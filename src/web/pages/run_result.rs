@@ -61,12 +61,14 @@ pub fn parse_last_batch(value: &str) -> Option<BatchId> {
 }
 
 /// Finds a batch of `kind` with `params` that committed after
-/// `last_batch`.
+/// `last_batch`. A batch run with `key`, this very form sent again, is
+/// left to the run, which replays it under the « déjà validé » note.
 pub fn done_since(
     store: &dyn Store,
     kind: BatchKind,
     params: &serde_json::Value,
     last_batch: Option<BatchId>,
+    key: Option<&str>,
 ) -> Result<Option<BatchId>, AppError> {
     let Some(last_batch) = last_batch else {
         return Ok(None);
@@ -82,6 +84,9 @@ pub fn done_since(
                 return Ok(None);
             }
             if batch.kind == kind && batch.params == *params {
+                if key.is_some() && batch.idempotency_key.as_deref() == key {
+                    return Ok(None);
+                }
                 return Ok(Some(batch.id));
             }
         }
