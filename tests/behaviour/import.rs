@@ -1020,6 +1020,9 @@ fn import_batch_lists_created_contacts() {
             relais::storage::created_ids(&batch),
             Some((contact(db, "c").id, contact(db, "c").id))
         );
+        let creator = |key| db.store().creating_import(contact(db, key).id).unwrap();
+        assert_eq!(creator("a"), Some(first.batch_id));
+        assert_eq!(creator("c"), Some(second.batch_id));
         // An import that creates nothing records no range.
         let third = import_rows(db, &["a,Un,,,,,,51100,Reims,FRA,CC,"]);
         let batch = db.store().batch(third.batch_id).unwrap().unwrap();

@@ -1256,6 +1256,11 @@ async fn import_page_says_which_contacts_it_lists() {
     );
     assert!(import.contains("Contacts créés ou réaffectés"), "{import}");
     assert!(reassign.contains("Contacts modifiés"), "{reassign}");
+    let contact = unescape(&app.page(&client, "/contacts/1").await);
+    assert!(
+        contact.contains("par l'importation <a href=\"/admin/batches/1\">n° 1</a>"),
+        "{contact}"
+    );
     // The demo import created every contact, and changed no owner.
     assert!(
         import.contains(&format!("({DEMO_CONTACTS} contacts, page 1 sur")),

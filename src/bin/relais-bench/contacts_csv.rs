@@ -414,6 +414,10 @@ impl Store for CaptureStore {
         self.inner.data_version()
     }
 
+    fn creating_import(&self, contact: i64) -> StoreResult<Option<BatchId>> {
+        self.inner.creating_import(contact)
+    }
+
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage> {
         self.inner.batch_contacts(id, page)
     }

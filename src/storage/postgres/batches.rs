@@ -235,3 +235,21 @@ pub fn distinct_contacts(client: &mut impl GenericClient, batch: BatchId) -> PgR
     )?;
     rows::count(&row, 0)
 }
+
+/// The import whose recorded range of created ids holds `contact`. The
+/// journal is read whole: it has one row per operation.
+pub fn creating_import(client: &mut impl GenericClient, contact: i64) -> PgResult<Option<BatchId>> {
+    let found = client.query_opt(
+        &format!(
+            "SELECT id FROM batches
+             WHERE kind = 'import'
+               AND (params ->> '{first}')::bigint <= $1
+               AND (params ->> '{last}')::bigint >= $1
+             ORDER BY id DESC LIMIT 1",
+            first = crate::storage::FIRST_CREATED_ID,
+            last = crate::storage::LAST_CREATED_ID,
+        ),
+        &[&contact],
+    )?;
+    Ok(found.map(|row| row.try_get(0)).transpose()?)
+}

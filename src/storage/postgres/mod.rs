@@ -424,6 +424,10 @@ impl Store for PgStore {
         })
     }
 
+    fn creating_import(&self, contact: ContactId) -> StoreResult<Option<BatchId>> {
+        self.read(|client| batches::creating_import(client, contact))
+    }
+
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage> {
         self.read(|client| contacts::of_batch(client, id, page))
     }

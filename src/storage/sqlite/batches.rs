@@ -176,3 +176,23 @@ pub fn discard(conn: &Connection, id: BatchId, outcome: &Outcome) -> StoreResult
         .map_err(db_error)?;
     Ok(())
 }
+
+/// The import whose recorded range of created ids holds `contact`. The
+/// journal is read whole: it has one row per operation.
+pub fn creating_import(conn: &Connection, contact: i64) -> StoreResult<Option<BatchId>> {
+    conn.query_row(
+        &format!(
+            "SELECT id FROM batches
+             WHERE kind = 'import'
+               AND json_extract(params, '$.{first}') <= ?1
+               AND json_extract(params, '$.{last}') >= ?1
+             ORDER BY id DESC LIMIT 1",
+            first = crate::storage::FIRST_CREATED_ID,
+            last = crate::storage::LAST_CREATED_ID,
+        ),
+        [contact],
+        |row| row.get(0),
+    )
+    .optional()
+    .map_err(db_error)
+}

@@ -390,6 +390,10 @@ impl Store for SqliteStore {
         batches::get(&*self.conn()?, id)
     }
 
+    fn creating_import(&self, contact: ContactId) -> StoreResult<Option<BatchId>> {
+        batches::creating_import(&*self.conn()?, contact)
+    }
+
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage> {
         self.read(|conn| contacts::of_batch(conn, id, page))
     }

@@ -228,6 +228,8 @@ struct ContactDetailPage {
     pro: Option<AddressView>,
     perso: Option<AddressView>,
     created: String,
+    /// The import that created the contact, when known.
+    created_by: Option<i64>,
     updated: String,
     history: Vec<HistoryRow>,
     history_count: String,
@@ -245,12 +247,13 @@ pub async fn show(
         .run(move |store| match store.find_contact(&lookup)? {
             Some(contact) => {
                 let history = store.contact_history(contact.id)?;
-                Ok(Some((contact, history)))
+                let created_by = store.creating_import(contact.id)?;
+                Ok(Some((contact, history, created_by)))
             }
             None => Ok(None),
         })
         .await?;
-    let Some((contact, history)) = found else {
+    let Some((contact, history, created_by)) = found else {
         return Err(AppError::not_found(
             "unknown_contact",
             format!(
@@ -277,6 +280,7 @@ pub async fn show(
         pro: AddressView::new(&contact.pro),
         perso: AddressView::new(&contact.perso),
         created: format_paris_time(contact.created_at),
+        created_by,
         updated: format_paris_time(contact.updated_at),
         history_count: count(history.len() as u64),
         history: history
