@@ -49,7 +49,8 @@ static STATEMENTS: LazyLock<RowStatements> = LazyLock::new(|| {
             .to_string(),
         select_by_external_id: format!("SELECT id, {columns} FROM contacts WHERE external_id = ?1"),
         insert: format!(
-            "INSERT INTO contacts (external_id, {columns}, created_at, updated_at) VALUES ({})",
+            "INSERT INTO contacts (external_id, {columns}, created_at, updated_at) VALUES ({})
+             ON CONFLICT (external_id) DO NOTHING",
             vec!["?"; WRITTEN_COLUMNS.len() + 3].join(", ")
         ),
         update: format!("UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?"),
@@ -273,10 +274,13 @@ impl SqliteImport {
     /// Records in the batch's parameters the ids of the contacts this
     /// import created, so that its journal page and export list them.
     fn record_created_ids(&self) -> StoreResult<()> {
+        // Two seeks on the rowid: `min` and `max` under a `WHERE` would
+        // read every new row, a million after a first load.
         let (first, last): (Option<i64>, Option<i64>) = self
             .conn
             .query_row(
-                "SELECT min(id), max(id) FROM contacts WHERE id > ?1",
+                "SELECT (SELECT id FROM contacts WHERE id > ?1 ORDER BY id LIMIT 1),
+                        (SELECT id FROM contacts ORDER BY id DESC LIMIT 1)",
                 [self.last_id_before],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -294,6 +298,12 @@ impl SqliteImport {
             )
             .map_err(db_error)?;
         Ok(())
+    }
+
+    /// Tells whether the base had no contact when this import began, which
+    /// is when `begin` dropped the secondary indexes.
+    fn loads_empty_base(&self) -> bool {
+        !self.dropped_indexes.is_empty()
     }
 
     /// Finds the stored contact a row names. A row with an external id
@@ -414,6 +424,17 @@ impl SqliteImport {
     }
 
     fn write_one(&mut self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
+        // In a base that was empty, a row without a number is new unless an
+        // earlier row of this import gave its external id: the insert tells
+        // which, and saves a lookup per row of a first load.
+        if self.loads_empty_base()
+            && row.contact.contact_id.is_none()
+            && !self.updates_only
+            && self.insert(row)?
+        {
+            counts.imported += 1;
+            return Ok(());
+        }
         let (id, stored, sets_external_id) = match self.find_stored(row)? {
             Ok(StoredMatch::Found {
                 id,
@@ -430,6 +451,8 @@ impl SqliteImport {
                 return Ok(());
             }
             Ok(StoredMatch::New) => {
+                // No stored contact has the row's external id: it was
+                // looked up in this transaction, which holds the write lock.
                 self.insert(row)?;
                 counts.imported += 1;
                 return Ok(());
@@ -524,7 +547,9 @@ impl SqliteImport {
     /// Inserts a new contact, binding the row's text in place: most rows of
     /// an import are new, and copying each value first would cost an
     /// allocation per column.
-    fn insert(&self, row: &ContactWrite) -> StoreResult<()> {
+    /// Inserts a row as a new contact. Returns false, inserting nothing,
+    /// when a stored contact already has its external id.
+    fn insert(&self, row: &ContactWrite) -> StoreResult<bool> {
         let contact = &row.contact;
         let mut statement = self
             .conn
@@ -557,8 +582,8 @@ impl SqliteImport {
             &self.at,
             &self.at,
         ];
-        statement.execute(parameters.as_slice()).map_err(db_error)?;
-        Ok(())
+        let inserted = statement.execute(parameters.as_slice()).map_err(db_error)?;
+        Ok(inserted == 1)
     }
 }
 

@@ -366,8 +366,8 @@ pub fn undo_result(
             "Ce formulaire avait déjà été validé : l'opération n° {target} a été annulée par l'opération n° {undo_id}, qui n'a pas été refaite."
         ),
         Some(ResultNote::DoneSince) => format!(
-            "L'opération n° {target} a déjà été annulée depuis l'ouverture de ce formulaire, par l'opération n° {undo_id} de {}. Elle n'a pas été annulée une seconde fois ; voici le résultat de cette annulation.",
-            undo.actor
+            "L'opération n° {target} a déjà été annulée depuis l'ouverture de ce formulaire, par l'opération n° {undo_id} {}. Elle n'a pas été annulée une seconde fois ; voici le résultat de cette annulation.",
+            crate::french::de(&undo.actor)
         ),
         None => format!("Opération n° {target} annulée par l'opération n° {undo_id}."),
     };
