@@ -238,6 +238,62 @@ pub fn ignored_columns(headers: &[String]) -> String {
 /// the list.
 pub const IMPORT_CONTACTS_NOTE: &str = "Pour une importation, cette liste et son export montrent les contacts qu'elle a créés et ceux dont elle a changé un responsable ; les contacts dont elle n'a changé que d'autres champs n'y figurent pas.";
 
+/// Elements whose content `typeset_html` leaves as written: code, and
+/// values a form sends back.
+const VERBATIM_ELEMENTS: [&str; 4] = ["textarea", "script", "style", "pre"];
+
+/// Puts the no-break spaces of French typography into the text of an HTML
+/// page, so that a line never starts with a colon or a closing guillemet:
+/// a no-break space before « : » and inside « », and a narrow one before
+/// « ; », « ! » and « ? ». Tags, with their attribute values (the values of
+/// form fields among them), and the content of the elements of
+/// `VERBATIM_ELEMENTS` are left as written.
+pub fn typeset_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + html.len() / 64);
+    let mut rest = html;
+    while !rest.is_empty() {
+        let Some(start) = rest.find('<') else {
+            typeset_text(rest, &mut out);
+            break;
+        };
+        typeset_text(&rest[..start], &mut out);
+        rest = &rest[start..];
+        let end = rest.find('>').map_or(rest.len(), |end| end + 1);
+        let tag = &rest[..end];
+        out.push_str(tag);
+        rest = &rest[end..];
+        let name: String = tag[1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if VERBATIM_ELEMENTS.contains(&name.as_str()) {
+            let close = format!("</{name}");
+            let verbatim = rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len());
+            out.push_str(&rest[..verbatim]);
+            rest = &rest[verbatim..];
+        }
+    }
+    out
+}
+
+/// Typesets one text node for `typeset_html`.
+fn typeset_text(text: &str, out: &mut String) {
+    let mut chars = text.chars().peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let typeset = match (c, next) {
+            (' ', Some(':' | '»')) => '\u{a0}',
+            (' ', Some(';' | '!' | '?')) => '\u{202f}',
+            (' ', _) if previous == Some('«') => '\u{a0}',
+            _ => c,
+        };
+        out.push(typeset);
+        previous = Some(c);
+    }
+}
+
 /// Returns `text` with its first letter in upper case: « l'opération… »
 /// becomes « L'opération… ».
 pub fn capitalised(text: &str) -> String {
@@ -265,6 +321,22 @@ pub fn de(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typeset_html_puts_no_break_spaces_in_text_only() {
+        assert_eq!(
+            typeset_html("<p>code postal : « 51 » ; vrai ?</p>"),
+            "<p>code postal\u{a0}: «\u{a0}51\u{a0}»\u{202f}; vrai\u{202f}?</p>"
+        );
+        // Attribute values, a form field's among them, stay as written.
+        let field = r#"<input name="q" value="a : b"><a title="x ; y">lien</a>"#;
+        assert_eq!(typeset_html(field), field);
+        let area = "<textarea>a : b</textarea><p>c : d</p>";
+        assert_eq!(
+            typeset_html(area),
+            "<textarea>a : b</textarea><p>c\u{a0}: d</p>"
+        );
+    }
 
     #[test]
     fn capitalised_opens_a_sentence() {

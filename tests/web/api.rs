@@ -188,7 +188,7 @@ async fn wrong_method_gets_a_french_answer() {
         "{body}"
     );
     assert_eq!(page.status(), 405);
-    let html = page.text().await.unwrap();
+    let html = crate::support::unescape(&page.text().await.unwrap());
     assert!(
         html.contains("utilisez le bouton « Se déconnecter »"),
         "{html}"

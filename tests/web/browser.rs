@@ -278,7 +278,7 @@ async fn wait_for_html(
     let started = Instant::now();
     loop {
         let html = match client.find(Locator::Css(selector)).await {
-            Ok(element) => element.html(true).await.unwrap_or_default(),
+            Ok(element) => crate::support::unescape(&element.html(true).await.unwrap_or_default()),
             Err(_) => String::new(),
         };
         if ready(&html) {

@@ -240,8 +240,12 @@ pub async fn text(response: reqwest::Response) -> String {
     unescape(&response.text().await.expect("response body"))
 }
 
+/// Decodes the entities the templates write, and reads the no-break
+/// spaces of French typography as spaces, so that tests compare words.
 pub fn unescape(html: &str) -> String {
-    html.replace("&#39;", "'")
+    html.replace(['\u{a0}', '\u{202f}'], " ")
+        .replace("&nbsp;", " ")
+        .replace("&#39;", "'")
         .replace("&#34;", "\"")
         .replace("&quot;", "\"")
         .replace("&#60;", "<")

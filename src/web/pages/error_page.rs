@@ -80,7 +80,7 @@ pub fn error_response(error: &AppError) -> Response {
         request_id,
     };
     match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => (status, Html(crate::french::typeset_html(&html))).into_response(),
         Err(render_error) => {
             tracing::error!(error.cause = %render_error, "error page rendering failed");
             (

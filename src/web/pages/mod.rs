@@ -32,7 +32,7 @@ use layout::Layout;
 pub fn render<T: Template>(template: &T) -> Result<Html<String>, PageError> {
     template
         .render()
-        .map(Html)
+        .map(|html| Html(crate::french::typeset_html(&html)))
         .map_err(|error| AppError::Internal(format!("template rendering failed: {error}")).into())
 }
 
