@@ -514,25 +514,59 @@ async fn undo_lists_contacts_changed_since() {
     );
     let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
 
-    let result = text(
-        client
-            .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
-            .form(&[
-                ("idempotency_key", undo_key.as_str()),
-                ("csrf_token", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let batches_before = app.batch_count();
 
-    assert!(result.contains("0 contact réaffecté à son responsable précédent"));
-    assert!(result.contains("entrées d'historique ignorées, une par contact et par rôle"));
-    assert!(
-        result
-            .contains("responsable commercial ignoré : actuellement QU, l'opération avait mis QT")
+    let posted = client
+        .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
+        .form(&[
+            ("idempotency_key", undo_key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    // An undo that gives nothing back records nothing and redirects to the
+    // confirmation, whose preview lists the entries it skipped.
+    assert_eq!(posted.status(), 303);
+    let location = posted.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        format!(
+            "/admin/batches/{}/undo?note=nothing_restored",
+            region_batch.id
+        )
     );
+    let result = text(app.follow(&client, posted).await).await;
+    assert!(
+        result.contains("Annulation sans effet : aucun contact n'avait encore le responsable"),
+        "{result}"
+    );
+    assert!(
+        result.contains("(commercial) : responsable actuel QU, l'opération avait mis QT"),
+        "{result}"
+    );
+    let again = client
+        .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
+        .form(&[
+            ("idempotency_key", undo_key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        again.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("?note=replayed_nothing")
+    );
+    let again = text(app.follow(&client, again).await).await;
+    assert!(
+        again.contains("Ce formulaire avait déjà été validé"),
+        "{again}"
+    );
+    assert_eq!(app.batch_count(), batches_before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1331,11 +1365,29 @@ async fn undo_result_caps_its_skipped_list() {
     let app = TestApp::start().await;
     let client = app.logged_in("QA").await;
     let form = app.page(&client, "/admin/reassign-region").await;
-    submit_region(&app, &client, &form, "QT", "*").await;
+    client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "*"),
+            ("role", "both"),
+            (
+                "idempotency_key",
+                &hidden_field(&form, "idempotency_key").unwrap(),
+            ),
+            ("csrf_token", &hidden_field(&form, "csrf_token").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
     let region_batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    // The commercial role moves on; the technical one will be given back.
     let form = app.page(&client, "/admin/reassign-region").await;
     submit_region(&app, &client, &form, "QU", "*").await;
-    let entries = region_batch.outcome.history_entries;
+    let entries = app.store.list_batches(1, 0).unwrap()[0]
+        .outcome
+        .history_entries;
     assert!(entries > 200, "{entries} entries: too few to cap");
     let confirm = app
         .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))

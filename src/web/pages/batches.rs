@@ -424,33 +424,16 @@ pub async fn undo(
         }
     };
 
-    // A recorded undo is shown by POST-redirect-GET, so that reloading
-    // its result never sends the form again.
+    // Every undo is shown by POST-redirect-GET, so that reloading its
+    // result never sends the form again: a recorded one on its result
+    // page, one that changed nothing on the confirmation page, whose
+    // preview lists the contacts it would skip.
     let applied = &result.applied;
-    if let Some(undo_id) = applied.batch_id {
-        let note = if applied.replayed {
-            "?note=replayed"
-        } else {
-            ""
-        };
-        return Ok(Redirect::to(&format!("/admin/batches/{undo_id}/result{note}")).into_response());
-    }
-    let lead = if applied.replayed {
-        format!(
-            "Ce formulaire avait déjà été validé : cette annulation de l'opération n° {id} n'avait rendu aucun contact à son responsable précédent, et elle n'a pas été refaite. Pour annuler l'opération maintenant, ouvrez de nouveau sa page."
-        )
-    } else {
-        format!(
-            "Opération n° {id} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié, et l'opération reste annulable."
-        )
+    let target = match (applied.batch_id, applied.replayed) {
+        (Some(undo_id), false) => format!("/admin/batches/{undo_id}/result"),
+        (Some(undo_id), true) => format!("/admin/batches/{undo_id}/result?note=replayed"),
+        (None, false) => format!("/admin/batches/{id}/undo?note=nothing_restored"),
+        (None, true) => format!("/admin/batches/{id}/undo?note=replayed_nothing"),
     };
-    let page = undo_result_page(
-        &session,
-        lead,
-        id,
-        applied,
-        result.skipped.len() as u64,
-        &result.skipped,
-    );
-    Ok(render(&page)?.into_response())
+    Ok(Redirect::to(&target).into_response())
 }

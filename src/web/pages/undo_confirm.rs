@@ -16,6 +16,7 @@ use crate::web::labels::role_fr;
 use crate::web::state::AppState;
 
 use super::error_page::PageError;
+use super::extract::QueryData;
 use super::layout::Layout;
 use super::render;
 use super::run_result::no_store;
@@ -29,6 +30,9 @@ pub struct ReturnRow {
 #[template(path = "undo_confirm.html")]
 struct UndoConfirmPage {
     layout: Layout,
+    /// What the undo this page was reached from did, when it changed
+    /// nothing.
+    outcome_note: Option<String>,
     batch_id: BatchId,
     description: String,
     can_undo: bool,
@@ -109,12 +113,30 @@ fn skipped_lines(preview: &UndoPreview) -> Vec<String> {
     lines
 }
 
+/// Outcome of an undo that changed nothing, which « Confirmer
+/// l'annulation » redirects to this page with, since it has no result page
+/// of its own.
+#[derive(Clone, Copy, Debug, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UndoNote {
+    /// The undo gave no contact back.
+    NothingRestored,
+    /// The same form had already been sent, and that undo gave nothing back.
+    ReplayedNothing,
+}
+
+#[derive(serde::Deserialize)]
+pub struct UndoQuery {
+    note: Option<UndoNote>,
+}
+
 /// Shows what undoing the batch would restore, with « Confirmer
 /// l'annulation » and a way back to the batch.
 pub async fn show(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
     Path(id): Path<String>,
+    QueryData(query): QueryData<UndoQuery>,
 ) -> Result<Response, PageError> {
     let id = parse_batch_id(&id)?;
     let found = state
@@ -171,8 +193,17 @@ pub async fn show(
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
+    let outcome_note = query.note.map(|note| match note {
+        UndoNote::NothingRestored => format!(
+            "Annulation sans effet : aucun contact n'avait encore le responsable que l'opération n° {id} avait mis. Rien n'a été modifié, aucune opération n'a été enregistrée, et l'opération reste annulable."
+        ),
+        UndoNote::ReplayedNothing => format!(
+            "Ce formulaire avait déjà été validé : cette annulation de l'opération n° {id} n'avait rendu aucun contact à son responsable précédent, et elle n'a pas été refaite. Voici ce qu'une annulation ferait maintenant."
+        ),
+    });
     let page = UndoConfirmPage {
         layout: Layout::new(&session, format!("Annuler l'opération n° {id}"), "batches"),
+        outcome_note,
         batch_id: id,
         description: format!(
             "{} ({}), {} le {}.",
