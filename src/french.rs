@@ -243,11 +243,11 @@ pub const IMPORT_CONTACTS_NOTE: &str = "Pour une importation, cette liste et son
 const VERBATIM_ELEMENTS: [&str; 4] = ["textarea", "script", "style", "pre"];
 
 /// Puts the no-break spaces of French typography into the text of an HTML
-/// page, so that a line never starts with a colon or a closing guillemet:
-/// a no-break space before « : » and inside « », and a narrow one before
-/// « ; », « ! » and « ? ». Tags, with their attribute values (the values of
-/// form fields among them), and the content of the elements of
-/// `VERBATIM_ELEMENTS` are left as written.
+/// page, so that a line never starts with a colon or a closing guillemet.
+/// A no-break space goes before « : » and inside « », and a narrow one
+/// before « ; », « ! » and « ? ». Tags, with their attribute values (form
+/// field values among them), and the content of `VERBATIM_ELEMENTS` stay
+/// as written.
 pub fn typeset_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len() + html.len() / 64);
     let mut rest = html;
@@ -323,7 +323,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn typeset_html_puts_no_break_spaces_in_text_only() {
+    fn typeset_html_spaces_text_only() {
         assert_eq!(
             typeset_html("<p>code postal : « 51 » ; vrai ?</p>"),
             "<p>code postal\u{a0}: «\u{a0}51\u{a0}»\u{202f}; vrai\u{202f}?</p>"

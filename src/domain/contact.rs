@@ -75,10 +75,10 @@ pub fn format_modified_at(at: chrono::DateTime<chrono::Utc>) -> String {
 /// time a spreadsheet may have turned it into (`05/12/2026 10:32`, to the
 /// minute or the second, with a year of two or four digits).
 ///
-/// A time to the minute stands for the last second of that minute. The
-/// cell holds the contact's own last change, which falls somewhere in that
-/// minute, so the start of the minute would set aside every edited row of
-/// a file Excel rewrote. The cost is that a later change made within the
+/// A time to the minute is read as the last second of that minute. The
+/// cell contains the contact's own last change, which falls somewhere in
+/// that minute, so the start of the minute would set aside every edited
+/// row of a file Excel rewrote. The cost is that a later change made within the
 /// same minute goes unseen, as one made within the same second does for
 /// the export's own form.
 pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -87,6 +87,7 @@ pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(at.with_timezone(&chrono::Utc));
     }
+
     // Two-digit years first: `%Y` would read `26` as the year 26. The flag
     // marks the forms to the minute.
     let (naive, to_the_minute) = [
@@ -103,17 +104,17 @@ pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
             .ok()
             .map(|naive| (naive, to_the_minute))
     })?;
+
     // In the autumn hour that occurs twice, the later one is the bound, so
     // that a change made in either is not set aside.
     let local = chrono_tz::Europe::Paris
         .from_local_datetime(&naive)
         .latest()?;
     let at = local.with_timezone(&chrono::Utc);
-    Some(if to_the_minute {
-        at + chrono::Duration::seconds(59)
-    } else {
-        at
-    })
+    if to_the_minute {
+        return Some(at + chrono::Duration::seconds(59));
+    }
+    Some(at)
 }
 
 /// A part of a contact an import file may leave out. An import keeps the

@@ -236,9 +236,9 @@ pub fn undo_batch(
 ) -> Result<UndoResult, ServiceError> {
     let run = run.into_context(json!({ "batch": batch }));
     let mut result = store.undo_batch(batch, &run)?;
-    // A replay returns the counts stored with the undo; its skipped
-    // entries are read back from the history, so that a retried call
-    // lists what the first one did.
+    // A replay returns the counts stored with the undo. Its skipped
+    // entries are read back from the history, so a retried call lists what
+    // the first one did.
     if result.applied.replayed
         && let Some(undo) = result.applied.batch_id
     {

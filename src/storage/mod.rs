@@ -359,8 +359,8 @@ pub trait Store: Send + Sync {
     fn data_version(&self) -> StoreResult<(u64, i64)>;
     /// Contacts a batch changed, for the journal and its export.
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage>;
-    /// The import that created a contact, from the id ranges imports
-    /// record; `None` for a contact created before they did.
+    /// Finds the import that created a contact, from the id ranges imports
+    /// record. Returns `None` for a contact created before they did.
     fn creating_import(&self, contact: ContactId) -> StoreResult<Option<BatchId>>;
 
     // Web sessions and API tokens, stored here so that several application

@@ -381,7 +381,7 @@ fn double_submit_with_same_key_runs_once() {
 /// Two submits with the same key of a run that changes nothing: both
 /// succeed, one replays the other, and neither records a batch.
 #[test]
-fn double_submit_of_run_that_changes_nothing_runs_once() {
+fn double_submit_of_noop_runs_once() {
     each_engine(|db| {
         fixture(db);
         let (first, second) = handles(db);

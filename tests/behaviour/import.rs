@@ -1032,8 +1032,8 @@ fn import_batch_lists_created_contacts() {
 }
 
 /// A file that gives only the postal code, or only the country, of an
-/// address completes it from the stored contact; a Pacific mismatch made
-/// that way is warned of too, and not for a row set aside.
+/// address completes it from the stored contact. A Pacific mismatch made
+/// that way is warned of too, except on a row set aside.
 #[test]
 fn report_warns_pacific_mismatch_of_partial_file() {
     each_engine(|db| {
@@ -1174,7 +1174,7 @@ fn stale_export_does_not_undo_later_changes() {
 
 /// An export cut down without its « Identifiant externe » column still
 /// names its contacts by number when the names agree, and keeps their
-/// external ids; a number alone, with no name column, does not.
+/// external ids. A number alone, with no name column, is rejected.
 #[test]
 fn export_without_external_id_column_updates_by_number() {
     use relais::service::export::export_to_file;
@@ -1239,9 +1239,9 @@ fn excel_lost_zero_reads_back_unchanged() {
 }
 
 /// An export whose « Modifié le » cells a spreadsheet rewrote to the
-/// minute (`05/12/2026 10:32`) reads back: each cell still covers its
-/// contact's own change, so the edited rows are imported, while a time
-/// older than the change still sets its row aside.
+/// minute (`05/12/2026 10:32`) reads back, because each cell still covers
+/// its contact's own change. A time older than the change still sets its
+/// row aside.
 #[test]
 fn export_dates_rewritten_to_the_minute_read_back() {
     use relais::service::export::export_to_file;
@@ -1319,7 +1319,7 @@ fn stale_row_that_changes_nothing_is_unchanged() {
         );
         let path = db.dir.path().join("export.csv");
         export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
-        // Both contacts changed after this time, whatever the clock says.
+        // Both contacts changed after this time, whatever the clock reads.
         let dated = std::fs::read_to_string(&path)
             .unwrap()
             .lines()

@@ -1073,6 +1073,26 @@ async fn undo_asks_for_confirmation_first() {
     assert!(!after.contains("Confirmer l'annulation</button>"));
 }
 
+/// Opens the undo confirmation of `batch` and sends its form, as
+/// « Confirmer l'annulation » does, without following the redirect.
+async fn confirm_undo(app: &TestApp, client: &reqwest::Client, batch: i64) -> reqwest::Response {
+    let path = format!("/admin/batches/{batch}/undo");
+    let confirm = app.page(client, &path).await;
+    let fields = [
+        (
+            "idempotency_key",
+            hidden_field(&confirm, "idempotency_key").unwrap(),
+        ),
+        ("csrf_token", hidden_field(&confirm, "csrf_token").unwrap()),
+    ];
+    client
+        .post(app.url(&path))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Submits the region dialog `form` with `postal` to `QT` or `QU`.
 async fn submit_region(
     app: &TestApp,
@@ -1314,22 +1334,10 @@ async fn undo_result_page_lists_skipped_entries() {
     let form = app.page(&client, "/admin/reassign-region").await;
     submit_region(&app, &client, &form, "QU", "51").await;
     let moved = app.store.list_batches(1, 0).unwrap().remove(0);
-    assert!(moved.outcome.changed > 0 && moved.outcome.changed < region_batch.outcome.changed);
-    let confirm = app
-        .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))
-        .await;
-    let csrf = hidden_field(&confirm, "csrf_token").unwrap();
-    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+    assert!(moved.outcome.changed > 0);
+    assert!(moved.outcome.changed < region_batch.outcome.changed);
 
-    let posted = client
-        .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
-        .form(&[
-            ("idempotency_key", undo_key.as_str()),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let posted = confirm_undo(&app, &client, region_batch.id).await;
 
     assert_eq!(posted.status(), 303);
     let result = unescape(&text(app.follow(&client, posted).await).await);
@@ -1358,8 +1366,8 @@ async fn undo_result_page_lists_skipped_entries() {
     );
 }
 
-/// The undo's result lists at most 200 skipped entries, then says how many
-/// it leaves out, whatever the size of the batch.
+/// The undo's result lists at most 200 skipped entries, then counts the
+/// ones it leaves out, whatever the size of the batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_result_caps_its_skipped_list() {
     let app = TestApp::start().await;
@@ -1389,21 +1397,8 @@ async fn undo_result_caps_its_skipped_list() {
         .outcome
         .history_entries;
     assert!(entries > 200, "{entries} entries: too few to cap");
-    let confirm = app
-        .page(&client, &format!("/admin/batches/{}/undo", region_batch.id))
-        .await;
-    let csrf = hidden_field(&confirm, "csrf_token").unwrap();
-    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
 
-    let posted = client
-        .post(app.url(&format!("/admin/batches/{}/undo", region_batch.id)))
-        .form(&[
-            ("idempotency_key", undo_key.as_str()),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let posted = confirm_undo(&app, &client, region_batch.id).await;
 
     let result = unescape(&text(app.follow(&client, posted).await).await);
     assert_eq!(result.matches("ignoré : actuellement QU").count(), 200);
@@ -1459,8 +1454,8 @@ async fn undo_confirmed_in_two_tabs_shows_the_first() {
     assert_eq!(app.batch_count(), batch.id as usize + 1, "one undo only");
 }
 
-/// Valider pressed twice on one form says the form was already validated,
-/// not that someone did the same operation since the form was shown.
+/// Valider pressed twice on one form reports the form as already
+/// validated, not the operation as done by someone since the form opened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valider_twice_says_already_validated() {
     let app = TestApp::start().await;

@@ -155,8 +155,8 @@ pub fn start(
     if let Some(row) = inserted {
         let id = row.try_get(0)?;
         // A run with the same key that changed nothing may have committed
-        // while this insert waited on its batch row, which it then
-        // removed: this new statement sees the key it kept.
+        // while this insert waited on its batch row, which it then removed.
+        // This new statement reads the key that run kept.
         if let Some(key) = &run.idempotency_key
             && let Some(applied) = replay_quiet(client, kind, run, key)?
         {
@@ -236,8 +236,8 @@ pub fn distinct_contacts(client: &mut impl GenericClient, batch: BatchId) -> PgR
     rows::count(&row, 0)
 }
 
-/// The import whose recorded range of created ids holds `contact`. The
-/// journal is read whole: it has one row per operation.
+/// Finds the import whose recorded range of created ids contains
+/// `contact`. The journal is read whole, since it has one row per operation.
 pub fn creating_import(client: &mut impl GenericClient, contact: i64) -> PgResult<Option<BatchId>> {
     let found = client.query_opt(
         &format!(

@@ -177,8 +177,8 @@ pub fn discard(conn: &Connection, id: BatchId, outcome: &Outcome) -> StoreResult
     Ok(())
 }
 
-/// The import whose recorded range of created ids holds `contact`. The
-/// journal is read whole: it has one row per operation.
+/// Finds the import whose recorded range of created ids contains
+/// `contact`. The journal is read whole, since it has one row per operation.
 pub fn creating_import(conn: &Connection, contact: i64) -> StoreResult<Option<BatchId>> {
     conn.query_row(
         &format!(

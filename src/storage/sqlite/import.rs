@@ -425,8 +425,8 @@ impl SqliteImport {
 
     fn write_one(&mut self, row: &ContactWrite, counts: &mut ImportCounts) -> StoreResult<()> {
         // In a base that was empty, a row without a number is new unless an
-        // earlier row of this import gave its external id: the insert tells
-        // which, and saves a lookup per row of a first load.
+        // earlier row of this import gave its external id. The insert
+        // reports which, so a first load saves one lookup per row.
         if self.loads_empty_base()
             && row.contact.contact_id.is_none()
             && !self.updates_only

@@ -131,7 +131,7 @@ fn param<'a>(params: &'a serde_json::Value, key: &str) -> &'a str {
 
 /// Content of the result page: a rendered undo result, or a run and the
 /// description of its parameters (`None` for an import).
-enum Shown {
+enum ResultContent {
     Undo(Result<Response, PageError>),
     Run(crate::domain::batch::Batch, Option<(String, String)>),
 }
@@ -154,7 +154,7 @@ pub async fn show(
                 return Ok(None);
             };
             if batch.kind == BatchKind::Undo {
-                return Ok(Some(Shown::Undo(super::batches::undo_result(
+                return Ok(Some(ResultContent::Undo(super::batches::undo_result(
                     store,
                     &undo_session,
                     &batch,
@@ -189,12 +189,12 @@ pub async fn show(
                 }
                 BatchKind::Undo | BatchKind::Import => None,
             };
-            Ok(Some(Shown::Run(batch, described)))
+            Ok(Some(ResultContent::Run(batch, described)))
         })
         .await?;
     let (batch, described) = match found {
-        Some(Shown::Undo(page)) => return page,
-        Some(Shown::Run(batch, described)) => (batch, described),
+        Some(ResultContent::Undo(page)) => return page,
+        Some(ResultContent::Run(batch, described)) => (batch, described),
         None => {
             return Err(AppError::not_found(
                 "unknown_batch",

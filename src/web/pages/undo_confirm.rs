@@ -30,8 +30,8 @@ pub struct ReturnRow {
 #[template(path = "undo_confirm.html")]
 struct UndoConfirmPage {
     layout: Layout,
-    /// What the undo this page was reached from did, when it changed
-    /// nothing.
+    /// Outcome of the undo this page was reached from, when that undo
+    /// changed nothing.
     outcome_note: Option<String>,
     batch_id: BatchId,
     description: String,
