@@ -70,7 +70,7 @@ impl AppError {
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Service(error) => match error {
                 ServiceError::Invalid {
-                    code: "invalid_batch_id",
+                    code: "invalid_batch_id" | "invalid_query",
                     ..
                 } => StatusCode::BAD_REQUEST,
                 ServiceError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,

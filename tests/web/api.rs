@@ -562,7 +562,7 @@ async fn contacts_filter_and_paginate() {
     let (_, prefixes) = get(&app, "/api/v1/contacts?country=FRA&postal=51").await;
     let (_, text) = get(&app, "/api/v1/contacts?q=Boulangerie&limit=500").await;
     let (status, bad) = get(&app, "/api/v1/contacts?departement=99").await;
-    let (limit_status, _) = get(&app, "/api/v1/contacts?limit=beaucoup").await;
+    let (word_status, word) = get(&app, "/api/v1/contacts?limit=beaucoup").await;
 
     assert_eq!(all["total"], 400);
     assert_eq!(all["contacts"].as_array().unwrap().len(), 10);
@@ -574,7 +574,35 @@ async fn contacts_filter_and_paginate() {
     }
     assert_eq!(status, 422);
     assert_eq!(bad["field"], "departement");
-    assert_eq!(limit_status, 400);
+    assert_eq!(word_status, 400);
+    assert_eq!(word["field"], "limit");
+    assert!(word["message"].as_str().unwrap().contains("« beaucoup »"));
+}
+
+/// A page larger than the largest one, or empty, is refused with the
+/// accepted range, rather than cut to a page the client would take for
+/// the end of the list.
+#[tokio::test]
+async fn page_out_of_range_is_refused_naming_the_value() {
+    let app = TestApp::start().await;
+
+    let (big_status, big) = get(&app, "/api/v1/contacts?limit=501").await;
+    let (zero_status, zero) = get(&app, "/api/v1/batches?limit=0").await;
+    let (offset_status, offset) = get(&app, "/api/v1/contacts?offset=-3").await;
+    let (largest_status, largest) = get(&app, "/api/v1/contacts?limit=500").await;
+
+    assert_eq!(big_status, 400);
+    assert_eq!(big["code"], "invalid_query");
+    assert_eq!(big["field"], "limit");
+    let message = big["message"].as_str().unwrap();
+    assert!(message.contains("501") && message.contains("de 1 à 500"), "{message}");
+    assert_eq!(zero_status, 400);
+    assert_eq!(zero["field"], "limit");
+    assert_eq!(offset_status, 400);
+    assert_eq!(offset["field"], "offset");
+    assert!(offset["message"].as_str().unwrap().contains("« -3 »"));
+    assert_eq!(largest_status, 200);
+    assert_eq!(largest["contacts"].as_array().unwrap().len(), 400);
 }
 
 /// Imports two contacts whose companies carry a ligature, accents and a

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::service::json::undo_preview as undo_preview_json;
+use crate::service::ServiceError;
 use crate::service::reassign::{parse_batch_id, preview_undo, undo_batch};
 use crate::storage::Page;
 use crate::web::auth::bearer::ApiAdmin;
@@ -23,19 +24,62 @@ use super::views;
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
+/// The `limit` and `offset` of a list request, as sent: they are read here
+/// rather than by serde so that a bad value gets a message naming it.
 #[derive(Debug, Default, Deserialize)]
 pub struct Pagination {
-    limit: Option<u32>,
-    offset: Option<u32>,
+    limit: Option<String>,
+    offset: Option<String>,
 }
 
 impl Pagination {
-    pub fn page(&self) -> Page {
-        Page {
-            limit: self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
-            offset: self.offset.unwrap_or(0),
-        }
+    /// Returns the page asked for, or an error naming the parameter, its
+    /// value and the accepted range. A limit above the largest page is
+    /// refused rather than cut, so that a client never takes a short page
+    /// for the end of the list.
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let limit = match &self.limit {
+            None => DEFAULT_LIMIT,
+            Some(text) => match parse_count("limit", text)? {
+                limit @ 1..=MAX_LIMIT => limit,
+                limit => {
+                    return Err(invalid_page(
+                        "limit",
+                        format!(
+                            "limit : {limit} n'est pas une taille de page possible ; \
+                             demandez de 1 à {MAX_LIMIT} résultats et parcourez la suite avec offset"
+                        ),
+                    ));
+                }
+            },
+        };
+        let offset = match &self.offset {
+            None => 0,
+            Some(text) => parse_count("offset", text)?,
+        };
+        Ok(Page { limit, offset })
     }
+}
+
+fn parse_count(field: &'static str, text: &str) -> Result<u32, ApiError> {
+    text.trim().parse::<u32>().map_err(|_| {
+        invalid_page(
+            field,
+            format!(
+                "{field} : « {text} » n'est pas un nombre entier positif ; \
+                 donnez par exemple {field}={}",
+                if field == "limit" { DEFAULT_LIMIT } else { 0 }
+            ),
+        )
+    })
+}
+
+fn invalid_page(field: &'static str, message: String) -> ApiError {
+    ApiError(AppError::Service(ServiceError::invalid(
+        "invalid_query",
+        field,
+        message,
+    )))
 }
 
 fn batch_not_found(id: i64) -> ApiError {
@@ -51,7 +95,7 @@ pub async fn list(
     query: Result<Query<Pagination>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(pagination) = query?;
-    let page = pagination.page();
+    let page = pagination.page()?;
     let batches = state
         .run(move |store| Ok(store.list_batches(page.limit, page.offset)?))
         .await?;
@@ -81,7 +125,7 @@ pub async fn contacts(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_batch_id(&id)?;
     let Query(pagination) = query?;
-    let page = pagination.page();
+    let page = pagination.page()?;
     let found = state
         .run(move |store| match store.batch(id)? {
             Some(_) => Ok(Some(store.batch_contacts(id, page)?)),

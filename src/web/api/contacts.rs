@@ -24,7 +24,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let Query(filters) = filters?;
     let Query(pagination) = pagination?;
-    let page = pagination.page();
+    let page = pagination.page()?;
     let contacts = state
         .run(move |store| match build_filter(store, &filters)? {
             Some(filter) => Ok(store.list_contacts(&filter, page)?),
