@@ -134,12 +134,16 @@ pub fn print_region_preview(
 }
 
 /// Describes the postal codes of a region as the user typed them, each in
-/// quotes: « 51 », « 02 » ou « 2A ». A long list names its first codes and
-/// counts the others.
+/// quotes: « 51 », « 02 » ou « 2A ». Letters are shown in capitals, as
+/// they are matched (`2a` is the département 2A). A long list names its
+/// first codes and counts the others.
 fn postal_phrase(postal: &str) -> String {
     let parts = crate::domain::postal::postal_field_parts(postal);
     let quoted = |parts: &[&str]| -> Vec<String> {
-        parts.iter().map(|prefix| format!("« {prefix} »")).collect()
+        parts
+            .iter()
+            .map(|prefix| format!("« {} »", prefix.to_uppercase()))
+            .collect()
     };
     if parts.len() > crate::french::LISTED_POSTAL_CODES {
         let listed = quoted(&parts[..crate::french::LISTED_POSTAL_CODES]);
@@ -667,6 +671,10 @@ mod tests {
             "avec un code postal commençant par « 51 »"
         );
         assert_eq!(super::postal_phrase(" * "), "quel que soit le code postal");
+        assert_eq!(
+            super::postal_phrase("2a;2b"),
+            "avec un code postal commençant par « 2A » ou « 2B »"
+        );
         assert_eq!(
             super::postal_phrase("51\t02\n2A"),
             "avec un code postal commençant par « 51 », « 02 » ou « 2A »"
