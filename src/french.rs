@@ -277,6 +277,14 @@ pub fn typeset_html(html: &str) -> String {
     out
 }
 
+/// Returns plain text (not HTML) with the no-break spaces `typeset_html`
+/// puts into pages, for messages a script writes into a page.
+pub fn typeset_plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    typeset_text(text, &mut out);
+    out
+}
+
 /// Typesets one text node for `typeset_html`.
 fn typeset_text(text: &str, out: &mut String) {
     let mut chars = text.chars().peekable();

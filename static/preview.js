@@ -75,7 +75,7 @@
             return;
           }
           lastQuery = null;
-          target.textContent = "Aperçu indisponible pour le moment ; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
+          target.textContent = "Aperçu indisponible pour le moment\u202f; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
         })
         .then(function () {
           if (current === sequence) {

@@ -234,11 +234,16 @@ async fn preview_reports_field_errors() {
     )
     .await;
 
+    // The script writes these messages as text, so they come typeset
+    // with French no-break spaces, like the rendered pages.
+    let postal_message = bad_postal["errors"]["postal"].as_str().unwrap();
     assert!(
-        bad_postal["errors"]["postal"]
-            .as_str()
-            .unwrap()
-            .contains("« 5% »")
+        postal_message.contains("«\u{a0}5%\u{a0}»"),
+        "{postal_message}"
+    );
+    assert!(
+        !postal_message.contains(" :") && !postal_message.contains(" ;"),
+        "{postal_message}"
     );
     assert!(
         bad_country["errors"]["country"]

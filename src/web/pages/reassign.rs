@@ -82,8 +82,21 @@ pub type FieldErrors = BTreeMap<&'static str, String>;
 /// JSON body of the live preview: the preview's HTML and the field errors.
 #[derive(Serialize)]
 pub struct PreviewAnswer {
-    pub html: String,
-    pub errors: FieldErrors,
+    html: String,
+    errors: FieldErrors,
+}
+
+impl PreviewAnswer {
+    /// `html` comes from `render`, already typeset; the field errors are
+    /// typeset here, since the script writes them as text next to their
+    /// fields.
+    pub fn new(html: String, errors: FieldErrors) -> PreviewAnswer {
+        let errors = errors
+            .into_iter()
+            .map(|(field, message)| (field, crate::french::typeset_plain(&message)))
+            .collect();
+        PreviewAnswer { html, errors }
+    }
 }
 
 /// Splits a service error into a field error, which the form shows next to
@@ -156,7 +169,7 @@ pub async fn preview(
         .run(move |store| compute_preview(store, &form))
         .await?;
     let html = render(&preview)?.0;
-    Ok(Json(PreviewAnswer { html, errors }).into_response())
+    Ok(Json(PreviewAnswer::new(html, errors)).into_response())
 }
 
 async fn dialog(

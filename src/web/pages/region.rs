@@ -231,7 +231,7 @@ pub async fn preview(
         .run(move |store| compute_preview(store, &previews, &form))
         .await?;
     let html = render(&preview)?.0;
-    Ok(Json(PreviewAnswer { html, errors }).into_response())
+    Ok(Json(PreviewAnswer::new(html, errors)).into_response())
 }
 
 async fn dialog(
