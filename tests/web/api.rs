@@ -595,7 +595,10 @@ async fn page_out_of_range_is_refused_naming_the_value() {
     assert_eq!(big["code"], "invalid_query");
     assert_eq!(big["field"], "limit");
     let message = big["message"].as_str().unwrap();
-    assert!(message.contains("501") && message.contains("de 1 à 500"), "{message}");
+    assert!(
+        message.contains("501") && message.contains("de 1 à 500"),
+        "{message}"
+    );
     assert_eq!(zero_status, 400);
     assert_eq!(zero["field"], "limit");
     assert_eq!(offset_status, 400);

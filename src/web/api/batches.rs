@@ -8,8 +8,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::json::undo_preview as undo_preview_json;
 use crate::service::ServiceError;
+use crate::service::json::undo_preview as undo_preview_json;
 use crate::service::reassign::{parse_batch_id, preview_undo, undo_batch};
 use crate::storage::Page;
 use crate::web::auth::bearer::ApiAdmin;
