@@ -238,11 +238,10 @@ pub fn undo_batch(
     let mut result = store.undo_batch(batch, &run)?;
     // A replay returns the counts stored with the undo. Its skipped
     // entries are read back from the history, so a retried call lists what
-    // the first one did.
-    if result.applied.replayed
-        && let Some(undo) = result.applied.batch_id
-    {
-        result.skipped = store.undo_skipped(batch, undo)?;
+    // the first one did; an undo that gave nothing back had skipped them
+    // all.
+    if result.applied.replayed {
+        result.skipped = store.undo_skipped(batch, result.applied.batch_id)?;
     }
     tracing::info!(
         batch.id = result.applied.batch_id,

@@ -345,11 +345,12 @@ pub trait Store: Send + Sync {
     fn preview_undo(&self, batch: BatchId) -> StoreResult<UndoPreview>;
     /// Entries of `target` that its undo `undo` left as they were, because
     /// the contact's owner on that role had changed: the list the undo
-    /// reported, read again for its result page.
+    /// reported, read again for its result page. `None` stands for an undo
+    /// that gave nothing back and so recorded no batch: it left every entry.
     fn undo_skipped(
         &self,
         target: BatchId,
-        undo: BatchId,
+        undo: Option<BatchId>,
     ) -> StoreResult<Vec<crate::domain::batch::SkippedContact>>;
     fn list_batches(&self, limit: u32, offset: u32) -> StoreResult<Vec<Batch>>;
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>>;

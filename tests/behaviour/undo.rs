@@ -404,6 +404,16 @@ fn retried_undo_that_restored_nothing_stays_undone_nothing() {
             (None, true)
         );
         assert_eq!(retried.applied.outcome.changed, 0);
+        // The replay lists what the first run skipped: every entry.
+        let entries = |result: &relais::domain::batch::UndoResult| -> Vec<_> {
+            result
+                .skipped
+                .iter()
+                .map(|entry| (entry.contact_id, entry.role))
+                .collect()
+        };
+        assert!(!empty.skipped.is_empty());
+        assert_eq!(entries(&retried), entries(&empty));
         assert_eq!(owners(db, "c"), (some("DD"), None), "nothing restored");
         assert!(!db.store().batch(first).unwrap().unwrap().undone);
 

@@ -397,7 +397,7 @@ impl Store for CaptureStore {
     fn undo_skipped(
         &self,
         target: BatchId,
-        undo: BatchId,
+        undo: Option<BatchId>,
     ) -> StoreResult<Vec<relais::domain::batch::SkippedContact>> {
         self.inner.undo_skipped(target, undo)
     }

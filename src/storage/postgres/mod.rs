@@ -403,7 +403,7 @@ impl Store for PgStore {
     fn undo_skipped(
         &self,
         target: BatchId,
-        undo: BatchId,
+        undo: Option<BatchId>,
     ) -> StoreResult<Vec<crate::domain::batch::SkippedContact>> {
         self.read(|client| undo::skipped_contacts(client, target, undo))
     }

@@ -74,7 +74,7 @@ pub fn undo(
     outcome.matched = batches::distinct_contacts(client, target)?;
     outcome.changed = batches::distinct_contacts(client, undo_batch)?;
     outcome.already_owned = outcome.matched - outcome.changed;
-    let skipped = skipped_contacts(client, target, undo_batch)?;
+    let skipped = skipped_contacts(client, target, Some(undo_batch))?;
 
     // An undo that gives nothing back is not recorded, and the batch stays
     // undoable: its contacts may come back to the owners it set.
@@ -146,11 +146,12 @@ fn restore_role(
 }
 
 /// Entries of the batch that the undo did not restore, because the contact
-/// no longer had the owner the batch set.
+/// no longer had the owner the batch set. With no undo batch (an undo that
+/// gave nothing back), every entry: SQL `NULL` equals no batch id.
 pub fn skipped_contacts(
     client: &mut impl GenericClient,
     target: BatchId,
-    undo_batch: BatchId,
+    undo_batch: Option<BatchId>,
 ) -> PgResult<Vec<SkippedContact>> {
     let found = client.query(
         "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials

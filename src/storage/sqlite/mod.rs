@@ -367,7 +367,7 @@ impl Store for SqliteStore {
     fn undo_skipped(
         &self,
         target: BatchId,
-        undo: BatchId,
+        undo: Option<BatchId>,
     ) -> StoreResult<Vec<crate::domain::batch::SkippedContact>> {
         undo::left_by_undo(&*self.conn()?, target, undo)
     }

@@ -113,11 +113,12 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
 }
 
 /// Entries of `target` that its undo `undo` left as they were: those with
-/// no entry of the undo for the same contact and role.
+/// no entry of the undo for the same contact and role, so every entry when
+/// `undo` is `None` (SQL `NULL` equals no batch id).
 pub fn left_by_undo(
     conn: &Connection,
     target: BatchId,
-    undo: BatchId,
+    undo: Option<BatchId>,
 ) -> StoreResult<Vec<SkippedContact>> {
     let mut statement = conn
         .prepare(

@@ -359,7 +359,7 @@ pub fn undo_result(
     let undone = store
         .batch(target)?
         .map(|batch| batch.outcome.history_entries);
-    let skipped = store.undo_skipped(target, undo.id)?;
+    let skipped = store.undo_skipped(target, Some(undo.id))?;
     let undo_id = undo.id;
     let lead = match note {
         Some(ResultNote::Replayed) => format!(
