@@ -168,6 +168,14 @@ pub fn undo_skipped_entries(entries: u64) -> String {
     )
 }
 
+/// Says that an undo has nothing to give back because its batch changed
+/// no owner: an import that only created contacts or changed other fields.
+pub fn undo_nothing_to_restore(batch: i64) -> String {
+    format!(
+        "L'opération n° {batch} n'a changé le responsable d'aucun contact : son annulation n'a rien à réaffecter, et rien n'a été modifié."
+    )
+}
+
 /// « 30 comme responsable commercial, 19 comme responsable technique ».
 pub fn per_role(commercial: u64, technical: u64) -> String {
     format!(

@@ -396,6 +396,12 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
             "Cette annulation de l'opération n° {} avait déjà été lancée avec la même clé et n'avait rendu aucun contact à son responsable précédent : elle n'a pas été refaite. Pour annuler l'opération maintenant, relancez la commande avec une nouvelle clé (--idempotency-key).",
             result.undone_batch
         ),
+        None if outcome.matched == 0 => {
+            println!(
+                "{}",
+                crate::french::undo_nothing_to_restore(result.undone_batch)
+            );
+        }
         None => println!(
             "Opération n° {} : aucun contact n'avait encore le responsable qu'elle avait mis ; rien n'a été modifié, et l'opération reste annulable.",
             result.undone_batch
@@ -445,6 +451,13 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
         return;
     }
     println!("Simulation : rien n'a été modifié.");
+    if preview.outcome.matched == 0 {
+        println!(
+            "{}",
+            crate::french::undo_nothing_to_restore(preview.undone_batch)
+        );
+        return;
+    }
     println!("Annuler l'opération n° {} :", preview.undone_batch);
     print_undo_counts(&preview.outcome);
     if preview.skipped_entries() > 0 {

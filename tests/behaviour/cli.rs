@@ -1025,3 +1025,26 @@ fn reassign_region_takes_french_option_names() {
         assert_eq!(french["matched"], 1);
     });
 }
+
+/// An import that only created contacts changed no owner: its undo says
+/// so, rather than that its contacts had changed owner since.
+#[test]
+fn undo_of_an_import_that_only_created_says_there_is_nothing_to_restore() {
+    each_engine(|db| {
+        setup(db);
+        let batches = json(&relais(db, &["batches", "--json"]));
+        let import = batches[0]["id"].to_string();
+        assert_eq!(batches[0]["kind"], "import", "{batches}");
+
+        let dry = relais(db, &["undo", &import, "--dry-run"]);
+        let undo = relais(db, &["undo", &import]);
+
+        let expected = relais::french::undo_nothing_to_restore(batches[0]["id"].as_i64().unwrap());
+        for output in [&dry, &undo] {
+            let text = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{}", stderr(output));
+            assert!(text.contains(&expected), "{text}");
+            assert!(!text.contains("n'avait encore le responsable"), "{text}");
+        }
+    });
+}

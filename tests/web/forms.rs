@@ -1313,6 +1313,18 @@ async fn import_page_says_which_contacts_it_lists() {
         undo.contains("Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter."),
         "{undo}"
     );
+    // Confirming it anyway says why nothing happened, rather than that the
+    // contacts had changed owner since.
+    let posted = confirm_undo(&app, &client, 1).await;
+    let result = unescape(&text(app.follow(&client, posted).await).await);
+    assert!(
+        result.contains(&relais::french::undo_nothing_to_restore(1)),
+        "{result}"
+    );
+    assert!(
+        !result.contains("n'avait encore le responsable"),
+        "{result}"
+    );
     assert!(import.contains("Contacts créés ou réaffectés"), "{import}");
     assert!(reassign.contains("Contacts modifiés"), "{reassign}");
     let contact = unescape(&app.page(&client, "/contacts/1").await);

@@ -193,7 +193,13 @@ pub async fn show(
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
+    let restores_nothing = preview
+        .as_ref()
+        .is_some_and(|preview| preview.outcome.matched == 0);
     let outcome_note = query.note.map(|note| match note {
+        UndoNote::NothingRestored if restores_nothing => {
+            crate::french::undo_nothing_to_restore(id)
+        }
         UndoNote::NothingRestored => format!(
             "Annulation sans effet : aucun contact n'avait encore le responsable que l'opération n° {id} avait mis. Rien n'a été modifié, aucune opération n'a été enregistrée, et l'opération reste annulable."
         ),
