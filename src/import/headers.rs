@@ -279,6 +279,15 @@ pub fn accepted_headers() -> impl Iterator<Item = &'static str> {
 /// Fails when no header is recognised, or when two headers fill the same
 /// field, because the import could not tell which value to keep.
 pub(crate) fn resolve_columns(headers: Vec<String>) -> Result<Vec<Column>, ImportError> {
+    // A text file's header line holds no control character other than a
+    // tab or a line break typed into a cell.
+    if headers.iter().any(|header| {
+        header
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    }) {
+        return Err(ImportError::NotText);
+    }
     let mut columns = Vec::with_capacity(headers.len());
     let mut seen: HashMap<Field, usize> = HashMap::new();
 
@@ -462,6 +471,39 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("« CP »"), "{message}");
         assert!(message.contains("« Code postal pro »"), "{message}");
+    }
+
+    #[test]
+    fn binary_first_line_is_not_text() {
+        let error = resolve_columns(headers(&["\u{7f}ELF\u{2}\u{1}\u{1}\0\0", "x"])).unwrap_err();
+
+        assert!(matches!(error, ImportError::NotText), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("CSV UTF-8"), "{message}");
+        assert!(!message.contains('\0'), "{message}");
+    }
+
+    #[test]
+    fn line_break_typed_in_a_header_cell_is_text() {
+        let columns = resolve_columns(headers(&["Nom", "Code\npostal"])).unwrap();
+
+        assert_eq!(columns.len(), 2);
+    }
+
+    #[test]
+    fn many_unknown_headers_are_listed_short() {
+        let long = "x".repeat(500);
+        let mut names: Vec<&str> = vec![&long];
+        names.extend(["a"; 20]);
+
+        let message = resolve_columns(headers(&names)).unwrap_err().to_string();
+
+        assert!(
+            message.contains(&format!("« {}… »", "x".repeat(40))),
+            "{message}"
+        );
+        assert!(message.contains("« a », 9 autres)"), "{message}");
+        assert!(!message.contains(&"x".repeat(41)), "{message}");
     }
 
     #[test]

@@ -57,6 +57,14 @@ pub enum ImportError {
     Empty,
 
     #[error(
+        "le fichier n'est pas du texte CSV : sa première ligne contient des caractères de \
+         contrôle, comme un classeur Excel (.xlsx), un PDF ou une archive. Dans le tableur, \
+         enregistrez-le au format « CSV UTF-8 » ou « CSV (point-virgule) », puis importez ce \
+         fichier-là"
+    )]
+    NotText,
+
+    #[error(
         "aucun en-tête de colonne reconnu en première ligne ({}). En-têtes acceptés : {}",
         describe_found_headers(found),
         accepted_headers().collect::<Vec<_>>().join(", ")
@@ -104,16 +112,34 @@ impl ImportError {
     }
 }
 
+/// Headers named by the message of a file whose headers are all unknown,
+/// and the characters shown of each: a first line of data can be long.
+const LISTED_HEADERS: usize = 12;
+const HEADER_CHARS_SHOWN: usize = 40;
+
 /// Lists the headers found in the file for a message, skipping empty ones.
 fn describe_found_headers(headers: &[String]) -> String {
-    let quoted: Vec<String> = headers
-        .iter()
-        .filter(|header| !header.is_empty())
-        .map(|header| format!("« {header} »"))
-        .collect();
-    if quoted.is_empty() {
-        "toutes les cellules sont vides".to_string()
-    } else {
-        format!("trouvés : {}", quoted.join(", "))
+    let filled: Vec<&String> = headers.iter().filter(|header| !header.is_empty()).collect();
+    if filled.is_empty() {
+        return "toutes les cellules sont vides".to_string();
     }
+    let mut quoted: Vec<String> = filled
+        .iter()
+        .take(LISTED_HEADERS)
+        .map(|header| {
+            let mut shown: String = header.chars().take(HEADER_CHARS_SHOWN).collect();
+            if header.chars().count() > HEADER_CHARS_SHOWN {
+                shown.push('…');
+            }
+            format!("« {shown} »")
+        })
+        .collect();
+    if filled.len() > LISTED_HEADERS {
+        quoted.push(crate::french::plural(
+            (filled.len() - LISTED_HEADERS) as u64,
+            "autre",
+            "autres",
+        ));
+    }
+    format!("trouvés : {}", quoted.join(", "))
 }

@@ -132,6 +132,7 @@ fn build_contact(
         };
 
         check_length(value).map_err(reject)?;
+        check_characters(value).map_err(reject)?;
         let text = std::mem::take(value);
         match field {
             Field::ContactId => {
@@ -234,6 +235,25 @@ fn check_length(value: &str) -> Result<(), String> {
         );
     }
     Err(reason)
+}
+
+/// Refuses control characters other than tabs and line breaks: a NUL or
+/// an escape code comes from a damaged or binary file, is invisible in
+/// every screen, and PostgreSQL cannot store a NUL in text.
+fn check_characters(value: &str) -> Result<(), String> {
+    let Some((position, found)) = value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    else {
+        return Ok(());
+    };
+    Err(format!(
+        "caractère de contrôle invisible (U+{:04X}) en position {} : retirez-le de la cellule ; \
+         un fichier enregistré en CSV par un tableur n'en contient pas",
+        u32::from(found),
+        position + 1
+    ))
 }
 
 /// Accepts an address with one `@`, text on both sides and no whitespace.
@@ -486,6 +506,29 @@ mod tests {
                 rejection.reason
             );
         }
+    }
+
+    #[test]
+    fn control_character_rejected_with_its_position() {
+        let rejection = reject_row(&["Nom", "Ville"], &["Nul\0Byte", "Reims"]);
+
+        assert_eq!(rejection.column, "Nom");
+        assert!(rejection.reason.contains("U+0000"), "{}", rejection.reason);
+        assert!(
+            rejection.reason.contains("position 4"),
+            "{}",
+            rejection.reason
+        );
+    }
+
+    #[test]
+    fn tab_and_line_break_in_a_value_are_kept() {
+        let contact = accept_row(
+            &["Nom", "Adresse"],
+            &["Martin\tJr", "1 rue Haute\r\nBât. B"],
+        );
+
+        assert_eq!(contact.last_name, "Martin\tJr");
     }
 
     #[test]

@@ -1449,3 +1449,44 @@ fn partial_files_agree_on_both_engines() {
         );
     });
 }
+
+/// A NUL byte in a cell rejects its line alone, on the first load into an
+/// empty base and on a later import alike: PostgreSQL cannot store it, and
+/// it used to abort the whole import there.
+#[test]
+fn control_character_rejects_its_line_only() {
+    each_engine(|db| {
+        cast(db);
+        let rows = |prefix: &str| -> String {
+            let mut text = format!("{HEADER}\n");
+            for n in 0..4_500 {
+                let name = if n == 3_000 {
+                    "Nul\0Byte".to_string()
+                } else {
+                    format!("Nom{n}")
+                };
+                text.push_str(&format!("{prefix}{n},{name},,,,,,51100,Reims,FRA,,\n"));
+            }
+            text
+        };
+
+        for prefix in ["first-", "second-"] {
+            let report = import_bytes(db, "contacts.csv", rows(prefix).as_bytes());
+
+            assert_eq!(report.imported, 4_499, "{prefix}");
+            assert_eq!(report.rejected.len(), 1);
+            let rejection = &report.rejected[0];
+            assert_eq!(
+                (rejection.line, rejection.column.as_str()),
+                (3_002, "last_name")
+            );
+            assert!(rejection.reason.contains("U+0000"), "{}", rejection.reason);
+            assert!(
+                db.store()
+                    .find_contact(&format!("{prefix}3000"))
+                    .unwrap()
+                    .is_none()
+            );
+        }
+    });
+}
