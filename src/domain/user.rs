@@ -62,6 +62,43 @@ pub fn display_name(first_name: &str, last_name: &str, initials: &str) -> String
     parts.join(" ")
 }
 
+/// Folds an e-mail address or a login for comparison. Case is ignored in
+/// every alphabet (`ÉLODIE@…` is `élodie@…`), the same way on both
+/// engines: SQLite's `lower` only folds ASCII letters, and PostgreSQL's
+/// depends on the database's locale.
+pub fn fold_key(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+/// Returns the user a key names: by initials first, then by login, then
+/// by e-mail, each ignoring case.
+pub fn find_by_key<'a>(users: &'a [User], key: &str) -> Option<&'a User> {
+    let key = fold_key(key);
+    let same =
+        |value: &Option<String>| value.as_deref().is_some_and(|value| fold_key(value) == key);
+    users
+        .iter()
+        .find(|user| user.initials.to_lowercase() == key)
+        .or_else(|| users.iter().find(|user| same(&user.login)))
+        .or_else(|| users.iter().find(|user| same(&user.email)))
+}
+
+/// Puts users in the order of every list and picker: active ones first,
+/// then by last name and first name as a French reader sorts them (case
+/// and accents ignored: « Élise » between « Eric » and « Francis »), then
+/// by initials. The same on both engines and whatever the database's
+/// collation.
+pub fn sort_for_lists(users: &mut [User]) {
+    users.sort_by_cached_key(|user| {
+        (
+            !user.active,
+            crate::domain::search::fold_for_search(&user.last_name),
+            crate::domain::search::fold_for_search(&user.first_name),
+            user.initials.clone(),
+        )
+    });
+}
+
 /// A new user, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewUser {
@@ -126,6 +163,62 @@ pub fn parse_email(input: &str) -> Result<Option<String>, UserInputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user(id: UserId, initials: &str, first: &str, last: &str) -> User {
+        User {
+            id,
+            initials: initials.to_string(),
+            login: None,
+            first_name: first.to_string(),
+            last_name: last.to_string(),
+            email: None,
+            role: UserRole::User,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn key_matches_accented_capitals() {
+        let mut elodie = user(1, "EM", "Élodie", "Martin");
+        elodie.email = Some("élodie@exemple.fr".to_string());
+        elodie.login = Some("hélène".to_string());
+        let users = vec![user(2, "JD", "Jean", "Dupont"), elodie];
+
+        assert_eq!(
+            find_by_key(&users, " ÉLODIE@EXEMPLE.FR ").map(|u| u.id),
+            Some(1)
+        );
+        assert_eq!(find_by_key(&users, "HÉLÈNE").map(|u| u.id), Some(1));
+        assert_eq!(find_by_key(&users, "jd").map(|u| u.id), Some(2));
+        assert_eq!(find_by_key(&users, "élodie"), None);
+    }
+
+    #[test]
+    fn initials_come_before_a_login_that_spells_them() {
+        let mut login_jd = user(1, "XX", "Xavier", "Xu");
+        login_jd.login = Some("jd".to_string());
+        let users = vec![login_jd, user(2, "JD", "Jean", "Dupont")];
+
+        assert_eq!(find_by_key(&users, "JD").map(|u| u.id), Some(2));
+    }
+
+    #[test]
+    fn lists_sort_as_a_french_reader_does() {
+        let mut users = vec![
+            user(1, "EB", "Eric", "Baker"),
+            user(2, "BB", "bob", "Baker"),
+            user(3, "ZZ", "Zoé", "Zola"),
+            user(4, "EL", "Élise", "Baker"),
+            user(5, "OE", "Œdipe", "Œuvre"),
+            user(6, "AA", "Anne", "de la Tour"),
+        ];
+        users[2].active = false;
+
+        sort_for_lists(&mut users);
+
+        let order: Vec<&str> = users.iter().map(|u| u.initials.as_str()).collect();
+        assert_eq!(order, ["BB", "EL", "EB", "AA", "OE", "ZZ"]);
+    }
 
     #[test]
     fn display_name_uppercases_last_name() {

@@ -4,7 +4,9 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
-use crate::domain::user::{MAX_NAME_CHARS, NewUser, User, UserRole, parse_email, parse_initials};
+use crate::domain::user::{
+    MAX_NAME_CHARS, NewUser, User, UserRole, fold_key, parse_email, parse_initials,
+};
 use crate::storage::Store;
 
 use super::ServiceError;
@@ -56,38 +58,10 @@ pub fn user_form_problems(
     }
     match parse_email(&form.email) {
         Err(error) => problems.push(("email", error.to_string())),
-        Ok(Some(email)) => {
-            let in_use = users.iter().any(|user| {
-                user.email
-                    .as_deref()
-                    .is_some_and(|other| other.to_lowercase() == email.to_lowercase())
-            });
-            if in_use {
-                problems.push((
-                    "email",
-                    format!(
-                        "e-mail : « {email} » est déjà celui d'un autre utilisateur ; indiquez-en un autre ou laissez le champ vide"
-                    ),
-                ));
-            }
-        }
+        Ok(Some(_)) => problems.extend(email_taken(&users, form)),
         Ok(None) => {}
     }
-    let login = form.login.trim();
-    if !login.is_empty()
-        && users.iter().any(|user| {
-            user.login
-                .as_deref()
-                .is_some_and(|other| other.to_lowercase() == login.to_lowercase())
-        })
-    {
-        problems.push((
-            "login",
-            format!(
-                "identifiant : « {login} » est déjà celui d'un autre utilisateur ; indiquez-en un autre ou laissez le champ vide"
-            ),
-        ));
-    }
+    problems.extend(login_taken(&users, form));
     for (field, message) in identifier_clashes(&users, form) {
         if !problems.iter().any(|(reported, _)| *reported == field) {
             problems.push((field, message));
@@ -102,6 +76,46 @@ pub fn user_form_problems(
         ));
     }
     Ok(problems)
+}
+
+/// The form's e-mail when another user has it, case ignored in every
+/// alphabet.
+fn email_taken(users: &[User], form: &UserForm) -> Option<(&'static str, String)> {
+    let email = form.email.trim();
+    let in_use = !email.is_empty()
+        && users.iter().any(|user| {
+            user.email
+                .as_deref()
+                .is_some_and(|other| fold_key(other) == fold_key(email))
+        });
+    in_use.then(|| {
+        (
+            "email",
+            format!(
+                "e-mail : « {email} » est déjà celui d'un autre utilisateur ; indiquez-en un autre ou laissez le champ vide"
+            ),
+        )
+    })
+}
+
+/// The form's login when another user has it, case ignored in every
+/// alphabet.
+fn login_taken(users: &[User], form: &UserForm) -> Option<(&'static str, String)> {
+    let login = form.login.trim();
+    let in_use = !login.is_empty()
+        && users.iter().any(|user| {
+            user.login
+                .as_deref()
+                .is_some_and(|other| fold_key(other) == fold_key(login))
+        });
+    in_use.then(|| {
+        (
+            "login",
+            format!(
+                "identifiant : « {login} » est déjà celui d'un autre utilisateur ; indiquez-en un autre ou laissez le champ vide"
+            ),
+        )
+    })
 }
 
 /// Returns whether one of `users` signs in with `candidate` as initials,
@@ -184,8 +198,11 @@ pub fn too_long(label: &str, value: &str) -> Option<String> {
 }
 
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
-    if let Some((field, message)) = identifier_clashes(&store.list_users()?, form)
+    let users = store.list_users()?;
+    if let Some((field, message)) = email_taken(&users, form)
         .into_iter()
+        .chain(login_taken(&users, form))
+        .chain(identifier_clashes(&users, form))
         .next()
     {
         return Err(ServiceError::invalid("user_exists", field, message));

@@ -177,3 +177,54 @@ fn user_form_errors_name_field() {
         assert_eq!(db.store().list_users().unwrap().len(), users_before);
     });
 }
+
+/// E-mails and logins ignore case in every alphabet, on both engines:
+/// SQLite's `lower` folds ASCII letters only, so `ÉLODIE@…` used to be a
+/// second user there and an unknown owner for `reassign`.
+#[test]
+fn accented_capitals_name_the_same_user() {
+    each_engine(|db| {
+        cast(db);
+        add_user(db.store(), &form("EM", "élodie@exemple.fr", "hélène")).unwrap();
+
+        let same_email = add_user(db.store(), &form("E2", "ÉLODIE@EXEMPLE.FR", ""))
+            .expect_err("the same e-mail in capitals");
+        let same_login = add_user(db.store(), &form("H2", "", "HÉLÈNE"))
+            .expect_err("the same login in capitals");
+        let by_email = db.store().find_user("ÉLODIE@EXEMPLE.FR").unwrap();
+        let by_login = db.store().find_user(" Hélène ").unwrap();
+
+        assert_eq!(same_email.field(), Some("email"));
+        assert_eq!(same_login.field(), Some("login"));
+        assert_eq!(by_email.map(|user| user.initials), Some("EM".to_string()));
+        assert_eq!(by_login.map(|user| user.initials), Some("EM".to_string()));
+    });
+}
+
+/// Lists put users in a French reader's order on both engines, whatever
+/// the database's collation: accents and case do not send « Élise » or
+/// « de la Tour » after « Zola ».
+#[test]
+fn users_listed_in_french_order() {
+    each_engine(|db| {
+        for (initials, first, last) in [
+            ("ZZ", "Zoé", "Zola"),
+            ("EB", "Eric", "Baker"),
+            ("EL", "Élise", "Baker"),
+            ("AT", "Anne", "de la Tour"),
+            ("BB", "bob", "Baker"),
+        ] {
+            user(db, initials, first, last);
+        }
+
+        let order: Vec<String> = db
+            .store()
+            .list_users()
+            .unwrap()
+            .into_iter()
+            .map(|user| user.initials)
+            .collect();
+
+        assert_eq!(order, ["BB", "EL", "EB", "AT", "ZZ"]);
+    });
+}

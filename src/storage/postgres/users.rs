@@ -3,7 +3,7 @@
 use postgres::GenericClient;
 use postgres::error::SqlState;
 
-use crate::domain::user::{NewUser, User, UserId};
+use crate::domain::user::{NewUser, User, UserId, find_by_key, fold_key, sort_for_lists};
 use crate::storage::StoreError;
 
 use super::rows::{self, USER_COLUMNS};
@@ -82,13 +82,21 @@ fn check_unique(client: &mut impl GenericClient, user: &NewUser) -> PgResult<()>
     if taken("SELECT 1 FROM users WHERE initials = $1", &user.initials)? {
         return Err(Failure::Store(initials_taken(user)));
     }
+    // E-mails and logins are compared in Rust, where case folds in every
+    // alphabet whatever the database's locale; the users are few.
+    let existing = list(client)?;
+    let folded_in = |value: &Option<String>, key: &str| {
+        value
+            .as_deref()
+            .is_some_and(|value| fold_key(value) == fold_key(key))
+    };
     if let Some(email) = &user.email
-        && taken("SELECT 1 FROM users WHERE lower(email) = lower($1)", email)?
+        && existing.iter().any(|other| folded_in(&other.email, email))
     {
         return Err(Failure::Store(email_taken(email)));
     }
     if let Some(login) = &user.login
-        && taken("SELECT 1 FROM users WHERE lower(login) = lower($1)", login)?
+        && existing.iter().any(|other| folded_in(&other.login, login))
     {
         return Err(Failure::Store(login_taken(login)));
     }
@@ -96,34 +104,22 @@ fn check_unique(client: &mut impl GenericClient, user: &NewUser) -> PgResult<()>
 }
 
 pub fn list(client: &mut impl GenericClient) -> PgResult<Vec<User>> {
-    client
+    let mut users = client
         .query(
-            &format!(
-                "SELECT {USER_COLUMNS} FROM users ORDER BY active DESC, last_name, first_name, initials"
-            ),
+            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"),
             &[],
         )?
         .iter()
         .map(rows::user)
-        .collect()
+        .collect::<PgResult<Vec<User>>>()?;
+    sort_for_lists(&mut users);
+    Ok(users)
 }
 
-/// Finds by initials first, then login, then e-mail, all ignoring case.
+/// Finds by initials first, then login, then e-mail, all ignoring case
+/// in every alphabet (see `find_by_key`); the users are few.
 pub fn find(client: &mut impl GenericClient, key: &str) -> PgResult<Option<User>> {
-    let key = key.trim();
-    client
-        .query_opt(
-            &format!(
-                "SELECT {USER_COLUMNS} FROM users
-                 WHERE initials = upper($1) OR lower(login) = lower($1) OR lower(email) = lower($1)
-                 ORDER BY CASE WHEN initials = upper($1) THEN 0 WHEN lower(login) = lower($1) THEN 1 ELSE 2 END
-                 LIMIT 1"
-            ),
-            &[&key],
-        )?
-        .as_ref()
-        .map(rows::user)
-        .transpose()
+    Ok(find_by_key(&list(client)?, key).cloned())
 }
 
 pub fn by_id(client: &mut impl GenericClient, id: UserId) -> PgResult<Option<User>> {

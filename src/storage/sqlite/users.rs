@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::user::{NewUser, User, UserId};
+use crate::domain::user::{NewUser, User, UserId, find_by_key, fold_key, sort_for_lists};
 use crate::storage::{StoreError, StoreResult};
 
 use super::db_error;
@@ -48,8 +48,16 @@ fn check_unique(conn: &Connection, user: &NewUser) -> StoreResult<()> {
             ),
         ));
     }
+    // E-mails and logins are compared in Rust, where case folds in every
+    // alphabet; the users are few.
+    let existing = list(conn)?;
+    let folded_in = |value: &Option<String>, key: &str| {
+        value
+            .as_deref()
+            .is_some_and(|value| fold_key(value) == fold_key(key))
+    };
     if let Some(email) = &user.email
-        && taken("SELECT 1 FROM users WHERE lower(email) = lower(?1)", email)?
+        && existing.iter().any(|other| folded_in(&other.email, email))
     {
         return Err(StoreError::rejected(
             "user_exists",
@@ -57,7 +65,7 @@ fn check_unique(conn: &Connection, user: &NewUser) -> StoreResult<()> {
         ));
     }
     if let Some(login) = &user.login
-        && taken("SELECT 1 FROM users WHERE lower(login) = lower(?1)", login)?
+        && existing.iter().any(|other| folded_in(&other.login, login))
     {
         return Err(StoreError::rejected(
             "user_exists",
@@ -69,33 +77,21 @@ fn check_unique(conn: &Connection, user: &NewUser) -> StoreResult<()> {
 
 pub fn list(conn: &Connection) -> StoreResult<Vec<User>> {
     let mut statement = conn
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY active DESC, last_name, first_name, initials"
-        ))
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
         .map_err(db_error)?;
-    let users = statement
+    let mut users = statement
         .query_map([], rows::user)
         .map_err(db_error)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_error)?;
+    sort_for_lists(&mut users);
     Ok(users)
 }
 
-/// Finds by initials first, then login, then e-mail, all ignoring case.
+/// Finds by initials first, then login, then e-mail, all ignoring case
+/// in every alphabet (see `find_by_key`); the users are few.
 pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<User>> {
-    let key = key.trim();
-    conn.query_row(
-        &format!(
-            "SELECT {USER_COLUMNS} FROM users
-             WHERE initials = upper(?1) OR lower(login) = lower(?1) OR lower(email) = lower(?1)
-             ORDER BY CASE WHEN initials = upper(?1) THEN 0 WHEN lower(login) = lower(?1) THEN 1 ELSE 2 END
-             LIMIT 1"
-        ),
-        [key],
-        rows::user,
-    )
-    .optional()
-    .map_err(db_error)
+    Ok(find_by_key(&list(conn)?, key).cloned())
 }
 
 pub fn by_id(conn: &Connection, id: UserId) -> StoreResult<Option<User>> {
