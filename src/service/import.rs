@@ -227,6 +227,9 @@ impl Resolver<'_> {
         if let Some(id) = self.index.get(reference) {
             return Ok(Some(id));
         }
+        if let Some(found) = self.by_full_name(reference) {
+            return found.map(Some);
+        }
         if !self.create_missing {
             return Err(format!(
                 "responsable « {reference} » inconnu : créez l'utilisateur (relais user add) ou relancez avec --create-missing-users"
@@ -258,6 +261,46 @@ impl Resolver<'_> {
         self.index.add_created(&user);
         self.created.push(user.initials.clone());
         Ok(Some(user.id))
+    }
+}
+
+impl Resolver<'_> {
+    /// Resolves an owner written as a first and a last name, `Jean Dupont`
+    /// or `DUPONT Jean`, to the one user of the base with that name, so
+    /// that such a cell neither fails as unknown nor creates a second
+    /// user under `--create-missing-users`. A name several users share is
+    /// refused, naming them. `None` when the cell is not a full name of
+    /// any user.
+    fn by_full_name(&mut self, reference: &str) -> Option<Result<UserId, String>> {
+        let key = name_key(reference);
+        if !key.contains(' ') {
+            return None;
+        }
+        let mut matches: Vec<(UserId, &String)> = self
+            .index
+            .names
+            .iter()
+            .filter(|(_, (_, name))| *name == key)
+            .map(|(id, (display, _))| (*id, display))
+            .collect();
+        match matches.len() {
+            0 => None,
+            1 => {
+                let id = matches[0].0;
+                self.index.by_key.insert(reference.to_lowercase(), id);
+                Some(Ok(id))
+            }
+            _ => {
+                matches.sort_by_key(|(id, _)| *id);
+                let names: Vec<&str> = matches.iter().map(|(_, name)| name.as_str()).collect();
+                Some(Err(format!(
+                    "responsable « {reference} » ambigu : {} portent ce nom ({}) ; \
+                     indiquez les initiales ou l'e-mail de l'un d'eux",
+                    crate::french::plural(names.len() as u64, "utilisateur", "utilisateurs"),
+                    names.join(", ")
+                )))
+            }
+        }
     }
 }
 

@@ -188,6 +188,48 @@ fn owners_resolve_by_email_in_any_case() {
     });
 }
 
+/// An owner written as a full name, in either order, names the one user
+/// with that name rather than creating a second one; a name two users
+/// share is refused with both.
+#[test]
+fn owner_given_by_full_name_names_the_existing_user() {
+    each_engine(|db| {
+        cast(db);
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+        let text = format!("{HEADER}\nn1,Un,,,,,,51100,Reims,FRA,Jean Dupont,BONCHAMPS Baptiste\n");
+        let path = write_file(db, "noms.csv", text.as_bytes());
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.imported, 1, "{:?}", report.rejected);
+        assert!(
+            report.created_users.is_empty(),
+            "{:?}",
+            report.created_users
+        );
+        assert_eq!(owners(db, "n1"), (Some("JD".into()), Some("BB".into())));
+
+        user(db, "JD2", "Jean", "Dupont");
+        let text = format!("{HEADER}\nn2,Deux,,,,,,51100,Reims,FRA,jean dupont,\n");
+        let path = write_file(db, "homonymes.csv", text.as_bytes());
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.imported, 0);
+        assert!(report.created_users.is_empty());
+        let reason = &report.rejected[0].reason;
+        assert!(reason.contains("ambigu"), "{reason}");
+        assert!(
+            reason.contains("Jean DUPONT (JD), Jean DUPONT (JD2)"),
+            "{reason}"
+        );
+    });
+}
+
 #[test]
 fn missing_file_is_reported_and_writes_nothing() {
     each_engine(|db| {
