@@ -391,7 +391,22 @@ impl Resolver<'_> {
                 .as_ref()
                 .is_some_and(|country| country.uses_french_postal_codes());
             let code = &address.postal_norm;
-            if !french || code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            if !french || code.is_empty() {
+                continue;
+            }
+            let entered = address.postal_code.trim();
+            let city = if address.city.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", address.city)
+            };
+            if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                self.list_doubtful_postal_code(invalid_postal_warning(
+                    parsed.line,
+                    kind,
+                    entered,
+                    &city,
+                ));
                 continue;
             }
             // A Pacific code under another collectivity's country (98714,
@@ -418,21 +433,15 @@ impl Resolver<'_> {
             if cedex {
                 continue;
             }
-            let read = if address.postal_code.trim() == code {
+            let read = if entered == code {
                 String::new()
             } else {
-                format!(", lu {code}")
+                format!(", lu {code},")
             };
             self.list_doubtful_postal_code(format!(
-                "ligne {} : code postal « {} »{read} ({}) inconnu de La Poste ; la ligne est \
-                 importée, vérifiez le code et le pays",
+                "ligne {} : le code postal {kind} « {entered} »{city}{read} est inconnu de La \
+                 Poste ; la ligne est importée, vérifiez le code et le pays",
                 parsed.line,
-                address.postal_code.trim(),
-                if address.city.is_empty() {
-                    "sans ville"
-                } else {
-                    address.city.as_str()
-                },
             ));
         }
     }
@@ -818,6 +827,27 @@ fn take_key_conflicts(
 
 /// Warns of an address whose postal code does not start with the prefix of
 /// the Pacific collectivity it is stored under.
+/// Warns about a French postal code that is not five digits once
+/// normalised: the contact list flags it, and no region selection finds
+/// its address. A Corsican commune code (`2A004`, Ajaccio) is the usual
+/// mistake, made by copying the INSEE code instead of the postal one.
+fn invalid_postal_warning(line: u64, kind: &str, entered: &str, city: &str) -> String {
+    let upper = entered.to_uppercase();
+    let insee_hint = if (upper.starts_with("2A") || upper.starts_with("2B"))
+        && upper.len() == 5
+        && upper[2..].bytes().all(|b| b.is_ascii_digit())
+    {
+        " (c'est la forme d'un code commune INSEE de Corse ; les codes postaux corses commencent par 20)"
+    } else {
+        ""
+    };
+    format!(
+        "ligne {line} : le code postal {kind} « {entered} »{city} n'est pas un code français à \
+         cinq chiffres{insee_hint} ; la ligne est importée et le code signalé comme invalide, \
+         mais aucune réaffectation par région ne trouvera cette adresse : corrigez le code"
+    )
+}
+
 fn pacific_warning(mismatch: &PacificMismatch) -> String {
     let country = &mismatch.country;
     let prefix = country.pacific_postal_prefix().unwrap_or_default();

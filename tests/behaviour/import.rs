@@ -188,6 +188,47 @@ fn owners_resolve_by_email_in_any_case() {
     });
 }
 
+/// A French postal code that is not five digits is imported, flagged,
+/// and named in a warning, since no region selection will find it; a
+/// Corsican commune code gets a hint.
+#[test]
+fn invalid_french_postal_code_is_warned_about() {
+    each_engine(|db| {
+        cast(db);
+
+        let report = import_rows(
+            db,
+            &[
+                "p1,Un,,,,,,2A004,Ajaccio,FRA,,",
+                "p2,Deux,,,,,,123456,Paris,FRA,,",
+                "p3,Trois,,,,,,51100,Reims,FRA,,",
+                "p4,Quatre,,,,,,1000,Bruxelles,BEL,,",
+            ],
+        );
+
+        assert_eq!(report.imported, 4, "{report:?}");
+        let about = |code: &str| -> Vec<&String> {
+            report
+                .warnings
+                .iter()
+                .filter(|warning| warning.contains(&format!("« {code} »")))
+                .collect()
+        };
+        let corsica = about("2A004");
+        assert_eq!(corsica.len(), 1, "{:?}", report.warnings);
+        assert!(corsica[0].starts_with("ligne 2 : le code postal pro « 2A004 » (Ajaccio) n'est pas un code français à cinq chiffres"), "{}", corsica[0]);
+        assert!(corsica[0].contains("code commune INSEE"), "{}", corsica[0]);
+        let long = about("123456");
+        assert_eq!(long.len(), 1, "{:?}", report.warnings);
+        assert!(!long[0].contains("INSEE"), "{}", long[0]);
+        assert!(
+            about("51100").is_empty() && about("1000").is_empty(),
+            "{:?}",
+            report.warnings
+        );
+    });
+}
+
 /// An owner written as a full name, in either order, names the one user
 /// with that name rather than creating a second one; a name two users
 /// share is refused with both.
@@ -933,7 +974,7 @@ fn report_warns_inactive_owners_unknown_codes() {
         );
         assert!(
             report.warnings.contains(
-                &"ligne 4 : code postal « 1080 », lu 01080 (Brussels) inconnu de La Poste ; la ligne est importée, vérifiez le code et le pays".to_string()
+                &"ligne 4 : le code postal pro « 1080 » (Brussels), lu 01080, est inconnu de La Poste ; la ligne est importée, vérifiez le code et le pays".to_string()
             ),
             "{:?}",
             report.warnings
