@@ -55,6 +55,18 @@ impl StoreError {
         }
     }
 
+    /// Builds the error for a run whose target user was deactivated after
+    /// its form was checked, found inside the run's transaction.
+    pub fn inactive_target(display_name: &str) -> StoreError {
+        StoreError::rejected(
+            "inactive_target",
+            format!(
+                "{display_name} a été désactivé pendant la préparation de l'opération, qui n'a \
+                 rien modifié ; choisissez un utilisateur actif ou réactivez-le d'abord"
+            ),
+        )
+    }
+
     /// Builds the error for a batch number `id` that no batch has.
     pub fn unknown_batch(id: impl ToString) -> StoreError {
         StoreError::NotFound {

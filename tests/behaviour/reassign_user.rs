@@ -93,6 +93,55 @@ fn preview_counts_what_the_run_changes() {
     });
 }
 
+/// A target deactivated between the form's check and the run, as when
+/// the run waits for another batch's locks, is refused inside the run's
+/// transaction: both kinds of reassignment change nothing and record no
+/// batch.
+#[test]
+fn target_deactivated_after_the_check_is_refused_by_the_run() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["a,A,,,,,,51100,Reims,FRA,JD,JD"]);
+        let by_user = prepare_user_reassignment(db.store(), "JD", "CC").unwrap();
+        let by_region = relais::service::reassign::prepare_region_reassignment(
+            db.store(),
+            "CC",
+            "FRA",
+            "51",
+            None,
+        )
+        .unwrap();
+        deactivate(db, "CC");
+        let before = snapshot(db);
+
+        let user_error = apply_user_reassignment(db.store(), &by_user, run()).unwrap_err();
+        let region_error =
+            relais::service::reassign::apply_region_reassignment(db.store(), &by_region, run())
+                .unwrap_err();
+
+        for error in [user_error, region_error] {
+            assert_eq!(error.code(), "inactive_target");
+            assert!(
+                error
+                    .to_string()
+                    .contains("Claire CARON (CC) a été désactivé"),
+                "{error}"
+            );
+        }
+        assert_eq!(snapshot(db), before);
+        assert!(
+            db.store()
+                .list_batches(10, 0)
+                .unwrap()
+                .iter()
+                .all(
+                    |batch| batch.kind != relais::domain::batch::BatchKind::Reassign
+                        && batch.kind != relais::domain::batch::BatchKind::ReassignRegion
+                )
+        );
+    });
+}
+
 #[test]
 fn inactive_target_is_rejected_and_nothing_changes() {
     each_engine(|db| {

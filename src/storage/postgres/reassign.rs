@@ -170,6 +170,23 @@ fn reassign_role(
     Ok(client.execute(&sql, &params.refs())?)
 }
 
+/// Refuses a target user deactivated since the form was checked, and
+/// holds a share lock on its row until the commit, so that a deactivation
+/// waits for the run rather than leaving contacts to an inactive user.
+fn lock_active_target(client: &mut impl GenericClient, to: UserId) -> PgResult<()> {
+    let row = client.query_one(
+        "SELECT active, first_name, last_name, initials FROM users WHERE id = $1 FOR SHARE",
+        &[&to],
+    )?;
+    if row.try_get::<_, bool>(0)? {
+        return Ok(());
+    }
+    let name = crate::domain::user::display_name(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+    Err(super::Failure::Store(
+        crate::storage::StoreError::inactive_target(&name),
+    ))
+}
+
 pub fn apply_user(
     client: &mut impl GenericClient,
     request: &UserReassignment,
@@ -179,6 +196,7 @@ pub fn apply_user(
         Start::Replayed(applied) => return Ok(applied),
         Start::Run(batch) => batch,
     };
+    lock_active_target(client, request.to)?;
 
     lock_in_id_order(client, &|params| {
         let from = params.push(request.from);
@@ -669,6 +687,7 @@ pub fn apply_region(
         Start::Replayed(applied) => return Ok(applied),
         Start::Run(batch) => batch,
     };
+    lock_active_target(client, request.to)?;
     let prefixes = selection_prefixes(&request.postal);
     let in_region = |params: &mut Params| {
         format!(

@@ -64,6 +64,24 @@ pub fn preview_user(conn: &Connection, request: &UserReassignment) -> StoreResul
     })
 }
 
+/// Refuses a target user deactivated since the form was checked. The run
+/// holds the database's write lock, so no deactivation can come between
+/// this check and its commit.
+fn check_active_target(conn: &Connection, to: crate::domain::user::UserId) -> StoreResult<()> {
+    let (active, first_name, last_name, initials): (bool, String, String, String) = conn
+        .query_row(
+            "SELECT active, first_name, last_name, initials FROM users WHERE id = ?1",
+            [to],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .map_err(db_error)?;
+    if active {
+        return Ok(());
+    }
+    let name = crate::domain::user::display_name(&first_name, &last_name, &initials);
+    Err(crate::storage::StoreError::inactive_target(&name))
+}
+
 pub fn apply_user(
     conn: &Connection,
     request: &UserReassignment,
@@ -72,6 +90,7 @@ pub fn apply_user(
     if let Some(applied) = batches::replay(conn, BatchKind::Reassign, run)? {
         return Ok(applied);
     }
+    check_active_target(conn, request.to)?;
     let batch = batches::insert(conn, BatchKind::Reassign, run, None)?;
     let at = rows::timestamp(run.now);
 
@@ -550,6 +569,7 @@ pub fn apply_region(
     if let Some(applied) = batches::replay(conn, BatchKind::ReassignRegion, run)? {
         return Ok(applied);
     }
+    check_active_target(conn, request.to)?;
     let batch = batches::insert(conn, BatchKind::ReassignRegion, run, None)?;
     let at = rows::timestamp(run.now);
     let prefixes = selection_prefixes(&request.postal);
