@@ -1240,6 +1240,36 @@ async fn stale_form_is_checked_past_many_batches() {
     assert_eq!(app.batch_count(), batches_before, "no new batch");
 }
 
+/// An operation done and then undone since the form was shown no longer
+/// holds: the form runs instead of showing it as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_form_runs_when_the_operation_done_since_was_undone() {
+    use relais::domain::batch::Actor;
+    use relais::service::reassign::{RunContextInput, undo_batch};
+
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    let stale = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let done = app.store.list_batches(1, 0).unwrap().remove(0);
+    let run = RunContextInput {
+        actor: Actor::system("tests"),
+        idempotency_key: None,
+    };
+    undo_batch(app.store.as_ref(), done.id, run).unwrap();
+    let batches_before = app.batch_count();
+
+    let response = submit_region(&app, &client, &stale, "QT", "51").await;
+
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(!location.contains("done_since"), "{location}");
+    assert_eq!(app.batch_count(), batches_before + 1, "the form ran");
+    let ran = app.store.list_batches(1, 0).unwrap().remove(0);
+    assert_eq!(ran.outcome.changed, done.outcome.changed);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_confirmation_details_a_large_batch() {
     use relais::domain::batch::Actor;

@@ -61,8 +61,9 @@ pub fn parse_last_batch(value: &str) -> Option<BatchId> {
 }
 
 /// Finds a batch of `kind` with `params` that committed after
-/// `last_batch`. A batch run with `key`, this very form sent again, is
-/// left to the run, which replays it under the « déjà validé » note.
+/// `last_batch` and is not undone. A batch run with `key`, this very form
+/// sent again, is left to the run, which replays it under the « déjà
+/// validé » note. An undone batch no longer holds, so the form runs.
 pub fn done_since(
     store: &dyn Store,
     kind: BatchKind,
@@ -83,7 +84,7 @@ pub fn done_since(
             if batch.id <= last_batch {
                 return Ok(None);
             }
-            if batch.kind == kind && batch.params == *params {
+            if batch.kind == kind && batch.params == *params && !batch.undone {
                 if key.is_some() && batch.idempotency_key.as_deref() == key {
                     return Ok(None);
                 }
