@@ -572,6 +572,26 @@ async fn undo_lists_contacts_changed_since() {
         "{again}"
     );
     assert_eq!(app.batch_count(), batches_before);
+
+    // Once the contacts are back with QT, the same address no longer says
+    // that the undo was without effect above a preview that restores them.
+    let back = relais::service::reassign::prepare_user_reassignment(app.store.as_ref(), "QU", "QT")
+        .unwrap();
+    relais::service::reassign::apply_user_reassignment(
+        app.store.as_ref(),
+        &back,
+        relais::service::reassign::RunContextInput {
+            actor: relais::domain::batch::Actor::system("tests"),
+            idempotency_key: None,
+        },
+    )
+    .unwrap();
+    let later = unescape(&app.page(&client, &location).await);
+    assert!(!later.contains("Annulation sans effet"), "{later}");
+    assert!(
+        later.contains("depuis, des contacts ont retrouvé le responsable qu'elle avait mis"),
+        "{later}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

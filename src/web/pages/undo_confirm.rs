@@ -196,10 +196,18 @@ pub async fn show(
     let restores_nothing = preview
         .as_ref()
         .is_some_and(|preview| preview.outcome.matched == 0);
+    let restores_now = preview
+        .as_ref()
+        .is_some_and(|preview| preview.outcome.changed > 0);
     let outcome_note = query.note.map(|note| match note {
         UndoNote::NothingRestored if restores_nothing => {
             crate::french::undo_nothing_to_restore(id)
         }
+        // The page is read again later, and contacts have since got back
+        // the owner the batch had set.
+        UndoNote::NothingRestored if restores_now => format!(
+            "Une annulation de l'opération n° {id} n'avait réaffecté aucun contact ; depuis, des contacts ont retrouvé le responsable qu'elle avait mis. Voici ce qu'une annulation ferait maintenant."
+        ),
         UndoNote::NothingRestored => format!(
             "Annulation sans effet : aucun contact n'avait encore le responsable que l'opération n° {id} avait mis. Rien n'a été modifié, aucune opération n'a été enregistrée, et l'opération reste annulable."
         ),
