@@ -307,12 +307,29 @@ fn selection_prefixes(postal: &PostalSelection) -> Option<&[PostalPrefix]> {
     }
 }
 
+/// Number of prefixes up to which the region test is a tree of `CASE`s
+/// with two parameters per prefix. A longer list binds its bounds as one
+/// array and searches it with `width_bucket`: PostgreSQL takes at most
+/// 65,535 parameters per statement, which a list of 32,767 prefixes
+/// would pass.
+const CASE_TREE_PREFIXES: usize = 1_000;
+
+/// How a region selection's postal ranges are bound in one statement.
+enum RangeBounds {
+    /// `*`: the country alone selects, including addresses without a
+    /// postal code.
+    None,
+    /// One placeholder per bound: low, high, low, high…
+    Each(Vec<String>),
+    /// One `text[]` placeholder holding every bound in that order.
+    Array(String),
+}
+
 /// Placeholders of a region selection in one statement: the country, and
-/// the bounds of each postal prefix (none for `*`, where the country
-/// alone selects, including addresses without a postal code).
+/// the bounds of each postal prefix.
 struct RegionPlaceholders {
     country: String,
-    ranges: Option<Vec<(String, String)>>,
+    ranges: RangeBounds,
 }
 
 impl RegionPlaceholders {
@@ -330,17 +347,24 @@ impl RegionPlaceholders {
                 .all(|pair| pair[0].upper_bound().as_str() <= pair[1].as_str())
         }));
         let country = params.push(country.as_str().to_string());
-        let ranges = prefixes.map(|prefixes| {
+        let bounds = |prefixes: &[PostalPrefix]| -> Vec<String> {
             prefixes
                 .iter()
-                .map(|prefix| {
-                    (
-                        params.push(prefix.as_str().to_string()),
-                        params.push(prefix.upper_bound()),
-                    )
-                })
+                .flat_map(|prefix| [prefix.as_str().to_string(), prefix.upper_bound()])
                 .collect()
-        });
+        };
+        let ranges = match prefixes {
+            None => RangeBounds::None,
+            Some(prefixes) if prefixes.len() > CASE_TREE_PREFIXES => {
+                RangeBounds::Array(params.push(bounds(prefixes)))
+            }
+            Some(prefixes) => RangeBounds::Each(
+                bounds(prefixes)
+                    .into_iter()
+                    .map(|bound| params.push(bound))
+                    .collect(),
+            ),
+        };
         RegionPlaceholders { country, ranges }
     }
 
@@ -349,22 +373,25 @@ impl RegionPlaceholders {
     /// written `IS NOT TRUE`.
     ///
     /// The previews evaluate it on every entry of the pro ranges. It is
-    /// therefore a binary search of nested `CASE`s over the sorted range
-    /// bounds, which makes a few comparisons where an `OR` of the ranges
-    /// makes up to two per prefix.
+    /// therefore a binary search over the sorted range bounds, which makes
+    /// a few comparisons where an `OR` of the ranges makes up to two per
+    /// prefix: nested `CASE`s, or `width_bucket` over an array for a long
+    /// list. Either counts the bounds at or below the value, which is odd
+    /// exactly inside a range.
     fn side_in_region(&self, side: &str) -> String {
         let country = &self.country;
+        let column = format!("{side}_postal_norm");
         match &self.ranges {
-            None => format!("{side}_country = {country}"),
-            Some(ranges) => {
-                let bounds: Vec<&str> = ranges
-                    .iter()
-                    .flat_map(|(low, high)| [low.as_str(), high.as_str()])
-                    .collect();
-                let column = format!("{side}_postal_norm");
+            RangeBounds::None => format!("{side}_country = {country}"),
+            RangeBounds::Each(bounds) => {
+                let bounds: Vec<&str> = bounds.iter().map(String::as_str).collect();
                 let inside = odd_bound_count(&column, &bounds, 0, bounds.len());
                 format!("({inside} AND {side}_country = {country})")
             }
+            RangeBounds::Array(bounds) => format!(
+                "(width_bucket({column} COLLATE \"C\", {bounds}::text[]) % 2 = 1 \
+                 AND {side}_country = {country})"
+            ),
         }
     }
 }

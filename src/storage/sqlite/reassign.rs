@@ -198,17 +198,32 @@ fn side_in_region(
             values.push(Value::Text(country.as_str().to_string()));
             format!("{side}_country IS ?")
         }
-        Some(prefixes) => {
-            // The ranges come first: most entries of a scan fail them, and
-            // `AND` then skips the country test.
-            values.push(Value::Text(ranges::bounds_argument(prefixes)));
-            values.push(Value::Text(country.as_str().to_string()));
-            format!(
-                "({}({side}_postal_norm, ?) AND {side}_country IS ?)",
-                ranges::IN_RANGES
-            )
-        }
+        Some(prefixes) => side_in_bounds(
+            side,
+            country,
+            Value::Text(ranges::bounds_argument(prefixes)),
+            values,
+        ),
     }
+}
+
+/// `side_in_region` for bounds already joined by
+/// `ranges::bounds_argument`, so that a loop over the prefixes joins the
+/// whole selection's bounds once rather than once per prefix.
+fn side_in_bounds(
+    side: &str,
+    country: &CountryCode,
+    bounds: Value,
+    values: &mut Vec<Value>,
+) -> String {
+    // The ranges come first: most entries of a scan fail them, and `AND`
+    // then skips the country test.
+    values.push(bounds);
+    values.push(Value::Text(country.as_str().to_string()));
+    format!(
+        "({}({side}_postal_norm, ?) AND {side}_country IS ?)",
+        ranges::IN_RANGES
+    )
 }
 
 /// Counts the contacts with an address in the region without building
@@ -292,6 +307,7 @@ fn count_prefixes(
         per_prefix: Vec::with_capacity(prefixes.len()),
         owned: vec![0; owner_conditions.len()],
     };
+    let all_bounds = Value::Text(ranges::bounds_argument(prefixes));
     for prefix in prefixes {
         let range = [
             Value::Text(country.as_str().to_string()),
@@ -326,7 +342,7 @@ fn count_prefixes(
         )?;
 
         let mut values = Vec::new();
-        let perso_any = side_in_region("perso", country, Some(prefixes), &mut values);
+        let perso_any = side_in_bounds("perso", country, all_bounds.clone(), &mut values);
         let perso_this = side_in_region(
             "perso",
             country,
