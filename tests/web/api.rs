@@ -466,6 +466,40 @@ async fn undo_restores_and_refuses_a_second_undo() {
     assert_eq!(batches[1]["undone_by"], batches[0]["id"]);
 }
 
+/// An undo takes no field: a malformed or unexpected body is refused and
+/// undoes nothing, while an empty body or `{}` is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_refuses_a_body_it_does_not_take() {
+    let app = TestApp::start().await;
+    let (_, run) = post(&app, REGION, &region_body("51;02"), None).await;
+    let batch_id = run["batch_id"].as_i64().unwrap();
+    let path = format!("/api/v1/batches/{batch_id}/undo");
+    let send = |body: &'static str| {
+        app.api(Method::POST, &path, Some(&app.admin_token))
+            .header("Content-Type", "text/plain")
+            .body(body)
+            .send()
+    };
+
+    let batches_before = app.batch_count();
+
+    let malformed = send("{not json at all").await.unwrap();
+    let (malformed_status, malformed) = (malformed.status().as_u16(), json(malformed).await);
+    let unknown = send("{\"x\": 1}").await.unwrap();
+    let (unknown_status, unknown) = (unknown.status().as_u16(), json(unknown).await);
+
+    assert_eq!(malformed_status, 422);
+    assert_eq!(malformed["code"], "invalid_json");
+    assert_eq!(unknown_status, 422);
+    assert_eq!(unknown["code"], "unknown_field");
+    assert!(unknown["message"].as_str().unwrap().contains("« x »"));
+    assert_eq!(app.batch_count(), batches_before, "nothing undone");
+    assert!(!app.store.batch(batch_id).unwrap().unwrap().undone);
+    let empty = send("").await.unwrap();
+    assert_eq!(empty.status().as_u16(), 201);
+    assert!(app.store.batch(batch_id).unwrap().unwrap().undone);
+}
+
 /// The undo preview announces the counts the undo then reports, changes
 /// nothing, and is refused with the undo's own errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -150,8 +150,10 @@ pub async fn undo(
     ApiAdmin(user): ApiAdmin,
     Path(id): Path<String>,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let id = parse_batch_id(&id)?;
+    super::body::no_fields(&body)?;
     let run = run_context(&user, &headers)?;
     let result = state
         .run(move |store| Ok(undo_batch(store, id, run)?))
@@ -165,8 +167,10 @@ pub async fn undo_preview(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_batch_id(&id)?;
+    super::body::no_fields(&body)?;
     let preview = state.run(move |store| Ok(preview_undo(store, id)?)).await?;
     Ok(Json(undo_preview_json(&preview)))
 }

@@ -91,6 +91,40 @@ impl Fields {
     }
 }
 
+/// Checks the body of a call that takes no field, such as an undo: empty,
+/// or an empty JSON object. Anything else is refused, as for the other
+/// calls, so that a malformed request changes nothing.
+pub fn no_fields(body: &[u8]) -> Result<(), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let parsed: Body = serde_json::from_slice(body).map_err(|_| {
+        ServiceError::invalid(
+            "invalid_json",
+            "body",
+            "corps de la requête : JSON mal formé ; cet appel ne prend aucun champ, envoyez un corps vide ou {}",
+        )
+    })?;
+    match parsed {
+        Body::Object(entries) if entries.is_empty() => Ok(()),
+        Body::Object(entries) => Err(ServiceError::invalid(
+            "unknown_field",
+            "body",
+            format!(
+                "corps de la requête : champ « {} » inconnu ; cet appel ne prend aucun champ, envoyez un corps vide ou {{}}",
+                entries[0].0
+            ),
+        )
+        .into()),
+        Body::NotObject => Err(ServiceError::invalid(
+            "invalid_json",
+            "body",
+            "corps de la requête : attendu un corps vide ou {}",
+        )
+        .into()),
+    }
+}
+
 /// Reads a body whose fields are among `accepted`, each a string or `null`.
 pub fn string_fields(
     body: Result<Json<Body>, JsonRejection>,
