@@ -8,7 +8,7 @@ use axum::middleware;
 use tokio::net::TcpListener;
 
 use super::state::AppState;
-use super::{api, assets, headers, pages, request_id};
+use super::{api, assets, headers, pages, readable_path, request_id};
 
 /// Builds the whole application: screens, API and assets, with request
 /// ids, security headers and CSRF protection of the screens' forms.
@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .fallback(pages::not_found)
         .route_layer(middleware::from_fn(request_id::record_route))
+        .layer(middleware::from_fn(readable_path::refuse_unreadable_path))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(middleware::from_fn(request_id::request_context))
         .with_state(state)

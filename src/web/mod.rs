@@ -18,6 +18,7 @@ mod headers;
 mod idempotency;
 mod labels;
 pub mod pages;
+mod readable_path;
 pub mod request_id;
 pub mod state;
 

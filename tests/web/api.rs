@@ -195,6 +195,36 @@ async fn wrong_method_gets_a_french_answer() {
     );
 }
 
+/// An address whose escapes are not text gets a French 400, as JSON with
+/// a request id on the API and as a page on the screens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_path_gets_a_french_answer() {
+    let app = TestApp::start().await;
+
+    let api = app
+        .api(Method::GET, "/api/v1/contacts/%FF", Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    let page = reqwest::get(app.url("/contacts/%FF")).await.unwrap();
+
+    assert_eq!(api.status(), 400);
+    let body = json(api).await;
+    assert_eq!(body["code"], "invalid_path");
+    assert!(body["request_id"].is_string(), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("adresse illisible"),
+        "{body}"
+    );
+    assert_eq!(page.status(), 400);
+    let html = crate::support::unescape(&page.text().await.unwrap());
+    assert!(html.contains("Adresse illisible"), "{html}");
+    assert!(!html.contains("Invalid URL"), "{html}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn region_preview_equals_the_run() {
     let app = TestApp::start().await;
