@@ -335,7 +335,7 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
             };
             set_password(store, &user, &password)?;
             println!(
-                "Mot de passe {} enregistré.",
+                "Mot de passe {} enregistré ; ses sessions ouvertes sont fermées.",
                 crate::french::de(&user.display_name())
             );
             Ok(())

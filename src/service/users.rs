@@ -276,7 +276,10 @@ pub fn set_active(store: &dyn Store, key: &str, active: bool) -> Result<User, Se
 pub fn set_password(store: &dyn Store, user: &User, password: &str) -> Result<(), ServiceError> {
     let hash = hash_password(password)?;
     store.set_user_password(user.id, &hash)?;
-    tracing::info!(user.id = user.id, "user password changed");
+    tracing::info!(
+        user.id = user.id,
+        "user password changed and sessions ended"
+    );
     Ok(())
 }
 

@@ -228,3 +228,30 @@ fn users_listed_in_french_order() {
         assert_eq!(order, ["BB", "EL", "EB", "AT", "ZZ"]);
     });
 }
+
+/// A new password ends the user's sessions on both engines, and leaves
+/// other users' sessions open.
+#[test]
+fn password_change_ends_the_users_sessions() {
+    use relais::storage::NewSession;
+    each_engine(|db| {
+        cast(db);
+        let jd = db.store().find_user("JD").unwrap().unwrap();
+        let bb = db.store().find_user("BB").unwrap().unwrap();
+        for (hash, user) in [("session-jd", &jd), ("session-bb", &bb)] {
+            db.store()
+                .create_session(&NewSession {
+                    token_hash: hash.to_string(),
+                    user_id: user.id,
+                    csrf_token: "csrf".to_string(),
+                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+                })
+                .unwrap();
+        }
+
+        relais::service::users::set_password(db.store(), &jd, "un mot de passe neuf").unwrap();
+
+        assert!(db.store().session("session-jd").unwrap().is_none());
+        assert!(db.store().session("session-bb").unwrap().is_some());
+    });
+}

@@ -242,6 +242,33 @@ async fn deactivation_ends_open_sessions() {
     );
 }
 
+/// A new password ends the sessions opened with the old one, which may
+/// have leaked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_ends_open_sessions() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QU").await;
+    let user = app.store.find_user("QU").unwrap().unwrap();
+    let before = client
+        .get(app.url("/contacts"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+
+    relais::service::users::set_password(app.store.as_ref(), &user, "un autre mot de passe")
+        .unwrap();
+
+    let after = client
+        .get(app.url("/contacts"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(before, 200);
+    assert_eq!(after, 303, "the old session leads to the login page");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_post_without_its_cookie_is_refused() {
     let app = TestApp::start().await;

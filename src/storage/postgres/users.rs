@@ -163,6 +163,9 @@ pub fn set_password(
         "UPDATE users SET password_hash = $2 WHERE id = $1",
         &[&id, &password_hash],
     )?;
+    // A password changed because it leaked must not leave a session
+    // opened with it.
+    client.execute("DELETE FROM sessions WHERE user_id = $1", &[&id])?;
     Ok(())
 }
 

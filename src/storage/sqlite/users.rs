@@ -129,12 +129,16 @@ pub fn set_active(conn: &Connection, id: UserId, active: bool) -> StoreResult<()
     Ok(())
 }
 
+/// Sets the password and ends the user's sessions: a password changed
+/// because it leaked must not leave a session opened with it.
 pub fn set_password(conn: &Connection, id: UserId, password_hash: &str) -> StoreResult<()> {
     conn.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![id, password_hash],
     )
     .map_err(db_error)?;
+    conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
+        .map_err(db_error)?;
     Ok(())
 }
 
