@@ -117,6 +117,9 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         Command::Reassign(args) => {
             let prepared = prepare_user_reassignment(store.as_ref(), &args.from, &args.to)?;
             if args.dry_run {
+                // A dry run checks --as as the run would, so that a
+                // simulation never passes where the run then fails.
+                actor()?;
                 let outcome = preview_user_reassignment(store.as_ref(), &prepared)?;
                 output::print_user_reassignment(&prepared, &outcome, None, args.json);
             } else {
@@ -146,6 +149,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 Some(&args.role),
             )?;
             if args.dry_run {
+                actor()?;
                 let preview = preview_region_reassignment(store.as_ref(), &prepared)?;
                 let typed_prefixes = typed_prefix_counts(&prepared, &preview, |departement| {
                     Ok(preview_region_reassignment(store.as_ref(), departement)?
@@ -189,6 +193,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         Command::Undo(args) => {
             let batch = parse_batch_id(&args.batch)?;
             if args.dry_run {
+                actor()?;
                 let preview = preview_undo(store.as_ref(), batch)?;
                 output::print_undo_preview(&preview, args.json);
                 return Ok(());

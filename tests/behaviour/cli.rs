@@ -1048,3 +1048,45 @@ fn undo_of_an_import_that_only_created_says_there_is_nothing_to_restore() {
         }
     });
 }
+
+/// A dry run checks `--as` as the run does, so that a simulation never
+/// passes where the run would then be refused.
+#[test]
+fn dry_run_checks_the_acting_user() {
+    each_engine(|db| {
+        setup(db);
+
+        for args in [
+            &[
+                "--as",
+                "ZZ",
+                "reassign",
+                "--from",
+                "JD",
+                "--to",
+                "BB",
+                "--dry-run",
+            ][..],
+            &[
+                "--as",
+                "ZZ",
+                "reassign-region",
+                "--to",
+                "BB",
+                "--postal",
+                "51",
+                "--dry-run",
+            ][..],
+            &["--as", "ZZ", "undo", "1", "--dry-run"][..],
+        ] {
+            let output = relais(db, args);
+
+            assert!(!output.status.success(), "{args:?}");
+            assert!(
+                stderr(&output).contains("aucun utilisateur « ZZ »"),
+                "{}",
+                stderr(&output)
+            );
+        }
+    });
+}
