@@ -18,7 +18,7 @@ pub struct CountryCode(String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CountryError {
     #[error(
-        "pays inconnu : « {0} » ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays"
+        "« {0} » n'est pas un pays connu ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays"
     )]
     Unknown(String),
     /// An overseas territory given where contacts are selected: its
@@ -719,7 +719,7 @@ mod tests {
         let message = CountryError::Unknown("Atlantis".to_string()).to_string();
         assert_eq!(
             message,
-            "pays inconnu : « Atlantis » ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays"
+            "« Atlantis » n'est pas un pays connu ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays"
         );
     }
 

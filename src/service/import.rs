@@ -237,8 +237,16 @@ impl Resolver<'_> {
         }
         let is_email = reference.contains('@');
         let local_part = reference.split('@').next().unwrap_or(reference);
+        // A cell of several words names a person, `Zoé Lambert`: the first
+        // word is the first name. A single word is a CRM login.
+        let full_name = !is_email && reference.split_whitespace().nth(1).is_some();
         let (first_name, last_name) = if is_email {
             names_of_email(local_part)
+        } else if full_name {
+            let (first, rest) = reference
+                .split_once(char::is_whitespace)
+                .unwrap_or((reference, ""));
+            (first.to_string(), rest.trim().to_string())
         } else {
             (String::new(), reference.to_string())
         };
@@ -248,7 +256,7 @@ impl Resolver<'_> {
             .session
             .create_user(&NewUser {
                 initials,
-                login: (!is_email).then(|| reference.to_string()),
+                login: (!is_email && !full_name).then(|| reference.to_string()),
                 first_name,
                 last_name,
                 email: is_email.then(|| reference.to_string()),

@@ -44,7 +44,7 @@ pub fn user_form_problems(
                 problems.push((
                     "initials",
                     format!(
-                        "initiales : « {initials} » sont déjà prises par un autre utilisateur ; choisissez d'autres initiales"
+                        "initiales : un autre utilisateur a déjà les initiales « {initials} » ; choisissez-en d'autres"
                     ),
                 ));
             }

@@ -144,6 +144,13 @@ fn departement_selection(code: &str) -> Result<(CountryCode, Vec<PostalPrefix>),
             format!("département : « {code} » inconnu ; indiquez un code comme 51, 2A ou 971"),
         )
     };
+    // `20`, Corsica before its split into 2A and 2B, means all of it, as
+    // in the region form.
+    if code.trim() == "20"
+        && let Some(corsica) = PostalPrefix::new("20")
+    {
+        return Ok((CountryCode::france(), vec![corsica]));
+    }
     let departement = reference::departement(code).ok_or_else(unknown)?;
     let selection = departement.selection_prefixes();
     if selection.is_empty() {

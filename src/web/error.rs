@@ -131,7 +131,7 @@ impl AppError {
         }
         match self {
             AppError::Unauthenticated => {
-                "Authentification requise : connectez-vous, ou envoyez un jeton d'API valide dans l'en-tête « Authorization: Bearer … ».".to_string()
+                "Authentification requise : envoyez un jeton d'API valide dans l'en-tête « Authorization: Bearer … » (relais token create le crée), ou connectez-vous pour les écrans.".to_string()
             }
             AppError::Forbidden => {
                 "Accès refusé : cette opération est réservée aux administrateurs.".to_string()

@@ -229,6 +229,33 @@ fn invalid_french_postal_code_is_warned_about() {
     });
 }
 
+/// `--create-missing-users` reads an unknown owner of several words as a
+/// person: first name, then last name, and initials from both.
+#[test]
+fn created_owner_from_a_full_name_gets_first_and_last_name() {
+    each_engine(|db| {
+        cast(db);
+        let text = format!("{HEADER}\nz1,Un,,,,,,51100,Reims,FRA,Zoé Lambert,\n");
+        let path = write_file(db, "nouveaux.csv", text.as_bytes());
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.created_users, ["ZL"]);
+        let user = db.store().find_user("ZL").unwrap().unwrap();
+        assert_eq!(
+            (user.first_name.as_str(), user.last_name.as_str()),
+            ("Zoé", "Lambert")
+        );
+        assert_eq!(user.display_name(), "Zoé LAMBERT (ZL)");
+        assert_eq!(owners(db, "z1").0, Some("ZL".into()));
+    });
+}
+
 /// An owner written as a full name, in either order, names the one user
 /// with that name rather than creating a second one; a name two users
 /// share is refused with both.

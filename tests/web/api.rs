@@ -672,6 +672,22 @@ async fn page_out_of_range_is_refused_naming_the_value() {
     assert_eq!(largest["contacts"].as_array().unwrap().len(), 400);
 }
 
+/// `20`, as in the region form, selects all of Corsica: both
+/// départements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn departement_20_lists_all_of_corsica() {
+    let app = TestApp::start().await;
+
+    let (status, corsica) = get(&app, "/api/v1/contacts?departement=20").await;
+    let (_, south) = get(&app, "/api/v1/contacts?departement=2A").await;
+    let (_, north) = get(&app, "/api/v1/contacts?departement=2B").await;
+
+    assert_eq!(status, 200, "{corsica}");
+    let total = |page: &Value| page["total"].as_u64().unwrap();
+    assert!(total(&south) > 0 && total(&north) > 0);
+    assert_eq!(total(&corsica), total(&south) + total(&north));
+}
+
 /// Imports two contacts whose companies carry a ligature, accents and a
 /// `%`, which the demo base has none of.
 fn import_search_contacts(app: &TestApp) {

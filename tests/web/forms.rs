@@ -735,7 +735,7 @@ async fn users_form_shows_every_error_at_once() {
     assert_eq!(rejected.status(), 422);
     let body = text(rejected).await;
     assert!(
-        body.contains("id=\"user-initials-error\">initiales : « QA » sont déjà prises"),
+        body.contains("id=\"user-initials-error\">initiales : un autre utilisateur a déjà les initiales « QA »"),
         "{body}"
     );
     assert!(body.contains("id=\"user-email-error\">e-mail"), "{body}");

@@ -38,7 +38,7 @@ fn initials_taken(user: &NewUser) -> StoreError {
     StoreError::rejected(
         "user_exists",
         format!(
-            "initiales : « {} » sont déjà prises par un autre utilisateur ; choisissez d'autres initiales",
+            "initiales : un autre utilisateur a déjà les initiales « {} » ; choisissez-en d'autres",
             user.initials
         ),
     )

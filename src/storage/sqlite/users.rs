@@ -43,7 +43,7 @@ fn check_unique(conn: &Connection, user: &NewUser) -> StoreResult<()> {
         return Err(StoreError::rejected(
             "user_exists",
             format!(
-                "initiales : « {} » sont déjà prises par un autre utilisateur ; choisissez d'autres initiales",
+                "initiales : un autre utilisateur a déjà les initiales « {} » ; choisissez-en d'autres",
                 user.initials
             ),
         ));

@@ -130,11 +130,19 @@ fn owner_name(owner: &Option<UserRef>) -> String {
 
 impl ContactRow {
     pub fn new(contact: &Contact) -> ContactRow {
+        let name = contact.display_name();
+        // A contact without a person's name is shown by its company, which
+        // then is not repeated beside it.
+        let company = if name == contact.company {
+            String::new()
+        } else {
+            contact.company.clone()
+        };
         ContactRow {
             id: contact.id,
             href: format!("/contacts/{}", contact.id),
-            name: contact.display_name(),
-            company: contact.company.clone(),
+            name,
+            company,
             commercial: owner_name(&contact.commercial_owner),
             technical: owner_name(&contact.technical_owner),
             pro: AddressCell::new(&contact.pro),
@@ -174,5 +182,41 @@ pub fn result_lead(applied: &Applied, target_name: &str) -> String {
         None => format!(
             "Tous les contacts concernés étaient déjà affectés à {target_name} : rien n'a été modifié et aucune opération n'a été enregistrée."
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContactRow;
+    use crate::storage::Contact;
+
+    fn contact(first_name: &str, last_name: &str, company: &str) -> Contact {
+        Contact {
+            id: 7,
+            external_id: None,
+            civility: String::new(),
+            first_name: first_name.to_string(),
+            last_name: last_name.to_string(),
+            company: company.to_string(),
+            email: String::new(),
+            phone: String::new(),
+            commercial_owner: None,
+            technical_owner: None,
+            perso: Default::default(),
+            pro: Default::default(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn company_named_once_when_it_is_the_name() {
+        let company_only = ContactRow::new(&contact("", "", "Boulangerie Martin"));
+        let person = ContactRow::new(&contact("Léa", "Richard", "Boulangerie Martin"));
+
+        assert_eq!(company_only.name, "Boulangerie Martin");
+        assert_eq!(company_only.company, "");
+        assert_eq!(person.name, "Léa RICHARD");
+        assert_eq!(person.company, "Boulangerie Martin");
     }
 }
