@@ -62,6 +62,23 @@ pub struct ContactInput {
     pub exported_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl ContactInput {
+    /// Tells whether the row names a person or an organisation: a last
+    /// name, first name, company, e-mail or phone. A row without any only
+    /// updates the stored contact its key names, and never creates one.
+    pub fn has_identity(&self) -> bool {
+        [
+            &self.last_name,
+            &self.first_name,
+            &self.company,
+            &self.email,
+            &self.phone,
+        ]
+        .iter()
+        .any(|value| !value.is_empty())
+    }
+}
+
 /// Formats a contact's last change as the export writes it: Paris time,
 /// with its offset and to the second (`2026-12-05T10:32:15+01:00`). Excel
 /// keeps this form as text, so it comes back unchanged.

@@ -188,30 +188,28 @@ fn build_contact(
         }
     }
 
-    let identified = [
-        &contact.last_name,
-        &contact.first_name,
-        &contact.company,
-        &contact.email,
-        &contact.phone,
+    // A row with a key and no identity value updates the contact its key
+    // names: the stored values of the identity columns the file lacks
+    // stay, so it keeps a name. The import rejects such a row when its key
+    // names no stored contact, as it would create a contact without one.
+    // A file with all five identity columns would leave the contact none.
+    let names_every_identity = [
+        Field::LastName,
+        Field::FirstName,
+        Field::Company,
+        Field::Email,
+        Field::Phone,
     ]
     .iter()
-    .any(|value| !value.is_empty());
-    // A file with none of these columns only updates stored contacts, so
-    // its rows need a key instead. The import rejects a key that names no
-    // stored contact.
-    let file_names_contacts = columns.iter().any(|column| {
-        matches!(
-            column.field,
-            Some(Field::LastName | Field::FirstName | Field::Company | Field::Email | Field::Phone)
-        )
-    });
+    .all(|field| columns.iter().any(|column| column.field == Some(*field)));
     let keyed = contact.contact_id.is_some() || contact.external_id.is_some();
-    if !identified && (file_names_contacts || !keyed) {
+    if !contact.has_identity() && (names_every_identity || !keyed) {
         return Err(RowRejection {
             line,
             column: String::new(),
-            reason: "contact sans nom, prénom, société, e-mail ni téléphone".to_string(),
+            reason: "contact sans nom, prénom, société, e-mail ni téléphone : remplissez au \
+                     moins l'une de ces colonnes, ou retirez la ligne"
+                .to_string(),
         });
     }
 
@@ -363,7 +361,7 @@ mod tests {
         assert_eq!(rejection.column, "");
         assert_eq!(
             rejection.reason,
-            "contact sans nom, prénom, société, e-mail ni téléphone"
+            "contact sans nom, prénom, société, e-mail ni téléphone : remplissez au moins l'une de ces colonnes, ou retirez la ligne"
         );
     }
 
@@ -436,8 +434,31 @@ mod tests {
         assert_eq!(rejection.column, "");
         assert_eq!(
             rejection.reason,
-            "contact sans nom, prénom, société, e-mail ni téléphone"
+            "contact sans nom, prénom, société, e-mail ni téléphone : remplissez au moins l'une de ces colonnes, ou retirez la ligne"
         );
+    }
+
+    #[test]
+    fn keyed_row_with_empty_identity_cells_may_update() {
+        let update = accept_row(
+            &["Identifiant externe", "Société", "Responsable commercial"],
+            &["X9", "", "AE"],
+        );
+        let every_identity = reject_row(
+            &[
+                "Identifiant externe",
+                "Nom",
+                "Prénom",
+                "Société",
+                "E-mail",
+                "Téléphone",
+            ],
+            &["X9", "", "", "", "", ""],
+        );
+
+        assert_eq!(update.external_id.as_deref(), Some("X9"));
+        assert!(!update.has_identity());
+        assert!(every_identity.reason.starts_with("contact sans nom"));
     }
 
     #[test]

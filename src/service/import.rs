@@ -937,8 +937,8 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
         KeyConflictKind::UnknownExternalId => (
             headers.external_id.clone(),
             format!(
-                "aucun contact n'a l'identifiant externe « {external_id} », et le fichier n'a \
-                 pas de colonne nom, prénom, société, e-mail ni téléphone pour en créer un : \
+                "aucun contact n'a l'identifiant externe « {external_id} », et la ligne n'a \
+                 ni nom, ni prénom, ni société, ni e-mail, ni téléphone pour en créer un : \
                  vérifiez l'identifiant, ou ajoutez au moins le nom"
             ),
         ),

@@ -229,6 +229,37 @@ fn invalid_french_postal_code_is_warned_about() {
     });
 }
 
+/// A file that keeps a few columns to move contacts, with an empty
+/// identity cell on some rows, updates the contacts its keys name; a row
+/// whose key names no contact is rejected rather than creating a contact
+/// without a name.
+#[test]
+fn partial_file_with_empty_identity_cells_updates() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["x9,Richard,Léa,,,,,51100,Reims,FRA,JD,"]);
+        let text = "source_id;company;commercial_owner\nx9;;BB\nnouveau;;BB\n";
+
+        let report = import_bytes(db, "partiel.csv", text.as_bytes());
+
+        assert_eq!(report.updated, 1, "{report:?}");
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(report.rejected[0].line, 3);
+        assert!(
+            report.rejected[0].reason.contains("« nouveau »"),
+            "{}",
+            report.rejected[0].reason
+        );
+        let contact = db.store().find_contact("x9").unwrap().unwrap();
+        assert_eq!(
+            (contact.first_name.as_str(), contact.last_name.as_str()),
+            ("Léa", "Richard")
+        );
+        assert_eq!(owners(db, "x9").0, Some("BB".into()));
+        assert!(db.store().find_contact("nouveau").unwrap().is_none());
+    });
+}
+
 /// `--create-missing-users` reads an unknown owner of several words as a
 /// person: first name, then last name, and initials from both.
 #[test]

@@ -511,7 +511,10 @@ impl PgImport {
                     .join(", "),
             )
         });
-        let updates_only = self.updates_only;
+        // Rows without a name may only update: in a file without identity
+        // columns all of them, elsewhere those whose identity cells are
+        // empty.
+        let updates_only = self.updates_only || chunk.iter().any(|row| !row.contact.has_identity());
         let renormalised = self.renormalised.clone();
         let default_country = self.default_country.clone();
         self.refresh_statistics()?;
@@ -572,7 +575,9 @@ impl PgImport {
         if updates_only {
             client.execute(
                 "UPDATE import_staging SET conflict = 'unknown_external_id'
-                 WHERE stored_id IS NULL AND conflict IS NULL",
+                 WHERE stored_id IS NULL AND conflict IS NULL
+                   AND last_name = '' AND first_name = '' AND company = ''
+                   AND email = '' AND phone = ''",
                 &[],
             )?;
         }

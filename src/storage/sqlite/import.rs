@@ -430,6 +430,7 @@ impl SqliteImport {
         if self.loads_empty_base()
             && row.contact.contact_id.is_none()
             && !self.updates_only
+            && row.contact.has_identity()
             && self.insert(row)?
         {
             counts.imported += 1;
@@ -441,7 +442,7 @@ impl SqliteImport {
                 stored,
                 sets_external_id,
             }) => (id, stored, sets_external_id),
-            Ok(StoredMatch::New) if self.updates_only => {
+            Ok(StoredMatch::New) if self.updates_only || !row.contact.has_identity() => {
                 self.key_conflicts.push(KeyConflict {
                     line: row.line,
                     contact_number: row.contact.contact_id.unwrap_or_default(),
