@@ -362,6 +362,15 @@ impl CountryCode {
         FRENCH_POSTAL_COUNTRIES.contains(&self.0.as_str())
     }
 
+    /// Tells whether this country's postal codes are five digits that may
+    /// start with a zero, which spreadsheets drop: Germany (`01067`
+    /// Dresden), Italy (`00118` Rome), Spain (`01001` Vitoria), Finland
+    /// (`00100` Helsinki) and the United States (`02134` Boston).
+    /// French codes are handled with the La Poste list instead.
+    pub fn has_five_digit_postal_codes(&self) -> bool {
+        ["DEU", "ITA", "ESP", "FIN", "USA"].contains(&self.0.as_str())
+    }
+
     /// Returns the prefix of every postal code of a Pacific collectivity,
     /// which addresses name by its own code: `986` for `WLF`, `987` for
     /// `PYF`, `988` for `NCL`. Other countries have none.

@@ -94,6 +94,16 @@ pub fn normalize_postal_code(entered: &str, country: &CountryCode) -> Normalized
             Some(rest) => rest.to_string(),
             None => value,
         };
+        // A spreadsheet dropped the leading zeros of a five-digit code
+        // (Rome's `00118` reads `118`).
+        let value = if country.has_five_digit_postal_codes()
+            && (1..5).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_digit())
+        {
+            format!("{value:0>5}")
+        } else {
+            value
+        };
         let status = if value.is_empty() {
             PostalStatus::Invalid
         } else {

@@ -44,11 +44,14 @@ impl AddressText {
         // entered gets it back when La Poste lists the result, so that an
         // export saved by Excel reads back unchanged. Other four-digit
         // codes (`1080`, a Brussels code under France) stay as written,
-        // for the report to show them.
-        let lost_zero = country.uses_french_postal_codes()
-            && self.postal_code.len() == 4
-            && self.postal_code.bytes().all(|b| b.is_ascii_digit())
-            && crate::reference::postal_code_exists(&postal_norm);
+        // for the report to show them. Countries whose codes are all five
+        // digits get the zero back in both forms.
+        let digits = self.postal_code.bytes().all(|b| b.is_ascii_digit());
+        let lost_zero = digits
+            && ((country.has_five_digit_postal_codes() && self.postal_code.len() < 5)
+                || (country.uses_french_postal_codes()
+                    && self.postal_code.len() == 4
+                    && crate::reference::postal_code_exists(&postal_norm)));
         let postal_code = if lost_zero {
             postal_norm.clone()
         } else {
@@ -670,6 +673,45 @@ mod tests {
             contact.perso.postal_norm,
             normalize_postal_code("1000", &belgium).value
         );
+    }
+
+    #[test]
+    fn five_digit_country_gets_its_lost_zero_back() {
+        let rome = accept_row(&["Nom", "CP perso", "Pays perso"], &["Rossi", "118", "IT"]);
+        let four = accept_row(
+            &["Nom", "CP perso", "Pays perso"],
+            &["Rossi", "0118", "ITA"],
+        );
+        let dresden = accept_row(&["Nom", "CP perso", "Pays perso"], &["Weber", "1067", "DE"]);
+        let brussels = accept_row(
+            &["Nom", "CP perso", "Pays perso"],
+            &["Dubois", "1080", "BE"],
+        );
+
+        // Excel drops every leading zero, two of them for Rome.
+        assert_eq!(
+            (
+                rome.perso.postal_code.as_str(),
+                rome.perso.postal_norm.as_str()
+            ),
+            ("00118", "00118")
+        );
+        assert_eq!(
+            (
+                four.perso.postal_code.as_str(),
+                four.perso.postal_norm.as_str()
+            ),
+            ("00118", "00118")
+        );
+        assert_eq!(
+            (
+                dresden.perso.postal_code.as_str(),
+                dresden.perso.postal_norm.as_str()
+            ),
+            ("01067", "01067")
+        );
+        assert_eq!(brussels.perso.postal_code, "1080");
+        assert_eq!(brussels.perso.postal_norm, "1080");
     }
 
     #[test]
