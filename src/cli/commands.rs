@@ -183,6 +183,22 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             })?;
             let entries = store.contact_history(contact.id)?;
             output::print_history(&contact, &entries, args.json);
+            // A number names a contact first; another contact may have
+            // that number as its external id, as CRMs number their records.
+            let key = args.contact.trim();
+            if !args.json && key.parse::<i64>().is_ok_and(|id| id == contact.id) {
+                let prefixed = format!("{}{key}", crate::storage::EXTERNAL_ID_PREFIX);
+                if let Some(other) = store.find_contact(&prefixed)?
+                    && other.id != contact.id
+                    && other.external_id.as_deref() == Some(key)
+                {
+                    eprintln!(
+                        "Attention : « {key} » est aussi l'identifiant externe du contact n° {} ({}) ; relais history {prefixed} affiche le sien.",
+                        other.id,
+                        other.display_name()
+                    );
+                }
+            }
             Ok(())
         }
         Command::Batches(args) => {

@@ -158,6 +158,21 @@ pub(crate) const IMPORT_WRITTEN_COLUMNS: [&str; 20] = [
     "pro_country",
 ];
 
+/// Prefix of a contact key that names the contact by its external id
+/// alone: `ext:5` is the contact whose external id is `5`, where `5`
+/// alone is contact number 5. CRMs such as Dolibarr number their records,
+/// so an external id may also be some contact's number.
+pub const EXTERNAL_ID_PREFIX: &str = "ext:";
+
+/// Returns the external id a key names with `EXTERNAL_ID_PREFIX`. The
+/// lookup falls back to the whole key, for an external id that itself
+/// starts with the prefix.
+pub fn explicit_external_id(key: &str) -> Option<&str> {
+    key.strip_prefix(EXTERNAL_ID_PREFIX)
+        .map(str::trim)
+        .filter(|rest| !rest.is_empty())
+}
+
 /// Tells whether an import that keeps `kept` as stored only updates
 /// contacts: its file has no column that names a contact, so a row that
 /// names no stored contact would create one with no name.
@@ -314,7 +329,9 @@ pub trait Store: Send + Sync {
     fn user_password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
 
     // Contacts.
-    /// Finds a contact by Relais number, else by external id.
+    /// Finds a contact by Relais number, else by external id. `ext:ID`
+    /// names a contact by its external id alone (see
+    /// `explicit_external_id`).
     fn find_contact(&self, key: &str) -> StoreResult<Option<Contact>>;
     fn list_contacts(&self, filter: &ContactFilter, page: Page) -> StoreResult<ContactPage>;
     /// Streams contacts in id order to `sink`, without loading them all.

@@ -1090,3 +1090,46 @@ fn dry_run_checks_the_acting_user() {
         }
     });
 }
+
+/// An external id that is also another contact's number: the number names
+/// its contact, `ext:` names the other, and `history` says both exist.
+#[test]
+fn numeric_external_id_is_reached_with_ext() {
+    each_engine(|db| {
+        setup(db);
+        let path = write_file(
+            db,
+            "numerique.csv",
+            format!("{HEADER}\n1,Numérique,Zoé,,,,,51100,Reims,FRA,JD,\n").as_bytes(),
+        );
+        assert!(
+            relais(db, &["import", path.to_str().unwrap()])
+                .status
+                .success()
+        );
+        let numbered = db.store().find_contact("1").unwrap().unwrap();
+        let by_ext = db.store().find_contact("ext:1").unwrap().unwrap();
+        assert_eq!(numbered.id, 1);
+        assert_eq!(by_ext.last_name, "Numérique");
+        assert_ne!(by_ext.id, 1);
+
+        let output = relais(db, &["history", "1"]);
+        let ext = relais(db, &["history", "ext:1"]);
+
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&format!(
+                "« 1 » est aussi l'identifiant externe du contact n° {}",
+                by_ext.id
+            )),
+            "{}",
+            stderr(&output)
+        );
+        assert!(ext.status.success(), "{}", stderr(&ext));
+        let ext_text = String::from_utf8_lossy(&ext.stdout);
+        assert!(
+            ext_text.contains(&format!("n° {}", by_ext.id)),
+            "{ext_text}"
+        );
+    });
+}

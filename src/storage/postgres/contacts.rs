@@ -19,8 +19,25 @@ const EXPORT_FETCH_ROWS: i32 = 1_000;
 
 /// Finds a contact by its Relais number when `key` is one, else by
 /// external id. The number wins because screens and links show it.
-pub fn find(client: &mut impl GenericClient, key: &str) -> PgResult<Option<Contact>> {
+pub fn find<C: GenericClient>(client: &mut C, key: &str) -> PgResult<Option<Contact>> {
     let key = key.trim();
+    let by_external_id = |client: &mut C, external_id: &str| -> PgResult<Option<Contact>> {
+        client
+            .query_opt(
+                &format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = $1"
+                ),
+                &[&external_id],
+            )?
+            .as_ref()
+            .map(rows::contact)
+            .transpose()
+    };
+    if let Some(external_id) = crate::storage::explicit_external_id(key)
+        && let Some(contact) = by_external_id(client, external_id)?
+    {
+        return Ok(Some(contact));
+    }
     if let Ok(id) = key.parse::<i64>() {
         let by_id = client.query_opt(
             &format!("SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.id = $1"),
@@ -30,16 +47,7 @@ pub fn find(client: &mut impl GenericClient, key: &str) -> PgResult<Option<Conta
             return rows::contact(&row).map(Some);
         }
     }
-    client
-        .query_opt(
-            &format!(
-                "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = $1"
-            ),
-            &[&key],
-        )?
-        .as_ref()
-        .map(rows::contact)
-        .transpose()
+    by_external_id(client, key)
 }
 
 /// Builds the WHERE clause of a contact filter. Postal prefixes are byte

@@ -16,6 +16,19 @@ use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS, HISTORY_COLUMNS, HISTORY
 /// external id. The number wins because screens and links show it.
 pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
     let key = key.trim();
+    let by_external_id = |external_id: &str| -> StoreResult<Option<Contact>> {
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = ?1"
+        );
+        conn.query_row(&sql, [external_id], rows::contact)
+            .optional()
+            .map_err(db_error)
+    };
+    if let Some(external_id) = crate::storage::explicit_external_id(key)
+        && let Some(contact) = by_external_id(external_id)?
+    {
+        return Ok(Some(contact));
+    }
     if let Ok(id) = key.parse::<i64>()
         && let Some(contact) = conn
             .query_row(
@@ -30,12 +43,7 @@ pub fn find(conn: &Connection, key: &str) -> StoreResult<Option<Contact>> {
     {
         return Ok(Some(contact));
     }
-    let sql = format!(
-        "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.external_id = ?1"
-    );
-    conn.query_row(&sql, [key], rows::contact)
-        .optional()
-        .map_err(db_error)
+    by_external_id(key)
 }
 
 /// Builds the WHERE clause of a contact filter. Text search compares the
