@@ -654,11 +654,6 @@ fn import_from_reader<R: Read + Send>(
             Some(Field::ContactId) | Some(Field::ExternalId)
         )
     });
-    let warnings = if has_key_column {
-        Vec::new()
-    } else {
-        vec![NO_KEY_COLUMN_WARNING.to_string()]
-    };
     let ignored_columns = rows
         .columns()
         .iter()
@@ -747,7 +742,12 @@ fn import_from_reader<R: Read + Send>(
             resolver.list_doubtful_postal_code(pacific_warning(&mismatch));
         }
     }
-    let mut warnings = warnings;
+    // Only created contacts would be created again by a second import.
+    let mut warnings = if !has_key_column && totals.imported > 0 {
+        vec![NO_KEY_COLUMN_WARNING.to_string()]
+    } else {
+        Vec::new()
+    };
     if totals.updated + totals.unchanged > 0
         && let Some(note) = left_out_note(&left_out)
     {

@@ -99,6 +99,13 @@ fn import_without_key_column_warns_of_duplicates() {
         );
         let keyed_text = String::from_utf8_lossy(&keyed_output.stdout);
         assert!(!keyed_text.contains("Attention"), "{keyed_text}");
+        // A file that creates nothing cannot duplicate anything.
+        let header_only = write_file(db, "entete.csv", "Nom;Prénom\n".as_bytes());
+        let empty = json(&relais(
+            db,
+            &["import", header_only.to_str().unwrap(), "--json"],
+        ));
+        assert_eq!(empty["warnings"], serde_json::json!([]), "{empty}");
     });
 }
 
