@@ -176,6 +176,16 @@ pub fn undo_nothing_to_restore(batch: i64) -> String {
     )
 }
 
+/// « 13 changements de responsable »: the history entries of an import,
+/// one per contact and role whose owner it changed.
+pub fn owner_changes(entries: u64) -> String {
+    plural(
+        entries,
+        "changement de responsable",
+        "changements de responsable",
+    )
+}
+
 /// « 30 comme responsable commercial, 19 comme responsable technique ».
 pub fn per_role(commercial: u64, technical: u64) -> String {
     format!(

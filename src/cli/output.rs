@@ -493,10 +493,16 @@ pub fn print_import(report: &ImportReport) {
         "  {}",
         plural(report.imported, "contact créé", "contacts créés")
     );
-    println!(
-        "  {}",
-        plural(report.updated, "contact mis à jour", "contacts mis à jour")
-    );
+    let updated = plural(report.updated, "contact mis à jour", "contacts mis à jour");
+    if report.history_entries > 0 {
+        // An owner the file sets back undoes a reassignment: say so.
+        println!(
+            "  {updated}, dont {}",
+            crate::french::owner_changes(report.history_entries)
+        );
+    } else {
+        println!("  {updated}");
+    }
     println!(
         "  {}",
         plural(report.unchanged, "contact inchangé", "contacts inchangés")

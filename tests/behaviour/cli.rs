@@ -1140,3 +1140,26 @@ fn numeric_external_id_is_reached_with_ext() {
         );
     });
 }
+
+/// Re-importing the original file sets back owners that a reassignment
+/// changed: the report says how many owner changes the update made.
+#[test]
+fn import_report_counts_owner_changes() {
+    each_engine(|db| {
+        setup(db);
+        assert!(
+            relais(db, &["reassign", "--from", "JD", "--to", "CC"])
+                .status
+                .success()
+        );
+        let path = db.dir.path().join("contacts.csv");
+
+        let output = relais(db, &["import", path.to_str().unwrap()]);
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("2 contacts mis à jour, dont 3 changements de responsable"),
+            "{text}"
+        );
+    });
+}

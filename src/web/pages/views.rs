@@ -70,11 +70,7 @@ impl CountsView {
                 );
                 view.per_role = format!(
                     "dont {}",
-                    plural(
-                        outcome.history_entries,
-                        "changement de responsable",
-                        "changements de responsable"
-                    )
+                    crate::french::owner_changes(outcome.history_entries)
                 );
                 view.already_owned = plural(
                     outcome.already_owned,
