@@ -894,8 +894,10 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
         KeyConflictKind::OtherNames => (
             headers.contact_number.clone(),
             format!(
-                "le contact n° {number} a un autre nom, prénom ou société : le n° Relais \
-                 vient sans doute d'une autre base ; videz la cellule pour créer un nouveau contact"
+                "le contact n° {number} a un autre nom, prénom ou société : si la ligne vient \
+                 d'une autre base, videz la cellule pour créer un nouveau contact ; si vous avez \
+                 corrigé son nom, gardez la colonne « Identifiant externe » de l'export, qui \
+                 désigne le contact quel que soit son nom, ou remettez le nom exporté"
             ),
         ),
         KeyConflictKind::OtherExternalId { stored } if conflict.external_id.is_some() => (

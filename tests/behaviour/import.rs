@@ -1631,3 +1631,50 @@ fn control_character_rejects_its_line_only() {
         }
     });
 }
+
+/// A number whose contact has other names is refused, with advice for
+/// both causes: a row from another base, or a name corrected in the file.
+#[test]
+fn number_of_a_contact_with_other_names_is_refused_with_both_fixes() {
+    each_engine(|db| {
+        cast(db);
+        let first = import_bytes(db, "premier.csv", "Nom;Prénom\nMartin;Deux\n".as_bytes());
+        assert_eq!(first.imported, 1);
+        let id = db
+            .store()
+            .list_contacts(&Default::default(), relais::storage::Page::first(1))
+            .unwrap()
+            .contacts[0]
+            .id;
+
+        let report = import_bytes(
+            db,
+            "renomme.csv",
+            format!("N° Relais;Nom;Prénom\n{id};Martin;Deuxième\n").as_bytes(),
+        );
+
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        let rejection = &report.rejected[0];
+        assert_eq!(rejection.column, "N° Relais");
+        assert!(
+            rejection
+                .reason
+                .contains("videz la cellule pour créer un nouveau contact"),
+            "{}",
+            rejection.reason
+        );
+        assert!(
+            rejection.reason.contains("« Identifiant externe »"),
+            "{}",
+            rejection.reason
+        );
+        assert_eq!(
+            db.store()
+                .find_contact(&id.to_string())
+                .unwrap()
+                .unwrap()
+                .first_name,
+            "Deux"
+        );
+    });
+}
