@@ -80,11 +80,13 @@ impl ContactInput {
 }
 
 /// Formats a contact's last change as the export writes it: Paris time,
-/// with its offset and to the second (`2026-12-05T10:32:15+01:00`). Excel
-/// keeps this form as text, so it comes back unchanged.
+/// with its offset and to the millisecond
+/// (`2026-12-05T10:32:15.504+01:00`), so that a change made in the same
+/// second as the export is still seen. Excel keeps this form as text, so
+/// it comes back unchanged.
 pub fn format_modified_at(at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&chrono_tz::Europe::Paris)
-        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
         .to_string()
 }
 
@@ -92,17 +94,26 @@ pub fn format_modified_at(at: chrono::DateTime<chrono::Utc>) -> String {
 /// time a spreadsheet may have turned it into (`05/12/2026 10:32`, to the
 /// minute or the second, with a year of two or four digits).
 ///
-/// A time to the minute is read as the last second of that minute. The
-/// cell contains the contact's own last change, which falls somewhere in
-/// that minute, so the start of the minute would set aside every edited
-/// row of a file Excel rewrote. The cost is that a later change made within the
-/// same minute goes unseen, as one made within the same second does for
-/// the export's own form.
+/// A time is read as the last microsecond of the unit it is written to
+/// (millisecond, second or minute). The cell contains the contact's own
+/// last change, which falls somewhere in that unit, so its start would
+/// set aside every edited row: Excel rewrites the export's form to the
+/// minute. The cost is that a later change made within the same unit goes
+/// unseen: the same millisecond for the export's own form, the same
+/// minute for a cell Excel rewrote.
 pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::{NaiveDateTime, TimeZone};
     let text = text.trim();
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Some(at.with_timezone(&chrono::Utc));
+        // Digits after the seconds' point: none for an export made before
+        // milliseconds were written.
+        let fraction_digits = text.split_once('.').map_or(0, |(_, rest)| {
+            rest.chars().take_while(char::is_ascii_digit).count()
+        });
+        let unit_micros = 10_i64.pow(6_u32.saturating_sub(fraction_digits.min(6) as u32));
+        return Some(
+            at.with_timezone(&chrono::Utc) + chrono::Duration::microseconds(unit_micros - 1),
+        );
     }
 
     // Two-digit years first: `%Y` would read `26` as the year 26. The flag
@@ -128,10 +139,12 @@ pub fn parse_modified_at(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .from_local_datetime(&naive)
         .latest()?;
     let at = local.with_timezone(&chrono::Utc);
-    if to_the_minute {
-        return Some(at + chrono::Duration::seconds(59));
-    }
-    Some(at)
+    let unit = if to_the_minute {
+        chrono::Duration::minutes(1)
+    } else {
+        chrono::Duration::seconds(1)
+    };
+    Some(at + unit - chrono::Duration::microseconds(1))
 }
 
 /// A part of a contact an import file may leave out. An import keeps the
@@ -234,20 +247,32 @@ mod modified_at_tests {
 
     #[test]
     fn modified_at_reads_export_and_excel() {
-        let at = chrono::Utc
+        let second = chrono::Utc
             .with_ymd_and_hms(2026, 12, 5, 9, 32, 15)
             .unwrap();
+        let at = second + chrono::Duration::microseconds(504_321);
+        let micro = chrono::Duration::microseconds(1);
         let written = format_modified_at(at);
-        assert_eq!(written, "2026-12-05T10:32:15+01:00");
-        assert_eq!(parse_modified_at(&written), Some(at));
-        assert_eq!(parse_modified_at("05/12/2026 10:32:15"), Some(at));
+        assert_eq!(written, "2026-12-05T10:32:15.504+01:00");
+        // Each form is read as the end of its last unit, never before the
+        // change it records.
+        let end_of_millisecond = second + chrono::Duration::milliseconds(505) - micro;
+        assert_eq!(parse_modified_at(&written), Some(end_of_millisecond));
+        assert!(parse_modified_at(&written).unwrap() >= at);
+        let end_of_second = second + chrono::Duration::seconds(1) - micro;
+        assert_eq!(
+            parse_modified_at("2026-12-05T10:32:15+01:00"),
+            Some(end_of_second)
+        );
+        assert_eq!(
+            parse_modified_at("05/12/2026 10:32:15"),
+            Some(end_of_second)
+        );
+        assert_eq!(parse_modified_at("05/12/26 10:32:15"), Some(end_of_second));
         // A change at 10:32:15 rewritten to the minute is not after 10:32.
-        let end_of_minute = chrono::Utc
-            .with_ymd_and_hms(2026, 12, 5, 9, 32, 59)
-            .unwrap();
+        let end_of_minute = chrono::Utc.with_ymd_and_hms(2026, 12, 5, 9, 33, 0).unwrap() - micro;
         assert_eq!(parse_modified_at("05/12/2026 10:32"), Some(end_of_minute));
         assert_eq!(parse_modified_at("05/12/26 10:32"), Some(end_of_minute));
-        assert_eq!(parse_modified_at("05/12/26 10:32:15"), Some(at));
         assert_eq!(parse_modified_at("hier"), None);
         assert_eq!(parse_modified_at(""), None);
     }

@@ -670,8 +670,8 @@ impl PgImport {
         // change, and which would change that contact, would undo the
         // change: it is set aside, under the lock, so that a change
         // committed meanwhile counts too. A row that changes nothing, such
-        // as a file imported a second time, is not a conflict. The export
-        // writes whole seconds.
+        // as a file imported a second time, is not a conflict.
+        // `exported_at` is the end of the unit the cell was written to.
         if chunk.iter().any(|row| row.contact.exported_at.is_some()) {
             client.execute(
                 &format!(
@@ -680,7 +680,7 @@ impl PgImport {
                          conflict_value = c.id || ' ' || floor(extract(epoch FROM c.updated_at) * 1000000)::bigint
                      FROM contacts c
                      WHERE c.id = s.stored_id AND s.conflict IS NULL
-                       AND date_trunc('second', c.updated_at) > s.exported_at
+                       AND c.updated_at > s.exported_at
                        AND NOT ({same} AND c.external_id IS NOT DISTINCT FROM coalesce(s.external_id, c.external_id))",
                     same = same_values("c", "s"),
                 ),

@@ -4,7 +4,6 @@
 
 use std::sync::LazyLock;
 
-use chrono::SubsecRound;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
@@ -483,8 +482,8 @@ impl SqliteImport {
                 .query_row([id], |found| found.get(0))
                 .map_err(db_error)?;
             let changed_at = rows::parse_timestamp(&changed_at).map_err(db_error)?;
-            // The export writes whole seconds.
-            if changed_at.trunc_subsecs(0) > exported_at {
+            // `exported_at` is the end of the unit the cell was written to.
+            if changed_at > exported_at {
                 self.key_conflicts.push(KeyConflict {
                     line: row.line,
                     contact_number: id,
