@@ -672,6 +672,27 @@ async fn page_out_of_range_is_refused_naming_the_value() {
     assert_eq!(largest["contacts"].as_array().unwrap().len(), 400);
 }
 
+/// A misspelt filter is refused rather than ignored, which would list
+/// every contact as if no filter were asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_query_parameter_is_refused() {
+    let app = TestApp::start().await;
+
+    let (status, typo) = get(&app, "/api/v1/contacts?ownr=QT").await;
+    let (batches_status, _) = get(&app, "/api/v1/batches?page=2").await;
+    let (known_status, _) = get(&app, "/api/v1/contacts?owner=QT&limit=5&q=a").await;
+
+    assert_eq!(status, 400);
+    assert_eq!(typo["code"], "invalid_query");
+    let message = typo["message"].as_str().unwrap();
+    assert!(
+        message.contains("« ownr » inconnu") && message.contains("« owner »"),
+        "{message}"
+    );
+    assert_eq!(batches_status, 400);
+    assert_eq!(known_status, 200);
+}
+
 /// `20`, as in the region form, selects all of Corsica: both
 /// départements.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

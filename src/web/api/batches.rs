@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -61,6 +61,31 @@ impl Pagination {
     }
 }
 
+/// Refuses a query parameter the call does not take, naming it and the
+/// accepted ones: a typo such as `ownr=AE` would otherwise list every
+/// contact as if no filter were asked.
+pub fn check_query_names(query: Option<&str>, accepted: &[&str]) -> Result<(), ApiError> {
+    let Some(query) = query else {
+        return Ok(());
+    };
+    // An unreadable query is left to the call's own extractor.
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    for (name, _) in pairs {
+        if !accepted.contains(&name.as_str()) {
+            let listed = accepted
+                .iter()
+                .map(|name| format!("« {name} »"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(invalid_page(
+                "query",
+                format!("paramètre « {name} » inconnu : cet appel accepte {listed}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse_count(field: &'static str, text: &str) -> Result<u32, ApiError> {
     text.trim().parse::<u32>().map_err(|_| {
         invalid_page(
@@ -92,8 +117,10 @@ fn batch_not_found(id: i64) -> ApiError {
 pub async fn list(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
+    RawQuery(raw): RawQuery,
     query: Result<Query<Pagination>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    check_query_names(raw.as_deref(), &["limit", "offset"])?;
     let Query(pagination) = query?;
     let page = pagination.page()?;
     let batches = state
@@ -121,9 +148,11 @@ pub async fn contacts(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
     query: Result<Query<Pagination>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_batch_id(&id)?;
+    check_query_names(raw.as_deref(), &["limit", "offset"])?;
     let Query(pagination) = query?;
     let page = pagination.page()?;
     let found = state

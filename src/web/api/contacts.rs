@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use serde_json::{Value, json};
 
 use crate::storage::{Contact, ContactPage, Store};
@@ -12,16 +12,29 @@ use crate::web::contact_query::{ContactQuery, build_filter};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 
-use super::batches::Pagination;
+use super::batches::{Pagination, check_query_names};
 use super::error::ApiError;
 use super::views;
 
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(_user): ApiUser,
+    RawQuery(raw): RawQuery,
     filters: Result<Query<ContactQuery>, QueryRejection>,
     pagination: Result<Query<Pagination>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    check_query_names(
+        raw.as_deref(),
+        &[
+            "owner",
+            "country",
+            "postal",
+            "departement",
+            "q",
+            "limit",
+            "offset",
+        ],
+    )?;
     let Query(filters) = filters?;
     let Query(pagination) = pagination?;
     let page = pagination.page()?;
