@@ -103,11 +103,17 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 crate::service::export::write_csv(store.as_ref(), &selection, &mut lock)?;
                 return Ok(());
             }
+            let replaced = args.file.exists();
             let written = export_to_file(store.as_ref(), &selection, &args.file)?;
             println!(
-                "{} dans « {} ».",
+                "{} dans « {} »{}.",
                 crate::french::plural(written, "contact exporté", "contacts exportés"),
-                args.file.display()
+                args.file.display(),
+                if replaced {
+                    ", qui existait déjà et a été remplacé"
+                } else {
+                    ""
+                }
             );
             if import_batch {
                 println!("{}", crate::french::IMPORT_CONTACTS_NOTE);

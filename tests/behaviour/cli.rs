@@ -1163,3 +1163,24 @@ fn import_report_counts_owner_changes() {
         );
     });
 }
+
+/// An export over an existing file says that it replaced it, so that an
+/// administrator who typed the name of a source file knows.
+#[test]
+fn export_over_an_existing_file_says_so() {
+    each_engine(|db| {
+        setup(db);
+        let path = db.dir.path().join("contacts.csv");
+        let fresh = db.dir.path().join("nouveau.csv");
+
+        let over = relais(db, &["export", path.to_str().unwrap()]);
+        let new = relais(db, &["export", fresh.to_str().unwrap()]);
+
+        assert!(
+            String::from_utf8_lossy(&over.stdout).contains("qui existait déjà et a été remplacé"),
+            "{}",
+            String::from_utf8_lossy(&over.stdout)
+        );
+        assert!(!String::from_utf8_lossy(&new.stdout).contains("remplacé"));
+    });
+}
