@@ -425,7 +425,18 @@ pub struct RunContext {
     pub params: serde_json::Value,
     /// A second run with the same key returns the first run's result.
     pub idempotency_key: Option<String>,
+    /// When the request came in: the batch's start.
     pub now: DateTime<Utc>,
+}
+
+impl RunContext {
+    /// Time of the run's changes, for history entries and `updated_at`,
+    /// read once the run holds its locks: a run that waited for another
+    /// batch writes after it, and its entries must not be dated before
+    /// that batch's.
+    pub fn time_of_write(&self) -> DateTime<Utc> {
+        Utc::now().max(self.now)
+    }
 }
 
 /// One import transaction. Rows arrive in chunks; each chunk is written

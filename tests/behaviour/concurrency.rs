@@ -564,3 +564,60 @@ fn preview_sees_one_committed_state() {
         assert!(previews > 0);
     });
 }
+
+/// A run that waited for another transaction's locks dates its history
+/// entries from its write, not from its request, so a contact's history
+/// never goes back in time.
+#[test]
+fn history_is_dated_when_the_run_writes() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["w1,Un,,,,,,51100,Reims,FRA,JD,"]);
+        let id = contact(db, "w1").id;
+        let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let location = db.location.clone();
+        let postgres = matches!(db.engine, Engine::Postgres);
+        // Another transaction holds the contact (PostgreSQL) or the write
+        // lock (SQLite) for a while.
+        let blocker = thread::spawn(move || {
+            let hold = std::time::Duration::from_millis(1_500);
+            if postgres {
+                let mut client = postgres::Client::connect(&location, postgres::NoTls).unwrap();
+                let mut tx = client.transaction().unwrap();
+                tx.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", &[&id])
+                    .unwrap();
+                locked_tx.send(()).unwrap();
+                thread::sleep(hold);
+                let released = chrono::Utc::now();
+                tx.commit().unwrap();
+                released
+            } else {
+                let conn = rusqlite::Connection::open(&location).unwrap();
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                locked_tx.send(()).unwrap();
+                thread::sleep(hold);
+                let released = chrono::Utc::now();
+                conn.execute_batch("COMMIT").unwrap();
+                released
+            }
+        });
+        locked_rx.recv().unwrap();
+        let requested = chrono::Utc::now();
+
+        let applied = apply_user_reassignment(db.store(), &prepared, run()).unwrap();
+
+        let released = blocker.join().unwrap();
+        let entries = db.store().contact_history(id).unwrap();
+        let entry = entries
+            .iter()
+            .find(|entry| entry.batch_id == applied.batch_id)
+            .unwrap();
+        assert!(released - requested > chrono::Duration::milliseconds(1_000));
+        assert!(
+            entry.at >= released - chrono::Duration::milliseconds(100),
+            "entry dated {} though the run wrote after {released}",
+            entry.at
+        );
+    });
+}

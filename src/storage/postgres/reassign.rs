@@ -158,16 +158,31 @@ fn reassign_role(
              SELECT c.id, c.{column} AS previous_owner_id FROM contacts c
              WHERE ({criteria}) AND c.{column} IS DISTINCT FROM {to}::bigint
              ORDER BY c.id FOR NO KEY UPDATE OF c
-         ), changed AS (
-             UPDATE contacts c SET {column} = {to}::bigint, updated_at = {at}::timestamptz
-             FROM target t WHERE c.id = t.id
-             RETURNING c.id, t.previous_owner_id
+         ), {write_time}, changed AS (
+             UPDATE contacts c SET {column} = {to}::bigint, updated_at = w.at
+             FROM target t, write_time w WHERE c.id = t.id
+             RETURNING c.id, t.previous_owner_id, w.at
          )
          INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
-         SELECT id, {at}::timestamptz, {kind}::text, {role}::text, previous_owner_id, {to}::bigint, {batch}::bigint
-         FROM changed ORDER BY id"
+         SELECT id, at, {kind}::text, {role}::text, previous_owner_id, {to}::bigint, {batch}::bigint
+         FROM changed ORDER BY id",
+        write_time = write_time_cte(&at)
     );
     Ok(client.execute(&sql, &params.refs())?)
+}
+
+/// CTE `write_time (at)`: the time of a statement's changes, read once the
+/// CTE `target` has locked its rows, so that a run that waited for another
+/// batch is dated after it. It is the request's time `at` (the
+/// application's clock, as every other time) plus how long the
+/// transaction has run, measured by the server's clock.
+pub(super) fn write_time_cte(at: &str) -> String {
+    format!(
+        "write_time AS MATERIALIZED (
+             SELECT {at}::timestamptz + (clock_timestamp() - transaction_timestamp()) AS at
+             FROM (SELECT count(*) FROM target) AS locked
+         )"
+    )
 }
 
 /// Refuses a target user deactivated since the form was checked, and

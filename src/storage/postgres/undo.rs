@@ -124,14 +124,15 @@ fn restore_role(
              FROM contacts c JOIN history h ON h.contact_id = c.id
              WHERE h.batch_id = $1 AND h.role = $2 AND c.{column} IS NOT DISTINCT FROM h.new_owner_id
              ORDER BY c.id FOR NO KEY UPDATE OF c
-         ), changed AS (
-             UPDATE contacts c SET {column} = t.restored_owner_id, updated_at = $3::timestamptz
-             FROM target t WHERE c.id = t.id
-             RETURNING c.id, t.previous_owner_id, t.restored_owner_id
+         ), {write_time}, changed AS (
+             UPDATE contacts c SET {column} = t.restored_owner_id, updated_at = w.at
+             FROM target t, write_time w WHERE c.id = t.id
+             RETURNING c.id, t.previous_owner_id, t.restored_owner_id, w.at
          )
          INSERT INTO history (contact_id, at, kind, role, previous_owner_id, new_owner_id, batch_id)
-         SELECT id, $3::timestamptz, $4::text, $2::text, previous_owner_id, restored_owner_id, $5::bigint
-         FROM changed ORDER BY id"
+         SELECT id, at, $4::text, $2::text, previous_owner_id, restored_owner_id, $5::bigint
+         FROM changed ORDER BY id",
+        write_time = super::reassign::write_time_cte("$3")
     );
     Ok(client.execute(
         &sql,

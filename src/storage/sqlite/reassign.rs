@@ -92,7 +92,8 @@ pub fn apply_user(
     }
     check_active_target(conn, request.to)?;
     let batch = batches::insert(conn, BatchKind::Reassign, run, None)?;
-    let at = rows::timestamp(run.now);
+    // The write transaction holds the database's lock by now.
+    let at = rows::timestamp(run.time_of_write());
 
     let mut outcome = Outcome::default();
     for role in Role::ALL {
@@ -587,7 +588,8 @@ pub fn apply_region(
     }
     check_active_target(conn, request.to)?;
     let batch = batches::insert(conn, BatchKind::ReassignRegion, run, None)?;
-    let at = rows::timestamp(run.now);
+    // The write transaction holds the database's lock by now.
+    let at = rows::timestamp(run.time_of_write());
     let prefixes = selection_prefixes(&request.postal);
 
     // A few départements are a few percent of the rows: a union of index

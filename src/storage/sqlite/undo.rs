@@ -32,7 +32,8 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
     }
 
     let undo_batch = batches::insert(conn, BatchKind::Undo, run, Some(target))?;
-    let at = rows::timestamp(run.now);
+    // The write transaction holds the database's lock by now.
+    let at = rows::timestamp(run.time_of_write());
     let skipped = skipped_contacts(conn, target)?;
 
     let mut outcome = Outcome::default();
