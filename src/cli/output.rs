@@ -495,7 +495,8 @@ pub fn print_import(report: &ImportReport) {
     );
     let updated = plural(report.updated, "contact mis à jour", "contacts mis à jour");
     if report.history_entries > 0 {
-        // An owner the file sets back undoes a reassignment: say so.
+        // An owner the file sets back undoes a reassignment, so the
+        // report counts owner changes.
         println!(
             "  {updated}, dont {}",
             crate::french::owner_changes(report.history_entries)

@@ -83,11 +83,10 @@ pub fn find_by_key<'a>(users: &'a [User], key: &str) -> Option<&'a User> {
         .or_else(|| users.iter().find(|user| same(&user.email)))
 }
 
-/// Puts users in the order of every list and picker: active ones first,
-/// then by last name and first name as a French reader sorts them (case
-/// and accents ignored: « Élise » between « Eric » and « Francis »), then
-/// by initials. The same on both engines and whatever the database's
-/// collation.
+/// Sorts users for every list and picker: active ones first, then by last
+/// and first name with case and accents ignored (« Élise » between « Eric »
+/// and « Francis »), then by initials. The order is the same on both
+/// engines, whatever the database's collation.
 pub fn sort_for_lists(users: &mut [User]) {
     users.sort_by_cached_key(|user| {
         (

@@ -279,8 +279,8 @@ pub fn accepted_headers() -> impl Iterator<Item = &'static str> {
 /// Fails when no header is recognised, or when two headers fill the same
 /// field, because the import could not tell which value to keep.
 pub(crate) fn resolve_columns(headers: Vec<String>) -> Result<Vec<Column>, ImportError> {
-    // A text file's header line holds no control character other than a
-    // tab or a line break typed into a cell.
+    // A text file's header line contains no control character other than
+    // a tab or a line break typed into a cell.
     if headers.iter().any(|header| {
         header
             .chars()
@@ -484,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn line_break_typed_in_a_header_cell_is_text() {
+    fn header_line_break_is_text() {
         let columns = resolve_columns(headers(&["Nom", "Code\npostal"])).unwrap();
 
         assert_eq!(columns.len(), 2);

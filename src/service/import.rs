@@ -403,17 +403,20 @@ impl Resolver<'_> {
                 continue;
             }
             let entered = address.postal_code.trim();
-            let city = if address.city.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", address.city)
+            // Formatted only for a warning: this runs for every address.
+            let city = || {
+                if address.city.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", address.city)
+                }
             };
             if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
                 self.list_doubtful_postal_code(invalid_postal_warning(
                     parsed.line,
                     kind,
                     entered,
-                    &city,
+                    &city(),
                 ));
                 continue;
             }
@@ -446,6 +449,7 @@ impl Resolver<'_> {
             } else {
                 format!(", lu {code},")
             };
+            let city = city();
             self.list_doubtful_postal_code(format!(
                 "ligne {} : le code postal {kind} « {entered} »{city}{read} est inconnu de La \
                  Poste ; la ligne est importée, vérifiez le code et le pays",

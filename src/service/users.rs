@@ -78,8 +78,8 @@ pub fn user_form_problems(
     Ok(problems)
 }
 
-/// The form's e-mail when another user has it, case ignored in every
-/// alphabet.
+/// Returns the problem of a form whose e-mail another user has, case
+/// ignored in every alphabet.
 fn email_taken(users: &[User], form: &UserForm) -> Option<(&'static str, String)> {
     let email = form.email.trim();
     let in_use = !email.is_empty()
@@ -98,8 +98,8 @@ fn email_taken(users: &[User], form: &UserForm) -> Option<(&'static str, String)
     })
 }
 
-/// The form's login when another user has it, case ignored in every
-/// alphabet.
+/// Returns the problem of a form whose login another user has, case
+/// ignored in every alphabet.
 fn login_taken(users: &[User], form: &UserForm) -> Option<(&'static str, String)> {
     let login = form.login.trim();
     let in_use = !login.is_empty()

@@ -20,7 +20,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .fallback(pages::not_found)
         .route_layer(middleware::from_fn(request_id::record_route))
-        .layer(middleware::from_fn(readable_path::refuse_unreadable_path))
+        .layer(middleware::from_fn(readable_path::reject_unreadable_path))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(middleware::from_fn(request_id::request_context))
         .with_state(state)

@@ -1,5 +1,5 @@
-//! Refusal of addresses whose percent-escapes are not UTF-8 text, such as
-//! `/contacts/%FF`: the router's own answer would be English plain text.
+//! Rejection of addresses whose percent-escapes are not UTF-8 text, such
+//! as `/contacts/%FF`, which the router rejects in English plain text.
 
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -9,9 +9,9 @@ use super::api::error::ApiError;
 use super::error::AppError;
 use super::pages::error_page::PageError;
 
-/// Answers 400 in French, as JSON under `/api/` and as a page elsewhere,
+/// Returns 400 in French, as JSON under `/api/` and as a page elsewhere,
 /// when the path does not decode to UTF-8 text.
-pub async fn refuse_unreadable_path(request: Request, next: Next) -> Response {
+pub async fn reject_unreadable_path(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if decodes_to_text(path) {
         return next.run(request).await;

@@ -1033,10 +1033,10 @@ fn reassign_region_takes_french_option_names() {
     });
 }
 
-/// An import that only created contacts changed no owner: its undo says
-/// so, rather than that its contacts had changed owner since.
+/// An import that only created contacts changed no owner. Its undo
+/// reports that, not that its contacts had changed owner since.
 #[test]
-fn undo_of_an_import_that_only_created_says_there_is_nothing_to_restore() {
+fn undo_of_creating_import_restores_nothing() {
     each_engine(|db| {
         setup(db);
         let batches = json(&relais(db, &["batches", "--json"]));

@@ -263,7 +263,7 @@ fn partial_file_with_empty_identity_cells_updates() {
 /// `--create-missing-users` reads an unknown owner of several words as a
 /// person: first name, then last name, and initials from both.
 #[test]
-fn created_owner_from_a_full_name_gets_first_and_last_name() {
+fn created_owner_full_name_split() {
     each_engine(|db| {
         cast(db);
         let text = format!("{HEADER}\nz1,Un,,,,,,51100,Reims,FRA,Zoé Lambert,\n");
@@ -291,7 +291,7 @@ fn created_owner_from_a_full_name_gets_first_and_last_name() {
 /// with that name rather than creating a second one; a name two users
 /// share is refused with both.
 #[test]
-fn owner_given_by_full_name_names_the_existing_user() {
+fn owner_full_name_finds_user() {
     each_engine(|db| {
         cast(db);
         let request = ImportRequest {
@@ -1634,7 +1634,7 @@ fn control_character_rejects_its_line_only() {
 /// A number whose contact has other names is refused, with advice for
 /// both causes: a row from another base, or a name corrected in the file.
 #[test]
-fn number_of_a_contact_with_other_names_is_refused_with_both_fixes() {
+fn number_with_other_names_rejected() {
     each_engine(|db| {
         cast(db);
         let first = import_bytes(db, "premier.csv", "Nom;Prénom\nMartin;Deux\n".as_bytes());

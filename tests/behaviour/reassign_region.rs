@@ -367,7 +367,7 @@ fn long_postal_lists_preview_and_run() {
 /// the bounds as one argument whatever their number; its per-prefix
 /// counts make this size slow there, and France has about 6,000 codes.
 #[test]
-fn postal_list_past_the_parameter_limit_previews_and_runs() {
+fn postal_list_past_parameter_limit() {
     each_engine(|db| {
         if matches!(db.engine, Engine::Sqlite) {
             return;

@@ -98,7 +98,7 @@ fn preview_counts_what_the_run_changes() {
 /// transaction: both kinds of reassignment change nothing and record no
 /// batch.
 #[test]
-fn target_deactivated_after_the_check_is_refused_by_the_run() {
+fn target_deactivated_before_run_rejected() {
     each_engine(|db| {
         cast(db);
         import_rows(db, &["a,A,,,,,,51100,Reims,FRA,JD,JD"]);

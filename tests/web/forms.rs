@@ -1263,7 +1263,7 @@ async fn stale_form_is_checked_past_many_batches() {
 /// An operation done and then undone since the form was shown no longer
 /// holds: the form runs instead of showing it as done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stale_form_runs_when_the_operation_done_since_was_undone() {
+async fn stale_form_runs_after_undo() {
     use relais::domain::batch::Actor;
     use relais::service::reassign::{RunContextInput, undo_batch};
 

@@ -329,14 +329,14 @@ fn selection_prefixes(postal: &PostalSelection) -> Option<&[PostalPrefix]> {
 /// would pass.
 const CASE_TREE_PREFIXES: usize = 1_000;
 
-/// How a region selection's postal ranges are bound in one statement.
+/// Binding of a region selection's postal ranges in one statement.
 enum RangeBounds {
     /// `*`: the country alone selects, including addresses without a
     /// postal code.
     None,
     /// One placeholder per bound: low, high, low, high…
     Each(Vec<String>),
-    /// One `text[]` placeholder holding every bound in that order.
+    /// One `text[]` placeholder containing every bound in that order.
     Array(String),
 }
 
