@@ -940,6 +940,14 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
                     .format("%d/%m/%Y à %H:%M:%S")
             ),
         ),
+        KeyConflictKind::NoIdentityLeft => (
+            String::new(),
+            format!(
+                "la ligne viderait le nom, le prénom, la société, l'e-mail et le téléphone du \
+                 contact n° {number} : remplissez au moins l'une de ces cellules, ou retirez du \
+                 fichier les colonnes que la ligne ne doit pas modifier"
+            ),
+        ),
         KeyConflictKind::UnknownExternalId => (
             headers.external_id.clone(),
             format!(

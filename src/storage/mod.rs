@@ -431,9 +431,10 @@ pub struct RunContext {
 
 impl RunContext {
     /// Time of the run's changes, for history entries and `updated_at`,
-    /// read once the run holds its locks: a run that waited for another
-    /// batch writes after it, and its entries must not be dated before
-    /// that batch's.
+    /// read once the run holds its locks, or just before the statement
+    /// that takes them (PostgreSQL adds the statement's wait): a run that
+    /// waited for another batch writes after it, and its entries must not
+    /// be dated before that batch's.
     pub fn time_of_write(&self) -> DateTime<Utc> {
         Utc::now().max(self.now)
     }

@@ -102,6 +102,9 @@ pub enum KeyConflictKind {
     /// No stored contact has the row's external id, and the file has no
     /// column that names a contact, so the row cannot create one.
     UnknownExternalId,
+    /// The row has no identity value, and the columns it empties would
+    /// leave the stored contact without a name, company, e-mail or phone.
+    NoIdentityLeft,
     /// The contact was changed after the time the row's « Modifié le »
     /// gives, so the row, exported before, would undo that change.
     ChangedSinceExport { changed_at: DateTime<Utc> },

@@ -257,6 +257,21 @@ fn partial_file_with_empty_identity_cells_updates() {
         );
         assert_eq!(owners(db, "x9").0, Some("BB".into()));
         assert!(db.store().find_contact("nouveau").unwrap().is_none());
+
+        // A row that would empty every name the contact has is set aside.
+        let emptied = "source_id;last_name;first_name;company;commercial_owner\nx9;;;;CC\n";
+        let report = import_bytes(db, "vide.csv", emptied.as_bytes());
+
+        assert_eq!(report.updated, 0, "{report:?}");
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        let reason = &report.rejected[0].reason;
+        assert!(
+            reason.contains("viderait le nom, le prénom, la société"),
+            "{reason}"
+        );
+        let contact = db.store().find_contact("x9").unwrap().unwrap();
+        assert_eq!(contact.last_name, "Richard");
+        assert_eq!(owners(db, "x9").0, Some("BB".into()));
     });
 }
 

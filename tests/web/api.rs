@@ -681,6 +681,7 @@ async fn unknown_query_parameter_is_refused() {
     let (status, typo) = get(&app, "/api/v1/contacts?ownr=QT").await;
     let (batches_status, _) = get(&app, "/api/v1/batches?page=2").await;
     let (known_status, _) = get(&app, "/api/v1/contacts?owner=QT&limit=5&q=a").await;
+    let (twice_status, twice) = get(&app, "/api/v1/contacts?owner=QT&owner=QU").await;
 
     assert_eq!(status, 400);
     assert_eq!(typo["code"], "invalid_query");
@@ -691,6 +692,14 @@ async fn unknown_query_parameter_is_refused() {
     );
     assert_eq!(batches_status, 400);
     assert_eq!(known_status, 200);
+    assert_eq!(twice_status, 400);
+    assert!(
+        twice["message"]
+            .as_str()
+            .unwrap()
+            .contains("« owner » donné deux fois"),
+        "{twice}"
+    );
 }
 
 /// `20`, as in the region form, selects all of Corsica: both

@@ -455,6 +455,10 @@ impl PgImport {
                 "other_names" => KeyConflictKind::OtherNames,
                 "other_external_id" => KeyConflictKind::OtherExternalId { stored: value },
                 "unknown_external_id" => KeyConflictKind::UnknownExternalId,
+                "no_identity" => {
+                    contact_number = value.parse().unwrap_or_default();
+                    KeyConflictKind::NoIdentityLeft
+                }
                 _ => KeyConflictKind::ExternalIdOfOtherNumber {
                     stored_number: value.parse().unwrap_or_default(),
                 },
@@ -672,7 +676,20 @@ impl PgImport {
         // committed meanwhile counts too. A row that changes nothing, such
         // as a file imported a second time, is not a conflict.
         // `exported_at` is the end of the unit the cell was written to.
-        if chunk.iter().any(|row| row.contact.exported_at.is_some()) {
+        // A row without a name keeps the stored names of the columns the
+        // file lacks; one that would leave its contact none is set aside.
+        let nameless = chunk.iter().any(|row| !row.contact.has_identity());
+        if nameless {
+            client.execute(
+                "UPDATE import_staging SET conflict = 'no_identity', conflict_value = stored_id::text
+                 WHERE stored_id IS NOT NULL AND conflict IS NULL
+                   AND first_name = '' AND last_name = '' AND company = ''
+                   AND email = '' AND phone = ''",
+                &[],
+            )?;
+        }
+        let exported = chunk.iter().any(|row| row.contact.exported_at.is_some());
+        if exported {
             client.execute(
                 &format!(
                     "UPDATE import_staging s
@@ -686,6 +703,8 @@ impl PgImport {
                 ),
                 &[],
             )?;
+        }
+        if exported || nameless {
             let conflicts = client.query(
                 "DELETE FROM import_staging WHERE conflict IS NOT NULL
                  RETURNING position, conflict, conflict_value",

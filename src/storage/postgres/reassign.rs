@@ -148,7 +148,7 @@ fn reassign_role(
     let mut params = Params::new();
     let criteria = criteria(&mut params);
     let to = params.push(change.to);
-    let at = params.push(change.run.now);
+    let at = params.push(change.run.time_of_write());
     let batch = params.push(change.batch);
     let kind = params.push(change.kind.as_str());
     let role = params.push(change.role.as_str());
@@ -173,13 +173,14 @@ fn reassign_role(
 
 /// CTE `write_time (at)`: the time of a statement's changes, read once the
 /// CTE `target` has locked its rows, so that a run that waited for another
-/// batch is dated after it. It is the request's time `at` (the
-/// application's clock, as every other time) plus how long the
-/// transaction has run, measured by the server's clock.
+/// batch is dated after it. It is `at`, the application's clock when the
+/// statement was sent (as every other time), plus how long the statement
+/// has run, measured by the server's clock. A retried transaction sends
+/// the statement again, so its time counts too.
 pub(super) fn write_time_cte(at: &str) -> String {
     format!(
         "write_time AS MATERIALIZED (
-             SELECT {at}::timestamptz + (clock_timestamp() - transaction_timestamp()) AS at
+             SELECT {at}::timestamptz + (clock_timestamp() - statement_timestamp()) AS at
              FROM (SELECT count(*) FROM target) AS locked
          )"
     )

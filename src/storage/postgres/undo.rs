@@ -139,7 +139,7 @@ fn restore_role(
         &[
             &target,
             &role.as_str(),
-            &run.now,
+            &run.time_of_write(),
             &HistoryKind::Undo.as_str(),
             &undo_batch,
         ],

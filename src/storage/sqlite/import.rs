@@ -83,6 +83,16 @@ fn address_values(address: &AddressInput, values: &mut Vec<Value>) {
     );
 }
 
+/// Tells whether a written value is empty text, as an identity column of
+/// `values` is when the contact has none.
+fn is_empty_text(value: &Value) -> bool {
+    match value {
+        Value::Text(text) => text.is_empty(),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
 fn values(row: &ContactWrite) -> Vec<Value> {
     let contact = &row.contact;
     let mut values = vec![
@@ -470,6 +480,17 @@ impl SqliteImport {
         let mut new_values = values(row);
         if !self.kept.is_empty() {
             self.keep_stored_values(row.line, &stored, &mut new_values);
+        }
+        // A row without a name keeps the stored names of the columns the
+        // file lacks; one that would leave its contact none is set aside.
+        if !row.contact.has_identity() && new_values[1..=5].iter().all(is_empty_text) {
+            self.key_conflicts.push(KeyConflict {
+                line: row.line,
+                contact_number: id,
+                external_id: row.contact.external_id.clone(),
+                kind: KeyConflictKind::NoIdentityLeft,
+            });
+            return Ok(());
         }
         // A row older than the contact's last change would undo that
         // change, unless it changes nothing, as a file imported twice does.

@@ -70,7 +70,13 @@ pub fn check_query_names(query: Option<&str>, accepted: &[&str]) -> Result<(), A
     };
     // An unreadable query is left to the call's own extractor.
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    for (name, _) in pairs {
+    for (index, (name, _)) in pairs.iter().enumerate() {
+        if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
+            return Err(invalid_page(
+                "query",
+                format!("paramètre « {name} » donné deux fois : gardez-en un seul"),
+            ));
+        }
         if !accepted.contains(&name.as_str()) {
             let listed = accepted
                 .iter()
