@@ -352,13 +352,15 @@ impl Resolver<'_> {
     /// to that user, since a user renamed since an export keeps the
     /// initials, but the report warns, in case the initials are a typo.
     fn check_display_name(&mut self, reference: &str, id: UserId, line: u64) {
-        let Some((name, _)) = display_form(reference) else {
+        let Some((name, initials)) = display_form(reference) else {
             return;
         };
         let Some((user, user_key)) = self.index.names.get(&id) else {
             return;
         };
-        if name_key(name) == *user_key {
+        // `JD (JD)` repeats the initials in place of a name: nothing to
+        // compare.
+        if name_key(name) == *user_key || name.trim().eq_ignore_ascii_case(initials) {
             return;
         }
         self.name_mismatches

@@ -739,11 +739,14 @@ fn display_form_with_other_name_warns() {
                     n1;Un;Baptiste BONCHAMPS (JD);\n\
                     n2;Deux;DUPONT Jean (JD);jean dupont (JD)\n\
                     n3;Trois;Baptiste BONCHAMPS (JD);Baptiste BONCHAMPS (JD)\n\
-                    n4;Quatre;Baptiste BONCHAMPS (JD);Personne (ZZ)\n";
+                    n4;Quatre;Baptiste BONCHAMPS (JD);Personne (ZZ)\n\
+                    n5;Cinq;JD (JD);jd (JD)\n";
         let report = import_bytes(db, "display.csv", text.as_bytes());
 
-        assert_eq!(report.imported, 3);
+        assert_eq!(report.imported, 4);
         assert_eq!(owners(db, "n1").0.as_deref(), Some("JD"));
+        // `JD (JD)` repeats the initials in place of a name: no warning.
+        assert_eq!(owners(db, "n5"), (Some("JD".into()), Some("JD".into())));
         let mismatches: Vec<&String> = report
             .warnings
             .iter()
