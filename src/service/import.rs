@@ -561,28 +561,51 @@ pub fn import_file(
             ),
         ));
     }
-    let file = File::open(path).map_err(|error| {
-        ServiceError::invalid(
-            "file_unreadable",
-            "file",
-            format!(
-                "fichier « {} » illisible : {}",
-                path.display(),
-                crate::french::io_reason(&error)
-            ),
-        )
-    })?;
     let file_name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned());
-    import_from_reader(
-        store,
-        BufReader::with_capacity(1 << 16, file),
-        file_name,
-        request,
-        progress,
-    )
+    let mut attempt = 1;
+    loop {
+        let file = File::open(path).map_err(|error| {
+            ServiceError::invalid(
+                "file_unreadable",
+                "file",
+                format!(
+                    "fichier « {} » illisible : {}",
+                    path.display(),
+                    crate::french::io_reason(&error)
+                ),
+            )
+        })?;
+        let result = import_from_reader(
+            store,
+            BufReader::with_capacity(1 << 16, file),
+            file_name.clone(),
+            request,
+            progress,
+        );
+        // An import locks the contacts it updates chunk by chunk, in file
+        // order, over one long transaction, so a reassignment locking the
+        // same contacts can deadlock with it. The engine then rolls the
+        // import back whole; it is read again from the start.
+        match result {
+            Err(ServiceError::Store(crate::storage::StoreError::Busy))
+                if attempt < IMPORT_ATTEMPTS =>
+            {
+                tracing::warn!(
+                    import.attempt = attempt,
+                    "import rolled back by a deadlock or a lock timeout, started again"
+                );
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
 }
+
+/// Times an import from a file is run before a deadlock or lock timeout
+/// is reported: each attempt reads the file again from the start.
+const IMPORT_ATTEMPTS: u32 = 3;
 
 /// Parsed rows sent at once from the reading thread to the writing one.
 const PARSED_CHUNK_ROWS: usize = 1_000;

@@ -186,6 +186,14 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             report.skipped.push(skip(message));
             continue;
         }
+        let active_text = field(active_column);
+        let Some(active) = parse_active(&active_text) else {
+            report.skipped.push(skip(format!(
+                "actif : « {active_text} » n'est pas une valeur reconnue ; écrivez oui ou non \
+                 (ou true/false, vrai/faux, 1/0), ou laissez la cellule vide pour un compte actif"
+            )));
+            continue;
+        };
         candidates.push(Candidate {
             line,
             login,
@@ -193,7 +201,7 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             last_name,
             email,
             given_initials,
-            active: !matches!(field(active_column).as_str(), "0" | "false" | "non" | "no"),
+            active,
         });
     }
 
@@ -290,4 +298,32 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         "users imported"
     );
     Ok(report)
+}
+
+/// Reads the `active` cell of a users file, ignoring case: empty means
+/// active, and the yes and no of French, English, Excel (`VRAI`, `FAUX`)
+/// and Odoo (`True`, `False`) are understood. `None` for anything else,
+/// which is reported rather than guessed.
+fn parse_active(value: &str) -> Option<bool> {
+    match value.trim().to_lowercase().as_str() {
+        "" | "1" | "true" | "vrai" | "oui" | "yes" | "o" | "y" | "actif" | "active" => Some(true),
+        "0" | "false" | "faux" | "non" | "no" | "n" | "inactif" | "inactive" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_active;
+
+    #[test]
+    fn active_cell_read_in_any_case() {
+        for value in ["", "1", "True", "VRAI", "oui", "Actif"] {
+            assert_eq!(parse_active(value), Some(true), "{value}");
+        }
+        for value in ["0", "False", "FALSE", "FAUX", "Non", "n", "inactif"] {
+            assert_eq!(parse_active(value), Some(false), "{value}");
+        }
+        assert_eq!(parse_active("peut-être"), None);
+    }
 }

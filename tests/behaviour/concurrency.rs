@@ -621,3 +621,58 @@ fn history_is_dated_when_the_run_writes() {
         );
     });
 }
+
+/// An import that deadlocks with another transaction on PostgreSQL is
+/// rolled back by the engine, then read again from the start, instead of
+/// failing as « la base est occupée ».
+#[test]
+fn import_deadlocked_by_a_run_starts_again() {
+    each_engine(|db| {
+        if !matches!(db.engine, Engine::Postgres) {
+            return;
+        }
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "d1,Un,,,,,,51100,Reims,FRA,JD,",
+                "d2,Deux,,,,,,51100,Reims,FRA,JD,",
+            ],
+        );
+        let (first, second) = (contact(db, "d1").id, contact(db, "d2").id);
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let location = db.location.clone();
+        // The other transaction holds the second contact, waits until the
+        // import holds the first and waits for the second, then asks for
+        // the first: a deadlock, which the import detects first since it
+        // has waited longer.
+        let other = thread::spawn(move || {
+            let mut client = postgres::Client::connect(&location, postgres::NoTls).unwrap();
+            let mut tx = client.transaction().unwrap();
+            tx.execute(
+                "SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE",
+                &[&second],
+            )
+            .unwrap();
+            locked_tx.send(()).unwrap();
+            thread::sleep(std::time::Duration::from_millis(400));
+            tx.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", &[&first])
+                .unwrap();
+            tx.commit().unwrap();
+        });
+        locked_rx.recv().unwrap();
+
+        let report = import_rows(
+            db,
+            &[
+                "d1,Un,,,,,,51100,Reims,FRA,BB,",
+                "d2,Deux,,,,,,51100,Reims,FRA,BB,",
+            ],
+        );
+
+        other.join().unwrap();
+        assert_eq!(report.updated, 2);
+        assert_eq!(owners(db, "d1").0, Some("BB".into()));
+        assert_eq!(owners(db, "d2").0, Some("BB".into()));
+    });
+}

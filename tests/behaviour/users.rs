@@ -255,3 +255,36 @@ fn password_change_ends_the_users_sessions() {
         assert!(db.store().session("session-bb").unwrap().is_some());
     });
 }
+
+/// The `active` column of a users file is read in any case, in French and
+/// as Excel and Odoo write it; a value it cannot read skips the line.
+#[test]
+fn users_file_reads_active_as_crms_write_it() {
+    each_engine(|db| {
+        let path = write_file(
+            db,
+            "actifs.csv",
+            "login;last_name;first_name;active\n\
+             odoo1;Odoo;Olga;False\n\
+             excel1;Excel;Eva;FAUX\n\
+             odoo2;Odoo;Oscar;True\n\
+             doute;Doute;Denis;peut-être\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        let active = |login: &str| db.store().find_user(login).unwrap().unwrap().active;
+        assert!(!active("odoo1"));
+        assert!(!active("excel1"));
+        assert!(active("odoo2"));
+        assert!(db.store().find_user("doute").unwrap().is_none());
+        assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
+        assert_eq!(report.skipped[0].line, 5);
+        assert!(
+            report.skipped[0].reason.contains("« peut-être »"),
+            "{}",
+            report.skipped[0].reason
+        );
+    });
+}
