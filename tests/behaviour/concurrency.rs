@@ -642,10 +642,9 @@ fn import_deadlocked_by_a_run_starts_again() {
         let (first, second) = (contact(db, "d1").id, contact(db, "d2").id);
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let location = db.location.clone();
-        // The other transaction holds the second contact, waits until the
-        // import holds the first and waits for the second, then asks for
-        // the first: a deadlock, which the import detects first since it
-        // has waited longer.
+        // The other transaction locks the second contact, then the first
+        // once the import holds the first and waits for the second. The
+        // import has waited longer, so it detects the deadlock.
         let other = thread::spawn(move || {
             let mut client = postgres::Client::connect(&location, postgres::NoTls).unwrap();
             let mut tx = client.transaction().unwrap();

@@ -257,7 +257,7 @@ fn password_change_ends_the_users_sessions() {
 }
 
 /// The `active` column of a users file is read in any case, in French and
-/// as Excel and Odoo write it; a value it cannot read skips the line.
+/// as Excel and Odoo write it. A value it cannot read skips the line.
 #[test]
 fn users_file_reads_active_as_crms_write_it() {
     each_engine(|db| {
