@@ -29,6 +29,20 @@ impl ServiceError {
         }
     }
 
+    /// Builds the error for a file that cannot be read, with the reason a
+    /// user can act on.
+    pub fn file_unreadable(path: &std::path::Path, error: &std::io::Error) -> ServiceError {
+        ServiceError::invalid(
+            "file_unreadable",
+            "file",
+            format!(
+                "fichier « {} » illisible : {}",
+                path.display(),
+                crate::french::io_reason(error)
+            ),
+        )
+    }
+
     /// Stable English code for the API and scripts.
     pub fn code(&self) -> &'static str {
         match self {

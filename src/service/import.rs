@@ -566,17 +566,7 @@ pub fn import_file(
         .map(|name| name.to_string_lossy().into_owned());
     let mut attempt = 1;
     loop {
-        let file = File::open(path).map_err(|error| {
-            ServiceError::invalid(
-                "file_unreadable",
-                "file",
-                format!(
-                    "fichier « {} » illisible : {}",
-                    path.display(),
-                    crate::french::io_reason(&error)
-                ),
-            )
-        })?;
+        let file = File::open(path).map_err(|error| ServiceError::file_unreadable(path, &error))?;
         let result = import_from_reader(
             store,
             BufReader::with_capacity(1 << 16, file),
@@ -968,9 +958,9 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
         KeyConflictKind::NoIdentityLeft => (
             String::new(),
             format!(
-                "la ligne viderait le nom, le prénom, la société, l'e-mail et le téléphone du \
-                 contact n° {number} : remplissez au moins l'une de ces cellules, ou retirez du \
-                 fichier les colonnes que la ligne ne doit pas modifier"
+                "la ligne laisserait le contact n° {number} sans nom, prénom, société, e-mail \
+                 ni téléphone : remplissez au moins l'une de ces cellules, ou retirez du fichier \
+                 les colonnes que la ligne ne doit pas modifier"
             ),
         ),
         KeyConflictKind::UnknownExternalId => (

@@ -55,17 +55,7 @@ struct Candidate {
 }
 
 pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, ServiceError> {
-    let text = std::fs::read(path).map_err(|error| {
-        ServiceError::invalid(
-            "file_unreadable",
-            "file",
-            format!(
-                "fichier « {} » illisible : {}",
-                path.display(),
-                crate::french::io_reason(&error)
-            ),
-        )
-    })?;
+    let text = std::fs::read(path).map_err(|error| ServiceError::file_unreadable(path, &error))?;
     let text = match String::from_utf8(text) {
         Ok(text) => text,
         Err(error) => encoding_rs::WINDOWS_1252

@@ -420,6 +420,17 @@ impl PgImport {
     }
 
     /// Records the conflicts deleted from the staging table, in file order.
+    /// Removes the staged rows marked with a conflict and records them, so
+    /// that the rest of the chunk is written without them.
+    fn set_aside_conflicts(&mut self, chunk: &[ContactWrite]) -> PgResult<()> {
+        let conflicts = self.client()?.query(
+            "DELETE FROM import_staging WHERE conflict IS NOT NULL
+             RETURNING position, conflict, conflict_value",
+            &[],
+        )?;
+        self.collect_conflicts(chunk, &conflicts)
+    }
+
     fn collect_conflicts(
         &mut self,
         chunk: &[ContactWrite],
@@ -586,12 +597,7 @@ impl PgImport {
             )?;
         }
         if keys.contact_numbers || updates_only {
-            let conflicts = client.query(
-                "DELETE FROM import_staging WHERE conflict IS NOT NULL
-                 RETURNING position, conflict, conflict_value",
-                &[],
-            )?;
-            self.collect_conflicts(chunk, &conflicts)?;
+            self.set_aside_conflicts(chunk)?;
         }
         let client = self.client()?;
         // The matched contacts are locked in id order before they are
@@ -705,12 +711,7 @@ impl PgImport {
             )?;
         }
         if exported || nameless {
-            let conflicts = client.query(
-                "DELETE FROM import_staging WHERE conflict IS NOT NULL
-                 RETURNING position, conflict, conflict_value",
-                &[],
-            )?;
-            self.collect_conflicts(chunk, &conflicts)?;
+            self.set_aside_conflicts(chunk)?;
         }
         let client = self.client()?;
         client.execute(
