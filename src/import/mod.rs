@@ -115,7 +115,7 @@ impl ImportError {
 /// Headers named by the message of a file whose headers are all unknown,
 /// and the characters shown of each: a first line of data can be long.
 const LISTED_HEADERS: usize = 12;
-const HEADER_CHARS_SHOWN: usize = 40;
+const HEADER_EXCERPT_CHARS: usize = 40;
 
 /// Lists the headers found in the file for a message, skipping empty ones.
 fn describe_found_headers(headers: &[String]) -> String {
@@ -127,11 +127,11 @@ fn describe_found_headers(headers: &[String]) -> String {
         .iter()
         .take(LISTED_HEADERS)
         .map(|header| {
-            let mut shown: String = header.chars().take(HEADER_CHARS_SHOWN).collect();
-            if header.chars().count() > HEADER_CHARS_SHOWN {
-                shown.push('…');
+            let mut excerpt: String = header.chars().take(HEADER_EXCERPT_CHARS).collect();
+            if header.chars().count() > HEADER_EXCERPT_CHARS {
+                excerpt.push('…');
             }
-            format!("« {shown} »")
+            format!("« {excerpt} »")
         })
         .collect();
     if filled.len() > LISTED_HEADERS {

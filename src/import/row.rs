@@ -238,8 +238,8 @@ fn check_length(value: &str) -> Result<(), String> {
     Err(reason)
 }
 
-/// Refuses control characters other than tabs and line breaks: a NUL or
-/// an escape code comes from a damaged or binary file, is invisible in
+/// Rejects control characters other than tabs and line breaks. A NUL or
+/// an escape code comes from a damaged or binary file, is invisible on
 /// every screen, and PostgreSQL cannot store a NUL in text.
 fn check_characters(value: &str) -> Result<(), String> {
     // Most values contain no byte that can start a control character: C0

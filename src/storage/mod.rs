@@ -61,8 +61,9 @@ impl StoreError {
         StoreError::rejected(
             "inactive_target",
             format!(
-                "{display_name} a été désactivé pendant la préparation de l'opération, qui n'a \
-                 rien modifié ; choisissez un utilisateur actif ou réactivez-le d'abord"
+                "le compte {} a été désactivé pendant la préparation de l'opération, qui n'a \
+                 rien modifié ; choisissez un utilisateur actif ou réactivez ce compte d'abord",
+                crate::french::de(display_name)
             ),
         )
     }
@@ -430,11 +431,11 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// Time of the run's changes, for history entries and `updated_at`,
-    /// read once the run holds its locks, or just before the statement
-    /// that takes them (PostgreSQL adds the statement's wait): a run that
-    /// waited for another batch writes after it, and its entries must not
-    /// be dated before that batch's.
+    /// Time of the run's changes, for history entries and `updated_at`.
+    /// It is read once the run holds its locks, or just before the
+    /// statement that takes them (PostgreSQL then adds the statement's
+    /// wait). A run that waited for another batch writes after it, so its
+    /// entries must not be dated before that batch's.
     pub fn time_of_write(&self) -> DateTime<Utc> {
         Utc::now().max(self.now)
     }

@@ -131,7 +131,7 @@ impl AppError {
         }
         match self {
             AppError::Unauthenticated => {
-                "Authentification requise : envoyez un jeton d'API valide dans l'en-tête « Authorization: Bearer … » (relais token create le crée), ou connectez-vous pour les écrans.".to_string()
+                "Authentification requise : envoyez un jeton d'API valide dans l'en-tête « Authorization: Bearer … » (la commande relais token create en crée un), ou connectez-vous pour les écrans.".to_string()
             }
             AppError::Forbidden => {
                 "Accès refusé : cette opération est réservée aux administrateurs.".to_string()

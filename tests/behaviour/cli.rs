@@ -1099,7 +1099,7 @@ fn dry_run_checks_the_acting_user() {
 }
 
 /// An external id that is also another contact's number: the number names
-/// its contact, `ext:` names the other, and `history` says both exist.
+/// its contact, `ext:` names the other, and `history` warns of both.
 #[test]
 fn numeric_external_id_is_reached_with_ext() {
     each_engine(|db| {
@@ -1142,7 +1142,7 @@ fn numeric_external_id_is_reached_with_ext() {
 }
 
 /// Re-importing the original file sets back owners that a reassignment
-/// changed: the report says how many owner changes the update made.
+/// changed, so the report counts the owner changes of the update.
 #[test]
 fn import_report_counts_owner_changes() {
     each_engine(|db| {
@@ -1164,8 +1164,8 @@ fn import_report_counts_owner_changes() {
     });
 }
 
-/// An export over an existing file says that it replaced it, so that an
-/// administrator who typed the name of a source file knows.
+/// An export over an existing file reports that it replaced it, for an
+/// administrator who typed the name of a source file.
 #[test]
 fn export_over_an_existing_file_says_so() {
     each_engine(|db| {

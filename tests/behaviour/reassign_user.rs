@@ -124,7 +124,7 @@ fn target_deactivated_before_run_rejected() {
             assert!(
                 error
                     .to_string()
-                    .contains("Claire CARON (CC) a été désactivé"),
+                    .contains("le compte de Claire CARON (CC) a été désactivé"),
                 "{error}"
             );
         }

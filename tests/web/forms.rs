@@ -573,8 +573,8 @@ async fn undo_lists_contacts_changed_since() {
     );
     assert_eq!(app.batch_count(), batches_before);
 
-    // Once the contacts are back with QT, the same address no longer says
-    // that the undo was without effect above a preview that restores them.
+    // Once the contacts are back with QT, the same address no longer calls
+    // the undo without effect above a preview that restores them.
     let back = relais::service::reassign::prepare_user_reassignment(app.store.as_ref(), "QU", "QT")
         .unwrap();
     relais::service::reassign::apply_user_reassignment(
@@ -1363,8 +1363,8 @@ async fn import_page_says_which_contacts_it_lists() {
         undo.contains("Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter."),
         "{undo}"
     );
-    // Confirming it anyway says why nothing happened, rather than that the
-    // contacts had changed owner since.
+    // Confirming it anyway explains why nothing happened, instead of
+    // claiming that the contacts had changed owner since.
     let posted = confirm_undo(&app, &client, 1).await;
     let result = unescape(&text(app.follow(&client, posted).await).await);
     assert!(

@@ -186,7 +186,7 @@ pub(super) fn write_time_cte(at: &str) -> String {
     )
 }
 
-/// Refuses a target user deactivated since the form was checked, and
+/// Rejects a target user deactivated since the form was checked, and
 /// holds a share lock on its row until the commit, so that a deactivation
 /// waits for the run rather than leaving contacts to an inactive user.
 fn lock_active_target(client: &mut impl GenericClient, to: UserId) -> PgResult<()> {

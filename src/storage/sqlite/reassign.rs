@@ -64,7 +64,7 @@ pub fn preview_user(conn: &Connection, request: &UserReassignment) -> StoreResul
     })
 }
 
-/// Refuses a target user deactivated since the form was checked. The run
+/// Rejects a target user deactivated since the form was checked. The run
 /// holds the database's write lock, so no deactivation can come between
 /// this check and its commit.
 fn check_active_target(conn: &Connection, to: crate::domain::user::UserId) -> StoreResult<()> {

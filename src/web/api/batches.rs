@@ -33,7 +33,7 @@ pub struct Pagination {
 }
 
 impl Pagination {
-    /// Returns the page asked for, or an error naming the parameter, its
+    /// Returns the requested page, or an error naming the parameter, its
     /// value and the accepted range. A limit above the largest page is
     /// refused rather than cut, so that a client never takes a short page
     /// for the end of the list.
@@ -61,9 +61,9 @@ impl Pagination {
     }
 }
 
-/// Refuses a query parameter the call does not take, naming it and the
-/// accepted ones: a typo such as `ownr=AE` would otherwise list every
-/// contact as if no filter were asked.
+/// Rejects a query parameter the call does not take, or one given twice,
+/// naming it and the accepted ones. A typo such as `ownr=AE` would
+/// otherwise list every contact as if no filter had been requested.
 pub fn check_query_names(query: Option<&str>, accepted: &[&str]) -> Result<(), ApiError> {
     let Some(query) = query else {
         return Ok(());
