@@ -14,7 +14,9 @@ use crate::domain::contact::Role;
 use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
 use crate::domain::postal::{PostalPrefix, PostalSelection};
-use crate::storage::{PrefixCount, RegionPreview, RunContext, StoreResult, owner_column};
+use crate::storage::{
+    PrefixCount, RegionPreview, RunContext, StoreError, StoreResult, owner_column,
+};
 
 use super::ranges;
 use super::rows::{self, CONTACT_COLUMNS, CONTACT_JOINS};
@@ -166,10 +168,24 @@ fn range_join(
     prefixes: &[PostalPrefix],
     values: &mut Vec<Value>,
 ) -> String {
+    let index = format!("contacts_{side}_region");
+    index_range_join(&index, side, columns, country, prefixes, values)
+}
+
+/// `range_join` on another index whose key holds the side's country and
+/// normalised postal code, such as an owner index after its owner.
+fn index_range_join(
+    index: &str,
+    side: &str,
+    columns: &str,
+    country: &CountryCode,
+    prefixes: &[PostalPrefix],
+    values: &mut Vec<Value>,
+) -> String {
     values.push(Value::Text(ranges::ranges_json(prefixes)));
     values.push(Value::Text(country.as_str().to_string()));
     format!(
-        "SELECT {columns} FROM json_each(?) AS r CROSS JOIN contacts AS c INDEXED BY contacts_{side}_region
+        "SELECT {columns} FROM json_each(?) AS r CROSS JOIN contacts AS c INDEXED BY {index}
          WHERE c.{side}_country = ?
            AND c.{side}_postal_norm >= r.value ->> 0 AND c.{side}_postal_norm < r.value ->> 1"
     )
@@ -289,13 +305,18 @@ fn owner_index(column: &str) -> &'static str {
     }
 }
 
-/// Counts a selection of prefixes, reading each index range once. Per
-/// prefix, the perso range of the region index gives the contacts whose
-/// perso address is in the prefix, and the same range of each owner index
-/// those the target owns. The pro range gives those whose pro address is
-/// in the prefix and perso address is not, for the prefix alone and for
-/// the whole selection. The prefixes never overlap (the parser merges
-/// them), so the ranges add up, and no contact row is read.
+/// Counts a selection of prefixes, reading each index range once, in a
+/// fixed number of statements whatever the number of prefixes. The
+/// prefixes never overlap (the parser merges them), so the ranges add up,
+/// and no contact row is read.
+///
+/// - Per prefix, in one statement over the ranges: the perso range of the
+///   region index gives the contacts whose perso address is in the prefix,
+///   and the pro range those whose pro address is in the prefix and perso
+///   address is not in that prefix.
+/// - For the whole selection: the pro ranges give the contacts whose pro
+///   address alone is in the selection, and the perso ranges of each owner
+///   index those the target owns.
 fn count_prefixes(
     conn: &Connection,
     country: &CountryCode,
@@ -303,93 +324,85 @@ fn count_prefixes(
     target: i64,
     owner_conditions: &[&[&str]],
 ) -> StoreResult<RegionCounts> {
-    let mut counts = RegionCounts {
-        matched: 0,
-        per_prefix: Vec::with_capacity(prefixes.len()),
-        owned: vec![0; owner_conditions.len()],
-    };
-    let all_bounds = Value::Text(ranges::bounds_argument(prefixes));
-    for prefix in prefixes {
-        let range = [
-            Value::Text(country.as_str().to_string()),
-            Value::Text(prefix.as_str().to_string()),
-            Value::Text(prefix.upper_bound()),
-        ];
-
-        // One scalar subquery per count: the perso range of the region
-        // index, then, per owner condition, the perso range of the owner
-        // index that leads with the condition's first column.
-        let mut values: Vec<Value> = range.to_vec();
-        let mut terms = vec![
-            "(SELECT count(*) FROM contacts INDEXED BY contacts_perso_region
-              WHERE perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)"
-                .to_string(),
-        ];
-        for columns in owner_conditions {
-            let condition = owned_condition(columns, target, &mut values);
-            values.extend(range.iter().cloned());
-            terms.push(format!(
-                "(SELECT count(*) FROM contacts INDEXED BY {}
-                  WHERE {condition}
-                    AND perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)",
-                owner_index(columns[0])
-            ));
-        }
-        let perso: Vec<i64> = query_counts(
-            conn,
-            &format!("SELECT {}", terms.join(", ")),
-            &values,
-            1 + owner_conditions.len(),
-        )?;
-
-        let mut values = Vec::new();
-        let perso_any = side_in_bounds("perso", country, all_bounds.clone(), &mut values);
-        let perso_this = side_in_region(
-            "perso",
-            country,
-            Some(std::slice::from_ref(prefix)),
-            &mut values,
-        );
-        values.extend(range.iter().cloned());
-        let pro: Vec<i64> = query_counts(
-            conn,
-            &format!(
-                "SELECT count(*) FILTER (WHERE NOT {perso_any}),
-                        count(*) FILTER (WHERE NOT {perso_this})
-                 FROM contacts INDEXED BY contacts_pro_region
-                 WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ?"
-            ),
-            &values,
-            2,
-        )?;
-
-        counts.matched += (perso[0] + pro[0]) as u64;
-        counts.per_prefix.push((perso[0] + pro[1]) as u64);
-        for (owned, perso_owned) in counts.owned.iter_mut().zip(&perso[1..]) {
-            *owned += *perso_owned as u64;
-        }
+    // Correlated subqueries rather than a join grouped by prefix: each one
+    // counts a range of an index, where a grouped join would sort every
+    // matched entry by its prefix first.
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT r.key,
+               (SELECT count(*) FROM contacts INDEXED BY contacts_perso_region
+                WHERE perso_country = ?1
+                  AND perso_postal_norm >= r.value ->> 0 AND perso_postal_norm < r.value ->> 1),
+               (SELECT count(*) FROM contacts INDEXED BY contacts_pro_region
+                WHERE pro_country = ?1
+                  AND pro_postal_norm >= r.value ->> 0 AND pro_postal_norm < r.value ->> 1
+                  AND NOT (perso_country IS ?1
+                           AND perso_postal_norm >= r.value ->> 0
+                           AND perso_postal_norm < r.value ->> 1))
+             FROM json_each(?2) AS r",
+        )
+        .map_err(db_error)?;
+    let mut per_prefix = vec![0u64; prefixes.len()];
+    let mut perso_total = 0u64;
+    let rows = statement
+        .query_map(
+            params![country.as_str(), ranges::ranges_json(prefixes)],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            },
+        )
+        .map_err(db_error)?;
+    for row in rows {
+        let (index, perso, pro) = row.map_err(db_error)?;
+        let slot = per_prefix.get_mut(index as usize).ok_or_else(|| {
+            StoreError::Database(format!("préfixe n° {index} absent de la sélection"))
+        })?;
+        *slot = (perso + pro) as u64;
+        perso_total += perso as u64;
     }
 
-    // Owned contacts whose pro address is in the selection and perso
-    // address is not: one pass over the target's entries of the owner
-    // index, which carries both addresses. The pro ranges are tested
+    let mut values = Vec::new();
+    let pro = range_join("pro", "count(*)", country, prefixes, &mut values);
+    let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
+    let pro_alone = count(conn, &format!("{pro} AND NOT {perso_in}"), &values)?;
+
+    // Owned contacts: those whose perso address is in the selection, from
+    // the perso ranges of the owner index that leads with the condition's
+    // first column, then those whose pro address is in the selection and
+    // perso address is not, from one pass over the target's entries of
+    // that index, which carries both addresses. The pro ranges are tested
     // first, since most entries fail them.
-    for (owned, columns) in counts.owned.iter_mut().zip(owner_conditions) {
+    let mut owned = Vec::with_capacity(owner_conditions.len());
+    for columns in owner_conditions {
+        let index = owner_index(columns[0]);
+        let mut values = Vec::new();
+        let perso = index_range_join(index, "perso", "count(*)", country, prefixes, &mut values);
+        let condition = owned_condition(columns, target, &mut values);
+        let by_perso = count(conn, &format!("{perso} AND {condition}"), &values)?;
+
         let mut values = Vec::new();
         let condition = owned_condition(columns, target, &mut values);
         let pro_in = side_in_region("pro", country, Some(prefixes), &mut values);
         let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
-        *owned += count(
+        let by_pro = count(
             conn,
             &format!(
-                "SELECT count(*) FROM contacts INDEXED BY {}
-                 WHERE {condition} AND {pro_in} AND NOT {perso_in}",
-                owner_index(columns[0])
+                "SELECT count(*) FROM contacts INDEXED BY {index}
+                 WHERE {condition} AND {pro_in} AND NOT {perso_in}"
             ),
             &values,
         )?;
+        owned.push(by_perso + by_pro);
     }
-    Ok(counts)
+    Ok(RegionCounts {
+        matched: perso_total + pro_alone,
+        per_prefix,
+        owned,
+    })
 }
 
 /// Counts a whole country: the matched contacts from the region indexes,
@@ -423,21 +436,6 @@ fn count_country(
         per_prefix: Vec::new(),
         owned,
     })
-}
-
-fn query_counts(
-    conn: &Connection,
-    sql: &str,
-    values: &[Value],
-    columns: usize,
-) -> StoreResult<Vec<i64>> {
-    conn.prepare_cached(sql)
-        .and_then(|mut statement| {
-            statement.query_row(params_from_iter(values.iter()), |row| {
-                (0..columns).map(|index| row.get::<_, i64>(index)).collect()
-            })
-        })
-        .map_err(db_error)
 }
 
 /// Counts what a region reassignment would do. A contact changes on a role
