@@ -340,6 +340,14 @@ pub enum PostalFieldError {
     )]
     NotFrenchPrefix(String),
     #[error(
+        "code postal : « {part} » contient une espace ; séparez les codes par « ; » (« {separated} »), ou écrivez un seul code sans espace (« {joined} »)"
+    )]
+    SpaceInside {
+        part: String,
+        separated: String,
+        joined: String,
+    },
+    #[error(
         "code postal : « {0} » compte plus de 5 chiffres ; un code postal français en compte 5"
     )]
     TooLongForFrance(String),
@@ -363,7 +371,8 @@ pub enum PostalFieldError {
 ///
 /// Parts are separated by `;`, `,`, tabs or line breaks. Blank parts are
 /// ignored, and spaces and hyphens inside a part are removed
-/// (`51 1` is `511`). For countries that use French postal codes, prefixes
+/// (`51 1` is `511`), except that for French codes a part made of
+/// départements separated by spaces (`51 02`) is refused. For countries that use French postal codes, prefixes
 /// are digits only, at most five of them, except the Corsican département
 /// codes `2A` and `2B`, which become the postal prefixes their communes use.
 /// The result is sorted, without duplicates, and a prefix covered by a
@@ -508,6 +517,23 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
     }
 
     if country.uses_french_postal_codes() {
+        // A French code is often written with a space after the
+        // département, `51 100`, and a prefix too, `51 1`. A part whose
+        // every word is a département, `51 02`, rather lists départements
+        // with the wrong separator: read as `5102`, it would select nothing.
+        let pieces: Vec<&str> = part.split_whitespace().collect();
+        let departement = |piece: &str| {
+            let upper = piece.to_ascii_uppercase();
+            reference::departement(&upper).is_some()
+                || reference::corsica_postal_prefixes(&upper).is_some()
+        };
+        if pieces.len() > 1 && pieces.iter().all(|piece| departement(piece)) {
+            return Err(PostalFieldError::SpaceInside {
+                part: quoted(part),
+                separated: quoted(&pieces.join(";")),
+                joined: quoted(&compact),
+            });
+        }
         // Corsica's département codes are not postal prefixes: its postal
         // codes start with 200 to 206.
         if let Some(corsica) = reference::corsica_postal_prefixes(&compact) {
@@ -933,6 +959,32 @@ mod tests {
                 "parse_postal_field({input:?})"
             );
         }
+    }
+
+    #[test]
+    fn departements_separated_by_spaces_are_refused() {
+        let france = CountryCode::france();
+        assert_eq!(
+            parse_postal_field("51 02", &france)
+                .unwrap_err()
+                .to_string(),
+            "code postal : « 51 02 » contient une espace ; séparez les codes par « ; » \
+             (« 51;02 »), ou écrivez un seul code sans espace (« 5102 »)"
+        );
+        for input in ["75 13 2a", "51;02 2B", "971 972"] {
+            assert!(
+                matches!(
+                    parse_postal_field(input, &france),
+                    Err(PostalFieldError::SpaceInside { .. })
+                ),
+                "{input}"
+            );
+        }
+        // A code or prefix written with a space after its département.
+        assert_eq!(
+            parse_postal_field("51 100;51 1", &france),
+            Ok(prefixes(&["511"]))
+        );
     }
 
     #[test]

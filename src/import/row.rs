@@ -40,23 +40,7 @@ impl AddressText {
         }
         let country = self.country.unwrap_or_else(|| default_country.clone());
         let postal_norm = normalize_postal_code(&self.postal_code, &country).value;
-        // A spreadsheet drops the leading zero of `02590`: the code as
-        // entered gets it back when La Poste lists the result, so that an
-        // export saved by Excel reads back unchanged. Other four-digit
-        // codes (`1080`, a Brussels code under France) stay as written,
-        // for the report to show them. Countries whose codes are all five
-        // digits get the zero back in both forms.
-        let digits = self.postal_code.bytes().all(|b| b.is_ascii_digit());
-        let lost_zero = digits
-            && ((country.has_five_digit_postal_codes() && self.postal_code.len() < 5)
-                || (country.uses_french_postal_codes()
-                    && self.postal_code.len() == 4
-                    && crate::reference::postal_code_exists(&postal_norm)));
-        let postal_code = if lost_zero {
-            postal_norm.clone()
-        } else {
-            self.postal_code
-        };
+        let postal_code = stored_postal_code(self.postal_code, &country, &postal_norm);
         let country = stored_country(country, &postal_norm);
         AddressInput {
             line1: self.line1,
@@ -66,6 +50,26 @@ impl AddressText {
             city: self.city,
             country: Some(country),
         }
+    }
+}
+
+/// The postal code of an address as stored: as entered, except that a
+/// spreadsheet drops the leading zero of `02590`, which the code gets back
+/// when La Poste lists the result, so that an export saved by Excel reads
+/// back unchanged. Other four-digit codes (`1080`, a Brussels code under
+/// France) stay as written, for the report to show them. Countries whose
+/// codes are all five digits get the zero back in both forms.
+pub fn stored_postal_code(entered: String, country: &CountryCode, postal_norm: &str) -> String {
+    let digits = entered.bytes().all(|b| b.is_ascii_digit());
+    let lost_zero = digits
+        && ((country.has_five_digit_postal_codes() && entered.len() < 5)
+            || (country.uses_french_postal_codes()
+                && entered.len() == 4
+                && crate::reference::postal_code_exists(postal_norm)));
+    if lost_zero {
+        postal_norm.to_string()
+    } else {
+        entered
     }
 }
 

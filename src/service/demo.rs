@@ -1,7 +1,8 @@
 //! Demo base built from the real list of French communes, with French
 //! names and companies, two addresses per contact and some contacts abroad.
 //! It also carries the faults real files have: 4-digit French postal codes,
-//! inner spaces, country names instead of codes and empty countries.
+//! inner spaces, country names instead of codes and empty countries, each
+//! stored as an import of such a cell would store it.
 
 use serde::Serialize;
 use serde_json::json;
@@ -11,6 +12,7 @@ use crate::domain::contact::{AddressInput, ContactInput};
 use crate::domain::country::CountryCode;
 use crate::domain::postal::{normalize_postal_code, stored_country};
 use crate::domain::user::{User, UserId};
+use crate::import::stored_postal_code;
 use crate::reference;
 use crate::storage::{ContactWrite, ImportCounts, Store};
 
@@ -339,10 +341,13 @@ fn address(random: &mut Random, postal_code: &str, city: &str, country_text: &st
         .unwrap_or_else(CountryCode::france);
     let line1 = format!("{} {}", 1 + random.below(120), random.pick(&STREETS));
     let postal_norm = normalize_postal_code(postal_code, &country).value;
+    // Stored as an import of the same cell would store it, so that an
+    // export of the demo base reads back unchanged.
+    let postal_code = stored_postal_code(postal_code.to_string(), &country, &postal_norm);
     AddressInput {
         line1,
         line2: String::new(),
-        postal_code: postal_code.to_string(),
+        postal_code,
         country: Some(stored_country(country, &postal_norm)),
         postal_norm,
         city: city.to_string(),

@@ -65,6 +65,8 @@ struct OwnerIndex {
     initials: std::collections::HashSet<String>,
     /// Display name and name key (see `name_key`) of each user.
     names: HashMap<UserId, (String, String)>,
+    /// Name key of each user's last name alone.
+    last_names: HashMap<UserId, String>,
     /// Users of the base who are deactivated.
     inactive: std::collections::HashSet<UserId>,
 }
@@ -76,6 +78,7 @@ impl OwnerIndex {
             by_initials: HashMap::new(),
             initials: Default::default(),
             names: HashMap::new(),
+            last_names: HashMap::new(),
             inactive: users
                 .iter()
                 .filter(|user| !user.active)
@@ -108,6 +111,7 @@ impl OwnerIndex {
         let full_name = format!("{} {}", user.first_name, user.last_name);
         self.names
             .insert(user.id, (user.display_name(), name_key(&full_name)));
+        self.last_names.insert(user.id, name_key(&user.last_name));
     }
 
     /// Adds a user this import created. An owner in display form names a
@@ -236,6 +240,13 @@ impl Resolver<'_> {
             ));
         }
         let is_email = reference.contains('@');
+        // A user created from an e-mail gets it as address, so it must be
+        // one `relais user add` would take.
+        if is_email && let Err(error) = crate::domain::user::parse_email(reference) {
+            return Err(format!(
+                "responsable « {reference} » inconnu, et pas créé : {error} ; corrigez la cellule"
+            ));
+        }
         let local_part = reference.split('@').next().unwrap_or(reference);
         // A cell of several words names a person, `Zoé Lambert`: the first
         // word is the first name. A single word is a CRM login.
@@ -277,12 +288,16 @@ impl Resolver<'_> {
     /// or `DUPONT Jean`, to the one user of the base with that name, so
     /// that such a cell neither fails as unknown nor creates a second
     /// user under `--create-missing-users`. A name several users share is
-    /// refused, naming them. `None` when the cell is not a full name of
-    /// any user.
+    /// refused, naming them. A single word that is only some users' last
+    /// name, `Curie`, is refused too, naming them, rather than taken for a
+    /// user to create. `None` when the cell is no user's name.
     fn by_full_name(&mut self, reference: &str) -> Option<Result<UserId, String>> {
         let key = name_key(reference);
-        if !key.contains(' ') {
+        if key.is_empty() {
             return None;
+        }
+        if !key.contains(' ') {
+            return self.by_last_name(reference, &key).map(Err);
         }
         let mut matches: Vec<(UserId, &String)> = self
             .index
@@ -307,6 +322,42 @@ impl Resolver<'_> {
                     crate::french::plural(names.len() as u64, "utilisateur", "utilisateurs"),
                     names.join(", ")
                 )))
+            }
+        }
+    }
+}
+
+impl Resolver<'_> {
+    /// The refusal of an owner cell that holds only a last name: it names
+    /// the users with that last name, who the cell may mean. `None` when
+    /// no user has it.
+    fn by_last_name(&self, reference: &str, key: &str) -> Option<String> {
+        let mut matches: Vec<(UserId, &str)> = self
+            .index
+            .last_names
+            .iter()
+            .filter(|(_, last_name)| last_name.as_str() == key)
+            .filter_map(|(id, _)| {
+                let (display, _) = self.index.names.get(id)?;
+                Some((*id, display.as_str()))
+            })
+            .collect();
+        matches.sort_by_key(|(id, _)| *id);
+        match matches.as_slice() {
+            [] => None,
+            [(_, name)] => Some(format!(
+                "responsable « {reference} » incomplet : c'est le nom de famille de {name} ; \
+                 écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
+                 autre personne, créez-la d'abord (relais user add)"
+            )),
+            _ => {
+                let names: Vec<&str> = matches.iter().map(|(_, name)| *name).collect();
+                Some(format!(
+                    "responsable « {reference} » ambigu : {} portent ce nom de famille ({}) ; \
+                     indiquez les initiales ou l'e-mail de l'un d'eux",
+                    crate::french::plural(names.len() as u64, "utilisateur", "utilisateurs"),
+                    names.join(", ")
+                ))
             }
         }
     }

@@ -340,6 +340,57 @@ fn owner_full_name_finds_user() {
     });
 }
 
+/// An owner cell holding only a last name is refused, naming the users
+/// with that name, even under `--create-missing-users`, which would
+/// otherwise create a namesake. An e-mail that `user add` would refuse
+/// creates no user either.
+#[test]
+fn owner_last_name_alone_is_refused() {
+    each_engine(|db| {
+        cast(db);
+        user(db, "MC", "Marie", "Curie");
+        user(db, "PC", "Pierre", "Curie");
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+        let text = format!(
+            "{HEADER}\nc1,Un,,,,,,51100,Reims,FRA,Curie,\nc2,Deux,,,,,,51100,Reims,FRA,dupont,\n\
+             c3,Trois,,,,,,51100,Reims,FRA,mcurie@nowhere,\n"
+        );
+        let path = write_file(db, "noms.csv", text.as_bytes());
+        let before = db.store().list_users().unwrap().len();
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.imported, 0, "{:?}", report.rejected);
+        assert!(
+            report.created_users.is_empty(),
+            "{:?}",
+            report.created_users
+        );
+        assert_eq!(db.store().list_users().unwrap().len(), before);
+        let reasons: Vec<&str> = report.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons[0],
+            "responsable « Curie » ambigu : 2 utilisateurs portent ce nom de famille \
+             (Marie CURIE (MC), Pierre CURIE (PC)) ; indiquez les initiales ou l'e-mail de l'un d'eux"
+        );
+        assert_eq!(
+            reasons[1],
+            "responsable « dupont » incomplet : c'est le nom de famille de Jean DUPONT (JD) ; \
+             écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
+             autre personne, créez-la d'abord (relais user add)"
+        );
+        assert_eq!(
+            reasons[2],
+            "responsable « mcurie@nowhere » inconnu, et pas créé : e-mail « mcurie@nowhere » \
+             invalide : une adresse s'écrit nom@domaine.fr ; corrigez la cellule"
+        );
+    });
+}
+
 #[test]
 fn missing_file_is_reported_and_writes_nothing() {
     each_engine(|db| {
@@ -441,6 +492,32 @@ fn export_without_external_ids_reimports_in_place() {
         assert_eq!(martin.commercial_owner.as_ref().unwrap().initials, "BB");
         let history = db.store().contact_history(martin.id).unwrap();
         assert_eq!(history.len(), 1);
+    });
+}
+
+/// The demo base holds the faults of real files as an import stores them,
+/// so its export reads back without changing a contact: a four-digit
+/// French code, stored with its zero back, is exported with it.
+#[test]
+fn demo_export_reimports_unchanged() {
+    each_engine(|db| {
+        relais::service::demo::fill_demo(db.store(), 2_000, &mut |_| {}).unwrap();
+        let path = db.dir.path().join("export.csv");
+        relais::service::export::export_to_file(
+            db.store(),
+            &relais::storage::ExportSelection::All,
+            &path,
+        )
+        .unwrap();
+        let exported = std::fs::read(&path).unwrap();
+
+        let report = import_bytes(db, "export.csv", &exported);
+
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert_eq!(
+            (report.imported, report.updated, report.unchanged),
+            (0, 0, 2_000)
+        );
     });
 }
 
