@@ -63,8 +63,9 @@ fn failed_undo_leaves_database_unchanged() {
         db.fail_on_owner_update(contact(db, "c").id);
         let before = snapshot(db);
 
-        undo_batch(db.store(), batch, run()).unwrap_err();
+        let error = undo_batch(db.store(), batch, run()).unwrap_err();
 
+        assert!(error.to_string().contains("injected failure"), "{error}");
         assert_eq!(snapshot(db), before);
         assert!(!db.store().batch(batch).unwrap().unwrap().undone);
     });
@@ -92,7 +93,8 @@ fn failed_import_leaves_database_unchanged() {
             &mut |_| {},
         );
 
-        assert!(result.is_err());
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains("injected failure"), "{error}");
         assert_eq!(snapshot(db), before);
     });
 }
@@ -148,9 +150,43 @@ fn unclosed_quote_in_base_with_contacts_changes_nothing() {
         text.push_str("a,\"A,,,,,,51100,Reims,FRA,BB,\n");
         let before = snapshot(db);
 
-        import_text(db, &text).unwrap_err();
+        let error = import_text(db, &text).unwrap_err();
 
+        assert!(error.to_string().contains("guillemet"), "{error}");
+        assert!(error.to_string().contains("ligne 5002"), "{error}");
         assert_eq!(snapshot(db), before);
+    });
+}
+
+/// A failed import that had created users under `--create-missing-users`
+/// leaves no user behind either.
+#[test]
+fn failed_import_creates_no_user() {
+    each_engine(|db| {
+        cast(db);
+        let mut text = bulk_rows(5_000);
+        text.push_str("late1,Nom,,,,,,51100,Reims,FRA,Zoé Lambert,\n");
+        text.push_str("late2,\"Never closed,,,,,,51100,Reims,FRA,JD,\n");
+        let path = write_file(db, "bulk.csv", text.as_bytes());
+        let before = snapshot(db);
+        let users_before = db.store().list_users().unwrap();
+
+        let error = relais::service::import::import_file(
+            db.store(),
+            &path,
+            &relais::service::import::ImportRequest {
+                default_country: relais::domain::country::CountryCode::france(),
+                create_missing_users: true,
+                actor: actor(),
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+
+        assert!(error.to_string().contains("guillemet"), "{error}");
+        assert_eq!(snapshot(db), before);
+        assert_eq!(db.store().list_users().unwrap(), users_before);
+        assert!(db.store().find_user("ZL").unwrap().is_none());
     });
 }
 

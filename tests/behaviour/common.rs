@@ -24,10 +24,26 @@ pub enum Engine {
     Postgres,
 }
 
+/// Set to `1` (as CI does), makes a run without `POSTGRES_ENV` fail
+/// rather than leave the PostgreSQL half out.
+pub const REQUIRE_POSTGRES_ENV: &str = "RELAIS_REQUIRE_POSTGRES";
+
+/// Returns the PostgreSQL server URL of this run, or `None` when the run
+/// covers SQLite only. Panics when PostgreSQL is required and not given.
+pub fn postgres_server() -> Option<String> {
+    let server = std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|url| !url.is_empty());
+    if server.is_none() && std::env::var(REQUIRE_POSTGRES_ENV).is_ok_and(|value| value == "1") {
+        panic!("{REQUIRE_POSTGRES_ENV}=1 but {POSTGRES_ENV} is not set");
+    }
+    server
+}
+
 /// Returns the engines this run covers.
 pub fn engines() -> Vec<Engine> {
     let mut engines = vec![Engine::Sqlite];
-    if std::env::var(POSTGRES_ENV).is_ok_and(|url| !url.is_empty()) {
+    if postgres_server().is_some() {
         engines.push(Engine::Postgres);
     }
     engines
@@ -296,4 +312,24 @@ pub fn snapshot(db: &TestDb) -> String {
     let batches = store.list_batches(1000, 0).expect("batches");
     text.push_str(&format!("{batches:?}\n"));
     text
+}
+
+/// Waits until a session of the current database waits for a lock, for
+/// up to 10 seconds.
+pub fn wait_for_lock_waiter(client: &mut postgres::Client) {
+    for _ in 0..1_000 {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("no session waited for a lock within 10 seconds");
 }

@@ -640,6 +640,8 @@ fn import_deadlocked_by_a_run_starts_again() {
             ],
         );
         let (first, second) = (contact(db, "d1").id, contact(db, "d2").id);
+        let mut watcher = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+        let deadlocks_before = deadlocks(&mut watcher);
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let location = db.location.clone();
         // The other transaction locks the second contact, then the first
@@ -647,6 +649,7 @@ fn import_deadlocked_by_a_run_starts_again() {
         // import has waited longer, so it detects the deadlock.
         let other = thread::spawn(move || {
             let mut client = postgres::Client::connect(&location, postgres::NoTls).unwrap();
+            let mut watcher = postgres::Client::connect(&location, postgres::NoTls).unwrap();
             let mut tx = client.transaction().unwrap();
             tx.execute(
                 "SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE",
@@ -654,7 +657,7 @@ fn import_deadlocked_by_a_run_starts_again() {
             )
             .unwrap();
             locked_tx.send(()).unwrap();
-            thread::sleep(std::time::Duration::from_millis(400));
+            wait_for_lock_waiter(&mut watcher);
             tx.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", &[&first])
                 .unwrap();
             tx.commit().unwrap();
@@ -673,5 +676,37 @@ fn import_deadlocked_by_a_run_starts_again() {
         assert_eq!(report.updated, 2);
         assert_eq!(owners(db, "d1").0, Some("BB".into()));
         assert_eq!(owners(db, "d2").0, Some("BB".into()));
+        // The import did meet the deadlock, and was not merely made to wait.
+        wait_for_deadlocks(&mut watcher, deadlocks_before + 1);
     });
+}
+
+/// Number of deadlocks the server has detected in the current database.
+/// A session reports its statistics when idle, at most once a second, so
+/// the figure is read afresh each time.
+fn deadlocks(client: &mut postgres::Client) -> i64 {
+    client
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .unwrap();
+    client
+        .query_one(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until the server has counted `expected` deadlocks in the current
+/// database, for up to 10 seconds.
+fn wait_for_deadlocks(client: &mut postgres::Client, expected: i64) {
+    let mut seen = deadlocks(client);
+    for _ in 0..200 {
+        if seen >= expected {
+            break;
+        }
+        thread::sleep(std::time::Duration::from_millis(50));
+        seen = deadlocks(client);
+    }
+    assert_eq!(seen, expected, "deadlocks detected in the test database");
 }

@@ -31,6 +31,12 @@ const KILLED_SESSION_TIMEOUT: Duration = Duration::from_secs(30);
 /// run, so that every run has almost every contact to change.
 const TARGETS: [&str; 7] = ["SR", "MG", "NF", "LM", "IB", "TG", "CF"];
 
+/// Target of the run killed once it is seen writing.
+const WRITING_TARGET: &str = "JD";
+
+/// Maximum wait for a run to be seen writing.
+const WRITING_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn relais(db: &TestDb) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_relais"));
     command
@@ -284,13 +290,82 @@ fn killed_batch_leaves_all_or_nothing() {
             let outcome = check_all_or_nothing(db, &before, history_before, last_batch, target);
             seen.push((*point, writing, outcome));
         }
-        // Which kills landed mid-write depends on the machine's speed, so it
-        // is shown rather than asserted.
+        // Which of these kills landed mid-write depends on the machine's
+        // speed, so it is shown rather than asserted.
         eprintln!(
             "{:?}: whole run {:?}; (fraction, batch statement running, outcome) per killed run: {seen:?}",
             db.engine, whole_run
         );
+
+        // One more run, killed once it is seen writing: its batch must be
+        // wholly absent.
+        let before = owners(db);
+        let history_before = count(db, "SELECT count(*) FROM history");
+        let last_batch = last_batch_id(db);
+        let mut child = start_run(db, WRITING_TARGET);
+        wait_until_writing(db, &mut child);
+        let _ = child.kill();
+        child.wait().expect("reap relais");
+        wait_for_killed_session(db);
+        assert_eq!(
+            check_all_or_nothing(db, &before, history_before, last_batch, WRITING_TARGET),
+            Outcome::Nothing,
+            "a run killed while it wrote left part of its batch"
+        );
     });
+}
+
+/// Returns once `child`'s run is inside its write transaction. On
+/// PostgreSQL its batch statement is then running. On SQLite another
+/// connection then cannot take the write lock, twice 50 ms apart: the
+/// short writes of opening the base hold it for far less.
+fn wait_until_writing(db: &TestDb, child: &mut std::process::Child) {
+    let deadline = Instant::now() + WRITING_TIMEOUT;
+    let mut locked_since: Option<Instant> = None;
+    loop {
+        assert!(
+            child.try_wait().expect("poll relais").is_none(),
+            "the run ended before it was seen writing"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the run was not seen writing within {WRITING_TIMEOUT:?}"
+        );
+        match db.engine {
+            Engine::Postgres => {
+                if batch_statement_running(db) == Some(true) {
+                    return;
+                }
+            }
+            Engine::Sqlite => {
+                if write_lock_taken(db) {
+                    let since = *locked_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= Duration::from_millis(50) {
+                        return;
+                    }
+                } else {
+                    locked_since = None;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Tells whether another connection holds the SQLite base's write lock,
+/// by trying to take it without waiting.
+fn write_lock_taken(db: &TestDb) -> bool {
+    let conn = rusqlite::Connection::open(&db.location).expect("open SQLite");
+    conn.busy_timeout(Duration::ZERO).expect("busy timeout");
+    match conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
+        Ok(()) => false,
+        Err(rusqlite::Error::SqliteFailure(error, _))
+            if error.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            true
+        }
+        Err(error) => panic!("probe the write lock: {error}"),
+    }
 }
 
 /// Tells, on PostgreSQL, whether the region batch's statement is running at

@@ -916,9 +916,17 @@ fn waiting_import_sees_users_created_meanwhile() {
 
         let second = std::thread::scope(|scope| {
             let waiting = scope.spawn(|| import_file(db.store(), &path, &request, &mut |_| {}));
-            // Long enough for the second import to reach its wait on the
-            // first one's write lock.
-            std::thread::sleep(std::time::Duration::from_millis(500));
+            // Until the second import waits for the first one's lock: seen
+            // on PostgreSQL, given time on SQLite, whose wait shows nowhere.
+            match db.engine {
+                Engine::Postgres => {
+                    let mut watcher =
+                        postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+                    wait_for_lock_waiter(&mut watcher);
+                }
+                Engine::Sqlite => std::thread::sleep(std::time::Duration::from_millis(500)),
+            }
+            assert!(!waiting.is_finished(), "the second import did not wait");
             first
                 .commit(&relais::storage::ImportCounts::default())
                 .unwrap();

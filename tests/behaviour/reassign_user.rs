@@ -234,6 +234,24 @@ fn same_idempotency_key_runs_once() {
         assert_eq!(first.batch_id, second.batch_id);
         assert_eq!(second.outcome.changed, 1);
         assert_eq!(moves(db, "a").len(), 1);
+
+        // The key of a run that recorded a batch serves no other operation.
+        let before = snapshot(db);
+        let region = relais::service::reassign::prepare_region_reassignment(
+            db.store(),
+            "CC",
+            "FRA",
+            "51",
+            None,
+        )
+        .unwrap();
+        let mut keyed = run();
+        keyed.idempotency_key = Some("form-1234".into());
+        let reused =
+            relais::service::reassign::apply_region_reassignment(db.store(), &region, keyed)
+                .unwrap_err();
+        assert_eq!(reused.code(), "idempotency_key_reused", "{reused}");
+        assert_eq!(snapshot(db), before);
     });
 }
 

@@ -171,10 +171,79 @@ fn undo_of_an_undo_reapplies_the_batch() {
             .batch_id
             .unwrap();
 
+        // Contact c moves on between the undo and the redo: the redo
+        // leaves it where it now is.
+        import_rows(db, &["c,C,,,,,,51100,Reims,FRA,CC,"]);
+
         let redo = undo_batch(db.store(), undo, run()).unwrap();
 
-        assert_eq!(redo.applied.outcome.changed, 2);
+        assert_eq!(redo.applied.outcome.changed, 1);
         assert_eq!(owners(db, "a"), (some("DD"), some("DD")));
+        assert_eq!(owners(db, "c"), (some("CC"), None));
+        assert_eq!(redo.skipped.len(), 1);
+        assert_eq!(redo.skipped[0].contact_id, contact(db, "c").id);
+        let redo_batch = db
+            .store()
+            .batch(redo.applied.batch_id.unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(redo_batch.undoes, Some(undo));
+        assert!(db.store().batch(undo).unwrap().unwrap().undone);
+    });
+}
+
+/// An undo looks at each contact's owner now, not at its path since: a
+/// contact moved away and back by later batches goes back by the undo of
+/// the first one, since its owner is again the one that batch gave it.
+#[test]
+fn undo_after_contact_moved_away_and_back() {
+    each_engine(|db| {
+        fixture(db);
+        let run_user = |from: &str, to: &str| {
+            let prepared = prepare_user_reassignment(db.store(), from, to).unwrap();
+            apply_user_reassignment(db.store(), &prepared, run())
+                .unwrap()
+                .batch_id
+                .unwrap()
+        };
+        let first = run_user("JD", "BB");
+        run_user("BB", "JD");
+        run_user("JD", "BB");
+
+        let result = undo_batch(db.store(), first, run()).unwrap();
+
+        assert!(result.skipped.is_empty(), "{:?}", result.skipped);
+        assert_eq!(result.applied.outcome.changed, 2);
+        assert_eq!(owners(db, "a"), (some("JD"), some("JD")));
+        assert_eq!(owners(db, "c"), (some("JD"), None));
+        // b was BB's before the first batch, which left it alone: its
+        // undo leaves b with BB, where the third batch put it.
+        assert_eq!(owners(db, "b"), (some("BB"), None));
+    });
+}
+
+/// An undo gives contacts back to an owner deactivated since the batch:
+/// the undo restores what was, and the history names that owner.
+#[test]
+fn undo_gives_contacts_back_to_a_deactivated_owner() {
+    each_engine(|db| {
+        fixture(db);
+        let prepared = prepare_user_reassignment(db.store(), "JD", "DD").unwrap();
+        let batch = apply_user_reassignment(db.store(), &prepared, run())
+            .unwrap()
+            .batch_id
+            .unwrap();
+        deactivate(db, "JD");
+
+        let result = undo_batch(db.store(), batch, run()).unwrap();
+
+        assert_eq!(result.applied.outcome.changed, 2);
+        assert_eq!(owners(db, "a"), (some("JD"), some("JD")));
+        assert_eq!(owners(db, "c"), (some("JD"), None));
+        assert_eq!(
+            moves(db, "c")[0],
+            ("commercial".to_string(), some("DD"), some("JD"))
+        );
     });
 }
 
