@@ -31,11 +31,25 @@ pub fn plural(value: u64, singular: &str, plural: &str) -> String {
 /// so that a list of thousands pasted from a spreadsheet stays readable.
 pub const LISTED_POSTAL_CODES: usize = 12;
 
+/// Returns the codes of a postal field as shown: in capitals, as they are
+/// matched (`2a` is the département 2A), each once, in the order typed.
+pub fn postal_field_codes(postal: &str) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for part in crate::domain::postal::postal_field_parts(postal) {
+        let code = part.to_uppercase();
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
+}
+
 /// Returns the postal field of a region reassignment for the journal: its
-/// codes separated by `;`, and past [`LISTED_POSTAL_CODES`], the first ones
-/// and the number of the others (`51;02;…;98 et 2 988 autres codes`).
+/// codes (see [`postal_field_codes`]) separated by `;`, and past
+/// [`LISTED_POSTAL_CODES`], the first ones and the number of the others
+/// (`51;02;…;98 et 2 988 autres codes`).
 pub fn postal_field_summary(postal: &str) -> String {
-    let parts = crate::domain::postal::postal_field_parts(postal);
+    let parts = postal_field_codes(postal);
     if parts.len() <= LISTED_POSTAL_CODES {
         return parts.join(";");
     }
@@ -395,6 +409,7 @@ mod tests {
 
         assert_eq!(postal_field_summary("51, 02\t2A"), "51;02;2A");
         assert_eq!(postal_field_summary("*"), "*");
+        assert_eq!(postal_field_summary("51 ; 02;2a;51"), "51;02;2A");
         assert_eq!(
             postal_field_summary(&codes.join("\n")),
             "10;11;12;13;14;15;16;17;18;19;20;21 et 8 autres codes"

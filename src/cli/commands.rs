@@ -55,6 +55,20 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             } else {
                 output::print_import(&report);
             }
+            // A file with a header and no row is most likely a failed
+            // export: a script must see it.
+            if report.imported + report.updated + report.unchanged == 0
+                && report.rejected.is_empty()
+            {
+                return Err(ServiceError::invalid(
+                    "no_data_row",
+                    "file",
+                    format!(
+                        "fichier « {} » : aucune ligne de contact après l'en-tête ; rien n'a été importé, vérifiez que c'est le bon fichier",
+                        args.file.display()
+                    ),
+                ));
+            }
             // A script must see that nothing came in, although the file
             // could be read.
             if report.imported + report.updated + report.unchanged == 0
@@ -322,7 +336,7 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
                 && !user.active
             {
                 println!(
-                    "Utilisateur déjà inactif : {} ; rien n'a été modifié.",
+                    "Compte déjà désactivé : {} ; rien n'a été modifié.",
                     user.display_name()
                 );
                 return Ok(());
@@ -339,7 +353,7 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
                 && user.active
             {
                 println!(
-                    "Utilisateur déjà actif : {} ; rien n'a été modifié.",
+                    "Compte déjà actif : {} ; rien n'a été modifié.",
                     user.display_name()
                 );
                 return Ok(());
@@ -450,8 +464,8 @@ fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, Serv
             "inactive_user",
             "as",
             format!(
-                "--as : {} est inactif ; agissez au nom d'un utilisateur actif",
-                user.display_name()
+                "--as : le compte {} est désactivé ; agissez au nom d'un utilisateur actif",
+                crate::french::de(&user.display_name())
             ),
         ));
     }

@@ -138,12 +138,9 @@ pub fn print_region_preview(
 /// they are matched (`2a` is the département 2A). A long list names its
 /// first codes and counts the others.
 fn postal_phrase(postal: &str) -> String {
-    let parts = crate::domain::postal::postal_field_parts(postal);
-    let quoted = |parts: &[&str]| -> Vec<String> {
-        parts
-            .iter()
-            .map(|prefix| format!("« {} »", prefix.to_uppercase()))
-            .collect()
+    let parts = crate::french::postal_field_codes(postal);
+    let quoted = |parts: &[String]| -> Vec<String> {
+        parts.iter().map(|prefix| format!("« {prefix} »")).collect()
     };
     if parts.len() > crate::french::LISTED_POSTAL_CODES {
         let listed = quoted(&parts[..crate::french::LISTED_POSTAL_CODES]);
@@ -283,7 +280,8 @@ pub fn print_history(contact: &Contact, entries: &[HistoryEntry], as_json: bool)
 
 pub fn print_batches(batches: &[Batch], as_json: bool) {
     if as_json {
-        print_json(&batches);
+        let values: Vec<serde_json::Value> = batches.iter().map(json_view::batch).collect();
+        print_json(&values);
         return;
     }
     if batches.is_empty() {
@@ -470,16 +468,17 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
     if !preview.returns.is_empty() {
         println!("Par responsable précédent :");
         for owner_return in &preview.returns {
-            let owner = match &owner_return.owner {
-                Some(owner) if !owner_return.owner_active => {
-                    format!("{} (désactivé)", owner.display_name())
-                }
-                Some(owner) => owner.display_name(),
-                None => "aucun responsable".to_string(),
+            let role = role_fr(owner_return.role);
+            let line = match &owner_return.owner {
+                Some(owner) if !owner_return.owner_active => format!(
+                    "responsable {role} {}, dont le compte est désactivé",
+                    owner.display_name()
+                ),
+                Some(owner) => format!("responsable {role} {}", owner.display_name()),
+                None => format!("sans responsable {role}, comme avant l'opération"),
             };
             println!(
-                "  responsable {} {owner} : {}",
-                role_fr(owner_return.role),
+                "  {line} : {}",
                 plural(owner_return.contacts, "contact", "contacts")
             );
         }
@@ -488,7 +487,12 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
 }
 
 pub fn print_import(report: &ImportReport) {
-    println!("Importation terminée (opération n° {}) :", report.batch_id);
+    match report.batch_id {
+        Some(batch) => println!("Importation terminée (opération n° {batch}) :"),
+        None => {
+            println!("Importation terminée sans rien modifier (aucune opération enregistrée) :")
+        }
+    }
     println!(
         "  {}",
         plural(report.imported, "contact créé", "contacts créés")
@@ -573,7 +577,7 @@ pub fn print_users(users: &[User], as_json: bool) {
             notes.push("administrateur");
         }
         if !user.active {
-            notes.push("inactif");
+            notes.push("compte désactivé");
         }
         let notes = if notes.is_empty() {
             String::new()
@@ -691,6 +695,10 @@ mod tests {
             "avec un code postal commençant par « 51 »"
         );
         assert_eq!(super::postal_phrase(" * "), "quel que soit le code postal");
+        assert_eq!(
+            super::postal_phrase("75;75"),
+            "avec un code postal commençant par « 75 »"
+        );
         assert_eq!(
             super::postal_phrase("2a;2b"),
             "avec un code postal commençant par « 2A » ou « 2B »"

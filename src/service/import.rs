@@ -36,7 +36,11 @@ pub struct ImportRequest {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ImportReport {
-    pub batch_id: BatchId,
+    /// The operation recorded, or `None` when the import changed nothing:
+    /// it created no contact and no user and updated none, so it was
+    /// rolled back, as a reassignment that matches nothing records no
+    /// operation.
+    pub batch_id: Option<BatchId>,
     pub imported: u64,
     pub updated: u64,
     pub unchanged: u64,
@@ -361,6 +365,27 @@ impl Resolver<'_> {
             }
         }
     }
+}
+
+/// Warns that an import gives contacts back to the owner a reassignment had
+/// replaced.
+fn reversed_warning(reversed: &crate::storage::ReversedBatch) -> String {
+    let operation = match reversed.kind {
+        crate::domain::batch::BatchKind::ReassignRegion => "la réaffectation par région",
+        _ => "la réaffectation",
+    };
+    let (verb, pronoun) = if reversed.contacts == 1 {
+        ("retrouve", "lui")
+    } else {
+        ("retrouvent", "leur")
+    };
+    format!(
+        "{} {verb} le responsable que {operation} n° {} {pronoun} avait retiré : si ce fichier \
+         vient de votre CRM, reportez-y d'abord les réaffectations faites dans Relais ; pour \
+         revenir en arrière, annulez cette importation",
+        crate::french::plural(reversed.contacts, "contact", "contacts"),
+        reversed.batch
+    )
 }
 
 /// Guesses a first and a last name from the part of an e-mail before the
@@ -839,14 +864,28 @@ fn import_from_reader<R: Read + Send>(
     }
     let created_users = resolver.created;
 
-    session.record_rejected_lines(rejected.len() as u64)?;
-    let batch_id = session.commit(&totals)?;
+    // Owner changes that give contacts back to the owner a reassignment
+    // had replaced: a file exported from a CRM before that reassignment
+    // does it silently. Said first, since it undoes work done in Relais.
+    if totals.history_entries > 0 {
+        let reversed = session.reversed_reassignments()?;
+        let notes: Vec<String> = reversed.iter().map(reversed_warning).collect();
+        warnings.splice(0..0, notes);
+    }
+    let batch_id = if totals.imported == 0 && totals.updated == 0 && created_users.is_empty() {
+        // Dropping the session rolls it back.
+        drop(session);
+        None
+    } else {
+        session.record_rejected_lines(rejected.len() as u64)?;
+        Some(session.commit(&totals)?)
+    };
     tracing::info!(
         batch.id = batch_id,
         import.imported = totals.imported,
         import.updated = totals.updated,
         import.rejected = rejected.len(),
-        "import committed"
+        "import finished"
     );
     Ok(ImportReport {
         batch_id,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::batch::{Applied, Outcome, UndoPreview, UndoResult};
+use crate::domain::batch::{Applied, Batch, BatchKind, Outcome, UndoPreview, UndoResult};
 
 /// Counts of an operation, previewed (`applied` is `None`) or run.
 pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
@@ -18,6 +18,17 @@ pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
         "commercial": outcome.commercial,
         "technical": outcome.technical,
     })
+}
+
+/// A batch of the journal. An undo's also gives `skipped_contacts`, as its
+/// result did: the contacts it left as they were on every role, which its
+/// `already_owned` counts.
+pub fn batch(batch: &Batch) -> Value {
+    let mut value = json!(batch);
+    if batch.kind == BatchKind::Undo {
+        value["skipped_contacts"] = json!(batch.outcome.already_owned);
+    }
+    value
 }
 
 /// Result of an undo. `skipped_contacts` repeats `already_owned` under the

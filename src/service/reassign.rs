@@ -64,8 +64,8 @@ fn check_target_active(field: &'static str, label: &str, user: &User) -> Result<
             "inactive_target",
             field,
             format!(
-                "{label} : {} est inactif ; choisissez un utilisateur actif ou réactivez-le d'abord",
-                user.display_name()
+                "{label} : le compte {} est désactivé ; choisissez un utilisateur actif ou réactivez ce compte d'abord",
+                crate::french::de(&user.display_name())
             ),
         ))
     }

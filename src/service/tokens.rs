@@ -41,8 +41,8 @@ pub fn create_api_token(
             "inactive_user",
             "user",
             format!(
-                "utilisateur : {} est inactif ; réactivez-le avant de lui créer un jeton",
-                user.display_name()
+                "utilisateur : le compte {} est désactivé ; réactivez-le avant de créer un jeton",
+                crate::french::de(&user.display_name())
             ),
         ));
     }

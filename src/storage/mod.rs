@@ -13,8 +13,8 @@ pub mod sqlite;
 use chrono::{DateTime, Utc};
 
 use crate::domain::batch::{
-    Actor, Applied, Batch, BatchId, Outcome, OwnerReturn, RegionReassignment, UndoPreview,
-    UndoResult, UserReassignment,
+    Actor, Applied, Batch, BatchId, BatchKind, Outcome, OwnerReturn, RegionReassignment,
+    UndoPreview, UndoResult, UserReassignment,
 };
 use crate::domain::contact::Role;
 use crate::domain::contact::{ContactId, ContactPart};
@@ -441,6 +441,45 @@ impl RunContext {
     }
 }
 
+/// A reassignment whose owner changes an import gives back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReversedBatch {
+    pub batch: BatchId,
+    pub kind: BatchKind,
+    /// Contacts given back to their owner before the reassignment, on at
+    /// least one role.
+    pub contacts: u64,
+}
+
+/// The history entries of the import batch `$1` that give a contact back
+/// to the owner that the contact's previous entry on that role, a
+/// reassignment, had replaced. Written for both engines: `?1` for SQLite
+/// becomes `$1` for PostgreSQL, and `IS` becomes `IS NOT DISTINCT FROM`.
+const REVERSED_REASSIGNMENTS: &str = "
+    SELECT p.batch_id, b.kind, count(DISTINCT h.contact_id)
+    FROM history h
+    JOIN history p ON p.id = (
+        SELECT max(q.id) FROM history q
+        WHERE q.contact_id = h.contact_id AND q.role = h.role AND q.id < h.id)
+    JOIN batches b ON b.id = p.batch_id
+    WHERE h.batch_id = ?1
+      AND p.kind IN ('reassign', 'reassign_region')
+      AND p.previous_owner_id IS h.new_owner_id
+      AND p.new_owner_id IS h.previous_owner_id
+    GROUP BY p.batch_id, b.kind
+    ORDER BY p.batch_id";
+
+/// `REVERSED_REASSIGNMENTS` in the dialect of `engine`.
+fn reversed_reassignments_sql(postgres: bool) -> String {
+    if postgres {
+        REVERSED_REASSIGNMENTS
+            .replace("?1", "$1")
+            .replace(" IS ", " IS NOT DISTINCT FROM ")
+    } else {
+        REVERSED_REASSIGNMENTS.to_string()
+    }
+}
+
 /// One import transaction. Rows arrive in chunks; each chunk is written
 /// with prepared statements (SQLite) or a bulk copy (PostgreSQL).
 pub trait ImportSession {
@@ -474,6 +513,12 @@ pub trait ImportSession {
     fn take_pacific_mismatches(&mut self) -> Vec<PacificMismatch> {
         Vec::new()
     }
+    /// Lists the reassignments this import has reversed so far, oldest
+    /// first, each with its number of contacts: those whose owner on some
+    /// role the file gives back to the owner that reassignment replaced,
+    /// when the reassignment was the contact's last change on that role.
+    /// A file exported from a CRM before a reassignment does that.
+    fn reversed_reassignments(&mut self) -> StoreResult<Vec<ReversedBatch>>;
     /// Records in the batch's parameters, as `rejected_lines`, how many
     /// lines of the file were rejected, so that the journal shows it.
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()>;

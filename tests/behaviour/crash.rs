@@ -317,11 +317,11 @@ fn killed_batch_leaves_all_or_nothing() {
 
 /// Returns once `child`'s run is inside its write transaction. On
 /// PostgreSQL its batch statement is then running. On SQLite another
-/// connection then cannot take the write lock, twice 50 ms apart: the
-/// short writes of opening the base hold it for far less.
+/// connection then cannot take the write lock, at two probes in a row: a
+/// `reassign-region` run takes that lock for its batch alone.
 fn wait_until_writing(db: &TestDb, child: &mut std::process::Child) {
     let deadline = Instant::now() + WRITING_TIMEOUT;
-    let mut locked_since: Option<Instant> = None;
+    let mut locked_before = false;
     loop {
         assert!(
             child.try_wait().expect("poll relais").is_none(),
@@ -338,17 +338,14 @@ fn wait_until_writing(db: &TestDb, child: &mut std::process::Child) {
                 }
             }
             Engine::Sqlite => {
-                if write_lock_taken(db) {
-                    let since = *locked_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= Duration::from_millis(50) {
-                        return;
-                    }
-                } else {
-                    locked_since = None;
+                let locked = write_lock_taken(db);
+                if locked && locked_before {
+                    return;
                 }
+                locked_before = locked;
             }
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -495,6 +495,58 @@ fn export_without_external_ids_reimports_in_place() {
     });
 }
 
+/// Re-importing a file exported from a CRM before a reassignment gives
+/// its contacts back to their former owner: the report says so, naming the
+/// reassignment, and counts only the contacts it gave back.
+#[test]
+fn reimport_warns_of_reversed_reassignment() {
+    each_engine(|db| {
+        cast(db);
+        let rows = [
+            "r1,Un,,,,,,51100,Reims,FRA,JD,JD",
+            "r2,Deux,,,,,,51100,Reims,FRA,JD,",
+            "r3,Trois,,,,,,51100,Reims,FRA,JD,",
+        ];
+        import_rows(db, &rows);
+        let prepared =
+            relais::service::reassign::prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
+        let batch =
+            relais::service::reassign::apply_user_reassignment(db.store(), &prepared, run())
+                .unwrap()
+                .batch_id
+                .unwrap();
+
+        // r3 goes to CC, which no reassignment took from it.
+        let report = import_rows(db, &[rows[0], rows[1], "r3,Trois,,,,,,51100,Reims,FRA,CC,"]);
+
+        assert_eq!(report.updated, 3);
+        assert_eq!(
+            report.warnings[0],
+            format!(
+                "2 contacts retrouvent le responsable que la réaffectation n° {batch} leur avait \
+                 retiré : si ce fichier vient de votre CRM, reportez-y d'abord les réaffectations \
+                 faites dans Relais ; pour revenir en arrière, annulez cette importation"
+            )
+        );
+        assert_eq!(
+            report
+                .warnings
+                .iter()
+                .filter(|w| w.contains("retrouve"))
+                .count(),
+            1
+        );
+
+        // The same file again reverses nothing more.
+        let again = import_rows(db, &[rows[0]]);
+        assert!(
+            again.warnings.iter().all(|w| !w.contains("retrouve")),
+            "{:?}",
+            again.warnings
+        );
+    });
+}
+
 /// The demo base holds the faults of real files as an import stores them,
 /// so its export reads back without changing a contact: a four-digit
 /// French code, stored with its zero back, is exported with it.
@@ -1231,14 +1283,14 @@ fn import_batch_lists_created_contacts() {
             ids
         };
 
-        assert_eq!(listed(first.batch_id), ["a", "b", "d"]);
-        assert_eq!(listed(second.batch_id), ["b", "c"]);
-        assert_eq!(exported(second.batch_id), ["b", "c"]);
+        assert_eq!(listed(first.batch_id.unwrap()), ["a", "b", "d"]);
+        assert_eq!(listed(second.batch_id.unwrap()), ["b", "c"]);
+        assert_eq!(exported(second.batch_id.unwrap()), ["b", "c"]);
         // Pages run across the owner changes, then the created contacts.
         let paged = |offset| {
             let page = db
                 .store()
-                .batch_contacts(second.batch_id, Page { limit: 1, offset })
+                .batch_contacts(second.batch_id.unwrap(), Page { limit: 1, offset })
                 .unwrap();
             let ids: Vec<String> = page
                 .contacts
@@ -1250,7 +1302,7 @@ fn import_batch_lists_created_contacts() {
         assert_eq!(paged(0), (2, vec!["b".to_string()]));
         assert_eq!(paged(1), (2, vec!["c".to_string()]));
         assert_eq!(paged(2), (2, Vec::<String>::new()));
-        let batch = db.store().batch(second.batch_id).unwrap().unwrap();
+        let batch = db.store().batch(second.batch_id.unwrap()).unwrap().unwrap();
         assert_eq!(
             (batch.outcome.commercial, batch.outcome.technical),
             (1, 0),
@@ -1261,13 +1313,13 @@ fn import_batch_lists_created_contacts() {
             Some((contact(db, "c").id, contact(db, "c").id))
         );
         let creator = |key| db.store().creating_import(contact(db, key).id).unwrap();
-        assert_eq!(creator("a"), Some(first.batch_id));
-        assert_eq!(creator("c"), Some(second.batch_id));
+        assert_eq!(creator("a"), Some(first.batch_id.unwrap()));
+        assert_eq!(creator("c"), Some(second.batch_id.unwrap()));
         // An import that creates nothing records no range.
         let third = import_rows(db, &["a,Un,,,,,,51100,Reims,FRA,CC,"]);
-        let batch = db.store().batch(third.batch_id).unwrap().unwrap();
+        let batch = db.store().batch(third.batch_id.unwrap()).unwrap().unwrap();
         assert_eq!(relais::storage::created_ids(&batch), None);
-        assert_eq!(listed(third.batch_id), ["a"]);
+        assert_eq!(listed(third.batch_id.unwrap()), ["a"]);
     });
 }
 

@@ -448,6 +448,46 @@ fn preview_counts_each_address_combination() {
     });
 }
 
+/// A long selection is counted over every prefix at once, a short one
+/// prefix by prefix on SQLite: both give the same counts. The long one
+/// adds 70 prefixes where no contact lives to the short one.
+#[test]
+fn long_and_short_selections_count_alike() {
+    each_engine(|db| {
+        owner_mix_fixture(db);
+        let empty: Vec<String> = (100..170).map(|code| format!("0{code}")).collect();
+        for role in ["commercial", "technical", "both"] {
+            let short =
+                prepare_region_reassignment(db.store(), "JD", "FRA", "51;02;2A", Some(role))
+                    .unwrap();
+            let long_postal = format!("51;02;2A;{}", empty.join(";"));
+            let long =
+                prepare_region_reassignment(db.store(), "JD", "FRA", &long_postal, Some(role))
+                    .unwrap();
+
+            let short = preview_region_reassignment(db.store(), &short).unwrap();
+            let long = preview_region_reassignment(db.store(), &long).unwrap();
+
+            assert_eq!(long.outcome, short.outcome, "{role}");
+            assert!(short.outcome.matched > 0 && short.outcome.already_owned > 0);
+            let nonzero: Vec<(String, u64)> = long
+                .per_prefix
+                .iter()
+                .filter(|count| count.matched > 0)
+                .map(|count| (count.prefix.clone(), count.matched))
+                .collect();
+            let short_rows: Vec<(String, u64)> = short
+                .per_prefix
+                .iter()
+                .filter(|count| count.matched > 0)
+                .map(|count| (count.prefix.clone(), count.matched))
+                .collect();
+            assert_eq!(long.per_prefix.len(), short.per_prefix.len() + 70);
+            assert_eq!(nonzero, short_rows, "{role}");
+        }
+    });
+}
+
 #[test]
 fn preview_counts_corsica_prefix_boundary() {
     each_engine(|db| {

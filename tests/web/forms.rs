@@ -255,7 +255,7 @@ async fn preview_reports_field_errors() {
         inactive_target["errors"]["to"]
             .as_str()
             .unwrap()
-            .contains("inactif")
+            .contains("est désactivé")
     );
     assert_eq!(incomplete["errors"], serde_json::json!({}));
     assert!(incomplete["html"].as_str().unwrap().contains("Choisissez"));
@@ -915,7 +915,7 @@ async fn token_is_shown_once_and_works() {
     assert!(
         text(inactive)
             .await
-            .contains("Paul LEFÈVRE (PL) est inactif")
+            .contains("le compte de Paul LEFÈVRE (PL) est désactivé")
     );
 }
 
@@ -1363,9 +1363,24 @@ async fn import_page_says_which_contacts_it_lists() {
         undo.contains("Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter."),
         "{undo}"
     );
-    // Confirming it anyway explains why nothing happened, instead of
-    // claiming that the contacts had changed owner since.
-    let posted = confirm_undo(&app, &client, 1).await;
+    assert!(!undo.contains("Confirmer l'annulation"), "{undo}");
+    assert!(!undo.contains("name=\"idempotency_key\""), "{undo}");
+    // An undo posted anyway, from a page opened before, explains why
+    // nothing happened, instead of claiming that the contacts had changed
+    // owner since.
+    let form = app.page(&client, "/admin/reassign-region").await;
+    let posted = client
+        .post(app.url("/admin/batches/1/undo"))
+        .form(&[
+            (
+                "idempotency_key",
+                "6f1d2c3b-0000-4000-8000-000000000001".to_string(),
+            ),
+            ("csrf_token", hidden_field(&form, "csrf_token").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
     let result = unescape(&text(app.follow(&client, posted).await).await);
     assert!(
         result.contains(

@@ -119,7 +119,7 @@ async fn wrong_password_is_refused() {
         .any(|value| value.to_str().unwrap().starts_with("relais_session="));
     assert!(!has_session, "no session for a wrong password");
     let page = text(response).await;
-    assert!(page.contains("E-mail, initiales ou mot de passe incorrect."));
+    assert!(page.contains("E-mail, identifiant, initiales ou mot de passe incorrect."));
     assert!(page.contains("role=\"alert\""));
     assert_eq!(
         client
@@ -144,7 +144,7 @@ async fn unknown_login_is_refused_alike() {
     assert!(
         text(response)
             .await
-            .contains("E-mail, initiales ou mot de passe incorrect.")
+            .contains("E-mail, identifiant, initiales ou mot de passe incorrect.")
     );
 }
 
@@ -384,4 +384,76 @@ async fn two_login_tabs_both_work() {
 
     assert_eq!(hidden_field(&second, "csrf_token"), Some(first_token));
     assert_eq!(response.status(), 303);
+}
+
+/// Value of the session cookie a successful login sets.
+fn session_cookie(login: &reqwest::Response) -> String {
+    login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix("relais_session="))
+        .and_then(|rest| rest.split(';').next())
+        .expect("session cookie")
+        .to_string()
+}
+
+/// The base keeps only a SHA-256 hash of each session id, and a session
+/// past its expiry time is refused, which sends the browser to the login
+/// page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_stored_hashed_and_expire() {
+    let app = TestApp::start().await;
+    let client = app.client();
+    let login = app.submit_login(&client, "QA", PASSWORD).await;
+    assert_eq!(login.status(), 303);
+    let cookie = session_cookie(&login);
+
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    let stored: Vec<String> = conn
+        .prepare("SELECT token_hash FROM sessions")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored, [relais::service::tokens::hash_secret(&cookie)]);
+    assert_ne!(stored[0], cookie);
+    let open = client.get(app.url("/contacts")).send().await.unwrap();
+    assert_eq!(open.status(), 200);
+
+    conn.execute(
+        "UPDATE sessions SET expires_at = '2000-01-01T00:00:00.000000Z'",
+        [],
+    )
+    .unwrap();
+    let expired = client.get(app.url("/contacts")).send().await.unwrap();
+
+    assert_eq!(expired.status(), 303);
+    assert_eq!(expired.headers()["location"], "/login?next=%2Fcontacts");
+}
+
+/// The lock on an account lifts once its failures are older than the
+/// 15-minute window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_lifts_after_its_window() {
+    let app = TestApp::start().await;
+    let client = app.client();
+    for _ in 1..=5 {
+        app.submit_login(&client, "QA", "wrong password").await;
+    }
+    let throttled = app.submit_login(&client, "QA", PASSWORD).await;
+    assert_eq!(throttled.status(), 429);
+
+    // Sixteen minutes later, as far as the failures are concerned.
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    conn.execute(
+        "UPDATE login_failures SET at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-16 minutes')",
+        [],
+    )
+    .unwrap();
+    let lifted = app.submit_login(&client, "QA", PASSWORD).await;
+
+    assert_eq!(lifted.status(), 303);
 }

@@ -293,6 +293,12 @@ impl ImportSession for CaptureSession<'_> {
     }
 
     /// The demo generator rejects no line, and the file keeps no journal.
+    /// The capture writes contacts to a file and no history, so it
+    /// reverses nothing.
+    fn reversed_reassignments(&mut self) -> StoreResult<Vec<relais::storage::ReversedBatch>> {
+        Ok(Vec::new())
+    }
+
     fn record_rejected_lines(&mut self, _lines: u64) -> StoreResult<()> {
         Ok(())
     }

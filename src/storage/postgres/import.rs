@@ -971,6 +971,25 @@ impl ImportSession for PgImport {
         std::mem::take(&mut self.pacific_mismatches)
     }
 
+    fn reversed_reassignments(&mut self) -> StoreResult<Vec<crate::storage::ReversedBatch>> {
+        let batch = self.batch;
+        let client = self.client().map_err(Failure::into_store_error)?;
+        let rows = client
+            .query(&crate::storage::reversed_reassignments_sql(true), &[&batch])
+            .map_err(store_error)?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let kind: String = row.get(1);
+                Some(crate::storage::ReversedBatch {
+                    batch: row.get(0),
+                    kind: BatchKind::parse(&kind)?,
+                    contacts: row.get::<_, i64>(2) as u64,
+                })
+            })
+            .collect())
+    }
+
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
         let batch = self.batch;
         let lines = i64::try_from(lines).unwrap_or(i64::MAX);

@@ -663,6 +663,34 @@ impl ImportSession for SqliteImport {
         std::mem::take(&mut self.pacific_mismatches)
     }
 
+    fn reversed_reassignments(&mut self) -> StoreResult<Vec<crate::storage::ReversedBatch>> {
+        let mut statement = self
+            .conn
+            .prepare(&crate::storage::reversed_reassignments_sql(false))
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map([self.batch], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(db_error)?;
+        let mut reversed = Vec::new();
+        for row in rows {
+            let (batch, kind, contacts) = row.map_err(db_error)?;
+            if let Some(kind) = BatchKind::parse(&kind) {
+                reversed.push(crate::storage::ReversedBatch {
+                    batch,
+                    kind,
+                    contacts: contacts as u64,
+                });
+            }
+        }
+        Ok(reversed)
+    }
+
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
         self.conn
             .execute(

@@ -305,8 +305,136 @@ fn owner_index(column: &str) -> &'static str {
     }
 }
 
-/// Counts a selection of prefixes, reading each index range once, in a
-/// fixed number of statements whatever the number of prefixes. The
+/// Selections of up to this many prefixes are counted prefix by prefix.
+/// With `51;02;2A` at a million contacts, that is about 5 ms faster than
+/// the statements over every prefix at once, which read the pro ranges
+/// twice; with thousands of prefixes, each of which parses the whole
+/// selection's bounds again, it grows with their square (1.8 s for
+/// 6,189 codes, against 0.16 s).
+const PREFIX_BY_PREFIX: usize = 64;
+
+/// Counts a selection of prefixes: the matched contacts, those of each
+/// prefix, and per owner condition those the target owns.
+fn count_prefixes(
+    conn: &Connection,
+    country: &CountryCode,
+    prefixes: &[PostalPrefix],
+    target: i64,
+    owner_conditions: &[&[&str]],
+) -> StoreResult<RegionCounts> {
+    if prefixes.len() <= PREFIX_BY_PREFIX {
+        count_each_prefix(conn, country, prefixes, target, owner_conditions)
+    } else {
+        count_all_prefixes(conn, country, prefixes, target, owner_conditions)
+    }
+}
+
+/// `count_prefixes` for a short selection, reading each index range once,
+/// in two statements per prefix. Per
+/// prefix, the perso range of the region index gives the contacts whose
+/// perso address is in the prefix, and the same range of each owner index
+/// those the target owns. The pro range gives those whose pro address is
+/// in the prefix and perso address is not, for the prefix alone and for
+/// the whole selection. The prefixes never overlap (the parser merges
+/// them), so the ranges add up, and no contact row is read.
+fn count_each_prefix(
+    conn: &Connection,
+    country: &CountryCode,
+    prefixes: &[PostalPrefix],
+    target: i64,
+    owner_conditions: &[&[&str]],
+) -> StoreResult<RegionCounts> {
+    let mut counts = RegionCounts {
+        matched: 0,
+        per_prefix: Vec::with_capacity(prefixes.len()),
+        owned: vec![0; owner_conditions.len()],
+    };
+    let all_bounds = Value::Text(ranges::bounds_argument(prefixes));
+    for prefix in prefixes {
+        let range = [
+            Value::Text(country.as_str().to_string()),
+            Value::Text(prefix.as_str().to_string()),
+            Value::Text(prefix.upper_bound()),
+        ];
+
+        // One scalar subquery per count: the perso range of the region
+        // index, then, per owner condition, the perso range of the owner
+        // index that leads with the condition's first column.
+        let mut values: Vec<Value> = range.to_vec();
+        let mut terms = vec![
+            "(SELECT count(*) FROM contacts INDEXED BY contacts_perso_region
+              WHERE perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)"
+                .to_string(),
+        ];
+        for columns in owner_conditions {
+            let condition = owned_condition(columns, target, &mut values);
+            values.extend(range.iter().cloned());
+            terms.push(format!(
+                "(SELECT count(*) FROM contacts INDEXED BY {}
+                  WHERE {condition}
+                    AND perso_country = ? AND perso_postal_norm >= ? AND perso_postal_norm < ?)",
+                owner_index(columns[0])
+            ));
+        }
+        let perso: Vec<i64> = query_counts(
+            conn,
+            &format!("SELECT {}", terms.join(", ")),
+            &values,
+            1 + owner_conditions.len(),
+        )?;
+
+        let mut values = Vec::new();
+        let perso_any = side_in_bounds("perso", country, all_bounds.clone(), &mut values);
+        let perso_this = side_in_region(
+            "perso",
+            country,
+            Some(std::slice::from_ref(prefix)),
+            &mut values,
+        );
+        values.extend(range.iter().cloned());
+        let pro: Vec<i64> = query_counts(
+            conn,
+            &format!(
+                "SELECT count(*) FILTER (WHERE NOT {perso_any}),
+                        count(*) FILTER (WHERE NOT {perso_this})
+                 FROM contacts INDEXED BY contacts_pro_region
+                 WHERE pro_country = ? AND pro_postal_norm >= ? AND pro_postal_norm < ?"
+            ),
+            &values,
+            2,
+        )?;
+
+        counts.matched += (perso[0] + pro[0]) as u64;
+        counts.per_prefix.push((perso[0] + pro[1]) as u64);
+        for (owned, perso_owned) in counts.owned.iter_mut().zip(&perso[1..]) {
+            *owned += *perso_owned as u64;
+        }
+    }
+
+    // Owned contacts whose pro address is in the selection and perso
+    // address is not: one pass over the target's entries of the owner
+    // index, which carries both addresses. The pro ranges are tested
+    // first, since most entries fail them.
+    for (owned, columns) in counts.owned.iter_mut().zip(owner_conditions) {
+        let mut values = Vec::new();
+        let condition = owned_condition(columns, target, &mut values);
+        let pro_in = side_in_region("pro", country, Some(prefixes), &mut values);
+        let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
+        *owned += count(
+            conn,
+            &format!(
+                "SELECT count(*) FROM contacts INDEXED BY {}
+                 WHERE {condition} AND {pro_in} AND NOT {perso_in}",
+                owner_index(columns[0])
+            ),
+            &values,
+        )?;
+    }
+    Ok(counts)
+}
+
+/// `count_prefixes` for a long selection, reading each index range once, in
+/// a fixed number of statements whatever the number of prefixes. The
 /// prefixes never overlap (the parser merges them), so the ranges add up,
 /// and no contact row is read.
 ///
@@ -317,7 +445,7 @@ fn owner_index(column: &str) -> &'static str {
 /// - For the whole selection: the pro ranges give the contacts whose pro
 ///   address alone is in the selection, and the perso ranges of each owner
 ///   index those the target owns.
-fn count_prefixes(
+fn count_all_prefixes(
     conn: &Connection,
     country: &CountryCode,
     prefixes: &[PostalPrefix],
@@ -436,6 +564,21 @@ fn count_country(
         per_prefix: Vec::new(),
         owned,
     })
+}
+
+fn query_counts(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+    columns: usize,
+) -> StoreResult<Vec<i64>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| {
+            statement.query_row(params_from_iter(values.iter()), |row| {
+                (0..columns).map(|index| row.get::<_, i64>(index)).collect()
+            })
+        })
+        .map_err(db_error)
 }
 
 /// Counts what a region reassignment would do. A contact changes on a role

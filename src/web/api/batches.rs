@@ -132,6 +132,7 @@ pub async fn list(
     let batches = state
         .run(move |store| Ok(store.list_batches(page.limit, page.offset)?))
         .await?;
+    let batches: Vec<Value> = batches.iter().map(crate::service::json::batch).collect();
     Ok(Json(
         json!({ "limit": page.limit, "offset": page.offset, "batches": batches }),
     ))
@@ -145,7 +146,7 @@ pub async fn show(
     let id = parse_batch_id(&id)?;
     let batch = state.run(move |store| Ok(store.batch(id)?)).await?;
     match batch {
-        Some(batch) => Ok(Json(json!(batch))),
+        Some(batch) => Ok(Json(crate::service::json::batch(&batch))),
         None => Err(batch_not_found(id)),
     }
 }

@@ -187,7 +187,7 @@ pub async fn submit(
                 login.attempts = attempts,
                 "login failed"
             );
-            let message = "E-mail, initiales ou mot de passe incorrect.".to_string();
+            let message = "E-mail, identifiant, initiales ou mot de passe incorrect.".to_string();
             login_page(
                 &state.config,
                 &headers,

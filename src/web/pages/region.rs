@@ -361,7 +361,7 @@ pub async fn apply(
                     prepared.to.display_name(),
                     country.name_fr(),
                     country.as_str(),
-                    form.postal.trim()
+                    crate::french::postal_field_summary(&form.postal)
                 ),
                 counts: CountsView::new(&applied.outcome),
                 batch_id: applied.batch_id,

@@ -183,7 +183,7 @@ pub async fn show(
                     Some((
                         format!(
                             "Affecter à {to} les contacts avec une adresse dans le pays {country_name} ({country}), codes postaux « {} ».",
-                            param(params, "postal")
+                            crate::french::postal_field_summary(param(params, "postal"))
                         ),
                         to,
                     ))

@@ -226,7 +226,9 @@ pub async fn show(
             batch.actor,
             crate::domain::history::format_paris_time(batch.started_at)
         ),
-        can_undo: batch.can_be_undone(),
+        // A batch that changed no owner has nothing an undo could give
+        // back, ever: no button to confirm.
+        can_undo: batch.can_be_undone() && !restores_nothing,
         note,
         returns,
         skipped,
