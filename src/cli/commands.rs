@@ -202,7 +202,8 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 )
             })?;
             let entries = store.contact_history(contact.id)?;
-            output::print_history(&contact, &entries, args.json);
+            let created_by = store.creating_import(contact.id)?;
+            output::print_history(&contact, &entries, created_by, args.json);
             // A number names a contact first; another contact may have
             // that number as its external id, as CRMs number their records.
             let key = args.contact.trim();

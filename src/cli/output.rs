@@ -243,7 +243,14 @@ fn initials(user: &Option<crate::domain::history::UserRef>) -> Option<String> {
     user.as_ref().map(|user| user.initials.clone())
 }
 
-pub fn print_history(contact: &Contact, entries: &[HistoryEntry], as_json: bool) {
+/// Prints a contact's history, most recent first, ending with its creation
+/// (and the import that created it, `created_by`), which holds no entry.
+pub fn print_history(
+    contact: &Contact,
+    entries: &[HistoryEntry],
+    created_by: Option<i64>,
+    as_json: bool,
+) {
     if as_json {
         let list: Vec<_> = entries
             .iter()
@@ -271,10 +278,15 @@ pub fn print_history(contact: &Contact, entries: &[HistoryEntry], as_json: bool)
         contact.display_name()
     );
     if entries.is_empty() {
-        println!("  (aucune entrée)");
+        println!("  (aucun changement de responsable)");
     }
     for entry in entries {
         println!("  {}  {}", entry.local_time_fr(), entry.sentence_fr());
+    }
+    let created = crate::domain::history::format_paris_time(contact.created_at);
+    match created_by {
+        Some(batch) => println!("  {created}  Création par l'importation n° {batch}"),
+        None => println!("  {created}  Création"),
     }
 }
 
@@ -559,10 +571,14 @@ pub fn print_user_import(report: &UserImportReport) {
         println!("  {}", report.created.join(", "));
     }
     for skipped in &report.skipped {
-        println!(
-            "  ligne {} (« {} ») ignorée : {}",
-            skipped.line, skipped.login, skipped.reason
-        );
+        if skipped.login.is_empty() {
+            println!("  ligne {} ignorée : {}", skipped.line, skipped.reason);
+        } else {
+            println!(
+                "  ligne {} (« {} ») ignorée : {}",
+                skipped.line, skipped.login, skipped.reason
+            );
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::domain::user::{NewUser, UserRole, parse_email, parse_initials};
+use crate::domain::user::{NewUser, UserRole, fold_key, parse_email, parse_initials};
 use crate::storage::Store;
 
 use super::ServiceError;
@@ -135,13 +135,17 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             reason,
         };
         if login.is_empty() {
-            report.skipped.push(skip("identifiant vide".into()));
+            report.skipped.push(skip(
+                "identifiant vide ; chaque utilisateur du fichier a besoin d'un identifiant".into(),
+            ));
             continue;
         }
-        if store.find_user(&login)?.is_some() {
-            report
-                .skipped
-                .push(skip(format!("un utilisateur « {login} » existe déjà")));
+        if let Some(existing) = store.find_user(&login)? {
+            report.skipped.push(skip(format!(
+                "« {login} » désigne déjà {} ; les contacts dont le responsable est « {login} » \
+                 iront à ce compte",
+                existing.display_name()
+            )));
             continue;
         }
         let email = match parse_email(&field(email_column)) {
@@ -255,6 +259,23 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             login: login.clone(),
             ..UserForm::default()
         };
+        // Two CRMs merged into one file often share a login such as
+        // `admin`: contacts owned by that login will go to the user who has
+        // it, which the report must say.
+        let holder = users.iter().find(|user| {
+            user.login
+                .as_deref()
+                .is_some_and(|other| fold_key(other) == fold_key(&login))
+        });
+        if let Some(holder) = holder {
+            report.skipped.push(skip(format!(
+                "identifiant : « {login} » est déjà celui {} ; les contacts dont le \
+                 responsable est « {login} » iront à ce compte. S'il s'agit d'une autre \
+                 personne, donnez-lui un autre identifiant dans le fichier",
+                crate::french::de(&holder.display_name())
+            )));
+            continue;
+        }
         if let Some((_, message)) = identifier_clashes(&users, &identifiers).into_iter().next() {
             report.skipped.push(skip(message));
             continue;

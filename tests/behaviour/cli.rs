@@ -102,10 +102,7 @@ fn import_without_key_column_warns_of_duplicates() {
         // A file that creates nothing cannot duplicate anything.
         // Its report is printed before the command fails for want of rows.
         let header_only = write_file(db, "entete.csv", "Nom;Prénom\n".as_bytes());
-        let output = relais(
-            db,
-            &["import", header_only.to_str().unwrap(), "--json"],
-        );
+        let output = relais(db, &["import", header_only.to_str().unwrap(), "--json"]);
         assert_eq!(output.status.code(), Some(1));
         let empty: Value = serde_json::from_slice(&output.stdout).expect("report on stdout");
         assert_eq!(empty["warnings"], serde_json::json!([]), "{empty}");
@@ -1292,6 +1289,20 @@ fn numeric_external_id_is_reached_with_ext() {
             ext_text.contains(&format!("n° {}", by_ext.id)),
             "{ext_text}"
         );
+        // No owner changed yet: the history says so, then names the
+        // import that created the contact, as the last line.
+        let batches = json(&relais(db, &["batches", "--json"]));
+        let import = batches[0]["id"].as_i64().unwrap();
+        let lines: Vec<&str> = ext_text.lines().collect();
+        assert_eq!(
+            lines[1], "  (aucun changement de responsable)",
+            "{ext_text}"
+        );
+        assert!(
+            lines[2].ends_with(&format!("  Création par l'importation n° {import}")),
+            "{ext_text}"
+        );
+        assert_eq!(lines.len(), 3, "{ext_text}");
     });
 }
 

@@ -112,6 +112,54 @@ fn users_file_avoids_later_logins() {
     });
 }
 
+/// Two CRMs merged into one users file often share a login: the second
+/// line is skipped, and the report names the user whose contacts that
+/// login will bring, and the fix.
+#[test]
+fn users_file_names_holder_of_shared_login() {
+    each_engine(|db| {
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "login;first_name;last_name;source\n\
+             admin;Alice;Adminson;dolibarr\n\
+             admin;Mitchell;Admin;odoo\n\
+             ;Sans;Identifiant;odoo\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+        let again = import_users(db.store(), &path).unwrap();
+
+        assert_eq!(
+            again.skipped[0].reason,
+            "« admin » désigne déjà Alice ADMINSON (AA) ; les contacts dont le responsable est \
+             « admin » iront à ce compte"
+        );
+        assert_eq!(report.created, ["AA"], "{report:?}");
+        let reasons: Vec<(u64, &str)> = report
+            .skipped
+            .iter()
+            .map(|skipped| (skipped.line, skipped.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (
+                    3,
+                    "identifiant : « admin » est déjà celui d'Alice ADMINSON (AA) ; les contacts \
+                     dont le responsable est « admin » iront à ce compte. S'il s'agit d'une autre \
+                     personne, donnez-lui un autre identifiant dans le fichier"
+                ),
+                (
+                    4,
+                    "identifiant vide ; chaque utilisateur du fichier a besoin d'un identifiant"
+                ),
+            ]
+        );
+    });
+}
+
 /// A line rejected on its own, here for its e-mail, creates no user, so
 /// its login is free for the initials of another line.
 #[test]
