@@ -243,8 +243,8 @@ fn initials(user: &Option<crate::domain::history::UserRef>) -> Option<String> {
     user.as_ref().map(|user| user.initials.clone())
 }
 
-/// Prints a contact's history, most recent first, ending with its creation
-/// (and the import that created it, `created_by`), which holds no entry.
+/// Prints a contact's history, most recent first. The last line is its
+/// creation and the import that made it (`created_by`), which has no entry.
 pub fn print_history(
     contact: &Contact,
     entries: &[HistoryEntry],

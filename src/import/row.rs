@@ -53,10 +53,10 @@ impl AddressText {
     }
 }
 
-/// The postal code of an address as stored: as entered, except that a
-/// spreadsheet drops the leading zero of `02590`, which the code gets back
-/// when La Poste lists the result, so that an export saved by Excel reads
-/// back unchanged. Other four-digit codes (`1080`, a Brussels code under
+/// Returns the postal code of an address as stored, which is as entered
+/// with one exception. A spreadsheet drops the leading zero of `02590`,
+/// so the code gets it back when La Poste lists the result, and an export
+/// saved by Excel reads back unchanged. Other four-digit codes (`1080`, a Brussels code under
 /// France) stay as written, for the report to show them. Countries whose
 /// codes are all five digits get the zero back in both forms.
 pub fn stored_postal_code(entered: String, country: &CountryCode, postal_norm: &str) -> String {

@@ -332,9 +332,8 @@ impl Resolver<'_> {
 }
 
 impl Resolver<'_> {
-    /// The refusal of an owner cell that holds only a last name: it names
-    /// the users with that last name, who the cell may mean. `None` when
-    /// no user has it.
+    /// Builds the rejection of an owner cell that contains only a last name,
+    /// naming the users with that last name. `None` when no user has it.
     fn by_last_name(&self, reference: &str, key: &str) -> Option<String> {
         let mut matches: Vec<(UserId, &str)> = self
             .index

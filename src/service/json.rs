@@ -20,9 +20,9 @@ pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
     })
 }
 
-/// A batch of the journal. An undo's also gives `skipped_contacts`, as its
-/// result did: the contacts it left as they were on every role, which its
-/// `already_owned` counts.
+/// Returns a batch of the journal as JSON. An undo also gets
+/// `skipped_contacts`, as in its result: the contacts it left unchanged on
+/// every role, which its `already_owned` counts too.
 pub fn batch(batch: &Batch) -> Value {
     let mut value = json!(batch);
     if batch.kind == BatchKind::Undo {

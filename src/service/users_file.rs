@@ -260,8 +260,8 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             ..UserForm::default()
         };
         // Two CRMs merged into one file often share a login such as
-        // `admin`: contacts owned by that login will go to the user who has
-        // it, which the report must say.
+        // `admin`. Contacts owned by that login go to the user who has it,
+        // so the report names that user.
         let holder = users.iter().find(|user| {
             user.login
                 .as_deref()

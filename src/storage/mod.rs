@@ -451,10 +451,10 @@ pub struct ReversedBatch {
     pub contacts: u64,
 }
 
-/// The history entries of the import batch `$1` that give a contact back
-/// to the owner that the contact's previous entry on that role, a
-/// reassignment, had replaced. Written for both engines: `?1` for SQLite
-/// becomes `$1` for PostgreSQL, and `IS` becomes `IS NOT DISTINCT FROM`.
+/// Counts, per reassignment, the contacts that the import batch `?1` gives
+/// back to the owner that reassignment had replaced, when it was the
+/// contact's previous change on that role. The text is SQLite's, and
+/// `reversed_reassignments_sql` turns it into PostgreSQL's.
 const REVERSED_REASSIGNMENTS: &str = "
     SELECT p.batch_id, b.kind, count(DISTINCT h.contact_id)
     FROM history h
@@ -469,7 +469,8 @@ const REVERSED_REASSIGNMENTS: &str = "
     GROUP BY p.batch_id, b.kind
     ORDER BY p.batch_id";
 
-/// `REVERSED_REASSIGNMENTS` in the dialect of `engine`.
+/// Returns `REVERSED_REASSIGNMENTS` for PostgreSQL (`$1`, and `IS NOT
+/// DISTINCT FROM` for `IS`) when `postgres` is true, else for SQLite.
 fn reversed_reassignments_sql(postgres: bool) -> String {
     if postgres {
         REVERSED_REASSIGNMENTS
@@ -514,10 +515,9 @@ pub trait ImportSession {
         Vec::new()
     }
     /// Lists the reassignments this import has reversed so far, oldest
-    /// first, each with its number of contacts: those whose owner on some
-    /// role the file gives back to the owner that reassignment replaced,
-    /// when the reassignment was the contact's last change on that role.
-    /// A file exported from a CRM before a reassignment does that.
+    /// first, with their numbers of contacts. A contact counts when the
+    /// file gives it back, on some role, to the owner that reassignment
+    /// replaced, and that reassignment was its last change on that role.
     fn reversed_reassignments(&mut self) -> StoreResult<Vec<ReversedBatch>>;
     /// Records in the batch's parameters, as `rejected_lines`, how many
     /// lines of the file were rejected, so that the journal shows it.

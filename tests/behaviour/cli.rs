@@ -446,7 +446,7 @@ fn actor_comes_from_as_environment_or_account() {
         assert_eq!(json(&relais(db, &["batches", "--json"])), batches);
         assert_eq!(actor(&by_env), "Alice MARTIN (AM)");
 
-        // Reading commands take any --as, even one naming nobody.
+        // Reading commands accept any --as, even initials of no user.
         for args in [
             &["--as", "ZZ", "batches", "--json"][..],
             &["--as", "ZZ", "history", "k1", "--json"][..],
@@ -1289,8 +1289,8 @@ fn numeric_external_id_is_reached_with_ext() {
             ext_text.contains(&format!("n° {}", by_ext.id)),
             "{ext_text}"
         );
-        // No owner changed yet: the history says so, then names the
-        // import that created the contact, as the last line.
+        // No owner changed yet, and the last line names the import that
+        // created the contact.
         let batches = json(&relais(db, &["batches", "--json"]));
         let import = batches[0]["id"].as_i64().unwrap();
         let lines: Vec<&str> = ext_text.lines().collect();

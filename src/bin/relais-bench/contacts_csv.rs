@@ -175,9 +175,9 @@ struct CaptureSession<'a> {
     row: u64,
 }
 
-/// How a spreadsheet gives a French postal code: Excel drops the leading
-/// zero of about a third of the codes that start with one, as the demo
-/// generator's own faults do before the store gets the zero back.
+/// Writes a French postal code as a spreadsheet gives it. Excel drops the
+/// leading zero of about a third of the codes that start with one, as the
+/// demo generator does before the store gets the zero back.
 fn postal_text(address: &AddressInput, row: u64, side: u64) -> String {
     let code = &address.postal_code;
     let french = address
@@ -293,8 +293,8 @@ impl ImportSession for CaptureSession<'_> {
     }
 
     /// The demo generator rejects no line, and the file keeps no journal.
-    /// The capture writes contacts to a file and no history, so it
-    /// reverses nothing.
+    /// Returns nothing, because the capture writes contacts to a file and
+    /// no history.
     fn reversed_reassignments(&mut self) -> StoreResult<Vec<relais::storage::ReversedBatch>> {
         Ok(Vec::new())
     }
