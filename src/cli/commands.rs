@@ -33,7 +33,14 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             println!("Base de données prête ({}).", store.engine());
             Ok(())
         }
-        Command::User(command) => user(store.as_ref(), command),
+        Command::User(command) => {
+            // Managing users is for administrators on the screens, so an
+            // --as naming another user is refused here too.
+            if !matches!(command, UserCommand::List(_)) {
+                actor()?;
+            }
+            user(store.as_ref(), command)
+        }
         Command::Import(args) => {
             let country = parse_country("--default-country", &args.default_country)?;
             let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
@@ -273,6 +280,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             },
         ),
         Command::Token(TokenCommand::Create(args)) => {
+            actor()?;
             let user = find_user(store.as_ref(), &args.user)?;
             let token = tokens::create_api_token(store.as_ref(), &user, &args.label)?;
             println!(
@@ -292,6 +300,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             Ok(())
         }
         Command::Token(TokenCommand::Revoke(args)) => {
+            actor()?;
             let id = tokens::parse_token_id(&args.token)?;
             let token = tokens::revoke_api_token(store.as_ref(), id)?;
             output::print_token_revoked(&token, args.json);
@@ -475,7 +484,7 @@ fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, Serv
             "forbidden",
             "as",
             format!(
-                "--as : {} n'est pas administrateur ; les opérations de masse et les importations sont réservées aux administrateurs",
+                "--as : {} n'est pas administrateur ; les opérations de masse, les importations et la gestion des utilisateurs et des jetons sont réservées aux administrateurs",
                 user.display_name()
             ),
         ));

@@ -446,6 +446,27 @@ fn actor_comes_from_as_environment_or_account() {
         assert_eq!(json(&relais(db, &["batches", "--json"])), batches);
         assert_eq!(actor(&by_env), "Alice MARTIN (AM)");
 
+        // Managing users and tokens is refused to a non-administrator, as
+        // mass operations are.
+        let users_before = db.store().list_users().unwrap();
+        for args in [
+            &["--as", "JD", "user", "add", "--initials", "ZQ", "--first-name", "Z", "--last-name", "Q", "--admin"][..],
+            &["--as", "JD", "user", "deactivate", "BB"][..],
+            &["--as", "JD", "user", "password", "BB", "--password", "motdepasse-solide-12"][..],
+            &["--as", "JD", "token", "create", "--user", "BB", "--label", "vol"][..],
+        ] {
+            let output = relais(db, args);
+            assert_eq!(output.status.code(), Some(1), "{args:?}");
+            assert!(
+                stderr(&output).contains("Jean DUPONT (JD) n'est pas administrateur"),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert!(output.stdout.is_empty(), "{args:?}");
+        }
+        assert_eq!(db.store().list_users().unwrap(), users_before);
+        assert_eq!(json(&relais(db, &["token", "list", "--json"])), serde_json::json!([]));
+
         // Reading commands accept any --as, even initials of no user.
         for args in [
             &["--as", "ZZ", "batches", "--json"][..],

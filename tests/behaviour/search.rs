@@ -238,3 +238,30 @@ fn postgres_fold_matches_rust_fold() {
         assert_eq!(null, None);
     }
 }
+
+/// A NUL character, which PostgreSQL text cannot hold, in a search, a
+/// contact key, a user key or a login finds nothing on both engines,
+/// instead of failing the statement.
+#[test]
+fn nul_in_keys_finds_nothing() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["n1,Nul,,,,,,51100,Reims,FRA,JD,"]);
+        let store = db.store();
+
+        assert!(store.find_contact("n1\0").unwrap().is_none());
+        assert!(store.find_contact("ext:n\0").unwrap().is_none());
+        assert!(store.find_user("J\0D").unwrap().is_none());
+        let filter = ContactFilter {
+            text: Some("Nul\0".into()),
+            ..ContactFilter::default()
+        };
+        let page = store.list_contacts(&filter, Page::first(10)).unwrap();
+        assert_eq!(page.total, 0);
+        assert!(page.contacts.is_empty());
+        assert_eq!(store.record_login_failure("a\0b", 900).unwrap(), 1);
+        assert_eq!(store.record_login_failure("a\0b", 900).unwrap(), 2);
+        store.clear_login_failures("a\0b").unwrap();
+        assert_eq!(store.record_login_failure("a\0b", 900).unwrap(), 1);
+    });
+}

@@ -307,6 +307,9 @@ impl Store for PgStore {
     }
 
     fn find_user(&self, key: &str) -> StoreResult<Option<User>> {
+        if has_nul(key) {
+            return Ok(None);
+        }
         self.read(|client| users::find(client, key))
     }
 
@@ -329,10 +332,21 @@ impl Store for PgStore {
     }
 
     fn find_contact(&self, key: &str) -> StoreResult<Option<Contact>> {
+        if has_nul(key) {
+            return Ok(None);
+        }
         self.read(|client| contacts::find(client, key))
     }
 
     fn list_contacts(&self, filter: &ContactFilter, page: Page) -> StoreResult<ContactPage> {
+        if filter.text.as_deref().is_some_and(has_nul)
+            || filter.country.as_deref().is_some_and(has_nul)
+        {
+            return Ok(ContactPage {
+                total: 0,
+                contacts: Vec::new(),
+            });
+        }
         self.read(|client| contacts::list(client, filter, page))
     }
 
@@ -475,14 +489,29 @@ impl Store for PgStore {
     }
 
     fn record_login_failure(&self, key: &str, window_seconds: i64) -> StoreResult<u32> {
+        let key = storable_key(key);
         self.write("record_login_failure", |tx| {
-            auth::record_login_failure(tx, key, window_seconds)
+            auth::record_login_failure(tx, &key, window_seconds)
         })
     }
 
     fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        let key = storable_key(key);
         self.write("clear_login_failures", |tx| {
-            auth::clear_login_failures(tx, key)
+            auth::clear_login_failures(tx, &key)
         })
     }
+}
+
+/// Tells whether `text` contains a NUL character, which PostgreSQL text
+/// cannot hold: no stored login, key or name equals such a text, and
+/// sending it would fail the statement with an encoding error.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+/// Returns a login-throttling key PostgreSQL can store: NUL characters,
+/// which it cannot, become U+FFFD, so such attempts are still counted.
+fn storable_key(key: &str) -> String {
+    key.replace('\0', "\u{FFFD}")
 }
