@@ -59,6 +59,19 @@ impl PostalStatus {
     }
 }
 
+/// Returns `text` with full-width digits and Latin letters (`５１１００`,
+/// typed with an Asian keyboard or copied from some PDFs) turned into
+/// their ASCII forms, as Unicode compatibility mapping does.
+pub fn ascii_width(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect()
+}
+
 /// Normalises a postal code as stored with a contact's address.
 ///
 /// The code is uppercased, and spaces, dots and hyphens are removed. A
@@ -73,7 +86,7 @@ impl PostalStatus {
 /// reduced to its ASCII letters and digits. Codes of other countries are
 /// [`PostalStatus::NotChecked`].
 pub fn normalize_postal_code(entered: &str, country: &CountryCode) -> NormalizedPostal {
-    let upper = entered.trim().to_uppercase();
+    let upper = ascii_width(entered.trim()).to_uppercase();
     let compact: String = upper
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-'))
@@ -504,6 +517,8 @@ pub fn stored_country(country: CountryCode, postal_norm: &str) -> CountryCode {
 
 /// Parses one trimmed part of the postal field into one or more prefixes.
 fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, PostalFieldError> {
+    let converted = ascii_width(part);
+    let part = converted.as_str();
     let compact: String = part
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
@@ -959,6 +974,21 @@ mod tests {
                 "parse_postal_field({input:?})"
             );
         }
+    }
+
+    #[test]
+    fn full_width_digits_read_as_ascii() {
+        let france = CountryCode::france();
+        assert_eq!(normalize_postal_code("５１１００", &france).value, "51100");
+        assert_eq!(normalize_postal_code("２Ａ００４", &france).value, "2A004");
+        assert_eq!(
+            parse_postal_field("５１；０２", &france),
+            Err(PostalFieldError::InvalidPrefix("51;02".into()))
+        );
+        assert_eq!(
+            parse_postal_field("５１;０２", &france),
+            Ok(prefixes(&["02", "51"]))
+        );
     }
 
     #[test]

@@ -476,10 +476,12 @@ impl Resolver<'_> {
                 .as_ref()
                 .is_some_and(|country| country.uses_french_postal_codes());
             let code = &address.postal_norm;
-            if !french || code.is_empty() {
+            let entered = address.postal_code.trim();
+            // A code of symbols only (`—`) normalises to nothing, which no
+            // selection finds either.
+            if !french || entered.is_empty() {
                 continue;
             }
-            let entered = address.postal_code.trim();
             // Formatted only for a warning: this runs for every address.
             let city = || {
                 if address.city.is_empty() {

@@ -450,10 +450,32 @@ fn actor_comes_from_as_environment_or_account() {
         // mass operations are.
         let users_before = db.store().list_users().unwrap();
         for args in [
-            &["--as", "JD", "user", "add", "--initials", "ZQ", "--first-name", "Z", "--last-name", "Q", "--admin"][..],
+            &[
+                "--as",
+                "JD",
+                "user",
+                "add",
+                "--initials",
+                "ZQ",
+                "--first-name",
+                "Z",
+                "--last-name",
+                "Q",
+                "--admin",
+            ][..],
             &["--as", "JD", "user", "deactivate", "BB"][..],
-            &["--as", "JD", "user", "password", "BB", "--password", "motdepasse-solide-12"][..],
-            &["--as", "JD", "token", "create", "--user", "BB", "--label", "vol"][..],
+            &[
+                "--as",
+                "JD",
+                "user",
+                "password",
+                "BB",
+                "--password",
+                "motdepasse-solide-12",
+            ][..],
+            &[
+                "--as", "JD", "token", "create", "--user", "BB", "--label", "vol",
+            ][..],
         ] {
             let output = relais(db, args);
             assert_eq!(output.status.code(), Some(1), "{args:?}");
@@ -465,7 +487,10 @@ fn actor_comes_from_as_environment_or_account() {
             assert!(output.stdout.is_empty(), "{args:?}");
         }
         assert_eq!(db.store().list_users().unwrap(), users_before);
-        assert_eq!(json(&relais(db, &["token", "list", "--json"])), serde_json::json!([]));
+        assert_eq!(
+            json(&relais(db, &["token", "list", "--json"])),
+            serde_json::json!([])
+        );
 
         // Reading commands accept any --as, even initials of no user.
         for args in [

@@ -1170,10 +1170,28 @@ fn report_warns_inactive_owners_unknown_codes() {
                 "o2,Deux,,,,,,51100,Reims,FRA,JD,DD",
                 "o3,Trois,,,,,,1080,Brussels,FRA,JD,",
                 "o4,Quatre,,,,,,51096,Reims Cedex,FRA,JD,",
+                "o5,Cinq,,,,,,５１１００,Reims,FRA,JD,",
+                "o6,Six,,,,,,—,Reims,FRA,JD,",
             ],
         );
 
-        assert_eq!(report.imported, 4, "{report:?}");
+        assert_eq!(report.imported, 6, "{report:?}");
+        // Full-width digits read as a code; symbols alone are no code.
+        assert_eq!(contact(db, "o5").pro.postal_norm, "51100");
+        let symbols: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|warning| warning.starts_with("ligne 7 : le code postal pro « — »"))
+            .collect();
+        assert_eq!(symbols.len(), 1, "{:?}", report.warnings);
+        assert!(
+            !report
+                .warnings
+                .iter()
+                .any(|warning| warning.contains("ligne 6")),
+            "{:?}",
+            report.warnings
+        );
         assert!(
             report.warnings.contains(
                 &"ligne 2 et 1 autre : le compte de Denis DURAND (DD) est désactivé, et le fichier lui donne des contacts ; ils lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)".to_string()
