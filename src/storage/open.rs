@@ -15,6 +15,22 @@ pub fn open_store(location: &str) -> StoreResult<Arc<dyn Store>> {
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
         return Ok(Arc::new(PgStore::open(location)?));
     }
+    // Any other scheme names an engine Relais does not support, and read as
+    // a path it would become a folder named `mysql:`.
+    if let Some((scheme, _)) = location.split_once("://")
+        && !scheme.eq_ignore_ascii_case("sqlite")
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    {
+        return Err(StoreError::rejected(
+            "database_unsupported",
+            format!(
+                "base de données : « {scheme}:// » n'est pas pris en charge ; indiquez le chemin d'un fichier SQLite ou une URL postgres://"
+            ),
+        ));
+    }
     let path = location
         .strip_prefix("sqlite://")
         .or_else(|| location.strip_prefix("sqlite:"))
@@ -26,4 +42,16 @@ pub fn open_store(location: &str) -> StoreResult<Arc<dyn Store>> {
         ));
     }
     Ok(Arc::new(SqliteStore::open(Path::new(path))?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn other_schemes_are_refused() {
+        let error = super::open_store("mysql://x").err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "base de données : « mysql:// » n'est pas pris en charge ; indiquez le chemin d'un fichier SQLite ou une URL postgres://"
+        );
+    }
 }

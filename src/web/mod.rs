@@ -44,11 +44,28 @@ pub struct ServeOptions {
 }
 
 fn server_error(bind: &str, error: std::io::Error) -> ServiceError {
+    use std::io::ErrorKind;
+    let reason = match error.kind() {
+        ErrorKind::AddrInUse => "un autre programme utilise déjà ce port".to_string(),
+        ErrorKind::PermissionDenied => {
+            "accès refusé (un port inférieur à 1024 demande les droits d'administrateur)"
+                .to_string()
+        }
+        ErrorKind::AddrNotAvailable => "cette adresse n'est pas celle de cette machine".to_string(),
+        // The standard library's parser says « invalid socket address »
+        // or « invalid port value ».
+        ErrorKind::InvalidInput => {
+            "adresse invalide : attendu ADRESSE:PORT, par exemple 127.0.0.1:8080, avec un port \
+             de 1 à 65535"
+                .to_string()
+        }
+        _ => format!("erreur du système : {error}"),
+    };
     ServiceError::invalid(
         "server_failed",
         "bind",
         format!(
-            "serveur web : impossible d'écouter sur « {bind} » ({error}) ; choisissez une autre adresse avec --bind"
+            "serveur web : impossible d'écouter sur « {bind} » : {reason} ; choisissez une autre adresse avec --bind"
         ),
     )
 }
@@ -80,7 +97,10 @@ pub fn serve(store: Arc<dyn Store>, options: &ServeOptions) -> Result<(), Servic
         secure_cookies: options.secure_cookies,
         ..WebConfig::default()
     };
-    let state = AppState::new(store, config);
+    // `store` outlives the runtime's work: the PostgreSQL client blocks on
+    // its own runtime when dropped, which panics inside another one, so
+    // the last reference must go after `block_on` returns.
+    let state = AppState::new(Arc::clone(&store), config);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

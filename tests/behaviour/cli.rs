@@ -910,6 +910,26 @@ fn commands_other_than_serve_log_at_warn() {
     assert_eq!(stderr(&output), "", "no INFO line by default");
 }
 
+/// An address `serve` cannot listen on is explained in French.
+#[test]
+fn serve_explains_a_bad_bind_address() {
+    each_engine(|db| {
+        for bind in ["127.0.0.1:99999", "nonsense"] {
+            let output = relais(db, &["serve", "--bind", bind]);
+
+            assert!(!output.status.success());
+            assert_eq!(
+                stderr(&output).trim(),
+                format!(
+                    "relais : serveur web : impossible d'écouter sur « {bind} » : adresse invalide : \
+                     attendu ADRESSE:PORT, par exemple 127.0.0.1:8080, avec un port de 1 à 65535 ; \
+                     choisissez une autre adresse avec --bind"
+                )
+            );
+        }
+    });
+}
+
 /// The journal shows how many lines of a file an import rejected.
 #[test]
 fn journal_counts_rejected_lines() {

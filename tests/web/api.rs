@@ -809,3 +809,50 @@ async fn users_and_me() {
     assert_eq!(me["initials"], "QA");
     assert_eq!(me["role"], "admin");
 }
+
+/// A body over the size limits gets 413 with the limit and a fix: 2 MiB
+/// for the API, 64 KiB for a form of the screens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_name_the_limit() {
+    let app = TestApp::start().await;
+    let codes = vec!["51100"; 400_000].join(";");
+    let response = app
+        .api(
+            Method::POST,
+            &format!("{REGION}/preview"),
+            Some(&app.admin_token),
+        )
+        .json(&region_body(&codes))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body = json(response).await;
+    assert_eq!(body["code"], "body_too_large");
+    assert!(
+        body["message"].as_str().unwrap().contains("plus de 2 Mio"),
+        "{body}"
+    );
+
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    let token = crate::support::hidden_field(&form, "csrf_token").unwrap();
+    let postal = vec!["51100"; 12_000].join(";");
+    let page = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", postal.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 413);
+    let html = crate::support::unescape(&crate::support::text(page).await);
+    assert!(
+        html.contains("Formulaire trop volumineux : plus de 64 Kio, la taille maximale."),
+        "{html}"
+    );
+}

@@ -259,9 +259,12 @@ fn migrate(client: &mut Client) -> StoreResult<()> {
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(store_error)?;
+    // The server's notice that the table already exists would reach the
+    // log of every start, so notices are off for this transaction.
     transaction
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
+            "SET LOCAL client_min_messages = warning;
+             CREATE TABLE IF NOT EXISTS schema_migrations (
                  version    bigint PRIMARY KEY,
                  applied_at timestamptz NOT NULL
              )",

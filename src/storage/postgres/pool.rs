@@ -31,6 +31,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a caller waits for a free connection of the pool.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Says in French what the connection-string parser found wrong, from its
+/// English message: the option at fault when it names one.
+fn url_problem(message: &str) -> String {
+    let option = |prefix: &str| {
+        message
+            .split_once(prefix)
+            .and_then(|(_, rest)| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(name) = option("invalid value for option `") {
+        format!("valeur invalide pour l'option « {name} »")
+    } else if let Some(name) = option("unknown option `") {
+        format!("option « {name} » inconnue")
+    } else if message.contains("invalid port") {
+        "port invalide".to_string()
+    } else {
+        "forme non reconnue".to_string()
+    }
+}
+
 /// Parses a `postgres://` URL (or a `key=value` connection string) and
 /// fills in the settings Relais relies on.
 pub fn parse_config(url: &str) -> StoreResult<Config> {
@@ -40,7 +60,7 @@ pub fn parse_config(url: &str) -> StoreResult<Config> {
             "database_url_invalid",
             format!(
                 "base de données : URL PostgreSQL invalide ({}) ; attendu postgres://UTILISATEUR@HÔTE:PORT/BASE",
-                error_chain(&error)
+                url_problem(&error_chain(&error))
             ),
         )
     })?;
@@ -141,4 +161,29 @@ pub fn build(config: Config) -> StoreResult<Pool> {
                 "connexion à PostgreSQL impossible ({target}) : {error}"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_problems_read_in_french() {
+        assert_eq!(
+            super::url_problem("invalid connection string: invalid value for option `sslmode`"),
+            "valeur invalide pour l'option « sslmode »"
+        );
+        assert_eq!(
+            super::url_problem("invalid connection string: unknown option `colour`"),
+            "option « colour » inconnue"
+        );
+        assert_eq!(super::url_problem("something else"), "forme non reconnue");
+    }
+
+    #[test]
+    fn bad_option_is_named_in_french() {
+        let error = super::parse_config("postgres://u@127.0.0.1:5432/b?sslmode=bogus").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "base de données : URL PostgreSQL invalide (valeur invalide pour l'option « sslmode ») ; attendu postgres://UTILISATEUR@HÔTE:PORT/BASE"
+        );
+    }
 }

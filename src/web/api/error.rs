@@ -34,6 +34,15 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        // axum's default limit on a request body.
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError(AppError::bad_request(
+                "body_too_large",
+                "corps de la requête : plus de 2 Mio, la taille maximale ; envoyez une liste de \
+                 codes postaux plus courte (des départements, 51 ou 02, plutôt que tous leurs \
+                 codes), ou faites la réaffectation en plusieurs fois",
+            ));
+        }
         let message = match rejection {
             JsonRejection::MissingJsonContentType(_) => {
                 "corps de la requête : envoyez du JSON avec l'en-tête « Content-Type: application/json »"
