@@ -78,6 +78,8 @@ pub struct HistoryEntry {
     pub batch_id: Option<BatchId>,
     /// Display form of who did it, as stored at the time.
     pub actor: String,
+    /// For an undo's entry, the batch that undo cancelled.
+    pub undoes: Option<BatchId>,
 }
 
 impl HistoryEntry {
@@ -98,6 +100,11 @@ impl HistoryEntry {
         );
         if let Some(batch) = self.batch_id {
             sentence.push_str(&format!(" n° {batch}"));
+        }
+        // Without it, « annulation n° 5 » under « réaffectation n° 4 »
+        // reads as the undo of n° 4.
+        if let Some(undone) = self.undoes {
+            sentence.push_str(&format!(" (de l'opération n° {undone})"));
         }
         sentence.push_str(&format!(" par {}", self.actor));
         sentence
@@ -142,6 +149,7 @@ mod tests {
             new_owner: Some(user(2, "Baptiste", "Bonchamps", "BB")),
             batch_id: Some(12),
             actor: "Alice MARTIN (AM)".into(),
+            undoes: None,
         };
 
         assert_eq!(
@@ -149,6 +157,19 @@ mod tests {
             "Responsable commercial : Jean DUPONT (JD) → Baptiste BONCHAMPS (BB) — réaffectation en masse n° 12 par Alice MARTIN (AM)"
         );
         assert_eq!(entry.local_time_fr(), "04/12/2026 20:15");
+
+        let undo = HistoryEntry {
+            kind: HistoryKind::Undo,
+            batch_id: Some(14),
+            undoes: Some(12),
+            previous_owner: entry.new_owner.clone(),
+            new_owner: entry.previous_owner.clone(),
+            ..entry
+        };
+        assert_eq!(
+            undo.sentence_fr(),
+            "Responsable commercial : Baptiste BONCHAMPS (BB) → Jean DUPONT (JD) — annulation n° 14 (de l'opération n° 12) par Alice MARTIN (AM)"
+        );
     }
 
     #[test]

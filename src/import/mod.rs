@@ -44,7 +44,8 @@ pub struct RowRejection {
     /// Line where the record starts, the header being line 1.
     pub line: u64,
     /// Header of the faulty column as written in the file, or empty when the
-    /// reason concerns the whole row.
+    /// reason concerns the whole row, and then left out of the JSON.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub column: String,
     /// Reason in French, with the value at fault and how to fix it.
     pub reason: String,

@@ -114,8 +114,8 @@ fn build_contact(
             line,
             column: String::new(),
             reason: format!(
-                "{} champs au lieu de {}, le nombre de colonnes de l'en-tête : {fix}",
-                values.len(),
+                "{} au lieu de {}, le nombre de colonnes de l'en-tête : {fix}",
+                crate::french::plural(values.len() as u64, "champ", "champs"),
                 columns.len()
             ),
         });
@@ -403,6 +403,12 @@ mod tests {
             rejection.reason,
             "2 champs au lieu de 3, le nombre de colonnes de l'en-tête : vérifiez les séparateurs \
              et complétez la ligne, en gardant un séparateur pour chaque colonne vide"
+        );
+        let one = reject_row(&["Nom", "Prénom", "Société"], &["Dupont,Jean"]);
+        assert!(
+            one.reason.starts_with("1 champ au lieu de 3,"),
+            "{}",
+            one.reason
         );
     }
 

@@ -556,9 +556,9 @@ impl Resolver<'_> {
             .into_iter()
             .map(|rows| {
                 format!(
-                    "{} : le compte {} est désactivé, et le fichier lui donne des contacts ; ils \
-                     lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais \
-                     reassign)",
+                    "{} : le compte {} est désactivé, et le fichier le nomme comme responsable ; \
+                     ces contacts lui sont affectés, réaffectez-les à un utilisateur actif si \
+                     besoin (relais reassign)",
                     rows.lines(),
                     crate::french::de(&rows.user)
                 )

@@ -279,6 +279,20 @@ impl RunContextInput {
 /// Parses a batch number as typed (`12` or `n° 12`).
 pub fn parse_batch_id(input: &str) -> Result<BatchId, ServiceError> {
     let digits = input.trim().trim_start_matches("n°").trim();
+    // A number past the 64-bit range names no operation, but it is a
+    // number: say so rather than call it one.
+    if digits.len() > 1
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<BatchId>().is_err()
+    {
+        return Err(ServiceError::invalid(
+            "invalid_batch_id",
+            "batch",
+            format!(
+                "opération : « {input} » est trop grand pour un numéro d'opération ; la liste des opérations est donnée par le journal (relais batches)"
+            ),
+        ));
+    }
     digits.parse::<BatchId>().ok().filter(|id| *id > 0).ok_or_else(|| {
         ServiceError::invalid(
             "invalid_batch_id",

@@ -1014,6 +1014,21 @@ fn import_changing_nothing_records_no_operation() {
             )
         );
         assert_eq!(json(&relais(db, &["batches", "--json"])), batches);
+
+        // A rejection of the whole row names no column in JSON.
+        let short = write_file(db, "court.csv", "Nom;Prénom\nSeul\n".as_bytes());
+        let output = relais(db, &["import", short.to_str().unwrap(), "--json"]);
+        let report: Value = serde_json::from_slice(&output.stdout).expect("report on stdout");
+        let rejected = &report["rejected"][0];
+        assert_eq!(rejected["line"], 2, "{report}");
+        assert!(rejected.get("column").is_none(), "{report}");
+        assert!(
+            rejected["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("1 champ au lieu de 2"),
+            "{report}"
+        );
     });
 }
 

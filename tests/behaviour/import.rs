@@ -1194,7 +1194,7 @@ fn report_warns_inactive_owners_unknown_codes() {
         );
         assert!(
             report.warnings.contains(
-                &"ligne 2 et 1 autre : le compte de Denis DURAND (DD) est désactivé, et le fichier lui donne des contacts ; ils lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)".to_string()
+                &"ligne 2 et 1 autre : le compte de Denis DURAND (DD) est désactivé, et le fichier le nomme comme responsable ; ces contacts lui sont affectés, réaffectez-les à un utilisateur actif si besoin (relais reassign)".to_string()
             ),
             "{:?}",
             report.warnings

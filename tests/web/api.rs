@@ -856,3 +856,27 @@ async fn oversized_bodies_name_the_limit() {
         "{html}"
     );
 }
+
+/// A number too large for its field is called too large, with the maximum,
+/// rather than not a number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_large_numbers_say_so() {
+    let app = TestApp::start().await;
+
+    let (status, body) = get(&app, "/api/v1/batches?offset=99999999999").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["field"], "offset");
+    assert_eq!(
+        body["message"],
+        "offset : « 99999999999 » est trop grand ; offset vaut au plus 4\u{202f}294\u{202f}967\u{202f}295"
+    );
+    let (status, body) = get(&app, "/api/v1/batches/99999999999999999999").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("est trop grand pour un numéro d'opération"),
+        "{body}"
+    );
+}

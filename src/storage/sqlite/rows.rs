@@ -151,7 +151,7 @@ pub fn batch(row: &Row<'_>) -> rusqlite::Result<Batch> {
 pub const HISTORY_COLUMNS: &str = "h.id, h.contact_id, h.at, h.kind, h.role, \
      pu.id, pu.initials, pu.first_name, pu.last_name, \
      nu.id, nu.initials, nu.first_name, nu.last_name, \
-     h.batch_id, coalesce(h.actor_label, b.actor_label, '')";
+     h.batch_id, coalesce(h.actor_label, b.actor_label, ''), b.undoes";
 
 pub const HISTORY_JOINS: &str = "LEFT JOIN users pu ON pu.id = h.previous_owner_id \
      LEFT JOIN users nu ON nu.id = h.new_owner_id \
@@ -175,5 +175,6 @@ pub fn history_entry(row: &Row<'_>) -> rusqlite::Result<HistoryEntry> {
         new_owner: user_ref(row, 9)?,
         batch_id: row.get(13)?,
         actor: row.get(14)?,
+        undoes: row.get(15)?,
     })
 }

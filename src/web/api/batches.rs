@@ -93,6 +93,26 @@ pub fn check_query_names(query: Option<&str>, accepted: &[&str]) -> Result<(), A
 }
 
 fn parse_count(field: &'static str, text: &str) -> Result<u32, ApiError> {
+    let digits = text.trim();
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u32>().is_err()
+    {
+        return Err(invalid_page(
+            field,
+            format!(
+                "{field} : « {text} » est trop grand ; {field} vaut au plus {}",
+                crate::french::count(
+                    if field == "limit" {
+                        MAX_LIMIT
+                    } else {
+                        u32::MAX
+                    }
+                    .into()
+                )
+            ),
+        ));
+    }
     text.trim().parse::<u32>().map_err(|_| {
         invalid_page(
             field,
