@@ -21,7 +21,8 @@ pub(crate) enum SourceReader<R> {
 
 impl<R: Read> SourceReader<R> {
     /// Reads the first two bytes of `reader` and wraps it in a UTF-16
-    /// decoder when they are a UTF-16 byte order mark. A decoded file also
+    /// decoder when they are a UTF-16 byte order mark, or an ASCII
+    /// character in UTF-16. A decoded file also
     /// returns the counter of the file bytes read, for progress reports.
     pub(crate) fn open(mut reader: R) -> io::Result<(SourceReader<R>, Option<Arc<AtomicU64>>)> {
         let mut head = Vec::with_capacity(2);
@@ -34,9 +35,13 @@ impl<R: Read> SourceReader<R> {
                 Err(error) => return Err(error),
             }
         }
+        // Without a mark, a header's first character is ASCII, which UTF-16
+        // writes with a zero byte first (big-endian) or second.
         let encoding = match head.as_slice() {
             [0xFF, 0xFE] => UTF_16LE,
             [0xFE, 0xFF] => UTF_16BE,
+            [0x00, byte] if byte.is_ascii_graphic() => UTF_16BE,
+            [byte, 0x00] if byte.is_ascii_graphic() => UTF_16LE,
             _ => return Ok((SourceReader::Plain(Cursor::new(head).chain(reader)), None)),
         };
         let raw_bytes_read = Arc::new(AtomicU64::new(0));

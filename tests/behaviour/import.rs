@@ -809,6 +809,38 @@ fn excel_unicode_text_file_imports() {
     });
 }
 
+/// UTF-16 without a byte order mark, in either byte order, reads as text
+/// rather than as a binary file.
+#[test]
+fn utf16_without_mark_imports() {
+    each_engine(|db| {
+        cast(db);
+        let text = "Nom;Prénom;Responsable commercial\r\nLefèvre;Élodie;JD\r\n";
+        for big_endian in [true, false] {
+            let bytes: Vec<u8> = text
+                .encode_utf16()
+                .flat_map(|unit| {
+                    if big_endian {
+                        unit.to_be_bytes()
+                    } else {
+                        unit.to_le_bytes()
+                    }
+                })
+                .collect();
+
+            let report = import_bytes(db, "sans-bom.csv", &bytes);
+
+            assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+            assert_eq!(report.imported, 1, "big endian: {big_endian}");
+        }
+        let names: Vec<String> = all_contacts(db)
+            .iter()
+            .map(|c| c.first_name.clone())
+            .collect();
+        assert_eq!(names, ["Élodie", "Élodie"]);
+    });
+}
+
 #[test]
 fn owner_in_display_form_resolves_to_user() {
     each_engine(|db| {

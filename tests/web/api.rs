@@ -223,6 +223,18 @@ async fn unreadable_path_gets_a_french_answer() {
     let html = crate::support::unescape(&page.text().await.unwrap());
     assert!(html.contains("Adresse illisible"), "{html}");
     assert!(!html.contains("Invalid URL"), "{html}");
+
+    // A NUL quoted back from the address is not written into the page.
+    let client = app.logged_in("QA").await;
+    let nul = client
+        .get(app.url("/admin/batches/1%00/export.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nul.status(), 400);
+    let html = nul.text().await.unwrap();
+    assert!(!html.contains('\0'), "{html:?}");
+    assert!(html.contains("1\u{FFFD}"), "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,7 +530,7 @@ async fn undo_refuses_a_body_it_does_not_take() {
     let unknown = send("{\"x\": 1}").await.unwrap();
     let (unknown_status, unknown) = (unknown.status().as_u16(), json(unknown).await);
 
-    assert_eq!(malformed_status, 422);
+    assert_eq!(malformed_status, 400);
     assert_eq!(malformed["code"], "invalid_json");
     assert_eq!(unknown_status, 422);
     assert_eq!(unknown["code"], "unknown_field");

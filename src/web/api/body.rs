@@ -12,6 +12,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde_json::{Map, Value};
 
 use crate::service::ServiceError;
+use crate::web::error::AppError;
 
 use super::error::ApiError;
 
@@ -98,12 +99,12 @@ pub fn no_fields(body: &[u8]) -> Result<(), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
+    // Unreadable JSON is a 400, as for the calls that take fields.
     let parsed: Body = serde_json::from_slice(body).map_err(|_| {
-        ServiceError::invalid(
+        ApiError(AppError::bad_request(
             "invalid_json",
-            "body",
             "corps de la requête : JSON mal formé ; cet appel ne prend aucun champ, envoyez un corps vide ou {}",
-        )
+        ))
     })?;
     match parsed {
         Body::Object(entries) if entries.is_empty() => Ok(()),

@@ -75,8 +75,16 @@ pub fn error_response(error: &AppError) -> Response {
         status: status.as_u16(),
         heading: heading(status),
         // Messages are written to follow a field name or a colon; on a page
-        // of their own they open a sentence.
-        message: crate::french::capitalised(&error.message(&request_id)),
+        // of their own they open a sentence. A control character quoted
+        // from the address (`%00`) is shown as U+FFFD, since HTML cannot
+        // carry it.
+        message: crate::french::capitalised(
+            &error
+                .message(&request_id)
+                .chars()
+                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+                .collect::<String>(),
+        ),
         request_id,
     };
     match page.render() {
