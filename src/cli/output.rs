@@ -513,8 +513,10 @@ pub fn print_import(report: &ImportReport) {
     if report.history_entries > 0 {
         // An owner the file sets back undoes a reassignment, so the
         // report counts owner changes.
+        // One change per contact and role, so it may pass the number of
+        // contacts: a count beside them, not a part.
         println!(
-            "  {updated}, dont {}",
+            "  {updated} ({})",
             crate::french::owner_changes(report.history_entries)
         );
     } else {

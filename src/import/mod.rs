@@ -18,7 +18,7 @@ use crate::domain::contact::ContactInput;
 use crate::domain::country::CountryCode;
 
 pub use headers::{Column, Field, accepted_headers, field_for_header};
-pub use row::{MAX_VALUE_CHARS, stored_postal_code};
+pub use row::{MAX_VALUE_CHARS, check_characters, stored_postal_code};
 pub use stream::{ContactRows, read_contacts};
 
 /// Settings of one import.

@@ -245,7 +245,7 @@ fn check_length(value: &str) -> Result<(), String> {
 /// Rejects control characters other than tabs and line breaks. A NUL or
 /// an escape code comes from a damaged or binary file, is invisible on
 /// every screen, and PostgreSQL cannot store a NUL in text.
-fn check_characters(value: &str) -> Result<(), String> {
+pub fn check_characters(value: &str) -> Result<(), String> {
     // Most values contain no byte that can start a control character: C0
     // controls and DEL are single bytes, C1 controls start with 0xC2.
     if !value

@@ -69,8 +69,9 @@ struct OwnerIndex {
     initials: std::collections::HashSet<String>,
     /// Display name and name key (see `name_key`) of each user.
     names: HashMap<UserId, (String, String)>,
-    /// Name key of each user's last name alone.
+    /// Name keys of each user's last name and first name alone.
     last_names: HashMap<UserId, String>,
+    first_names: HashMap<UserId, String>,
     /// Users of the base who are deactivated.
     inactive: std::collections::HashSet<UserId>,
 }
@@ -83,6 +84,7 @@ impl OwnerIndex {
             initials: Default::default(),
             names: HashMap::new(),
             last_names: HashMap::new(),
+            first_names: HashMap::new(),
             inactive: users
                 .iter()
                 .filter(|user| !user.active)
@@ -116,6 +118,7 @@ impl OwnerIndex {
         self.names
             .insert(user.id, (user.display_name(), name_key(&full_name)));
         self.last_names.insert(user.id, name_key(&user.last_name));
+        self.first_names.insert(user.id, name_key(&user.first_name));
     }
 
     /// Adds a user this import created. An owner in display form names a
@@ -210,18 +213,62 @@ fn name_key(name: &str) -> String {
     words.join(" ")
 }
 
+/// What an owner cell names: a user of the base (or none, for an empty
+/// cell), or a user `--create-missing-users` is to create.
+enum OwnerPlan {
+    Known(Option<UserId>),
+    Create(String),
+}
+
 impl Resolver<'_> {
-    /// Resolves one owner reference; `Err` holds the French reason.
-    fn resolve(&mut self, reference: Option<&str>) -> Result<Option<UserId>, String> {
+    /// Resolves the two owner cells of a row. A user to create is created
+    /// only once both cells are valid, so that a row rejected for its
+    /// other cell leaves no user behind.
+    fn resolve_pair(
+        &mut self,
+        commercial: Option<&str>,
+        technical: Option<&str>,
+    ) -> (
+        Result<Option<UserId>, String>,
+        Result<Option<UserId>, String>,
+    ) {
+        let commercial = self.plan(commercial);
+        let technical = self.plan(technical);
+        match (commercial, technical) {
+            (Ok(commercial), Ok(technical)) => {
+                let commercial = self.realize(commercial);
+                let technical = match commercial {
+                    Ok(_) => self.realize(technical),
+                    Err(_) => Ok(None),
+                };
+                (commercial, technical)
+            }
+            (commercial, technical) => (commercial.map(|_| None), technical.map(|_| None)),
+        }
+    }
+
+    /// Creates the user a plan names, unless an earlier cell created it.
+    fn realize(&mut self, plan: OwnerPlan) -> Result<Option<UserId>, String> {
+        match plan {
+            OwnerPlan::Known(id) => Ok(id),
+            OwnerPlan::Create(reference) => match self.index.get(&reference) {
+                Some(id) => Ok(Some(id)),
+                None => self.create(&reference).map(Some),
+            },
+        }
+    }
+
+    /// Finds the user an owner cell names; `Err` holds the French reason.
+    fn plan(&mut self, reference: Option<&str>) -> Result<OwnerPlan, String> {
         let Some(reference) = reference.map(str::trim).filter(|r| !r.is_empty()) else {
-            return Ok(None);
+            return Ok(OwnerPlan::Known(None));
         };
         // An owner written as Relais displays users, `Jean DUPONT (JD)`, as
         // an export or a copy from a screen gives it, names a user by its
         // initials. Unknown initials are an error, never a user to create.
         if let Some(initials) = display_initials(reference) {
             return match self.index.by_initials.get(&initials.to_lowercase()) {
-                Some(&id) => Ok(Some(id)),
+                Some(&id) => Ok(OwnerPlan::Known(Some(id))),
                 // The same words whether or not a later row creates the
                 // user, because display form only names a user that
                 // existed before the import.
@@ -233,24 +280,31 @@ impl Resolver<'_> {
             };
         }
         if let Some(id) = self.index.get(reference) {
-            return Ok(Some(id));
+            return Ok(OwnerPlan::Known(Some(id)));
         }
         if let Some(found) = self.by_full_name(reference) {
-            return found.map(Some);
+            return found.map(|id| OwnerPlan::Known(Some(id)));
         }
         if !self.create_missing {
             return Err(format!(
                 "responsable « {reference} » inconnu : créez l'utilisateur (relais user add) ou relancez avec --create-missing-users"
             ));
         }
-        let is_email = reference.contains('@');
         // A user created from an e-mail gets it as address, so it must be
         // one `relais user add` would take.
-        if is_email && let Err(error) = crate::domain::user::parse_email(reference) {
+        if reference.contains('@')
+            && let Err(error) = crate::domain::user::parse_email(reference)
+        {
             return Err(format!(
                 "responsable « {reference} » inconnu, et pas créé : {error} ; corrigez la cellule"
             ));
         }
+        Ok(OwnerPlan::Create(reference.to_string()))
+    }
+
+    /// Creates the user `--create-missing-users` makes of an owner cell.
+    fn create(&mut self, reference: &str) -> Result<UserId, String> {
+        let is_email = reference.contains('@');
         let local_part = reference.split('@').next().unwrap_or(reference);
         // A cell of several words names a person, `Zoé Lambert`: the first
         // word is the first name. A single word is a CRM login.
@@ -283,7 +337,7 @@ impl Resolver<'_> {
         self.index.by_key.insert(reference.to_lowercase(), user.id);
         self.index.add_created(&user);
         self.created.push(user.initials.clone());
-        Ok(Some(user.id))
+        Ok(user.id)
     }
 }
 
@@ -332,31 +386,39 @@ impl Resolver<'_> {
 }
 
 impl Resolver<'_> {
-    /// Builds the rejection of an owner cell that contains only a last name,
-    /// naming the users with that last name. `None` when no user has it.
+    /// Builds the rejection of an owner cell that contains only a last
+    /// name, or else only a first name, naming the users who have it.
+    /// `None` when no user has it.
     fn by_last_name(&self, reference: &str, key: &str) -> Option<String> {
-        let mut matches: Vec<(UserId, &str)> = self
-            .index
-            .last_names
-            .iter()
-            .filter(|(_, last_name)| last_name.as_str() == key)
-            .filter_map(|(id, _)| {
-                let (display, _) = self.index.names.get(id)?;
-                Some((*id, display.as_str()))
-            })
-            .collect();
-        matches.sort_by_key(|(id, _)| *id);
+        let users_with = |names: &HashMap<UserId, String>| {
+            let mut matches: Vec<(UserId, &str)> = names
+                .iter()
+                .filter(|(_, name)| name.as_str() == key)
+                .filter_map(|(id, _)| {
+                    let (display, _) = self.index.names.get(id)?;
+                    Some((*id, display.as_str()))
+                })
+                .collect();
+            matches.sort_by_key(|(id, _)| *id);
+            matches
+        };
+        let mut kind = "nom de famille";
+        let mut matches = users_with(&self.index.last_names);
+        if matches.is_empty() {
+            kind = "prénom";
+            matches = users_with(&self.index.first_names);
+        }
         match matches.as_slice() {
             [] => None,
             [(_, name)] => Some(format!(
-                "responsable « {reference} » incomplet : c'est le nom de famille de {name} ; \
+                "responsable « {reference} » incomplet : c'est le {kind} de {name} ; \
                  écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
                  autre personne, créez-la d'abord (relais user add)"
             )),
             _ => {
                 let names: Vec<&str> = matches.iter().map(|(_, name)| *name).collect();
                 Some(format!(
-                    "responsable « {reference} » ambigu : {} portent ce nom de famille ({}) ; \
+                    "responsable « {reference} » ambigu : {} portent ce {kind} ({}) ; \
                      indiquez les initiales ou l'e-mail de l'un d'eux",
                     crate::french::plural(names.len() as u64, "utilisateur", "utilisateurs"),
                     names.join(", ")
@@ -1147,8 +1209,10 @@ fn write_rows(
                 }
                 contact_numbers.insert(number, parsed.line);
             }
-            let commercial = resolver.resolve(parsed.contact.commercial_owner.as_deref());
-            let technical = resolver.resolve(parsed.contact.technical_owner.as_deref());
+            let (commercial, technical) = resolver.resolve_pair(
+                parsed.contact.commercial_owner.as_deref(),
+                parsed.contact.technical_owner.as_deref(),
+            );
             match (commercial, technical) {
                 (Ok(commercial_owner), Ok(technical_owner)) => {
                     let owners = [

@@ -129,11 +129,30 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
                 .to_string()
         };
         let login = field(Some(login_column));
+        // The report quotes the login, so it shows no control character.
+        let shown_login: String = login
+            .chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect();
         let skip = |reason: String| SkippedUser {
             line,
-            login: login.clone(),
+            login: shown_login.clone(),
             reason,
         };
+        // A control character (a NUL from a broken export) has no place in
+        // a user's names, and PostgreSQL cannot store a NUL.
+        let bad_cell = record.iter().enumerate().find_map(|(index, value)| {
+            crate::import::check_characters(value)
+                .err()
+                .map(|error| (index, error))
+        });
+        if let Some((index, error)) = bad_cell {
+            let header = headers.get(index).map_or("?", String::as_str);
+            report
+                .skipped
+                .push(skip(format!("colonne « {header} » : {error}")));
+            continue;
+        }
         if login.is_empty() {
             report.skipped.push(skip(
                 "identifiant vide ; chaque utilisateur du fichier a besoin d'un identifiant".into(),

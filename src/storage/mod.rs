@@ -124,15 +124,22 @@ pub(crate) fn undo_preview_outcome(returns: &[OwnerReturn], matched: u64, change
 
 /// Returns the error an undo of `batch` fails with, or `None` when the
 /// batch can be undone. The undo and its preview both apply it.
-pub(crate) fn undo_rejection(batch: &Batch) -> Option<StoreError> {
+/// `redone_by` is the batch that undid that undo, if any: the changes of
+/// `batch` are then back, and undoing that batch is the way to remove them.
+pub(crate) fn undo_rejection(batch: &Batch, redone_by: Option<BatchId>) -> Option<StoreError> {
     let target = batch.id;
     let by = batch.undone_by?;
-    Some(StoreError::rejected(
-        "batch_already_undone",
-        format!(
+    let message = match redone_by {
+        Some(redo) => format!(
+            "l'opération n° {target} a déjà été annulée par l'opération n° {by}, elle-même \
+             annulée par l'opération n° {redo} ; pour annuler de nouveau ses changements, \
+             annulez l'opération n° {redo} (relais undo {redo}) ; rien n'a été modifié"
+        ),
+        None => format!(
             "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
         ),
-    ))
+    };
+    Some(StoreError::rejected("batch_already_undone", message))
 }
 
 /// Stored columns an import writes, in the order both engines write them.
@@ -454,11 +461,14 @@ pub struct ReversedBatch {
 /// Counts, per reassignment, the contacts that the import batch `?1` gives
 /// back to the owner that reassignment had replaced, when it was the
 /// contact's previous change on that role. The text is SQLite's, and
-/// `reversed_reassignments_sql` turns it into PostgreSQL's.
+/// `reversed_reassignments_sql` turns it into PostgreSQL's. The previous
+/// entry is joined on its contact too, since PostgreSQL's history key
+/// starts with the contact: on the id alone, it scans the whole table for
+/// each entry.
 const REVERSED_REASSIGNMENTS: &str = "
     SELECT p.batch_id, b.kind, count(DISTINCT h.contact_id)
     FROM history h
-    JOIN history p ON p.id = (
+    JOIN history p ON p.contact_id = h.contact_id AND p.id = (
         SELECT max(q.id) FROM history q
         WHERE q.contact_id = h.contact_id AND q.role = h.role AND q.id < h.id)
     JOIN batches b ON b.id = p.batch_id

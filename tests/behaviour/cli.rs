@@ -1404,7 +1404,7 @@ fn import_report_counts_owner_changes() {
 
         let text = String::from_utf8_lossy(&output.stdout);
         assert!(
-            text.contains("2 contacts mis à jour, dont 3 changements de responsable"),
+            text.contains("2 contacts mis à jour (3 changements de responsable)"),
             "{text}"
         );
     });

@@ -357,7 +357,8 @@ fn owner_last_name_alone_is_refused() {
         };
         let text = format!(
             "{HEADER}\nc1,Un,,,,,,51100,Reims,FRA,Curie,\nc2,Deux,,,,,,51100,Reims,FRA,dupont,\n\
-             c3,Trois,,,,,,51100,Reims,FRA,mcurie@nowhere,\n"
+             c3,Trois,,,,,,51100,Reims,FRA,mcurie@nowhere,\nc4,Quatre,,,,,,51100,Reims,FRA,Marie,\n\
+             c5,Cinq,,,,,,51100,Reims,FRA,nouveau.venu,Curie\n"
         );
         let path = write_file(db, "noms.csv", text.as_bytes());
         let before = db.store().list_users().unwrap().len();
@@ -388,6 +389,20 @@ fn owner_last_name_alone_is_refused() {
             "responsable « mcurie@nowhere » inconnu, et pas créé : e-mail « mcurie@nowhere » \
              invalide : une adresse s'écrit nom@domaine.fr ; corrigez la cellule"
         );
+        assert_eq!(
+            reasons[3],
+            "responsable « Marie » incomplet : c'est le prénom de Marie CURIE (MC) ; écrivez ses \
+             initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une autre personne, \
+             créez-la d'abord (relais user add)"
+        );
+        // The row is rejected for its technical owner, so the commercial
+        // one, new, is not created either.
+        assert!(
+            reasons[4].starts_with("responsable « Curie » ambigu"),
+            "{}",
+            reasons[4]
+        );
+        assert!(db.store().find_user("nouveau.venu").unwrap().is_none());
     });
 }
 

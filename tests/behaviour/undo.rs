@@ -189,6 +189,19 @@ fn undo_of_an_undo_reapplies_the_batch() {
             .unwrap();
         assert_eq!(redo_batch.undoes, Some(undo));
         assert!(db.store().batch(undo).unwrap().unwrap().undone);
+
+        // The first batch's changes are back: its undo is refused, naming
+        // the batch to undo instead.
+        let redo_id = redo_batch.id;
+        let expected = format!(
+            "l'opération n° {batch} a déjà été annulée par l'opération n° {undo}, elle-même \
+             annulée par l'opération n° {redo_id} ; pour annuler de nouveau ses changements, \
+             annulez l'opération n° {redo_id} (relais undo {redo_id}) ; rien n'a été modifié"
+        );
+        let refused = undo_batch(db.store(), batch, run()).unwrap_err();
+        assert_eq!(refused.to_string(), expected);
+        let previewed = preview_undo(db.store(), batch).unwrap_err();
+        assert_eq!(previewed.to_string(), expected);
     });
 }
 

@@ -160,6 +160,46 @@ fn users_file_names_holder_of_shared_login() {
     });
 }
 
+/// A control character in a users file skips its line, naming the
+/// column, on both engines: PostgreSQL cannot store a NUL, and SQLite
+/// would keep it in a login.
+#[test]
+fn users_file_control_character_skips_line() {
+    each_engine(|db| {
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "login;first_name;last_name\nbon;Anne;Bon\nma\0l;Marc;Mal\nzoe;Zo\u{7}é;Nul\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        assert_eq!(report.created, ["AB"], "{report:?}");
+        let skipped: Vec<(u64, &str, &str)> = report
+            .skipped
+            .iter()
+            .map(|s| (s.line, s.login.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert_eq!(skipped[0].0, 3);
+        assert_eq!(skipped[0].1, "ma\u{FFFD}l");
+        assert!(
+            skipped[0].2.starts_with(
+                "colonne « login » : caractère de contrôle invisible (U+0000) en position 3"
+            ),
+            "{}",
+            skipped[0].2
+        );
+        assert!(
+            skipped[1].2.starts_with("colonne « first_name » :"),
+            "{}",
+            skipped[1].2
+        );
+        assert!(db.store().find_user("zoe").unwrap().is_none());
+    });
+}
+
 /// A line rejected on its own, here for its e-mail, creates no user, so
 /// its login is free for the initials of another line.
 #[test]

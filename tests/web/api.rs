@@ -867,6 +867,17 @@ async fn oversized_bodies_name_the_limit() {
         html.contains("Formulaire trop volumineux : plus de 64 Kio, la taille maximale."),
         "{html}"
     );
+    assert!(!html.contains("Erreur du serveur"), "{html}");
+
+    // The undo call reads its body as bytes, under the same limit.
+    let undo = app
+        .api(Method::POST, "/api/v1/batches/1/undo", Some(&app.admin_token))
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(undo.status(), 413);
+    assert_eq!(json(undo).await["code"], "body_too_large");
 }
 
 /// A number too large for its field is called too large, with the maximum,

@@ -48,7 +48,11 @@ pub fn undo(
         Start::Run(batch) => batch,
     };
     let batch = batches::lock(client, target)?.ok_or_else(not_found)?;
-    if let Some(rejection) = undo_rejection(&batch) {
+    let redone_by = match batch.undone_by {
+        Some(undo) => batches::get(client, undo)?.and_then(|undo| undo.undone_by),
+        None => None,
+    };
+    if let Some(rejection) = undo_rejection(&batch, redone_by) {
         return Err(Failure::Store(rejection));
     }
 
@@ -226,7 +230,11 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
         .start()?;
     let batch = batches::get(&mut tx, target)?
         .ok_or_else(|| Failure::Store(StoreError::unknown_batch(target)))?;
-    if let Some(rejection) = undo_rejection(&batch) {
+    let redone_by = match batch.undone_by {
+        Some(undo) => batches::get(&mut tx, undo)?.and_then(|undo| undo.undone_by),
+        None => None,
+    };
+    if let Some(rejection) = undo_rejection(&batch, redone_by) {
         return Err(Failure::Store(rejection));
     }
 

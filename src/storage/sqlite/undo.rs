@@ -27,7 +27,11 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
         });
     }
     let batch = batches::get(conn, target)?.ok_or(StoreError::unknown_batch(target))?;
-    if let Some(rejection) = undo_rejection(&batch) {
+    let redone_by = match batch.undone_by {
+        Some(undo) => batches::get(conn, undo)?.and_then(|undo| undo.undone_by),
+        None => None,
+    };
+    if let Some(rejection) = undo_rejection(&batch, redone_by) {
         return Err(rejection);
     }
 
@@ -192,7 +196,11 @@ const RESTORABLE: &str = "((h.role = 'commercial' AND c.commercial_owner_id IS h
 /// the statements see the same data.
 pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
     let batch = batches::get(conn, target)?.ok_or(StoreError::unknown_batch(target))?;
-    if let Some(rejection) = undo_rejection(&batch) {
+    let redone_by = match batch.undone_by {
+        Some(undo) => batches::get(conn, undo)?.and_then(|undo| undo.undone_by),
+        None => None,
+    };
+    if let Some(rejection) = undo_rejection(&batch, redone_by) {
         return Err(rejection);
     }
 

@@ -1,6 +1,7 @@
 //! API of the batch journal and of undo; administrators only.
 
 use axum::Json;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
@@ -199,17 +200,17 @@ pub async fn contacts(
     }
 }
 
-/// Undoes a batch. The body, if any, is ignored because the batch is in
-/// the path.
+/// Undoes a batch. The batch is in the path, so the body must be empty or
+/// `{}`.
 pub async fn undo(
     State(state): State<AppState>,
     ApiAdmin(user): ApiAdmin,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_batch_id(&id)?;
-    super::body::no_fields(&body)?;
+    super::body::no_fields(&super::body::bytes(body)?)?;
     let run = run_context(&user, &headers)?;
     let result = state
         .run(move |store| Ok(undo_batch(store, id, run)?))
@@ -223,10 +224,10 @@ pub async fn undo_preview(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_batch_id(&id)?;
-    super::body::no_fields(&body)?;
+    super::body::no_fields(&super::body::bytes(body)?)?;
     let preview = state.run(move |store| Ok(preview_undo(store, id)?)).await?;
     Ok(Json(undo_preview_json(&preview)))
 }

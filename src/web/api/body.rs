@@ -92,6 +92,23 @@ impl Fields {
     }
 }
 
+/// Returns the body of a call read as bytes, or the error for a body that
+/// could not be read, such as one over the size limit.
+pub fn bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            super::error::body_too_large()
+        } else {
+            ApiError(AppError::bad_request(
+                "invalid_json",
+                "corps de la requête : illisible ; envoyez un corps vide ou {}",
+            ))
+        }
+    })
+}
+
 /// Checks the body of a call that takes no field, such as an undo: empty,
 /// or an empty JSON object. Anything else is refused, as for the other
 /// calls, so that a malformed request changes nothing.

@@ -32,16 +32,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The error for a body over axum's default limit of 2 MiB.
+pub fn body_too_large() -> ApiError {
+    ApiError(AppError::bad_request(
+        "body_too_large",
+        "corps de la requête : plus de 2 Mio, la taille maximale ; envoyez une liste de \
+         codes postaux plus courte (des départements, 51 ou 02, plutôt que tous leurs \
+         codes), ou faites la réaffectation en plusieurs fois",
+    ))
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        // axum's default limit on a request body.
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError(AppError::bad_request(
-                "body_too_large",
-                "corps de la requête : plus de 2 Mio, la taille maximale ; envoyez une liste de \
-                 codes postaux plus courte (des départements, 51 ou 02, plutôt que tous leurs \
-                 codes), ou faites la réaffectation en plusieurs fois",
-            ));
+            return body_too_large();
         }
         let message = match rejection {
             JsonRejection::MissingJsonContentType(_) => {

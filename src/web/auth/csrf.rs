@@ -55,9 +55,9 @@ async fn check(state: &AppState, request: Request) -> Result<Request, PageError>
     let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| {
         AppError::bad_request(
             "form_too_large",
-            "Formulaire trop volumineux : plus de 64 Kio, la taille maximale. Pour une \
-                 région, indiquez des départements (51, 02…) plutôt que tous leurs codes \
-                 postaux ; pour des milliers de codes, passez par l'API ou la ligne de commande.",
+            "Formulaire trop volumineux : plus de 64 Kio, la taille maximale. Raccourcissez \
+             les champs ; pour une région, indiquez des départements (51, 02…) plutôt que \
+             tous leurs codes postaux, ou passez par l'API pour des milliers de codes.",
         )
     })?;
     let sent = form_token(&bytes);

@@ -58,6 +58,7 @@ fn heading(status: StatusCode) -> &'static str {
         StatusCode::CONFLICT => "Opération impossible",
         StatusCode::UNPROCESSABLE_ENTITY => "Saisie invalide",
         StatusCode::TOO_MANY_REQUESTS => "Trop de tentatives",
+        StatusCode::PAYLOAD_TOO_LARGE => "Formulaire trop volumineux",
         StatusCode::SERVICE_UNAVAILABLE => "Service momentanément indisponible",
         StatusCode::METHOD_NOT_ALLOWED => "Adresse à ne pas ouvrir directement",
         _ => "Erreur du serveur",

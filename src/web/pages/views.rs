@@ -68,10 +68,9 @@ impl CountsView {
                     "contact créé ou mis à jour",
                     "contacts créés ou mis à jour",
                 );
-                view.per_role = format!(
-                    "dont {}",
-                    crate::french::owner_changes(outcome.history_entries)
-                );
+                // One change per contact and role, so it may pass the
+                // number of contacts: a count beside them, not a part.
+                view.per_role = crate::french::owner_changes(outcome.history_entries);
                 view.already_owned = plural(
                     outcome.already_owned,
                     "contact inchangé",
