@@ -433,6 +433,7 @@ impl Resolver<'_> {
 fn reversed_warning(reversed: &crate::storage::ReversedBatch) -> String {
     let operation = match reversed.kind {
         crate::domain::batch::BatchKind::ReassignRegion => "la réaffectation par région",
+        crate::domain::batch::BatchKind::Undo => "l'annulation",
         _ => "la réaffectation",
     };
     let (verb, pronoun) = if reversed.contacts == 1 {
@@ -617,10 +618,15 @@ impl Resolver<'_> {
         owners
             .into_iter()
             .map(|rows| {
+                let (these, verb, them) = if rows.rows == 1 {
+                    ("ce contact", "est", "réaffectez-le")
+                } else {
+                    ("ces contacts", "sont", "réaffectez-les")
+                };
                 format!(
                     "{} : le compte {} est désactivé, et le fichier le nomme comme responsable ; \
-                     ces contacts lui sont affectés, réaffectez-les à un utilisateur actif si \
-                     besoin (relais reassign)",
+                     {these} lui {verb} affectés, {them} à un utilisateur actif si besoin \
+                     (relais reassign)",
                     rows.lines(),
                     crate::french::de(&rows.user)
                 )

@@ -448,20 +448,23 @@ impl RunContext {
     }
 }
 
-/// A reassignment whose owner changes an import gives back.
+/// A Relais operation (a reassignment or an undo) whose owner changes an
+/// import gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReversedBatch {
     pub batch: BatchId,
     pub kind: BatchKind,
-    /// Contacts given back to their owner before the reassignment, on at
+    /// Contacts given back to the owner the operation had replaced, on at
     /// least one role.
     pub contacts: u64,
 }
 
-/// Counts, per reassignment, the contacts that the import batch `?1` gives
-/// back to the owner that reassignment had replaced, when it was the
-/// contact's previous change on that role. The text is SQLite's, and
-/// `reversed_reassignments_sql` turns it into PostgreSQL's. The previous
+/// Counts, per operation, the contacts that the import batch `?1` gives
+/// back to an owner a Relais operation (a reassignment, or an undo) had
+/// taken from them: the latest earlier entry on that role that replaced
+/// the owner the import sets. A chain of reassignments (AA to MC, then MC
+/// to PC) names the one that removed AA. The text is SQLite's, and
+/// `reversed_reassignments_sql` turns it into PostgreSQL's. The earlier
 /// entry is joined on its contact too, since PostgreSQL's history key
 /// starts with the contact: on the id alone, it scans the whole table for
 /// each entry.
@@ -470,12 +473,11 @@ const REVERSED_REASSIGNMENTS: &str = "
     FROM history h
     JOIN history p ON p.contact_id = h.contact_id AND p.id = (
         SELECT max(q.id) FROM history q
-        WHERE q.contact_id = h.contact_id AND q.role = h.role AND q.id < h.id)
+        WHERE q.contact_id = h.contact_id AND q.role = h.role AND q.id < h.id
+          AND q.previous_owner_id IS h.new_owner_id)
     JOIN batches b ON b.id = p.batch_id
     WHERE h.batch_id = ?1
-      AND p.kind IN ('reassign', 'reassign_region')
-      AND p.previous_owner_id IS h.new_owner_id
-      AND p.new_owner_id IS h.previous_owner_id
+      AND p.kind IN ('reassign', 'reassign_region', 'undo')
     GROUP BY p.batch_id, b.kind
     ORDER BY p.batch_id";
 
@@ -524,10 +526,10 @@ pub trait ImportSession {
     fn take_pacific_mismatches(&mut self) -> Vec<PacificMismatch> {
         Vec::new()
     }
-    /// Lists the reassignments this import has reversed so far, oldest
+    /// Lists the Relais operations this import has reversed so far, oldest
     /// first, with their numbers of contacts. A contact counts when the
-    /// file gives it back, on some role, to the owner that reassignment
-    /// replaced, and that reassignment was its last change on that role.
+    /// file gives it back, on some role, to an owner that operation had
+    /// replaced, and no later change on that role had replaced that owner.
     fn reversed_reassignments(&mut self) -> StoreResult<Vec<ReversedBatch>>;
     /// Records in the batch's parameters, as `rejected_lines`, how many
     /// lines of the file were rejected, so that the journal shows it.

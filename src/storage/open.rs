@@ -12,8 +12,16 @@ use super::{Store, StoreError, StoreResult};
 /// path (`sqlite://` prefix allowed), created on first use.
 pub fn open_store(location: &str) -> StoreResult<Arc<dyn Store>> {
     let location = location.trim();
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+    let lowered = location.to_ascii_lowercase();
+    if lowered.starts_with("postgres://") || lowered.starts_with("postgresql://") {
         return Ok(Arc::new(PgStore::open(location)?));
+    }
+    // `postgres:/x` lacks a slash: read as a path, it would name a folder.
+    if lowered.starts_with("postgres:") || lowered.starts_with("postgresql:") {
+        return Err(StoreError::rejected(
+            "database_url_invalid",
+            "base de données : URL PostgreSQL mal formée ; attendu postgres://UTILISATEUR@HÔTE:PORT/BASE",
+        ));
     }
     // Any other scheme names an engine Relais does not support, and read as
     // a path it would become a folder named `mysql:`.
@@ -46,6 +54,12 @@ pub fn open_store(location: &str) -> StoreResult<Arc<dyn Store>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn postgres_url_without_its_slashes_is_refused() {
+        let error = super::open_store("postgres:/x").err().unwrap();
+        assert_eq!(error.code(), "database_url_invalid");
+    }
+
     #[test]
     fn other_schemes_are_refused() {
         let error = super::open_store("mysql://x").err().unwrap();

@@ -53,8 +53,11 @@ fn server_error(bind: &str, error: std::io::Error) -> ServiceError {
         }
         ErrorKind::AddrNotAvailable => "cette adresse n'est pas celle de cette machine".to_string(),
         // The standard library's parser says « invalid socket address »
-        // or « invalid port value ».
-        ErrorKind::InvalidInput => {
+        // or « invalid port value », and a host name that resolves to
+        // nothing (`:8080`) fails its lookup.
+        _ if error.kind() == ErrorKind::InvalidInput
+            || error.to_string().contains("failed to lookup address") =>
+        {
             "adresse invalide : attendu ADRESSE:PORT, par exemple 127.0.0.1:8080, avec un port \
              de 1 à 65535"
                 .to_string()

@@ -559,6 +559,28 @@ fn reimport_warns_of_reversed_reassignment() {
             "{:?}",
             again.warnings
         );
+
+        // A chain, JD to BB then BB to CC, is reversed too: the warning
+        // names the reassignment that took JD away.
+        let chain = |from: &str, to: &str| {
+            let prepared =
+                relais::service::reassign::prepare_user_reassignment(db.store(), from, to).unwrap();
+            relais::service::reassign::apply_user_reassignment(db.store(), &prepared, run())
+                .unwrap()
+                .batch_id
+                .unwrap()
+        };
+        let first = chain("JD", "BB");
+        chain("BB", "CC");
+        let report = import_rows(db, &[rows[1]]);
+        assert_eq!(
+            report.warnings[0],
+            format!(
+                "1 contact retrouve le responsable que la réaffectation n° {first} lui avait \
+                 retiré : si ce fichier vient de votre CRM, reportez-y d'abord les réaffectations \
+                 faites dans Relais ; pour revenir en arrière, annulez cette importation"
+            )
+        );
     });
 }
 

@@ -871,7 +871,11 @@ async fn oversized_bodies_name_the_limit() {
 
     // The undo call reads its body as bytes, under the same limit.
     let undo = app
-        .api(Method::POST, "/api/v1/batches/1/undo", Some(&app.admin_token))
+        .api(
+            Method::POST,
+            "/api/v1/batches/1/undo",
+            Some(&app.admin_token),
+        )
         .body(vec![b' '; 3 * 1024 * 1024])
         .send()
         .await

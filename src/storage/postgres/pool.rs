@@ -40,7 +40,12 @@ fn url_problem(message: &str) -> String {
             .and_then(|(_, rest)| rest.split('`').next())
             .map(str::to_string)
     };
-    if let Some(name) = option("invalid value for option `") {
+    if message.contains("invalid value for option `sslmode`") {
+        // The client links no TLS library, so only these two modes work.
+        "valeur de « sslmode » invalide ou non prise en charge : Relais se connecte sans \
+         chiffrement, indiquez sslmode=disable ou sslmode=prefer"
+            .to_string()
+    } else if let Some(name) = option("invalid value for option `") {
         format!("valeur invalide pour l'option « {name} »")
     } else if let Some(name) = option("unknown option `") {
         format!("option « {name} » inconnue")
@@ -168,8 +173,8 @@ mod tests {
     #[test]
     fn url_problems_read_in_french() {
         assert_eq!(
-            super::url_problem("invalid connection string: invalid value for option `sslmode`"),
-            "valeur invalide pour l'option « sslmode »"
+            super::url_problem("invalid connection string: invalid value for option `port`"),
+            "valeur invalide pour l'option « port »"
         );
         assert_eq!(
             super::url_problem("invalid connection string: unknown option `colour`"),
@@ -183,7 +188,7 @@ mod tests {
         let error = super::parse_config("postgres://u@127.0.0.1:5432/b?sslmode=bogus").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "base de données : URL PostgreSQL invalide (valeur invalide pour l'option « sslmode ») ; attendu postgres://UTILISATEUR@HÔTE:PORT/BASE"
+            "base de données : URL PostgreSQL invalide (valeur de « sslmode » invalide ou non prise en charge : Relais se connecte sans chiffrement, indiquez sslmode=disable ou sslmode=prefer) ; attendu postgres://UTILISATEUR@HÔTE:PORT/BASE"
         );
     }
 }
