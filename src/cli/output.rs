@@ -264,6 +264,7 @@ pub fn print_history(
                     "previous_owner": initials(&entry.previous_owner),
                     "new_owner": initials(&entry.new_owner),
                     "batch_id": entry.batch_id,
+                    "undoes": entry.undoes,
                     "actor": entry.actor,
                     "message": entry.sentence_fr(),
                 })

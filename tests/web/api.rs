@@ -506,6 +506,22 @@ async fn undo_restores_and_refuses_a_second_undo() {
     let batches = list["batches"].as_array().unwrap();
     assert_eq!(batches[0]["undoes"], batch_id);
     assert_eq!(batches[1]["undone_by"], batches[0]["id"]);
+    assert_eq!(batches[0]["skipped_contacts"], undo["skipped_contacts"]);
+
+    // A contact's history names the batch its undo entry cancelled.
+    let (_, contacts) = get(&app, &format!("/api/v1/batches/{batch_id}/contacts")).await;
+    let contact = contacts["contacts"][0]["id"].as_i64().unwrap();
+    let (_, history) = get(&app, &format!("/api/v1/contacts/{contact}/history")).await;
+    let latest = &history[0];
+    assert_eq!(latest["kind"], "undo");
+    assert_eq!(latest["undoes"], batch_id);
+    assert!(
+        latest["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("(de l'opération n° {batch_id})")),
+        "{latest}"
+    );
 }
 
 /// An undo takes no field: a malformed or unexpected body is refused and

@@ -364,6 +364,7 @@ fn schemas() -> Value {
                     "previous_owner": { "type": ["string", "null"], "description": "Initiales." },
                     "new_owner": { "type": ["string", "null"], "description": "Initiales." },
                     "batch_id": { "type": ["integer", "null"] },
+                    "undoes": { "type": ["integer", "null"], "description": "Pour une annulation, l'opération annulée." },
                     "actor": { "type": "string" },
                     "message": { "type": "string" }
                 }

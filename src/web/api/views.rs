@@ -66,6 +66,7 @@ pub fn history(entries: &[HistoryEntry]) -> Value {
                 "previous_owner": initials(&entry.previous_owner),
                 "new_owner": initials(&entry.new_owner),
                 "batch_id": entry.batch_id,
+                "undoes": entry.undoes,
                 "actor": entry.actor,
                 "message": entry.sentence_fr(),
             })
