@@ -213,8 +213,8 @@ fn name_key(name: &str) -> String {
     words.join(" ")
 }
 
-/// What an owner cell names: a user of the base (or none, for an empty
-/// cell), or a user `--create-missing-users` is to create.
+/// The user an owner cell names: one of the base (or none, for an empty
+/// cell), or one that `--create-missing-users` is to create.
 enum OwnerPlan {
     Known(Option<UserId>),
     Create(String),
@@ -258,7 +258,7 @@ impl Resolver<'_> {
         }
     }
 
-    /// Finds the user an owner cell names; `Err` holds the French reason.
+    /// Finds the user an owner cell names. `Err` contains the French reason.
     fn plan(&mut self, reference: Option<&str>) -> Result<OwnerPlan, String> {
         let Some(reference) = reference.map(str::trim).filter(|r| !r.is_empty()) else {
             return Ok(OwnerPlan::Known(None));
@@ -428,8 +428,8 @@ impl Resolver<'_> {
     }
 }
 
-/// Warns that an import gives contacts back to the owner a reassignment had
-/// replaced.
+/// Builds the warning that an import gives contacts back to an owner a
+/// Relais operation had replaced.
 fn reversed_warning(reversed: &crate::storage::ReversedBatch) -> String {
     let operation = match reversed.kind {
         crate::domain::batch::BatchKind::ReassignRegion => "la réaffectation par région",
@@ -933,9 +933,9 @@ fn import_from_reader<R: Read + Send>(
     }
     let created_users = resolver.created;
 
-    // Owner changes that give contacts back to the owner a reassignment
-    // had replaced: a file exported from a CRM before that reassignment
-    // does it silently. Said first, since it undoes work done in Relais.
+    // Owner changes that give contacts back to an owner a Relais operation
+    // had replaced, as a file exported from a CRM before a reassignment
+    // does. These warnings come first, since they undo work done in Relais.
     if totals.history_entries > 0 {
         let reversed = session.reversed_reassignments()?;
         let notes: Vec<String> = reversed.iter().map(reversed_warning).collect();

@@ -280,7 +280,7 @@ impl RunContextInput {
 pub fn parse_batch_id(input: &str) -> Result<BatchId, ServiceError> {
     let digits = input.trim().trim_start_matches("n°").trim();
     // A number past the 64-bit range names no operation, but it is a
-    // number: say so rather than call it one.
+    // number, so the message calls it too large rather than not a number.
     if digits.len() > 1
         && digits.bytes().all(|b| b.is_ascii_digit())
         && digits.parse::<BatchId>().is_err()

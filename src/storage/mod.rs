@@ -461,9 +461,10 @@ pub struct ReversedBatch {
 
 /// Counts, per operation, the contacts that the import batch `?1` gives
 /// back to an owner a Relais operation (a reassignment, or an undo) had
-/// taken from them: the latest earlier entry on that role that replaced
-/// the owner the import sets. A chain of reassignments (AA to MC, then MC
-/// to PC) names the one that removed AA. The text is SQLite's, and
+/// taken from them. That operation is the one of the latest earlier entry
+/// on that role that replaced the owner the import sets. So for a chain of
+/// reassignments (AA to MC, then MC to PC), it is the one that removed AA.
+/// The text is SQLite's, and
 /// `reversed_reassignments_sql` turns it into PostgreSQL's. The earlier
 /// entry is joined on its contact too, since PostgreSQL's history key
 /// starts with the contact: on the id alone, it scans the whole table for
