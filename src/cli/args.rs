@@ -276,7 +276,7 @@ pub struct ReassignRegionArgs {
         allow_hyphen_values = true
     )]
     pub postal: String,
-    /// Rôle à réaffecter : commercial (par défaut), technical (ou technique) ou both (ou « les deux »)
+    /// Rôle à réaffecter : commercial (par défaut), technique ou « les deux » (technical et both sont acceptés aussi)
     #[arg(
         long,
         default_value = "commercial",
