@@ -619,13 +619,13 @@ impl Resolver<'_> {
             .into_iter()
             .map(|rows| {
                 let (these, verb, them) = if rows.rows == 1 {
-                    ("ce contact", "est", "réaffectez-le")
+                    ("ce contact", "est affecté", "réaffectez-le")
                 } else {
-                    ("ces contacts", "sont", "réaffectez-les")
+                    ("ces contacts", "sont affectés", "réaffectez-les")
                 };
                 format!(
                     "{} : le compte {} est désactivé, et le fichier le nomme comme responsable ; \
-                     {these} lui {verb} affectés, {them} à un utilisateur actif si besoin \
+                     {these} lui {verb}, {them} à un utilisateur actif si besoin \
                      (relais reassign)",
                     rows.lines(),
                     crate::french::de(&rows.user)
@@ -941,9 +941,14 @@ fn import_from_reader<R: Read + Send>(
         let notes: Vec<String> = reversed.iter().map(reversed_warning).collect();
         warnings.splice(0..0, notes);
     }
-    let batch_id = if totals.imported == 0 && totals.updated == 0 && created_users.is_empty() {
+    // Users are created only as owners of rows, so an import that wrote no
+    // row has no use for those it created: they go with the rollback, even
+    // when the store set their rows aside late (a stale « Modifié le »).
+    let mut created_users = created_users;
+    let batch_id = if totals.imported == 0 && totals.updated == 0 {
         // Dropping the session rolls it back.
         drop(session);
+        created_users.clear();
         None
     } else {
         session.record_rejected_lines(rejected.len() as u64)?;

@@ -122,22 +122,51 @@ pub(crate) fn undo_preview_outcome(returns: &[OwnerReturn], matched: u64, change
     }
 }
 
+/// Lists the undos that followed `batch`: its undo, then the undo of that
+/// undo, and so on, read with `get`. Each batch is undone once at most, so
+/// this is a chain; it is cut at `MAX_UNDO_CHAIN` links.
+pub(crate) fn undo_chain<E>(
+    batch: &Batch,
+    mut get: impl FnMut(BatchId) -> Result<Option<Batch>, E>,
+) -> Result<Vec<BatchId>, E> {
+    let mut chain = Vec::new();
+    let mut next = batch.undone_by;
+    while let Some(id) = next {
+        if chain.len() >= MAX_UNDO_CHAIN {
+            break;
+        }
+        chain.push(id);
+        next = get(id)?.and_then(|undo| undo.undone_by);
+    }
+    Ok(chain)
+}
+
+/// Longest chain of undos `undo_chain` reads.
+const MAX_UNDO_CHAIN: usize = 1_000;
+
 /// Returns the error an undo of `batch` fails with, or `None` when the
-/// batch can be undone. The undo and its preview both apply it.
-/// `redone_by` is the batch that undid that undo, if any: the changes of
-/// `batch` are then back, and undoing that batch is the way to remove them.
-pub(crate) fn undo_rejection(batch: &Batch, redone_by: Option<BatchId>) -> Option<StoreError> {
+/// batch can be undone. The undo and its preview both apply it. `chain`
+/// lists the undos that followed it (see `undo_chain`): after an even
+/// number of them the batch's changes are back, and undoing the last one
+/// is the way to remove them again.
+pub(crate) fn undo_rejection(batch: &Batch, chain: &[BatchId]) -> Option<StoreError> {
     let target = batch.id;
-    let by = batch.undone_by?;
-    let message = match redone_by {
-        Some(redo) => format!(
-            "l'opération n° {target} a déjà été annulée par l'opération n° {by}, elle-même \
-             annulée par l'opération n° {redo} ; pour annuler de nouveau ses changements, \
-             annulez l'opération n° {redo} (relais undo {redo}) ; rien n'a été modifié"
-        ),
-        None => format!(
+    let (&by, &last) = (chain.first()?, chain.last()?);
+    let message = if chain.len().is_multiple_of(2) {
+        format!(
+            "l'opération n° {target} a déjà été annulée par l'opération n° {by}, mais \
+             l'opération n° {last} a rétabli ses changements ; pour les retirer de nouveau, \
+             annulez l'opération n° {last} ; rien n'a été modifié"
+        )
+    } else if chain.len() > 1 {
+        format!(
+            "l'opération n° {target} a déjà été annulée par l'opération n° {by}, et ses \
+             changements restent retirés depuis l'opération n° {last} ; rien n'a été modifié"
+        )
+    } else {
+        format!(
             "l'opération n° {target} a déjà été annulée par l'opération n° {by} ; rien n'a été modifié"
-        ),
+        )
     };
     Some(StoreError::rejected("batch_already_undone", message))
 }

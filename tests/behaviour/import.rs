@@ -1231,6 +1231,7 @@ fn report_warns_inactive_owners_unknown_codes() {
     each_engine(|db| {
         cast(db);
         deactivate(db, "DD");
+        deactivate(db, "CC");
 
         let report = import_rows(
             db,
@@ -1241,10 +1242,18 @@ fn report_warns_inactive_owners_unknown_codes() {
                 "o4,Quatre,,,,,,51096,Reims Cedex,FRA,JD,",
                 "o5,Cinq,,,,,,５１１００,Reims,FRA,JD,",
                 "o6,Six,,,,,,—,Reims,FRA,JD,",
+                "o7,Sept,,,,,,51100,Reims,FRA,CC,",
             ],
         );
 
-        assert_eq!(report.imported, 6, "{report:?}");
+        assert_eq!(report.imported, 7, "{report:?}");
+        assert!(
+            report.warnings.contains(
+                &"ligne 8 : le compte de Claire CARON (CC) est désactivé, et le fichier le nomme comme responsable ; ce contact lui est affecté, réaffectez-le à un utilisateur actif si besoin (relais reassign)".to_string()
+            ),
+            "{:?}",
+            report.warnings
+        );
         // Full-width digits read as a code; symbols alone are no code.
         assert_eq!(contact(db, "o5").pro.postal_norm, "51100");
         let symbols: Vec<&String> = report
@@ -1475,6 +1484,50 @@ fn report_warns_pacific_mismatch_of_partial_file() {
             "{:?}",
             stale.warnings
         );
+    });
+}
+
+/// A row the store sets aside late (a stale « Modifié le ») names a new
+/// owner under `--create-missing-users`: with no row written, the import
+/// keeps no user and records no operation.
+#[test]
+fn stale_row_creates_no_owner() {
+    use relais::service::export::export_to_file;
+    use relais::service::reassign::{apply_user_reassignment, prepare_user_reassignment};
+    use relais::storage::ExportSelection;
+
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["z1,Un,,,,,,51100,Reims,FRA,JD,"]);
+        let path = db.dir.path().join("export.csv");
+        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        let exported = std::fs::read_to_string(&path).unwrap();
+        let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
+        apply_user_reassignment(db.store(), &prepared, run()).unwrap();
+        let edited = exported.replace(";JD;", ";Zorro Nouveau;");
+        assert_ne!(edited, exported);
+        let path = write_file(db, "edited.csv", edited.as_bytes());
+        let before = snapshot(db);
+        let users_before = db.store().list_users().unwrap();
+
+        let report = import_file(
+            db.store(),
+            &path,
+            &ImportRequest {
+                default_country: CountryCode::france(),
+                create_missing_users: true,
+                actor: actor(),
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(report.rejected[0].column, "Modifié le");
+        assert_eq!(report.batch_id, None);
+        assert!(report.created_users.is_empty(), "{report:?}");
+        assert_eq!(db.store().list_users().unwrap(), users_before);
+        assert_eq!(snapshot(db), before);
     });
 }
 

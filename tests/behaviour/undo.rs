@@ -194,14 +194,29 @@ fn undo_of_an_undo_reapplies_the_batch() {
         // the batch to undo instead.
         let redo_id = redo_batch.id;
         let expected = format!(
-            "l'opération n° {batch} a déjà été annulée par l'opération n° {undo}, elle-même \
-             annulée par l'opération n° {redo_id} ; pour annuler de nouveau ses changements, \
-             annulez l'opération n° {redo_id} (relais undo {redo_id}) ; rien n'a été modifié"
+            "l'opération n° {batch} a déjà été annulée par l'opération n° {undo}, mais \
+             l'opération n° {redo_id} a rétabli ses changements ; pour les retirer de nouveau, \
+             annulez l'opération n° {redo_id} ; rien n'a été modifié"
         );
         let refused = undo_batch(db.store(), batch, run()).unwrap_err();
         assert_eq!(refused.to_string(), expected);
         let previewed = preview_undo(db.store(), batch).unwrap_err();
         assert_eq!(previewed.to_string(), expected);
+
+        // Undoing the redo removes them again: the refusal says so.
+        let third = undo_batch(db.store(), redo_id, run())
+            .unwrap()
+            .applied
+            .batch_id
+            .unwrap();
+        let refused = undo_batch(db.store(), batch, run()).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "l'opération n° {batch} a déjà été annulée par l'opération n° {undo}, et ses \
+                 changements restent retirés depuis l'opération n° {third} ; rien n'a été modifié"
+            )
+        );
     });
 }
 

@@ -235,6 +235,16 @@ async fn unreadable_path_gets_a_french_answer() {
     let html = nul.text().await.unwrap();
     assert!(!html.contains('\0'), "{html:?}");
     assert!(html.contains("1\u{FFFD}"), "{html}");
+
+    // Nor does a page that echoes a field's value in its error.
+    let filter = client
+        .get(app.url("/contacts?owner=%00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filter.status(), 422);
+    let html = filter.text().await.unwrap();
+    assert!(!html.contains('\0'), "{html:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,19 +518,49 @@ async fn undo_restores_and_refuses_a_second_undo() {
     assert_eq!(batches[1]["undone_by"], batches[0]["id"]);
     assert_eq!(batches[0]["skipped_contacts"], undo["skipped_contacts"]);
 
+    // Once the undo is itself undone, the batch's undo page says its
+    // changes are back and which operation to undo, with no button.
+    let undo_id = undo["batch_id"].as_i64().unwrap();
+    let (redo_status, redo) = post(
+        &app,
+        &format!("/api/v1/batches/{undo_id}/undo"),
+        &json!({}),
+        None,
+    )
+    .await;
+    assert_eq!(redo_status, 201);
+    let redo_id = redo["batch_id"].as_i64().unwrap();
+    let client = app.logged_in("QA").await;
+    let page = crate::support::unescape(
+        &app.page(&client, &format!("/admin/batches/{batch_id}/undo"))
+            .await,
+    );
+    assert!(
+        page.contains(&format!(
+            "L'opération n° {batch_id} a déjà été annulée par l'opération n° {undo_id}, mais \
+             l'opération n° {redo_id} a rétabli ses changements ; pour les retirer de nouveau, \
+             annulez l'opération n° {redo_id}."
+        )),
+        "{page}"
+    );
+    assert!(!page.contains("Confirmer l'annulation"), "{page}");
+
     // A contact's history names the batch its undo entry cancelled.
     let (_, contacts) = get(&app, &format!("/api/v1/batches/{batch_id}/contacts")).await;
     let contact = contacts["contacts"][0]["id"].as_i64().unwrap();
     let (_, history) = get(&app, &format!("/api/v1/contacts/{contact}/history")).await;
-    let latest = &history[0];
-    assert_eq!(latest["kind"], "undo");
-    assert_eq!(latest["undoes"], batch_id);
+    // Latest first: the redo, which cancelled the undo, then the undo.
+    assert_eq!(history[0]["kind"], "undo");
+    assert_eq!(history[0]["undoes"], undo_id);
+    assert_eq!(history[1]["kind"], "undo");
+    assert_eq!(history[1]["undoes"], batch_id);
     assert!(
-        latest["message"]
+        history[1]["message"]
             .as_str()
             .unwrap()
             .contains(&format!("(de l'opération n° {batch_id})")),
-        "{latest}"
+        "{}",
+        history[1]
     );
 }
 

@@ -1094,7 +1094,15 @@ async fn undo_asks_for_confirmation_first() {
     let after = app
         .page(&client, &format!("/admin/batches/{}/undo", batch.id))
         .await;
-    assert!(after.contains("Cette opération a déjà été annulée"));
+    let after = unescape(&after);
+    assert!(
+        after.contains(&format!(
+            "L'opération n° {} a déjà été annulée par l'opération n° ",
+            batch.id
+        )),
+        "{after}"
+    );
+    assert!(!after.contains("rien n'a été modifié"), "{after}");
     assert!(!after.contains("Confirmer l'annulation</button>"));
 }
 

@@ -42,8 +42,8 @@ fn url_problem(message: &str) -> String {
     };
     if message.contains("invalid value for option `sslmode`") {
         // The client links no TLS library, so only these two modes work.
-        "valeur de « sslmode » invalide ou non prise en charge : Relais se connecte sans \
-         chiffrement, indiquez sslmode=disable ou sslmode=prefer"
+        "valeur de « sslmode » invalide ou non prise en charge : Relais ne prend pas encore \
+         en charge TLS, retirez sslmode ou indiquez sslmode=disable ou sslmode=prefer"
             .to_string()
     } else if let Some(name) = option("invalid value for option `") {
         format!("valeur invalide pour l'option « {name} »")
@@ -188,7 +188,7 @@ mod tests {
         let error = super::parse_config("postgres://u@127.0.0.1:5432/b?sslmode=bogus").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "base de données : URL PostgreSQL invalide (valeur de « sslmode » invalide ou non prise en charge : Relais se connecte sans chiffrement, indiquez sslmode=disable ou sslmode=prefer) ; attendu postgres://UTILISATEUR@HÔTE:PORT/BASE"
+            "base de données : URL PostgreSQL invalide (valeur de « sslmode » invalide ou non prise en charge : Relais ne prend pas encore en charge TLS, retirez sslmode ou indiquez sslmode=disable ou sslmode=prefer) ; attendu postgres://UTILISATEUR@HÔTE:PORT/BASE"
         );
     }
 }

@@ -14,7 +14,7 @@ use crate::domain::batch::{
 };
 use crate::domain::contact::Role;
 use crate::domain::history::HistoryKind;
-use crate::storage::{RunContext, StoreError, undo_preview_outcome, undo_rejection};
+use crate::storage::{RunContext, StoreError, undo_chain, undo_preview_outcome, undo_rejection};
 
 use super::batches::{self, Start};
 use super::{Failure, PgResult, rows};
@@ -48,11 +48,8 @@ pub fn undo(
         Start::Run(batch) => batch,
     };
     let batch = batches::lock(client, target)?.ok_or_else(not_found)?;
-    let redone_by = match batch.undone_by {
-        Some(undo) => batches::get(client, undo)?.and_then(|undo| undo.undone_by),
-        None => None,
-    };
-    if let Some(rejection) = undo_rejection(&batch, redone_by) {
+    let chain = undo_chain(&batch, |id| batches::get(client, id))?;
+    if let Some(rejection) = undo_rejection(&batch, &chain) {
         return Err(Failure::Store(rejection));
     }
 
@@ -230,11 +227,8 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
         .start()?;
     let batch = batches::get(&mut tx, target)?
         .ok_or_else(|| Failure::Store(StoreError::unknown_batch(target)))?;
-    let redone_by = match batch.undone_by {
-        Some(undo) => batches::get(&mut tx, undo)?.and_then(|undo| undo.undone_by),
-        None => None,
-    };
-    if let Some(rejection) = undo_rejection(&batch, redone_by) {
+    let chain = undo_chain(&batch, |id| batches::get(&mut tx, id))?;
+    if let Some(rejection) = undo_rejection(&batch, &chain) {
         return Err(Failure::Store(rejection));
     }
 

@@ -13,7 +13,8 @@ use crate::domain::batch::{
 use crate::domain::contact::Role;
 use crate::domain::history::HistoryKind;
 use crate::storage::{
-    RunContext, StoreError, StoreResult, owner_column, undo_preview_outcome, undo_rejection,
+    RunContext, StoreError, StoreResult, owner_column, undo_chain, undo_preview_outcome,
+    undo_rejection,
 };
 
 use super::{batches, db_error, rows};
@@ -27,11 +28,8 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
         });
     }
     let batch = batches::get(conn, target)?.ok_or(StoreError::unknown_batch(target))?;
-    let redone_by = match batch.undone_by {
-        Some(undo) => batches::get(conn, undo)?.and_then(|undo| undo.undone_by),
-        None => None,
-    };
-    if let Some(rejection) = undo_rejection(&batch, redone_by) {
+    let chain = undo_chain(&batch, |id| batches::get(conn, id))?;
+    if let Some(rejection) = undo_rejection(&batch, &chain) {
         return Err(rejection);
     }
 
@@ -196,11 +194,8 @@ const RESTORABLE: &str = "((h.role = 'commercial' AND c.commercial_owner_id IS h
 /// the statements see the same data.
 pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
     let batch = batches::get(conn, target)?.ok_or(StoreError::unknown_batch(target))?;
-    let redone_by = match batch.undone_by {
-        Some(undo) => batches::get(conn, undo)?.and_then(|undo| undo.undone_by),
-        None => None,
-    };
-    if let Some(rejection) = undo_rejection(&batch, redone_by) {
+    let chain = undo_chain(&batch, |id| batches::get(conn, id))?;
+    if let Some(rejection) = undo_rejection(&batch, &chain) {
         return Err(rejection);
     }
 

@@ -99,7 +99,11 @@ pub fn bytes(
 ) -> Result<axum::body::Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            super::error::body_too_large()
+            ApiError(AppError::bad_request(
+                "body_too_large",
+                "corps de la requête : plus de 2 Mio, la taille maximale ; cet appel ne prend \
+                 aucun champ, envoyez un corps vide ou {}",
+            ))
         } else {
             ApiError(AppError::bad_request(
                 "invalid_json",

@@ -76,20 +76,12 @@ pub fn error_response(error: &AppError) -> Response {
         status: status.as_u16(),
         heading: heading(status),
         // Messages are written to follow a field name or a colon; on a page
-        // of their own they open a sentence. A control character quoted
-        // from the address (`%00`) is shown as U+FFFD, since HTML cannot
-        // carry it.
-        message: crate::french::capitalised(
-            &error
-                .message(&request_id)
-                .chars()
-                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-                .collect::<String>(),
-        ),
+        // of their own they open a sentence.
+        message: crate::french::capitalised(&error.message(&request_id)),
         request_id,
     };
     match page.render() {
-        Ok(html) => (status, Html(crate::french::typeset_html(&html))).into_response(),
+        Ok(html) => (status, Html(super::finish_html(&html))).into_response(),
         Err(render_error) => {
             tracing::error!(error.cause = %render_error, "error page rendering failed");
             (

@@ -32,8 +32,24 @@ use layout::Layout;
 pub fn render<T: Template>(template: &T) -> Result<Html<String>, PageError> {
     template
         .render()
-        .map(|html| Html(crate::french::typeset_html(&html)))
+        .map(|html| Html(finish_html(&html)))
         .map_err(|error| AppError::Internal(format!("template rendering failed: {error}")).into())
+}
+
+/// Typesets a rendered page the French way, and shows as U+FFFD the
+/// control characters a value typed into an address or a form may bring
+/// (`%00`), which HTML cannot carry. Tabs and line breaks stay.
+pub fn finish_html(html: &str) -> String {
+    crate::french::typeset_html(html)
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 pub fn routes() -> Router<AppState> {

@@ -36,7 +36,7 @@ struct UndoConfirmPage {
     batch_id: BatchId,
     description: String,
     can_undo: bool,
-    note: Option<&'static str>,
+    note: Option<String>,
     returns: Vec<ReturnRow>,
     /// Contacts the undo would skip, then the skipped history entries per
     /// role; empty when it skips nothing.
@@ -143,13 +143,18 @@ pub async fn show(
         .run(move |store| match store.batch(id)? {
             Some(batch) if batch.can_be_undone() => {
                 let preview = preview_undo(store, id)?;
-                Ok(Some((batch, Some(preview))))
+                Ok(Some((batch, Some(preview), None)))
             }
-            Some(batch) => Ok(Some((batch, None))),
+            // The refusal says whether later undos brought the batch's
+            // changes back, and which operation to undo then.
+            Some(batch) => {
+                let refusal = preview_undo(store, id).err().map(|error| error.to_string());
+                Ok(Some((batch, None, refusal)))
+            }
             None => Ok(None),
         })
         .await?;
-    let Some((batch, preview)) = found else {
+    let Some((batch, preview, refusal)) = found else {
         return Err(AppError::not_found(
             "unknown_batch",
             format!("Aucune opération de masse n° {id}."),
@@ -158,24 +163,34 @@ pub async fn show(
     };
 
     let note = if batch.undone {
-        Some("Cette opération a déjà été annulée : il n'y a plus rien à annuler.")
+        // The refusal ends by saying that nothing changed, which fits a
+        // command but not a page that only shows the batch.
+        let refusal = refusal.unwrap_or_else(|| {
+            "cette opération a déjà été annulée : il n'y a plus rien à annuler".to_string()
+        });
+        let refusal = refusal
+            .strip_suffix(" ; rien n'a été modifié")
+            .unwrap_or(&refusal);
+        Some(format!("{}.", crate::french::capitalised(refusal)))
     } else if preview
         .as_ref()
         .is_some_and(|preview| preview.outcome.matched == 0)
     {
         // An import that only created contacts, or changed other fields.
         Some(
-            "Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter.",
+            "Cette opération n'a changé le responsable d'aucun contact : l'annulation n'a rien à réaffecter."
+                .to_string(),
         )
     } else if preview
         .as_ref()
         .is_some_and(|preview| preview.outcome.changed == 0)
     {
         Some(
-            "Aucun contact n'a encore le responsable que l'opération a mis : l'annulation ne réaffectera aucun contact.",
+            "Aucun contact n'a encore le responsable que l'opération a mis : l'annulation ne réaffectera aucun contact."
+                .to_string(),
         )
     } else if batch.kind == BatchKind::Import {
-        Some(super::batches::IMPORT_UNDO_NOTE)
+        Some(super::batches::IMPORT_UNDO_NOTE.to_string())
     } else {
         None
     };
