@@ -942,7 +942,7 @@ fn import_from_reader<R: Read + Send>(
         warnings.splice(0..0, notes);
     }
     // Users are created only as owners of rows, so an import that wrote no
-    // row has no use for those it created: they go with the rollback, even
+    // row has no use for those it created. They go with the rollback, even
     // when the store set their rows aside late (a stale « Modifié le »).
     let mut created_users = created_users;
     let batch_id = if totals.imported == 0 && totals.updated == 0 {

@@ -141,7 +141,7 @@ pub(crate) fn undo_chain<E>(
     Ok(chain)
 }
 
-/// Longest chain of undos `undo_chain` reads.
+/// Maximum number of undos `undo_chain` reads.
 const MAX_UNDO_CHAIN: usize = 1_000;
 
 /// Returns the error an undo of `batch` fails with, or `None` when the
