@@ -52,7 +52,7 @@ fn server_error(bind: &str, error: std::io::Error) -> ServiceError {
                 .to_string()
         }
         ErrorKind::AddrNotAvailable => "cette adresse n'est pas celle de cette machine".to_string(),
-        // The standard library's parser says « invalid socket address »
+        // The standard library's parser reports « invalid socket address »
         // or « invalid port value », and a host name that resolves to
         // nothing (`:8080`) fails its lookup.
         _ if error.kind() == ErrorKind::InvalidInput

@@ -373,11 +373,11 @@ fn as_flag_records_the_user_as_actor() {
     });
 }
 
-/// The actor of a command: `RELAIS_USER` names it as `--as` does, the
-/// operating-system account is recorded without either, a deactivated
-/// administrator is refused and changes nothing, reading commands never
-/// check it, and a batch keeps its actor's name once that user is
-/// deactivated.
+/// Checks the actor of a command. `RELAIS_USER` names it as `--as` does,
+/// and the operating-system account is recorded without either. A
+/// deactivated administrator, or a non-administrator managing users, is
+/// rejected and changes nothing. Reading commands never check it, and a
+/// batch keeps its actor's name once that user is deactivated.
 #[test]
 fn actor_comes_from_as_environment_or_account() {
     each_engine(|db| {
@@ -968,9 +968,9 @@ fn journal_counts_rejected_lines() {
     });
 }
 
-/// An import that changes nothing, with every line rejected or every
-/// contact already as in the file, records no operation; a file with only
-/// a header fails, naming it.
+/// An import that changes nothing, because every line is rejected or every
+/// contact is already as in the file, records no operation. A file with
+/// only a header fails, naming it.
 #[test]
 fn import_changing_nothing_records_no_operation() {
     each_engine(|db| {

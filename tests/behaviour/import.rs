@@ -511,8 +511,8 @@ fn export_without_external_ids_reimports_in_place() {
 }
 
 /// Re-importing a file exported from a CRM before a reassignment gives
-/// its contacts back to their former owner: the report says so, naming the
-/// reassignment, and counts only the contacts it gave back.
+/// its contacts back to their former owner. The report warns of it,
+/// naming the reassignment, and counts only the contacts it gave back.
 #[test]
 fn reimport_warns_of_reversed_reassignment() {
     each_engine(|db| {
@@ -584,7 +584,7 @@ fn reimport_warns_of_reversed_reassignment() {
     });
 }
 
-/// The demo base holds the faults of real files as an import stores them,
+/// The demo base contains the faults of real files as an import stores them,
 /// so its export reads back without changing a contact: a four-digit
 /// French code, stored with its zero back, is exported with it.
 #[test]

@@ -469,7 +469,8 @@ fn long_and_short_selections_count_alike() {
             let long = preview_region_reassignment(db.store(), &long).unwrap();
 
             assert_eq!(long.outcome, short.outcome, "{role}");
-            assert!(short.outcome.matched > 0 && short.outcome.already_owned > 0);
+            assert!(short.outcome.matched > 0);
+            assert!(short.outcome.already_owned > 0);
             let nonzero: Vec<(String, u64)> = long
                 .per_prefix
                 .iter()

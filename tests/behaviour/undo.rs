@@ -203,7 +203,7 @@ fn undo_of_an_undo_reapplies_the_batch() {
         let previewed = preview_undo(db.store(), batch).unwrap_err();
         assert_eq!(previewed.to_string(), expected);
 
-        // Undoing the redo removes them again: the refusal says so.
+        // Undoing the redo removes them again, and the refusal tells it.
         let third = undo_batch(db.store(), redo_id, run())
             .unwrap()
             .applied
@@ -220,9 +220,9 @@ fn undo_of_an_undo_reapplies_the_batch() {
     });
 }
 
-/// An undo looks at each contact's owner now, not at its path since: a
+/// An undo looks at each contact's owner now, not at its path since. A
 /// contact moved away and back by later batches goes back by the undo of
-/// the first one, since its owner is again the one that batch gave it.
+/// the first one, because its owner is again the one that batch gave it.
 #[test]
 fn undo_after_contact_moved_away_and_back() {
     each_engine(|db| {

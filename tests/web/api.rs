@@ -518,7 +518,7 @@ async fn undo_restores_and_refuses_a_second_undo() {
     assert_eq!(batches[1]["undone_by"], batches[0]["id"]);
     assert_eq!(batches[0]["skipped_contacts"], undo["skipped_contacts"]);
 
-    // Once the undo is itself undone, the batch's undo page says its
+    // Once the undo is itself undone, the batch's undo page shows that its
     // changes are back and which operation to undo, with no button.
     let undo_id = undo["batch_id"].as_i64().unwrap();
     let (redo_status, redo) = post(

@@ -411,26 +411,36 @@ fn count_each_prefix(
         }
     }
 
-    // Owned contacts whose pro address is in the selection and perso
-    // address is not: one pass over the target's entries of the owner
-    // index, which carries both addresses. The pro ranges are tested
-    // first, since most entries fail them.
     for (owned, columns) in counts.owned.iter_mut().zip(owner_conditions) {
-        let mut values = Vec::new();
-        let condition = owned_condition(columns, target, &mut values);
-        let pro_in = side_in_region("pro", country, Some(prefixes), &mut values);
-        let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
-        *owned += count(
-            conn,
-            &format!(
-                "SELECT count(*) FROM contacts INDEXED BY {}
-                 WHERE {condition} AND {pro_in} AND NOT {perso_in}",
-                owner_index(columns[0])
-            ),
-            &values,
-        )?;
+        *owned += owned_by_pro_alone(conn, country, prefixes, target, columns)?;
     }
     Ok(counts)
+}
+
+/// Counts the contacts that meet the owner condition `columns` and whose
+/// pro address alone is in the selection, in one pass over the target's
+/// entries of the owner index, which carries both addresses. The pro
+/// ranges are tested first, because most entries fail them.
+fn owned_by_pro_alone(
+    conn: &Connection,
+    country: &CountryCode,
+    prefixes: &[PostalPrefix],
+    target: i64,
+    columns: &[&str],
+) -> StoreResult<u64> {
+    let mut values = Vec::new();
+    let condition = owned_condition(columns, target, &mut values);
+    let pro_in = side_in_region("pro", country, Some(prefixes), &mut values);
+    let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
+    count(
+        conn,
+        &format!(
+            "SELECT count(*) FROM contacts INDEXED BY {}
+             WHERE {condition} AND {pro_in} AND NOT {perso_in}",
+            owner_index(columns[0])
+        ),
+        &values,
+    )
 }
 
 /// `count_prefixes` for a long selection, reading each index range once, in
@@ -500,9 +510,7 @@ fn count_all_prefixes(
 
     // Owned contacts with their perso address in the selection come from
     // the perso ranges of the owner index that leads with the condition's
-    // first column. Those with only their pro address in it come from one
-    // pass over the target's entries of that index, which carries both
-    // addresses, testing the pro ranges first because most entries fail.
+    // first column, then those with only their pro address in it.
     let mut owned = Vec::with_capacity(owner_conditions.len());
     for columns in owner_conditions {
         let index = owner_index(columns[0]);
@@ -510,19 +518,7 @@ fn count_all_prefixes(
         let perso = index_range_join(index, "perso", "count(*)", country, prefixes, &mut values);
         let condition = owned_condition(columns, target, &mut values);
         let by_perso = count(conn, &format!("{perso} AND {condition}"), &values)?;
-
-        let mut values = Vec::new();
-        let condition = owned_condition(columns, target, &mut values);
-        let pro_in = side_in_region("pro", country, Some(prefixes), &mut values);
-        let perso_in = side_in_region("perso", country, Some(prefixes), &mut values);
-        let by_pro = count(
-            conn,
-            &format!(
-                "SELECT count(*) FROM contacts INDEXED BY {index}
-                 WHERE {condition} AND {pro_in} AND NOT {perso_in}"
-            ),
-            &values,
-        )?;
+        let by_pro = owned_by_pro_alone(conn, country, prefixes, target, columns)?;
         owned.push(by_perso + by_pro);
     }
     Ok(RegionCounts {

@@ -32,7 +32,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The error for a body over axum's default limit of 2 MiB.
+/// Builds the error for a body over axum's default limit of 2 MiB.
 pub fn body_too_large() -> ApiError {
     ApiError(AppError::bad_request(
         "body_too_large",

@@ -145,7 +145,7 @@ pub async fn show(
                 let preview = preview_undo(store, id)?;
                 Ok(Some((batch, Some(preview), None)))
             }
-            // The refusal says whether later undos brought the batch's
+            // The refusal tells whether later undos brought the batch's
             // changes back, and which operation to undo then.
             Some(batch) => {
                 let refusal = preview_undo(store, id).err().map(|error| error.to_string());
