@@ -221,8 +221,8 @@ pub fn skipped_entry(entry: &crate::domain::batch::SkippedContact) -> String {
             .map(|id| format!(" [{id}]"))
             .unwrap_or_default(),
         role_fr(entry.role),
-        entry.current_owner.as_deref().unwrap_or("aucun"),
-        entry.batch_owner.as_deref().unwrap_or("aucun"),
+        entry.current_owner_name.as_deref().unwrap_or("aucun"),
+        entry.batch_owner_name.as_deref().unwrap_or("aucun"),
     )
 }
 

@@ -24,6 +24,20 @@ use super::args::{Cli, Command, TokenCommand, UserCommand};
 use super::output;
 
 pub fn run(cli: Cli) -> Result<(), ServiceError> {
+    if let Command::Serve(args) = &cli.command {
+        // The socket comes first, so that a wrong --bind leaves no base.
+        let listener = crate::web::bind(&args.bind)?;
+        let store = open_store(&cli.db)?;
+        return crate::web::serve(
+            store,
+            listener,
+            &crate::web::ServeOptions {
+                bind: args.bind.clone(),
+                demo: args.demo,
+                secure_cookies: args.secure_cookies,
+            },
+        );
+    }
     let store = open_store(&cli.db)?;
     let as_user = cli.as_user.clone();
     let actor = || resolve_actor(store.as_ref(), as_user.as_deref());
@@ -271,14 +285,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             }
             Ok(())
         }
-        Command::Serve(args) => crate::web::serve(
-            store,
-            &crate::web::ServeOptions {
-                bind: args.bind,
-                demo: args.demo,
-                secure_cookies: args.secure_cookies,
-            },
-        ),
+        Command::Serve(_) => unreachable!("relais serve returns before the store opens here"),
         Command::Token(TokenCommand::Create(args)) => {
             actor()?;
             let user = find_user(store.as_ref(), &args.user)?;

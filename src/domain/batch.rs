@@ -186,6 +186,28 @@ pub struct SkippedContact {
     pub batch_owner: Option<String>,
     /// Initials of the owner the contact has now.
     pub current_owner: Option<String>,
+    /// `Prénom NOM (INITIALES)` of the same two owners, for screens and
+    /// the CLI; the JSON keeps the initials alone.
+    #[serde(skip)]
+    pub batch_owner_name: Option<String>,
+    #[serde(skip)]
+    pub current_owner_name: Option<String>,
+}
+
+/// Display form of an owner read from a join on `users`: `None` when the
+/// join found no user.
+pub fn owner_name(
+    initials: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+) -> Option<String> {
+    initials.map(|initials| {
+        display_name(
+            first_name.as_deref().unwrap_or_default(),
+            last_name.as_deref().unwrap_or_default(),
+            &initials,
+        )
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

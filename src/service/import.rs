@@ -213,6 +213,43 @@ fn name_key(name: &str) -> String {
     words.join(" ")
 }
 
+/// Civilities written before a name, lowercase and without their final
+/// dot: French forms first, then English ones, as CRMs export both.
+const CIVILITIES: [&str; 16] = [
+    "m",
+    "mme",
+    "mlle",
+    "mmes",
+    "mlles",
+    "monsieur",
+    "madame",
+    "mademoiselle",
+    "me",
+    "dr",
+    "pr",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "docteur",
+];
+
+/// Returns `name` without a leading civility (`M. Dupont` gives `Dupont`,
+/// `Mme Marie Curie` gives `Marie Curie`). A civility alone is kept, as it
+/// is then all the cell says.
+fn without_civility(name: &str) -> &str {
+    let name = name.trim();
+    let Some((first, rest)) = name.split_once(char::is_whitespace) else {
+        return name;
+    };
+    let word = first.strip_suffix('.').unwrap_or(first).to_lowercase();
+    if CIVILITIES.contains(&word.as_str()) && !rest.trim().is_empty() {
+        rest.trim()
+    } else {
+        name
+    }
+}
+
 /// The user an owner cell names: one of the base (or none, for an empty
 /// cell), or one that `--create-missing-users` is to create.
 enum OwnerPlan {
@@ -306,18 +343,21 @@ impl Resolver<'_> {
     fn create(&mut self, reference: &str) -> Result<UserId, String> {
         let is_email = reference.contains('@');
         let local_part = reference.split('@').next().unwrap_or(reference);
+        let person = without_civility(reference);
         // A cell of several words names a person, `Zoé Lambert`: the first
-        // word is the first name. A single word is a CRM login.
-        let full_name = !is_email && reference.split_whitespace().nth(1).is_some();
+        // word is the first name. A single word is a CRM login, unless a
+        // civility came before it (`M. Lambert`): then it is a last name.
+        let full_name = !is_email
+            && (person.len() < reference.len() || reference.split_whitespace().nth(1).is_some());
         let (first_name, last_name) = if is_email {
             names_of_email(local_part)
-        } else if full_name {
-            let (first, rest) = reference
+        } else if person.split_whitespace().nth(1).is_some() {
+            let (first, rest) = person
                 .split_once(char::is_whitespace)
-                .unwrap_or((reference, ""));
+                .unwrap_or((person, ""));
             (first.to_string(), rest.trim().to_string())
         } else {
-            (String::new(), reference.to_string())
+            (String::new(), person.to_string())
         };
         let taken = |candidate: &str| self.index.initials.contains(candidate);
         let initials = free_initials(&taken, &first_name, &last_name, local_part);
@@ -350,7 +390,9 @@ impl Resolver<'_> {
     /// name, `Curie`, is refused too, naming them, rather than taken for a
     /// user to create. `None` when the cell is no user's name.
     fn by_full_name(&mut self, reference: &str) -> Option<Result<UserId, String>> {
-        let key = name_key(reference);
+        // `M. Dupont` or `Mme Marie Curie` name a person as a letter does:
+        // the civility is no part of the name.
+        let key = name_key(without_civility(reference));
         if key.is_empty() {
             return None;
         }
@@ -1377,6 +1419,18 @@ mod tests {
             .unwrap();
         let expected: Vec<String> = (0..5_500).map(|index| format!("Nom{index}")).collect();
         assert_eq!(ids_in_name_order, expected);
+    }
+
+    #[test]
+    fn civility_before_an_owner_name() {
+        assert_eq!(without_civility("M. Curie"), "Curie");
+        assert_eq!(without_civility("Mme  Marie Curie"), "Marie Curie");
+        assert_eq!(without_civility("mademoiselle Curie"), "Curie");
+        assert_eq!(without_civility("Dr. House"), "House");
+        // A first name that starts like a civility, or a civility alone.
+        assert_eq!(without_civility("Mmeline Curie"), "Mmeline Curie");
+        assert_eq!(without_civility("Madame"), "Madame");
+        assert_eq!(without_civility("Marie Curie"), "Marie Curie");
     }
 
     #[test]

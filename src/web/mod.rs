@@ -90,9 +90,25 @@ fn prepare_demo(store: &dyn Store) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Runs `relais serve`: serves the application on `options.bind` until
-/// Ctrl-C or SIGTERM.
-pub fn serve(store: Arc<dyn Store>, options: &ServeOptions) -> Result<(), ServiceError> {
+/// Opens the listening socket of `relais serve`. The CLI calls it before
+/// it opens the base, so that a wrong `--bind` neither creates nor migrates
+/// one.
+pub fn bind(address: &str) -> Result<std::net::TcpListener, ServiceError> {
+    let listener =
+        std::net::TcpListener::bind(address).map_err(|error| server_error(address, error))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|error| server_error(address, error))?;
+    Ok(listener)
+}
+
+/// Runs `relais serve` on a socket from [`bind`]: serves the application
+/// until Ctrl-C or SIGTERM.
+pub fn serve(
+    store: Arc<dyn Store>,
+    listener: std::net::TcpListener,
+    options: &ServeOptions,
+) -> Result<(), ServiceError> {
     if options.demo {
         prepare_demo(store.as_ref())?;
     }
@@ -110,8 +126,7 @@ pub fn serve(store: Arc<dyn Store>, options: &ServeOptions) -> Result<(), Servic
         .build()
         .map_err(|error| server_error(&options.bind, error))?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&options.bind)
-            .await
+        let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|error| server_error(&options.bind, error))?;
         let address = listener
             .local_addr()

@@ -797,9 +797,12 @@ fn undo_dry_run_matches_the_undo() {
             "the dry run lists the skipped entries"
         );
         assert!(
-            text.contains("l'opération avait mis"),
-            "the text lists the skipped entries: {text}"
+            text.contains(
+                "(technique) : responsable actuel Claire CARON (CC), l'opération avait mis Baptiste BONCHAMPS (BB)"
+            ),
+            "the text lists the skipped entries, owners in full: {text}"
         );
+        assert_eq!(undo["skipped"][0]["current_owner"], "CC");
     });
 }
 
@@ -928,6 +931,33 @@ fn serve_explains_a_bad_bind_address() {
             );
         }
     });
+}
+
+/// `serve` opens its socket before the base, so a wrong address leaves
+/// no new SQLite file behind.
+#[test]
+fn serve_with_a_bad_bind_creates_no_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jamais.db");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_relais"))
+        .arg("--db")
+        .arg(&path)
+        .args(["serve", "--bind", "127.0.0.1:99999"])
+        .env_remove("RELAIS_DATABASE_URL")
+        .output()
+        .expect("run relais");
+
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("impossible d'écouter sur « 127.0.0.1:99999 »"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !path.exists(),
+        "the base was created before the bind failed"
+    );
 }
 
 /// The journal shows how many lines of a file an import rejected.

@@ -406,6 +406,59 @@ fn owner_last_name_alone_is_refused() {
     });
 }
 
+/// A civility before an owner's name (`M. Curie`, `Mme Marie Curie`) is
+/// not part of the name: the cell resolves, or is refused, as the name
+/// alone would be, and a user created for it has no « M. » in its name.
+#[test]
+fn owner_civility_is_not_a_name() {
+    each_engine(|db| {
+        cast(db);
+        user(db, "MC", "Marie", "Curie");
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+        let text = format!(
+            "{HEADER}\nc1,Un,,,,,,51100,Reims,FRA,Mme Marie Curie,\nc2,Deux,,,,,,51100,Reims,FRA,M. Curie,\n\
+             c3,Trois,,,,,,51100,Reims,FRA,M. Lambert,\nc4,Quatre,,,,,,51100,Reims,FRA,M. Lambert,\n"
+        );
+        let path = write_file(db, "civilites.csv", text.as_bytes());
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.imported, 3, "{:?}", report.rejected);
+        assert_eq!(owners(db, "c1").0.as_deref(), Some("MC"));
+        let reasons: Vec<(u64, &str)> = report
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![(
+                3,
+                "responsable « M. Curie » incomplet : c'est le nom de famille de Marie CURIE (MC) ; \
+                 écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
+                 autre personne, créez-la d'abord (relais user add)"
+            )]
+        );
+        assert_eq!(report.created_users.len(), 1, "{:?}", report.created_users);
+        let created = db
+            .store()
+            .find_user(&report.created_users[0])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (created.first_name.as_str(), created.last_name.as_str()),
+            ("", "Lambert")
+        );
+        assert_eq!(created.login, None);
+        assert_eq!(owners(db, "c3").0, Some(created.initials.clone()));
+        assert_eq!(owners(db, "c4").0, Some(created.initials.clone()));
+    });
+}
+
 #[test]
 fn missing_file_is_reported_and_writes_nothing() {
     each_engine(|db| {

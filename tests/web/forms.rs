@@ -513,8 +513,9 @@ async fn undo_lists_contacts_changed_since() {
         "{confirm}"
     );
     assert!(
-        confirm.contains("(commercial) : responsable actuel QU, l&#x27;opération avait mis QT")
-            || confirm.contains("(commercial) : responsable actuel QU, l'opération avait mis QT"),
+        unescape(&confirm).contains(
+            "(commercial) : responsable actuel Ursule USER (QU), l'opération avait mis Théo TARGET (QT)"
+        ),
         "the confirmation lists the entries it will skip: {confirm}"
     );
     let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
@@ -548,7 +549,9 @@ async fn undo_lists_contacts_changed_since() {
         "{result}"
     );
     assert!(
-        result.contains("(commercial) : responsable actuel QU, l'opération avait mis QT"),
+        unescape(&result).contains(
+            "(commercial) : responsable actuel Ursule USER (QU), l'opération avait mis Théo TARGET (QT)"
+        ),
         "{result}"
     );
     let again = client
@@ -1452,12 +1455,12 @@ async fn undo_result_page_lists_skipped_entries() {
     );
     assert!(
         result
-            .contains("responsable commercial ignoré : actuellement QU, l'opération avait mis QT"),
+            .contains("responsable commercial ignoré : actuellement Ursule USER (QU), l'opération avait mis Théo TARGET (QT)"),
         "{result}"
     );
     assert_eq!(
         result
-            .matches("responsable commercial ignoré : actuellement QU")
+            .matches("responsable commercial ignoré : actuellement Ursule USER (QU)")
             .count() as u64,
         moved.outcome.changed,
         "one line per skipped entry"
@@ -1499,7 +1502,12 @@ async fn undo_result_caps_its_skipped_list() {
     let posted = confirm_undo(&app, &client, region_batch.id).await;
 
     let result = unescape(&text(app.follow(&client, posted).await).await);
-    assert_eq!(result.matches("ignoré : actuellement QU").count(), 200);
+    assert_eq!(
+        result
+            .matches("ignoré : actuellement Ursule USER (QU)")
+            .count(),
+        200
+    );
     assert!(
         result.contains(&format!("… et {} autres entrées ignorées.", entries - 200)),
         "{result}"

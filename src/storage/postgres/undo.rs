@@ -11,6 +11,7 @@ use postgres::{Client, GenericClient, IsolationLevel};
 
 use crate::domain::batch::{
     Applied, BatchId, BatchKind, Outcome, OwnerReturn, SkippedContact, UndoPreview, UndoResult,
+    owner_name,
 };
 use crate::domain::contact::Role;
 use crate::domain::history::HistoryKind;
@@ -156,7 +157,8 @@ pub fn skipped_contacts(
     undo_batch: Option<BatchId>,
 ) -> PgResult<Vec<SkippedContact>> {
     let found = client.query(
-        "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+        "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials,
+                    nu.first_name, nu.last_name, cu.first_name, cu.last_name
          FROM history h
          JOIN contacts c ON c.id = h.contact_id
          LEFT JOIN users nu ON nu.id = h.new_owner_id
@@ -184,6 +186,8 @@ fn skipped_row(row: &postgres::Row) -> PgResult<SkippedContact> {
                 "unexpected role in the database: {role}"
             )))
         })?,
+        batch_owner_name: owner_name(row.try_get(3)?, row.try_get(5)?, row.try_get(6)?),
+        current_owner_name: owner_name(row.try_get(4)?, row.try_get(7)?, row.try_get(8)?),
         batch_owner: row.try_get(3)?,
         current_owner: row.try_get(4)?,
     })
@@ -194,7 +198,8 @@ fn skipped_row(row: &postgres::Row) -> PgResult<SkippedContact> {
 fn skipped_now(client: &mut impl GenericClient, target: BatchId) -> PgResult<Vec<SkippedContact>> {
     let found = client.query(
         &format!(
-            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials,
+                    nu.first_name, nu.last_name, cu.first_name, cu.last_name
              FROM history h
              JOIN contacts c ON c.id = h.contact_id
              LEFT JOIN users nu ON nu.id = h.new_owner_id

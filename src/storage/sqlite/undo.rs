@@ -9,6 +9,7 @@ use rusqlite::{Connection, params};
 
 use crate::domain::batch::{
     Applied, BatchId, BatchKind, Outcome, OwnerReturn, SkippedContact, UndoPreview, UndoResult,
+    owner_name,
 };
 use crate::domain::contact::Role;
 use crate::domain::history::HistoryKind;
@@ -125,7 +126,8 @@ pub fn left_by_undo(
 ) -> StoreResult<Vec<SkippedContact>> {
     let mut statement = conn
         .prepare(
-            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials,
+                    nu.first_name, nu.last_name, cu.first_name, cu.last_name
              FROM history h
              JOIN contacts c ON c.id = h.contact_id
              LEFT JOIN users nu ON nu.id = h.new_owner_id
@@ -154,6 +156,8 @@ fn skipped_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SkippedContact> {
         contact_id: row.get(0)?,
         external_id: row.get(1)?,
         role: Role::parse(&role).unwrap_or(Role::Commercial),
+        batch_owner_name: owner_name(row.get(3)?, row.get(5)?, row.get(6)?),
+        current_owner_name: owner_name(row.get(4)?, row.get(7)?, row.get(8)?),
         batch_owner: row.get(3)?,
         current_owner: row.get(4)?,
     })
@@ -163,7 +167,8 @@ fn skipped_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SkippedContact> {
 fn skipped_contacts(conn: &Connection, target: BatchId) -> StoreResult<Vec<SkippedContact>> {
     let mut statement = conn
         .prepare(
-            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials
+            "SELECT h.contact_id, c.external_id, h.role, nu.initials, cu.initials,
+                    nu.first_name, nu.last_name, cu.first_name, cu.last_name
              FROM history h
              JOIN contacts c ON c.id = h.contact_id
              LEFT JOIN users nu ON nu.id = h.new_owner_id

@@ -295,8 +295,8 @@ fn skipped_rows(skipped: &[SkippedContact]) -> Vec<SkippedRow> {
             reason: format!(
                 "responsable {} ignoré : actuellement {}, l'opération avait mis {}",
                 role_fr(skipped.role),
-                skipped.current_owner.as_deref().unwrap_or("aucun"),
-                skipped.batch_owner.as_deref().unwrap_or("aucun"),
+                skipped.current_owner_name.as_deref().unwrap_or("aucun"),
+                skipped.batch_owner_name.as_deref().unwrap_or("aucun"),
             ),
         })
         .collect()
