@@ -233,6 +233,66 @@ pub struct ExportArgs {
     /// N'exporter que les contacts d'une opération de masse
     #[arg(long, value_name = "NUMÉRO")]
     pub batch: Option<String>,
+    /// N'exporter que les contacts de ce responsable, commercial ou technique (initiales, identifiant ou e-mail)
+    #[arg(
+        long,
+        visible_alias = "responsable",
+        value_name = "UTILISATEUR",
+        conflicts_with = "batch"
+    )]
+    pub owner: Option<String>,
+    /// N'exporter que les contacts ayant une adresse dans ce pays
+    #[arg(
+        long,
+        visible_alias = "pays",
+        value_name = "PAYS",
+        conflicts_with = "batch"
+    )]
+    pub country: Option<String>,
+    /// N'exporter que les contacts ayant une adresse dont le code postal commence ainsi ; plusieurs débuts séparés par « ; » (par exemple « 51;02 »)
+    #[arg(
+        long,
+        visible_alias = "codes",
+        value_name = "CODES",
+        conflicts_with = "batch",
+        allow_hyphen_values = true
+    )]
+    pub postal: Option<String>,
+    /// N'exporter que les contacts ayant une adresse dans ce département (code INSEE : 51, 2A, 971)
+    #[arg(long, value_name = "CODE", conflicts_with = "batch")]
+    pub departement: Option<String>,
+    /// N'exporter que les contacts trouvés par cette recherche : nom, prénom, société, e-mail ou identifiant externe exact
+    #[arg(
+        long,
+        visible_alias = "recherche",
+        value_name = "TEXTE",
+        conflicts_with = "batch"
+    )]
+    pub search: Option<String>,
+}
+
+impl ExportArgs {
+    /// The contact-list filters given, as the screens take them.
+    pub fn filters(&self) -> Option<crate::service::contact_query::ContactQuery> {
+        let given = [
+            &self.owner,
+            &self.country,
+            &self.postal,
+            &self.departement,
+            &self.search,
+        ];
+        if given.iter().all(|value| value.is_none()) {
+            return None;
+        }
+        let text = |value: &Option<String>| value.clone().unwrap_or_default();
+        Some(crate::service::contact_query::ContactQuery {
+            owner: text(&self.owner),
+            country: text(&self.country),
+            postal: text(&self.postal),
+            departement: text(&self.departement),
+            q: text(&self.search),
+        })
+    }
 }
 
 #[derive(Debug, Args)]

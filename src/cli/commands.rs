@@ -130,7 +130,12 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                     import_batch = found.kind == crate::domain::batch::BatchKind::Import;
                     ExportSelection::Batch(id)
                 }
-                None => ExportSelection::All,
+                None => match args.filters() {
+                    Some(query) => {
+                        crate::service::contact_query::export_selection(store.as_ref(), &query)?
+                    }
+                    None => ExportSelection::All,
+                },
             };
             if args.file.as_os_str() == "-" {
                 let stdout = std::io::stdout();

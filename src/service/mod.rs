@@ -1,6 +1,7 @@
 //! Operations shared by the CLI and the web server: input checks with
 //! French messages that name the field, then one storage call.
 
+pub mod contact_query;
 pub mod demo;
 pub mod error;
 pub mod export;

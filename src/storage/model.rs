@@ -166,6 +166,9 @@ pub enum ExportSelection {
     All,
     Batch(BatchId),
     Filter(ContactFilter),
+    /// No contact: filters that no contact can match, such as a postal
+    /// prefix outside the chosen département.
+    Nothing,
 }
 
 /// Matches of a region preview for one requested postal prefix.

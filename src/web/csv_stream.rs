@@ -6,7 +6,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
+
+use crate::service::export::write_csv;
+use crate::storage::{ExportSelection, Store};
+use crate::web::state::AppState;
 
 /// Size of the chunks sent to the client.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -75,4 +81,51 @@ pub fn channel() -> (ChannelWriter, Body) {
         buffer: Vec::with_capacity(CHUNK_BYTES),
     };
     (writer, Body::from_stream(ReceiverStream(receiver)))
+}
+
+/// Responds with the CSV export of `selection` as a download named
+/// `filename`, written on a blocking thread while the client reads it.
+/// `what` names the selection in the log lines (`batch 12`, `filter`).
+pub fn export_response(
+    state: &AppState,
+    selection: ExportSelection,
+    filename: &str,
+    what: String,
+    user_id: i64,
+) -> Response {
+    let (mut writer, body) = channel();
+    let store: std::sync::Arc<dyn Store> = state.store.clone();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(
+            || match write_csv(store.as_ref(), &selection, &mut writer) {
+                Ok(written) => match io::Write::flush(&mut writer) {
+                    Ok(()) => tracing::info!(
+                        export.of = %what,
+                        export.contacts = written,
+                        user.id = user_id,
+                        "contacts exported"
+                    ),
+                    Err(error) => {
+                        tracing::debug!(export.of = %what, error = %error, "export stopped")
+                    }
+                },
+                Err(error) => {
+                    tracing::error!(export.of = %what, error.cause = %error, "export failed");
+                    writer.fail(error.to_string());
+                }
+            },
+        )
+    });
+
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }

@@ -11,7 +11,6 @@ pub mod api;
 pub mod app;
 mod assets;
 pub mod auth;
-mod contact_query;
 mod csv_stream;
 pub mod error;
 mod headers;

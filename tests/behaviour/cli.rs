@@ -533,6 +533,80 @@ fn export_of_a_batch_holds_its_contacts() {
     });
 }
 
+/// The contact-list filters select what `export` writes: here BB's
+/// contacts, those of the Aisne, or none when the filters contradict each
+/// other; a bad filter writes no file, and --batch takes no filter.
+#[test]
+fn export_of_a_filter_holds_its_contacts() {
+    each_engine(|db| {
+        setup(db);
+        let exported = |args: &[&str]| {
+            let path = db.dir.path().join("filtre.csv");
+            let _ = std::fs::remove_file(&path);
+            let mut full = vec!["export", path.to_str().unwrap()];
+            full.extend_from_slice(args);
+            let output = relais(db, &full);
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let names: Vec<String> = text
+                .lines()
+                .skip(1)
+                .map(|line| line.split(';').nth(4).unwrap().to_string())
+                .collect();
+            (names, String::from_utf8_lossy(&output.stdout).to_string())
+        };
+
+        let (by_owner, said) = exported(&["--owner", "BB"]);
+        assert_eq!(by_owner, ["Bernard"]);
+        assert_eq!(
+            said.trim(),
+            format!(
+                "1 contact exporté dans « {} ».",
+                db.dir.path().join("filtre.csv").display()
+            )
+        );
+        assert_eq!(exported(&["--responsable", "jd"]).0, ["Martin", "Bernard"]);
+        assert_eq!(exported(&["--departement", "02"]).0, ["Bernard"]);
+        assert_eq!(
+            exported(&["--postal", "51", "--country", "FRA"]).0,
+            ["Martin"]
+        );
+        assert_eq!(exported(&["--search", "élodie"]).0, ["Bernard"]);
+        assert!(
+            exported(&["--departement", "51", "--postal", "02"])
+                .0
+                .is_empty()
+        );
+
+        let refused = db.dir.path().join("refuse.csv");
+        for (args, message) in [
+            (
+                &["--postal", "5%"][..],
+                "relais : code postal : « 5% » n'est pas un préfixe valide",
+            ),
+            (
+                &["--owner", "ZZ"][..],
+                "relais : responsable : aucun utilisateur « ZZ » ; indiquez ses initiales, son identifiant ou son e-mail",
+            ),
+            (
+                &["--batch", "1", "--owner", "JD"][..],
+                "relais : options incompatibles : --batch <NUMÉRO> et --owner <UTILISATEUR>",
+            ),
+        ] {
+            let mut full = vec!["export", refused.to_str().unwrap()];
+            full.extend_from_slice(args);
+            let output = relais(db, &full);
+            assert!(!output.status.success(), "{args:?}");
+            assert!(
+                stderr(&output).starts_with(message),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert!(!refused.exists(), "{args:?} wrote a file");
+        }
+    });
+}
+
 #[test]
 fn demo_base_has_faults_and_spread() {
     each_engine(|db| {

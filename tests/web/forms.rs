@@ -684,6 +684,81 @@ async fn batch_exports_as_csv() {
     );
 }
 
+/// The contact list offers administrators the CSV of every contact its
+/// filters select, all pages together; a user gets neither the link nor
+/// the file, and a filter with an error leads back to the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filtered_list_exports_as_csv() {
+    let app = TestApp::start().await;
+    let admin = app.logged_in("QA").await;
+    let expected = app
+        .store
+        .list_contacts(
+            &ContactFilter {
+                country: Some("FRA".to_string()),
+                ..Default::default()
+            },
+            Page::first(100_000),
+        )
+        .unwrap();
+    assert!(
+        expected.total > 50,
+        "more than one page: {}",
+        expected.total
+    );
+
+    let list = unescape(&app.page(&admin, "/contacts?country=FRA").await);
+    let response = admin
+        .get(app.url("/contacts/export.csv?country=FRA"))
+        .send()
+        .await
+        .unwrap();
+
+    assert!(
+        list.contains(&format!(
+            "<a class=\"button\" href=\"/contacts/export.csv?country=FRA\" download>Exporter ces contacts en CSV ({} contacts)</a>",
+            expected.total
+        )),
+        "{list}"
+    );
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"contacts.csv\""
+    );
+    let body = response.bytes().await.unwrap();
+    assert!(body.starts_with("\u{feff}N° Relais;".as_bytes()));
+    let mut ids: Vec<i64> = String::from_utf8(body.to_vec())
+        .unwrap()
+        .split("\r\n")
+        .skip(1)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split(';').next().unwrap().parse().unwrap())
+        .collect();
+    let mut expected_ids: Vec<i64> = expected.contacts.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    expected_ids.sort_unstable();
+    assert_eq!(ids, expected_ids);
+
+    let bad = admin
+        .get(app.url("/contacts/export.csv?postal=5%25"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 303);
+    assert_eq!(bad.headers()["location"], "/contacts?postal=5%25&page=1");
+
+    let user = app.logged_in("QU").await;
+    let user_list = app.page(&user, "/contacts?country=FRA").await;
+    assert!(!user_list.contains("export.csv"), "{user_list}");
+    let refused = user
+        .get(app.url("/contacts/export.csv?country=FRA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contact_list_filters_by_departement() {
     let app = TestApp::start().await;

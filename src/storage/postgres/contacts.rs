@@ -240,6 +240,7 @@ pub fn export(
         .start()?;
     let parts = match selection {
         ExportSelection::All => vec![(String::new(), Params::new())],
+        ExportSelection::Nothing => Vec::new(),
         ExportSelection::Batch(batch) => batch_parts(&mut transaction, *batch)?,
         ExportSelection::Filter(filter) => {
             let mut params = Params::new();

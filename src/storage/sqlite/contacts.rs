@@ -210,6 +210,7 @@ pub fn export(
 ) -> StoreResult<u64> {
     let parts = match selection {
         ExportSelection::All => vec![(String::new(), Vec::new())],
+        ExportSelection::Nothing => Vec::new(),
         ExportSelection::Batch(batch) => batch_parts(conn, *batch)?,
         ExportSelection::Filter(filter) => vec![filter_clause(filter)],
     };

@@ -6,9 +6,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use serde_json::{Value, json};
 
+use crate::service::contact_query::{ContactQuery, build_filter};
 use crate::storage::{Contact, ContactPage, Store};
 use crate::web::auth::bearer::ApiUser;
-use crate::web::contact_query::{ContactQuery, build_filter};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 

@@ -1,18 +1,14 @@
 //! The batch journal (« journal des opérations »): the list, a batch with
 //! the contacts it changed, its CSV export, and « Annuler cette opération ».
 
-use std::io::Write;
-
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, SkippedContact};
 use crate::domain::history::format_paris_time;
 use crate::french::{per_role, undo_changed, undo_skipped_contacts, undo_skipped_entries};
-use crate::service::export::write_csv;
 use crate::service::reassign::{RunContextInput, parse_batch_id, undo_batch};
 use crate::storage::{ExportSelection, Page, Store};
 use crate::web::auth::session::AdminUser;
@@ -213,43 +209,13 @@ pub async fn export(
         return Err(batch_not_found(id));
     }
 
-    let (mut writer, body) = csv_stream::channel();
-    let store = state.store.clone();
-    let span = tracing::Span::current();
-    let user_id = session.user.id;
-    tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            match write_csv(store.as_ref(), &ExportSelection::Batch(id), &mut writer) {
-                Ok(written) => match writer.flush() {
-                    Ok(()) => tracing::info!(
-                        batch.id = id,
-                        export.contacts = written,
-                        user.id = user_id,
-                        "batch exported"
-                    ),
-                    Err(error) => {
-                        tracing::debug!(batch.id = id, error = %error, "batch export stopped")
-                    }
-                },
-                Err(error) => {
-                    tracing::error!(batch.id = id, error.cause = %error, "batch export failed");
-                    writer.fail(error.to_string());
-                }
-            }
-        })
-    });
-
-    let disposition = format!("attachment; filename=\"operation-{id}.csv\"");
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    Ok(csv_stream::export_response(
+        &state,
+        ExportSelection::Batch(id),
+        &format!("operation-{id}.csv"),
+        format!("batch {id}"),
+        session.user.id,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -10,9 +10,11 @@ use crate::domain::country::CountryCode;
 use crate::domain::history::format_paris_time;
 use crate::domain::user::User;
 use crate::reference;
+use crate::service::contact_query::{ContactQuery, build_filter, export_selection};
 use crate::storage::{Address, Contact, ContactPage, Page};
+use crate::web::auth::session::AdminUser;
 use crate::web::auth::session::CurrentUser;
-use crate::web::contact_query::{ContactQuery, build_filter};
+use crate::web::csv_stream;
 use crate::web::error::AppError;
 use crate::web::labels::{self, count, plural};
 use crate::web::state::AppState;
@@ -50,6 +52,8 @@ struct ContactsPage {
     pages: u32,
     previous_href: Option<String>,
     next_href: Option<String>,
+    /// Download of the whole filtered list, for administrators.
+    export_href: Option<String>,
 }
 
 fn owner_options(users: &[User], selected: &str) -> Vec<SelectOption> {
@@ -81,7 +85,8 @@ fn departement_options(selected: &str) -> Vec<SelectOption> {
         .collect()
 }
 
-fn page_href(query: &ContactQuery, page: u32) -> String {
+/// The filters that are filled in, as query pairs.
+fn filled_filters(query: &ContactQuery) -> Vec<(&'static str, String)> {
     let pairs = [
         ("owner", query.owner.as_str()),
         ("country", query.country.as_str()),
@@ -89,16 +94,68 @@ fn page_href(query: &ContactQuery, page: u32) -> String {
         ("departement", query.departement.as_str()),
         ("q", query.q.as_str()),
     ];
-    let mut filled: Vec<(&str, String)> = pairs
+    pairs
         .into_iter()
         .filter(|(_, value)| !value.trim().is_empty())
         .map(|(name, value)| (name, value.to_string()))
-        .collect();
+        .collect()
+}
+
+fn page_href(query: &ContactQuery, page: u32) -> String {
+    let mut filled = filled_filters(query);
     filled.push(("page", page.to_string()));
     format!(
         "/contacts?{}",
         serde_urlencoded::to_string(&filled).unwrap_or_default()
     )
+}
+
+/// Address of the CSV export of the contacts the filters select.
+fn export_href(query: &ContactQuery) -> String {
+    let filled = filled_filters(query);
+    if filled.is_empty() {
+        return "/contacts/export.csv".to_string();
+    }
+    format!(
+        "/contacts/export.csv?{}",
+        serde_urlencoded::to_string(&filled).unwrap_or_default()
+    )
+}
+
+/// Streams, as CSV for Excel, every contact the list's filters select, not
+/// only the page shown. Filters with an error lead back to the list, which
+/// shows it next to its field.
+pub async fn export(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    QueryData(query): QueryData<ContactQuery>,
+) -> Result<Response, PageError> {
+    let filter_query = query.clone();
+    let selection = state
+        .run(move |store| match export_selection(store, &filter_query) {
+            Ok(selection) => Ok(Some(selection)),
+            Err(error) => {
+                field_error(error)?;
+                Ok(None)
+            }
+        })
+        .await?;
+    let Some(selection) = selection else {
+        let mut filled = filled_filters(&query);
+        filled.push(("page", "1".to_string()));
+        let list = format!(
+            "/contacts?{}",
+            serde_urlencoded::to_string(&filled).unwrap_or_default()
+        );
+        return Ok(Redirect::to(&list).into_response());
+    };
+    Ok(csv_stream::export_response(
+        &state,
+        selection,
+        "contacts.csv",
+        "filter".to_string(),
+        session.user.id,
+    ))
 }
 
 pub async fn list(
@@ -169,6 +226,8 @@ pub async fn list(
         pages,
         previous_href: (page > 1).then(|| page_href(&query, page - 1)),
         next_href: (page < pages).then(|| page_href(&query, page + 1)),
+        export_href: (session.is_admin() && error.is_none() && contacts.total > 0)
+            .then(|| export_href(&query)),
         query,
     };
     let status = if error.is_some() {

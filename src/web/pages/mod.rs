@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/contacts", get(contacts::list))
+        .route("/contacts/export.csv", get(contacts::export))
         .route("/contacts/{key}", get(contacts::show))
         .route("/admin", get(admin_index))
         .route("/admin/reassign", get(reassign::show).post(reassign::apply))

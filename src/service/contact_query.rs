@@ -1,5 +1,5 @@
-//! Filters of the contact list, shared by the screen and the API: owner,
-//! country, postal prefixes, département and free text.
+//! Filters of the contact list, shared by the screen, the API and the
+//! export: owner, country, postal prefixes, département and free text.
 
 use serde::Deserialize;
 
@@ -7,7 +7,7 @@ use crate::domain::country::{CountryCode, CountryError};
 use crate::domain::postal::{PostalPrefix, PostalSelection, parse_postal_field};
 use crate::reference;
 use crate::service::ServiceError;
-use crate::storage::{ContactFilter, Store};
+use crate::storage::{ContactFilter, ExportSelection, Store};
 
 /// The filters as typed; every field is optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -132,6 +132,18 @@ pub fn build_filter(
         postal_prefixes,
         text: non_empty(&query.q).map(str::to_string),
     }))
+}
+
+/// Builds the export of the contacts the filters select, which is no
+/// contact when they cannot match any.
+pub fn export_selection(
+    store: &dyn Store,
+    query: &ContactQuery,
+) -> Result<ExportSelection, ServiceError> {
+    Ok(match build_filter(store, query)? {
+        Some(filter) => ExportSelection::Filter(filter),
+        None => ExportSelection::Nothing,
+    })
 }
 
 /// Returns the country and the postal prefixes that select a département's
