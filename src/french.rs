@@ -350,11 +350,99 @@ pub fn de(name: &str) -> String {
     let elided = name
         .chars()
         .next()
-        .is_some_and(|first| "AEIOUYÉÈÊÀÂÎÔÛaeiouyéèêàâîôû".contains(first));
+        .is_some_and(|first| "AEIOUYÉÈÊËÀÂÎÏÔÛŒÆaeiouyéèêëàâîïôûœæ".contains(first));
     if elided {
         format!("d'{name}")
     } else {
         format!("de {name}")
+    }
+}
+
+fn param<'a>(batch: &'a crate::domain::batch::Batch, key: &str) -> Option<&'a serde_json::Value> {
+    batch.params.get(key)
+}
+
+fn param_text(batch: &crate::domain::batch::Batch, key: &str) -> String {
+    match param(batch, key) {
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Display names of users by initials, for the texts that name the users
+/// an operation's parameters hold by their initials.
+pub struct UserNames(std::collections::HashMap<String, String>);
+
+impl UserNames {
+    pub fn new(users: &[crate::domain::user::User]) -> UserNames {
+        UserNames(
+            users
+                .iter()
+                .map(|user| (user.initials.to_lowercase(), user.display_name()))
+                .collect(),
+        )
+    }
+
+    /// `Prénom NOM (XY)` of the user with these initials, or the initials
+    /// as stored when no user has them any more.
+    pub fn of(&self, initials: &str) -> String {
+        self.0
+            .get(&initials.to_lowercase())
+            .cloned()
+            .unwrap_or_else(|| initials.to_string())
+    }
+}
+
+/// Formats the parameters of a batch as the journal shows them, users in
+/// full.
+pub fn batch_params(batch: &crate::domain::batch::Batch, users: &UserNames) -> String {
+    match batch.kind {
+        crate::domain::batch::BatchKind::Reassign => format!(
+            "{} vers {}",
+            de(&users.of(&param_text(batch, "from"))),
+            users.of(&param_text(batch, "to"))
+        ),
+        crate::domain::batch::BatchKind::ReassignRegion => {
+            let role = match param_text(batch, "role").as_str() {
+                "technical" => "technique",
+                "both" => "commercial et technique",
+                _ => "commercial",
+            };
+            format!(
+                "vers {}, pays {}, codes postaux « {} », rôle {role}",
+                users.of(&param_text(batch, "to")),
+                param_text(batch, "country"),
+                postal_field_summary(&param_text(batch, "postal"))
+            )
+        }
+        crate::domain::batch::BatchKind::Undo => {
+            format!("annule l'opération n° {}", param_text(batch, "batch"))
+        }
+        crate::domain::batch::BatchKind::Import if batch.params.get("demo").is_some() => {
+            let contacts = batch.params["demo"].as_u64().unwrap_or_default();
+            format!(
+                "base de démonstration de {}",
+                plural(contacts, "contact", "contacts")
+            )
+        }
+        crate::domain::batch::BatchKind::Import if batch.params.get("file").is_some() => format!(
+            "fichier « {} », pays par défaut {}{}",
+            param_text(batch, "file"),
+            param_text(batch, "default_country"),
+            rejected_lines_suffix(batch.rejected_lines())
+        ),
+        crate::domain::batch::BatchKind::Import => match batch.params.as_object() {
+            Some(fields) if !fields.is_empty() => fields
+                .iter()
+                .map(|(key, value)| match value {
+                    serde_json::Value::String(text) => format!("{key} : {text}"),
+                    other => format!("{key} : {other}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        },
     }
 }
 

@@ -250,7 +250,8 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         }
         Command::Batches(args) => {
             let batches = store.list_batches(args.limit, 0)?;
-            output::print_batches(&batches, args.json);
+            let users = crate::french::UserNames::new(&store.list_users()?);
+            output::print_batches(&batches, &users, args.json);
             Ok(())
         }
         Command::Undo(args) => {

@@ -291,7 +291,7 @@ pub fn print_history(
     }
 }
 
-pub fn print_batches(batches: &[Batch], as_json: bool) {
+pub fn print_batches(batches: &[Batch], users: &crate::french::UserNames, as_json: bool) {
     if as_json {
         let values: Vec<serde_json::Value> = batches.iter().map(json_view::batch).collect();
         print_json(&values);
@@ -317,7 +317,7 @@ pub fn print_batches(batches: &[Batch], as_json: bool) {
             journal_counts(batch),
             state
         );
-        println!("        {}", describe_params(batch));
+        println!("        {}", crate::french::batch_params(batch, users));
     }
 }
 
@@ -354,40 +354,6 @@ fn journal_counts(batch: &Batch) -> String {
 }
 
 /// Describes a batch's parameters in French for the journal.
-fn describe_params(batch: &Batch) -> String {
-    let text = |key: &str| batch.params[key].as_str().unwrap_or_default().to_string();
-    match batch.kind {
-        crate::domain::batch::BatchKind::Reassign => {
-            format!("{} vers {}", de(&text("from")), text("to"))
-        }
-        crate::domain::batch::BatchKind::ReassignRegion => {
-            let role = match text("role").as_str() {
-                "technical" => "responsable technique",
-                "both" => "responsables commercial et technique",
-                _ => "responsable commercial",
-            };
-            format!(
-                "vers {}, pays {}, codes postaux « {} », {role}",
-                text("to"),
-                text("country"),
-                crate::french::postal_field_summary(&text("postal"))
-            )
-        }
-        crate::domain::batch::BatchKind::Undo => match batch.undoes {
-            Some(target) => format!("annule l'opération n° {target}"),
-            None => "annulation".to_string(),
-        },
-        crate::domain::batch::BatchKind::Import => match batch.params["file"].as_str() {
-            Some(file) => format!(
-                "fichier « {file} »{}",
-                crate::french::rejected_lines_suffix(batch.rejected_lines())
-            ),
-            None if batch.params.get("demo").is_some() => "base de démonstration".to_string(),
-            None => "importation".to_string(),
-        },
-    }
-}
-
 pub fn print_undo(result: &UndoResult, as_json: bool) {
     if as_json {
         print_json(&json_view::undo(result));

@@ -121,12 +121,20 @@ impl OwnerIndex {
         self.first_names.insert(user.id, name_key(&user.first_name));
     }
 
-    /// Adds a user this import created. An owner in display form names a
-    /// user of the base before the import, so such a user is left out of
-    /// `by_initials`, whatever the order of the rows.
+    /// Adds a user this import created, so that later rows naming it
+    /// otherwise (`DUPONT Jean` after `Jean Dupont`), or by a name it
+    /// shares (`Dupont` alone), find it or are refused as for a user of
+    /// the base. An owner in display form names a user of the base before
+    /// the import, so such a user is left out of `by_initials`, whatever
+    /// the order of the rows.
     fn add_created(&mut self, user: &User) {
         self.by_key.insert(user.initials.to_lowercase(), user.id);
         self.initials.insert(user.initials.clone());
+        let full_name = format!("{} {}", user.first_name, user.last_name);
+        self.names
+            .insert(user.id, (user.display_name(), name_key(&full_name)));
+        self.last_names.insert(user.id, name_key(&user.last_name));
+        self.first_names.insert(user.id, name_key(&user.first_name));
     }
 
     fn get(&self, reference: &str) -> Option<UserId> {
@@ -453,9 +461,10 @@ impl Resolver<'_> {
         match matches.as_slice() {
             [] => None,
             [(_, name)] => Some(format!(
-                "responsable « {reference} » incomplet : c'est le {kind} de {name} ; \
+                "responsable « {reference} » incomplet : c'est le {kind} {} ; \
                  écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
-                 autre personne, créez-la d'abord (relais user add)"
+                 autre personne, créez-la d'abord (relais user add)",
+                crate::french::de(name)
             )),
             _ => {
                 let names: Vec<&str> = matches.iter().map(|(_, name)| *name).collect();

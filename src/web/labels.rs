@@ -1,13 +1,12 @@
-//! French labels shared by the screens: counts, départements, roles,
-//! postal-code notes and batch parameters.
+//! French labels shared by the screens: counts, départements, roles and
+//! postal-code notes.
 
-use crate::domain::batch::{Batch, BatchKind};
 use crate::domain::country::CountryCode;
 use crate::domain::postal::{PostalStatus, departement_code, normalize_postal_code};
 use crate::reference;
 use crate::storage::Address;
 
-pub use crate::french::{count, plural, prefix_label, role_fr};
+pub use crate::french::{UserNames, batch_params, count, plural, prefix_label, role_fr};
 
 /// Notes shown beside a postal code: the département of a French code, and
 /// a warning for a code that is invalid or that La Poste does not list.
@@ -57,67 +56,6 @@ pub fn address_line(address: &Address) -> String {
         }
     }
     line
-}
-
-fn param<'a>(batch: &'a Batch, key: &str) -> Option<&'a serde_json::Value> {
-    batch.params.get(key)
-}
-
-fn param_text(batch: &Batch, key: &str) -> String {
-    match param(batch, key) {
-        Some(serde_json::Value::String(text)) => text.clone(),
-        Some(serde_json::Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-/// Formats the parameters of a batch as the journal shows them.
-pub fn batch_params(batch: &Batch) -> String {
-    match batch.kind {
-        BatchKind::Reassign => format!(
-            "{} vers {}",
-            crate::french::de(&param_text(batch, "from")),
-            param_text(batch, "to")
-        ),
-        BatchKind::ReassignRegion => {
-            let role = match param_text(batch, "role").as_str() {
-                "technical" => "technique",
-                "both" => "commercial et technique",
-                _ => "commercial",
-            };
-            format!(
-                "vers {}, pays {}, codes postaux « {} », rôle {role}",
-                param_text(batch, "to"),
-                param_text(batch, "country"),
-                crate::french::postal_field_summary(&param_text(batch, "postal"))
-            )
-        }
-        BatchKind::Undo => format!("annule l'opération n° {}", param_text(batch, "batch")),
-        BatchKind::Import if batch.params.get("demo").is_some() => {
-            let contacts = batch.params["demo"].as_u64().unwrap_or_default();
-            format!(
-                "base de démonstration de {}",
-                crate::french::plural(contacts, "contact", "contacts")
-            )
-        }
-        BatchKind::Import if batch.params.get("file").is_some() => format!(
-            "fichier « {} », pays par défaut {}{}",
-            param_text(batch, "file"),
-            param_text(batch, "default_country"),
-            crate::french::rejected_lines_suffix(batch.rejected_lines())
-        ),
-        BatchKind::Import => match batch.params.as_object() {
-            Some(fields) if !fields.is_empty() => fields
-                .iter()
-                .map(|(key, value)| match value {
-                    serde_json::Value::String(text) => format!("{key} : {text}"),
-                    other => format!("{key} : {other}"),
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-            _ => String::new(),
-        },
-    }
 }
 
 #[cfg(test)]

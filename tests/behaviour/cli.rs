@@ -607,6 +607,36 @@ fn export_of_a_filter_holds_its_contacts() {
     });
 }
 
+/// The journal names the users of an operation in full, as the screens do,
+/// with « d' » before a vowel.
+#[test]
+fn journal_names_users_in_full() {
+    each_engine(|db| {
+        setup(db);
+        user(db, "EL", "Éloïse", "Lavigne");
+        json(&relais(
+            db,
+            &["reassign", "--from", "JD", "--to", "EL", "--json"],
+        ));
+        json(&relais(
+            db,
+            &["reassign", "--from", "el", "--to", "CC", "--json"],
+        ));
+
+        let listing = relais(db, &["batches"]);
+        let text = String::from_utf8_lossy(&listing.stdout);
+
+        assert!(
+            text.contains("de Jean DUPONT (JD) vers Éloïse LAVIGNE (EL)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("d'Éloïse LAVIGNE (EL) vers Claire CARON (CC)"),
+            "{text}"
+        );
+    });
+}
+
 #[test]
 fn demo_base_has_faults_and_spread() {
     each_engine(|db| {

@@ -414,6 +414,7 @@ fn owner_civility_is_not_a_name() {
     each_engine(|db| {
         cast(db);
         user(db, "MC", "Marie", "Curie");
+        user(db, "EL", "Éloïse", "Lavigne");
         let request = ImportRequest {
             default_country: CountryCode::france(),
             create_missing_users: true,
@@ -421,7 +422,7 @@ fn owner_civility_is_not_a_name() {
         };
         let text = format!(
             "{HEADER}\nc1,Un,,,,,,51100,Reims,FRA,Mme Marie Curie,\nc2,Deux,,,,,,51100,Reims,FRA,M. Curie,\n\
-             c3,Trois,,,,,,51100,Reims,FRA,M. Lambert,\nc4,Quatre,,,,,,51100,Reims,FRA,M. Lambert,\n"
+             c3,Trois,,,,,,51100,Reims,FRA,M. Lambert,\nc4,Quatre,,,,,,51100,Reims,FRA,M. Lambert,\nc5,Cinq,,,,,,51100,Reims,FRA,Mme Lavigne,\n"
         );
         let path = write_file(db, "civilites.csv", text.as_bytes());
 
@@ -436,12 +437,20 @@ fn owner_civility_is_not_a_name() {
             .collect();
         assert_eq!(
             reasons,
-            vec![(
-                3,
-                "responsable « M. Curie » incomplet : c'est le nom de famille de Marie CURIE (MC) ; \
+            vec![
+                (
+                    3,
+                    "responsable « M. Curie » incomplet : c'est le nom de famille de Marie CURIE (MC) ; \
                  écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
                  autre personne, créez-la d'abord (relais user add)"
-            )]
+                ),
+                (
+                    6,
+                    "responsable « Mme Lavigne » incomplet : c'est le nom de famille d'Éloïse LAVIGNE (EL) ; \
+                 écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
+                 autre personne, créez-la d'abord (relais user add)"
+                )
+            ]
         );
         assert_eq!(report.created_users.len(), 1, "{:?}", report.created_users);
         let created = db
@@ -456,6 +465,51 @@ fn owner_civility_is_not_a_name() {
         assert_eq!(created.login, None);
         assert_eq!(owners(db, "c3").0, Some(created.initials.clone()));
         assert_eq!(owners(db, "c4").0, Some(created.initials.clone()));
+    });
+}
+
+/// Users that `--create-missing-users` created earlier in the file count
+/// as users of the base: the same person in another word order finds
+/// them, and a last name two of them share is refused, naming both.
+#[test]
+fn users_created_by_the_file_are_known_to_later_rows() {
+    each_engine(|db| {
+        cast(db);
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+        let text = format!(
+            "{HEADER}\nc1,Un,,,,,,51100,Reims,FRA,Zoé Lambert,\nc2,Deux,,,,,,51100,Reims,FRA,Paul Lambert,\n\
+             c3,Trois,,,,,,51100,Reims,FRA,LAMBERT Zoé,\nc4,Quatre,,,,,,51100,Reims,FRA,Lambert,\n"
+        );
+        let path = write_file(db, "nouveaux.csv", text.as_bytes());
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.created_users.len(), 2, "{:?}", report.created_users);
+        assert_eq!(report.imported, 3, "{:?}", report.rejected);
+        assert_eq!(owners(db, "c3").0, owners(db, "c1").0);
+        let reasons: Vec<(u64, &str)> = report
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        let zoe = contact(db, "c1").commercial_owner.unwrap().initials;
+        let paul = contact(db, "c2").commercial_owner.unwrap().initials;
+        assert_eq!(
+            reasons,
+            vec![(
+                5,
+                format!(
+                    "responsable « Lambert » ambigu : 2 utilisateurs portent ce nom de famille \
+                     (Zoé LAMBERT ({zoe}), Paul LAMBERT ({paul})) ; indiquez les initiales ou \
+                     l'e-mail de l'un d'eux"
+                )
+                .as_str()
+            )]
+        );
     });
 }
 

@@ -398,7 +398,18 @@ async fn undo_from_the_journal() {
     let journal = app.page(&client, "/admin/batches").await;
     assert!(journal.contains(&format!("href=\"/admin/batches/{}\"", batch.id)));
     assert!(journal.contains("réaffectation par région"));
-    assert!(journal.contains("codes postaux « 51;02 »"));
+    assert!(
+        unescape(&journal).contains("vers Théo TARGET (QT), pays FRA, codes postaux « 51;02 »"),
+        "the journal names users in full: {journal}"
+    );
+    let undo_page = unescape(
+        &app.page(&client, &format!("/admin/batches/{}/undo", batch.id))
+            .await,
+    );
+    assert!(
+        undo_page.contains("rôle commercial), par Quentin ADMIN (QA), le "),
+        "{undo_page}"
+    );
     let detail = app
         .page(&client, &format!("/admin/batches/{}", batch.id))
         .await;

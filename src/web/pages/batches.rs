@@ -14,7 +14,7 @@ use crate::storage::{ExportSelection, Page, Store};
 use crate::web::auth::session::AdminUser;
 use crate::web::csv_stream;
 use crate::web::error::AppError;
-use crate::web::labels::{batch_params, plural, role_fr};
+use crate::web::labels::{UserNames, batch_params, plural, role_fr};
 use crate::web::state::AppState;
 
 use super::error_page::PageError;
@@ -40,13 +40,13 @@ pub struct BatchRow {
 }
 
 impl BatchRow {
-    fn new(batch: &Batch) -> BatchRow {
+    fn new(batch: &Batch, users: &UserNames) -> BatchRow {
         BatchRow {
             id: batch.id,
             started: format_paris_time(batch.started_at),
             finished: batch.finished_at.map(format_paris_time).unwrap_or_default(),
             kind: batch.kind.label_fr(),
-            params: batch_params(batch),
+            params: batch_params(batch, users),
             actor: batch.actor.clone(),
             counts: CountsView::for_batch(batch.kind, &batch.outcome),
             undone_by: batch.undone_by,
@@ -80,10 +80,14 @@ pub async fn list(
     let offset = (page - 1).saturating_mul(PAGE_SIZE);
     // The data version counts the rows of the batch table, which are the
     // rows the journal lists.
-    let (total, batches) = state
+    let (total, batches, users) = state
         .run(move |store| {
             let (total, _) = store.data_version()?;
-            Ok((total, store.list_batches(PAGE_SIZE, offset)?))
+            Ok((
+                total,
+                store.list_batches(PAGE_SIZE, offset)?,
+                UserNames::new(&store.list_users()?),
+            ))
         })
         .await?;
     let pages = page_count(total, PAGE_SIZE);
@@ -94,7 +98,10 @@ pub async fn list(
 
     let journal = BatchesPage {
         layout: Layout::new(&session, "Journal des opérations", "batches"),
-        rows: batches.iter().map(BatchRow::new).collect(),
+        rows: batches
+            .iter()
+            .map(|batch| BatchRow::new(batch, &users))
+            .collect(),
         page,
         pages,
         previous_href: (page > 1).then(|| journal_href(page - 1)),
@@ -151,12 +158,16 @@ pub async fn show(
                         offset,
                     },
                 )?;
-                Ok(Some((batch, contacts)))
+                Ok(Some((
+                    batch,
+                    contacts,
+                    UserNames::new(&store.list_users()?),
+                )))
             }
             None => Ok(None),
         })
         .await?;
-    let Some((batch, contacts)) = found else {
+    let Some((batch, contacts, users)) = found else {
         return Err(batch_not_found(id));
     };
 
@@ -189,7 +200,7 @@ pub async fn show(
         pages,
         previous_href: (page > 1).then(|| format!("/admin/batches/{id}?page={}", page - 1)),
         next_href: (page < pages).then(|| format!("/admin/batches/{id}?page={}", page + 1)),
-        batch: BatchRow::new(&batch),
+        batch: BatchRow::new(&batch, &users),
     };
     Ok(render(&detail)?.into_response())
 }

@@ -140,21 +140,24 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let id = parse_batch_id(&id)?;
     let found = state
-        .run(move |store| match store.batch(id)? {
-            Some(batch) if batch.can_be_undone() => {
-                let preview = preview_undo(store, id)?;
-                Ok(Some((batch, Some(preview), None)))
+        .run(move |store| {
+            let users = crate::web::labels::UserNames::new(&store.list_users()?);
+            match store.batch(id)? {
+                Some(batch) if batch.can_be_undone() => {
+                    let preview = preview_undo(store, id)?;
+                    Ok(Some((batch, Some(preview), None, users)))
+                }
+                // The refusal tells whether later undos brought the batch's
+                // changes back, and which operation to undo then.
+                Some(batch) => {
+                    let refusal = preview_undo(store, id).err().map(|error| error.to_string());
+                    Ok(Some((batch, None, refusal, users)))
+                }
+                None => Ok(None),
             }
-            // The refusal tells whether later undos brought the batch's
-            // changes back, and which operation to undo then.
-            Some(batch) => {
-                let refusal = preview_undo(store, id).err().map(|error| error.to_string());
-                Ok(Some((batch, None, refusal)))
-            }
-            None => Ok(None),
         })
         .await?;
-    let Some((batch, preview, refusal)) = found else {
+    let Some((batch, preview, refusal, users)) = found else {
         return Err(AppError::not_found(
             "unknown_batch",
             format!("Aucune opération de masse n° {id}."),
@@ -235,9 +238,9 @@ pub async fn show(
         outcome_note,
         batch_id: id,
         description: format!(
-            "{} ({}), {} le {}.",
+            "{} ({}), par {}, le {}.",
             batch.kind.label_fr(),
-            crate::web::labels::batch_params(&batch),
+            crate::web::labels::batch_params(&batch, &users),
             batch.actor,
             crate::domain::history::format_paris_time(batch.started_at)
         ),
