@@ -497,7 +497,7 @@ fn resolve_actor(store: &dyn Store, as_user: Option<&str>) -> Result<Actor, Serv
             "forbidden",
             "as",
             format!(
-                "--as : {} n'est pas administrateur ; les opérations de masse, les importations et la gestion des utilisateurs et des jetons sont réservées aux administrateurs",
+                "--as : {} n'a pas le rôle d'administrateur ; les opérations de masse, les importations et la gestion des utilisateurs et des jetons sont réservées aux administrateurs",
                 user.display_name()
             ),
         ));

@@ -366,7 +366,7 @@ fn as_flag_records_the_user_as_actor() {
         assert_eq!(batch.actor, "Alice MARTIN (AM)");
         assert!(!refused.status.success());
         assert!(
-            stderr(&refused).contains("n'est pas administrateur"),
+            stderr(&refused).contains("n'a pas le rôle d'administrateur"),
             "{}",
             stderr(&refused)
         );
@@ -480,7 +480,7 @@ fn actor_comes_from_as_environment_or_account() {
             let output = relais(db, args);
             assert_eq!(output.status.code(), Some(1), "{args:?}");
             assert!(
-                stderr(&output).contains("Jean DUPONT (JD) n'est pas administrateur"),
+                stderr(&output).contains("Jean DUPONT (JD) n'a pas le rôle d'administrateur"),
                 "{args:?}: {}",
                 stderr(&output)
             );

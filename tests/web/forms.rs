@@ -529,7 +529,18 @@ async fn undo_lists_contacts_changed_since() {
         ),
         "the confirmation lists the entries it will skip: {confirm}"
     );
-    let undo_key = hidden_field(&confirm, "idempotency_key").unwrap();
+    // Confirming would change nothing: the page says so, with no button.
+    assert!(
+        unescape(&confirm).contains(&format!(
+            "Une annulation maintenant ne changerait rien : aucun contact n'a plus le responsable que l'opération n° {} avait mis.",
+            region_batch.id
+        )),
+        "{confirm}"
+    );
+    assert!(!confirm.contains("Confirmer l'annulation"), "{confirm}");
+    assert!(hidden_field(&confirm, "idempotency_key").is_none());
+    // A page opened before the contacts changed still posts its form.
+    let undo_key = uuid::Uuid::new_v4().to_string();
 
     let batches_before = app.batch_count();
 
@@ -1005,6 +1016,30 @@ async fn token_is_shown_once_and_works() {
         text(inactive)
             .await
             .contains("le compte de Paul LEFÈVRE (PL) est désactivé")
+    );
+}
+
+/// The user pickers list a deactivated user after the active ones, marked,
+/// and only « de » lets it be chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pickers_mark_deactivated_users() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+
+    let page = unescape(&app.page(&client, "/admin/reassign").await);
+
+    let from = &page[page.find("name=\"from\"").unwrap()..page.find("name=\"to\"").unwrap()];
+    let to = &page[page.find("name=\"to\"").unwrap()..];
+    assert!(
+        from.contains("<option value=\"PL\">Paul LEFÈVRE (PL) — compte désactivé</option>"),
+        "{from}"
+    );
+    assert!(
+        to.contains("<option value=\"PL\" disabled>Paul LEFÈVRE (PL) — compte désactivé</option>"),
+        "{to}"
+    );
+    assert!(
+        from.find("Utilisateurs actifs").unwrap() < from.find("Utilisateurs inactifs").unwrap()
     );
 }
 

@@ -64,7 +64,7 @@ fn owner_options(users: &[User], selected: &str) -> Vec<SelectOption> {
             label: if user.active {
                 user.display_name()
             } else {
-                format!("{} (compte désactivé)", user.display_name())
+                format!("{} — compte désactivé", user.display_name())
             },
             selected: user.initials.eq_ignore_ascii_case(selected.trim()),
         })

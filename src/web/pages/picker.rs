@@ -1,5 +1,5 @@
 //! The user picker of the reassignment dialogs: active users first, then
-//! inactive ones marked « (compte désactivé) ».
+//! inactive ones marked « — compte désactivé ».
 
 use askama::Template;
 
@@ -45,7 +45,7 @@ impl UserPicker {
             label: if user.active {
                 user.display_name()
             } else {
-                format!("{} (compte désactivé)", user.display_name())
+                format!("{} — compte désactivé", user.display_name())
             },
             selected: !selected.is_empty() && user.initials.eq_ignore_ascii_case(selected),
             disabled: !user.active && !inactive_selectable,

@@ -233,6 +233,15 @@ pub async fn show(
             "Ce formulaire avait déjà été validé : cette annulation de l'opération n° {id} n'avait rendu aucun contact à son responsable précédent, et elle n'a pas été refaite. Voici ce qu'une annulation ferait maintenant."
         ),
     });
+    // Every contact changed owner since: confirming now would change
+    // nothing, so the page says so instead of offering the button.
+    let outcome_note = outcome_note.or_else(|| {
+        (preview.is_some() && !restores_nothing && !restores_now).then(|| {
+            format!(
+                "Une annulation maintenant ne changerait rien : aucun contact n'a plus le responsable que l'opération n° {id} avait mis. L'opération reste annulable, si des contacts retrouvent ce responsable."
+            )
+        })
+    });
     let page = UndoConfirmPage {
         layout: Layout::new(&session, format!("Annuler l'opération n° {id}"), "batches"),
         outcome_note,
@@ -245,8 +254,9 @@ pub async fn show(
             crate::domain::history::format_paris_time(batch.started_at)
         ),
         // A batch that changed no owner has nothing an undo could give
-        // back, ever: no button to confirm.
-        can_undo: batch.can_be_undone() && !restores_nothing,
+        // back, ever, and one whose contacts all changed owner since has
+        // nothing now: no button to confirm.
+        can_undo: batch.can_be_undone() && restores_now,
         note,
         returns,
         skipped,
