@@ -370,6 +370,15 @@ fn param_text(batch: &crate::domain::batch::Batch, key: &str) -> String {
     }
 }
 
+/// Names the owner role a region reassignment sets, after « comme ».
+pub fn role_choice_fr(roles: crate::domain::contact::RoleChoice) -> &'static str {
+    match roles {
+        crate::domain::contact::RoleChoice::Commercial => "responsable commercial",
+        crate::domain::contact::RoleChoice::Technical => "responsable technique",
+        crate::domain::contact::RoleChoice::Both => "responsables commercial et technique",
+    }
+}
+
 /// Display names of users by initials, for the texts that name the users
 /// an operation's parameters hold by their initials.
 pub struct UserNames(std::collections::HashMap<String, String>);

@@ -171,8 +171,9 @@ fn print_region_header(prepared: &PreparedRegionReassignment) {
     let postal = prepared.params["postal"].as_str().unwrap_or_default();
     let codes = postal_phrase(postal);
     println!(
-        "Affecter à {} les contacts ayant une adresse dans le pays {} ({}), {codes} :",
+        "Affecter à {}, comme {}, les contacts ayant une adresse dans le pays {} ({}), {codes} :",
         prepared.to.display_name(),
+        crate::french::role_choice_fr(prepared.request.roles),
         country.as_str(),
         country.name_fr()
     );

@@ -58,9 +58,41 @@ pub fn address_line(address: &Address) -> String {
     line
 }
 
+/// The postal line of an address: code, then city. A CEDEX written with
+/// the code (`51100 CEDEX 2`) goes after the city, where La Poste puts it:
+/// `51100 Reims CEDEX 2`.
+pub fn postal_line(postal_code: &str, city: &str) -> String {
+    // ASCII upper case keeps byte offsets, so `at` is one in `postal_code`.
+    let upper = postal_code.to_ascii_uppercase();
+    let cedex_at = upper
+        .find("CEDEX")
+        .filter(|&at| at > 0 && !city.to_ascii_uppercase().contains("CEDEX"));
+    let line = match cedex_at {
+        Some(at) => format!(
+            "{} {} {}",
+            postal_code[..at].trim(),
+            city.trim(),
+            postal_code[at..].trim()
+        ),
+        None => format!("{} {}", postal_code.trim(), city.trim()),
+    };
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cedex_goes_after_the_city() {
+        assert_eq!(postal_line("51100 CEDEX 2", "Reims"), "51100 Reims CEDEX 2");
+        assert_eq!(postal_line("51100 cedex", "Reims"), "51100 Reims cedex");
+        assert_eq!(postal_line("51100", "Reims Cedex 2"), "51100 Reims Cedex 2");
+        assert_eq!(postal_line("51100", "Reims"), "51100 Reims");
+        assert_eq!(postal_line("", "Reims"), "Reims");
+        assert_eq!(postal_line("CEDEX", ""), "CEDEX");
+        assert_eq!(postal_line("ß1 cedex", "Berlin"), "ß1 Berlin cedex");
+    }
 
     #[test]
     fn postal_note_flags_bad_french_codes() {

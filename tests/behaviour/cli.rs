@@ -607,6 +607,37 @@ fn export_of_a_filter_holds_its_contacts() {
     });
 }
 
+/// The region preview names the role it sets.
+#[test]
+fn region_preview_names_the_role() {
+    each_engine(|db| {
+        setup(db);
+
+        let output = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "CC",
+                "--postal",
+                "51",
+                "--role",
+                "technique",
+                "--dry-run",
+            ],
+        );
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains(
+                "Affecter à Claire CARON (CC), comme responsable technique, les contacts ayant une \
+                 adresse dans le pays FRA (France), avec un code postal commençant par « 51 » :"
+            ),
+            "{text}"
+        );
+    });
+}
+
 /// The journal names the users of an operation in full, as the screens do,
 /// with « d' » before a vowel.
 #[test]

@@ -193,6 +193,38 @@ async fn region_preview_matches_the_run() {
     assert_eq!(qt_contacts(&app), expected);
 }
 
+/// The live preview's sentence names the target, the role, the country
+/// and the codes it counts for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_preview_names_role_and_codes() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+
+    let preview = json(
+        client
+            .get(app.url("/admin/reassign-region/preview"))
+            .query(&[
+                ("to", "QT"),
+                ("country", "FRA"),
+                ("postal", "51 ; 2a,"),
+                ("role", "both"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    let html = unescape(preview["html"].as_str().unwrap());
+    assert!(
+        html.contains(
+            "Si vous validez, vers Théo TARGET (QT) comme responsables commercial et technique, \
+             pays France (FRA), codes postaux « 51;2A » : <strong>"
+        ),
+        "{html}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_reports_field_errors() {
     let app = TestApp::start().await;

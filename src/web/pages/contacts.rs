@@ -241,8 +241,8 @@ pub async fn list(
 pub struct AddressView {
     pub line1: String,
     pub line2: String,
-    pub postal_code: String,
-    pub city: String,
+    /// Postal code and city, as `labels::postal_line` sets them out.
+    pub locality: String,
     pub country: String,
     pub departement: Option<String>,
     pub warning: Option<&'static str>,
@@ -261,8 +261,7 @@ impl AddressView {
         Some(AddressView {
             line1: address.line1.clone(),
             line2: address.line2.clone(),
-            postal_code: address.postal_code.clone(),
-            city: address.city.clone(),
+            locality: labels::postal_line(&address.postal_code, &address.city),
             country,
             departement: note.departement,
             warning: note.warning,

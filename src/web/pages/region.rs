@@ -72,7 +72,11 @@ pub struct PrefixRow {
 
 pub struct RegionSummary {
     pub to_name: String,
+    /// The role set, after « comme ».
+    pub role: &'static str,
     pub country: String,
+    /// The postal field, tidied as the journal shows it.
+    pub codes: String,
     pub counts: CountsView,
     pub per_prefix: Vec<PrefixRow>,
     pub sample: Vec<ContactRow>,
@@ -177,7 +181,9 @@ fn compute_preview(
     let country = &prepared.request.country;
     let summary = RegionSummary {
         to_name: prepared.to.display_name(),
+        role: crate::french::role_choice_fr(prepared.request.roles),
         country: format!("{} ({})", country.name_fr(), country.as_str()),
+        codes: crate::french::postal_field_summary(&form.postal),
         counts: CountsView::new(&preview.outcome),
         per_prefix: per_prefix
             .iter()
@@ -357,8 +363,9 @@ pub async fn apply(
                 layout: Layout::new(&session, "Réaffecter par région : résultat", "region"),
                 lead: result_lead(&applied, &prepared.to.display_name()),
                 description: format!(
-                    "Affecter à {} les contacts avec une adresse dans le pays {} ({}), codes postaux « {} ».",
+                    "Affecter à {}, comme {}, les contacts avec une adresse dans le pays {} ({}), codes postaux « {} ».",
                     prepared.to.display_name(),
+                    crate::french::role_choice_fr(prepared.request.roles),
                     country.name_fr(),
                     country.as_str(),
                     crate::french::postal_field_summary(&form.postal)
