@@ -124,6 +124,9 @@ pub enum UserCommand {
     /// Réactiver un utilisateur
     #[command(help_template = HELP_TEMPLATE)]
     Activate(UserKey),
+    /// Donner à un utilisateur le rôle administrateur (admin) ou utilisateur (user)
+    #[command(help_template = HELP_TEMPLATE)]
+    Role(UserRoleArgs),
     /// Définir le mot de passe d'un utilisateur (demandé au terminal si --password est absent)
     #[command(help_template = HELP_TEMPLATE)]
     Password(UserPasswordArgs),
@@ -144,6 +147,16 @@ pub struct UserKey {
     /// Initiales, identifiant ou e-mail de l'utilisateur
     #[arg(value_name = "INITIALES")]
     pub user: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserRoleArgs {
+    /// Initiales, identifiant ou e-mail de l'utilisateur
+    #[arg(value_name = "INITIALES")]
+    pub user: String,
+    /// Nouveau rôle : admin (administrateur) ou user (utilisateur)
+    #[arg(value_name = "RÔLE")]
+    pub role: String,
 }
 
 #[derive(Debug, Args)]

@@ -371,6 +371,26 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
             );
             Ok(())
         }
+        UserCommand::Role(args) => {
+            let role = crate::service::users::parse_role(&args.role)?;
+            if let Some(user) = store.find_user(&args.user)?
+                && user.role == role
+            {
+                println!(
+                    "{} a déjà le rôle {} ; rien n'a été modifié.",
+                    user.display_name(),
+                    role_fr(role)
+                );
+                return Ok(());
+            }
+            let user = crate::service::users::set_role(store, &args.user, role)?;
+            println!(
+                "{} a désormais le rôle {}.",
+                user.display_name(),
+                role_fr(role)
+            );
+            Ok(())
+        }
         UserCommand::Activate(key) => {
             if let Some(user) = store.find_user(&key.user)?
                 && user.active
@@ -569,4 +589,12 @@ fn progress_bar(length: u64, visible: bool, template: &str) -> Arc<ProgressBar> 
         bar.set_style(style);
     }
     Arc::new(bar)
+}
+
+/// Names a role after « le rôle ».
+fn role_fr(role: crate::domain::user::UserRole) -> &'static str {
+    match role {
+        crate::domain::user::UserRole::Admin => "administrateur",
+        crate::domain::user::UserRole::User => "utilisateur",
+    }
 }

@@ -273,6 +273,53 @@ pub fn set_active(store: &dyn Store, key: &str, active: bool) -> Result<User, Se
     Ok(User { active, ..user })
 }
 
+/// Reads a role as typed: `admin` or `user`, or their French names.
+pub fn parse_role(value: &str) -> Result<UserRole, ServiceError> {
+    match value.trim().to_lowercase().as_str() {
+        "admin" | "administrateur" | "administratrice" => Ok(UserRole::Admin),
+        "user" | "utilisateur" | "utilisatrice" => Ok(UserRole::User),
+        _ => Err(ServiceError::invalid(
+            "invalid_role",
+            "role",
+            format!(
+                "rôle : « {} » inconnu ; choisissez admin (administrateur) ou user (utilisateur)",
+                value.trim()
+            ),
+        )),
+    }
+}
+
+/// Gives a user a role. The last active administrator keeps theirs, so
+/// that someone can still reach the administration screens.
+pub fn set_role(store: &dyn Store, key: &str, role: UserRole) -> Result<User, ServiceError> {
+    let user = store.find_user(key)?.ok_or_else(|| {
+        ServiceError::invalid(
+            "unknown_user",
+            "user",
+            format!("utilisateur : aucun utilisateur « {} » ; vérifiez ses initiales (relais user list)", key.trim()),
+        )
+    })?;
+    if role == UserRole::User && user.role == UserRole::Admin && user.active {
+        let other_admin = store
+            .list_users()?
+            .iter()
+            .any(|other| other.id != user.id && other.active && other.role == UserRole::Admin);
+        if !other_admin {
+            return Err(ServiceError::invalid(
+                "last_admin",
+                "role",
+                format!(
+                    "rôle : {} est le seul compte administrateur actif ; donnez d'abord ce rôle à un autre utilisateur",
+                    user.display_name()
+                ),
+            ));
+        }
+    }
+    store.set_user_role(user.id, role)?;
+    tracing::info!(user.id = user.id, user.initials = %user.initials, user.role = role.as_str(), "user role changed");
+    Ok(User { role, ..user })
+}
+
 pub fn set_password(store: &dyn Store, user: &User, password: &str) -> Result<(), ServiceError> {
     let hash = hash_password(password)?;
     store.set_user_password(user.id, &hash)?;

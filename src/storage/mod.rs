@@ -361,6 +361,7 @@ pub trait Store: Send + Sync {
     fn find_user(&self, key: &str) -> StoreResult<Option<User>>;
     fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<()>;
+    fn set_user_role(&self, id: UserId, role: crate::domain::user::UserRole) -> StoreResult<()>;
     /// Sets the user's password and ends their sessions.
     fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
     fn user_password_hash(&self, id: UserId) -> StoreResult<Option<String>>;

@@ -607,6 +607,57 @@ fn export_of_a_filter_holds_its_contacts() {
     });
 }
 
+/// `user role` gives or takes the administrator role, in English or
+/// French words, and never takes it from the last active administrator.
+#[test]
+fn user_role_changes_and_keeps_one_admin() {
+    each_engine(|db| {
+        setup(db);
+        let role_of = |initials: &str| db.store().find_user(initials).unwrap().unwrap().role;
+
+        let promoted = relais(db, &["user", "role", "JD", "administrateur"]);
+        let again = relais(db, &["user", "role", "jd", "admin"]);
+        let unknown = relais(db, &["user", "role", "JD", "chef"]);
+
+        assert!(promoted.status.success(), "{}", stderr(&promoted));
+        assert_eq!(
+            String::from_utf8_lossy(&promoted.stdout).trim(),
+            "Jean DUPONT (JD) a désormais le rôle administrateur."
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&again.stdout).trim(),
+            "Jean DUPONT (JD) a déjà le rôle administrateur ; rien n'a été modifié."
+        );
+        assert!(!unknown.status.success());
+        assert_eq!(
+            stderr(&unknown).trim(),
+            "relais : rôle : « chef » inconnu ; choisissez admin (administrateur) ou user (utilisateur)"
+        );
+        assert_eq!(role_of("JD"), relais::domain::user::UserRole::Admin);
+
+        let last = relais(db, &["user", "role", "JD", "user"]);
+        assert!(!last.status.success());
+        assert_eq!(
+            stderr(&last).trim(),
+            "relais : rôle : Jean DUPONT (JD) est le seul compte administrateur actif ; donnez \
+             d'abord ce rôle à un autre utilisateur"
+        );
+        assert_eq!(role_of("JD"), relais::domain::user::UserRole::Admin);
+
+        // A non-administrator named by --as changes no role.
+        let refused = relais(db, &["--as", "BB", "user", "role", "BB", "admin"]);
+        assert!(!refused.status.success());
+        assert_eq!(role_of("BB"), relais::domain::user::UserRole::User);
+
+        let second_admin = relais(db, &["user", "role", "BB", "admin"]);
+        assert!(second_admin.status.success(), "{}", stderr(&second_admin));
+        let demoted = relais(db, &["user", "role", "JD", "utilisateur"]);
+        assert!(demoted.status.success(), "{}", stderr(&demoted));
+        assert_eq!(role_of("JD"), relais::domain::user::UserRole::User);
+        assert_eq!(role_of("BB"), relais::domain::user::UserRole::Admin);
+    });
+}
+
 /// The region preview names the role it sets.
 #[test]
 fn region_preview_names_the_role() {

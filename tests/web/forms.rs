@@ -842,6 +842,72 @@ async fn contact_list_filters_by_departement() {
     );
 }
 
+/// An administrator gives or takes the administrator role on the users
+/// page; the change applies to open sessions at their next request, and
+/// an administrator cannot change their own role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_page_changes_roles() {
+    let app = TestApp::start().await;
+    let admin = app.logged_in("QA").await;
+    let user = app.logged_in("QU").await;
+    let qu = app.store.find_user("QU").unwrap().unwrap();
+    let qa = app.store.find_user("QA").unwrap().unwrap();
+    let page = app.page(&admin, "/admin/users").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    assert!(
+        page.contains(&format!("action=\"/admin/users/{}/role\"", qu.id)),
+        "{page}"
+    );
+    assert!(!page.contains(&format!("action=\"/admin/users/{}/role\"", qa.id)));
+    let status = |client: &reqwest::Client, path: &'static str| {
+        let request = client.get(app.url(path));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(status(&user, "/admin").await, 403);
+
+    let promoted = admin
+        .post(app.url(&format!("/admin/users/{}/role", qu.id)))
+        .form(&[("csrf_token", csrf.as_str()), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    let notice = unescape(&text(app.follow(&admin, promoted).await).await);
+
+    assert!(
+        notice.contains("Ursule USER (QU) a désormais le rôle administrateur"),
+        "{notice}"
+    );
+    assert_eq!(status(&user, "/admin").await, 200);
+
+    admin
+        .post(app.url(&format!("/admin/users/{}/role", qu.id)))
+        .form(&[("csrf_token", csrf.as_str()), ("role", "user")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&user, "/admin").await, 403);
+
+    let own = admin
+        .post(app.url(&format!("/admin/users/{}/role", qa.id)))
+        .form(&[("csrf_token", csrf.as_str()), ("role", "user")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 422);
+    assert!(unescape(&text(own).await).contains("vous ne pouvez pas changer votre propre rôle"));
+    let unknown = admin
+        .post(app.url(&format!("/admin/users/{}/role", qu.id)))
+        .form(&[("csrf_token", csrf.as_str()), ("role", "chef")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 422);
+    assert_eq!(
+        app.store.find_user("QA").unwrap().unwrap().role,
+        relais::domain::user::UserRole::Admin
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_form_shows_every_error_at_once() {
     let app = TestApp::start().await;

@@ -333,6 +333,10 @@ impl Store for CaptureStore {
         self.inner.set_user_active(id, active)
     }
 
+    fn set_user_role(&self, id: UserId, role: relais::domain::user::UserRole) -> StoreResult<()> {
+        self.inner.set_user_role(id, role)
+    }
+
     fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
         self.inner.set_user_password(id, password_hash)
     }

@@ -154,6 +154,21 @@ pub fn set_active(client: &mut impl GenericClient, id: UserId, active: bool) -> 
     Ok(())
 }
 
+pub fn set_role(
+    client: &mut impl GenericClient,
+    id: UserId,
+    role: crate::domain::user::UserRole,
+) -> PgResult<()> {
+    let changed = client.execute(
+        "UPDATE users SET role = $2 WHERE id = $1",
+        &[&id, &role.as_str()],
+    )?;
+    if changed == 0 {
+        return Err(Failure::Store(StoreError::unknown_user(id)));
+    }
+    Ok(())
+}
+
 pub fn set_password(
     client: &mut impl GenericClient,
     id: UserId,

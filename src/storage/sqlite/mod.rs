@@ -286,6 +286,10 @@ impl Store for SqliteStore {
         self.write(|tx| users::set_active(tx, id, active))
     }
 
+    fn set_user_role(&self, id: UserId, role: crate::domain::user::UserRole) -> StoreResult<()> {
+        self.write(|tx| users::set_role(tx, id, role))
+    }
+
     fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
         self.write(|tx| users::set_password(tx, id, password_hash))
     }

@@ -129,6 +129,23 @@ pub fn set_active(conn: &Connection, id: UserId, active: bool) -> StoreResult<()
     Ok(())
 }
 
+pub fn set_role(
+    conn: &Connection,
+    id: UserId,
+    role: crate::domain::user::UserRole,
+) -> StoreResult<()> {
+    let changed = conn
+        .execute(
+            "UPDATE users SET role = ?2 WHERE id = ?1",
+            params![id, role.as_str()],
+        )
+        .map_err(db_error)?;
+    if changed == 0 {
+        return Err(StoreError::unknown_user(id));
+    }
+    Ok(())
+}
+
 /// Sets the password and ends the user's sessions: a password changed
 /// because it leaked must not leave a session opened with it.
 pub fn set_password(conn: &Connection, id: UserId, password_hash: &str) -> StoreResult<()> {

@@ -79,6 +79,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/users/{id}/activate", post(users::activate))
         .route("/admin/users/{id}/deactivate", post(users::deactivate))
+        .route("/admin/users/{id}/role", post(users::change_role))
         .route("/admin/users/tokens", post(users::create_token))
         .route("/admin/users/tokens/{id}/revoke", post(users::revoke_token))
         .method_not_allowed_fallback(method_not_allowed)

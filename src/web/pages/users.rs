@@ -226,6 +226,14 @@ fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<St
             "Utilisateur {} désactivé : ses contacts et son historique sont conservés ; ses jetons d'API sont révoqués définitivement.",
             user?.display_name()
         ),
+        "promoted" if user?.role == UserRole::Admin => format!(
+            "{} a désormais le rôle administrateur : le menu Admin lui est ouvert.",
+            user?.display_name()
+        ),
+        "demoted" if user?.role == UserRole::User => format!(
+            "{} a désormais le rôle utilisateur : le menu Admin lui est fermé.",
+            user?.display_name()
+        ),
         "token_revoked" => {
             let id: i64 = query.token.as_deref()?.parse().ok()?;
             tokens
@@ -433,6 +441,49 @@ pub async fn deactivate(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     change_active(&state, &session, &id, false).await
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+/// Gives a user the administrator or user role. An administrator does not
+/// change their own role, as they cannot deactivate their own account.
+pub async fn change_role(
+    State(state): State<AppState>,
+    AdminUser(session): AdminUser,
+    Path(id): Path<String>,
+    FormData(form): FormData<RoleForm>,
+) -> Result<Response, PageError> {
+    let id: UserId = id
+        .parse()
+        .map_err(|_| AppError::not_found("unknown_user", format!("Aucun utilisateur n° {id}.")))?;
+    let role = crate::service::users::parse_role(&form.role).map_err(AppError::Service)?;
+    if id == session.user.id {
+        return Err(AppError::Service(ServiceError::invalid(
+            "self_role_change",
+            "role",
+            "rôle : vous ne pouvez pas changer votre propre rôle ; demandez-le à un autre administrateur",
+        ))
+        .into());
+    }
+    let user = state
+        .run(move |store| {
+            let user = find_by_id(store, id)?;
+            Ok(crate::service::users::set_role(
+                store,
+                &user.initials,
+                role,
+            )?)
+        })
+        .await?;
+    let done = match role {
+        UserRole::Admin => "promoted",
+        UserRole::User => "demoted",
+    };
+    Ok(redirect_with_notice(&state, done, &user.initials))
 }
 
 #[derive(Deserialize)]
