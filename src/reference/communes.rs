@@ -59,6 +59,68 @@ pub fn communes_for_postal_code(code: &str) -> Vec<&'static Commune> {
         .unwrap_or_default()
 }
 
+/// Folded names of the communes each postal code serves, and of the city
+/// of an arrondissement, built on first use: only imports read them.
+static CITY_KEYS: LazyLock<HashMap<&'static str, Vec<String>>> = LazyLock::new(|| {
+    let mut keys: HashMap<&'static str, Vec<String>> = HashMap::new();
+    for commune in communes() {
+        let names = keys.entry(commune.postal_code).or_default();
+        for name in std::iter::once(commune.name).chain(commune.parent_name) {
+            let key = city_key(name);
+            if !names.contains(&key) {
+                names.push(key);
+            }
+        }
+    }
+    keys
+});
+
+/// Abbreviations of French place names, by their folded form.
+const PLACE_ABBREVIATIONS: [(&str, &str); 2] = [("st", "saint"), ("ste", "sainte")];
+
+/// Folds a city name for comparison with the communes of a postal code:
+/// case, accents, hyphens and apostrophes do not count, `St` and `Ste`
+/// are `Saint` and `Sainte`, and what follows `CEDEX`, an arrondissement
+/// number (`Paris 15`, `Lyon 3e`, `Marseille 1er`) or the word
+/// arrondissement is left out.
+pub fn city_key(city: &str) -> String {
+    let folded = crate::domain::search::fold_for_search(city);
+    let mut words = Vec::new();
+    for word in folded.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if word == "cedex" {
+            break;
+        }
+        let arrondissement = word == "arrondissement"
+            || (word.starts_with(|c: char| c.is_ascii_digit())
+                && word.trim_start_matches(|c: char| c.is_ascii_digit()).len() <= 2
+                && !words.is_empty());
+        if arrondissement {
+            continue;
+        }
+        let word = PLACE_ABBREVIATIONS
+            .iter()
+            .find(|(short, _)| *short == word)
+            .map_or(word, |(_, long)| *long);
+        words.push(word);
+    }
+    words.join(" ")
+}
+
+/// Tells whether `city` names a commune the postal code serves, or the
+/// city of one of its arrondissements. `None` when La Poste does not list
+/// the code or the city is empty once folded.
+pub fn postal_code_serves_city(code: &str, city: &str) -> Option<bool> {
+    let names = CITY_KEYS.get(code)?;
+    let key = city_key(city);
+    if key.is_empty() {
+        return None;
+    }
+    Some(names.contains(&key))
+}
+
 /// Returns the postal prefixes that the communes of a Corsican département
 /// use, sorted: `2A` gives `["200", "201"]` and `2B` gives `["202", "206"]`
 /// with the 2026 data. Returns `None` for any other département, because

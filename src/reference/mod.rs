@@ -9,7 +9,8 @@ mod departements;
 mod embedded;
 
 pub use communes::{
-    Commune, communes, communes_for_postal_code, corsica_postal_prefixes, postal_code_exists,
+    Commune, city_key, communes, communes_for_postal_code, corsica_postal_prefixes,
+    postal_code_exists, postal_code_serves_city,
 };
 pub use countries::{Country, countries, country_by_alpha3};
 pub use departements::{Departement, Zone, departement, departements};

@@ -297,3 +297,39 @@ fn departement_countries() {
         assert_eq!(found, Some(expected), "country of {code}");
     }
 }
+
+#[test]
+fn cities_are_compared_with_the_communes_of_a_code() {
+    assert_eq!(postal_code_serves_city("51100", "Reims"), Some(true));
+    assert_eq!(
+        postal_code_serves_city("51100", "REIMS CEDEX 2"),
+        Some(true)
+    );
+    assert_eq!(postal_code_serves_city("05100", "Reims"), Some(false));
+    assert_eq!(postal_code_serves_city("75015", "Paris 15e"), Some(true));
+    assert_eq!(postal_code_serves_city("75015", "PARIS"), Some(true));
+    assert_eq!(
+        postal_code_serves_city("69003", "Lyon 3e Arrondissement"),
+        Some(true)
+    );
+    assert_eq!(postal_code_serves_city("93190", "Paris"), Some(false));
+    assert_eq!(postal_code_serves_city("93190", "Livry-Gargan"), Some(true));
+    assert_eq!(postal_code_serves_city("02100", "St Quentin"), Some(true));
+    assert_eq!(
+        postal_code_serves_city("51530", "saint martin d ablois"),
+        Some(true)
+    );
+    // A code La Poste does not list, or a city of symbols only.
+    assert_eq!(postal_code_serves_city("99999", "Reims"), None);
+    assert_eq!(postal_code_serves_city("51100", "—"), None);
+}
+
+#[test]
+fn city_keys_leave_out_what_varies() {
+    assert_eq!(city_key("Saint-Martin-d'Ablois"), "saint martin d ablois");
+    assert_eq!(city_key("Ste  Menehould"), "sainte menehould");
+    assert_eq!(city_key("Marseille 1er"), "marseille");
+    assert_eq!(city_key("Reims Cedex 2"), "reims");
+    // A number that starts the name is kept.
+    assert_eq!(city_key("1 rue"), "1 rue");
+}

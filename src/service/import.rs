@@ -479,6 +479,28 @@ impl Resolver<'_> {
     }
 }
 
+/// Names the communes a postal code serves, for a warning: the first
+/// two, then how many others (« Briançon, Cervières et 7 autres
+/// communes »). Arrondissements count as their city.
+fn served_communes(code: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for commune in crate::reference::communes_for_postal_code(code) {
+        let name = commune.parent_name.unwrap_or(commune.name);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [first, second] => format!("{first} et {second}"),
+        [first, second, rest @ ..] => format!(
+            "{first}, {second} et {}",
+            crate::french::plural(rest.len() as u64, "autre commune", "autres communes")
+        ),
+    }
+}
+
 /// Builds the warning that an import gives contacts back to an owner a
 /// Relais operation had replaced.
 fn reversed_warning(reversed: &crate::storage::ReversedBatch) -> String {
@@ -628,6 +650,23 @@ impl Resolver<'_> {
                 continue;
             }
             if crate::reference::postal_code_exists(code) {
+                // A code that serves other communes than the city written
+                // (`5100 Reims` read as 05100, Briançon's) puts the contact
+                // in another département than meant.
+                if crate::reference::postal_code_serves_city(code, &address.city) == Some(false) {
+                    let read = if entered == code {
+                        String::new()
+                    } else {
+                        format!(", lu {code},")
+                    };
+                    self.list_doubtful_postal_code(format!(
+                        "ligne {} : le code postal {kind} « {entered} »{read} est celui de {}, pas \
+                         de « {} » ; la ligne est importée, vérifiez le code et la ville",
+                        parsed.line,
+                        served_communes(code),
+                        address.city.trim()
+                    ));
+                }
                 continue;
             }
             // Read only for the few unknown codes: this runs for every row.

@@ -99,6 +99,15 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Tells whether a connection pool whose checkout timed out had every
+/// connection open and in use: the base is then busy with other requests,
+/// and the caller may try again. Otherwise connections could not be opened,
+/// which is a fault of the database, not a wait.
+pub(crate) fn pool_exhausted<M: r2d2::ManageConnection>(pool: &r2d2::Pool<M>) -> bool {
+    let state = pool.state();
+    state.connections >= pool.max_size() && state.idle_connections == 0
+}
+
 /// Builds the counts an undo would report from its preview's per-owner
 /// rows, the contacts of the batch (`matched`) and those with at least one
 /// role restored (`changed`).

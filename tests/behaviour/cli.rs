@@ -1099,6 +1099,35 @@ fn commands_other_than_serve_log_at_warn() {
     assert_eq!(stderr(&output), "", "no INFO line by default");
 }
 
+/// Log lines written to a file or a pipe carry no terminal colour codes.
+#[test]
+fn logs_to_a_pipe_are_plain_text() {
+    let db = TestDb::new(Engine::Sqlite);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_relais"))
+        .arg("--db")
+        .arg(&db.location)
+        .args([
+            "user",
+            "add",
+            "--initials",
+            "LG",
+            "--first-name",
+            "Léa",
+            "--last-name",
+            "Journal",
+        ])
+        .env("RELAIS_LOG", "info")
+        .env_remove("RELAIS_DATABASE_URL")
+        .output()
+        .expect("run relais");
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(log.contains("user created"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
+
 /// An address `serve` cannot listen on is explained in French.
 #[test]
 fn serve_explains_a_bad_bind_address() {

@@ -513,6 +513,42 @@ fn users_created_by_the_file_are_known_to_later_rows() {
     });
 }
 
+/// A postal code that La Poste lists, but not for the city written next
+/// to it, is reported: `5100 Reims` read as 05100 is Briançon's code, in
+/// another département. Arrondissements, CEDEX and `St` are no mismatch.
+#[test]
+fn postal_code_of_another_city_is_reported() {
+    each_engine(|db| {
+        let report = import_rows(
+            db,
+            &[
+                "c1,Un,,,,,,5100,Reims,FRA,,",
+                "c2,Deux,,,93190,Paris,,,,,,",
+                "c3,Trois,,,,,,51100,REIMS CEDEX 2,,,",
+                "c4,Quatre,,,75015,Paris 15e,FRA,02100,St Quentin,FRA,,",
+            ],
+        );
+
+        assert_eq!(report.imported, 4, "{:?}", report.rejected);
+        let about_codes: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|warning| warning.contains("est celui de"))
+            .collect();
+        assert_eq!(
+            about_codes,
+            [
+                "ligne 2 : le code postal pro « 05100 » est celui de Briançon, Cervières et \
+                 6 autres communes, pas de « Reims » ; la ligne est importée, vérifiez le code \
+                 et la ville",
+                "ligne 3 : le code postal perso « 93190 » est celui de Livry-Gargan, pas de \
+                 « Paris » ; la ligne est importée, vérifiez le code et la ville",
+            ]
+        );
+        assert_eq!(contact(db, "c1").pro.postal_code, "05100");
+    });
+}
+
 #[test]
 fn missing_file_is_reported_and_writes_nothing() {
     each_engine(|db| {

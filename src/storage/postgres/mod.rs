@@ -189,6 +189,10 @@ impl PgStore {
 
     fn conn(&self) -> StoreResult<pool::Connection> {
         self.pool.get().map_err(|error| {
+            if crate::storage::pool_exhausted(&self.pool) {
+                tracing::warn!(error = %error, "every PostgreSQL connection of the pool is in use");
+                return StoreError::Busy;
+            }
             StoreError::Database(format!(
                 "aucune connexion à PostgreSQL disponible : {error}"
             ))

@@ -150,9 +150,13 @@ impl SqliteStore {
     }
 
     fn conn(&self) -> StoreResult<r2d2::PooledConnection<pool::SqliteManager>> {
-        self.pool
-            .get()
-            .map_err(|error| StoreError::Database(error.to_string()))
+        self.pool.get().map_err(|error| {
+            if crate::storage::pool_exhausted(&self.pool) {
+                tracing::warn!(error = %error, "every SQLite connection of the pool is in use");
+                return StoreError::Busy;
+            }
+            StoreError::Database(error.to_string())
+        })
     }
 
     /// Runs `work` in a write transaction taken with `BEGIN IMMEDIATE`; the

@@ -102,3 +102,37 @@ impl r2d2::ManageConnection for SqliteManager {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::SqliteManager;
+
+    fn pool(path: std::path::PathBuf) -> r2d2::Pool<SqliteManager> {
+        r2d2::Pool::builder()
+            .max_size(2)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_millis(200))
+            .build(SqliteManager::new(path))
+            .unwrap()
+    }
+
+    /// A checkout that times out because every connection is in use is
+    /// told apart from one that could not open a connection.
+    #[test]
+    fn exhausted_pool_is_told_from_a_failing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let busy = pool(dir.path().join("relais.db"));
+        let held = (busy.get().unwrap(), busy.get().unwrap());
+
+        assert!(busy.get().is_err());
+        assert!(crate::storage::pool_exhausted(&busy));
+        drop(held);
+        assert!(!crate::storage::pool_exhausted(&busy));
+
+        let broken = pool(dir.path().join("absent").join("relais.db"));
+        assert!(broken.get().is_err());
+        assert!(!crate::storage::pool_exhausted(&broken));
+    }
+}
