@@ -128,6 +128,9 @@ pub fn prefix_label(prefix: &str, country: &CountryCode) -> String {
     if prefix == "20" {
         return "20 — Corse".to_string();
     }
+    if prefix == "97" {
+        return "97 — outre-mer (Antilles, Guyane, La Réunion, Mayotte…)".to_string();
+    }
     match prefix_departement(prefix)
         .as_deref()
         .and_then(reference::departement)
@@ -548,6 +551,10 @@ mod tests {
         assert_eq!(prefix_label("200", &france), "200 — Corse-du-Sud");
         assert_eq!(prefix_label("206", &france), "206 — Haute-Corse");
         assert_eq!(prefix_label("20", &france), "20 — Corse");
+        assert_eq!(
+            prefix_label("97", &france),
+            "97 — outre-mer (Antilles, Guyane, La Réunion, Mayotte…)"
+        );
         assert_eq!(prefix_label("2A", &france), "2A — Corse-du-Sud");
         assert_eq!(prefix_label("2B", &france), "2B — Haute-Corse");
         assert_eq!(prefix_label("971", &france), "971 — Guadeloupe");

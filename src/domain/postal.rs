@@ -353,6 +353,10 @@ pub enum PostalFieldError {
     )]
     NotFrenchPrefix(String),
     #[error(
+        "code postal : « {part} » n'est pas un préfixe de code postal français ; vouliez-vous écrire « {guess} » ? Un préfixe français ne compte que des chiffres, ou 2A et 2B pour la Corse"
+    )]
+    NotFrenchPrefixGuessed { part: String, guess: String },
+    #[error(
         "code postal : « {part} » contient une espace ; séparez les codes par « ; » (« {separated} »), ou écrivez un seul code sans espace (« {joined} »)"
     )]
     SpaceInside {
@@ -515,6 +519,30 @@ pub fn stored_country(country: CountryCode, postal_norm: &str) -> CountryCode {
         .unwrap_or(country)
 }
 
+/// Guesses the French prefix a rejected part meant, written in capitals
+/// without spaces or hyphens: without its country marker (`F-51100`,
+/// `FR51`), or with letters typed for the digits they look like (`5l` for
+/// `51`, `5O` for `50`).
+fn french_prefix_guess(compact: &str) -> Option<String> {
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    for marker in ["FRA", "FR", "F"] {
+        if let Some(rest) = compact.strip_prefix(marker)
+            && digits(rest)
+        {
+            return Some(rest.to_string());
+        }
+    }
+    let guessed: String = compact
+        .chars()
+        .map(|c| match c {
+            'L' | 'I' => '1',
+            'O' => '0',
+            other => other,
+        })
+        .collect();
+    (guessed != compact && digits(&guessed)).then_some(guessed)
+}
+
 /// Parses one trimmed part of the postal field into one or more prefixes.
 fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, PostalFieldError> {
     let converted = ascii_width(part);
@@ -567,7 +595,13 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
                 .collect());
         }
         if !compact.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(PostalFieldError::NotFrenchPrefix(quoted(part)));
+            return Err(match french_prefix_guess(&compact) {
+                Some(guess) => PostalFieldError::NotFrenchPrefixGuessed {
+                    part: quoted(part),
+                    guess,
+                },
+                None => PostalFieldError::NotFrenchPrefix(quoted(part)),
+            });
         }
         if compact.len() > FRENCH_POSTAL_LEN {
             return Err(PostalFieldError::TooLongForFrance(quoted(part)));
@@ -1214,7 +1248,27 @@ mod tests {
                 PostalFieldError::NotFrenchPrefix("Reims".to_string()),
             ),
             ("2C", PostalFieldError::NotFrenchPrefix("2C".to_string())),
-            ("F51", PostalFieldError::NotFrenchPrefix("F51".to_string())),
+            (
+                "F-51100",
+                PostalFieldError::NotFrenchPrefixGuessed {
+                    part: "F-51100".to_string(),
+                    guess: "51100".to_string(),
+                },
+            ),
+            (
+                "5l",
+                PostalFieldError::NotFrenchPrefixGuessed {
+                    part: "5l".to_string(),
+                    guess: "51".to_string(),
+                },
+            ),
+            (
+                "O2",
+                PostalFieldError::NotFrenchPrefixGuessed {
+                    part: "O2".to_string(),
+                    guess: "02".to_string(),
+                },
+            ),
             (
                 "511000",
                 PostalFieldError::TooLongForFrance("511000".to_string()),

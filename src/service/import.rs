@@ -1125,7 +1125,7 @@ fn invalid_postal_warning(line: u64, kind: &str, entered: &str, city: &str) -> S
     format!(
         "ligne {line} : le code postal {kind} « {entered} »{city} n'est pas un code français à \
          cinq chiffres{insee_hint} ; la ligne est importée et le code signalé comme invalide, \
-         mais aucune réaffectation par région ne trouvera cette adresse : corrigez le code"
+         mais une réaffectation par région risque de manquer cette adresse : corrigez le code"
     )
 }
 

@@ -1200,7 +1200,7 @@ fn journal_counts_rejected_lines() {
         let clean_batch = db.store().batch(clean.batch_id.unwrap()).unwrap().unwrap();
         assert_eq!(clean_batch.params["rejected_lines"], 0);
         assert!(
-            listed.contains("fichier « contacts.csv », 2 lignes rejetées"),
+            listed.contains("fichier « contacts.csv », pays par défaut FRA, 2 lignes rejetées"),
             "{listed}"
         );
         let rejecting_json = journal

@@ -220,6 +220,15 @@ fn invalid_french_postal_code_is_warned_about() {
         assert!(corsica[0].contains("code commune INSEE"), "{}", corsica[0]);
         let long = about("123456");
         assert_eq!(long.len(), 1, "{:?}", report.warnings);
+        assert!(
+            long[0].ends_with(
+                "n'est pas un code français à cinq chiffres ; la ligne est importée et le code \
+                 signalé comme invalide, mais une réaffectation par région risque de manquer \
+                 cette adresse : corrigez le code"
+            ),
+            "{}",
+            long[0]
+        );
         assert!(!long[0].contains("INSEE"), "{}", long[0]);
         assert!(
             about("51100").is_empty() && about("1000").is_empty(),

@@ -193,6 +193,22 @@ async fn wrong_method_gets_a_french_answer() {
         html.contains("utilisez le bouton « Se déconnecter »"),
         "{html}"
     );
+    // A form sent to a page that only shows is told the opposite.
+    let admin = app.logged_in("QA").await;
+    let form = app.page(&admin, "/admin/reassign-region").await;
+    let csrf = crate::support::hidden_field(&form, "csrf_token").unwrap();
+    let posted = admin
+        .post(app.url("/admin/reassign-region/preview"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 405);
+    let html = crate::support::unescape(&posted.text().await.unwrap());
+    assert!(
+        html.contains("Cette adresse ne reçoit pas de formulaire : elle s'ouvre directement"),
+        "{html}"
+    );
 }
 
 /// An address whose escapes are not text gets a French 400, as JSON with

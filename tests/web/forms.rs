@@ -165,7 +165,10 @@ async fn region_preview_matches_the_run() {
     assert!(html.contains("02 — Aisne"));
     // « en » fits France but not Luxembourg or the Netherlands, so the
     // country is named without a preposition.
-    assert!(html.contains(", pays France (FRA) :"), "{html}");
+    assert!(
+        html.contains(", pays France (FRA), codes postaux « 51;02 » :"),
+        "{html}"
+    );
     assert_eq!(preview["errors"], serde_json::json!({}));
 
     let (csrf, key) = region_form(&app, &client).await;
@@ -834,6 +837,21 @@ async fn contact_list_filters_by_departement() {
         "the filter leaves out contacts outside the Marne"
     );
     assert!(corsica.contains("contact"));
+    // The département list goes in code order, Corsica after 19.
+    let position = |code: &str| {
+        marne
+            .find(&format!("<option value=\"{code}\""))
+            .unwrap_or_else(|| panic!("no option {code}"))
+    };
+    for pair in [
+        ["19", "2A"],
+        ["2A", "2B"],
+        ["2B", "21"],
+        ["974", "975"],
+        ["975", "976"],
+    ] {
+        assert!(position(pair[0]) < position(pair[1]), "{pair:?}");
+    }
     assert_eq!(bad.status(), 422);
     assert!(
         text(bad)

@@ -74,9 +74,18 @@ fn owner_options(users: &[User], selected: &str) -> Vec<SelectOption> {
 /// Lists the départements that can match an address: the TAAF, which have
 /// no postal code, are left out.
 fn departement_options(selected: &str) -> Vec<SelectOption> {
-    reference::departements()
+    let mut listed: Vec<&reference::Departement> = reference::departements()
         .iter()
         .filter(|departement| !departement.selection_prefixes().is_empty())
+        .collect();
+    // In code order, Corsica where département 20 was.
+    listed.sort_by_key(|departement| match departement.code {
+        "2A" => "20A",
+        "2B" => "20B",
+        code => code,
+    });
+    listed
+        .into_iter()
         .map(|departement| SelectOption {
             value: departement.code.to_string(),
             label: format!("{} — {}", departement.code, departement.name),

@@ -112,11 +112,14 @@ async fn admin_index(AdminUser(session): AdminUser) -> Result<Response, PageErro
 }
 
 /// Pages asked with a method they do not take, such as `GET /logout` from
-/// a bookmark.
-pub async fn method_not_allowed() -> Response {
-    error_page::error_response(&AppError::MethodNotAllowed(
-        "Cette adresse ne s'ouvre pas directement : elle reçoit les formulaires de Relais. Revenez à la liste des contacts ; pour vous déconnecter, utilisez le bouton « Se déconnecter » en haut de la page.",
-    ))
+/// a bookmark, or a form sent to a page that only shows.
+pub async fn method_not_allowed(method: axum::http::Method) -> Response {
+    let message = if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        "Cette adresse ne s'ouvre pas directement : elle reçoit les formulaires de Relais. Revenez à la liste des contacts ; pour vous déconnecter, utilisez le bouton « Se déconnecter » en haut de la page."
+    } else {
+        "Cette adresse ne reçoit pas de formulaire : elle s'ouvre directement, comme un lien. Revenez à la liste des contacts et recommencez depuis le bon écran."
+    };
+    error_page::error_response(&AppError::MethodNotAllowed(message))
 }
 
 /// Pages that do not exist.
