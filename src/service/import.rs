@@ -501,6 +501,48 @@ fn served_communes(code: &str) -> String {
     }
 }
 
+/// Builds the warning that empty owner cells took their owner from
+/// contacts that had one, which an Excel edit does by mistake as often as
+/// on purpose. `None` when no contact lost an owner.
+fn cleared_owners_warning((commercial, technical): (u64, u64)) -> Option<String> {
+    let lost = |contacts: u64, role: &str, first: bool| {
+        let (verb, own) = match (contacts, first) {
+            (1, true) => ("perd", "son"),
+            (_, true) => ("perdent", "leur"),
+            (1, false) => ("", "son"),
+            (_, false) => ("", "leur"),
+        };
+        let verb = if verb.is_empty() {
+            String::new()
+        } else {
+            format!(" {verb}")
+        };
+        format!(
+            "{}{verb} {own} responsable {role}",
+            crate::french::plural(contacts, "contact", "contacts")
+        )
+    };
+    let what = match (commercial, technical) {
+        (0, 0) => return None,
+        (n, 0) => lost(n, "commercial", true),
+        (0, n) => lost(n, "technique", true),
+        (c, t) => format!(
+            "{} et {}",
+            lost(c, "commercial", true),
+            lost(t, "technique", false)
+        ),
+    };
+    let them = if commercial + technical == 1 {
+        "le lui"
+    } else {
+        "le leur"
+    };
+    Some(format!(
+        "{what} : la cellule du fichier est vide ; si ce n'est pas voulu, annulez cette \
+         importation, qui {them} rend"
+    ))
+}
+
 /// Builds the warning that an import gives contacts back to an owner a
 /// Relais operation had replaced.
 fn reversed_warning(reversed: &crate::storage::ReversedBatch) -> String {
@@ -1028,7 +1070,8 @@ fn import_from_reader<R: Read + Send>(
     // does. These warnings come first, since they undo work done in Relais.
     if totals.history_entries > 0 {
         let reversed = session.reversed_reassignments()?;
-        let notes: Vec<String> = reversed.iter().map(reversed_warning).collect();
+        let mut notes: Vec<String> = reversed.iter().map(reversed_warning).collect();
+        notes.extend(cleared_owners_warning(session.cleared_owners()?));
         warnings.splice(0..0, notes);
     }
     // Users are created only as owners of rows, so an import that wrote no

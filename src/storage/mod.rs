@@ -521,6 +521,31 @@ const REVERSED_REASSIGNMENTS: &str = "
     GROUP BY p.batch_id, b.kind
     ORDER BY p.batch_id";
 
+/// Owner changes of an import batch (`?1`) to no owner, by role.
+const CLEARED_OWNERS: &str = "SELECT role, count(*) FROM history
+     WHERE batch_id = ?1 AND new_owner_id IS NULL AND previous_owner_id IS NOT NULL
+     GROUP BY role";
+
+/// Returns `CLEARED_OWNERS` for PostgreSQL when `postgres` is true.
+fn cleared_owners_sql(postgres: bool) -> String {
+    if postgres {
+        CLEARED_OWNERS.replace("?1", "$1")
+    } else {
+        CLEARED_OWNERS.to_string()
+    }
+}
+
+/// Adds a (role, count) row of `CLEARED_OWNERS` to the (commercial,
+/// technical) totals.
+fn add_cleared(totals: &mut (u64, u64), role: &str, count: i64) {
+    let count = u64::try_from(count).unwrap_or_default();
+    match Role::parse(role) {
+        Some(Role::Commercial) => totals.0 += count,
+        Some(Role::Technical) => totals.1 += count,
+        None => {}
+    }
+}
+
 /// Returns `REVERSED_REASSIGNMENTS` for PostgreSQL (`$1`, and `IS NOT
 /// DISTINCT FROM` for `IS`) when `postgres` is true, else for SQLite.
 fn reversed_reassignments_sql(postgres: bool) -> String {
@@ -571,6 +596,9 @@ pub trait ImportSession {
     /// file gives it back, on some role, to an owner that operation had
     /// replaced, and no later change on that role had replaced that owner.
     fn reversed_reassignments(&mut self) -> StoreResult<Vec<ReversedBatch>>;
+    /// Counts the contacts this import left with no (commercial,
+    /// technical) owner where they had one: the file's cell was empty.
+    fn cleared_owners(&mut self) -> StoreResult<(u64, u64)>;
     /// Records in the batch's parameters, as `rejected_lines`, how many
     /// lines of the file were rejected, so that the journal shows it.
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()>;

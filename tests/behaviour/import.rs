@@ -558,6 +558,53 @@ fn postal_code_of_another_city_is_reported() {
     });
 }
 
+/// A re-import whose owner cells are empty takes the owners away, as the
+/// file says, but the report says so first, counting the contacts per role.
+#[test]
+fn emptied_owner_cells_are_reported() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "c1,Un,,,,,,51100,Reims,FRA,JD,BB",
+                "c2,Deux,,,,,,51100,Reims,FRA,JD,",
+                "c3,Trois,,,,,,51100,Reims,FRA,BB,BB",
+            ],
+        );
+
+        let report = import_rows(
+            db,
+            &[
+                "c1,Un,,,,,,51100,Reims,FRA,,BB",
+                "c2,Deux,,,,,,51100,Reims,FRA,,",
+                "c3,Trois,,,,,,51100,Reims,FRA,BB,",
+            ],
+        );
+        let single = import_rows(db, &["c3,Trois,,,,,,51100,Reims,FRA,,"]);
+
+        assert_eq!(report.updated, 3, "{:?}", report.rejected);
+        assert_eq!(
+            report.warnings[0],
+            "2 contacts perdent leur responsable commercial et 1 contact son responsable \
+             technique : la cellule du fichier est vide ; si ce n'est pas voulu, annulez cette \
+             importation, qui le leur rend"
+        );
+        assert_eq!(owners(db, "c2"), (None, None));
+        assert_eq!(
+            single.warnings[0],
+            "1 contact perd son responsable commercial : la cellule du fichier est vide ; si ce \
+             n'est pas voulu, annulez cette importation, qui le lui rend"
+        );
+        let unchanged = import_rows(db, &["c3,Trois,,,,,,51100,Reims,FRA,,"]);
+        assert!(
+            unchanged.warnings.iter().all(|w| !w.contains("perd")),
+            "{:?}",
+            unchanged.warnings
+        );
+    });
+}
+
 #[test]
 fn missing_file_is_reported_and_writes_nothing() {
     each_engine(|db| {

@@ -299,6 +299,11 @@ impl ImportSession for CaptureSession<'_> {
         Ok(Vec::new())
     }
 
+    /// The demo generator only creates contacts, so it takes no owner.
+    fn cleared_owners(&mut self) -> StoreResult<(u64, u64)> {
+        Ok((0, 0))
+    }
+
     fn record_rejected_lines(&mut self, _lines: u64) -> StoreResult<()> {
         Ok(())
     }

@@ -990,6 +990,19 @@ impl ImportSession for PgImport {
             .collect())
     }
 
+    fn cleared_owners(&mut self) -> StoreResult<(u64, u64)> {
+        let batch = self.batch;
+        let client = self.client().map_err(Failure::into_store_error)?;
+        let rows = client
+            .query(&crate::storage::cleared_owners_sql(true), &[&batch])
+            .map_err(store_error)?;
+        let mut totals = (0, 0);
+        for row in &rows {
+            crate::storage::add_cleared(&mut totals, row.get(0), row.get(1));
+        }
+        Ok(totals)
+    }
+
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
         let batch = self.batch;
         let lines = i64::try_from(lines).unwrap_or(i64::MAX);

@@ -691,6 +691,24 @@ impl ImportSession for SqliteImport {
         Ok(reversed)
     }
 
+    fn cleared_owners(&mut self) -> StoreResult<(u64, u64)> {
+        let mut statement = self
+            .conn
+            .prepare(&crate::storage::cleared_owners_sql(false))
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map([self.batch], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(db_error)?;
+        let mut totals = (0, 0);
+        for row in rows {
+            let (role, count) = row.map_err(db_error)?;
+            crate::storage::add_cleared(&mut totals, &role, count);
+        }
+        Ok(totals)
+    }
+
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
         self.conn
             .execute(
