@@ -59,20 +59,65 @@ pub fn communes_for_postal_code(code: &str) -> Vec<&'static Commune> {
         .unwrap_or_default()
 }
 
-/// Folded names of the communes each postal code serves, and of the city
-/// of an arrondissement, built on first use: only imports read them.
-static CITY_KEYS: LazyLock<HashMap<&'static str, Vec<String>>> = LazyLock::new(|| {
-    let mut keys: HashMap<&'static str, Vec<String>> = HashMap::new();
+/// Names of the communes a postal code serves, and of the city of an
+/// arrondissement: as La Poste writes them, and folded by `city_key`.
+#[derive(Default)]
+struct ServedCities {
+    names: Vec<&'static str>,
+    keys: Vec<String>,
+}
+
+/// The cities of each postal code, built on first use: only imports read
+/// them, once or twice per row, so a code is found by its value rather than
+/// hashed.
+struct CityIndex {
+    /// For each five-digit code, 1 + its position in `served`, or 0.
+    slots: Vec<u32>,
+    served: Vec<ServedCities>,
+}
+
+impl CityIndex {
+    fn slot(code: &str) -> Option<usize> {
+        if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        code.parse().ok()
+    }
+
+    fn get(&self, code: &str) -> Option<&ServedCities> {
+        let position = *self.slots.get(Self::slot(code)?)?;
+        self.served
+            .get(usize::try_from(position).ok()?.checked_sub(1)?)
+    }
+}
+
+static CITY_KEYS: LazyLock<CityIndex> = LazyLock::new(|| {
+    let mut index = CityIndex {
+        slots: vec![0; 100_000],
+        served: Vec::new(),
+    };
     for commune in communes() {
-        let names = keys.entry(commune.postal_code).or_default();
+        let Some(slot) = CityIndex::slot(commune.postal_code) else {
+            continue;
+        };
+        if index.slots[slot] == 0 {
+            index.served.push(ServedCities::default());
+            index.slots[slot] = u32::try_from(index.served.len()).unwrap_or(u32::MAX);
+        }
+        let position = index.slots[slot] as usize - 1;
+        let served = &mut index.served[position];
         for name in std::iter::once(commune.name).chain(commune.parent_name) {
+            if served.names.contains(&name) {
+                continue;
+            }
+            served.names.push(name);
             let key = city_key(name);
-            if !names.contains(&key) {
-                names.push(key);
+            if !served.keys.contains(&key) {
+                served.keys.push(key);
             }
         }
     }
-    keys
+    index
 });
 
 /// Abbreviations of French place names, by their folded form.
@@ -113,12 +158,27 @@ pub fn city_key(city: &str) -> String {
 /// city of one of its arrondissements. `None` when La Poste does not list
 /// the code or the city is empty once folded.
 pub fn postal_code_serves_city(code: &str, city: &str) -> Option<bool> {
-    let names = CITY_KEYS.get(code)?;
+    let served = CITY_KEYS.get(code)?;
+    // Most files write the city as La Poste does, up to case (`REIMS`,
+    // `SAINT-ÉTIENNE`): that is decided without allocating, since an
+    // import asks for every address.
+    let city = city.trim();
+    let same_but_case = |name: &&str| {
+        name.len() == city.len()
+            && (name.eq_ignore_ascii_case(city)
+                || name
+                    .chars()
+                    .flat_map(char::to_lowercase)
+                    .eq(city.chars().flat_map(char::to_lowercase)))
+    };
+    if served.names.iter().any(same_but_case) {
+        return Some(true);
+    }
     let key = city_key(city);
     if key.is_empty() {
         return None;
     }
-    Some(names.contains(&key))
+    Some(served.keys.contains(&key))
 }
 
 /// Returns the postal prefixes that the communes of a Corsican département

@@ -691,11 +691,14 @@ impl Resolver<'_> {
                 }));
                 continue;
             }
-            if crate::reference::postal_code_exists(code) {
-                // A code that serves other communes than the city written
-                // (`5100 Reims` read as 05100, Briançon's) puts the contact
-                // in another département than meant.
-                if crate::reference::postal_code_serves_city(code, &address.city) == Some(false) {
+            // A code that serves other communes than the city written
+            // (`5100 Reims` read as 05100, Briançon's) puts the contact in
+            // another département than meant. The city is checked first:
+            // it answers for a listed code, and an import runs this for
+            // every address.
+            let serves = crate::reference::postal_code_serves_city(code, &address.city);
+            if serves.is_some() || crate::reference::postal_code_exists(code) {
+                if serves == Some(false) {
                     let read = if entered == code {
                         String::new()
                     } else {

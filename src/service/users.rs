@@ -299,12 +299,10 @@ pub fn set_role(store: &dyn Store, key: &str, role: UserRole) -> Result<User, Se
             format!("utilisateur : aucun utilisateur « {} » ; vérifiez ses initiales (relais user list)", key.trim()),
         )
     })?;
-    if role == UserRole::User && user.role == UserRole::Admin && user.active {
-        let other_admin = store
-            .list_users()?
-            .iter()
-            .any(|other| other.id != user.id && other.active && other.role == UserRole::Admin);
-        if !other_admin {
+    match store.set_user_role(user.id, role) {
+        Err(crate::storage::StoreError::Rejected {
+            code: "last_admin", ..
+        }) => {
             return Err(ServiceError::invalid(
                 "last_admin",
                 "role",
@@ -314,8 +312,8 @@ pub fn set_role(store: &dyn Store, key: &str, role: UserRole) -> Result<User, Se
                 ),
             ));
         }
+        result => result?,
     }
-    store.set_user_role(user.id, role)?;
     tracing::info!(user.id = user.id, user.initials = %user.initials, user.role = role.as_str(), "user role changed");
     Ok(User { role, ..user })
 }

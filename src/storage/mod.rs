@@ -68,6 +68,15 @@ impl StoreError {
         )
     }
 
+    /// Builds the error for taking the administrator role from the last
+    /// active administrator, which would leave the screens with none.
+    pub fn last_admin() -> StoreError {
+        StoreError::rejected(
+            "last_admin",
+            "rôle : c'est le seul compte administrateur actif ; donnez d'abord ce rôle à un autre utilisateur",
+        )
+    }
+
     /// Builds the error for a batch number `id` that no batch has.
     pub fn unknown_batch(id: impl ToString) -> StoreError {
         StoreError::NotFound {
@@ -520,6 +529,22 @@ const REVERSED_REASSIGNMENTS: &str = "
       AND p.kind IN ('reassign', 'reassign_region', 'undo')
     GROUP BY p.batch_id, b.kind
     ORDER BY p.batch_id";
+
+/// Gives user `?1` the role `?2`, unless that takes the administrator role
+/// from the last active administrator: then it changes no row.
+const SET_ROLE: &str = "UPDATE users SET role = ?2 WHERE id = ?1
+       AND (?2 = 'admin' OR NOT (role = 'admin' AND active)
+            OR EXISTS (SELECT 1 FROM users other
+                       WHERE other.id <> ?1 AND other.active AND other.role = 'admin'))";
+
+/// Returns `SET_ROLE` for PostgreSQL when `postgres` is true.
+fn set_role_sql(postgres: bool) -> String {
+    if postgres {
+        SET_ROLE.replace("?1", "$1").replace("?2", "$2")
+    } else {
+        SET_ROLE.to_string()
+    }
+}
 
 /// Owner changes of an import batch (`?1`) to no owner, by role.
 const CLEARED_OWNERS: &str = "SELECT role, count(*) FROM history

@@ -159,12 +159,24 @@ pub fn set_role(
     id: UserId,
     role: crate::domain::user::UserRole,
 ) -> PgResult<()> {
-    let changed = client.execute(
-        "UPDATE users SET role = $2 WHERE id = $1",
-        &[&id, &role.as_str()],
+    // Two administrators taking the role from each other at once would
+    // each see the other still administrator and leave none: the active
+    // administrators are locked first, in id order, so that the second
+    // change waits for the first and then sees it.
+    client.query(
+        "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id FOR UPDATE",
+        &[],
     )?;
+    let changed = client.execute(&crate::storage::set_role_sql(true), &[&id, &role.as_str()])?;
     if changed == 0 {
-        return Err(Failure::Store(StoreError::unknown_user(id)));
+        let exists = !client
+            .query("SELECT 1 FROM users WHERE id = $1", &[&id])?
+            .is_empty();
+        return Err(Failure::Store(if exists {
+            StoreError::last_admin()
+        } else {
+            StoreError::unknown_user(id)
+        }));
     }
     Ok(())
 }

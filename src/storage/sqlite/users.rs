@@ -134,14 +134,25 @@ pub fn set_role(
     id: UserId,
     role: crate::domain::user::UserRole,
 ) -> StoreResult<()> {
+    // SQLite runs one write transaction at a time, so the last-admin check
+    // inside the statement sees every other change of role.
     let changed = conn
         .execute(
-            "UPDATE users SET role = ?2 WHERE id = ?1",
+            &crate::storage::set_role_sql(false),
             params![id, role.as_str()],
         )
         .map_err(db_error)?;
     if changed == 0 {
-        return Err(StoreError::unknown_user(id));
+        let exists = conn
+            .query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map_err(db_error)?
+            .is_some();
+        return Err(if exists {
+            StoreError::last_admin()
+        } else {
+            StoreError::unknown_user(id)
+        });
     }
     Ok(())
 }
