@@ -285,16 +285,17 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
-    /// The contact-list filters given, as the screens take them.
+    /// Returns the contact-list filters of the command, as the screens
+    /// take them, or `None` when it has none.
     pub fn filters(&self) -> Option<crate::service::contact_query::ContactQuery> {
-        let given = [
+        let options = [
             &self.owner,
             &self.country,
             &self.postal,
             &self.departement,
             &self.search,
         ];
-        if given.iter().all(|value| value.is_none()) {
+        if options.iter().all(|value| value.is_none()) {
             return None;
         }
         let text = |value: &Option<String>| value.clone().unwrap_or_default();

@@ -123,11 +123,11 @@ static CITY_KEYS: LazyLock<CityIndex> = LazyLock::new(|| {
 /// Abbreviations of French place names, by their folded form.
 const PLACE_ABBREVIATIONS: [(&str, &str); 2] = [("st", "saint"), ("ste", "sainte")];
 
-/// Folds a city name for comparison with the communes of a postal code:
-/// case, accents, hyphens and apostrophes do not count, `St` and `Ste`
-/// are `Saint` and `Sainte`, and what follows `CEDEX`, an arrondissement
-/// number (`Paris 15`, `Lyon 3e`, `Marseille 1er`) or the word
-/// arrondissement is left out.
+/// Folds a city name for comparison with the communes of a postal code.
+/// Case, accents, hyphens and apostrophes do not count, and `St` and
+/// `Ste` are `Saint` and `Sainte`. `CEDEX` and what follows it, an
+/// arrondissement number (`Paris 15`, `Lyon 3e`, `Marseille 1er`) and the
+/// word arrondissement are left out.
 pub fn city_key(city: &str) -> String {
     let folded = crate::domain::search::fold_for_search(city);
     let mut words = Vec::new();
@@ -161,7 +161,7 @@ pub fn postal_code_serves_city(code: &str, city: &str) -> Option<bool> {
     let served = CITY_KEYS.get(code)?;
     // Most files write the city as La Poste does, up to case (`REIMS`,
     // `SAINT-ÉTIENNE`): that is decided without allocating, since an
-    // import asks for every address.
+    // import checks every address.
     let city = city.trim();
     let same_but_case = |name: &&str| {
         name.len() == city.len()

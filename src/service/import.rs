@@ -243,8 +243,8 @@ const CIVILITIES: [&str; 16] = [
 ];
 
 /// Returns `name` without a leading civility (`M. Dupont` gives `Dupont`,
-/// `Mme Marie Curie` gives `Marie Curie`). A civility alone is kept, as it
-/// is then all the cell says.
+/// `Mme Marie Curie` gives `Marie Curie`). A civility alone is kept: it
+/// is then the whole cell.
 fn without_civility(name: &str) -> &str {
     let name = name.trim();
     let Some((first, rest)) = name.split_once(char::is_whitespace) else {
@@ -522,7 +522,7 @@ fn cleared_owners_warning((commercial, technical): (u64, u64)) -> Option<String>
             crate::french::plural(contacts, "contact", "contacts")
         )
     };
-    let what = match (commercial, technical) {
+    let losses = match (commercial, technical) {
         (0, 0) => return None,
         (n, 0) => lost(n, "commercial", true),
         (0, n) => lost(n, "technique", true),
@@ -538,7 +538,7 @@ fn cleared_owners_warning((commercial, technical): (u64, u64)) -> Option<String>
         "le leur"
     };
     Some(format!(
-        "{what} : la cellule du fichier est vide ; si ce n'est pas voulu, annulez cette \
+        "{losses} : la cellule du fichier est vide ; si ce n'est pas voulu, annulez cette \
          importation, qui {them} rend"
     ))
 }
@@ -693,9 +693,9 @@ impl Resolver<'_> {
             }
             // A code that serves other communes than the city written
             // (`5100 Reims` read as 05100, Briançon's) puts the contact in
-            // another département than meant. The city is checked first:
-            // it answers for a listed code, and an import runs this for
-            // every address.
+            // another département than meant. The city is checked first,
+            // since its lookup also finds whether La Poste lists the code,
+            // and an import runs this for every address.
             let serves = crate::reference::postal_code_serves_city(code, &address.city);
             if serves.is_some() || crate::reference::postal_code_exists(code) {
                 if serves == Some(false) {

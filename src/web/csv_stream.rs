@@ -85,12 +85,12 @@ pub fn channel() -> (ChannelWriter, Body) {
 
 /// Responds with the CSV export of `selection` as a download named
 /// `filename`, written on a blocking thread while the client reads it.
-/// `what` names the selection in the log lines (`batch 12`, `filter`).
+/// `selected` names the selection in the log lines (`batch 12`, `filter`).
 pub fn export_response(
     state: &AppState,
     selection: ExportSelection,
     filename: &str,
-    what: String,
+    selected: String,
     user_id: i64,
 ) -> Response {
     let (mut writer, body) = channel();
@@ -101,17 +101,17 @@ pub fn export_response(
             || match write_csv(store.as_ref(), &selection, &mut writer) {
                 Ok(written) => match io::Write::flush(&mut writer) {
                     Ok(()) => tracing::info!(
-                        export.of = %what,
+                        export.of = %selected,
                         export.contacts = written,
                         user.id = user_id,
                         "contacts exported"
                     ),
                     Err(error) => {
-                        tracing::debug!(export.of = %what, error = %error, "export stopped")
+                        tracing::debug!(export.of = %selected, error = %error, "export stopped")
                     }
                 },
                 Err(error) => {
-                    tracing::error!(export.of = %what, error.cause = %error, "export failed");
+                    tracing::error!(export.of = %selected, error.cause = %error, "export failed");
                     writer.fail(error.to_string());
                 }
             },

@@ -58,7 +58,7 @@ pub fn address_line(address: &Address) -> String {
     line
 }
 
-/// The postal line of an address: code, then city. A CEDEX written with
+/// Builds the postal line of an address: code, then city. A CEDEX written with
 /// the code (`51100 CEDEX 2`) goes after the city, where La Poste puts it:
 /// `51100 Reims CEDEX 2`.
 pub fn postal_line(postal_code: &str, city: &str) -> String {

@@ -162,7 +162,7 @@ pub fn set_role(
     // Two administrators taking the role from each other at once would
     // each see the other still administrator and leave none: the active
     // administrators are locked first, in id order, so that the second
-    // change waits for the first and then sees it.
+    // change waits for the first and then reads its result.
     client.query(
         "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id FOR UPDATE",
         &[],

@@ -119,16 +119,16 @@ mod tests {
     }
 
     /// A checkout that times out because every connection is in use is
-    /// told apart from one that could not open a connection.
+    /// distinguished from one that could not open a connection.
     #[test]
     fn exhausted_pool_is_told_from_a_failing_one() {
         let dir = tempfile::tempdir().unwrap();
         let busy = pool(dir.path().join("relais.db"));
-        let held = (busy.get().unwrap(), busy.get().unwrap());
+        let checked_out = (busy.get().unwrap(), busy.get().unwrap());
 
         assert!(busy.get().is_err());
         assert!(crate::storage::pool_exhausted(&busy));
-        drop(held);
+        drop(checked_out);
         assert!(!crate::storage::pool_exhausted(&busy));
 
         let broken = pool(dir.path().join("absent").join("relais.db"));

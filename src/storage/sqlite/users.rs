@@ -135,7 +135,7 @@ pub fn set_role(
     role: crate::domain::user::UserRole,
 ) -> StoreResult<()> {
     // SQLite runs one write transaction at a time, so the last-admin check
-    // inside the statement sees every other change of role.
+    // inside the statement reads every committed change of role.
     let changed = conn
         .execute(
             &crate::storage::set_role_sql(false),

@@ -94,7 +94,7 @@ fn departement_options(selected: &str) -> Vec<SelectOption> {
         .collect()
 }
 
-/// The filters that are filled in, as query pairs.
+/// Lists the filters that are filled in, as query pairs.
 fn filled_filters(query: &ContactQuery) -> Vec<(&'static str, String)> {
     let pairs = [
         ("owner", query.owner.as_str()),

@@ -234,7 +234,7 @@ pub async fn show(
         ),
     });
     // Every contact changed owner since: confirming now would change
-    // nothing, so the page says so instead of offering the button.
+    // nothing, so the page explains that instead of offering the button.
     let outcome_note = outcome_note.or_else(|| {
         (preview.is_some() && !restores_nothing && !restores_now).then(|| {
             format!(
