@@ -384,8 +384,13 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
                 return Ok(());
             }
             let user = crate::service::users::set_role(store, &args.user, role)?;
+            let note = if user.active {
+                ""
+            } else {
+                " ; son compte reste désactivé (relais user activate)"
+            };
             println!(
-                "{} a désormais le rôle {}.",
+                "{} a désormais le rôle {}{note}.",
                 user.display_name(),
                 role_fr(role)
             );

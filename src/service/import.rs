@@ -247,15 +247,28 @@ const CIVILITIES: [&str; 16] = [
 /// is then the whole cell.
 fn without_civility(name: &str) -> &str {
     let name = name.trim();
+    // `M.Pierre Curie`: a dot without a space after the civility.
+    if let Some((first, rest)) = name.split_once('.')
+        && !first.contains(char::is_whitespace)
+        && is_civility(first)
+        && !rest.trim().is_empty()
+    {
+        return rest.trim();
+    }
     let Some((first, rest)) = name.split_once(char::is_whitespace) else {
         return name;
     };
-    let word = first.strip_suffix('.').unwrap_or(first).to_lowercase();
-    if CIVILITIES.contains(&word.as_str()) && !rest.trim().is_empty() {
+    if is_civility(first) && !rest.trim().is_empty() {
         rest.trim()
     } else {
         name
     }
+}
+
+/// Tells whether a word is a civility, with or without its final dot.
+fn is_civility(word: &str) -> bool {
+    let word = word.strip_suffix('.').unwrap_or(word).to_lowercase();
+    CIVILITIES.contains(&word.as_str())
 }
 
 /// The user an owner cell names: one of the base (or none, for an empty
@@ -329,6 +342,12 @@ impl Resolver<'_> {
         }
         if let Some(found) = self.by_full_name(reference) {
             return found.map(|id| OwnerPlan::Known(Some(id)));
+        }
+        if is_civility(reference) {
+            return Err(format!(
+                "responsable « {reference} » : une civilité seule ne désigne personne ; écrivez \
+                 les initiales, l'e-mail ou le nom du responsable"
+            ));
         }
         if !self.create_missing {
             return Err(format!(
@@ -1521,6 +1540,8 @@ mod tests {
         assert_eq!(without_civility("Mme  Marie Curie"), "Marie Curie");
         assert_eq!(without_civility("mademoiselle Curie"), "Curie");
         assert_eq!(without_civility("Dr. House"), "House");
+        assert_eq!(without_civility("M.Pierre Curie"), "Pierre Curie");
+        assert_eq!(without_civility("J.Dupont"), "J.Dupont");
         // A first name that starts like a civility, or a civility alone.
         assert_eq!(without_civility("Mmeline Curie"), "Mmeline Curie");
         assert_eq!(without_civility("Madame"), "Madame");

@@ -262,7 +262,21 @@ pub fn set_active(store: &dyn Store, key: &str, active: bool) -> Result<User, Se
             format!("utilisateur : aucun utilisateur « {} » ; vérifiez ses initiales (relais user list)", key.trim()),
         )
     })?;
-    store.set_user_active(user.id, active)?;
+    match store.set_user_active(user.id, active) {
+        Err(crate::storage::StoreError::Rejected {
+            code: "last_admin", ..
+        }) => {
+            return Err(ServiceError::invalid(
+                "last_admin",
+                "user",
+                format!(
+                    "utilisateur : {} est le seul compte administrateur actif ; donnez d'abord le rôle administrateur à un autre utilisateur (relais user role), puis désactivez ce compte",
+                    user.display_name()
+                ),
+            ));
+        }
+        result => result?,
+    }
     tracing::info!(user.id = user.id, user.initials = %user.initials, user.active = active, "user active flag changed");
     if !active {
         tracing::info!(
@@ -278,6 +292,11 @@ pub fn parse_role(value: &str) -> Result<UserRole, ServiceError> {
     match value.trim().to_lowercase().as_str() {
         "admin" | "administrateur" | "administratrice" => Ok(UserRole::Admin),
         "user" | "utilisateur" | "utilisatrice" => Ok(UserRole::User),
+        "" => Err(ServiceError::invalid(
+            "invalid_role",
+            "role",
+            "rôle : indiquez admin (administrateur) ou user (utilisateur)",
+        )),
         _ => Err(ServiceError::invalid(
             "invalid_role",
             "role",

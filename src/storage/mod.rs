@@ -69,11 +69,12 @@ impl StoreError {
     }
 
     /// Builds the error for taking the administrator role from the last
-    /// active administrator, which would leave the screens with none.
+    /// active administrator, or deactivating them, which would leave the
+    /// screens with none.
     pub fn last_admin() -> StoreError {
         StoreError::rejected(
             "last_admin",
-            "rôle : c'est le seul compte administrateur actif ; donnez d'abord ce rôle à un autre utilisateur",
+            "c'est le seul compte administrateur actif ; donnez d'abord le rôle administrateur à un autre utilisateur",
         )
     }
 
@@ -533,17 +534,34 @@ const REVERSED_REASSIGNMENTS: &str = "
 /// Gives user `?1` the role `?2`, unless that takes the administrator role
 /// from the last active administrator: then it changes no row.
 const SET_ROLE: &str = "UPDATE users SET role = ?2 WHERE id = ?1
-       AND (?2 = 'admin' OR NOT (role = 'admin' AND active)
-            OR EXISTS (SELECT 1 FROM users other
-                       WHERE other.id <> ?1 AND other.active AND other.role = 'admin'))";
+       AND (?2 = 'admin' OR NOT (role = 'admin' AND active) OR {other_admin})";
 
-/// Returns `SET_ROLE` for PostgreSQL when `postgres` is true.
-fn set_role_sql(postgres: bool) -> String {
+/// Sets user `?1`'s active flag to `?2`, unless that deactivates the last
+/// active administrator: then it changes no row.
+const SET_ACTIVE: &str = "UPDATE users SET active = ?2 WHERE id = ?1
+       AND (?2 OR NOT (role = 'admin' AND active) OR {other_admin})";
+
+/// True when an active administrator other than user `?1` exists.
+const OTHER_ADMIN: &str = "EXISTS (SELECT 1 FROM users other
+       WHERE other.id <> ?1 AND other.active AND other.role = 'admin')";
+
+/// Returns `statement` (`SET_ROLE` or `SET_ACTIVE`) with its last-admin
+/// condition, for PostgreSQL when `postgres` is true.
+fn last_admin_guarded_sql(statement: &str, postgres: bool) -> String {
+    let sql = statement.replace("{other_admin}", OTHER_ADMIN);
     if postgres {
-        SET_ROLE.replace("?1", "$1").replace("?2", "$2")
+        sql.replace("?1", "$1").replace("?2", "$2")
     } else {
-        SET_ROLE.to_string()
+        sql
     }
+}
+
+fn set_role_sql(postgres: bool) -> String {
+    last_admin_guarded_sql(SET_ROLE, postgres)
+}
+
+fn set_active_sql(postgres: bool) -> String {
+    last_admin_guarded_sql(SET_ACTIVE, postgres)
 }
 
 /// Owner changes of an import batch (`?1`) to no owner, by role.

@@ -431,6 +431,18 @@ fn actor_comes_from_as_environment_or_account() {
         assert_eq!(actor(&by_env), "Alice MARTIN (AM)");
         assert_eq!(actor(&by_account), "système (compte relais-ci)");
 
+        // AM is the only administrator, who stays active until another
+        // one exists.
+        let last = relais(db, &["user", "deactivate", "AM"]);
+        assert_eq!(
+            stderr(&last).trim(),
+            "relais : utilisateur : Alice MARTIN (AM) est le seul compte administrateur actif ; \
+             donnez d'abord le rôle administrateur à un autre utilisateur (relais user role), \
+             puis désactivez ce compte"
+        );
+        assert!(db.store().find_user("AM").unwrap().unwrap().active);
+        let second_admin = relais(db, &["user", "role", "CC", "admin"]);
+        assert!(second_admin.status.success(), "{}", stderr(&second_admin));
         let deactivated = relais(db, &["user", "deactivate", "AM"]);
         assert!(deactivated.status.success(), "{}", stderr(&deactivated));
         let batches = json(&relais(db, &["batches", "--json"]));
@@ -618,6 +630,7 @@ fn user_role_changes_and_keeps_one_admin() {
         let promoted = relais(db, &["user", "role", "JD", "administrateur"]);
         let again = relais(db, &["user", "role", "jd", "admin"]);
         let unknown = relais(db, &["user", "role", "JD", "chef"]);
+        let missing = relais(db, &["user", "role", "JD", " "]);
 
         assert!(promoted.status.success(), "{}", stderr(&promoted));
         assert_eq!(
@@ -633,7 +646,19 @@ fn user_role_changes_and_keeps_one_admin() {
             stderr(&unknown).trim(),
             "relais : rôle : « chef » inconnu ; choisissez admin (administrateur) ou user (utilisateur)"
         );
+        assert_eq!(
+            stderr(&missing).trim(),
+            "relais : rôle : indiquez admin (administrateur) ou user (utilisateur)"
+        );
         assert_eq!(role_of("JD"), relais::domain::user::UserRole::Admin);
+        deactivate(db, "CC");
+        let inactive = relais(db, &["user", "role", "CC", "admin"]);
+        assert_eq!(
+            String::from_utf8_lossy(&inactive.stdout).trim(),
+            "Claire CARON (CC) a désormais le rôle administrateur ; son compte reste désactivé \
+             (relais user activate)."
+        );
+        assert!(!db.store().find_user("CC").unwrap().unwrap().active);
 
         let last = relais(db, &["user", "role", "JD", "user"]);
         assert!(!last.status.success());

@@ -431,14 +431,16 @@ fn owner_civility_is_not_a_name() {
         };
         let text = format!(
             "{HEADER}\nc1,Un,,,,,,51100,Reims,FRA,Mme Marie Curie,\nc2,Deux,,,,,,51100,Reims,FRA,M. Curie,\n\
-             c3,Trois,,,,,,51100,Reims,FRA,M. Lambert,\nc4,Quatre,,,,,,51100,Reims,FRA,M. Lambert,\nc5,Cinq,,,,,,51100,Reims,FRA,Mme Lavigne,\n"
+             c3,Trois,,,,,,51100,Reims,FRA,M. Lambert,\nc4,Quatre,,,,,,51100,Reims,FRA,M. Lambert,\nc5,Cinq,,,,,,51100,Reims,FRA,Mme Lavigne,\n\
+             c6,Six,,,,,,51100,Reims,FRA,Mme,\nc7,Sept,,,,,,51100,Reims,FRA,M.Marie Curie,\n"
         );
         let path = write_file(db, "civilites.csv", text.as_bytes());
 
         let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
 
-        assert_eq!(report.imported, 3, "{:?}", report.rejected);
+        assert_eq!(report.imported, 4, "{:?}", report.rejected);
         assert_eq!(owners(db, "c1").0.as_deref(), Some("MC"));
+        assert_eq!(owners(db, "c7").0.as_deref(), Some("MC"));
         let reasons: Vec<(u64, &str)> = report
             .rejected
             .iter()
@@ -458,6 +460,11 @@ fn owner_civility_is_not_a_name() {
                     "responsable « Mme Lavigne » incomplet : c'est le nom de famille d'Éloïse LAVIGNE (EL) ; \
                  écrivez ses initiales, son e-mail ou son nom complet, ou, s'il s'agit d'une \
                  autre personne, créez-la d'abord (relais user add)"
+                ),
+                (
+                    7,
+                    "responsable « Mme » : une civilité seule ne désigne personne ; écrivez les \
+                     initiales, l'e-mail ou le nom du responsable"
                 )
             ]
         );

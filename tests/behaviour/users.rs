@@ -377,49 +377,55 @@ fn users_file_reads_active_as_crms_write_it() {
     });
 }
 
-/// Two administrators taking the role from each other at once must not
-/// leave the base with none. While another transaction takes the role from
-/// A2 and has not committed, taking it from A1 waits for it, then refuses.
+/// Two administrators taking the role from each other, or deactivating
+/// each other, at once must not leave the base with none. While another
+/// transaction takes the role from A2 and has not committed, taking the
+/// role from A1, or deactivating A1, waits for it, then refuses.
 #[test]
 fn role_changes_at_once_keep_an_administrator() {
     if postgres_server().is_none() {
         eprintln!("{POSTGRES_ENV} is not set: this PostgreSQL case is skipped");
         return;
     }
-    let db = TestDb::new(Engine::Postgres);
-    for initials in ["A1", "A2"] {
-        user(&db, initials, "Admin", initials);
-        relais::service::users::set_role(
-            db.store(),
-            initials,
-            relais::domain::user::UserRole::Admin,
-        )
-        .unwrap();
-    }
-    let mut other = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
-    let mut watcher = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
-    let mut taking = other.transaction().unwrap();
-    taking
-        .execute("UPDATE users SET role = 'user' WHERE initials = 'A2'", &[])
-        .unwrap();
+    type Change = fn(&TestDb) -> Result<relais::domain::user::User, relais::service::ServiceError>;
+    let demote: Change = |db| {
+        relais::service::users::set_role(db.store(), "A1", relais::domain::user::UserRole::User)
+    };
+    let deactivate: Change = |db| relais::service::users::set_active(db.store(), "A1", false);
+    for change in [demote, deactivate] {
+        let db = TestDb::new(Engine::Postgres);
+        for initials in ["A1", "A2"] {
+            user(&db, initials, "Admin", initials);
+            relais::service::users::set_role(
+                db.store(),
+                initials,
+                relais::domain::user::UserRole::Admin,
+            )
+            .unwrap();
+        }
+        let mut other = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+        let mut watcher = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+        let mut taking = other.transaction().unwrap();
+        taking
+            .execute("UPDATE users SET role = 'user' WHERE initials = 'A2'", &[])
+            .unwrap();
 
-    let result = std::thread::scope(|scope| {
-        let change = scope.spawn(|| {
-            relais::service::users::set_role(db.store(), "A1", relais::domain::user::UserRole::User)
+        let result = std::thread::scope(|scope| {
+            let running = scope.spawn(|| change(&db));
+            wait_for_lock_waiter(&mut watcher);
+            taking.commit().unwrap();
+            running.join().unwrap()
         });
-        wait_for_lock_waiter(&mut watcher);
-        taking.commit().unwrap();
-        change.join().unwrap()
-    });
 
-    let error = result.unwrap_err();
-    assert_eq!(error.code(), "last_admin", "{error}");
-    let admins: i64 = watcher
-        .query_one(
-            "SELECT count(*) FROM users WHERE role = 'admin' AND active",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(admins, 1);
+        let error = result.unwrap_err();
+        assert_eq!(error.code(), "last_admin", "{error}");
+        let admins: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM users WHERE role = 'admin' AND active",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(admins, 1);
+    }
 }

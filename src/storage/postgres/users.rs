@@ -134,12 +134,13 @@ pub fn by_id(client: &mut impl GenericClient, id: UserId) -> PgResult<Option<Use
 }
 
 pub fn set_active(client: &mut impl GenericClient, id: UserId, active: bool) -> PgResult<()> {
-    let changed = client.execute(
-        "UPDATE users SET active = $2 WHERE id = $1",
-        &[&id, &active],
-    )?;
+    // As for roles, the last active administrator stays active.
+    if !active {
+        lock_active_admins(client)?;
+    }
+    let changed = client.execute(&crate::storage::set_active_sql(true), &[&id, &active])?;
     if changed == 0 {
-        return Err(Failure::Store(StoreError::unknown_user(id)));
+        return Err(missing_or_last_admin(client, id));
     }
     if !active {
         // A deactivated user loses every open session at once, and every
@@ -159,26 +160,35 @@ pub fn set_role(
     id: UserId,
     role: crate::domain::user::UserRole,
 ) -> PgResult<()> {
-    // Two administrators taking the role from each other at once would
-    // each see the other still administrator and leave none: the active
-    // administrators are locked first, in id order, so that the second
-    // change waits for the first and then reads its result.
+    lock_active_admins(client)?;
+    let changed = client.execute(&crate::storage::set_role_sql(true), &[&id, &role.as_str()])?;
+    if changed == 0 {
+        return Err(missing_or_last_admin(client, id));
+    }
+    Ok(())
+}
+
+/// Locks the rows of the active administrators, in id order. Two
+/// administrators taking the role from each other, or deactivating each
+/// other, at once would each find the other still an active administrator
+/// and leave none: with these locks taken first, the second change waits
+/// for the first and then reads its result.
+fn lock_active_admins(client: &mut impl GenericClient) -> PgResult<()> {
     client.query(
         "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id FOR UPDATE",
         &[],
     )?;
-    let changed = client.execute(&crate::storage::set_role_sql(true), &[&id, &role.as_str()])?;
-    if changed == 0 {
-        let exists = !client
-            .query("SELECT 1 FROM users WHERE id = $1", &[&id])?
-            .is_empty();
-        return Err(Failure::Store(if exists {
-            StoreError::last_admin()
-        } else {
-            StoreError::unknown_user(id)
-        }));
-    }
     Ok(())
+}
+
+/// Explains why a guarded change of user `id` changed no row: no such
+/// user, or the last active administrator.
+fn missing_or_last_admin(client: &mut impl GenericClient, id: UserId) -> Failure {
+    match client.query("SELECT 1 FROM users WHERE id = $1", &[&id]) {
+        Ok(rows) if rows.is_empty() => Failure::Store(StoreError::unknown_user(id)),
+        Ok(_) => Failure::Store(StoreError::last_admin()),
+        Err(error) => error.into(),
+    }
 }
 
 pub fn set_password(

@@ -105,14 +105,12 @@ pub fn by_id(conn: &Connection, id: UserId) -> StoreResult<Option<User>> {
 }
 
 pub fn set_active(conn: &Connection, id: UserId, active: bool) -> StoreResult<()> {
+    // As for roles, the last active administrator stays active.
     let changed = conn
-        .execute(
-            "UPDATE users SET active = ?2 WHERE id = ?1",
-            params![id, active],
-        )
+        .execute(&crate::storage::set_active_sql(false), params![id, active])
         .map_err(db_error)?;
     if changed == 0 {
-        return Err(StoreError::unknown_user(id));
+        return Err(missing_or_last_admin(conn, id)?);
     }
     if !active {
         // A deactivated user loses every open session at once, and every
@@ -143,18 +141,24 @@ pub fn set_role(
         )
         .map_err(db_error)?;
     if changed == 0 {
-        let exists = conn
-            .query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
-            .optional()
-            .map_err(db_error)?
-            .is_some();
-        return Err(if exists {
-            StoreError::last_admin()
-        } else {
-            StoreError::unknown_user(id)
-        });
+        return Err(missing_or_last_admin(conn, id)?);
     }
     Ok(())
+}
+
+/// Explains why a guarded change of user `id` changed no row: no such
+/// user, or the last active administrator.
+fn missing_or_last_admin(conn: &Connection, id: UserId) -> StoreResult<StoreError> {
+    let exists = conn
+        .query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
+        .optional()
+        .map_err(db_error)?
+        .is_some();
+    Ok(if exists {
+        StoreError::last_admin()
+    } else {
+        StoreError::unknown_user(id)
+    })
 }
 
 /// Sets the password and ends the user's sessions: a password changed

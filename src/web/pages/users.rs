@@ -226,8 +226,12 @@ fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<St
             "Utilisateur {} désactivé : ses contacts et son historique sont conservés ; ses jetons d'API sont révoqués définitivement.",
             user?.display_name()
         ),
-        "promoted" if user?.role == UserRole::Admin => format!(
+        "promoted" if user?.role == UserRole::Admin && user?.active => format!(
             "{} a désormais le rôle administrateur : le menu Admin lui est ouvert.",
+            user?.display_name()
+        ),
+        "promoted" if user?.role == UserRole::Admin => format!(
+            "{} a désormais le rôle administrateur ; son compte reste désactivé : réactivez-le pour lui ouvrir le menu Admin.",
             user?.display_name()
         ),
         "demoted" if user?.role == UserRole::User => format!(
