@@ -174,8 +174,8 @@ fn print_region_header(prepared: &PreparedRegionReassignment) {
         "Affecter à {}, comme {}, les contacts ayant une adresse dans le pays {} ({}), {codes} :",
         prepared.to.display_name(),
         crate::french::role_choice_fr(prepared.request.roles),
-        country.as_str(),
-        country.name_fr()
+        country.name_fr(),
+        country.as_str()
     );
 }
 

@@ -123,6 +123,14 @@ pub fn format_paris_time(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// Formats a moment for a sentence, after « le »: `05/12/2026 à 16:21`,
+/// Paris time.
+pub fn format_paris_moment(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Paris)
+        .format("%d/%m/%Y à %H:%M")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -707,7 +707,7 @@ fn region_preview_names_the_role() {
         assert!(
             text.contains(
                 "Affecter à Claire CARON (CC), comme responsable technique, les contacts ayant une \
-                 adresse dans le pays FRA (France), avec un code postal commençant par « 51 » :"
+                 adresse dans le pays France (FRA), avec un code postal commençant par « 51 » :"
             ),
             "{text}"
         );

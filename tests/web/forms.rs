@@ -442,8 +442,19 @@ async fn undo_from_the_journal() {
             .await,
     );
     assert!(
-        undo_page.contains("rôle commercial), par Quentin ADMIN (QA), le "),
+        undo_page.contains(&format!(
+            "rôle commercial), par Quentin ADMIN (QA), le {}.",
+            relais::domain::history::format_paris_moment(batch.started_at)
+        )),
         "{undo_page}"
+    );
+    assert_eq!(
+        relais::domain::history::format_paris_moment(
+            chrono::DateTime::parse_from_rfc3339("2026-07-14T08:05:00Z")
+                .unwrap()
+                .to_utc()
+        ),
+        "14/07/2026 à 10:05"
     );
     let detail = app
         .page(&client, &format!("/admin/batches/{}", batch.id))

@@ -251,7 +251,7 @@ pub async fn show(
             batch.kind.label_fr(),
             crate::web::labels::batch_params(&batch, &users),
             batch.actor,
-            crate::domain::history::format_paris_time(batch.started_at)
+            crate::domain::history::format_paris_moment(batch.started_at)
         ),
         // A batch that changed no owner has nothing an undo could give
         // back, ever, and one whose contacts all changed owner since has
