@@ -611,11 +611,17 @@ pub fn print_tokens(tokens: &[ApiToken], user: Option<&User>, as_json: bool) {
     }
     for token in tokens {
         let last_use = match token.last_used_at {
-            Some(at) => format!("dernier usage le {}", format_paris_time(at)),
+            Some(at) => format!(
+                "dernier usage le {}",
+                crate::domain::history::format_paris_moment(at)
+            ),
             None => "jamais utilisé".to_string(),
         };
         let state = match token.revoked_at {
-            Some(at) => format!("révoqué le {}", format_paris_time(at)),
+            Some(at) => format!(
+                "révoqué le {}",
+                crate::domain::history::format_paris_moment(at)
+            ),
             None => "actif".to_string(),
         };
         println!(
@@ -623,7 +629,7 @@ pub fn print_tokens(tokens: &[ApiToken], user: Option<&User>, as_json: bool) {
             token.id,
             token.user.display_name(),
             token.label,
-            format_paris_time(token.created_at),
+            crate::domain::history::format_paris_moment(token.created_at),
         );
     }
 }

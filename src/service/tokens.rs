@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use crate::domain::history::format_paris_time;
+use crate::domain::history::format_paris_moment;
 use crate::domain::user::User;
 use crate::storage::{
     API_TOKEN_USE_INTERVAL_SECONDS, ApiToken, ApiTokenId, Store, StoreError, TokenRevocation,
@@ -102,7 +102,10 @@ pub fn revoke_api_token(store: &dyn Store, id: ApiTokenId) -> Result<ApiToken, S
                 user.id = token.user.id,
                 "API token revocation rejected: already revoked"
             );
-            let revoked_at = token.revoked_at.map(format_paris_time).unwrap_or_default();
+            let revoked_at = token
+                .revoked_at
+                .map(format_paris_moment)
+                .unwrap_or_default();
             Err(StoreError::rejected(
                 "token_already_revoked",
                 format!(

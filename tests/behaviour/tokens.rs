@@ -287,6 +287,8 @@ fn token_cli_lists_and_revokes_in_french() {
             "{text}"
         );
         assert!(text.contains("jamais utilisé — actif"), "{text}");
+        let created = text.find("créé le ").unwrap() + "créé le ".len();
+        assert_eq!(text[created..].find(" à "), Some(10), "{text}");
         assert!(!text.contains(&secret));
         assert!(!text.contains(&hash_secret(&secret)));
 

@@ -121,6 +121,12 @@ async fn users_page_revokes_token() {
         "{notice}"
     );
     assert!(notice.contains("<span class=\"badge\">révoqué le "));
+    let badge_start = notice.find("révoqué le ").unwrap() + "révoqué le ".len();
+    assert_eq!(
+        notice[badge_start..].find(" à "),
+        Some(10),
+        "« le JJ/MM/AAAA à HH:MM »: {notice}"
+    );
     assert!(
         !notice.contains(&format!("action=\"{path}\"")),
         "no second button"

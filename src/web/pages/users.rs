@@ -64,7 +64,9 @@ impl TokenRow {
                 .last_used_at
                 .map(format_paris_time)
                 .unwrap_or_else(|| "jamais".to_string()),
-            revoked_at: token.revoked_at.map(format_paris_time),
+            revoked_at: token
+                .revoked_at
+                .map(crate::domain::history::format_paris_moment),
         }
     }
 }
