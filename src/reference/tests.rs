@@ -299,7 +299,7 @@ fn departement_countries() {
 }
 
 #[test]
-fn cities_are_compared_with_the_communes_of_a_code() {
+fn city_matches_code_communes() {
     assert_eq!(postal_code_serves_city("51100", "Reims"), Some(true));
     assert_eq!(
         postal_code_serves_city("51100", "REIMS CEDEX 2"),

@@ -498,6 +498,16 @@ impl Resolver<'_> {
     }
 }
 
+/// Formats how a postal code was read, for a warning: nothing when it was
+/// stored as entered, else « , lu 05100, ».
+fn read_as(entered: &str, code: &str) -> String {
+    if entered == code {
+        String::new()
+    } else {
+        format!(", lu {code},")
+    }
+}
+
 /// Names the communes a postal code serves, for a warning: the first
 /// two, then how many others (« Briançon, Cervières et 7 autres
 /// communes »). Arrondissements count as their city.
@@ -524,18 +534,15 @@ fn served_communes(code: &str) -> String {
 /// contacts that had one, which an Excel edit does by mistake as often as
 /// on purpose. `None` when no contact lost an owner.
 fn cleared_owners_warning((commercial, technical): (u64, u64)) -> Option<String> {
-    let lost = |contacts: u64, role: &str, first: bool| {
-        let (verb, own) = match (contacts, first) {
-            (1, true) => ("perd", "son"),
-            (_, true) => ("perdent", "leur"),
-            (1, false) => ("", "son"),
-            (_, false) => ("", "leur"),
+    // The second role shares the verb of the first: « 2 contacts perdent
+    // leur responsable commercial et 1 contact son responsable technique ».
+    let lost = |contacts: u64, role: &str, with_verb: bool| {
+        let verb = match (with_verb, contacts) {
+            (false, _) => "",
+            (true, 1) => " perd",
+            (true, _) => " perdent",
         };
-        let verb = if verb.is_empty() {
-            String::new()
-        } else {
-            format!(" {verb}")
-        };
+        let own = if contacts == 1 { "son" } else { "leur" };
         format!(
             "{}{verb} {own} responsable {role}",
             crate::french::plural(contacts, "contact", "contacts")
@@ -718,11 +725,7 @@ impl Resolver<'_> {
             let serves = crate::reference::postal_code_serves_city(code, &address.city);
             if serves.is_some() || crate::reference::postal_code_exists(code) {
                 if serves == Some(false) {
-                    let read = if entered == code {
-                        String::new()
-                    } else {
-                        format!(", lu {code},")
-                    };
+                    let read = read_as(entered, code);
                     self.list_doubtful_postal_code(format!(
                         "ligne {} : le code postal {kind} « {entered} »{read} est celui de {}, pas \
                          de « {} » ; la ligne est importée, vérifiez le code et la ville",
@@ -740,11 +743,7 @@ impl Resolver<'_> {
             if cedex {
                 continue;
             }
-            let read = if entered == code {
-                String::new()
-            } else {
-                format!(", lu {code},")
-            };
+            let read = read_as(entered, code);
             let city = city();
             self.list_doubtful_postal_code(format!(
                 "ligne {} : le code postal {kind} « {entered} »{city}{read} est inconnu de La \

@@ -254,29 +254,43 @@ pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError
     Ok(user)
 }
 
-pub fn set_active(store: &dyn Store, key: &str, active: bool) -> Result<User, ServiceError> {
-    let user = store.find_user(key)?.ok_or_else(|| {
+/// Finds the user a key names, or returns the error naming the key.
+fn existing_user(store: &dyn Store, key: &str) -> Result<User, ServiceError> {
+    store.find_user(key)?.ok_or_else(|| {
         ServiceError::invalid(
             "unknown_user",
             "user",
             format!("utilisateur : aucun utilisateur « {} » ; vérifiez ses initiales (relais user list)", key.trim()),
         )
-    })?;
-    match store.set_user_active(user.id, active) {
+    })
+}
+
+/// Converts the store's rejection of a change that would leave no active
+/// administrator into an error on `field` with `message`, which names the
+/// user.
+fn keep_last_admin(
+    result: crate::storage::StoreResult<()>,
+    field: &'static str,
+    message: String,
+) -> Result<(), ServiceError> {
+    match result {
         Err(crate::storage::StoreError::Rejected {
             code: "last_admin", ..
-        }) => {
-            return Err(ServiceError::invalid(
-                "last_admin",
-                "user",
-                format!(
-                    "utilisateur : {} est le seul compte administrateur actif ; donnez d'abord le rôle administrateur à un autre utilisateur (relais user role), puis désactivez ce compte",
-                    user.display_name()
-                ),
-            ));
-        }
-        result => result?,
+        }) => Err(ServiceError::invalid("last_admin", field, message)),
+        other => Ok(other?),
     }
+}
+
+pub fn set_active(store: &dyn Store, key: &str, active: bool) -> Result<User, ServiceError> {
+    let user = existing_user(store, key)?;
+    keep_last_admin(
+        store.set_user_active(user.id, active),
+        "user",
+        format!(
+            "utilisateur : {} est le seul compte administrateur actif ; donnez d'abord le rôle administrateur à un autre utilisateur (relais user role), puis désactivez ce compte",
+            user.display_name()
+        ),
+    )?;
     tracing::info!(user.id = user.id, user.initials = %user.initials, user.active = active, "user active flag changed");
     if !active {
         tracing::info!(
@@ -311,28 +325,15 @@ pub fn parse_role(value: &str) -> Result<UserRole, ServiceError> {
 /// Gives a user a role. The last active administrator keeps theirs, so
 /// that someone can still reach the administration screens.
 pub fn set_role(store: &dyn Store, key: &str, role: UserRole) -> Result<User, ServiceError> {
-    let user = store.find_user(key)?.ok_or_else(|| {
-        ServiceError::invalid(
-            "unknown_user",
-            "user",
-            format!("utilisateur : aucun utilisateur « {} » ; vérifiez ses initiales (relais user list)", key.trim()),
-        )
-    })?;
-    match store.set_user_role(user.id, role) {
-        Err(crate::storage::StoreError::Rejected {
-            code: "last_admin", ..
-        }) => {
-            return Err(ServiceError::invalid(
-                "last_admin",
-                "role",
-                format!(
-                    "rôle : {} est le seul compte administrateur actif ; donnez d'abord ce rôle à un autre utilisateur",
-                    user.display_name()
-                ),
-            ));
-        }
-        result => result?,
-    }
+    let user = existing_user(store, key)?;
+    keep_last_admin(
+        store.set_user_role(user.id, role),
+        "role",
+        format!(
+            "rôle : {} est le seul compte administrateur actif ; donnez d'abord ce rôle à un autre utilisateur",
+            user.display_name()
+        ),
+    )?;
     tracing::info!(user.id = user.id, user.initials = %user.initials, user.role = role.as_str(), "user role changed");
     Ok(User { role, ..user })
 }

@@ -548,12 +548,26 @@ const OTHER_ADMIN: &str = "EXISTS (SELECT 1 FROM users other
 /// Returns `statement` (`SET_ROLE` or `SET_ACTIVE`) with its last-admin
 /// condition, for PostgreSQL when `postgres` is true.
 fn last_admin_guarded_sql(statement: &str, postgres: bool) -> String {
-    let sql = statement.replace("{other_admin}", OTHER_ADMIN);
-    if postgres {
-        sql.replace("?1", "$1").replace("?2", "$2")
-    } else {
-        sql
+    numbered_params(&statement.replace("{other_admin}", OTHER_ADMIN), postgres)
+}
+
+/// Returns a statement written with SQLite's numbered parameters (`?1`)
+/// in PostgreSQL's form (`$1`) when `postgres` is true.
+fn numbered_params(sql: &str, postgres: bool) -> String {
+    if !postgres {
+        return sql.to_string();
     }
+    let mut converted = String::with_capacity(sql.len());
+    let mut characters = sql.chars().peekable();
+    while let Some(character) = characters.next() {
+        let numbered = characters.peek().is_some_and(char::is_ascii_digit);
+        converted.push(if character == '?' && numbered {
+            '$'
+        } else {
+            character
+        });
+    }
+    converted
 }
 
 fn set_role_sql(postgres: bool) -> String {
@@ -569,13 +583,8 @@ const CLEARED_OWNERS: &str = "SELECT role, count(*) FROM history
      WHERE batch_id = ?1 AND new_owner_id IS NULL AND previous_owner_id IS NOT NULL
      GROUP BY role";
 
-/// Returns `CLEARED_OWNERS` for PostgreSQL when `postgres` is true.
 fn cleared_owners_sql(postgres: bool) -> String {
-    if postgres {
-        CLEARED_OWNERS.replace("?1", "$1")
-    } else {
-        CLEARED_OWNERS.to_string()
-    }
+    numbered_params(CLEARED_OWNERS, postgres)
 }
 
 /// Adds a (role, count) row of `CLEARED_OWNERS` to the (commercial,
@@ -592,12 +601,11 @@ fn add_cleared(totals: &mut (u64, u64), role: &str, count: i64) {
 /// Returns `REVERSED_REASSIGNMENTS` for PostgreSQL (`$1`, and `IS NOT
 /// DISTINCT FROM` for `IS`) when `postgres` is true, else for SQLite.
 fn reversed_reassignments_sql(postgres: bool) -> String {
+    let sql = numbered_params(REVERSED_REASSIGNMENTS, postgres);
     if postgres {
-        REVERSED_REASSIGNMENTS
-            .replace("?1", "$1")
-            .replace(" IS ", " IS NOT DISTINCT FROM ")
+        sql.replace(" IS ", " IS NOT DISTINCT FROM ")
     } else {
-        REVERSED_REASSIGNMENTS.to_string()
+        sql
     }
 }
 

@@ -547,7 +547,7 @@ fn export_of_a_batch_holds_its_contacts() {
 
 /// The contact-list filters select what `export` writes: here BB's
 /// contacts, those of the Aisne, or none when the filters contradict each
-/// other; a bad filter writes no file, and --batch takes no filter.
+/// other. An invalid filter writes no file, and --batch takes no filter.
 #[test]
 fn export_of_a_filter_holds_its_contacts() {
     each_engine(|db| {
@@ -590,7 +590,7 @@ fn export_of_a_filter_holds_its_contacts() {
                 .is_empty()
         );
 
-        let refused = db.dir.path().join("refuse.csv");
+        let not_written = db.dir.path().join("rejete.csv");
         for (args, message) in [
             (
                 &["--postal", "5%"][..],
@@ -605,7 +605,7 @@ fn export_of_a_filter_holds_its_contacts() {
                 "relais : options incompatibles : --batch <NUMÉRO> et --owner <UTILISATEUR>",
             ),
         ] {
-            let mut full = vec!["export", refused.to_str().unwrap()];
+            let mut full = vec!["export", not_written.to_str().unwrap()];
             full.extend_from_slice(args);
             let output = relais(db, &full);
             assert!(!output.status.success(), "{args:?}");
@@ -614,7 +614,7 @@ fn export_of_a_filter_holds_its_contacts() {
                 "{args:?}: {}",
                 stderr(&output)
             );
-            assert!(!refused.exists(), "{args:?} wrote a file");
+            assert!(!not_written.exists(), "{args:?} wrote a file");
         }
     });
 }
@@ -670,8 +670,8 @@ fn user_role_changes_and_keeps_one_admin() {
         assert_eq!(role_of("JD"), relais::domain::user::UserRole::Admin);
 
         // A non-administrator named by --as changes no role.
-        let refused = relais(db, &["--as", "BB", "user", "role", "BB", "admin"]);
-        assert!(!refused.status.success());
+        let rejected = relais(db, &["--as", "BB", "user", "role", "BB", "admin"]);
+        assert!(!rejected.status.success());
         assert_eq!(role_of("BB"), relais::domain::user::UserRole::User);
 
         let second_admin = relais(db, &["user", "role", "BB", "admin"]);

@@ -488,7 +488,7 @@ fn owner_civility_is_not_a_name() {
 /// as users of the base: the same person in another word order finds
 /// them, and a last name two of them share is refused, naming both.
 #[test]
-fn users_created_by_the_file_are_known_to_later_rows() {
+fn created_users_known_to_later_rows() {
     each_engine(|db| {
         cast(db);
         let request = ImportRequest {
@@ -565,8 +565,8 @@ fn postal_code_of_another_city_is_reported() {
     });
 }
 
-/// A re-import whose owner cells are empty takes the owners away, as the
-/// file says, but the report says so first, counting the contacts per role.
+/// A re-import whose owner cells are empty removes the owners, as the file
+/// requests, and its report first counts those contacts per role.
 #[test]
 fn emptied_owner_cells_are_reported() {
     each_engine(|db| {

@@ -193,7 +193,7 @@ async fn wrong_method_gets_a_french_answer() {
         html.contains("utilisez le bouton « Se déconnecter »"),
         "{html}"
     );
-    // A form sent to a page that only shows is told the opposite.
+    // A form sent to a page that only shows gets the opposite message.
     let admin = app.logged_in("QA").await;
     let form = app.page(&admin, "/admin/reassign-region").await;
     let csrf = crate::support::hidden_field(&form, "csrf_token").unwrap();

@@ -575,7 +575,8 @@ async fn undo_lists_contacts_changed_since() {
         ),
         "the confirmation lists the entries it will skip: {confirm}"
     );
-    // Confirming would change nothing: the page says so, with no button.
+    // Confirming would change nothing, so the page explains it and shows
+    // no button.
     assert!(
         unescape(&confirm).contains(&format!(
             "Une annulation maintenant ne changerait rien : aucun contact n'a plus le responsable que l'opération n° {} avait mis.",
@@ -753,7 +754,7 @@ async fn batch_exports_as_csv() {
 }
 
 /// The contact list offers administrators the CSV of every contact its
-/// filters select, all pages together; a user gets neither the link nor
+/// filters select, all pages together. A user gets neither the link nor
 /// the file, and a filter with an error leads back to the list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filtered_list_exports_as_csv() {
@@ -819,12 +820,12 @@ async fn filtered_list_exports_as_csv() {
     let user = app.logged_in("QU").await;
     let user_list = app.page(&user, "/contacts?country=FRA").await;
     assert!(!user_list.contains("export.csv"), "{user_list}");
-    let refused = user
+    let forbidden = user
         .get(app.url("/contacts/export.csv?country=FRA"))
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 403);
+    assert_eq!(forbidden.status(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -872,7 +873,7 @@ async fn contact_list_filters_by_departement() {
 }
 
 /// An administrator gives or takes the administrator role on the users
-/// page; the change applies to open sessions at their next request, and
+/// page. The change applies to open sessions at their next request, and
 /// an administrator cannot change their own role.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_page_changes_roles() {

@@ -168,11 +168,10 @@ pub fn set_role(
     Ok(())
 }
 
-/// Locks the rows of the active administrators, in id order. Two
-/// administrators taking the role from each other, or deactivating each
-/// other, at once would each find the other still an active administrator
-/// and leave none: with these locks taken first, the second change waits
-/// for the first and then reads its result.
+/// Locks the rows of the active administrators, in id order. Without it,
+/// two administrators demoting or deactivating each other at once would
+/// each find the other still active and leave none. With it, the second
+/// change waits for the first and then reads its result.
 fn lock_active_admins(client: &mut impl GenericClient) -> PgResult<()> {
     client.query(
         "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id FOR UPDATE",

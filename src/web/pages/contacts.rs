@@ -142,21 +142,21 @@ pub async fn export(
     let filter_query = query.clone();
     let selection = state
         .run(move |store| match export_selection(store, &filter_query) {
-            Ok(selection) => Ok(Some(selection)),
-            Err(error) => {
-                field_error(error)?;
-                Ok(None)
-            }
+            Ok(selection) => Ok(Ok(selection)),
+            Err(error) => Ok(Err(field_error(error)?)),
         })
         .await?;
-    let Some(selection) = selection else {
-        let mut filled = filled_filters(&query);
-        filled.push(("page", "1".to_string()));
-        let list = format!(
-            "/contacts?{}",
-            serde_urlencoded::to_string(&filled).unwrap_or_default()
-        );
-        return Ok(Redirect::to(&list).into_response());
+    let selection = match selection {
+        Ok(selection) => selection,
+        Err((field, message)) => {
+            tracing::info!(
+                user.id = session.user.id,
+                field,
+                error = %message,
+                "contact export filters rejected"
+            );
+            return Ok(Redirect::to(&page_href(&query, 1)).into_response());
+        }
     };
     Ok(csv_stream::export_response(
         &state,

@@ -147,8 +147,8 @@ pub async fn show(
                     let preview = preview_undo(store, id)?;
                     Ok(Some((batch, Some(preview), None, users)))
                 }
-                // The refusal tells whether later undos brought the batch's
-                // changes back, and which operation to undo then.
+                // The rejection message states whether later undos brought
+                // the batch's changes back, and which operation to undo then.
                 Some(batch) => {
                     let refusal = preview_undo(store, id).err().map(|error| error.to_string());
                     Ok(Some((batch, None, refusal, users)))
