@@ -725,6 +725,9 @@ impl Resolver<'_> {
             let serves = crate::reference::postal_code_serves_city(code, &address.city);
             if serves.is_some() || crate::reference::postal_code_exists(code) {
                 if serves == Some(false) {
+                    // NOTE: `entered` is the code as stored, with a lost
+                    // leading zero given back, so a cell « 5100 » is quoted
+                    // « 05100 ».
                     let read = read_as(entered, code);
                     self.list_doubtful_postal_code(format!(
                         "ligne {} : le code postal {kind} « {entered} »{read} est celui de {}, pas \

@@ -113,6 +113,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// connection open and in use: the base is then busy with other requests,
 /// and the caller may try again. Otherwise connections could not be opened,
 /// which is a fault of the database, not a wait.
+/// NOTE: only a unit test on a SQLite pool covers this; no test fills a
+/// running server's pool to see its 503 answer.
 pub(crate) fn pool_exhausted<M: r2d2::ManageConnection>(pool: &r2d2::Pool<M>) -> bool {
     let state = pool.state();
     state.connections >= pool.max_size() && state.idle_connections == 0
