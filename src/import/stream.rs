@@ -309,10 +309,29 @@ impl<R: Read> Iterator for ContactRows<R> {
             }
 
             self.values.clear();
-            let values = self.record.iter().map(|field| {
-                strip_formula_guard(unwrap_excel_text(decode_field(field).trim())).to_string()
-            });
-            self.values.extend(values);
+            let clean =
+                |text: &str| strip_formula_guard(unwrap_excel_text(text.trim())).to_string();
+            // Most records are valid UTF-8 as a whole, and checking a record
+            // once costs less than checking each field. A field of such a
+            // record is valid unless it starts or ends inside a character,
+            // and then `get` returns `None`.
+            match std::str::from_utf8(self.record.as_slice()) {
+                Ok(whole) => {
+                    let record = &self.record;
+                    let values = (0..record.len()).map(|index| {
+                        let range = record.range(index).unwrap_or_default();
+                        match whole.get(range) {
+                            Some(text) => clean(text),
+                            None => clean(&decode_field(&record[index])),
+                        }
+                    });
+                    self.values.extend(values);
+                }
+                Err(_) => {
+                    let values = self.record.iter().map(|field| clean(&decode_field(field)));
+                    self.values.extend(values);
+                }
+            }
             if let Some(outcome) =
                 parse_row(line, &mut self.values, &self.columns, &self.default_country)
             {
@@ -457,6 +476,21 @@ mod tests {
         assert_eq!(from_windows[0].company, "Dupont; Fils");
         assert_eq!(from_windows[1].first_name, "Élodie");
         assert_eq!(from_windows[1].company, "Cœur & Cie");
+    }
+
+    #[test]
+    fn split_character_reads_as_windows_1252() {
+        // The record `Dupont\xC3;\xA9lodie` is not UTF-8, but its fields
+        // put together are (`\xC3\xA9` is « é »): each field is decoded
+        // alone, as Windows-1252, as if the record had been checked field
+        // by field.
+        let mut bytes = "Nom;Prénom\n".as_bytes().to_vec();
+        bytes.extend_from_slice(b"Dupont\xC3;\xA9lodie\n");
+        bytes.extend_from_slice("Martin;Hélène\n".as_bytes());
+        let rows = contacts(&bytes);
+        assert_eq!(rows[0].last_name, "DupontÃ");
+        assert_eq!(rows[0].first_name, "©lodie");
+        assert_eq!(rows[1].first_name, "Hélène");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn communes() -> &'static [Commune] {
 
 /// Tells whether La Poste lists this exact five-digit postal code.
 pub fn postal_code_exists(code: &str) -> bool {
-    TABLE.by_postal_code.contains_key(code)
+    CITY_KEYS.get(code).is_some()
 }
 
 /// Returns the communes served by a postal code, empty when La Poste does
@@ -67,9 +67,9 @@ struct ServedCities {
     keys: Vec<String>,
 }
 
-/// The cities of each postal code, built on first use: only imports read
-/// them, once or twice per row, so a code is found by its value rather than
-/// hashed.
+/// The cities of each postal code, built on first use. An import reads
+/// them for every address, to normalise its code and check its city, so a
+/// code is found by its value rather than hashed.
 struct CityIndex {
     /// For each five-digit code, 1 + its position in `served`, or 0.
     slots: Vec<u32>,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use serde::Serialize;
 use serde_json::json;
@@ -498,6 +498,99 @@ impl Resolver<'_> {
     }
 }
 
+/// Returns the warnings about the addresses of a row with a five-digit
+/// French postal code that La Poste does not list: often a foreign code in
+/// a row whose country was left as France (`1080 Brussels` read as
+/// `01080`). A CEDEX code, which the list of communes leaves out, gets
+/// none. Also warns about a code of one Pacific collectivity under the
+/// country of another, and about a code that serves other communes than
+/// the city written.
+///
+/// Runs on the reading thread, for every row: the writing thread is the
+/// slower side of an import.
+fn postal_code_warnings(parsed: &crate::import::ParsedRow) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (kind, address) in [
+        ("perso", &parsed.contact.perso),
+        ("pro", &parsed.contact.pro),
+    ] {
+        let french = address
+            .country
+            .as_ref()
+            .is_some_and(|country| country.uses_french_postal_codes());
+        let code = &address.postal_norm;
+        let entered = address.postal_code.trim();
+        // A code of symbols only (`—`) normalises to nothing, which no
+        // selection finds either.
+        if !french || entered.is_empty() {
+            continue;
+        }
+        // Formatted only for a warning: this runs for every address.
+        let city = || {
+            if address.city.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", address.city)
+            }
+        };
+        if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            warnings.push(invalid_postal_warning(parsed.line, kind, entered, &city()));
+            continue;
+        }
+        // A Pacific code under another collectivity's country (98714,
+        // Papeete, given with NCL) is found by neither selection.
+        if let Some(country) = &address.country
+            && country.pacific_mismatch(code).is_some()
+        {
+            warnings.push(pacific_warning(&PacificMismatch {
+                line: parsed.line,
+                pro: kind == "pro",
+                postal_code: address.postal_code.trim().to_string(),
+                city: address.city.clone(),
+                country: country.clone(),
+            }));
+            continue;
+        }
+        // A code that serves other communes than the city written
+        // (`5100 Reims` read as 05100, Briançon's) puts the contact in
+        // another département than meant. The city is checked first,
+        // since its lookup also finds whether La Poste lists the code,
+        // and an import runs this for every address.
+        let serves = crate::reference::postal_code_serves_city(code, &address.city);
+        if serves.is_some() || crate::reference::postal_code_exists(code) {
+            if serves == Some(false) {
+                // NOTE: `entered` is the code as stored, with a lost
+                // leading zero given back, so a cell « 5100 » is quoted
+                // « 05100 ».
+                let read = read_as(entered, code);
+                warnings.push(format!(
+                    "ligne {} : le code postal {kind} « {entered} »{read} est celui de {}, pas \
+                     de « {} » ; la ligne est importée, vérifiez le code et la ville",
+                    parsed.line,
+                    served_communes(code),
+                    address.city.trim()
+                ));
+            }
+            continue;
+        }
+        // Read only for the few unknown codes: this runs for every row.
+        let cedex = format!("{} {}", address.postal_code, address.city)
+            .to_lowercase()
+            .contains("cedex");
+        if cedex {
+            continue;
+        }
+        let read = read_as(entered, code);
+        let city = city();
+        warnings.push(format!(
+            "ligne {} : le code postal {kind} « {entered} »{city}{read} est inconnu de La \
+             Poste ; la ligne est importée, vérifiez le code et le pays",
+            parsed.line,
+        ));
+    }
+    warnings
+}
+
 /// Formats how a postal code was read, for a warning: nothing when it was
 /// stored as entered, else « , lu 05100, ».
 fn read_as(entered: &str, code: &str) -> String {
@@ -664,98 +757,6 @@ impl Resolver<'_> {
             .or_insert_with(|| OwnerRows::new(user, line));
     }
 
-    /// Notes the addresses of an imported row with a five-digit French
-    /// postal code that La Poste does not list: often a foreign code in a
-    /// row whose country was left as France (`1080 Brussels` read as
-    /// `01080`). A CEDEX code, which the list of communes leaves out, is
-    /// not noted. Also notes a code of one Pacific collectivity under
-    /// the country of another.
-    fn note_doubtful_postal_codes(&mut self, parsed: &crate::import::ParsedRow) {
-        for (kind, address) in [
-            ("perso", &parsed.contact.perso),
-            ("pro", &parsed.contact.pro),
-        ] {
-            let french = address
-                .country
-                .as_ref()
-                .is_some_and(|country| country.uses_french_postal_codes());
-            let code = &address.postal_norm;
-            let entered = address.postal_code.trim();
-            // A code of symbols only (`—`) normalises to nothing, which no
-            // selection finds either.
-            if !french || entered.is_empty() {
-                continue;
-            }
-            // Formatted only for a warning: this runs for every address.
-            let city = || {
-                if address.city.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", address.city)
-                }
-            };
-            if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                self.list_doubtful_postal_code(invalid_postal_warning(
-                    parsed.line,
-                    kind,
-                    entered,
-                    &city(),
-                ));
-                continue;
-            }
-            // A Pacific code under another collectivity's country (98714,
-            // Papeete, given with NCL) is found by neither selection.
-            if let Some(country) = &address.country
-                && country.pacific_mismatch(code).is_some()
-            {
-                self.list_doubtful_postal_code(pacific_warning(&PacificMismatch {
-                    line: parsed.line,
-                    pro: kind == "pro",
-                    postal_code: address.postal_code.trim().to_string(),
-                    city: address.city.clone(),
-                    country: country.clone(),
-                }));
-                continue;
-            }
-            // A code that serves other communes than the city written
-            // (`5100 Reims` read as 05100, Briançon's) puts the contact in
-            // another département than meant. The city is checked first,
-            // since its lookup also finds whether La Poste lists the code,
-            // and an import runs this for every address.
-            let serves = crate::reference::postal_code_serves_city(code, &address.city);
-            if serves.is_some() || crate::reference::postal_code_exists(code) {
-                if serves == Some(false) {
-                    // NOTE: `entered` is the code as stored, with a lost
-                    // leading zero given back, so a cell « 5100 » is quoted
-                    // « 05100 ».
-                    let read = read_as(entered, code);
-                    self.list_doubtful_postal_code(format!(
-                        "ligne {} : le code postal {kind} « {entered} »{read} est celui de {}, pas \
-                         de « {} » ; la ligne est importée, vérifiez le code et la ville",
-                        parsed.line,
-                        served_communes(code),
-                        address.city.trim()
-                    ));
-                }
-                continue;
-            }
-            // Read only for the few unknown codes: this runs for every row.
-            let cedex = format!("{} {}", address.postal_code, address.city)
-                .to_lowercase()
-                .contains("cedex");
-            if cedex {
-                continue;
-            }
-            let read = read_as(entered, code);
-            let city = city();
-            self.list_doubtful_postal_code(format!(
-                "ligne {} : le code postal {kind} « {entered} »{city}{read} est inconnu de La \
-                 Poste ; la ligne est importée, vérifiez le code et le pays",
-                parsed.line,
-            ));
-        }
-    }
-
     /// Lists a warning about a postal code, or counts it past the first
     /// `LISTED_DOUBTFUL_POSTAL_CODES`.
     fn list_doubtful_postal_code(&mut self, warning: String) {
@@ -908,30 +909,56 @@ const PIPELINE_CHUNKS: usize = 4;
 
 /// Rows parsed by the reading thread, in file order.
 struct ParsedChunk {
-    outcomes: Vec<RowOutcome>,
+    rows: Vec<ReadRow>,
     /// Bytes of the file consumed once these rows were read.
     bytes_read: u64,
 }
 
+/// A row as the reading thread hands it over.
+struct ReadRow {
+    outcome: RowOutcome,
+    /// Warnings about the row's postal codes, listed if the row is written.
+    postal_warnings: Vec<String>,
+}
+
 /// Reads and validates every row of the file, sending them in chunks, and
 /// returns the problem that stopped the reading before the end, if any.
+///
+/// The writing thread sends back the rows it has written, and they are
+/// dropped here: their text was allocated on this thread, where freeing it
+/// costs less, and the writing thread is the slower side.
 ///
 /// Stops early, without error, when the receiver is gone: the writing side
 /// failed and the import is abandoned anyway.
 fn read_rows<R: Read>(
     mut rows: ContactRows<R>,
     sender: SyncSender<ParsedChunk>,
+    written: Receiver<Vec<ContactWrite>>,
 ) -> Option<ImportError> {
     loop {
-        let outcomes: Vec<RowOutcome> = rows.by_ref().take(PARSED_CHUNK_ROWS).collect();
-        let last = outcomes.len() < PARSED_CHUNK_ROWS;
+        let read: Vec<ReadRow> = rows
+            .by_ref()
+            .take(PARSED_CHUNK_ROWS)
+            .map(|outcome| {
+                let postal_warnings = match &outcome {
+                    Ok(parsed) => postal_code_warnings(parsed),
+                    Err(_) => Vec::new(),
+                };
+                ReadRow {
+                    outcome,
+                    postal_warnings,
+                }
+            })
+            .collect();
+        let last = read.len() < PARSED_CHUNK_ROWS;
         let chunk = ParsedChunk {
-            outcomes,
+            rows: read,
             bytes_read: rows.bytes_read(),
         };
         if sender.send(chunk).is_err() || last {
             break;
         }
+        written.try_iter().for_each(drop);
     }
     rows.into_error()
 }
@@ -1021,10 +1048,11 @@ fn import_from_reader<R: Read + Send>(
 
     let (written, read_error) = std::thread::scope(|scope| {
         let (sender, receiver) = sync_channel(PIPELINE_CHUNKS);
-        let reading = scope.spawn(move || read_rows(rows, sender));
+        let (written_sender, written_receiver) = channel();
+        let reading = scope.spawn(move || read_rows(rows, sender, written_receiver));
         // `write_rows` owns the receiver and drops it when it returns, even
         // on an error, which stops the reading thread at its next chunk.
-        let written = write_rows(receiver, &mut resolver, &headers, progress);
+        let written = write_rows(receiver, written_sender, &mut resolver, &headers, progress);
         let read_error = reading
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -1324,6 +1352,7 @@ struct Written {
 /// in chunks of `CHUNK_ROWS`, until the reading thread stops sending.
 fn write_rows(
     receiver: Receiver<ParsedChunk>,
+    written: Sender<Vec<ContactWrite>>,
     resolver: &mut Resolver<'_>,
     headers: &RejectionHeaders,
     progress: &mut dyn FnMut(u64),
@@ -1337,7 +1366,11 @@ fn write_rows(
     let mut rejected = Vec::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     for parsed_chunk in receiver {
-        for outcome in parsed_chunk.outcomes {
+        for ReadRow {
+            outcome,
+            postal_warnings,
+        } in parsed_chunk.rows
+        {
             let parsed = match outcome {
                 Ok(parsed) => parsed,
                 Err(rejection) => {
@@ -1393,7 +1426,9 @@ fn write_rows(
                             resolver.note_inactive_owner(owner, parsed.line);
                         }
                     }
-                    resolver.note_doubtful_postal_codes(&parsed);
+                    for warning in postal_warnings {
+                        resolver.list_doubtful_postal_code(warning);
+                    }
                     chunk.push(ContactWrite {
                         line: parsed.line,
                         contact: parsed.contact,
@@ -1415,7 +1450,10 @@ fn write_rows(
             if chunk.len() >= CHUNK_ROWS {
                 totals.add(&resolver.session.write_contacts(&chunk)?);
                 take_key_conflicts(resolver.session, headers, &mut rejected);
-                chunk.clear();
+                let done = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                // Once the reading thread has stopped, the rows are dropped
+                // here.
+                let _ = written.send(done);
             }
         }
         progress(parsed_chunk.bytes_read);

@@ -565,47 +565,84 @@ impl SqliteImport {
         Ok(())
     }
 
-    /// Inserts a new contact, binding the row's text in place: most rows of
-    /// an import are new, and copying each value first would cost an
-    /// allocation per column.
     /// Inserts a row as a new contact. Returns false, inserting nothing,
     /// when a stored contact already has its external id.
     fn insert(&self, row: &ContactWrite) -> StoreResult<bool> {
-        let contact = &row.contact;
         let mut statement = self
             .conn
             .prepare_cached(&STATEMENTS.insert)
             .map_err(db_error)?;
-        let perso_country = contact.perso.country.as_ref().map(CountryCode::as_str);
-        let pro_country = contact.pro.country.as_ref().map(CountryCode::as_str);
-        let parameters: [&dyn ToSql; WRITTEN_COLUMNS.len() + 3] = [
-            &contact.external_id,
-            &contact.civility,
-            &contact.first_name,
-            &contact.last_name,
-            &contact.company,
-            &contact.email,
-            &contact.phone,
-            &row.commercial_owner,
-            &row.technical_owner,
-            &contact.perso.line1,
-            &contact.perso.line2,
-            &contact.perso.postal_code,
-            &contact.perso.postal_norm,
-            &contact.perso.city,
-            &perso_country,
-            &contact.pro.line1,
-            &contact.pro.line2,
-            &contact.pro.postal_code,
-            &contact.pro.postal_norm,
-            &contact.pro.city,
-            &pro_country,
-            &self.at,
-            &self.at,
-        ];
-        let inserted = statement.execute(parameters.as_slice()).map_err(db_error)?;
-        Ok(inserted == 1)
+        insert_with(&mut statement, row, &self.at)
     }
+
+    /// Inserts, in order, the rows of a first load that need no lookup,
+    /// with one prepared statement for all of them, and returns how many it
+    /// wrote. Stops at the first row that needs a lookup: one with a
+    /// contact number, or one whose external id an earlier row gave.
+    fn insert_new_rows(
+        &self,
+        rows: &[ContactWrite],
+        counts: &mut ImportCounts,
+    ) -> StoreResult<usize> {
+        if !self.loads_empty_base() || self.updates_only {
+            return Ok(0);
+        }
+        let mut statement = self
+            .conn
+            .prepare_cached(&STATEMENTS.insert)
+            .map_err(db_error)?;
+        for (written, row) in rows.iter().enumerate() {
+            let settled = row.contact.contact_id.is_none()
+                && row.contact.has_identity()
+                && insert_with(&mut statement, row, &self.at)?;
+            if !settled {
+                return Ok(written);
+            }
+            counts.imported += 1;
+        }
+        Ok(rows.len())
+    }
+}
+
+/// Inserts a row as a new contact with the prepared insert, binding the
+/// row's text in place: most rows of an import are new, and copying each
+/// value first would cost an allocation per column. Returns false,
+/// inserting nothing, when a stored contact already has its external id.
+fn insert_with(
+    statement: &mut rusqlite::Statement<'_>,
+    row: &ContactWrite,
+    at: &str,
+) -> StoreResult<bool> {
+    let contact = &row.contact;
+    let perso_country = contact.perso.country.as_ref().map(CountryCode::as_str);
+    let pro_country = contact.pro.country.as_ref().map(CountryCode::as_str);
+    let parameters: [&dyn ToSql; WRITTEN_COLUMNS.len() + 3] = [
+        &contact.external_id,
+        &contact.civility,
+        &contact.first_name,
+        &contact.last_name,
+        &contact.company,
+        &contact.email,
+        &contact.phone,
+        &row.commercial_owner,
+        &row.technical_owner,
+        &contact.perso.line1,
+        &contact.perso.line2,
+        &contact.perso.postal_code,
+        &contact.perso.postal_norm,
+        &contact.perso.city,
+        &perso_country,
+        &contact.pro.line1,
+        &contact.pro.line2,
+        &contact.pro.postal_code,
+        &contact.pro.postal_norm,
+        &contact.pro.city,
+        &pro_country,
+        &at,
+        &at,
+    ];
+    let inserted = statement.execute(parameters.as_slice()).map_err(db_error)?;
+    Ok(inserted == 1)
 }
 
 /// The stored contact a row names, if any.
@@ -649,7 +686,8 @@ impl ImportSession for SqliteImport {
 
     fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts> {
         let mut counts = ImportCounts::default();
-        for row in rows {
+        let inserted = self.insert_new_rows(rows, &mut counts)?;
+        for row in &rows[inserted..] {
             self.write_one(row, &mut counts)?;
         }
         Ok(counts)
