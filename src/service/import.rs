@@ -74,6 +74,22 @@ struct OwnerIndex {
     first_names: HashMap<UserId, String>,
     /// Users of the base who are deactivated.
     inactive: std::collections::HashSet<UserId>,
+    /// Lowercase logins and initials of users of the base that are also
+    /// other users' last or first name.
+    shadowed: HashMap<String, ShadowedKey>,
+}
+
+/// A login or initials of one user that is also the last name, or else
+/// the first name, of other users: `martin`, login of Alice MARTIN and
+/// last name of Bob MARTIN. A cell with it goes to the first user.
+struct ShadowedKey {
+    user: UserId,
+    /// « l'identifiant » or « les initiales ».
+    key_kind: &'static str,
+    /// « nom de famille » or « prénom ».
+    name_kind: &'static str,
+    /// Display names of the other users, by id.
+    others: Vec<String>,
 }
 
 impl OwnerIndex {
@@ -90,6 +106,7 @@ impl OwnerIndex {
                 .filter(|user| !user.active)
                 .map(|user| user.id)
                 .collect(),
+            shadowed: HashMap::new(),
         };
         // Initials win over logins and e-mails, as in `Store::find_user`,
         // so they are inserted last.
@@ -106,6 +123,7 @@ impl OwnerIndex {
         for user in users {
             index.add_initials(user);
         }
+        index.shadowed = shadowed_keys(users, &index.by_key);
         index
     }
 
@@ -149,6 +167,9 @@ struct Resolver<'a> {
     /// Owner cells in display form whose name is not their user's, by
     /// cell text, with their first line and number of rows.
     name_mismatches: std::collections::BTreeMap<String, OwnerRows>,
+    /// Owner cells holding a login or initials that are also other users'
+    /// name (see `ShadowedKey`), by cell text.
+    shadowed_cells: std::collections::BTreeMap<String, OwnerRows>,
     /// Rows that give contacts to a deactivated user, by user.
     inactive_owners: std::collections::BTreeMap<UserId, OwnerRows>,
     /// Warnings about French postal codes La Poste does not list or that
@@ -219,6 +240,74 @@ fn name_key(name: &str) -> String {
         .collect();
     words.sort_unstable();
     words.join(" ")
+}
+
+/// Finds the logins and initials that name one user while being the last
+/// name, or else the first name, of others. Only keys that win in
+/// `by_key` count, and only single words, since a name alone is one word.
+fn shadowed_keys(users: &[User], by_key: &HashMap<String, UserId>) -> HashMap<String, ShadowedKey> {
+    let mut by_last_name: HashMap<String, Vec<&User>> = HashMap::new();
+    let mut by_first_name: HashMap<String, Vec<&User>> = HashMap::new();
+    for user in users {
+        by_last_name
+            .entry(name_key(&user.last_name))
+            .or_default()
+            .push(user);
+        by_first_name
+            .entry(name_key(&user.first_name))
+            .or_default()
+            .push(user);
+    }
+    let mut shadowed = HashMap::new();
+    for user in users {
+        let keys = [
+            (user.login.as_deref(), "l'identifiant"),
+            (Some(user.initials.as_str()), "les initiales"),
+        ];
+        for (key, key_kind) in keys {
+            let Some(key) = key.filter(|key| !key.contains('@')) else {
+                continue;
+            };
+            let lowercase = key.to_lowercase();
+            if by_key.get(&lowercase) != Some(&user.id) {
+                continue;
+            }
+            let folded = name_key(key);
+            if folded.is_empty() || folded.contains(' ') {
+                continue;
+            }
+            let others_in = |names: &HashMap<String, Vec<&User>>| {
+                let mut others: Vec<(UserId, String)> = names
+                    .get(&folded)
+                    .into_iter()
+                    .flatten()
+                    .filter(|other| other.id != user.id)
+                    .map(|other| (other.id, other.display_name()))
+                    .collect();
+                others.sort_by_key(|(id, _)| *id);
+                others
+            };
+            let mut name_kind = "nom de famille";
+            let mut others = others_in(&by_last_name);
+            if others.is_empty() {
+                name_kind = "prénom";
+                others = others_in(&by_first_name);
+            }
+            if others.is_empty() {
+                continue;
+            }
+            shadowed.insert(
+                lowercase,
+                ShadowedKey {
+                    user: user.id,
+                    key_kind,
+                    name_kind,
+                    others: others.into_iter().map(|(_, name)| name).collect(),
+                },
+            );
+        }
+    }
+    shadowed
 }
 
 /// Civilities written before a name, lowercase and without their final
@@ -741,6 +830,62 @@ impl Resolver<'_> {
             .or_insert_with(|| OwnerRows::new(user, line));
     }
 
+    /// Notes an owner cell, in an imported row, holding a login or initials
+    /// that are also other users' name. The row goes to the user with that
+    /// login or those initials, as keys come before names, but the report
+    /// warns, in case the file meant one of the others.
+    fn note_shadowed_key(&mut self, reference: &str, id: UserId, line: u64) {
+        if self.index.shadowed.is_empty() {
+            return;
+        }
+        let Some(shadowed) = self.index.shadowed.get(&reference.to_lowercase()) else {
+            return;
+        };
+        let Some((user, _)) = self.index.names.get(&id) else {
+            return;
+        };
+        if shadowed.user != id {
+            return;
+        }
+        self.shadowed_cells
+            .entry(reference.to_string())
+            .and_modify(|rows| rows.add_line(line))
+            .or_insert_with(|| OwnerRows::new(user, line));
+    }
+
+    /// Returns one warning per owner cell noted by `note_shadowed_key`.
+    fn shadowed_key_warnings(&self) -> Vec<String> {
+        let mut cells: Vec<(&String, &OwnerRows)> = self.shadowed_cells.iter().collect();
+        cells.sort_by_key(|(_, rows)| rows.first_line);
+        cells
+            .into_iter()
+            .filter_map(|(cell, rows)| {
+                let shadowed = self.index.shadowed.get(&cell.to_lowercase())?;
+                let (assigned, contacts) = if rows.rows == 1 {
+                    ("à qui ce contact a été affecté", "ce contact")
+                } else {
+                    ("à qui ces contacts ont été affectés", "ces contacts")
+                };
+                let others: Vec<String> = shadowed
+                    .others
+                    .iter()
+                    .map(|other| crate::french::de(other))
+                    .collect();
+                Some(format!(
+                    "{lines} : le responsable « {cell} » est {key_kind} {user}, {assigned}, mais \
+                     c'est aussi le {name_kind} {others}. Si ce n'est pas le bon responsable, \
+                     écrivez dans le fichier les initiales de celui qui convient et réimportez-le, \
+                     ou réaffectez {contacts}.",
+                    lines = rows.lines(),
+                    key_kind = shadowed.key_kind,
+                    user = crate::french::de(&rows.user),
+                    name_kind = shadowed.name_kind,
+                    others = others.join(" et ")
+                ))
+            })
+            .collect()
+    }
+
     /// Notes a row that gives a contact to a deactivated user. The row is
     /// imported, since an export of the base names such owners, but the
     /// report warns: a deactivated user cannot work on the contact.
@@ -1041,6 +1186,7 @@ fn import_from_reader<R: Read + Send>(
         create_missing: request.create_missing_users,
         created: Vec::new(),
         name_mismatches: Default::default(),
+        shadowed_cells: Default::default(),
         inactive_owners: Default::default(),
         doubtful_postal_codes: Default::default(),
         session: session.as_mut(),
@@ -1102,6 +1248,7 @@ fn import_from_reader<R: Read + Send>(
         warnings.push(note);
     }
     warnings.extend(resolver.name_mismatch_warnings());
+    warnings.extend(resolver.shadowed_key_warnings());
     warnings.extend(resolver.inactive_owner_warnings());
     let (doubtful_codes, more_doubtful_codes) = &resolver.doubtful_postal_codes;
     warnings.extend(doubtful_codes.iter().cloned());
@@ -1423,6 +1570,7 @@ fn write_rows(
                     for (cell, owner) in owners {
                         if let (Some(cell), Some(owner)) = (cell, owner) {
                             resolver.check_display_name(cell.trim(), owner, parsed.line);
+                            resolver.note_shadowed_key(cell.trim(), owner, parsed.line);
                             resolver.note_inactive_owner(owner, parsed.line);
                         }
                     }

@@ -2,6 +2,7 @@
 
 use relais::domain::country::CountryCode;
 use relais::service::import::{ImportRequest, import_file};
+use relais::service::users::{UserForm, add_user};
 use relais::storage::{ContactFilter, Page};
 
 use crate::common::*;
@@ -412,6 +413,72 @@ fn owner_last_name_alone_is_refused() {
             reasons[4]
         );
         assert!(db.store().find_user("nouveau.venu").unwrap().is_none());
+    });
+}
+
+/// An owner cell holding a login that is also other users' last name
+/// goes to the user with the login, and the report warns once per cell,
+/// naming the others. A login that is its own user's last name gets no
+/// warning.
+#[test]
+fn owner_login_shared_with_a_name_warns() {
+    each_engine(|db| {
+        cast(db);
+        user(db, "PC", "Pierre", "Curie");
+        add_user(
+            db.store(),
+            &UserForm {
+                initials: "ZL".into(),
+                first_name: "Zoé".into(),
+                last_name: "Lambert".into(),
+                login: "curie".into(),
+                ..UserForm::default()
+            },
+        )
+        .unwrap();
+        add_user(
+            db.store(),
+            &UserForm {
+                initials: "HB".into(),
+                first_name: "Henri".into(),
+                last_name: "Bosc".into(),
+                login: "bosc".into(),
+                ..UserForm::default()
+            },
+        )
+        .unwrap();
+        let report = import_rows(
+            db,
+            &[
+                "c1,Un,,,,,,51100,Reims,FRA,curie,",
+                "c2,Deux,,,,,,51100,Reims,FRA,JD,Curie",
+                "c3,Trois,,,,,,51100,Reims,FRA,bosc,",
+                "c4,Quatre,,,,,,51100,Reims,FRA,curie,",
+            ],
+        );
+
+        assert_eq!(report.imported, 4);
+        assert_eq!(owners(db, "c1"), (Some("ZL".into()), None));
+        assert_eq!(owners(db, "c2"), (Some("JD".into()), Some("ZL".into())));
+        assert_eq!(owners(db, "c3"), (Some("HB".into()), None));
+        let shared: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|warning| warning.contains("c'est aussi le"))
+            .collect();
+        assert_eq!(
+            shared,
+            [
+                "ligne 2 et 1 autre : le responsable « curie » est l'identifiant de Zoé LAMBERT \
+                 (ZL), à qui ces contacts ont été affectés, mais c'est aussi le nom de famille de \
+                 Pierre CURIE (PC). Si ce n'est pas le bon responsable, écrivez dans le fichier \
+                 les initiales de celui qui convient et réimportez-le, ou réaffectez ces contacts.",
+                "ligne 3 : le responsable « Curie » est l'identifiant de Zoé LAMBERT (ZL), à qui \
+                 ce contact a été affecté, mais c'est aussi le nom de famille de Pierre CURIE \
+                 (PC). Si ce n'est pas le bon responsable, écrivez dans le fichier les initiales \
+                 de celui qui convient et réimportez-le, ou réaffectez ce contact."
+            ]
+        );
     });
 }
 
