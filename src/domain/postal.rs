@@ -381,6 +381,40 @@ pub enum PostalFieldError {
         country: &'static str,
         chosen: String,
     },
+    /// Several parts of the field are invalid, each with its own reason,
+    /// so that one correction fixes them all.
+    #[error("{}", several_message(.0))]
+    Several(Vec<PostalFieldError>),
+}
+
+/// Invalid parts a message about several quotes one by one.
+const LISTED_INVALID_PARTS: usize = 5;
+
+/// Formats the message of [`PostalFieldError::Several`]: how many parts
+/// to correct, then the reason for each, one sentence apiece.
+fn several_message(errors: &[PostalFieldError]) -> String {
+    let mut message = format!(
+        "code postal : {} à corriger.",
+        crate::french::plural(errors.len() as u64, "code", "codes")
+    );
+    for error in errors.iter().take(LISTED_INVALID_PARTS) {
+        let text = error.to_string();
+        let reason = text.strip_prefix("code postal : ").unwrap_or(&text);
+        message.push(' ');
+        message.push_str(reason);
+        message.push('.');
+    }
+    if errors.len() > LISTED_INVALID_PARTS {
+        message.push_str(&format!(
+            " … et {} à corriger.",
+            crate::french::plural(
+                (errors.len() - LISTED_INVALID_PARTS) as u64,
+                "autre code",
+                "autres codes"
+            )
+        ));
+    }
+    message
 }
 
 /// Parses the postal field of a selection: prefixes separated by `;` or
@@ -416,10 +450,18 @@ pub fn parse_postal_field(
     }
 
     let mut prefixes = Vec::new();
+    let mut errors = Vec::new();
     for part in parts {
-        prefixes.extend(parse_part(part, country)?);
+        match parse_part(part, country) {
+            Ok(parsed) => prefixes.extend(parsed),
+            Err(error) => errors.push(error),
+        }
     }
-    Ok(PostalSelection::Prefixes(merge_prefixes(prefixes)))
+    match errors.len() {
+        0 => Ok(PostalSelection::Prefixes(merge_prefixes(prefixes))),
+        1 => Err(errors.remove(0)),
+        _ => Err(PostalFieldError::Several(errors)),
+    }
 }
 
 /// Splits the postal field into its non-blank parts, trimmed. `;` and `,`
@@ -1291,6 +1333,42 @@ mod tests {
             parse_postal_field("SW_", &britain),
             Err(PostalFieldError::InvalidPrefix("SW_".to_string()))
         );
+    }
+
+    #[test]
+    fn every_invalid_part_is_reported() {
+        let error = parse_postal_field("5l;51;zz", &CountryCode::france()).unwrap_err();
+        assert_eq!(
+            error,
+            PostalFieldError::Several(vec![
+                PostalFieldError::NotFrenchPrefixGuessed {
+                    part: "5l".into(),
+                    guess: "51".into()
+                },
+                PostalFieldError::NotFrenchPrefix("zz".into()),
+            ])
+        );
+        assert_eq!(
+            error.to_string(),
+            "code postal : 2 codes à corriger. « 5l » n'est pas un préfixe de code postal \
+             français ; vouliez-vous écrire « 51 » ? Un préfixe français ne compte que des \
+             chiffres, ou 2A et 2B pour la Corse. « zz » n'est pas un préfixe de code postal \
+             français ; utilisez uniquement des chiffres (51, 511…), ou 2A et 2B pour la Corse."
+        );
+
+        let many = parse_postal_field("a_;b_;c_;d_;e_;f_;g_", &CountryCode::france())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            many.starts_with("code postal : 7 codes à corriger."),
+            "{many}"
+        );
+        assert_eq!(
+            many.matches("n'est pas un préfixe valide").count(),
+            5,
+            "{many}"
+        );
+        assert!(many.ends_with(" … et 2 autres codes à corriger."), "{many}");
     }
 
     #[test]
