@@ -1208,6 +1208,7 @@ fn import_from_reader<R: Read + Send>(
         mut totals,
         rejected,
         pending,
+        pending_warnings,
     } = written?;
     // A read error or an unclosed quote stops the reader before the end of
     // the file: abandon the whole import rather than commit part of it.
@@ -1220,8 +1221,13 @@ fn import_from_reader<R: Read + Send>(
     }
     let mut rejected = rejected;
     if !pending.is_empty() {
-        totals.add(&resolver.session.write_contacts(&pending)?);
-        take_key_conflicts(resolver.session, &headers, &mut rejected);
+        totals.add(&write_chunk(
+            &mut resolver,
+            &pending,
+            &pending_warnings,
+            &headers,
+            &mut rejected,
+        )?);
     }
     // Key conflicts are found when a chunk is written, after the rows of
     // that chunk rejected while reading.
@@ -1348,8 +1354,6 @@ fn take_key_conflicts(
     }
 }
 
-/// Warns of an address whose postal code does not start with the prefix of
-/// the Pacific collectivity it is stored under.
 /// Warns about a French postal code that is not five digits once
 /// normalised: the contact list flags it, and no region selection finds
 /// its address. A Corsican commune code (`2A004`, Ajaccio) is the usual
@@ -1371,6 +1375,8 @@ fn invalid_postal_warning(line: u64, kind: &str, entered: &str, city: &str) -> S
     )
 }
 
+/// Warns of an address whose postal code does not start with the prefix of
+/// the Pacific collectivity it is stored under.
 fn pacific_warning(mismatch: &PacificMismatch) -> String {
     let country = &mismatch.country;
     let prefix = country.pacific_postal_prefix().unwrap_or_default();
@@ -1493,6 +1499,8 @@ struct Written {
     /// Last rows, fewer than a chunk, not written yet: they are written
     /// only once the whole file has been read without error.
     pending: Vec<ContactWrite>,
+    /// Warnings about the postal codes of the pending rows, by line.
+    pending_warnings: Vec<(u64, String)>,
 }
 
 /// Resolves owners and writes the rows received from the reading thread,
@@ -1512,6 +1520,8 @@ fn write_rows(
     let mut totals = ImportCounts::default();
     let mut rejected = Vec::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    // Warnings about the postal codes of the rows in `chunk`, by line.
+    let mut chunk_warnings: Vec<(u64, String)> = Vec::new();
     for parsed_chunk in receiver {
         for ReadRow {
             outcome,
@@ -1563,20 +1573,11 @@ fn write_rows(
             );
             match (commercial, technical) {
                 (Ok(commercial_owner), Ok(technical_owner)) => {
-                    let owners = [
-                        (&parsed.contact.commercial_owner, commercial_owner),
-                        (&parsed.contact.technical_owner, technical_owner),
-                    ];
-                    for (cell, owner) in owners {
-                        if let (Some(cell), Some(owner)) = (cell, owner) {
-                            resolver.check_display_name(cell.trim(), owner, parsed.line);
-                            resolver.note_shadowed_key(cell.trim(), owner, parsed.line);
-                            resolver.note_inactive_owner(owner, parsed.line);
-                        }
-                    }
-                    for warning in postal_warnings {
-                        resolver.list_doubtful_postal_code(warning);
-                    }
+                    chunk_warnings.extend(
+                        postal_warnings
+                            .into_iter()
+                            .map(|warning| (parsed.line, warning)),
+                    );
                     chunk.push(ContactWrite {
                         line: parsed.line,
                         contact: parsed.contact,
@@ -1596,8 +1597,14 @@ fn write_rows(
                 }),
             }
             if chunk.len() >= CHUNK_ROWS {
-                totals.add(&resolver.session.write_contacts(&chunk)?);
-                take_key_conflicts(resolver.session, headers, &mut rejected);
+                totals.add(&write_chunk(
+                    resolver,
+                    &chunk,
+                    &chunk_warnings,
+                    headers,
+                    &mut rejected,
+                )?);
+                chunk_warnings.clear();
                 let done = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
                 // Once the reading thread has stopped, the rows are dropped
                 // here.
@@ -1610,7 +1617,50 @@ fn write_rows(
         totals,
         rejected,
         pending: chunk,
+        pending_warnings: chunk_warnings,
     })
+}
+
+/// Writes a chunk of rows, then notes what the report warns about for the
+/// rows the store kept. A row the store sets aside (a stale « Modifié le »,
+/// an external id already taken) is rejected, and a warning that says it
+/// was imported would be wrong.
+fn write_chunk(
+    resolver: &mut Resolver<'_>,
+    chunk: &[ContactWrite],
+    postal_warnings: &[(u64, String)],
+    headers: &RejectionHeaders,
+    rejected: &mut Vec<RowRejection>,
+) -> Result<ImportCounts, ServiceError> {
+    let counts = resolver.session.write_contacts(chunk)?;
+    let before = rejected.len();
+    take_key_conflicts(resolver.session, headers, rejected);
+    let set_aside: std::collections::HashSet<u64> = rejected[before..]
+        .iter()
+        .map(|rejection| rejection.line)
+        .collect();
+    for row in chunk {
+        if set_aside.contains(&row.line) {
+            continue;
+        }
+        let owners = [
+            (&row.contact.commercial_owner, row.commercial_owner),
+            (&row.contact.technical_owner, row.technical_owner),
+        ];
+        for (cell, owner) in owners {
+            if let (Some(cell), Some(owner)) = (cell, owner) {
+                resolver.check_display_name(cell.trim(), owner, row.line);
+                resolver.note_shadowed_key(cell.trim(), owner, row.line);
+                resolver.note_inactive_owner(owner, row.line);
+            }
+        }
+    }
+    for (line, warning) in postal_warnings {
+        if !set_aside.contains(line) {
+            resolver.list_doubtful_postal_code(warning.clone());
+        }
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]

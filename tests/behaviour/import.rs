@@ -1760,6 +1760,49 @@ fn report_warns_pacific_mismatch_of_partial_file() {
     });
 }
 
+/// A row the store sets aside late (a stale « Modifié le ») gets no
+/// warning about its postal code or its owner: the report rejects it, and
+/// a warning saying that it was imported would contradict that. The same
+/// faults on a row that is imported are still warned about.
+#[test]
+fn stale_row_gets_no_warning() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["p1,Un,Anne,,51100,Reims,FRA,,,,JD,"]);
+
+        let report = import_bytes(
+            db,
+            "ancien.csv",
+            "Identifiant externe;Nom;Prénom;Code postal perso;Ville perso;Responsable commercial;Modifié le\n\
+             p1;Un;Anne;5100;Reims;Jean DUPOND (JD);01/01/2020 00:00:00\n\
+             p9;Neuf;Luc;5100;Reims;Jean DUPOND (JD);\n"
+                .as_bytes(),
+        );
+
+        assert_eq!(report.imported, 1, "{report:?}");
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(report.rejected[0].line, 2);
+        assert_eq!(report.rejected[0].column, "Modifié le");
+        assert!(
+            !report.warnings.iter().any(|w| w.starts_with("ligne 2")),
+            "{:?}",
+            report.warnings
+        );
+        let about_line_3: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("ligne 3 "))
+            .collect();
+        assert_eq!(about_line_3.len(), 2, "{:?}", report.warnings);
+        assert!(
+            about_line_3[0].contains("porte les initiales"),
+            "{about_line_3:?}"
+        );
+        assert!(about_line_3[1].contains("Briançon"), "{about_line_3:?}");
+        assert_eq!(contact(db, "p1").perso.postal_code, "51100");
+    });
+}
+
 /// A row the store sets aside late (a stale « Modifié le ») names a new
 /// owner under `--create-missing-users`: with no row written, the import
 /// keeps no user and records no operation.
