@@ -348,12 +348,13 @@ pub fn capitalised(text: &str) -> String {
 }
 
 /// Returns « de Jean » or « d'Alice »: the preposition before a name, elided
-/// before a vowel.
+/// before a vowel and before an h, since first names starting with an h
+/// take the elision (« d'Hélène », « d'Henri »).
 pub fn de(name: &str) -> String {
     let elided = name
         .chars()
         .next()
-        .is_some_and(|first| "AEIOUYÉÈÊËÀÂÎÏÔÛŒÆaeiouyéèêëàâîïôûœæ".contains(first));
+        .is_some_and(|first| "AEIOUYHÉÈÊËÀÂÎÏÔÛŒÆaeiouyhéèêëàâîïôûœæ".contains(first));
     if elided {
         format!("d'{name}")
     } else {
@@ -501,6 +502,7 @@ mod tests {
         assert_eq!(de("Alice MARTIN (AM)"), "d'Alice MARTIN (AM)");
         assert_eq!(de("Émilie MOREL (EM)"), "d'Émilie MOREL (EM)");
         assert_eq!(de("Jean DUPONT (JD)"), "de Jean DUPONT (JD)");
+        assert_eq!(de("Hélène LÉVÊQUE (HL)"), "d'Hélène LÉVÊQUE (HL)");
     }
 
     #[test]

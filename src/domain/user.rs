@@ -149,9 +149,19 @@ pub fn parse_email(input: &str) -> Result<Option<String>, UserInputError> {
     if value.is_empty() {
         return Ok(None);
     }
+    // A display name or brackets around the address (`Zoé <z@exemple.fr>`),
+    // as mail clients copy it, is not part of the address.
+    let markup = value
+        .chars()
+        .any(|c| c.is_whitespace() || "<>()[],;:\"".contains(c));
     match value.split_once('@') {
         Some((local, domain))
-            if !local.is_empty() && domain.contains('.') && !domain.contains('@') =>
+            if !markup
+                && !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@') =>
         {
             Ok(Some(value.to_string()))
         }
@@ -244,5 +254,8 @@ mod tests {
         assert!(parse_email("ab.fr").is_err());
         assert!(parse_email("@b.fr").is_err());
         assert!(parse_email("a@b").is_err());
+        assert!(parse_email("Zed Q <zq@exemple.fr>").is_err());
+        assert!(parse_email("<zq@exemple.fr>").is_err());
+        assert!(parse_email("zq@exemple.fr.").is_err());
     }
 }

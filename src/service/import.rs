@@ -410,6 +410,7 @@ impl Resolver<'_> {
         let Some(reference) = reference.map(str::trim).filter(|r| !r.is_empty()) else {
             return Ok(OwnerPlan::Known(None));
         };
+        let reference = owner_address(reference);
         // An owner written as Relais displays users, `Jean DUPONT (JD)`, as
         // an export or a copy from a screen gives it, names a user by its
         // initials. Unknown initials are an error, never a user to create.
@@ -441,6 +442,14 @@ impl Resolver<'_> {
         if !self.create_missing {
             return Err(format!(
                 "responsable « {reference} » inconnu : créez l'utilisateur (relais user add) ou relancez avec --create-missing-users"
+            ));
+        }
+        // A user's name or login is words, not markup: a cell such as
+        // `Jean DUPONT ()` or `JD.` is a damaged reference to someone, and
+        // a user made of it would only hide the mistake.
+        if let Some(reason) = not_a_name(reference) {
+            return Err(format!(
+                "responsable « {reference} » inconnu, et pas créé : {reason} ; corrigez la cellule"
             ));
         }
         // A user created from an e-mail gets it as address, so it must be
@@ -820,8 +829,13 @@ impl Resolver<'_> {
             return;
         };
         // `JD (JD)` repeats the initials in place of a name: nothing to
-        // compare.
-        if name_key(name) == *user_key || name.trim().eq_ignore_ascii_case(initials) {
+        // compare. A civility (`Mme Hélène LÉVÊQUE (HL)`) is no part of
+        // the name.
+        let name = without_civility(name);
+        if name.trim().is_empty()
+            || name_key(name) == *user_key
+            || name.trim().eq_ignore_ascii_case(initials)
+        {
             return;
         }
         self.name_mismatches
@@ -972,8 +986,41 @@ impl Resolver<'_> {
     }
 }
 
+/// Returns the address of an owner written as a mail client does, `Jean
+/// Dupont <jd@exemple.fr>` or `mailto:jd@exemple.fr`, and any other cell
+/// as it is.
+fn owner_address(reference: &str) -> &str {
+    let unprefixed = reference
+        .get(..7)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("mailto:"))
+        .map_or(reference, |_| reference[7..].trim());
+    let bracketed = unprefixed
+        .strip_suffix('>')
+        .and_then(|inner| inner.rsplit_once('<'))
+        .map(|(_, address)| address.trim())
+        .filter(|address| address.contains('@'));
+    bracketed.unwrap_or(unprefixed)
+}
+
+/// Characters that no name, login or e-mail address of a user contains.
+const NOT_IN_NAMES: &str = "()<>[]{}\"«»:;,/\\|!?*=#%$";
+
+/// Tells why an owner cell cannot be made into a user, or `None` when it
+/// can: it must not contain markup characters, nor end with a dot.
+fn not_a_name(reference: &str) -> Option<String> {
+    if let Some(found) = reference.chars().find(|c| NOT_IN_NAMES.contains(*c)) {
+        return Some(format!(
+            "un nom, un identifiant ou un e-mail ne contient pas le caractère « {found} »"
+        ));
+    }
+    reference
+        .ends_with('.')
+        .then(|| "un nom, un identifiant ou un e-mail ne se termine pas par un point".to_string())
+}
+
 /// Returns the initials of an owner written `Prénom NOM (INITIALES)`: the
-/// text between the last pair of parentheses ending the cell, after a name.
+/// text between the last pair of parentheses ending the cell, after a name
+/// or alone (`(JD)`).
 fn display_initials(reference: &str) -> Option<&str> {
     display_form(reference).map(|(_, initials)| initials)
 }
@@ -984,9 +1031,7 @@ fn display_form(reference: &str) -> Option<(&str, &str)> {
     let inner = reference.strip_suffix(')')?;
     let (name, initials) = inner.rsplit_once('(')?;
     let initials = initials.trim();
-    let valid = !name.trim().is_empty()
-        && !initials.is_empty()
-        && initials.chars().all(|c| c.is_alphanumeric());
+    let valid = !initials.is_empty() && initials.chars().all(|c| c.is_alphanumeric());
     valid.then_some((name, initials))
 }
 
@@ -1707,10 +1752,37 @@ mod tests {
         assert_eq!(display_initials("Jean DUPONT (JD)"), Some("JD"));
         assert_eq!(display_initials("Baptiste BONCHAMPS ( BB2 )"), Some("BB2"));
         assert_eq!(display_initials("JD"), None);
-        assert_eq!(display_initials("(JD)"), None);
+        assert_eq!(display_initials("(JD)"), Some("JD"));
         assert_eq!(display_initials("Jean DUPONT ()"), None);
         assert_eq!(display_initials("Jean DUPONT (J D)"), None);
         assert_eq!(display_initials("jd@exemple.fr"), None);
+    }
+
+    #[test]
+    fn owner_address_of_mail_forms() {
+        assert_eq!(
+            owner_address("Jean Dupont <jd@exemple.fr>"),
+            "jd@exemple.fr"
+        );
+        assert_eq!(owner_address("MAILTO:jd@exemple.fr"), "jd@exemple.fr");
+        assert_eq!(owner_address("mailto: <jd@exemple.fr>"), "jd@exemple.fr");
+        assert_eq!(owner_address("Jean DUPONT (JD)"), "Jean DUPONT (JD)");
+        assert_eq!(owner_address("<JD>"), "<JD>");
+    }
+
+    #[test]
+    fn not_a_name_names_the_character() {
+        assert_eq!(
+            not_a_name("Jean DUPONT ()").as_deref(),
+            Some("un nom, un identifiant ou un e-mail ne contient pas le caractère « ( »")
+        );
+        assert_eq!(
+            not_a_name("JD.").as_deref(),
+            Some("un nom, un identifiant ou un e-mail ne se termine pas par un point")
+        );
+        assert_eq!(not_a_name("j.dupont"), None);
+        assert_eq!(not_a_name("Zoé Lambert-Roux"), None);
+        assert_eq!(not_a_name("z.lambert@exemple.fr"), None);
     }
 
     #[test]

@@ -416,6 +416,66 @@ fn owner_last_name_alone_is_refused() {
     });
 }
 
+/// Owner cells copied from a mail client (`Jean Dupont <jd@…>`,
+/// `mailto:jd@…`) or holding initials alone in parentheses name that user,
+/// even under `--create-missing-users`. Damaged cells (`Jean DUPONT ()`,
+/// `JD.`) are rejected rather than made into users, and a civility in a
+/// display form is no reason for a warning.
+#[test]
+fn owner_cells_in_mail_forms_name_the_user() {
+    each_engine(|db| {
+        cast(db);
+        let users_before = db.store().list_users().unwrap().len();
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+        let text = "Identifiant externe;Nom;Responsable commercial\n\
+                    v1;Un;Jean Dupont <jd@example.org>\n\
+                    v2;Deux;mailto:JD@example.org\n\
+                    v3;Trois;(JD)\n\
+                    v4;Quatre;Jean DUPONT ()\n\
+                    v5;Cinq;JD.\n\
+                    v6;Six;M. Jean DUPONT (JD)\n";
+        let path = write_file(db, "courriel.csv", text.as_bytes());
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.imported, 4, "{:?}", report.rejected);
+        for key in ["v1", "v2", "v3", "v6"] {
+            assert_eq!(owners(db, key), (Some("JD".into()), None), "{key}");
+        }
+        assert!(report.created_users.is_empty(), "{:?}", report.created_users);
+        assert_eq!(db.store().list_users().unwrap().len(), users_before);
+        let reasons: Vec<(u64, &str)> = report
+            .rejected
+            .iter()
+            .map(|rejection| (rejection.line, rejection.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (
+                    5,
+                    "responsable « Jean DUPONT () » inconnu, et pas créé : un nom, un identifiant \
+                     ou un e-mail ne contient pas le caractère « ( » ; corrigez la cellule"
+                ),
+                (
+                    6,
+                    "responsable « JD. » inconnu, et pas créé : un nom, un identifiant ou un \
+                     e-mail ne se termine pas par un point ; corrigez la cellule"
+                ),
+            ]
+        );
+        assert!(
+            !report.warnings.iter().any(|w| w.contains("porte les initiales")),
+            "{:?}",
+            report.warnings
+        );
+    });
+}
+
 /// An owner cell holding a login that is also other users' last name
 /// goes to the user with the login, and the report warns once per cell,
 /// naming the others. A login that is its own user's last name gets no
