@@ -256,9 +256,24 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         }
         Command::Undo(args) => {
             let batch = parse_batch_id(&args.batch)?;
+            // Numbers skip values (PostgreSQL does not reuse those of rolled
+            // back operations), so a missing one points to the list.
+            let point_to_list = |error: ServiceError| {
+                if error.code() == "unknown_batch" {
+                    ServiceError::invalid(
+                        "unknown_batch",
+                        "batch",
+                        format!(
+                            "aucune opération n° {batch} ; la liste est donnée par « relais batches »"
+                        ),
+                    )
+                } else {
+                    error
+                }
+            };
             if args.dry_run {
                 actor()?;
-                let preview = preview_undo(store.as_ref(), batch)?;
+                let preview = preview_undo(store.as_ref(), batch).map_err(point_to_list)?;
                 output::print_undo_preview(&preview, args.json);
                 return Ok(());
             }
@@ -269,7 +284,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             let spinner = spinner("Annulation en cours…", !args.json);
             let result = undo_batch(store.as_ref(), batch, run);
             spinner.finish_and_clear();
-            let result = result?;
+            let result = result.map_err(point_to_list)?;
             output::print_undo(&result, args.json);
             Ok(())
         }

@@ -155,7 +155,7 @@ fn build_contact(
                 contact.exported_at = Some(parse_modified_at(&text).ok_or_else(|| {
                     reject(format!(
                         "« {text} » n'est pas une date de modification : gardez la valeur écrite \
-                         par l'export, de la forme 2026-12-05T10:32:15+01:00, ou videz la cellule \
+                         par l'export, de la forme 2026-12-05T10:32:15.504+01:00, ou videz la cellule \
                          pour mettre le contact à jour quelles que soient ses modifications depuis \
                          l'export"
                     ))
@@ -235,8 +235,10 @@ fn check_length(value: &str) -> Result<(), String> {
     if length <= MAX_VALUE_CHARS {
         return Ok(());
     }
-    let mut reason =
-        format!("valeur trop longue ({length} caractères) : {MAX_VALUE_CHARS} au maximum");
+    let mut reason = format!(
+        "valeur trop longue ({}) : {MAX_VALUE_CHARS} au maximum",
+        crate::french::plural(length as u64, "caractère", "caractères")
+    );
     // A value spanning lines is most often an opening quote never closed,
     // which swallows the following rows.
     if value.contains('\n') {
@@ -593,6 +595,13 @@ mod tests {
         let exact = "é".repeat(MAX_VALUE_CHARS);
         let contact = accept_row(&["Nom", "Société"], &["Dupont", &exact]);
         assert_eq!(contact.company, exact);
+
+        let pasted = "x".repeat(5_000);
+        let rejection = reject_row(&["Nom", "Société"], &["Dupont", &pasted]);
+        assert_eq!(
+            rejection.reason,
+            "valeur trop longue (5\u{202F}000 caractères) : 500 au maximum"
+        );
     }
 
     #[test]

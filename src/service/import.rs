@@ -887,9 +887,9 @@ impl Resolver<'_> {
                     .collect();
                 Some(format!(
                     "{lines} : le responsable « {cell} » est {key_kind} {user}, {assigned}, mais \
-                     c'est aussi le {name_kind} {others}. Si ce n'est pas le bon responsable, \
+                     c'est aussi le {name_kind} {others} ; si ce n'est pas le bon responsable, \
                      écrivez dans le fichier les initiales de celui qui convient et réimportez-le, \
-                     ou réaffectez {contacts}.",
+                     ou réaffectez {contacts}",
                     lines = rows.lines(),
                     key_kind = shadowed.key_kind,
                     user = crate::french::de(&rows.user),
@@ -969,8 +969,8 @@ impl Resolver<'_> {
                 };
                 format!(
                     "{lines} : le responsable « {cell} » porte les initiales {user} mais un autre nom ; \
-                     {assigned} d'après les initiales. Si ce n'est pas le bon responsable, corrigez \
-                     le fichier et réimportez-le, ou réaffectez {contacts}.",
+                     {assigned} d'après les initiales ; si ce n'est pas le bon responsable, corrigez \
+                     le fichier et réimportez-le, ou réaffectez {contacts}",
                     user = crate::french::de(&mismatch.user)
                 )
             })
@@ -978,7 +978,7 @@ impl Resolver<'_> {
         if unlisted > 0 {
             warnings.push(format!(
                 "… et {} de responsable dont le nom n'est pas celui de l'utilisateur désigné par \
-                 les initiales.",
+                 les initiales",
                 crate::french::plural(unlisted as u64, "autre cellule", "autres cellules")
             ));
         }

@@ -245,6 +245,25 @@ fn errors_are_french_on_stderr_with_failure_status() {
     });
 }
 
+/// An undo of an operation number that does not exist points to the list
+/// of operations, since numbers may skip values.
+#[test]
+fn undo_of_unknown_operation_points_to_list() {
+    each_engine(|db| {
+        setup(db);
+
+        for args in [&["undo", "9999"][..], &["undo", "9999", "--dry-run"][..]] {
+            let missing = relais(db, args);
+
+            assert!(!missing.status.success());
+            assert_eq!(
+                stderr(&missing).trim_end(),
+                "relais : aucune opération n° 9999 ; la liste est donnée par « relais batches »"
+            );
+        }
+    });
+}
+
 #[test]
 fn missing_file_error_is_french() {
     each_engine(|db| {

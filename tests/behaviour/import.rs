@@ -446,7 +446,11 @@ fn owner_cells_in_mail_forms_name_the_user() {
         for key in ["v1", "v2", "v3", "v6"] {
             assert_eq!(owners(db, key), (Some("JD".into()), None), "{key}");
         }
-        assert!(report.created_users.is_empty(), "{:?}", report.created_users);
+        assert!(
+            report.created_users.is_empty(),
+            "{:?}",
+            report.created_users
+        );
         assert_eq!(db.store().list_users().unwrap().len(), users_before);
         let reasons: Vec<(u64, &str)> = report
             .rejected
@@ -469,7 +473,10 @@ fn owner_cells_in_mail_forms_name_the_user() {
             ]
         );
         assert!(
-            !report.warnings.iter().any(|w| w.contains("porte les initiales")),
+            !report
+                .warnings
+                .iter()
+                .any(|w| w.contains("porte les initiales")),
             "{:?}",
             report.warnings
         );
@@ -531,12 +538,12 @@ fn owner_login_shared_with_a_name_warns() {
             [
                 "ligne 2 et 1 autre : le responsable « curie » est l'identifiant de Zoé LAMBERT \
                  (ZL), à qui ces contacts ont été affectés, mais c'est aussi le nom de famille de \
-                 Pierre CURIE (PC). Si ce n'est pas le bon responsable, écrivez dans le fichier \
-                 les initiales de celui qui convient et réimportez-le, ou réaffectez ces contacts.",
+                 Pierre CURIE (PC) ; si ce n'est pas le bon responsable, écrivez dans le fichier \
+                 les initiales de celui qui convient et réimportez-le, ou réaffectez ces contacts",
                 "ligne 3 : le responsable « Curie » est l'identifiant de Zoé LAMBERT (ZL), à qui \
                  ce contact a été affecté, mais c'est aussi le nom de famille de Pierre CURIE \
-                 (PC). Si ce n'est pas le bon responsable, écrivez dans le fichier les initiales \
-                 de celui qui convient et réimportez-le, ou réaffectez ce contact."
+                 (PC) ; si ce n'est pas le bon responsable, écrivez dans le fichier les initiales \
+                 de celui qui convient et réimportez-le, ou réaffectez ce contact"
             ]
         );
     });
