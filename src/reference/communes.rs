@@ -181,6 +181,36 @@ pub fn postal_code_serves_city(code: &str, city: &str) -> Option<bool> {
     Some(served.keys.contains(&key))
 }
 
+/// Postal codes of each commune, by name folded with `city_key`, built on
+/// first use: only a warning about a city that its postal code does not
+/// serve reads them.
+static CODES_BY_CITY: LazyLock<HashMap<String, BTreeSet<&'static str>>> = LazyLock::new(|| {
+    let mut codes: HashMap<String, BTreeSet<&'static str>> = HashMap::new();
+    for commune in communes() {
+        for name in std::iter::once(commune.name).chain(commune.parent_name) {
+            codes
+                .entry(city_key(name))
+                .or_default()
+                .insert(commune.postal_code);
+        }
+    }
+    codes
+});
+
+/// Returns the postal codes of the communes named `city` (case, accents
+/// and the other differences `city_key` ignores aside), sorted: `Reims`
+/// gives `["51100"]`. Several communes may share a name.
+pub fn postal_codes_of_city(city: &str) -> Vec<&'static str> {
+    let key = city_key(city);
+    if key.is_empty() {
+        return Vec::new();
+    }
+    CODES_BY_CITY
+        .get(&key)
+        .map(|codes| codes.iter().copied().collect())
+        .unwrap_or_default()
+}
+
 /// Returns the postal prefixes that the communes of a Corsican département
 /// use, sorted: `2A` gives `["200", "201"]` and `2B` gives `["202", "206"]`
 /// with the 2026 data. Returns `None` for any other département, because

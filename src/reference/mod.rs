@@ -10,7 +10,7 @@ mod embedded;
 
 pub use communes::{
     Commune, city_key, communes, communes_for_postal_code, corsica_postal_prefixes,
-    postal_code_exists, postal_code_serves_city,
+    postal_code_exists, postal_code_serves_city, postal_codes_of_city,
 };
 pub use countries::{Country, countries, country_by_alpha3};
 pub use departements::{Departement, Zone, departement, departements};

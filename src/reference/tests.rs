@@ -333,3 +333,19 @@ fn city_keys_leave_out_what_varies() {
     // A number that starts the name is kept.
     assert_eq!(city_key("1 rue"), "1 rue");
 }
+
+#[test]
+fn postal_codes_of_a_city_by_its_name() {
+    assert_eq!(postal_codes_of_city("REIMS"), ["51100"]);
+    assert_eq!(
+        postal_codes_of_city("Saint-Étienne"),
+        ["42000", "42100", "42230"]
+    );
+    assert_eq!(
+        postal_codes_of_city("St Etienne"),
+        ["42000", "42100", "42230"]
+    );
+    assert_eq!(postal_codes_of_city("Paris").len(), 21);
+    assert!(postal_codes_of_city("Autreville-sur-Rien").is_empty());
+    assert!(postal_codes_of_city("").is_empty());
+}

@@ -663,10 +663,11 @@ fn postal_code_warnings(parsed: &crate::import::ParsedRow) -> Vec<String> {
                 let read = read_as(entered, code);
                 warnings.push(format!(
                     "ligne {} : le code postal {kind} « {entered} »{read} est celui de {}, pas \
-                     de « {} » ; la ligne est importée, vérifiez le code et la ville",
+                     de « {} »{} ; la ligne est importée, vérifiez le code et la ville",
                     parsed.line,
                     served_communes(code),
-                    address.city.trim()
+                    address.city.trim(),
+                    codes_of_city(&address.city)
                 ));
             }
             continue;
@@ -696,6 +697,32 @@ fn read_as(entered: &str, code: &str) -> String {
         String::new()
     } else {
         format!(", lu {code},")
+    }
+}
+
+/// Codes listed by name in a warning about a city and its postal code.
+const LISTED_CITY_CODES: usize = 3;
+
+/// Formats the postal codes of the communes named `city`, for a warning:
+/// « (code 51100) », « (codes 75001, 75002, 75003 et 17 autres) », or
+/// nothing when no commune has that name.
+fn codes_of_city(city: &str) -> String {
+    let codes = crate::reference::postal_codes_of_city(city);
+    match codes.as_slice() {
+        [] => String::new(),
+        [code] => format!(" (code {code})"),
+        _ => {
+            let listed = codes[..codes.len().min(LISTED_CITY_CODES)].join(", ");
+            let others = codes.len().saturating_sub(LISTED_CITY_CODES);
+            if others == 0 {
+                format!(" (codes {listed})")
+            } else {
+                format!(
+                    " (codes {listed} et {})",
+                    crate::french::plural(others as u64, "autre", "autres")
+                )
+            }
+        }
     }
 }
 

@@ -665,7 +665,8 @@ fn created_users_known_to_later_rows() {
 
 /// A postal code that La Poste lists, but not for the city written next
 /// to it, is reported: `5100 Reims` read as 05100 is Briançon's code, in
-/// another département. Arrondissements, CEDEX and `St` are no mismatch.
+/// another département. The warning gives the codes of the city written.
+/// Arrondissements, CEDEX and `St` are no mismatch.
 #[test]
 fn postal_code_of_another_city_is_reported() {
     each_engine(|db| {
@@ -689,10 +690,11 @@ fn postal_code_of_another_city_is_reported() {
             about_codes,
             [
                 "ligne 2 : le code postal pro « 05100 » est celui de Briançon, Cervières et \
-                 6 autres communes, pas de « Reims » ; la ligne est importée, vérifiez le code \
-                 et la ville",
+                 6 autres communes, pas de « Reims » (code 51100) ; la ligne est importée, \
+                 vérifiez le code et la ville",
                 "ligne 3 : le code postal perso « 93190 » est celui de Livry-Gargan, pas de \
-                 « Paris » ; la ligne est importée, vérifiez le code et la ville",
+                 « Paris » (codes 75001, 75002, 75003 et 18 autres) ; la ligne est importée, \
+                 vérifiez le code et la ville",
             ]
         );
         assert_eq!(contact(db, "c1").pro.postal_code, "05100");
