@@ -269,10 +269,33 @@ pub fn field_for_header(header: &str) -> Option<Field> {
         .map(|&(_, field)| field)
 }
 
-/// Lists the accepted header names as written in the table, for messages.
-pub fn accepted_headers() -> impl Iterator<Item = &'static str> {
-    HEADER_NAMES.iter().map(|&(name, _)| name)
-}
+/// Column headers of an export, in French, which the import reads back:
+/// the names an error about unknown headers suggests.
+pub const EXPORT_HEADERS: [&str; 21] = [
+    "N° Relais",
+    "Identifiant externe",
+    "Civilité",
+    "Prénom",
+    "Nom",
+    "Société",
+    "E-mail",
+    "Téléphone",
+    "Responsable commercial",
+    "Responsable technique",
+    "Adresse perso",
+    "Complément adresse perso",
+    "Code postal perso",
+    "Ville perso",
+    "Pays perso",
+    "Adresse pro",
+    "Complément adresse pro",
+    "Code postal pro",
+    "Ville pro",
+    "Pays pro",
+    // The contact's last change: an import of the edited file leaves a
+    // contact changed since alone, rather than undo that change.
+    "Modifié le",
+];
 
 /// Builds the columns from the header record, already decoded and trimmed.
 ///
@@ -481,6 +504,26 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("CSV UTF-8"), "{message}");
         assert!(!message.contains('\0'), "{message}");
+    }
+
+    #[test]
+    fn unknown_headers_suggest_the_export_ones() {
+        let error = resolve_columns(headers(&["Foo", "Bar"])).unwrap_err();
+
+        let message = error.to_string();
+        assert!(
+            message.contains(
+                "Nommez les colonnes comme l'export de Relais : N° Relais, Identifiant externe, \
+                 Civilité,"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("source_id"), "{message}");
+        let columns = resolve_columns(headers(&EXPORT_HEADERS)).unwrap();
+        assert!(
+            columns.iter().all(|column| column.field.is_some()),
+            "{columns:?}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::domain::contact::ContactInput;
 use crate::domain::country::CountryCode;
 
-pub use headers::{Column, Field, accepted_headers, field_for_header};
+pub use headers::{Column, EXPORT_HEADERS, Field, field_for_header};
 pub use row::{MAX_VALUE_CHARS, check_characters, stored_postal_code};
 pub use stream::{ContactRows, read_contacts};
 
@@ -66,9 +66,11 @@ pub enum ImportError {
     NotText,
 
     #[error(
-        "aucun en-tête de colonne reconnu en première ligne ({}). En-têtes acceptés : {}",
+        "aucun en-tête de colonne reconnu en première ligne ({}). Nommez les colonnes comme \
+         l'export de Relais : {} ; les noms usuels des CRM et des tableurs sont aussi reconnus \
+         (CP, Zip, Email, Last name, Raison sociale…)",
         describe_found_headers(found),
-        accepted_headers().collect::<Vec<_>>().join(", ")
+        EXPORT_HEADERS.join(", ")
     )]
     NoKnownHeader { found: Vec<String> },
 

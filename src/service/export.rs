@@ -10,31 +10,7 @@ use crate::storage::{Address, Contact, ExportSelection, Store};
 use super::ServiceError;
 
 /// Column headers, in French; the import reads them back.
-pub const HEADERS: [&str; 21] = [
-    "N° Relais",
-    "Identifiant externe",
-    "Civilité",
-    "Prénom",
-    "Nom",
-    "Société",
-    "E-mail",
-    "Téléphone",
-    "Responsable commercial",
-    "Responsable technique",
-    "Adresse perso",
-    "Complément adresse perso",
-    "Code postal perso",
-    "Ville perso",
-    "Pays perso",
-    "Adresse pro",
-    "Complément adresse pro",
-    "Code postal pro",
-    "Ville pro",
-    "Pays pro",
-    // The contact's last change: an import of the edited file leaves a
-    // contact changed since alone, rather than undo that change.
-    "Modifié le",
-];
+pub use crate::import::EXPORT_HEADERS as HEADERS;
 
 /// First characters that make Excel and LibreOffice read a cell as a
 /// formula (`=`, `+`, `-`, `@`), or that hide one behind a tab or a
