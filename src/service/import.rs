@@ -1345,6 +1345,14 @@ fn import_from_reader<R: Read + Send>(
     // Owner changes that give contacts back to an owner a Relais operation
     // had replaced, as a file exported from a CRM before a reassignment
     // does. These warnings come first, since they undo work done in Relais.
+    // Only rows without number or external id create contacts beside
+    // stored ones; a file with no key column at all is warned about above.
+    if totals.imported > 0 && has_key_column {
+        let (count, twins) = session.twin_contacts()?;
+        if count > 0 {
+            warnings.push(twin_contacts_warning(count, &twins));
+        }
+    }
     if totals.history_entries > 0 {
         let reversed = session.reversed_reassignments()?;
         let mut notes: Vec<String> = reversed.iter().map(reversed_warning).collect();
@@ -1444,6 +1452,41 @@ fn invalid_postal_warning(line: u64, kind: &str, entered: &str, city: &str) -> S
         "ligne {line} : le code postal {kind} « {entered} »{city} n'est pas un code français à \
          cinq chiffres{insee_hint} ; la ligne est importée et le code signalé comme invalide, \
          mais une réaffectation par région risque de manquer cette adresse : corrigez le code"
+    )
+}
+
+/// Warns that contacts this import created have the name, first name and
+/// company of stored ones, listing the first by number.
+fn twin_contacts_warning(count: u64, twins: &[crate::storage::TwinContact]) -> String {
+    let listed: Vec<String> = twins
+        .iter()
+        .map(|twin| {
+            let name = format!("{} {}", twin.first_name, twin.last_name);
+            let name = name.trim();
+            match (name.is_empty(), twin.company.is_empty()) {
+                (false, false) => format!("n° {} {name} ({})", twin.id, twin.company),
+                (false, true) => format!("n° {} {name}", twin.id),
+                _ => format!("n° {} ({})", twin.id, twin.company),
+            }
+        })
+        .collect();
+    let more = if count > twins.len() as u64 {
+        ", …"
+    } else {
+        ""
+    };
+    let (have, same) = if count == 1 {
+        ("a", "s'il s'agit de la même personne")
+    } else {
+        ("ont", "s'il s'agit des mêmes personnes")
+    };
+    format!(
+        "{} par cet import sans « N° Relais » ni identifiant externe {have} les mêmes nom, prénom et \
+         société qu'un contact déjà présent : {}{more} ; {same}, annulez cet import et \
+         réimportez le fichier en remplissant pour ces lignes la colonne « N° Relais » de \
+         l'export ou un identifiant externe",
+        crate::french::plural(count, "contact créé", "contacts créés"),
+        listed.join(", ")
     )
 }
 

@@ -499,6 +499,37 @@ impl RunContext {
     }
 }
 
+/// A contact an import created with the last name, first name and company
+/// of a contact stored before it: most often the same person, from a row
+/// that lost its number or external id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwinContact {
+    pub id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+}
+
+/// Contacts created twice that an import report lists by number.
+pub const LISTED_TWIN_CONTACTS: usize = 3;
+
+/// Contacts an import created (`id > ?1`) without external id whose last
+/// name, first name and company are those of a contact stored before it,
+/// each with the number of them all. The stored contacts are read once,
+/// into the set the `IN` builds, rather than once per created contact.
+const TWIN_CONTACTS: &str = "SELECT id, first_name, last_name, company, count(*) OVER ()
+     FROM contacts
+     WHERE id > ?1 AND external_id IS NULL
+       AND (last_name <> '' OR first_name <> '' OR company <> '')
+       AND (last_name, first_name, company) IN
+           (SELECT last_name, first_name, company FROM contacts WHERE id <= ?1)
+     ORDER BY id
+     LIMIT ?2";
+
+fn twin_contacts_sql(postgres: bool) -> String {
+    numbered_params(TWIN_CONTACTS, postgres)
+}
+
 /// A Relais operation (a reassignment or an undo) whose owner changes an
 /// import gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -652,6 +683,10 @@ pub trait ImportSession {
     /// Counts the contacts this import left with no (commercial,
     /// technical) owner where they had one: the file's cell was empty.
     fn cleared_owners(&mut self) -> StoreResult<(u64, u64)>;
+    /// Counts the contacts this import created without external id that
+    /// have the last name, first name and company of a contact stored
+    /// before it, and returns the first `LISTED_TWIN_CONTACTS` of them.
+    fn twin_contacts(&mut self) -> StoreResult<(u64, Vec<TwinContact>)>;
     /// Records in the batch's parameters, as `rejected_lines`, how many
     /// lines of the file were rejected, so that the journal shows it.
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()>;

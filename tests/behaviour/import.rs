@@ -1829,6 +1829,54 @@ fn report_warns_pacific_mismatch_of_partial_file() {
     });
 }
 
+/// Rows with neither number nor external id, in a file that has those
+/// columns, create contacts even when stored ones have the same name,
+/// first name and company, as a file that lost a number does: the report
+/// then warns, listing the created contacts by number.
+#[test]
+fn contacts_created_twice_are_reported() {
+    each_engine(|db| {
+        let file = "N° Relais;Nom;Prénom;Société\n;Dupont;Jean;ACME\n;Martin;Anne;\n";
+        let first = import_bytes(db, "leads.csv", file.as_bytes());
+        assert!(
+            !first.warnings.iter().any(|w| w.contains("les mêmes nom")),
+            "{:?}",
+            first.warnings
+        );
+
+        let second = import_bytes(db, "leads.csv", file.as_bytes());
+
+        assert_eq!(second.imported, 2);
+        let twins: Vec<&String> = second
+            .warnings
+            .iter()
+            .filter(|w| w.contains("les mêmes nom"))
+            .collect();
+        assert_eq!(
+            twins,
+            [
+                "2 contacts créés par cet import sans « N° Relais » ni identifiant externe ont \
+                 les mêmes nom, prénom et société qu'un contact déjà présent : n° 3 Jean Dupont \
+                 (ACME), n° 4 Anne Martin ; s'il s'agit des mêmes personnes, annulez cet import \
+                 et réimportez le fichier en remplissant pour ces lignes la colonne « N° Relais » \
+                 de l'export ou un identifiant externe"
+            ]
+        );
+
+        let other = import_bytes(
+            db,
+            "autre.csv",
+            "N° Relais;Nom;Prénom;Société\n;Dupont;Jean;Autre SA\n".as_bytes(),
+        );
+        assert_eq!(other.imported, 1);
+        assert!(
+            !other.warnings.iter().any(|w| w.contains("les mêmes nom")),
+            "{:?}",
+            other.warnings
+        );
+    });
+}
+
 /// A row the store sets aside late (a stale « Modifié le ») gets no
 /// warning about its postal code or its owner: the report rejects it, and
 /// a warning saying that it was imported would contradict that. The same

@@ -304,6 +304,10 @@ impl ImportSession for CaptureSession<'_> {
         Ok((0, 0))
     }
 
+    fn twin_contacts(&mut self) -> StoreResult<(u64, Vec<relais::storage::TwinContact>)> {
+        Ok((0, Vec::new()))
+    }
+
     fn record_rejected_lines(&mut self, _lines: u64) -> StoreResult<()> {
         Ok(())
     }

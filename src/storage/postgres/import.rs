@@ -1003,6 +1003,36 @@ impl ImportSession for PgImport {
         Ok(totals)
     }
 
+    fn twin_contacts(&mut self) -> StoreResult<(u64, Vec<crate::storage::TwinContact>)> {
+        // A first load has no stored contact to compare with.
+        if self.last_id_before == 0 {
+            return Ok((0, Vec::new()));
+        }
+        let last_id_before = self.last_id_before;
+        let listed = crate::storage::LISTED_TWIN_CONTACTS as i64;
+        let client = self.client().map_err(Failure::into_store_error)?;
+        let rows = client
+            .query(
+                &crate::storage::twin_contacts_sql(true),
+                &[&last_id_before, &listed],
+            )
+            .map_err(store_error)?;
+        let total = rows
+            .first()
+            .map(|row| u64::try_from(row.get::<_, i64>(4)).unwrap_or_default())
+            .unwrap_or_default();
+        let twins = rows
+            .iter()
+            .map(|row| crate::storage::TwinContact {
+                id: row.get(0),
+                first_name: row.get(1),
+                last_name: row.get(2),
+                company: row.get(3),
+            })
+            .collect();
+        Ok((total, twins))
+    }
+
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
         let batch = self.batch;
         let lines = i64::try_from(lines).unwrap_or(i64::MAX);

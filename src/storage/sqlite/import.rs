@@ -747,6 +747,44 @@ impl ImportSession for SqliteImport {
         Ok(totals)
     }
 
+    fn twin_contacts(&mut self) -> StoreResult<(u64, Vec<crate::storage::TwinContact>)> {
+        // A first load has no stored contact to compare with.
+        if self.last_id_before == 0 {
+            return Ok((0, Vec::new()));
+        }
+        let mut statement = self
+            .conn
+            .prepare(&crate::storage::twin_contacts_sql(false))
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map(
+                params![
+                    self.last_id_before,
+                    crate::storage::LISTED_TWIN_CONTACTS as i64
+                ],
+                |row| {
+                    Ok((
+                        crate::storage::TwinContact {
+                            id: row.get(0)?,
+                            first_name: row.get(1)?,
+                            last_name: row.get(2)?,
+                            company: row.get(3)?,
+                        },
+                        row.get::<_, i64>(4)?,
+                    ))
+                },
+            )
+            .map_err(db_error)?;
+        let mut total = 0;
+        let mut twins = Vec::new();
+        for row in rows {
+            let (twin, count) = row.map_err(db_error)?;
+            total = u64::try_from(count).unwrap_or_default();
+            twins.push(twin);
+        }
+        Ok((total, twins))
+    }
+
     fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
         self.conn
             .execute(
