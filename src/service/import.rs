@@ -1738,8 +1738,8 @@ fn write_rows(
 
 /// Writes a chunk of rows, then notes what the report warns about for the
 /// rows the store kept. A row the store sets aside (a stale « Modifié le »,
-/// an external id already taken) is rejected, and a warning that says it
-/// was imported would be wrong.
+/// an external id already taken) is rejected, and a warning about it would
+/// contradict the rejection.
 fn write_chunk(
     resolver: &mut Resolver<'_>,
     chunk: &[ContactWrite],
