@@ -160,7 +160,10 @@ pub fn prepare_region_reassignment(
         params: json!({
             "to": to_user.initials,
             "country": country_code.as_str(),
-            "postal": postal.trim(),
+            // The codes as matched, each once, so that a retry of the same
+            // selection written otherwise (`51;51`, `51, 2a`) is the same
+            // request for its idempotency key.
+            "postal": crate::french::postal_field_codes(postal).join(";"),
             "role": roles.as_str(),
         }),
         request: RegionReassignment {

@@ -255,6 +255,38 @@ fn same_idempotency_key_runs_once() {
     });
 }
 
+/// A retry of a region reassignment with the same key and the same codes
+/// written otherwise (repeated, other separators, lower case) replays the
+/// first run instead of being refused as another request.
+#[test]
+fn same_key_and_same_codes_written_otherwise_replay() {
+    use relais::service::reassign::{apply_region_reassignment, prepare_region_reassignment};
+
+    each_engine(|db| {
+        cast(db);
+        import_rows(
+            db,
+            &[
+                "a,A,,,,,,51100,Reims,FRA,JD,",
+                "b,B,,,,,,20000,Ajaccio,FRA,JD,",
+            ],
+        );
+        let mut keyed = run();
+        keyed.idempotency_key = Some("form-region".into());
+        let first = prepare_region_reassignment(db.store(), "BB", "FRA", "51;2A", None).unwrap();
+        let applied = apply_region_reassignment(db.store(), &first, keyed.clone()).unwrap();
+        assert_eq!(applied.outcome.changed, 2);
+
+        let again =
+            prepare_region_reassignment(db.store(), "BB", "FRA", "51, 2a;51", None).unwrap();
+        let replayed = apply_region_reassignment(db.store(), &again, keyed).unwrap();
+
+        assert!(replayed.replayed);
+        assert_eq!(replayed.batch_id, applied.batch_id);
+        assert_eq!(moves(db, "a").len(), 1);
+    });
+}
+
 /// A run that changed nothing records no batch but keeps its key: a retry
 /// with that key after the contacts changed returns the first result and
 /// moves nothing, and the key cannot serve another operation.
