@@ -381,26 +381,32 @@ pub enum PostalFieldError {
         country: &'static str,
         chosen: String,
     },
-    /// Several parts of the field are invalid, each with its own reason,
-    /// so that one correction fixes them all.
+    /// Several parts of the field are invalid, each given as typed with
+    /// its own reason, so that one correction fixes them all.
     #[error("{}", several_message(.0))]
-    Several(Vec<PostalFieldError>),
+    Several(Vec<(String, PostalFieldError)>),
 }
 
 /// Invalid parts a message about several quotes one by one.
 const LISTED_INVALID_PARTS: usize = 5;
 
 /// Formats the message of [`PostalFieldError::Several`]: how many parts
-/// to correct, then the reason for each, one sentence apiece.
-fn several_message(errors: &[PostalFieldError]) -> String {
+/// to correct, then the reason for each, one sentence apiece, led by the
+/// part as typed when the reason does not quote it.
+fn several_message(errors: &[(String, PostalFieldError)]) -> String {
     let mut message = format!(
         "code postal : {} à corriger.",
         crate::french::plural(errors.len() as u64, "code", "codes")
     );
-    for error in errors.iter().take(LISTED_INVALID_PARTS) {
+    for (part, error) in errors.iter().take(LISTED_INVALID_PARTS) {
         let text = error.to_string();
         let reason = text.strip_prefix("code postal : ").unwrap_or(&text);
+        let quoted_part = format!("« {} »", quoted(part));
         message.push(' ');
+        if !reason.starts_with(&quoted_part) {
+            message.push_str(&quoted_part);
+            message.push_str(" : ");
+        }
         message.push_str(reason);
         message.push('.');
     }
@@ -454,12 +460,12 @@ pub fn parse_postal_field(
     for part in parts {
         match parse_part(part, country) {
             Ok(parsed) => prefixes.extend(parsed),
-            Err(error) => errors.push(error),
+            Err(error) => errors.push((part.to_string(), error)),
         }
     }
     match errors.len() {
         0 => Ok(PostalSelection::Prefixes(merge_prefixes(prefixes))),
-        1 => Err(errors.remove(0)),
+        1 => Err(errors.remove(0).1),
         _ => Err(PostalFieldError::Several(errors)),
     }
 }
@@ -1341,11 +1347,14 @@ mod tests {
         assert_eq!(
             error,
             PostalFieldError::Several(vec![
-                PostalFieldError::NotFrenchPrefixGuessed {
-                    part: "5l".into(),
-                    guess: "51".into()
-                },
-                PostalFieldError::NotFrenchPrefix("zz".into()),
+                (
+                    "5l".into(),
+                    PostalFieldError::NotFrenchPrefixGuessed {
+                        part: "5l".into(),
+                        guess: "51".into()
+                    }
+                ),
+                ("zz".into(), PostalFieldError::NotFrenchPrefix("zz".into())),
             ])
         );
         assert_eq!(
@@ -1354,6 +1363,17 @@ mod tests {
              français ; vouliez-vous écrire « 51 » ? Un préfixe français ne compte que des \
              chiffres, ou 2A et 2B pour la Corse. « zz » n'est pas un préfixe de code postal \
              français ; utilisez uniquement des chiffres (51, 511…), ou 2A et 2B pour la Corse."
+        );
+
+        let unquoted = parse_postal_field("00100;00200", &CountryCode::france())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            unquoted,
+            "code postal : 2 codes à corriger. « 00100 » : aucun code postal français ne \
+             commence par « 00 » ; les départements vont de 01 à 95, et de 971 à 988 outre-mer. \
+             « 00200 » : aucun code postal français ne commence par « 00 » ; les départements \
+             vont de 01 à 95, et de 971 à 988 outre-mer."
         );
 
         let many = parse_postal_field("a_;b_;c_;d_;e_;f_;g_", &CountryCode::france())

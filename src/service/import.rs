@@ -1037,12 +1037,12 @@ const NOT_IN_NAMES: &str = "()<>[]{}\"«»:;,/\\|!?*=#%$";
 fn not_a_name(reference: &str) -> Option<String> {
     if let Some(found) = reference.chars().find(|c| NOT_IN_NAMES.contains(*c)) {
         return Some(format!(
-            "un nom, un identifiant ou un e-mail ne contient pas le caractère « {found} »"
+            "un nom, un identifiant ou un e-mail ne peut pas contenir le caractère « {found} »"
         ));
     }
     reference
         .ends_with('.')
-        .then(|| "un nom, un identifiant ou un e-mail ne se termine pas par un point".to_string())
+        .then(|| "un nom, un identifiant ou un e-mail ne peut pas finir par un point".to_string())
 }
 
 /// Returns the initials of an owner written `Prénom NOM (INITIALES)`: the
@@ -1844,11 +1844,11 @@ mod tests {
     fn not_a_name_names_the_character() {
         assert_eq!(
             not_a_name("Jean DUPONT ()").as_deref(),
-            Some("un nom, un identifiant ou un e-mail ne contient pas le caractère « ( »")
+            Some("un nom, un identifiant ou un e-mail ne peut pas contenir le caractère « ( »")
         );
         assert_eq!(
             not_a_name("JD.").as_deref(),
-            Some("un nom, un identifiant ou un e-mail ne se termine pas par un point")
+            Some("un nom, un identifiant ou un e-mail ne peut pas finir par un point")
         );
         assert_eq!(not_a_name("j.dupont"), None);
         assert_eq!(not_a_name("Zoé Lambert-Roux"), None);

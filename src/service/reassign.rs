@@ -160,10 +160,10 @@ pub fn prepare_region_reassignment(
         params: json!({
             "to": to_user.initials,
             "country": country_code.as_str(),
-            // The codes as matched, each once, so that a retry of the same
-            // selection written otherwise (`51;51`, `51, 2a`) is the same
-            // request for its idempotency key.
-            "postal": crate::french::postal_field_codes(postal).join(";"),
+            // The codes as matched, each once and sorted, so that a retry
+            // of the same selection written otherwise (`51;51`, `2a, 51`)
+            // is the same request for its idempotency key.
+            "postal": sorted_codes(postal),
             "role": roles.as_str(),
         }),
         request: RegionReassignment {
@@ -174,6 +174,14 @@ pub fn prepare_region_reassignment(
         },
         to: to_user,
     })
+}
+
+/// Returns the codes of a postal field in capitals, each once, sorted and
+/// separated by `;`: `2a, 51;51` gives `2A;51`.
+fn sorted_codes(postal: &str) -> String {
+    let mut codes = crate::french::postal_field_codes(postal);
+    codes.sort();
+    codes.join(";")
 }
 
 pub fn preview_user_reassignment(

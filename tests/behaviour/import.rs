@@ -463,12 +463,12 @@ fn owner_cells_in_mail_forms_name_the_user() {
                 (
                     5,
                     "responsable « Jean DUPONT () » inconnu, et pas créé : un nom, un identifiant \
-                     ou un e-mail ne contient pas le caractère « ( » ; corrigez la cellule"
+                     ou un e-mail ne peut pas contenir le caractère « ( » ; corrigez la cellule"
                 ),
                 (
                     6,
                     "responsable « JD. » inconnu, et pas créé : un nom, un identifiant ou un \
-                     e-mail ne se termine pas par un point ; corrigez la cellule"
+                     e-mail ne peut pas finir par un point ; corrigez la cellule"
                 ),
             ]
         );

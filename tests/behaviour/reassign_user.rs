@@ -256,8 +256,8 @@ fn same_idempotency_key_runs_once() {
 }
 
 /// A retry of a region reassignment with the same key and the same codes
-/// written otherwise (repeated, other separators, lower case) replays the
-/// first run instead of being refused as another request.
+/// written otherwise (repeated, in another order, other separators, lower
+/// case) replays the first run instead of being refused as another request.
 #[test]
 fn same_key_and_same_codes_written_otherwise_replay() {
     use relais::service::reassign::{apply_region_reassignment, prepare_region_reassignment};
@@ -278,7 +278,7 @@ fn same_key_and_same_codes_written_otherwise_replay() {
         assert_eq!(applied.outcome.changed, 2);
 
         let again =
-            prepare_region_reassignment(db.store(), "BB", "FRA", "51, 2a;51", None).unwrap();
+            prepare_region_reassignment(db.store(), "BB", "FRA", "2a, 51;51", None).unwrap();
         let replayed = apply_region_reassignment(db.store(), &again, keyed).unwrap();
 
         assert!(replayed.replayed);

@@ -817,6 +817,22 @@ async fn filtered_list_exports_as_csv() {
     assert_eq!(bad.status(), 303);
     assert_eq!(bad.headers()["location"], "/contacts?postal=5%25&page=1");
 
+    // A mistyped filter exports nothing, rather than the whole base.
+    let mistyped = admin
+        .get(app.url("/contacts/export.csv?ownr=QT"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mistyped.status(), 400);
+    let page = unescape(&mistyped.text().await.unwrap());
+    assert!(
+        page.contains(
+            "Paramètre « ownr » inconnu dans l'adresse de l'export : les filtres possibles sont \
+             « owner », « country », « postal », « departement », « q » ; rien n'a été exporté"
+        ),
+        "{page}"
+    );
+
     let user = app.logged_in("QU").await;
     let user_list = app.page(&user, "/contacts?country=FRA").await;
     assert!(!user_list.contains("export.csv"), "{user_list}");

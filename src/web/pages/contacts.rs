@@ -119,6 +119,19 @@ fn page_href(query: &ContactQuery, page: u32) -> String {
     )
 }
 
+/// Query parameters of the contact export: the list's filters.
+const EXPORT_FILTERS: [&str; 5] = ["owner", "country", "postal", "departement", "q"];
+
+/// Returns the first parameter of an export address that is no filter.
+fn unknown_filter(query: Option<&str>) -> Option<String> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+    pairs
+        .into_iter()
+        .map(|(name, _)| name)
+        .find(|name| !EXPORT_FILTERS.contains(&name.as_str()))
+}
+
 /// Address of the CSV export of the contacts the filters select.
 fn export_href(query: &ContactQuery) -> String {
     let filled = filled_filters(query);
@@ -137,8 +150,28 @@ fn export_href(query: &ContactQuery) -> String {
 pub async fn export(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     QueryData(query): QueryData<ContactQuery>,
 ) -> Result<Response, PageError> {
+    // A mistyped filter (`ownr=QT`) would otherwise be ignored, and the
+    // export would hold every contact of the base.
+    if let Some(unknown) = unknown_filter(raw.as_deref()) {
+        tracing::info!(
+            user.id = session.user.id,
+            parameter = %unknown,
+            "contact export with an unknown parameter refused"
+        );
+        return Err(AppError::bad_request(
+            "unknown_parameter",
+            format!(
+                "paramètre « {unknown} » inconnu dans l'adresse de l'export : les filtres possibles \
+                 sont {} ; rien n'a été exporté, corrigez l'adresse ou exportez depuis la liste \
+                 des contacts",
+                EXPORT_FILTERS.map(|name| format!("« {name} »")).join(", ")
+            ),
+        )
+        .into());
+    }
     let filter_query = query.clone();
     let selection = state
         .run(move |store| match export_selection(store, &filter_query) {
