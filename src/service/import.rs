@@ -84,6 +84,8 @@ struct OwnerIndex {
 /// last name of Bob MARTIN. A cell with it goes to the first user.
 struct ShadowedKey {
     user: UserId,
+    /// The login or initials as the user has them.
+    key: String,
     /// « l'identifiant » or « les initiales ».
     key_kind: &'static str,
     /// « nom de famille » or « prénom ».
@@ -168,7 +170,8 @@ struct Resolver<'a> {
     /// cell text, with their first line and number of rows.
     name_mismatches: std::collections::BTreeMap<String, OwnerRows>,
     /// Owner cells holding a login or initials that are also other users'
-    /// name (see `ShadowedKey`), by cell text.
+    /// name (see `ShadowedKey`), by lowercase cell text, so that `curie`
+    /// and `Curie` make one warning.
     shadowed_cells: std::collections::BTreeMap<String, OwnerRows>,
     /// Rows that give contacts to a deactivated user, by user.
     inactive_owners: std::collections::BTreeMap<UserId, OwnerRows>,
@@ -300,6 +303,7 @@ fn shadowed_keys(users: &[User], by_key: &HashMap<String, UserId>) -> HashMap<St
                 lowercase,
                 ShadowedKey {
                     user: user.id,
+                    key: key.to_string(),
                     key_kind,
                     name_kind,
                     others: others.into_iter().map(|(_, name)| name).collect(),
@@ -889,7 +893,7 @@ impl Resolver<'_> {
             return;
         }
         self.shadowed_cells
-            .entry(reference.to_string())
+            .entry(reference.to_lowercase())
             .and_modify(|rows| rows.add_line(line))
             .or_insert_with(|| OwnerRows::new(user, line));
     }
@@ -901,7 +905,8 @@ impl Resolver<'_> {
         cells
             .into_iter()
             .filter_map(|(cell, rows)| {
-                let shadowed = self.index.shadowed.get(&cell.to_lowercase())?;
+                let shadowed = self.index.shadowed.get(cell)?;
+                let cell = &shadowed.key;
                 let (assigned, contacts) = if rows.rows == 1 {
                     ("à qui ce contact a été affecté", "ce contact")
                 } else {

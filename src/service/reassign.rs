@@ -71,6 +71,15 @@ fn check_target_active(field: &'static str, label: &str, user: &User) -> Result<
     }
 }
 
+/// Checks « vers » alone: it exists and is active. A form whose « de » is
+/// wrong shows this error too, so that one correction fixes both fields.
+pub fn check_user_target(store: &dyn Store, to: &str) -> Option<ServiceError> {
+    match find_user(store, "to", "vers", to) {
+        Ok(user) => check_target_active("to", "vers", &user).err(),
+        Err(error) => Some(error),
+    }
+}
+
 /// Checks « de » and « vers »: both exist, differ, and « vers » is active.
 /// « de » may be inactive, the usual case when someone has left.
 pub fn prepare_user_reassignment(

@@ -484,8 +484,8 @@ fn owner_cells_in_mail_forms_name_the_user() {
 }
 
 /// An owner cell holding a login that is also other users' last name
-/// goes to the user with the login, and the report warns once per cell,
-/// naming the others. A login that is its own user's last name gets no
+/// goes to the user with the login, and the report warns once per login,
+/// whatever its case in the cells, naming the others. A login that is its own user's last name gets no
 /// warning.
 #[test]
 fn owner_login_shared_with_a_name_warns() {
@@ -536,14 +536,11 @@ fn owner_login_shared_with_a_name_warns() {
         assert_eq!(
             shared,
             [
-                "ligne 2 et 1 autre : le responsable « curie » est l'identifiant de Zoé LAMBERT \
-                 (ZL), à qui ces contacts ont été affectés, mais c'est aussi le nom de famille de \
-                 Pierre CURIE (PC) ; si ce n'est pas le bon responsable, écrivez dans le fichier \
-                 les initiales de celui qui convient et réimportez-le, ou réaffectez ces contacts",
-                "ligne 3 : le responsable « Curie » est l'identifiant de Zoé LAMBERT (ZL), à qui \
-                 ce contact a été affecté, mais c'est aussi le nom de famille de Pierre CURIE \
-                 (PC) ; si ce n'est pas le bon responsable, écrivez dans le fichier les initiales \
-                 de celui qui convient et réimportez-le, ou réaffectez ce contact"
+                "ligne 2 et 2 autres : le responsable « curie » est l'identifiant de Zoé \
+                 LAMBERT (ZL), à qui ces contacts ont été affectés, mais c'est aussi le nom de \
+                 famille de Pierre CURIE (PC) ; si ce n'est pas le bon responsable, écrivez dans \
+                 le fichier les initiales de celui qui convient et réimportez-le, ou réaffectez \
+                 ces contacts"
             ]
         );
     });

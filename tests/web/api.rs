@@ -209,6 +209,20 @@ async fn wrong_method_gets_a_french_answer() {
         html.contains("Cette adresse ne reçoit pas de formulaire : elle s'ouvre directement"),
         "{html}"
     );
+    // Another method, to an address that takes forms by POST, is told
+    // neither of those.
+    let put = admin
+        .put(app.url("/admin/reassign-region"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+    let html = crate::support::unescape(&put.text().await.unwrap());
+    assert!(
+        html.contains("Cette adresse n'accepte pas cette méthode"),
+        "{html}"
+    );
 }
 
 /// An address whose escapes are not text gets a French 400, as JSON with

@@ -954,6 +954,44 @@ async fn users_page_changes_roles() {
     );
 }
 
+/// A reassignment form sent with both users empty, or both wrong, marks
+/// both fields, so that one correction fixes the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reassign_form_marks_both_users() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let page = app.page(&client, "/admin/reassign").await;
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let key = hidden_field(&page, "idempotency_key").unwrap();
+    let batches_before = app.batch_count();
+
+    for (from, to) in [("", ""), ("ZZ", "YY")] {
+        let rejected = client
+            .post(app.url("/admin/reassign"))
+            .form(&[
+                ("from", from),
+                ("to", to),
+                ("idempotency_key", key.as_str()),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(rejected.status(), 422);
+        let body = unescape(&text(rejected).await);
+        assert!(
+            body.contains("id=\"from-error\" data-error-for=\"from\" aria-live=\"polite\">de : "),
+            "{body}"
+        );
+        assert!(
+            body.contains("id=\"to-error\" data-error-for=\"to\" aria-live=\"polite\">vers : "),
+            "{body}"
+        );
+    }
+    assert_eq!(app.batch_count(), batches_before);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_form_shows_every_error_at_once() {
     let app = TestApp::start().await;

@@ -116,8 +116,12 @@ async fn admin_index(AdminUser(session): AdminUser) -> Result<Response, PageErro
 pub async fn method_not_allowed(method: axum::http::Method) -> Response {
     let message = if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
         "Cette adresse ne s'ouvre pas directement : elle reçoit les formulaires de Relais. Revenez à la liste des contacts ; pour vous déconnecter, utilisez le bouton « Se déconnecter » en haut de la page."
-    } else {
+    } else if method == axum::http::Method::POST {
         "Cette adresse ne reçoit pas de formulaire : elle s'ouvre directement, comme un lien. Revenez à la liste des contacts et recommencez depuis le bon écran."
+    } else {
+        // PUT, DELETE and the like: Relais's screens send none, and the
+        // address may take a form by POST, so neither message above holds.
+        "Cette adresse n'accepte pas cette méthode : les pages de Relais s'ouvrent comme des liens, et leurs formulaires s'envoient par leurs boutons. Revenez à la liste des contacts et recommencez depuis le bon écran."
     };
     error_page::error_response(&AppError::MethodNotAllowed(message))
 }

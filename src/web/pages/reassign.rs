@@ -13,7 +13,8 @@ use crate::domain::batch::BatchKind;
 use crate::domain::user::User;
 use crate::service::ServiceError;
 use crate::service::reassign::{
-    RunContextInput, apply_user_reassignment, prepare_user_reassignment, preview_user_reassignment,
+    RunContextInput, apply_user_reassignment, check_user_target, prepare_user_reassignment,
+    preview_user_reassignment,
 };
 use crate::storage::{ContactFilter, Page, Store};
 use crate::web::auth::session::{AdminUser, Session};
@@ -266,7 +267,16 @@ pub async fn apply(
                     let applied = apply_user_reassignment(store, &prepared, run)?;
                     Ok(Ok(Ok((prepared, applied))))
                 }
-                Err(error) => Ok(Err(field_error(error)?)),
+                Err(error) => {
+                    let mut errors = FieldErrors::from([field_error(error)?]);
+                    if !errors.contains_key("to")
+                        && let Some(target) = check_user_target(store, &to)
+                    {
+                        let (field, message) = field_error(target)?;
+                        errors.insert(field, message);
+                    }
+                    Ok(Err(errors))
+                }
             },
         )
         .await
@@ -293,8 +303,7 @@ pub async fn apply(
             };
             Ok(render(&page)?.into_response())
         }
-        Err((field, message)) => {
-            let errors = FieldErrors::from([(field, message)]);
+        Err(errors) => {
             dialog(
                 &state,
                 &session,
