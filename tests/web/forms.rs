@@ -166,7 +166,7 @@ async fn region_preview_matches_the_run() {
     // « en » fits France but not Luxembourg or the Netherlands, so the
     // country is named without a preposition.
     assert!(
-        html.contains(", pays France (FRA), codes postaux « 51;02 » :"),
+        html.contains("dans le pays France (FRA), codes postaux « 51;02 »,"),
         "{html}"
     );
     assert_eq!(preview["errors"], serde_json::json!({}));
@@ -221,8 +221,9 @@ async fn region_preview_names_role_and_codes() {
     let html = unescape(preview["html"].as_str().unwrap());
     assert!(
         html.contains(
-            "Si vous validez, vers Théo TARGET (QT) comme responsables commercial et technique, \
-             pays France (FRA), codes postaux « 51;2A » : <strong>"
+            "Si vous validez, les contacts ayant une adresse dans le pays France (FRA), codes \
+             postaux « 51;2A », passent à Théo TARGET (QT) comme responsables commercial et \
+             technique : <strong>"
         ),
         "{html}"
     );
@@ -434,8 +435,8 @@ async fn undo_from_the_journal() {
     assert!(journal.contains(&format!("href=\"/admin/batches/{}\"", batch.id)));
     assert!(journal.contains("réaffectation par région"));
     assert!(
-        unescape(&journal).contains("vers Théo TARGET (QT), pays FRA, codes postaux « 51;02 »"),
-        "the journal names users in full: {journal}"
+        unescape(&journal).contains("vers Théo TARGET (QT), pays FRA, codes postaux « 02;51 »"),
+        "the journal names users in full, and the codes sorted: {journal}"
     );
     let undo_page = unescape(
         &app.page(&client, &format!("/admin/batches/{}/undo", batch.id))
