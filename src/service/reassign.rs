@@ -317,7 +317,7 @@ pub fn parse_batch_id(input: &str) -> Result<BatchId, ServiceError> {
         ServiceError::invalid(
             "invalid_batch_id",
             "batch",
-            format!("opération : « {input} » n'est pas un numéro d'opération ; indiquez un nombre entier à partir de 1, par exemple 12"),
+            format!("numéro d'opération « {input} » invalide ; indiquez un nombre entier à partir de 1, par exemple 12"),
         )
     })
 }

@@ -500,7 +500,7 @@ async fn errors_carry_code_message_and_field() {
     let message = bad_key["message"].as_str().unwrap();
     assert!(
         message.starts_with(&format!(
-            "en-tête Idempotency-Key « {} » invalide : donnez de 1 à 100 caractères",
+            "en-tête Idempotency-Key « {}… » invalide : donnez de 1 à 100 caractères",
             "x".repeat(40)
         )),
         "the API names its header, not a form: {message}"

@@ -79,10 +79,11 @@ pub fn run_context(user: &User, headers: &HeaderMap) -> Result<RunContextInput, 
             // A header that is not visible ASCII is rejected like an empty key.
             let text = value.to_str().unwrap_or_default();
             let scoped = scoped_idempotency_key(user.id, text).map_err(|_| {
-                let shown: String = String::from_utf8_lossy(value.as_bytes())
-                    .chars()
-                    .take(40)
-                    .collect();
+                let received = String::from_utf8_lossy(value.as_bytes());
+                let mut shown: String = received.chars().take(40).collect();
+                if received.chars().count() > 40 {
+                    shown.push('…');
+                }
                 AppError::bad_request(
                     "invalid_idempotency_key",
                     format!(
