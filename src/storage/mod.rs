@@ -515,19 +515,38 @@ pub const LISTED_TWIN_CONTACTS: usize = 3;
 
 /// Contacts an import created (`id > ?1`) without external id whose last
 /// name, first name and company are those of a contact stored before it,
-/// each with the number of them all. The stored contacts are read once,
-/// into the set the `IN` builds, rather than once per created contact.
+/// each with the number of them all. Names are compared with A to Z in
+/// lower case (`PETIT` is `Petit`), which SQLite's `lower` and
+/// PostgreSQL's under the "C" collation both do; accents still count.
+/// Folding accents too, as the search does, made the statement ten times
+/// slower on PostgreSQL (3.6 s against 0.37 s at 1,000,000 contacts). The
+/// stored contacts are read once, into the set the `IN` builds, rather
+/// than once per created contact.
 const TWIN_CONTACTS: &str = "SELECT id, first_name, last_name, company, count(*) OVER ()
      FROM contacts
      WHERE id > ?1 AND external_id IS NULL
        AND (last_name <> '' OR first_name <> '' OR company <> '')
-       AND (last_name, first_name, company) IN
-           (SELECT last_name, first_name, company FROM contacts WHERE id <= ?1)
+       AND (lower(last_name), lower(first_name), lower(company)) IN
+           (SELECT lower(last_name), lower(first_name), lower(company)
+            FROM contacts WHERE id <= ?1)
      ORDER BY id
      LIMIT ?2";
 
 fn twin_contacts_sql(postgres: bool) -> String {
-    numbered_params(TWIN_CONTACTS, postgres)
+    let sql = numbered_params(TWIN_CONTACTS, postgres);
+    if postgres {
+        // The database's collation could fold more than A to Z.
+        ["last_name", "first_name", "company"]
+            .iter()
+            .fold(sql, |sql, column| {
+                sql.replace(
+                    &format!("lower({column})"),
+                    &format!("lower({column} COLLATE \"C\")"),
+                )
+            })
+    } else {
+        sql
+    }
 }
 
 /// A Relais operation (a reassignment or an undo) whose owner changes an

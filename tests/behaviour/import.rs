@@ -1829,7 +1829,8 @@ fn report_warns_pacific_mismatch_of_partial_file() {
 /// Rows with neither number nor external id, in a file that has those
 /// columns, create contacts even when stored ones have the same name,
 /// first name and company, as a file that lost a number does: the report
-/// then warns, listing the created contacts by number.
+/// then warns, listing the created contacts by number. Case does not
+/// count.
 #[test]
 fn contacts_created_twice_are_reported() {
     each_engine(|db| {
@@ -1858,6 +1859,25 @@ fn contacts_created_twice_are_reported() {
                  et réimportez le fichier en remplissant pour ces lignes la colonne « N° Relais » \
                  de l'export ou un identifiant externe"
             ]
+        );
+
+        // Case does not count, accents do.
+        let recased = import_bytes(
+            db,
+            "casse.csv",
+            "N° Relais;Nom;Prénom;Société\n;DUPONT;jean;acme\n;Dupont;Jean;Acmé\n".as_bytes(),
+        );
+        assert_eq!(recased.imported, 2);
+        let twins: Vec<&String> = recased
+            .warnings
+            .iter()
+            .filter(|w| w.contains("les mêmes nom"))
+            .collect();
+        assert_eq!(twins.len(), 1, "{twins:?}");
+        assert!(
+            twins[0].starts_with("1 contact créé par cet import")
+                && twins[0].contains(": n° 5 jean DUPONT (acme) ;"),
+            "{twins:?}"
         );
 
         let other = import_bytes(
