@@ -28,28 +28,18 @@ use relais::storage::{
     StoreError, StoreResult, TokenRevocation, open_store,
 };
 
-/// Header names of the file, among those the import accepts. There is no
-/// external id column, because the demo has none.
-pub const HEADERS: [&str; 18] = [
-    "Civilité",
-    "Prénom",
-    "Nom",
-    "Société",
-    "E-mail",
-    "Téléphone",
-    "Responsable commercial",
-    "Responsable technique",
-    "Adresse perso",
-    "Complément adresse perso",
-    "Code postal perso",
-    "Ville perso",
-    "Pays perso",
-    "Adresse pro",
-    "Complément adresse pro",
-    "Code postal pro",
-    "Ville pro",
-    "Pays pro",
-];
+/// Header names of the file: those of an export, without its number,
+/// external id and modification date, because the demo has none of them.
+pub const HEADERS: [&str; 18] = {
+    let mut headers = [""; 18];
+    let mut index = 0;
+    while index < headers.len() {
+        // « Civilité » to « Pays pro » in an export.
+        headers[index] = relais::import::EXPORT_HEADERS[index + 2];
+        index += 1;
+    }
+    headers
+};
 
 /// Separator of the file: the one French spreadsheets write.
 pub const SEPARATOR: u8 = b';';
