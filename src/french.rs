@@ -374,6 +374,24 @@ fn param_text(batch: &crate::domain::batch::Batch, key: &str) -> String {
     }
 }
 
+/// Describes a region reassignment on its result page: « Affecter à X,
+/// comme responsable commercial, les contacts avec une adresse dans le pays
+/// France (FRA), codes postaux « 02;51 ». »
+pub fn region_run_description(
+    to: &str,
+    roles: crate::domain::contact::RoleChoice,
+    country: &CountryCode,
+    postal: &str,
+) -> String {
+    format!(
+        "Affecter à {to}, comme {}, les contacts avec une adresse dans le pays {} ({}), codes postaux « {} ».",
+        role_choice_fr(roles),
+        country.name_fr(),
+        country.as_str(),
+        postal_field_summary(postal)
+    )
+}
+
 /// Names the owner role a region reassignment sets, after « comme ».
 pub fn role_choice_fr(roles: crate::domain::contact::RoleChoice) -> &'static str {
     match roles {

@@ -438,6 +438,18 @@ async fn undo_from_the_journal() {
         unescape(&journal).contains("vers Théo TARGET (QT), pays FRA, codes postaux « 02;51 »"),
         "the journal names users in full, and the codes sorted: {journal}"
     );
+    // The result page, as a replayed form reaches it, names the role too.
+    let result = unescape(
+        &app.page(&client, &format!("/admin/batches/{}/result", batch.id))
+            .await,
+    );
+    assert!(
+        result.contains(
+            "Affecter à Théo TARGET (QT), comme responsable commercial, les contacts avec une \
+             adresse dans le pays France (FRA), codes postaux « 02;51 »."
+        ),
+        "{result}"
+    );
     let undo_page = unescape(
         &app.page(&client, &format!("/admin/batches/{}/undo", batch.id))
             .await,

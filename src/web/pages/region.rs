@@ -358,17 +358,14 @@ pub async fn apply(
             if let Some(redirect) = redirect_to_result(&applied) {
                 return Ok(redirect);
             }
-            let country = &prepared.request.country;
             let page = RunResultPage {
                 layout: Layout::new(&session, "Réaffecter par région : résultat", "region"),
                 lead: result_lead(&applied, &prepared.to.display_name()),
-                description: format!(
-                    "Affecter à {}, comme {}, les contacts avec une adresse dans le pays {} ({}), codes postaux « {} ».",
-                    prepared.to.display_name(),
-                    crate::french::role_choice_fr(prepared.request.roles),
-                    country.name_fr(),
-                    country.as_str(),
-                    crate::french::postal_field_summary(&form.postal)
+                description: crate::french::region_run_description(
+                    &prepared.to.display_name(),
+                    prepared.request.roles,
+                    &prepared.request.country,
+                    &form.postal,
                 ),
                 counts: CountsView::new(&applied.outcome),
                 batch_id: applied.batch_id,

@@ -174,16 +174,21 @@ pub async fn show(
                 )),
                 BatchKind::ReassignRegion => {
                     let to = user_name(store, param(params, "to"))?;
-                    let country = param(params, "country");
-                    let country_name = crate::domain::country::CountryCode::parse(country)
-                        .ok()
-                        .flatten()
-                        .map(|code| code.name_fr().to_string())
-                        .unwrap_or_default();
+                    let country =
+                        crate::domain::country::CountryCode::parse(param(params, "country"))
+                            .ok()
+                            .flatten()
+                            .unwrap_or_else(crate::domain::country::CountryCode::france);
+                    // Batches recorded before the role choice set the
+                    // commercial owner.
+                    let roles = crate::domain::contact::RoleChoice::parse(param(params, "role"))
+                        .unwrap_or(crate::domain::contact::RoleChoice::Commercial);
                     Some((
-                        format!(
-                            "Affecter à {to} les contacts avec une adresse dans le pays {country_name} ({country}), codes postaux « {} ».",
-                            crate::french::postal_field_summary(param(params, "postal"))
+                        crate::french::region_run_description(
+                            &to,
+                            roles,
+                            &country,
+                            param(params, "postal"),
                         ),
                         to,
                     ))
