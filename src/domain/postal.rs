@@ -387,7 +387,7 @@ pub enum PostalFieldError {
     Several(Vec<(String, PostalFieldError)>),
 }
 
-/// Invalid parts a message about several quotes one by one.
+/// Invalid parts that a message about several of them quotes one by one.
 const LISTED_INVALID_PARTS: usize = 5;
 
 /// Formats the message of [`PostalFieldError::Several`]: how many parts

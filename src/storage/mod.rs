@@ -516,12 +516,12 @@ pub const LISTED_TWIN_CONTACTS: usize = 3;
 /// Contacts an import created (`id > ?1`) without external id whose last
 /// name, first name and company are those of a contact stored before it,
 /// each with the number of them all. Names are compared with A to Z in
-/// lower case (`PETIT` is `Petit`), which SQLite's `lower` and
-/// PostgreSQL's under the "C" collation both do; accents still count.
-/// Folding accents too, as the search does, made the statement ten times
-/// slower on PostgreSQL (3.6 s against 0.37 s at 1,000,000 contacts). The
-/// stored contacts are read once, into the set the `IN` builds, rather
-/// than once per created contact.
+/// lower case (`PETIT` is `Petit`), as SQLite's `lower` and PostgreSQL's
+/// under the "C" collation both do. Accents still count, because folding
+/// them as the search does made the statement ten times slower on
+/// PostgreSQL (3.6 s against 0.37 s at 1,000,000 contacts). The stored
+/// contacts are read once, into the set the `IN` builds, rather than once
+/// per created contact.
 const TWIN_CONTACTS: &str = "SELECT id, first_name, last_name, company, count(*) OVER ()
      FROM contacts
      WHERE id > ?1 AND external_id IS NULL
