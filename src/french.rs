@@ -261,9 +261,14 @@ pub fn ignored_columns(headers: &[String]) -> String {
             "colonnes sans en-tête",
         ));
     }
-    match parts.split_last() {
+    list_and(&parts)
+}
+
+/// Joins items as a French list: « a », « a et b », « a, b et c ».
+pub fn list_and(items: &[String]) -> String {
+    match items.split_last() {
         Some((last, others)) if !others.is_empty() => format!("{} et {last}", others.join(", ")),
-        _ => parts.concat(),
+        _ => items.concat(),
     }
 }
 

@@ -926,7 +926,7 @@ impl Resolver<'_> {
                     key_kind = shadowed.key_kind,
                     user = crate::french::de(&rows.user),
                     name_kind = shadowed.name_kind,
-                    others = others.join(" et ")
+                    others = crate::french::list_and(&others)
                 ))
             })
             .collect()
@@ -1301,7 +1301,7 @@ fn import_from_reader<R: Read + Send>(
         totals.add(&write_chunk(
             &mut resolver,
             &pending,
-            &pending_warnings,
+            pending_warnings,
             &headers,
             &mut rejected,
         )?);
@@ -1720,11 +1720,10 @@ fn write_rows(
                 totals.add(&write_chunk(
                     resolver,
                     &chunk,
-                    &chunk_warnings,
+                    std::mem::take(&mut chunk_warnings),
                     headers,
                     &mut rejected,
                 )?);
-                chunk_warnings.clear();
                 let done = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
                 // Once the reading thread has stopped, the rows are dropped
                 // here.
@@ -1748,7 +1747,7 @@ fn write_rows(
 fn write_chunk(
     resolver: &mut Resolver<'_>,
     chunk: &[ContactWrite],
-    postal_warnings: &[(u64, String)],
+    postal_warnings: Vec<(u64, String)>,
     headers: &RejectionHeaders,
     rejected: &mut Vec<RowRejection>,
 ) -> Result<ImportCounts, ServiceError> {
@@ -1776,8 +1775,8 @@ fn write_chunk(
         }
     }
     for (line, warning) in postal_warnings {
-        if !set_aside.contains(line) {
-            resolver.list_doubtful_postal_code(warning.clone());
+        if !set_aside.contains(&line) {
+            resolver.list_doubtful_postal_code(warning);
         }
     }
     Ok(counts)

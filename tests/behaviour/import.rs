@@ -1827,10 +1827,9 @@ fn report_warns_pacific_mismatch_of_partial_file() {
 }
 
 /// Rows with neither number nor external id, in a file that has those
-/// columns, create contacts even when stored ones have the same name,
-/// first name and company, as a file that lost a number does: the report
-/// then warns, listing the created contacts by number. Case does not
-/// count.
+/// columns, create contacts even beside stored ones with the same name,
+/// first name and company. The report then warns, listing the created
+/// contacts by number, and case does not count.
 #[test]
 fn contacts_created_twice_are_reported() {
     each_engine(|db| {

@@ -209,8 +209,8 @@ async fn wrong_method_gets_a_french_answer() {
         html.contains("Cette adresse ne reçoit pas de formulaire : elle s'ouvre directement"),
         "{html}"
     );
-    // Another method, to an address that takes forms by POST, is told
-    // neither of those.
+    // Another method, to an address that takes forms by POST, gets a
+    // third message.
     let put = admin
         .put(app.url("/admin/reassign-region"))
         .form(&[("csrf_token", csrf.as_str())])

@@ -841,7 +841,7 @@ async fn filtered_list_exports_as_csv() {
     assert!(
         page.contains(
             "Paramètre « ownr » inconnu dans l'adresse de l'export : les filtres possibles sont \
-             « owner », « country », « postal », « departement », « q » ; rien n'a été exporté"
+             « owner », « country », « postal », « departement » et « q » ; rien n'a été exporté"
         ),
         "{page}"
     );

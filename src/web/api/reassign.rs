@@ -80,14 +80,14 @@ pub fn run_context(user: &User, headers: &HeaderMap) -> Result<RunContextInput, 
             let text = value.to_str().unwrap_or_default();
             let scoped = scoped_idempotency_key(user.id, text).map_err(|_| {
                 let received = String::from_utf8_lossy(value.as_bytes());
-                let mut shown: String = received.chars().take(40).collect();
+                let mut quoted_key: String = received.chars().take(40).collect();
                 if received.chars().count() > 40 {
-                    shown.push('…');
+                    quoted_key.push('…');
                 }
                 AppError::bad_request(
                     "invalid_idempotency_key",
                     format!(
-                        "en-tête Idempotency-Key « {shown} » invalide : donnez de 1 à {MAX_IDEMPOTENCY_KEY_LEN} caractères ASCII visibles, sans espace ni accent, par exemple un UUID"
+                        "en-tête Idempotency-Key « {quoted_key} » invalide : donnez de 1 à {MAX_IDEMPOTENCY_KEY_LEN} caractères ASCII visibles, sans espace ni accent, par exemple un UUID"
                     ),
                 )
             })?;

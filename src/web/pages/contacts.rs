@@ -167,7 +167,7 @@ pub async fn export(
                 "paramètre « {unknown} » inconnu dans l'adresse de l'export : les filtres possibles \
                  sont {} ; rien n'a été exporté, corrigez l'adresse ou exportez depuis la liste \
                  des contacts",
-                EXPORT_FILTERS.map(|name| format!("« {name} »")).join(", ")
+                crate::french::list_and(&EXPORT_FILTERS.map(|name| format!("« {name} »")))
             ),
         )
         .into());
