@@ -2,27 +2,29 @@
 //! rows written with cached prepared statements (in process, so no round
 //! trip per row), rolled back unless committed.
 
+mod empty_indexes;
+mod session;
+
 use std::sync::LazyLock;
 
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
-use crate::domain::batch::{Actor, BatchId, BatchKind, Outcome};
-use crate::domain::contact::{AddressInput, ContactPart, Role};
-// The stored columns an import writes, in the order of `values()`.
+use crate::domain::batch::{Actor, BatchId, BatchKind};
+use crate::domain::contact::{AddressInput, Role};
 use crate::domain::country::CountryCode;
 use crate::domain::history::HistoryKind;
-use crate::domain::user::{NewUser, User};
+// The stored columns an import writes, in the order of `values()`.
 use crate::storage::IMPORT_WRITTEN_COLUMNS as WRITTEN_COLUMNS;
 use crate::storage::{
-    ContactWrite, ImportCounts, ImportSession, KeyConflict, KeyConflictKind, RunContext,
-    StoreResult,
+    ContactWrite, ImportCounts, KeyConflict, KeyConflictKind, RunContext, StoreResult,
 };
 use crate::storage::{FIRST_CREATED_ID, LAST_CREATED_ID, PacificMismatch};
 
 use super::first_load::{self, FirstLoad};
 use super::pool::SqliteManager;
-use super::{batches, db_error, rows, users};
+use super::{batches, db_error, rows};
+use empty_indexes::drop_indexes_of_empty_table;
 
 /// SQL of the statements run for each row, built once rather than per row.
 struct RowStatements {
@@ -138,84 +140,6 @@ pub struct SqliteImport {
     /// with another territory's postal code.
     pacific_mismatches: Vec<PacificMismatch>,
 }
-
-/// Drops the secondary indexes of an empty contacts table, and returns
-/// their definitions so the commit can build them again.
-///
-/// Inserting a million rows into a table that has them costs a random
-/// B-tree insert per row and index, mostly cache misses once the indexes
-/// outgrow the page cache. Building each index once at the end sorts
-/// instead, which is several times faster. The drop is part of the import
-/// transaction, so a rollback restores the indexes, and other connections
-/// keep reading their snapshot, indexes included, until the commit.
-/// The unique index on `external_id` stays: the import looks rows up by it.
-fn drop_indexes_of_empty_table(conn: &rusqlite::Connection) -> StoreResult<Vec<String>> {
-    let empty: bool = conn
-        .query_row("SELECT NOT EXISTS (SELECT 1 FROM contacts)", [], |row| {
-            row.get(0)
-        })
-        .map_err(db_error)?;
-    if !empty {
-        return Ok(Vec::new());
-    }
-    let indexes: Vec<(String, String)> = conn
-        .prepare(
-            "SELECT name, sql FROM sqlite_master
-             WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL",
-        )
-        .map_err(db_error)?
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .map_err(db_error)?
-        .collect::<Result<_, _>>()
-        .map_err(db_error)?;
-    for (name, _) in &indexes {
-        conn.execute_batch(&format!("DROP INDEX \"{name}\""))
-            .map_err(db_error)?;
-    }
-    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
-}
-
-/// Builds the indexes `drop_indexes_of_empty_table` dropped.
-///
-/// Each build sorts every key of the table. With a sort memory smaller than
-/// the keys, SQLite's sorter splits them into runs, which
-/// `INDEX_BUILD_THREADS` helper threads sort while the main thread goes on
-/// scanning the table, and then merges the runs. The builds thus use the
-/// second core, which the reading side of the import leaves idle by then.
-/// Small runs also cost less CPU than one large in-memory sort. On a 2-core
-/// VM, `relais import` of 1,000,000 demo contacts took 12.5 s of CPU with a
-/// 4 MiB cache and two helper threads, against 15.8 s with 64 MiB and none.
-/// Its peak resident memory fell from 139 MiB to 96 MiB.
-fn rebuild_indexes(conn: &rusqlite::Connection, definitions: &[String]) -> StoreResult<()> {
-    if definitions.is_empty() {
-        return Ok(());
-    }
-    let read_setting = |name: &str| -> StoreResult<i64> {
-        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
-            .map_err(db_error)
-    };
-    let pool_threads = read_setting("threads")?;
-    let pool_cache_size = read_setting("cache_size")?;
-    conn.execute_batch(&format!(
-        "PRAGMA threads = {INDEX_BUILD_THREADS}; PRAGMA cache_size = {INDEX_BUILD_CACHE_SIZE};"
-    ))
-    .map_err(db_error)?;
-    let built = definitions
-        .iter()
-        .try_for_each(|sql| conn.execute_batch(sql).map_err(db_error));
-    conn.execute_batch(&format!(
-        "PRAGMA threads = {pool_threads}; PRAGMA cache_size = {pool_cache_size};"
-    ))
-    .map_err(db_error)?;
-    built
-}
-
-/// Helper threads of SQLite's sorter during the index builds.
-const INDEX_BUILD_THREADS: u32 = 2;
-
-/// Page cache during the index builds (a negative `cache_size` counts KiB).
-/// It also bounds each in-memory run of the sorter.
-const INDEX_BUILD_CACHE_SIZE: i64 = -4_096;
 
 /// Temporary storage of the import connection. An index build sorts its
 /// keys and spills what exceeds the page cache size to temporary storage,
@@ -665,169 +589,6 @@ fn stored_row(found: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<Value>)> 
     Ok((id, stored))
 }
 
-impl ImportSession for SqliteImport {
-    fn keep_stored_external_ids(&mut self) {
-        self.external_ids_kept = true;
-    }
-
-    fn keep_stored(&mut self, parts: &[ContactPart], default_country: &CountryCode) {
-        self.kept = crate::storage::kept_column_indexes(parts);
-        self.default_country = default_country.clone();
-        self.updates_only = crate::storage::updates_only(parts);
-    }
-
-    fn list_users(&mut self) -> StoreResult<Vec<User>> {
-        users::list(&self.conn)
-    }
-
-    fn create_user(&mut self, user: &NewUser) -> StoreResult<User> {
-        users::create(&self.conn, user)
-    }
-
-    fn write_contacts(&mut self, rows: &[ContactWrite]) -> StoreResult<ImportCounts> {
-        let mut counts = ImportCounts::default();
-        let inserted = self.insert_new_rows(rows, &mut counts)?;
-        for row in &rows[inserted..] {
-            self.write_one(row, &mut counts)?;
-        }
-        Ok(counts)
-    }
-
-    fn take_key_conflicts(&mut self) -> Vec<KeyConflict> {
-        std::mem::take(&mut self.key_conflicts)
-    }
-
-    fn take_pacific_mismatches(&mut self) -> Vec<PacificMismatch> {
-        std::mem::take(&mut self.pacific_mismatches)
-    }
-
-    fn reversed_reassignments(&mut self) -> StoreResult<Vec<crate::storage::ReversedBatch>> {
-        let mut statement = self
-            .conn
-            .prepare(&crate::storage::reversed_reassignments_sql(false))
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map([self.batch], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                ))
-            })
-            .map_err(db_error)?;
-        let mut reversed = Vec::new();
-        for row in rows {
-            let (batch, kind, contacts) = row.map_err(db_error)?;
-            if let Some(kind) = BatchKind::parse(&kind) {
-                reversed.push(crate::storage::ReversedBatch {
-                    batch,
-                    kind,
-                    contacts: contacts as u64,
-                });
-            }
-        }
-        Ok(reversed)
-    }
-
-    fn cleared_owners(&mut self) -> StoreResult<(u64, u64)> {
-        let mut statement = self
-            .conn
-            .prepare(&crate::storage::cleared_owners_sql(false))
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map([self.batch], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-            })
-            .map_err(db_error)?;
-        let mut totals = (0, 0);
-        for row in rows {
-            let (role, count) = row.map_err(db_error)?;
-            crate::storage::add_cleared(&mut totals, &role, count);
-        }
-        Ok(totals)
-    }
-
-    fn twin_contacts(&mut self) -> StoreResult<(u64, Vec<crate::storage::TwinContact>)> {
-        // A first load has no stored contact to compare with.
-        if self.last_id_before == 0 {
-            return Ok((0, Vec::new()));
-        }
-        let mut statement = self
-            .conn
-            .prepare(&crate::storage::twin_contacts_sql(false))
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map(
-                params![
-                    self.last_id_before,
-                    crate::storage::LISTED_TWIN_CONTACTS as i64
-                ],
-                |row| {
-                    Ok((
-                        crate::storage::TwinContact {
-                            id: row.get(0)?,
-                            first_name: row.get(1)?,
-                            last_name: row.get(2)?,
-                            company: row.get(3)?,
-                        },
-                        row.get::<_, i64>(4)?,
-                    ))
-                },
-            )
-            .map_err(db_error)?;
-        let mut total = 0;
-        let mut twins = Vec::new();
-        for row in rows {
-            let (twin, count) = row.map_err(db_error)?;
-            total = u64::try_from(count).unwrap_or_default();
-            twins.push(twin);
-        }
-        Ok((total, twins))
-    }
-
-    fn record_rejected_lines(&mut self, lines: u64) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE batches SET params = json_set(params, '$.rejected_lines', ?2) WHERE id = ?1",
-                params![self.batch, i64::try_from(lines).unwrap_or(i64::MAX)],
-            )
-            .map_err(db_error)?;
-        Ok(())
-    }
-
-    fn commit(mut self: Box<Self>, totals: &ImportCounts) -> StoreResult<BatchId> {
-        let written = totals.imported + totals.updated + totals.unchanged;
-        let mut outcome = Outcome {
-            matched: written,
-            changed: totals.imported + totals.updated,
-            already_owned: totals.unchanged,
-            history_entries: totals.history_entries,
-            commercial: 0,
-            technical: 0,
-        };
-        if totals.history_entries > 0 {
-            let mut statement = self
-                .conn
-                .prepare("SELECT role, count(*) FROM history WHERE batch_id = ?1 GROUP BY role")
-                .map_err(db_error)?;
-            let per_role = statement
-                .query_map([self.batch], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .map_err(db_error)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db_error)?;
-            crate::storage::set_role_counts(&mut outcome, &per_role);
-        }
-        batches::finish(&self.conn, self.batch, &outcome)?;
-        self.record_created_ids()?;
-        rebuild_indexes(&self.conn, &self.dropped_indexes)?;
-        self.conn.execute_batch("COMMIT").map_err(db_error)?;
-        self.open = false;
-        Ok(self.batch)
-    }
-}
-
 impl Drop for SqliteImport {
     /// Rolls back an import that was not committed, then gives the pool
     /// back a connection with its own settings, in WAL mode.
@@ -843,64 +604,5 @@ impl Drop for SqliteImport {
         if let Err(error) = self.conn.execute_batch(POOL_TEMP_STORE) {
             tracing::error!(%error, "restoring temp_store after an import failed");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn setting(conn: &rusqlite::Connection, name: &str) -> i64 {
-        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
-            .unwrap()
-    }
-
-    fn index_names(conn: &rusqlite::Connection) -> Vec<String> {
-        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
-
-    #[test]
-    fn rebuilt_indexes_restore_connection_settings() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
-        conn.execute_batch(
-            "PRAGMA cache_size = -2000;
-             CREATE TABLE contacts (id INTEGER PRIMARY KEY, owner INTEGER, city TEXT);
-             CREATE INDEX contacts_owner ON contacts (owner, city);
-             BEGIN;",
-        )
-        .unwrap();
-
-        let dropped = drop_indexes_of_empty_table(&conn).unwrap();
-        assert_eq!(dropped.len(), 1);
-        assert!(index_names(&conn).is_empty());
-        conn.execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
-             INSERT INTO contacts (owner, city) SELECT i % 20, 'Ville ' || (i * 7919 % 1000) FROM n;",
-        )
-        .unwrap();
-        rebuild_indexes(&conn, &dropped).unwrap();
-        conn.execute_batch("COMMIT").unwrap();
-
-        assert_eq!(index_names(&conn), ["contacts_owner"]);
-        assert_eq!(setting(&conn, "cache_size"), -2000);
-        assert_eq!(setting(&conn, "threads"), 0);
-        let integrity: String = conn
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(integrity, "ok");
-        let owners_in_index: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM contacts INDEXED BY contacts_owner WHERE owner = 3",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(owners_in_index, 2500);
     }
 }
