@@ -1,6 +1,6 @@
 //! Reading an owner cell as people write it: a civility before the name,
 //! a mail client's `Name <address>`, a display form `Prénom NOM (XY)`, and
-//! the characters no name holds.
+//! the characters no name contains.
 
 /// Civilities written before a name, lowercase and without their final
 /// dot: French forms first, then English ones, as CRMs export both.

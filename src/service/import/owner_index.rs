@@ -122,10 +122,7 @@ pub(super) fn name_key(name: &str) -> String {
 /// Finds the logins and initials that name one user while being the last
 /// name, or else the first name, of others. Only keys that win in
 /// `by_key` count, and only single words, since a name alone is one word.
-fn shadowed_keys(
-    users: &[User],
-    by_key: &HashMap<String, UserId>,
-) -> HashMap<String, ShadowedKey> {
+fn shadowed_keys(users: &[User], by_key: &HashMap<String, UserId>) -> HashMap<String, ShadowedKey> {
     let mut by_last_name: HashMap<String, Vec<&User>> = HashMap::new();
     let mut by_first_name: HashMap<String, Vec<&User>> = HashMap::new();
     for user in users {

@@ -22,10 +22,7 @@ pub(super) fn take_key_conflicts(
 }
 
 /// Returns the column at fault and the French reason of a key conflict.
-fn describe_key_conflict(
-    conflict: &KeyConflict,
-    headers: &RejectionHeaders,
-) -> (String, String) {
+fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> (String, String) {
     let number = conflict.contact_number;
     let external_id = conflict.external_id.as_deref().unwrap_or_default();
     match &conflict.kind {
