@@ -1896,3 +1896,133 @@ async fn valider_twice_says_already_validated() {
     );
     assert!(!page.contains("depuis l'ouverture de ce formulaire"));
 }
+
+/// Fetches the live region preview of `postal` for QT and returns the
+/// `previewed` field it puts in the form.
+async fn previewed_region(app: &TestApp, client: &reqwest::Client, postal: &str) -> String {
+    let preview = client
+        .get(app.url("/admin/reassign-region/preview"))
+        .query(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", postal),
+            ("role", "commercial"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let preview = json(preview).await;
+    let html = unescape(preview["html"].as_str().unwrap());
+    let previewed = hidden_field(&html, "previewed").expect("previewed field");
+    assert_eq!(
+        previewed.parse::<u64>().ok(),
+        data_changed(&html),
+        "the field carries the count the preview shows"
+    );
+    previewed
+}
+
+/// Sends the region dialog for `postal` to QT with the `previewed` count.
+async fn submit_previewed(
+    app: &TestApp,
+    client: &reqwest::Client,
+    postal: &str,
+    previewed: &str,
+) -> String {
+    let (csrf, key) = region_form(app, client).await;
+    let response = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", postal),
+            ("role", "commercial"),
+            ("previewed", previewed),
+            ("idempotency_key", key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    text(app.follow(client, response).await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_warns_when_data_changed_since_preview() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let previewed = previewed_region(&app, &client, "51").await;
+    // Meanwhile another administrator gives part of the Marne to QT.
+    let other = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &other, "QT", "511").await;
+    let moved_since = app.store.list_batches(1, 0).unwrap()[0].outcome.changed;
+    assert!(moved_since > 0, "the demo base has contacts in 511");
+
+    let page = submit_previewed(&app, &client, "51", &previewed).await;
+
+    let applied = app.store.list_batches(1, 0).unwrap()[0].outcome.changed;
+    let announced: u64 = previewed.parse().unwrap();
+    assert_eq!(applied, announced - moved_since);
+    let expected = format!(
+        "Les données ont changé depuis l'aperçu : il annonçait {} contacts à réaffecter, et {} contacts l'ont été.",
+        relais::french::count(announced),
+        relais::french::count(applied)
+    );
+    assert!(
+        unescape(&page).contains(&expected),
+        "{expected} not in {page}"
+    );
+    assert!(page.contains("role=\"alert\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_is_silent_when_preview_held() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let previewed = previewed_region(&app, &client, "02").await;
+
+    let page = submit_previewed(&app, &client, "02", &previewed).await;
+
+    assert!(page.contains("appliquée"), "{page}");
+    assert!(!page.contains("Les données ont changé depuis l'aperçu"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_result_warns_when_data_changed_since_confirmation() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    let path = format!("/admin/batches/{}/undo", batch.id);
+    let confirm = app.page(&client, &path).await;
+    let previewed = hidden_field(&confirm, "previewed").expect("previewed field");
+    assert_eq!(previewed, batch.outcome.changed.to_string());
+    // Part of the batch's contacts move on before the undo is confirmed.
+    let other = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &other, "QU", "511").await;
+
+    let response = client
+        .post(app.url(&path))
+        .form(&[
+            (
+                "idempotency_key",
+                hidden_field(&confirm, "idempotency_key").unwrap(),
+            ),
+            ("csrf_token", hidden_field(&confirm, "csrf_token").unwrap()),
+            ("previewed", previewed.clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = unescape(&text(app.follow(&client, response).await).await);
+
+    let restored = app.store.list_batches(1, 0).unwrap()[0].outcome.changed;
+    assert!(restored < batch.outcome.changed, "the 511 contacts stay with QU");
+    let expected = format!(
+        "Les données ont changé depuis l'aperçu : il annonçait {} contacts à rendre à leur responsable précédent, et {} contacts l'ont été.",
+        relais::french::count(batch.outcome.changed),
+        relais::french::count(restored)
+    );
+    assert!(page.contains(&expected), "{expected} not in {page}");
+}

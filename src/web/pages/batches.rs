@@ -233,7 +233,16 @@ pub async fn export(
 pub struct UndoForm {
     #[serde(default)]
     idempotency_key: String,
+    /// Contacts the confirmation page said the undo would give back.
+    #[serde(default)]
+    previewed: String,
 }
+
+/// What an undo's confirmation page counts, for `preview_changed_notice`.
+const TO_RESTORE: (&str, &str) = (
+    "contact à rendre à son responsable précédent",
+    "contacts à rendre à leur responsable précédent",
+);
 
 pub struct SkippedRow {
     pub href: String,
@@ -257,6 +266,9 @@ struct UndoResultPage {
     skipped: Vec<SkippedRow>,
     /// How many entries the page leaves out, when it leaves some out.
     skipped_more: Option<String>,
+    /// Warning that the undo gave back another number of contacts than
+    /// the confirmation page announced.
+    notice: Option<String>,
 }
 
 fn skipped_rows(skipped: &[SkippedContact]) -> Vec<SkippedRow> {
@@ -318,6 +330,7 @@ fn undo_result_page(
                     )
                 )
             }),
+        notice: None,
     }
 }
 
@@ -328,6 +341,7 @@ pub fn undo_result(
     session: &crate::web::auth::session::Session,
     undo: &Batch,
     note: Option<super::run_result::ResultNote>,
+    previewed: Option<u64>,
 ) -> Result<Response, PageError> {
     use super::run_result::ResultNote;
     let Some(target) = undo.undoes else {
@@ -356,7 +370,11 @@ pub fn undo_result(
     let entries = undone
         .map(|entries| entries.saturating_sub(undo.outcome.history_entries))
         .unwrap_or(skipped.len() as u64);
-    let page = undo_result_page(session, lead, target, &applied, entries, &skipped);
+    let mut page = undo_result_page(session, lead, target, &applied, entries, &skipped);
+    if note.is_none() {
+        page.notice =
+            super::run_result::preview_changed_notice(previewed, undo.outcome.changed, TO_RESTORE);
+    }
     Ok(render(&page)?.into_response())
 }
 
@@ -407,7 +425,14 @@ pub async fn undo(
     // preview lists the contacts it would skip.
     let applied = &result.applied;
     let target = match (applied.batch_id, applied.replayed) {
-        (Some(undo_id), false) => format!("/admin/batches/{undo_id}/result"),
+        (Some(undo_id), false) => {
+            let previewed = super::run_result::parse_previewed(&form.previewed)
+                .filter(|previewed| *previewed != applied.outcome.changed);
+            match previewed {
+                Some(previewed) => format!("/admin/batches/{undo_id}/result?previewed={previewed}"),
+                None => format!("/admin/batches/{undo_id}/result"),
+            }
+        }
         (Some(undo_id), true) => format!("/admin/batches/{undo_id}/result?note=replayed"),
         (None, false) => format!("/admin/batches/{id}/undo?note=nothing_restored"),
         (None, true) => format!("/admin/batches/{id}/undo?note=replayed_nothing"),

@@ -27,7 +27,8 @@ use super::layout::Layout;
 use super::picker::UserPicker;
 use super::render;
 use super::run_result::{
-    done_since, no_store, parse_last_batch, redirect_to_done_since, redirect_to_result,
+    TO_REASSIGN, done_since, no_store, parse_last_batch, parse_previewed, preview_changed_notice,
+    redirect_to_done_since, redirect_to_result,
 };
 use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
 use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
@@ -46,6 +47,9 @@ pub struct ReassignForm {
     /// Highest batch id when the form was shown; see `run_result`.
     #[serde(default)]
     last_batch: String,
+    /// Contacts to change that the preview showed; see `run_result`.
+    #[serde(default)]
+    previewed: String,
 }
 
 pub struct ReassignSummary {
@@ -250,6 +254,7 @@ pub async fn apply(
     };
     let (from, to) = (form.from.clone(), form.to.clone());
     let last_batch = parse_last_batch(&form.last_batch);
+    let previewed = parse_previewed(&form.previewed);
     let result = state
         .run(
             move |store| match prepare_user_reassignment(store, &from, &to) {
@@ -285,7 +290,7 @@ pub async fn apply(
     match result {
         Ok(Err(done_id)) => Ok(redirect_to_done_since(done_id)),
         Ok(Ok((prepared, applied))) => {
-            if let Some(redirect) = redirect_to_result(&applied) {
+            if let Some(redirect) = redirect_to_result(&applied, previewed) {
                 return Ok(redirect);
             }
             let page = RunResultPage {
@@ -300,6 +305,7 @@ pub async fn apply(
                 batch_id: applied.batch_id,
                 replayed: applied.replayed,
                 again_href: "/admin/reassign",
+                notice: preview_changed_notice(previewed, applied.outcome.changed, TO_REASSIGN),
             };
             Ok(render(&page)?.into_response())
         }

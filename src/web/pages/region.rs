@@ -31,7 +31,8 @@ use super::picker::UserPicker;
 use super::reassign::{FieldErrors, PreviewAnswer, field_error};
 use super::render;
 use super::run_result::{
-    done_since, no_store, parse_last_batch, redirect_to_done_since, redirect_to_result,
+    TO_REASSIGN, done_since, no_store, parse_last_batch, parse_previewed, preview_changed_notice,
+    redirect_to_done_since, redirect_to_result,
 };
 use super::views::{ContactRow, CountsView, RunResultPage, result_lead};
 use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
@@ -55,6 +56,9 @@ pub struct RegionForm {
     /// Highest batch id when the form was shown; see `run_result`.
     #[serde(default)]
     last_batch: String,
+    /// Contacts to change that the preview showed; see `run_result`.
+    #[serde(default)]
+    previewed: String,
 }
 
 fn default_country() -> String {
@@ -327,6 +331,7 @@ pub async fn apply(
     };
     let request = form.clone();
     let last_batch = parse_last_batch(&form.last_batch);
+    let previewed = parse_previewed(&form.previewed);
     let result = state
         .run(move |store| {
             let prepared = prepare_region_reassignment(
@@ -355,7 +360,7 @@ pub async fn apply(
     match result {
         Ok(Err(done_id)) => Ok(redirect_to_done_since(done_id)),
         Ok(Ok((prepared, applied))) => {
-            if let Some(redirect) = redirect_to_result(&applied) {
+            if let Some(redirect) = redirect_to_result(&applied, previewed) {
                 return Ok(redirect);
             }
             let page = RunResultPage {
@@ -371,6 +376,7 @@ pub async fn apply(
                 batch_id: applied.batch_id,
                 replayed: applied.replayed,
                 again_href: "/admin/reassign-region",
+                notice: preview_changed_notice(previewed, applied.outcome.changed, TO_REASSIGN),
             };
             Ok(render(&page)?.into_response())
         }

@@ -44,6 +44,9 @@ pub enum ResultNote {
 #[derive(Deserialize)]
 pub struct ResultQuery {
     note: Option<ResultNote>,
+    /// Contacts the preview announced, when the run changed another number.
+    #[serde(default)]
+    previewed: Option<String>,
 }
 
 /// Adds `Cache-Control: no-store`, so that Back fetches the page again.
@@ -59,6 +62,42 @@ pub fn no_store(mut response: Response) -> Response {
 pub fn parse_last_batch(value: &str) -> Option<BatchId> {
     value.trim().parse::<BatchId>().ok().filter(|id| *id >= 0)
 }
+
+/// Reads the `previewed` field of a form: the contacts to change that the
+/// preview showed when Valider was pressed, or `None` when the form was
+/// sent without a preview.
+pub fn parse_previewed(value: &str) -> Option<u64> {
+    value.trim().parse::<u64>().ok()
+}
+
+/// Warns that the data changed between the preview and the run, which then
+/// changed `changed` contacts instead of the `previewed` announced. `what`
+/// is the singular and plural of what the preview counted (« contact à
+/// réaffecter »). `None` when both agree or the form had no preview.
+pub fn preview_changed_notice(
+    previewed: Option<u64>,
+    changed: u64,
+    what: (&str, &str),
+) -> Option<String> {
+    let previewed = previewed.filter(|previewed| *previewed != changed)?;
+    let announced = if previewed == 0 {
+        format!("aucun {}", what.0)
+    } else {
+        crate::french::plural(previewed, what.0, what.1)
+    };
+    let done = match changed {
+        0 => "aucun ne l'a été".to_string(),
+        1 => "1 contact l'a été".to_string(),
+        _ => format!("{} contacts l'ont été", crate::french::count(changed)),
+    };
+    Some(format!(
+        "Les données ont changé depuis l'aperçu : il annonçait {announced}, et {done}. \
+         Les nombres ci-dessous sont ceux de l'opération appliquée."
+    ))
+}
+
+/// What a reassignment preview counts, for `preview_changed_notice`.
+pub const TO_REASSIGN: (&str, &str) = ("contact à réaffecter", "contacts à réaffecter");
 
 /// Finds a batch of `kind` with `params` that committed after
 /// `last_batch` and is not undone. A batch run with `key`, this very form
@@ -99,13 +138,17 @@ pub fn done_since(
 }
 
 /// Returns the redirect to the result page of a run that recorded a
-/// batch, or `None` when the run recorded none.
-pub fn redirect_to_result(applied: &Applied) -> Option<Response> {
+/// batch, or `None` when the run recorded none. The result page warns when
+/// the run changed another number of contacts than `previewed`.
+pub fn redirect_to_result(applied: &Applied, previewed: Option<u64>) -> Option<Response> {
     let id = applied.batch_id?;
     let href = if applied.replayed {
         format!("/admin/batches/{id}/result?note=replayed")
     } else {
-        format!("/admin/batches/{id}/result")
+        match previewed.filter(|previewed| *previewed != applied.outcome.changed) {
+            Some(previewed) => format!("/admin/batches/{id}/result?previewed={previewed}"),
+            None => format!("/admin/batches/{id}/result"),
+        }
     };
     Some(Redirect::to(&href).into_response())
 }
@@ -149,6 +192,7 @@ pub async fn show(
     let id = parse_batch_id(&id)?;
     let undo_session = session.clone();
     let note = query.note;
+    let previewed = query.previewed.as_deref().and_then(parse_previewed);
     let found = state
         .run(move |store| {
             let Some(batch) = store.batch(id)? else {
@@ -160,6 +204,7 @@ pub async fn show(
                     &undo_session,
                     &batch,
                     note,
+                    previewed,
                 ))));
             }
             let params = &batch.params;
@@ -241,6 +286,10 @@ pub async fn show(
         batch_id: Some(id),
         replayed: applied.replayed,
         again_href,
+        notice: match query.note {
+            Some(_) => None,
+            None => preview_changed_notice(previewed, batch.outcome.changed, TO_REASSIGN),
+        },
     };
     Ok(render(&page)?.into_response())
 }

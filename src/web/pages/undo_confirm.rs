@@ -36,6 +36,8 @@ struct UndoConfirmPage {
     batch_id: BatchId,
     description: String,
     can_undo: bool,
+    /// Contacts the undo would give back now, sent with the form.
+    previewed: u64,
     note: Option<String>,
     returns: Vec<ReturnRow>,
     /// Contacts the undo would skip, then the skipped history entries per
@@ -257,6 +259,9 @@ pub async fn show(
         // back, ever, and one whose contacts all changed owner since has
         // nothing now: no button to confirm.
         can_undo: batch.can_be_undone() && restores_now,
+        previewed: preview
+            .as_ref()
+            .map_or(0, |preview| preview.outcome.changed),
         note,
         returns,
         skipped,

@@ -161,6 +161,9 @@ pub struct RunResultPage {
     pub batch_id: Option<BatchId>,
     pub replayed: bool,
     pub again_href: &'static str,
+    /// Warning that the run changed another number of contacts than the
+    /// preview announced.
+    pub notice: Option<String>,
 }
 
 /// Writes the first sentence of the result page.
