@@ -189,7 +189,7 @@ pub struct UserAddArgs {
     /// Donner le rôle administrateur
     #[arg(long)]
     pub admin: bool,
-    /// Mot de passe de connexion (10 caractères au minimum) ; demandé au terminal s'il est absent
+    /// Mot de passe de connexion (10 caractères au minimum, espaces non comptés) ; demandé au terminal s'il est absent
     #[arg(long, value_name = "MOT_DE_PASSE")]
     pub password: Option<String>,
     /// Sortie JSON
@@ -202,7 +202,7 @@ pub struct UserPasswordArgs {
     /// Initiales, identifiant ou e-mail de l'utilisateur
     #[arg(value_name = "INITIALES")]
     pub user: String,
-    /// Nouveau mot de passe (10 caractères au minimum)
+    /// Nouveau mot de passe (10 caractères au minimum, espaces non comptés)
     #[arg(long, value_name = "MOT_DE_PASSE")]
     pub password: Option<String>,
 }

@@ -67,13 +67,8 @@ pub fn user_form_problems(
             problems.push((field, message));
         }
     }
-    if let Some(password) = &form.password
-        && password.chars().count() < MIN_PASSWORD_CHARS
-    {
-        problems.push((
-            "password",
-            format!("mot de passe : {MIN_PASSWORD_CHARS} caractères au minimum"),
-        ));
+    if let Some(problem) = form.password.as_deref().and_then(password_problem) {
+        problems.push(("password", problem));
     }
     Ok(problems)
 }
@@ -348,14 +343,29 @@ pub fn set_password(store: &dyn Store, user: &User, password: &str) -> Result<()
     Ok(())
 }
 
+/// Returns why a password is too weak to be set, or `None` when it is
+/// long enough. Spaces do not count towards the length, so that a
+/// passphrase is accepted but ten spaces are not.
+fn password_problem(password: &str) -> Option<String> {
+    let counted = password.chars().filter(|c| !c.is_whitespace()).count();
+    if counted >= MIN_PASSWORD_CHARS {
+        None
+    } else if counted == 0 && !password.is_empty() {
+        Some(format!(
+            "mot de passe : des espaces seuls ne font pas un mot de passe ; \
+             choisissez au moins {MIN_PASSWORD_CHARS} lettres, chiffres ou signes"
+        ))
+    } else {
+        Some(format!(
+            "mot de passe : {MIN_PASSWORD_CHARS} caractères au minimum, espaces non comptés"
+        ))
+    }
+}
+
 /// Hashes with Argon2id, a memory-hard function, and a random salt.
 pub fn hash_password(password: &str) -> Result<String, ServiceError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ServiceError::invalid(
-            "weak_password",
-            "password",
-            format!("mot de passe : {MIN_PASSWORD_CHARS} caractères au minimum"),
-        ));
+    if let Some(problem) = password_problem(password) {
+        return Err(ServiceError::invalid("weak_password", "password", problem));
     }
     Argon2::default()
         .hash_password(password.as_bytes())
@@ -414,6 +424,21 @@ pub fn free_initials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_password_is_rejected() {
+        let error = hash_password("          ").unwrap_err();
+        assert_eq!(error.code(), "weak_password");
+        assert!(error.to_string().contains("des espaces seuls"), "{error}");
+
+        let padded = hash_password("abc       ").unwrap_err();
+        assert!(
+            padded.to_string().contains("espaces non comptés"),
+            "{padded}"
+        );
+
+        assert!(hash_password("le  chat  dort  bien").is_ok());
+    }
 
     #[test]
     fn password_hash_verifies_and_rejects() {

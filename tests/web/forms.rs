@@ -2018,7 +2018,10 @@ async fn undo_result_warns_when_data_changed_since_confirmation() {
     let page = unescape(&text(app.follow(&client, response).await).await);
 
     let restored = app.store.list_batches(1, 0).unwrap()[0].outcome.changed;
-    assert!(restored < batch.outcome.changed, "the 511 contacts stay with QU");
+    assert!(
+        restored < batch.outcome.changed,
+        "the 511 contacts stay with QU"
+    );
     let expected = format!(
         "Les données ont changé depuis l'aperçu : il annonçait {} contacts à rendre à leur responsable précédent, et {} contacts l'ont été.",
         relais::french::count(batch.outcome.changed),

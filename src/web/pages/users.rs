@@ -156,7 +156,9 @@ fn form_fields(form: &CreateForm, mut errors: FieldErrors) -> Vec<FormField> {
                 "initials" => {
                     Some("De 1 à 12 lettres ou chiffres, uniques, par exemple BB.".to_string())
                 }
-                "password" => Some(format!("{MIN_PASSWORD_CHARS} caractères au minimum.")),
+                "password" => Some(format!(
+                    "{MIN_PASSWORD_CHARS} caractères au minimum, espaces non comptés."
+                )),
                 _ => None,
             },
             error: errors.remove(name),
