@@ -479,6 +479,9 @@ pub struct ServeArgs {
     /// Marquer les cookies « Secure » : à activer derrière un proxy HTTPS, sinon le navigateur les refuse
     #[arg(long = "secure-cookies")]
     pub secure_cookies: bool,
+    /// Prendre l'adresse du client dans l'en-tête X-Forwarded-For que pose le proxy : à activer derrière un proxy, si le serveur n'est joignable que par lui
+    #[arg(long = "behind-proxy")]
+    pub behind_proxy: bool,
 }
 
 /// Reads `--idempotency-key`: 1 to 100 visible ASCII characters, as the

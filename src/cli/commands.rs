@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 bind: args.bind.clone(),
                 demo: args.demo,
                 secure_cookies: args.secure_cookies,
+                behind_proxy: args.behind_proxy,
             },
         );
     }

@@ -40,6 +40,8 @@ pub struct ServeOptions {
     /// Fill an empty database with demo data first.
     pub demo: bool,
     pub secure_cookies: bool,
+    /// Read the client's address from `X-Forwarded-For`.
+    pub behind_proxy: bool,
 }
 
 fn server_error(bind: &str, error: std::io::Error) -> ServiceError {
@@ -113,6 +115,7 @@ pub fn serve(
     }
     let config = WebConfig {
         secure_cookies: options.secure_cookies,
+        trust_forwarded_for: options.behind_proxy,
         ..WebConfig::default()
     };
     // `store` outlives the runtime's work: the PostgreSQL client blocks on

@@ -15,10 +15,16 @@ pub struct WebConfig {
     /// listens on plain HTTP, where a browser would drop a `Secure` cookie.
     /// Turn it on behind an HTTPS reverse proxy.
     pub secure_cookies: bool,
-    /// Failed logins allowed per account within `login_window_seconds`;
-    /// the next attempt gets 429 whatever the password.
+    /// Failed logins allowed per account and client address within
+    /// `login_window_seconds`; the next attempt gets 429 whatever the
+    /// password.
     pub login_max_failures: u32,
     pub login_window_seconds: i64,
+    /// Takes the client's address from the last entry of
+    /// `X-Forwarded-For`, as a reverse proxy appends it. Only safe when
+    /// the server can be reached through the proxy alone, since a client
+    /// can send the header itself.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for WebConfig {
@@ -28,6 +34,7 @@ impl Default for WebConfig {
             secure_cookies: false,
             login_max_failures: 5,
             login_window_seconds: 15 * 60,
+            trust_forwarded_for: false,
         }
     }
 }

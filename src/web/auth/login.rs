@@ -2,18 +2,23 @@
 //! logout.
 //!
 //! Throttling: every attempt is first recorded as a failure for its key
-//! (the account when the login names one, else the text typed), and a
-//! success clears the key. Once the key has more than
-//! `WebConfig::login_max_failures` records in the window, attempts get 429
-//! without the password being checked, so guessing goes no faster with the
-//! right password than with a wrong one.
-//! NOTE: the limit is per account only; guesses spread over many accounts
-//! from one address are not slowed down.
+//! (the account when the login names one, else the text typed, each with
+//! the client's address), and a success clears the key. Once the key has
+//! more than `WebConfig::login_max_failures` records in the window,
+//! attempts get 429 without the password being checked, so guessing goes
+//! no faster with the right password than with a wrong one. The address is
+//! part of the key so that failures sent from one machine do not lock the
+//! account's owner out on another. Behind a reverse proxy every request
+//! comes from the proxy, so the address is read from `X-Forwarded-For`
+//! when `WebConfig::trust_forwarded_for` is set.
+//! NOTE: guesses spread over many accounts from one address, or over many
+//! addresses for one account, are not slowed down.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -64,8 +69,6 @@ enum Attempt {
     Inactive(User),
 }
 
-/// Keeps only a local path as the target after login, so that the login
-/// page cannot be used to send people to another site.
 /// Tells whether `path` is a screen for administrators only.
 fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/") || path.starts_with("/admin?")
@@ -130,8 +133,27 @@ pub async fn show(
     login_page(&state.config, &headers, StatusCode::OK, "", &next, None)
 }
 
+/// Returns the address of the client: the peer of the connection, or,
+/// behind a trusted proxy, the last address of `X-Forwarded-For`, which
+/// the proxy appended. A header that is missing or unreadable leaves the
+/// peer's address.
+fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
+    if !trust_forwarded_for {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .next_back()
+        .and_then(|last| last.trim().parse::<IpAddr>().ok())
+        .unwrap_or_else(|| peer.ip())
+}
+
 pub async fn submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     FormData(form): FormData<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -152,8 +174,13 @@ pub async fn submit(
     let config = state.config.clone();
     let key_login = login.clone();
     let password = form.password;
+    let client = client_address(peer, &headers, config.trust_forwarded_for);
     let attempt = state
-        .run(move |store| Ok(attempt_login(store, &config, &key_login, &password)?))
+        .run(move |store| {
+            Ok(attempt_login(
+                store, &config, &key_login, &password, client,
+            )?)
+        })
         .await?;
 
     match attempt {
@@ -243,12 +270,13 @@ fn attempt_login(
     config: &WebConfig,
     login: &str,
     password: &str,
+    client: IpAddr,
 ) -> Result<Attempt, crate::storage::StoreError> {
     let user = store.find_user(login)?;
     let user_id = user.as_ref().map(|user| user.id);
     let key = match user_id {
-        Some(id) => format!("user:{id}"),
-        None => format!("login:{}", login.to_lowercase()),
+        Some(id) => format!("user:{id}@{client}"),
+        None => format!("login:{}@{client}", login.to_lowercase()),
     };
     let attempts = store.record_login_failure(&key, config.login_window_seconds)?;
     if attempts > config.login_max_failures {
@@ -307,7 +335,77 @@ pub async fn logout(
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use std::net::{IpAddr, SocketAddr};
+
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::{Attempt, attempt_login, client_address, safe_next};
+    use crate::domain::user::{NewUser, UserRole};
+    use crate::service::users::hash_password;
+    use crate::storage::Store;
+    use crate::storage::sqlite::SqliteStore;
+    use crate::web::state::WebConfig;
+
+    const PASSWORD: &str = "bon-mot-de-passe";
+
+    #[test]
+    fn failures_lock_only_their_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("login.db")).unwrap();
+        store
+            .create_user(&NewUser {
+                initials: "AM".into(),
+                login: None,
+                first_name: "Alice".into(),
+                last_name: "Martin".into(),
+                email: Some("alice@exemple.fr".into()),
+                role: UserRole::Admin,
+                active: true,
+                password_hash: Some(hash_password(PASSWORD).unwrap()),
+            })
+            .unwrap();
+        let config = WebConfig::default();
+        let attacker: IpAddr = "203.0.113.7".parse().unwrap();
+        let owner: IpAddr = "198.51.100.2".parse().unwrap();
+        let attempt = |password: &str, client: IpAddr| {
+            attempt_login(&store, &config, "AM", password, client).unwrap()
+        };
+
+        for _ in 0..config.login_max_failures {
+            assert!(matches!(
+                attempt("devine", attacker),
+                Attempt::Failed { .. }
+            ));
+        }
+
+        assert!(matches!(
+            attempt(PASSWORD, attacker),
+            Attempt::Throttled { .. }
+        ));
+        assert!(matches!(attempt(PASSWORD, owner), Attempt::Success(_)));
+    }
+
+    #[test]
+    fn client_address_from_the_proxy() {
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.9.9.9, 203.0.113.7"),
+        );
+
+        assert_eq!(client_address(peer, &headers, false), peer.ip());
+        assert_eq!(
+            client_address(peer, &headers, true),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("n'importe quoi"),
+        );
+        assert_eq!(client_address(peer, &headers, true), peer.ip());
+        assert_eq!(client_address(peer, &HeaderMap::new(), true), peer.ip());
+    }
 
     #[test]
     fn next_stays_on_this_site() {
