@@ -1044,7 +1044,19 @@ async fn users_form_shows_every_error_at_once() {
         ),
         "{body}"
     );
-    assert!(!body.contains("alert-error"), "no page-level alert: {body}");
+    // The form sits below a list that may be long: a summary at the top
+    // says at once that nothing was created, and links to each field.
+    let summary = unescape(&body)
+        .find("L'utilisateur n'a pas été créé : 4 champs à corriger.")
+        .expect("summary at the top");
+    let table = unescape(&body).find("<table class=\"users\">").unwrap();
+    assert!(summary < table, "the summary comes before the user list");
+    for field in ["initials", "email", "password", "password_confirm"] {
+        assert!(
+            body.contains(&format!("<li><a href=\"#user-{field}\">")),
+            "{field}: {body}"
+        );
+    }
     assert_eq!(app.store.list_users().unwrap().len(), users_before);
 }
 

@@ -112,6 +112,9 @@ struct UsersPage {
     fields: Vec<FormField>,
     admin_checked: bool,
     form_error: Option<String>,
+    /// Sentence at the top of the page announcing that the creation form,
+    /// further down, was refused, so that the refusal is seen at once.
+    error_summary: Option<String>,
 }
 
 /// Builds the creation form's fields, refilled with what was typed except
@@ -127,7 +130,13 @@ fn form_fields(form: &CreateForm, mut errors: FieldErrors) -> Vec<FormField> {
             "given-name",
         ),
         ("last_name", "Nom", "text", &form.last_name, "family-name"),
-        ("email", "E-mail", "email", &form.email, "email"),
+        (
+            "email",
+            "E-mail (facultatif)",
+            "email",
+            &form.email,
+            "email",
+        ),
         (
             "login",
             "Identifiant dans le CRM (facultatif)",
@@ -282,14 +291,30 @@ async fn users_page(
     let (users, tokens) = state
         .run(|store| Ok((store.list_users()?, list_api_tokens(store, None)?)))
         .await?;
+    let fields = form_fields(&form, errors);
+    let invalid = fields.iter().filter(|field| field.error.is_some()).count() as u64;
+    let error_summary = (invalid > 0 || form_error.is_some()).then(|| {
+        let count = if invalid > 0 {
+            format!(
+                " : {} à corriger",
+                crate::french::plural(invalid, "champ", "champs")
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "L'utilisateur n'a pas été créé{count}. Le formulaire « Créer un utilisateur », plus bas, indique quoi faire."
+        )
+    });
     let page = UsersPage {
         layout: Layout::new(session, "Utilisateurs", "users"),
         notice: notice_query.and_then(|query| notice(query, &users, &tokens)),
         rows: rows(&users, session),
         tokens: tokens.iter().map(TokenRow::new).collect(),
-        fields: form_fields(&form, errors),
+        fields,
         admin_checked: form.admin.is_some(),
         form_error,
+        error_summary,
     };
     Ok((status, render(&page)?).into_response())
 }
