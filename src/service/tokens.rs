@@ -30,6 +30,10 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Longest label of an API token, in characters: enough for a sentence,
+/// short enough for the token list.
+pub const MAX_LABEL_CHARS: usize = 100;
+
 /// Creates an API token for `user` and returns it; it cannot be shown again.
 pub fn create_api_token(
     store: &dyn Store,
@@ -43,6 +47,17 @@ pub fn create_api_token(
             format!(
                 "utilisateur : le compte {} est désactivé ; réactivez-le avant de créer un jeton",
                 crate::french::de(&user.display_name())
+            ),
+        ));
+    }
+    let length = label.chars().count();
+    if length > MAX_LABEL_CHARS {
+        return Err(ServiceError::invalid(
+            "label_too_long",
+            "label",
+            format!(
+                "libellé : {} caractères, {MAX_LABEL_CHARS} au plus ; raccourcissez-le",
+                crate::french::count(length as u64)
             ),
         ));
     }

@@ -1226,6 +1226,52 @@ async fn token_is_shown_once_and_works() {
     );
 }
 
+/// A refused token form comes back on the users page with the error next
+/// to its field, what was typed kept, and no token created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_form_errors_stay_on_the_page() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let csrf = hidden_field(&app.page(&client, "/admin/users").await, "csrf_token").unwrap();
+    let tokens_before = relais::service::tokens::list_api_tokens(app.store.as_ref(), None)
+        .unwrap()
+        .len();
+    let send = |user: &'static str, label: String| {
+        client
+            .post(app.url("/admin/users/tokens"))
+            .form(&[
+                ("csrf_token", csrf.clone()),
+                ("user", user.to_string()),
+                ("label", label),
+            ])
+            .send()
+    };
+
+    let no_user = send("", "synchro".into()).await.unwrap();
+    assert_eq!(no_user.status(), 422);
+    let page = unescape(&text(no_user).await);
+    assert!(
+        page.contains("id=\"token-user-error\">utilisateur : choisissez l'utilisateur"),
+        "{page}"
+    );
+    assert!(page.contains("Le jeton d'API n'a pas été créé."), "{page}");
+    assert!(page.contains("value=\"synchro\""), "the label is kept");
+
+    let long = send("QT", "x".repeat(101)).await.unwrap();
+    assert_eq!(long.status(), 422);
+    let page = unescape(&text(long).await);
+    assert!(
+        page.contains("id=\"token-label-error\">libellé : 101 caractères, 100 au plus"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"QT\" selected"), "the user stays chosen");
+
+    let tokens_after = relais::service::tokens::list_api_tokens(app.store.as_ref(), None)
+        .unwrap()
+        .len();
+    assert_eq!(tokens_after, tokens_before, "no token was created");
+}
+
 /// The user pickers list a deactivated user after the active ones, marked,
 /// and only « de » lets it be chosen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

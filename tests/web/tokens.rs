@@ -82,7 +82,7 @@ async fn users_page_lists_tokens_without_secrets() {
 
     assert!(page.contains("<h2 id=\"tokens-title\">Jetons d'API</h2>"));
     assert!(page.contains(&format!("<td>{qu_token}</td>")), "{page}");
-    assert!(page.contains("<td>Ursule USER (QU)</td>"));
+    assert!(page.contains("<td class=\"breakable\">Ursule USER (QU)</td>"));
     assert!(page.contains(&format!("action=\"/admin/users/tokens/{qu_token}/revoke\"")));
     assert!(page.contains(&format!(
         "aria-label=\"Révoquer le jeton n° {qu_token} d'Ursule USER (QU)…\""

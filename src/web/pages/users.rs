@@ -112,9 +112,14 @@ struct UsersPage {
     fields: Vec<FormField>,
     admin_checked: bool,
     form_error: Option<String>,
-    /// Sentence at the top of the page announcing that the creation form,
-    /// further down, was refused, so that the refusal is seen at once.
+    /// Sentence at the top of the page announcing that a form further
+    /// down was refused, so that the refusal is seen at once.
     error_summary: Option<String>,
+    /// Token form as typed, refilled after an error.
+    token_user: String,
+    token_label: String,
+    token_user_error: Option<String>,
+    token_label_error: Option<String>,
 }
 
 /// Builds the creation form's fields, refilled with what was typed except
@@ -279,15 +284,31 @@ fn rows(users: &[User], session: &Session) -> Vec<UserRow> {
         .collect()
 }
 
+/// What a refused form sends back to the users page: the values typed,
+/// refilled, and the problems to show next to them.
+#[derive(Default)]
+struct Refill {
+    form: CreateForm,
+    errors: FieldErrors,
+    form_error: Option<String>,
+    token: TokenForm,
+    token_errors: FieldErrors,
+}
+
 async fn users_page(
     state: &AppState,
     session: &Session,
     status: StatusCode,
-    form: CreateForm,
-    errors: FieldErrors,
-    form_error: Option<String>,
+    refill: Refill,
     notice_query: Option<&NoticeQuery>,
 ) -> Result<Response, PageError> {
+    let Refill {
+        form,
+        errors,
+        form_error,
+        token,
+        mut token_errors,
+    } = refill;
     let (users, tokens) = state
         .run(|store| Ok((store.list_users()?, list_api_tokens(store, None)?)))
         .await?;
@@ -306,6 +327,13 @@ async fn users_page(
             "L'utilisateur n'a pas été créé{count}. Le formulaire « Créer un utilisateur », plus bas, indique quoi faire."
         )
     });
+    let token_user_error = token_errors.remove("user");
+    let token_label_error = token_errors.remove("label");
+    let error_summary = error_summary.or_else(|| {
+        (token_user_error.is_some() || token_label_error.is_some()).then(|| {
+            "Le jeton d'API n'a pas été créé. Le formulaire « Créer un jeton d'API », plus bas, indique quoi faire.".to_string()
+        })
+    });
     let page = UsersPage {
         layout: Layout::new(session, "Utilisateurs", "users"),
         notice: notice_query.and_then(|query| notice(query, &users, &tokens)),
@@ -315,6 +343,10 @@ async fn users_page(
         admin_checked: form.admin.is_some(),
         form_error,
         error_summary,
+        token_user: token.user.trim().to_string(),
+        token_label: token.label,
+        token_user_error,
+        token_label_error,
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -331,9 +363,10 @@ pub async fn list(
         &state,
         &session,
         StatusCode::OK,
-        form,
-        FieldErrors::new(),
-        None,
+        Refill {
+            form,
+            ..Refill::default()
+        },
         notice.as_ref(),
     )
     .await?;
@@ -387,9 +420,11 @@ pub async fn create(
             &state,
             &session,
             StatusCode::UNPROCESSABLE_ENTITY,
-            form,
-            errors,
-            None,
+            Refill {
+                form,
+                errors,
+                ..Refill::default()
+            },
             None,
         )
         .await;
@@ -417,9 +452,12 @@ pub async fn create(
                 &state,
                 &session,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                form,
-                errors,
-                form_error,
+                Refill {
+                    form,
+                    errors,
+                    form_error,
+                    ..Refill::default()
+                },
                 None,
             )
             .await
@@ -519,7 +557,7 @@ pub async fn change_role(
     Ok(redirect_with_notice(&state, done, &user.initials))
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct TokenForm {
     /// Initials of the token's user.
     #[serde(default)]
@@ -537,7 +575,9 @@ struct TokenPage {
     token: String,
 }
 
-/// Creates an API token and shows it once; only its hash is stored.
+/// Creates an API token and shows it once; only its hash is stored. An
+/// unknown or deactivated user, or a label too long, sends the users page
+/// back with the error next to its field.
 pub async fn create_token(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
@@ -548,18 +588,48 @@ pub async fn create_token(
         label => label.to_string(),
     };
     let token_label = label.clone();
-    let (user, token) = state
+    let user_key = form.user.clone();
+    let created = state
         .run(move |store| {
-            let user = store.find_user(&form.user)?.ok_or_else(|| {
-                AppError::not_found(
-                    "unknown_user",
-                    format!("Aucun utilisateur « {} ».", form.user.trim()),
-                )
-            })?;
-            let token = create_api_token(store, &user, &token_label)?;
-            Ok((user, token))
+            let Some(user) = store.find_user(&user_key)? else {
+                let message = if user_key.trim().is_empty() {
+                    "utilisateur : choisissez l'utilisateur au nom duquel le jeton agira"
+                        .to_string()
+                } else {
+                    format!(
+                        "utilisateur : aucun utilisateur « {} » ; choisissez-le dans la liste",
+                        user_key.trim()
+                    )
+                };
+                return Ok(Err(FieldErrors::from([("user", message)])));
+            };
+            match create_api_token(store, &user, &token_label) {
+                Ok(token) => Ok(Ok((user, token))),
+                Err(error) if error.is_client_error() => {
+                    let (field, message) = super::reassign::field_error(error)?;
+                    Ok(Err(FieldErrors::from([(field, message)])))
+                }
+                Err(error) => Err(error.into()),
+            }
         })
         .await?;
+    let (user, token) = match created {
+        Ok(created) => created,
+        Err(token_errors) => {
+            return users_page(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Refill {
+                    token: form,
+                    token_errors,
+                    ..Refill::default()
+                },
+                None,
+            )
+            .await;
+        }
+    };
     let page = TokenPage {
         layout: Layout::new(&session, "Jeton d'API créé", "users"),
         user_name: user.display_name(),
