@@ -482,6 +482,22 @@ pub fn batch_params(batch: &crate::domain::batch::Batch, users: &UserNames) -> S
     }
 }
 
+/// Describes where the changes of an undone batch stand, from the undos
+/// that followed it (`chain`, its own undo first): after an even number of
+/// undos its changes are back. `None` for a batch never undone.
+pub fn undone_state(chain: &[i64]) -> Option<String> {
+    let (&by, &last) = (chain.first()?, chain.last()?);
+    Some(if chain.len() == 1 {
+        format!("annulée par l'opération n° {by}")
+    } else if chain.len().is_multiple_of(2) {
+        format!("annulée par l'opération n° {by}, puis rétablie par l'opération n° {last}")
+    } else {
+        format!(
+            "annulée par l'opération n° {by}, rétablie, puis annulée de nouveau par l'opération n° {last}"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

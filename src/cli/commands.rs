@@ -252,7 +252,8 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
         Command::Batches(args) => {
             let batches = store.list_batches(args.limit, 0)?;
             let users = crate::french::UserNames::new(&store.list_users()?);
-            output::print_batches(&batches, &users, args.json);
+            let chains = crate::service::reassign::undo_chains(store.as_ref(), &batches)?;
+            output::print_batches(&batches, &users, &chains, args.json);
             Ok(())
         }
         Command::Undo(args) => {

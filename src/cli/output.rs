@@ -1,10 +1,12 @@
 //! Command-line output: French sentences, or JSON with `--json`.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::batch::{
-    Applied, Batch, BatchKind, Outcome, SkippedContact, UndoPreview, UndoResult,
+    Applied, Batch, BatchId, BatchKind, Outcome, SkippedContact, UndoPreview, UndoResult,
 };
 use crate::domain::history::{HistoryEntry, format_paris_time};
 use crate::domain::user::User;
@@ -292,7 +294,14 @@ pub fn print_history(
     }
 }
 
-pub fn print_batches(batches: &[Batch], users: &crate::french::UserNames, as_json: bool) {
+/// Prints the journal; `chains` gives, for each undone batch, the undos
+/// that followed it (see `service::reassign::undo_chains`).
+pub fn print_batches(
+    batches: &[Batch],
+    users: &crate::french::UserNames,
+    chains: &HashMap<BatchId, Vec<BatchId>>,
+    as_json: bool,
+) {
     if as_json {
         let values: Vec<serde_json::Value> = batches.iter().map(json_view::batch).collect();
         print_json(&values);
@@ -305,10 +314,11 @@ pub fn print_batches(batches: &[Batch], users: &crate::french::UserNames, as_jso
     println!("Journal des opérations (les plus récentes d'abord) :");
     for batch in batches {
         // The parameters line below names the batch an undo undoes.
-        let state = match batch.undone_by {
-            Some(by) => format!(" — annulée par l'opération n° {by}"),
-            None => String::new(),
-        };
+        let state = chains
+            .get(&batch.id)
+            .and_then(|chain| crate::french::undone_state(chain))
+            .map(|state| format!(" — {state}"))
+            .unwrap_or_default();
         println!(
             "  n° {}  {}  {}  par {}  {}{}",
             batch.id,

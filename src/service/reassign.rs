@@ -1,9 +1,11 @@
 //! Preparing and running the two mass reassignments, and undo.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 
 use crate::domain::batch::{
-    Applied, BatchId, RegionReassignment, UndoPreview, UndoResult, UserReassignment,
+    Applied, Batch, BatchId, RegionReassignment, UndoPreview, UndoResult, UserReassignment,
 };
 use crate::domain::contact::RoleChoice;
 use crate::domain::country::{CountryCode, CountryError};
@@ -294,6 +296,26 @@ impl RunContextInput {
             now: chrono::Utc::now(),
         }
     }
+}
+
+/// Lists, for each batch of `batches` that was undone, the undos that
+/// followed it: its undo, the undo of that undo, and so on, so that the
+/// journal can tell whether its changes are back. Undos listed in
+/// `batches` are read from it, the others from the store.
+pub fn undo_chains(
+    store: &dyn Store,
+    batches: &[Batch],
+) -> Result<HashMap<BatchId, Vec<BatchId>>, ServiceError> {
+    let listed: HashMap<BatchId, &Batch> = batches.iter().map(|batch| (batch.id, batch)).collect();
+    let mut chains = HashMap::new();
+    for batch in batches.iter().filter(|batch| batch.undone_by.is_some()) {
+        let chain = crate::storage::undo_chain(batch, |id| match listed.get(&id) {
+            Some(undo) => Ok(Some((*undo).clone())),
+            None => store.batch(id),
+        })?;
+        chains.insert(batch.id, chain);
+    }
+    Ok(chains)
 }
 
 /// Parses a batch number as typed (`12` or `n° 12`).

@@ -146,7 +146,7 @@ pub(crate) fn undo_preview_outcome(returns: &[OwnerReturn], matched: u64, change
 /// Lists the undos that followed `batch`: its undo, then the undo of that
 /// undo, and so on, read with `get`. Each batch is undone once at most, so
 /// this is a chain; it is cut at `MAX_UNDO_CHAIN` links.
-pub(crate) fn undo_chain<E>(
+pub fn undo_chain<E>(
     batch: &Batch,
     mut get: impl FnMut(BatchId) -> Result<Option<Batch>, E>,
 ) -> Result<Vec<BatchId>, E> {

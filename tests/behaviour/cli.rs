@@ -173,6 +173,59 @@ fn history_json_by_external_id() {
     });
 }
 
+/// The journal tells whether an undone batch's changes are back: after an
+/// undo of its undo they are, after a third undo they are removed again.
+#[test]
+fn batches_follow_undos_of_undos() {
+    each_engine(|db| {
+        setup(db);
+        let run = json(&relais(
+            db,
+            &["reassign", "--from", "JD", "--to", "CC", "--json"],
+        ));
+        let batch = run["batch_id"].as_i64().unwrap();
+        let undo_of = |target: i64| {
+            json(&relais(db, &["undo", &target.to_string(), "--json"]))["batch_id"]
+                .as_i64()
+                .unwrap()
+        };
+        let journal_line = || {
+            let output = relais(db, &["batches"]);
+            assert!(output.status.success(), "{}", stderr(&output));
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .find(|line| line.trim_start().starts_with(&format!("n° {batch} ")))
+                .expect("the batch is listed")
+                .to_string()
+        };
+
+        let undo = undo_of(batch);
+        assert!(
+            journal_line().ends_with(&format!("— annulée par l'opération n° {undo}")),
+            "{}",
+            journal_line()
+        );
+
+        let redo = undo_of(undo);
+        assert!(
+            journal_line().ends_with(&format!(
+                "— annulée par l'opération n° {undo}, puis rétablie par l'opération n° {redo}"
+            )),
+            "{}",
+            journal_line()
+        );
+
+        let third = undo_of(redo);
+        assert!(
+            journal_line().ends_with(&format!(
+                "— annulée par l'opération n° {undo}, rétablie, puis annulée de nouveau par l'opération n° {third}"
+            )),
+            "{}",
+            journal_line()
+        );
+    });
+}
+
 #[test]
 fn batches_and_undo_json() {
     each_engine(|db| {

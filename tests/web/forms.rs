@@ -1264,7 +1264,10 @@ async fn token_form_errors_stay_on_the_page() {
         page.contains("id=\"token-label-error\">libellé : 101 caractères, 100 au plus"),
         "{page}"
     );
-    assert!(page.contains("value=\"QT\" selected"), "the user stays chosen");
+    assert!(
+        page.contains("value=\"QT\" selected"),
+        "the user stays chosen"
+    );
 
     let tokens_after = relais::service::tokens::list_api_tokens(app.store.as_ref(), None)
         .unwrap()
@@ -2086,4 +2089,31 @@ async fn undo_result_warns_when_data_changed_since_confirmation() {
         relais::french::count(restored)
     );
     assert!(page.contains(&expected), "{expected} not in {page}");
+}
+
+/// The journal and the batch page say that an undone batch's changes are
+/// back once its undo was undone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_shows_a_reinstated_batch() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    submit_region(&app, &client, &form, "QT", "51").await;
+    let batch = app.store.list_batches(1, 0).unwrap()[0].id;
+    confirm_undo(&app, &client, batch).await;
+    let undo = app.store.list_batches(1, 0).unwrap()[0].id;
+    confirm_undo(&app, &client, undo).await;
+    let redo = app.store.list_batches(1, 0).unwrap()[0].id;
+    assert_eq!(
+        app.store.batch(redo).unwrap().unwrap().undoes,
+        Some(undo),
+        "the third batch undoes the undo"
+    );
+
+    let state =
+        format!("annulée par l'opération n° {undo}, puis rétablie par l'opération n° {redo}");
+    let journal = unescape(&app.page(&client, "/admin/batches").await);
+    assert!(journal.contains(&state), "{journal}");
+    let page = unescape(&app.page(&client, &format!("/admin/batches/{batch}")).await);
+    assert!(page.contains(&state), "{page}");
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, SkippedContact};
 use crate::domain::history::format_paris_time;
 use crate::french::{per_role, undo_changed, undo_skipped_contacts, undo_skipped_entries};
-use crate::service::reassign::{RunContextInput, parse_batch_id, undo_batch};
+use crate::service::reassign::{RunContextInput, parse_batch_id, undo_batch, undo_chains};
 use crate::storage::{ExportSelection, Page, Store};
 use crate::web::auth::session::AdminUser;
 use crate::web::csv_stream;
@@ -36,6 +36,9 @@ pub struct BatchRow {
     pub actor: String,
     pub counts: CountsView,
     pub undone_by: Option<BatchId>,
+    /// Where the changes of an undone batch stand, « annulée par
+    /// l'opération n° 9 » or longer when its undo was undone in turn.
+    pub undone_state: Option<String>,
     pub undoes: Option<BatchId>,
 }
 
@@ -50,6 +53,7 @@ impl BatchRow {
             actor: batch.actor.clone(),
             counts: CountsView::for_batch(batch.kind, &batch.outcome),
             undone_by: batch.undone_by,
+            undone_state: None,
             undoes: batch.undoes,
         }
     }
@@ -80,14 +84,12 @@ pub async fn list(
     let offset = (page - 1).saturating_mul(PAGE_SIZE);
     // The data version counts the rows of the batch table, which are the
     // rows the journal lists.
-    let (total, batches, users) = state
+    let (total, batches, users, chains) = state
         .run(move |store| {
             let (total, _) = store.data_version()?;
-            Ok((
-                total,
-                store.list_batches(PAGE_SIZE, offset)?,
-                UserNames::new(&store.list_users()?),
-            ))
+            let batches = store.list_batches(PAGE_SIZE, offset)?;
+            let chains = undo_chains(store, &batches)?;
+            Ok((total, batches, UserNames::new(&store.list_users()?), chains))
         })
         .await?;
     let pages = page_count(total, PAGE_SIZE);
@@ -100,7 +102,12 @@ pub async fn list(
         layout: Layout::new(&session, "Journal des opérations", "batches"),
         rows: batches
             .iter()
-            .map(|batch| BatchRow::new(batch, &users))
+            .map(|batch| BatchRow {
+                undone_state: chains
+                    .get(&batch.id)
+                    .and_then(|chain| crate::french::undone_state(chain)),
+                ..BatchRow::new(batch, &users)
+            })
             .collect(),
         page,
         pages,
@@ -158,16 +165,18 @@ pub async fn show(
                         offset,
                     },
                 )?;
+                let chains = undo_chains(store, std::slice::from_ref(&batch))?;
                 Ok(Some((
                     batch,
                     contacts,
                     UserNames::new(&store.list_users()?),
+                    chains,
                 )))
             }
             None => Ok(None),
         })
         .await?;
-    let Some((batch, contacts, users)) = found else {
+    let Some((batch, contacts, users, chains)) = found else {
         return Err(batch_not_found(id));
     };
 
@@ -200,7 +209,12 @@ pub async fn show(
         pages,
         previous_href: (page > 1).then(|| format!("/admin/batches/{id}?page={}", page - 1)),
         next_href: (page < pages).then(|| format!("/admin/batches/{id}?page={}", page + 1)),
-        batch: BatchRow::new(&batch, &users),
+        batch: BatchRow {
+            undone_state: chains
+                .get(&batch.id)
+                .and_then(|chain| crate::french::undone_state(chain)),
+            ..BatchRow::new(&batch, &users)
+        },
     };
     Ok(render(&detail)?.into_response())
 }
