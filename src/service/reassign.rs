@@ -113,6 +113,88 @@ pub fn prepare_user_reassignment(
     })
 }
 
+/// Reads the country of a region form, as `prepare_region_reassignment`
+/// does.
+fn parse_region_country(country: &str) -> Result<CountryCode, ServiceError> {
+    match CountryCode::parse_selection(country) {
+        Ok(Some(code)) => Ok(code),
+        Ok(None) => Err(ServiceError::invalid(
+            "missing_country",
+            "country",
+            "code pays : indiquez un pays, par exemple FRA",
+        )),
+        Err(error @ CountryError::FrenchOverseas { .. }) => Err(ServiceError::invalid(
+            "overseas_country",
+            "country",
+            format!("code pays : {error}"),
+        )),
+        Err(CountryError::Unknown(_)) => Err(ServiceError::invalid(
+            "unknown_country",
+            "country",
+            format!(
+                "code pays : « {} » inconnu ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays",
+                country.trim()
+            ),
+        )),
+    }
+}
+
+/// Reads the role of a region form: commercial when absent or empty.
+fn parse_role_choice(role: Option<&str>) -> Result<RoleChoice, ServiceError> {
+    match role.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(RoleChoice::Commercial),
+        Some(value) => RoleChoice::parse(value).ok_or_else(|| {
+            ServiceError::invalid(
+                "invalid_role",
+                "role",
+                format!(
+                    "rôle : « {value} » inconnu ; choisissez commercial, technique ou les deux (commercial, technical ou both)"
+                ),
+            )
+        }),
+    }
+}
+
+/// Checks each field of a region form on its own, so that a form with
+/// several mistakes shows all of them, where `prepare_region_reassignment`
+/// stops at the first. `to` is `None` until a user is chosen. A postal
+/// field next to an invalid country is checked for what every country
+/// refuses (`%`, `*` with other codes), as French codes are.
+pub fn region_form_problems(
+    store: &dyn Store,
+    to: Option<&str>,
+    country: &str,
+    postal: &str,
+    role: Option<&str>,
+) -> Result<Vec<ServiceError>, ServiceError> {
+    let mut problems = Vec::new();
+    if let Some(to) = to {
+        match find_user(store, "to", "affecter à l'utilisateur", to) {
+            Ok(user) => {
+                problems.extend(check_target_active("to", "affecter à l'utilisateur", &user).err())
+            }
+            Err(error) if error.is_client_error() => problems.push(error),
+            Err(error) => return Err(error),
+        }
+    }
+    let postal_problem = match parse_region_country(country) {
+        Ok(code) => parse_region_postal_field(postal, &code).err(),
+        Err(error) => {
+            problems.push(error);
+            crate::domain::postal::parse_postal_field(postal, &CountryCode::france()).err()
+        }
+    };
+    if let Some(error) = postal_problem {
+        problems.push(ServiceError::invalid(
+            "invalid_postal",
+            "postal",
+            error.to_string(),
+        ));
+    }
+    problems.extend(parse_role_choice(role).err());
+    Ok(problems)
+}
+
 /// Checks the region form: an active target user, a known country and a
 /// valid postal field.
 pub fn prepare_region_reassignment(
@@ -124,48 +206,10 @@ pub fn prepare_region_reassignment(
 ) -> Result<PreparedRegionReassignment, ServiceError> {
     let to_user = find_user(store, "to", "affecter à l'utilisateur", to)?;
     check_target_active("to", "affecter à l'utilisateur", &to_user)?;
-
-    let country_code = match CountryCode::parse_selection(country) {
-        Ok(Some(code)) => code,
-        Ok(None) => {
-            return Err(ServiceError::invalid(
-                "missing_country",
-                "country",
-                "code pays : indiquez un pays, par exemple FRA",
-            ));
-        }
-        Err(error @ CountryError::FrenchOverseas { .. }) => {
-            return Err(ServiceError::invalid(
-                "overseas_country",
-                "country",
-                format!("code pays : {error}"),
-            ));
-        }
-        Err(CountryError::Unknown(_)) => {
-            return Err(ServiceError::invalid(
-                "unknown_country",
-                "country",
-                format!(
-                    "code pays : « {} » inconnu ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays",
-                    country.trim()
-                ),
-            ));
-        }
-    };
+    let country_code = parse_region_country(country)?;
     let selection = parse_region_postal_field(postal, &country_code)
         .map_err(|error| ServiceError::invalid("invalid_postal", "postal", error.to_string()))?;
-    let roles = match role.map(str::trim).filter(|r| !r.is_empty()) {
-        None => RoleChoice::Commercial,
-        Some(value) => RoleChoice::parse(value).ok_or_else(|| {
-            ServiceError::invalid(
-                "invalid_role",
-                "role",
-                format!(
-                    "rôle : « {value} » inconnu ; choisissez commercial, technique ou les deux (commercial, technical ou both)"
-                ),
-            )
-        })?,
-    };
+    let roles = parse_role_choice(role)?;
 
     Ok(PreparedRegionReassignment {
         params: json!({

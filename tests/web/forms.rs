@@ -330,6 +330,57 @@ async fn invalid_field_is_shown_next_to_it() {
     assert_eq!(app.batch_count(), batches_before);
 }
 
+/// A region form with several mistakes shows each next to its field, in
+/// the page Valider returns and in the live preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_region_field_error_is_shown() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let (csrf, key) = region_form(&app, &client).await;
+    let batches_before = app.batch_count();
+
+    let response = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "ZZ"),
+            ("country", "XYZ"),
+            ("postal", "%"),
+            ("role", "chef"),
+            ("idempotency_key", &key),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 422);
+    let page = unescape(&text(response).await);
+    for (field, expected) in [
+        ("to", "ZZ"),
+        ("country", "code pays : « XYZ » inconnu"),
+        ("postal", "code postal : « % »"),
+        ("role", "rôle : « chef » inconnu"),
+    ] {
+        let marker = format!("id=\"{field}-error\" data-error-for=\"{field}\"");
+        let start = page.find(&marker).unwrap_or_else(|| panic!("{field}: {page}"));
+        let end = start + page[start..].find("</p>").unwrap();
+        assert!(page[start..end].contains(expected), "{field}: {}", &page[start..end]);
+    }
+    assert_eq!(app.batch_count(), batches_before);
+
+    let preview = json(
+        client
+            .get(app.url("/admin/reassign-region/preview"))
+            .query(&[("to", ""), ("country", "XYZ"), ("postal", "%")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(preview["errors"]["country"].as_str().is_some(), "{preview}");
+    assert!(preview["errors"]["postal"].as_str().is_some(), "{preview}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn double_submit_runs_once() {
     let app = TestApp::start().await;

@@ -10,13 +10,11 @@ use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
 
 use crate::domain::batch::BatchKind;
-use crate::domain::country::CountryCode;
-use crate::domain::postal::parse_region_postal_field;
 use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::preview_cache::PreviewCache;
 use crate::service::reassign::PreparedRegionReassignment;
 use crate::service::reassign::{
-    RunContextInput, apply_region_reassignment, prepare_region_reassignment,
+    RunContextInput, apply_region_reassignment, prepare_region_reassignment, region_form_problems,
 };
 use crate::storage::Store;
 use crate::web::auth::session::{AdminUser, Session};
@@ -124,22 +122,17 @@ fn hint_only(hint: &'static str) -> RegionPreviewPartial {
     }
 }
 
-/// Checks country and postal field alone, so that a bad postal code shows
-/// its error before a user is chosen.
-fn check_criteria(form: &RegionForm) -> Option<(&'static str, String)> {
-    let country = match CountryCode::parse_selection(&form.country) {
-        Ok(Some(country)) => country,
-        Ok(None) => {
-            return Some((
-                "country",
-                "code pays : indiquez un pays, par exemple FRA".to_string(),
-            ));
-        }
-        Err(error) => return Some(("country", format!("code pays : {error}"))),
-    };
-    parse_region_postal_field(&form.postal, &country)
-        .err()
-        .map(|error| ("postal", error.to_string()))
+/// Returns every problem of the form, each next to its field: the user
+/// only once one is chosen, so that a bad postal code shows its error
+/// before a user is chosen.
+fn form_problems(store: &dyn Store, form: &RegionForm) -> Result<FieldErrors, AppError> {
+    let to = Some(form.to.as_str()).filter(|to| !to.trim().is_empty());
+    let mut errors = FieldErrors::new();
+    for problem in region_form_problems(store, to, &form.country, &form.postal, Some(&form.role))? {
+        let (field, message) = field_error(problem)?;
+        errors.entry(field).or_insert(message);
+    }
+    Ok(errors)
 }
 
 fn compute_preview(
@@ -152,10 +145,10 @@ fn compute_preview(
         return Ok((hint_only(HINT), errors));
     }
     if form.to.trim().is_empty() {
-        if let Some((field, message)) = check_criteria(form) {
-            errors.insert(field, message);
+        let errors = form_problems(store, form)?;
+        if !errors.is_empty() {
             return Ok((
-                hint_only("Corrigez le champ signalé pour voir l'aperçu."),
+                hint_only("Corrigez les champs signalés pour voir l'aperçu."),
                 errors,
             ));
         }
@@ -172,8 +165,11 @@ fn compute_preview(
         Err(error) => {
             let (field, message) = field_error(error)?;
             errors.insert(field, message);
+            for (field, message) in form_problems(store, form)? {
+                errors.entry(field).or_insert(message);
+            }
             return Ok((
-                hint_only("Corrigez le champ signalé pour voir l'aperçu."),
+                hint_only("Corrigez les champs signalés pour voir l'aperçu."),
                 errors,
             ));
         }
@@ -351,7 +347,13 @@ pub async fn apply(
                     let applied = apply_region_reassignment(store, &prepared, run)?;
                     Ok(Ok(Ok((prepared, applied))))
                 }
-                Err(error) => Ok(Err(field_error(error)?)),
+                Err(error) => {
+                    let mut errors = FieldErrors::from([field_error(error)?]);
+                    for (field, message) in form_problems(store, &request)? {
+                        errors.entry(field).or_insert(message);
+                    }
+                    Ok(Err(errors))
+                }
             }
         })
         .await
@@ -380,8 +382,7 @@ pub async fn apply(
             };
             Ok(render(&page)?.into_response())
         }
-        Err((field, message)) => {
-            let errors = FieldErrors::from([(field, message)]);
+        Err(errors) => {
             dialog(
                 &state,
                 &session,
