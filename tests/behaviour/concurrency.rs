@@ -710,3 +710,77 @@ fn wait_for_deadlocks(client: &mut postgres::Client, expected: i64) {
     }
     assert_eq!(seen, expected, "deadlocks detected in the test database");
 }
+
+/// A region run that a concurrent transaction makes wait sees the contacts
+/// that transaction took from the target: the run commits last, so they
+/// end with the target, and are counted as changed, not as already owned.
+#[test]
+fn region_run_retakes_contacts_moved_off_the_target() {
+    for roles in ["commercial", "both"] {
+        each_engine(|db| {
+            cast(db);
+            import_rows(
+                db,
+                &[
+                    "r1,Un,,,,,,51100,Reims,FRA,BB,BB",
+                    "r2,Deux,,,,,,51100,Reims,FRA,JD,JD",
+                ],
+            );
+            let moved = contact(db, "r1").id;
+            let cc = db.store().find_user("CC").unwrap().unwrap().id;
+            let prepared =
+                prepare_region_reassignment(db.store(), "BB", "FRA", "51", Some(roles)).unwrap();
+            let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+            let location = db.location.clone();
+            let postgres = matches!(db.engine, Engine::Postgres);
+            // Another transaction gives r1, owned by the target, to CC and
+            // commits while the region run waits.
+            let mover = thread::spawn(move || {
+                let hold = std::time::Duration::from_millis(800);
+                let sql = "UPDATE contacts SET commercial_owner_id = $1, technical_owner_id = $1 WHERE id = $2";
+                if postgres {
+                    let mut client = postgres::Client::connect(&location, postgres::NoTls).unwrap();
+                    let mut tx = client.transaction().unwrap();
+                    tx.execute(sql, &[&cc, &moved]).unwrap();
+                    locked_tx.send(()).unwrap();
+                    thread::sleep(hold);
+                    tx.commit().unwrap();
+                } else {
+                    let conn = rusqlite::Connection::open(&location).unwrap();
+                    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                    conn.execute(&sql.replace('$', "?"), rusqlite::params![cc, moved])
+                        .unwrap();
+                    locked_tx.send(()).unwrap();
+                    thread::sleep(hold);
+                    conn.execute_batch("COMMIT").unwrap();
+                }
+            });
+            locked_rx.recv().unwrap();
+
+            let applied = apply_region_reassignment(db.store(), &prepared, run()).unwrap();
+
+            mover.join().unwrap();
+            let bb = Some("BB".to_string());
+            let technical = if roles == "both" { "BB" } else { "CC" };
+            let expected_owner = (bb.clone(), Some(technical.to_string()));
+            assert_eq!(
+                owners(db, "r1"),
+                expected_owner,
+                "{roles}: r1 ends with the target"
+            );
+            assert_eq!(owners(db, "r2").0, bb, "{roles}");
+            assert_eq!(applied.outcome.matched, 2, "{roles}");
+            assert_eq!(applied.outcome.changed, 2, "{roles}: r1 was changed");
+            assert_eq!(applied.outcome.already_owned, 0, "{roles}");
+            let entry = db
+                .store()
+                .contact_history(moved)
+                .unwrap()
+                .into_iter()
+                .find(|entry| entry.batch_id == applied.batch_id)
+                .expect("r1 has an entry of the run");
+            let previous = entry.previous_owner.map(|user| user.initials);
+            assert_eq!(previous.as_deref(), Some("CC"), "{roles}");
+        });
+    }
+}

@@ -362,9 +362,15 @@ async fn every_region_field_error_is_shown() {
         ("role", "rôle : « chef » inconnu"),
     ] {
         let marker = format!("id=\"{field}-error\" data-error-for=\"{field}\"");
-        let start = page.find(&marker).unwrap_or_else(|| panic!("{field}: {page}"));
+        let start = page
+            .find(&marker)
+            .unwrap_or_else(|| panic!("{field}: {page}"));
         let end = start + page[start..].find("</p>").unwrap();
-        assert!(page[start..end].contains(expected), "{field}: {}", &page[start..end]);
+        assert!(
+            page[start..end].contains(expected),
+            "{field}: {}",
+            &page[start..end]
+        );
     }
     assert_eq!(app.batch_count(), batches_before);
 

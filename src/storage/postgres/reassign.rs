@@ -740,17 +740,29 @@ pub fn apply_region(
     };
     let roles = request.roles.roles();
 
-    if roles.len() > 1 {
-        lock_in_id_order(client, &|params| {
-            let region = in_region(params);
-            let to = params.push(request.to);
-            let differs: Vec<String> = roles
-                .iter()
-                .map(|&role| format!("c.{} IS DISTINCT FROM {to}", owner_column(role)))
-                .collect();
-            format!("{region} AND ({})", differs.join(" OR "))
-        })?;
-    }
+    // The statements that change owners leave out the contacts the target
+    // already has, so a transaction taking some of them from the target
+    // would not make those statements wait, and the run, committing after
+    // it, would leave them with another owner while counting them as
+    // already owned. Locking them first waits for such a transaction, and
+    // the statements below, each reading a newer snapshot, then see where
+    // it left them. With both roles, every contact of the region is locked
+    // in this pass, in id order, so that the two role statements that
+    // follow rarely deadlock with another batch.
+    // NOTE: a contact that a concurrent import moves into the region is
+    // not locked here; it is changed only if that import commits before
+    // the role statements start.
+    lock_in_id_order(client, &|params| {
+        let region = in_region(params);
+        match roles {
+            [role] => format!(
+                "{region} AND c.{} = {}",
+                owner_column(*role),
+                params.push(request.to)
+            ),
+            _ => region,
+        }
+    })?;
     let mut outcome = Outcome::default();
     for &role in roles {
         let change = RoleChange {
