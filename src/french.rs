@@ -212,6 +212,23 @@ pub fn per_role(commercial: u64, technical: u64) -> String {
     )
 }
 
+/// The per-role counts of `changed` contacts, saying how many count for
+/// both roles when the two add up to more than `changed`, so that a reader
+/// adding them up is not misled: « 111 comme responsable commercial, 75
+/// comme responsable technique ; 3 contacts comptent pour les deux rôles ».
+pub fn per_role_of(changed: u64, commercial: u64, technical: u64) -> String {
+    let both = (commercial + technical).saturating_sub(changed);
+    let roles = per_role(commercial, technical);
+    match both {
+        0 => roles,
+        1 => format!("{roles} ; 1 contact compte pour les deux rôles"),
+        _ => format!(
+            "{roles} ; {} contacts comptent pour les deux rôles",
+            count(both)
+        ),
+    }
+}
+
 /// Describes one history entry an undo skips: the contact, its role, its
 /// owner now and the owner the batch had set.
 pub fn skipped_entry(entry: &crate::domain::batch::SkippedContact) -> String {
@@ -501,6 +518,24 @@ pub fn undone_state(chain: &[i64]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_role_counts_say_when_both_roles_changed() {
+        assert_eq!(
+            per_role_of(183, 111, 75),
+            "111 comme responsable commercial, 75 comme responsable technique ; \
+             3 contacts comptent pour les deux rôles"
+        );
+        assert_eq!(
+            per_role_of(2, 1, 2),
+            "1 comme responsable commercial, 2 comme responsable technique ; \
+             1 contact compte pour les deux rôles"
+        );
+        assert_eq!(
+            per_role_of(5, 5, 0),
+            "5 comme responsable commercial, 0 comme responsable technique"
+        );
+    }
 
     #[test]
     fn typeset_html_spaces_text_only() {

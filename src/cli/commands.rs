@@ -595,6 +595,11 @@ fn spinner(message: &'static str, visible: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let spinner = ProgressBar::new_spinner();
+    // The elapsed time shows that a long run, or one waiting for another
+    // operation on the same contacts, is still alive.
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed_precise}") {
+        spinner.set_style(style);
+    }
     spinner.set_message(message);
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     spinner

@@ -11,7 +11,7 @@ use crate::domain::batch::{
 use crate::domain::history::{HistoryEntry, format_paris_time};
 use crate::domain::user::User;
 use crate::french::{
-    count, de, per_role, plural, prefix_label, role_fr, undo_changed, undo_skipped_contacts,
+    de, per_role, plural, prefix_label, role_fr, undo_changed, undo_skipped_contacts,
     undo_skipped_entries,
 };
 use crate::service::demo::DemoReport;
@@ -34,10 +34,9 @@ fn print_counts(outcome: &Outcome) {
         plural(outcome.matched, "contact concerné", "contacts concernés")
     );
     println!(
-        "  {} ({} comme responsable commercial, {} comme responsable technique)",
+        "  {} ({})",
         plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
-        count(outcome.commercial),
-        count(outcome.technical)
+        crate::french::per_role_of(outcome.changed, outcome.commercial, outcome.technical)
     );
     if outcome.already_owned > 0 {
         println!(
@@ -419,7 +418,7 @@ fn print_undo_counts(outcome: &Outcome) {
     println!(
         "  {} ({})",
         undo_changed(outcome.changed),
-        per_role(outcome.commercial, outcome.technical)
+        crate::french::per_role_of(outcome.changed, outcome.commercial, outcome.technical)
     );
     println!("  {}", undo_skipped_contacts(outcome.already_owned));
     println!(

@@ -139,10 +139,17 @@ fn parse_region_country(country: &str) -> Result<CountryCode, ServiceError> {
     }
 }
 
-/// Reads the role of a region form: commercial when absent or empty.
+/// Reads the role of a region form: commercial when absent. A role given
+/// empty is refused rather than taken for the default, since it usually
+/// comes from a script whose variable was not set.
 fn parse_role_choice(role: Option<&str>) -> Result<RoleChoice, ServiceError> {
-    match role.map(str::trim).filter(|r| !r.is_empty()) {
+    match role.map(str::trim) {
         None => Ok(RoleChoice::Commercial),
+        Some("") => Err(ServiceError::invalid(
+            "invalid_role",
+            "role",
+            "rôle : valeur vide ; choisissez commercial, technique ou les deux (commercial, technical ou both)",
+        )),
         Some(value) => RoleChoice::parse(value).ok_or_else(|| {
             ServiceError::invalid(
                 "invalid_role",

@@ -236,6 +236,28 @@ fn contacts_already_owned_are_left_alone() {
     });
 }
 
+/// A role given empty is refused, naming the field, rather than run as
+/// the commercial default; a role left out is the default.
+#[test]
+fn empty_role_is_refused() {
+    each_engine(|db| {
+        cast(db);
+        let Err(error) = prepare_region_reassignment(db.store(), "BB", "FRA", "51", Some(" "))
+        else {
+            panic!("an empty role is refused");
+        };
+        assert_eq!(error.code(), "invalid_role");
+        assert_eq!(error.field(), Some("role"));
+        assert!(
+            error.to_string().starts_with("rôle : valeur vide"),
+            "{error}"
+        );
+
+        let default = prepare_region_reassignment(db.store(), "BB", "FRA", "51", None).unwrap();
+        assert_eq!(default.request.roles.as_str(), "commercial");
+    });
+}
+
 #[test]
 fn both_roles_option_writes_each_role() {
     each_engine(|db| {

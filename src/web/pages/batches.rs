@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, SkippedContact};
 use crate::domain::history::format_paris_time;
-use crate::french::{per_role, undo_changed, undo_skipped_contacts, undo_skipped_entries};
+use crate::french::{undo_changed, undo_skipped_contacts, undo_skipped_entries};
 use crate::service::reassign::{RunContextInput, parse_batch_id, undo_batch, undo_chains};
 use crate::storage::{ExportSelection, Page, Store};
 use crate::web::auth::session::AdminUser;
@@ -326,7 +326,11 @@ fn undo_result_page(
         undone_batch,
         undo_batch: applied.batch_id,
         restored: undo_changed(outcome.changed),
-        per_role: per_role(outcome.commercial, outcome.technical),
+        per_role: crate::french::per_role_of(
+            outcome.changed,
+            outcome.commercial,
+            outcome.technical,
+        ),
         skipped_count: undo_skipped_contacts(outcome.already_owned),
         skipped_entries: undo_skipped_entries(skipped_entries),
         skipped: skipped_rows(skipped),

@@ -6,7 +6,7 @@ use askama::Template;
 use crate::domain::batch::{Applied, BatchId, Outcome};
 use crate::domain::history::UserRef;
 use crate::storage::{Address, Contact};
-use crate::web::labels::{self, count, plural};
+use crate::web::labels::{self, plural};
 
 use super::layout::Layout;
 
@@ -30,10 +30,10 @@ impl CountsView {
         CountsView {
             matched: plural(outcome.matched, "contact concerné", "contacts concernés"),
             changed: plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
-            per_role: format!(
-                "{} comme responsable commercial, {} comme responsable technique",
-                count(outcome.commercial),
-                count(outcome.technical)
+            per_role: crate::french::per_role_of(
+                outcome.changed,
+                outcome.commercial,
+                outcome.technical,
             ),
             already_owned: plural(
                 outcome.already_owned,
