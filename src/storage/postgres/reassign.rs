@@ -636,6 +636,7 @@ fn region_sample(
     client: &mut impl GenericClient,
     request: &RegionReassignment,
     prefixes: Option<&[PostalPrefix]>,
+    changing: bool,
 ) -> PgResult<Vec<crate::storage::Contact>> {
     let first_id: i64 = client
         .query_one("SELECT coalesce(min(id), 0) FROM contacts", &[])?
@@ -644,14 +645,15 @@ fn region_sample(
     let region = RegionPlaceholders::bind(&request.country, prefixes, &mut params);
     let perso = region.side_in_region("perso");
     let pro = region.side_in_region("pro");
+    let owner = owner_condition(request, changing, &mut params);
     let low = params.push(first_id);
     let high = params.push(first_id.saturating_add(SAMPLE_SCAN_ROWS));
     let limit = params.push(SAMPLE_SIZE);
     let early = sample_query(
         client,
         &format!(
-            "SELECT id FROM contacts
-             WHERE ({perso} OR {pro}) AND id >= {low} AND id < {high}
+            "SELECT id FROM contacts c
+             WHERE ({perso} OR {pro}) AND {owner} AND id >= {low} AND id < {high}
              ORDER BY id LIMIT {limit}"
         ),
         &params,
@@ -665,12 +667,33 @@ fn region_sample(
     // whole set is needed to find the lowest ids.
     let mut params = Params::new();
     let ids = region_ids(&request.country, prefixes, &mut params);
+    let owner = owner_condition(request, changing, &mut params);
     let limit = params.push(SAMPLE_SIZE);
     sample_query(
         client,
-        &format!("SELECT id FROM ({ids}) AS region ORDER BY id LIMIT {limit}"),
+        &format!(
+            "SELECT c.id FROM contacts c
+             WHERE c.id IN ({ids}) AND {owner} ORDER BY c.id LIMIT {limit}"
+        ),
         &params,
     )
+}
+
+/// SQL true for the contacts a region run would change, those that have
+/// another owner than the target on a chosen role, when `changing` is set,
+/// and for every contact otherwise.
+fn owner_condition(request: &RegionReassignment, changing: bool, params: &mut Params) -> String {
+    if !changing {
+        return "true".to_string();
+    }
+    let to = params.push(request.to);
+    let differs: Vec<String> = request
+        .roles
+        .roles()
+        .iter()
+        .map(|&role| format!("c.{} IS DISTINCT FROM {to}::bigint", owner_column(role)))
+        .collect();
+    format!("({})", differs.join(" OR "))
 }
 
 /// Reads the contacts whose ids `ids` selects, in id order.
@@ -708,10 +731,12 @@ pub fn preview_region(
                 matched,
             })
             .collect();
+        // The sample shows contacts the run would change, or, when it
+        // would change none, contacts the target already has.
         let sample = if outcome.matched == 0 {
             Vec::new()
         } else {
-            region_sample(transaction, request, prefixes)?
+            region_sample(transaction, request, prefixes, outcome.changed > 0)?
         };
         Ok(RegionPreview {
             outcome,
@@ -741,27 +766,29 @@ pub fn apply_region(
     let roles = request.roles.roles();
 
     // The statements that change owners leave out the contacts the target
-    // already has, so a transaction taking some of them from the target
-    // would not make those statements wait, and the run, committing after
-    // it, would leave them with another owner while counting them as
-    // already owned. Locking them first waits for such a transaction, and
-    // the statements below, each reading a newer snapshot, then see where
-    // it left them. With both roles, every contact of the region is locked
-    // in this pass, in id order, so that the two role statements that
-    // follow rarely deadlock with another batch.
+    // already has. A transaction taking some of them from the target would
+    // not make those statements wait, so the run, committing after it,
+    // would leave them with another owner and count them as already owned.
+    // Locking them first waits for such a transaction. The statements
+    // below each read a newer snapshot, and see where it left them. With
+    // both roles, this pass locks every contact of the region, in id
+    // order, so that the two role statements rarely deadlock with another
+    // batch.
     // NOTE: a contact that a concurrent import moves into the region is
     // not locked here; it is changed only if that import commits before
     // the role statements start.
-    lock_in_id_order(client, &|params| {
-        let region = in_region(params);
-        match roles {
-            [role] => format!(
-                "{region} AND c.{} = {}",
-                owner_column(*role),
-                params.push(request.to)
-            ),
-            _ => region,
+    lock_in_id_order(client, &|params| match roles {
+        // Written on the address columns rather than as `in_region`, so
+        // that the owner index and the pro region index, which both carry
+        // the owner, find these few rows without reading the whole
+        // region's rows.
+        [role] => {
+            let region = RegionPlaceholders::bind(&request.country, prefixes, params);
+            let (perso, pro) = (region.side_in_region("perso"), region.side_in_region("pro"));
+            let to = params.push(request.to);
+            format!("c.{} = {to} AND ({perso} OR {pro})", owner_column(*role))
         }
+        _ => in_region(params),
     })?;
     let mut outcome = Outcome::default();
     for &role in roles {

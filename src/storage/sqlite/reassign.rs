@@ -633,6 +633,7 @@ fn region_sample(
     conn: &Connection,
     request: &RegionReassignment,
     prefixes: Option<&[PostalPrefix]>,
+    changing: bool,
 ) -> StoreResult<Vec<crate::storage::Contact>> {
     let first_id: i64 = conn
         .query_row("SELECT coalesce(min(id), 0) FROM contacts", [], |row| {
@@ -642,6 +643,7 @@ fn region_sample(
     let mut values = Vec::new();
     let perso = side_in_region("perso", &request.country, prefixes, &mut values);
     let pro = side_in_region("pro", &request.country, prefixes, &mut values);
+    let owner = owner_condition(request, changing, &mut values);
     values.push(Value::Integer(first_id));
     values.push(Value::Integer(first_id + SAMPLE_SCAN_ROWS));
     values.push(Value::Integer(SAMPLE_SIZE));
@@ -649,7 +651,7 @@ fn region_sample(
         conn,
         &format!(
             "SELECT id FROM contacts NOT INDEXED
-             WHERE ({perso} OR {pro}) AND id >= ? AND id < ?
+             WHERE ({perso} OR {pro}) AND {owner} AND id >= ? AND id < ?
              ORDER BY id LIMIT ?"
         ),
         &values,
@@ -663,8 +665,36 @@ fn region_sample(
     // whole set is needed to find the lowest ids.
     let mut values = Vec::new();
     let ids = region_ids(&request.country, prefixes, &mut values);
+    let owner = owner_condition(request, changing, &mut values);
     values.push(Value::Integer(SAMPLE_SIZE));
-    sample_query(conn, &format!("{ids} ORDER BY id LIMIT ?"), &values)
+    sample_query(
+        conn,
+        &format!("SELECT id FROM contacts WHERE id IN ({ids}) AND {owner} ORDER BY id LIMIT ?"),
+        &values,
+    )
+}
+
+/// SQL true for the contacts a region run would change, those that have
+/// another owner than the target on a chosen role, when `changing` is set,
+/// and for every contact otherwise.
+fn owner_condition(
+    request: &RegionReassignment,
+    changing: bool,
+    values: &mut Vec<Value>,
+) -> String {
+    if !changing {
+        return "1".to_string();
+    }
+    let differs: Vec<String> = request
+        .roles
+        .roles()
+        .iter()
+        .map(|&role| {
+            values.push(Value::Integer(request.to));
+            format!("{} IS NOT ?", owner_column(role))
+        })
+        .collect();
+    format!("({})", differs.join(" OR "))
 }
 
 fn sample_query(
@@ -701,10 +731,12 @@ pub fn preview_region(
         })
         .collect();
 
+    // The sample shows contacts the run would change, or, when it would
+    // change none, contacts the target already has.
     let sample = if outcome.matched == 0 {
         Vec::new()
     } else {
-        region_sample(conn, request, prefixes)?
+        region_sample(conn, request, prefixes, outcome.changed > 0)?
     };
 
     Ok(RegionPreview {
