@@ -1,6 +1,6 @@
 //! Login page, sessions, logout and throttling of failed logins.
 
-use crate::support::{PASSWORD, TestApp, hidden_field, text};
+use crate::support::{PASSWORD, TestApp, hidden_field, text, unescape};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_page_is_french() {
@@ -456,4 +456,74 @@ async fn throttle_lifts_after_its_window() {
     let lifted = app.submit_login(&client, "QA", PASSWORD).await;
 
     assert_eq!(lifted.status(), 303);
+}
+
+/// A dialog sent after its session ended goes to the login page, which
+/// says nothing was changed, then back to the dialog, refilled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn form_after_session_end_resumes_after_login() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let dialog = app.page(&client, "/admin/reassign-region").await;
+    let csrf = hidden_field(&dialog, "csrf_token").unwrap();
+    let key = hidden_field(&dialog, "idempotency_key").unwrap();
+    client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let batches_before = app.batch_count();
+
+    let sent = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51;02"),
+            ("role", "commercial"),
+            ("idempotency_key", key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(sent.status(), 303);
+    assert_eq!(app.batch_count(), batches_before, "nothing ran");
+    let location = sent.headers()["location"].to_str().unwrap().to_string();
+    let resume = "/admin/reassign-region?to=QT&country=FRA&postal=51%3B02&role=commercial";
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(location.strip_prefix("/login?").unwrap()).unwrap();
+    assert_eq!(
+        query,
+        vec![
+            ("next".to_string(), resume.to_string()),
+            ("expired".to_string(), "1".to_string())
+        ]
+    );
+    let login_page = unescape(&app.page(&client, &location).await);
+    assert!(
+        login_page.contains(
+            "Votre session a pris fin avant l'envoi du formulaire : rien n'a été modifié."
+        ),
+        "{login_page}"
+    );
+
+    let page = text(client.get(app.url("/login")).send().await.unwrap()).await;
+    let token = hidden_field(&page, "csrf_token").unwrap();
+    let login = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("login", "QA"),
+            ("password", PASSWORD),
+            ("next", resume),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.headers()["location"], resume);
+    let refilled = unescape(&app.page(&client, resume).await);
+    assert!(refilled.contains("value=\"51;02\""), "{refilled}");
 }

@@ -7,14 +7,18 @@
 //! - the form field `csrf_token` equals the session's token, or, for the
 //!   login form, which has no session yet, the login CSRF cookie.
 //!
-//! A failure returns 403 and the handler never runs. The session loaded
-//! here is left in the request extensions for the handler's extractor.
+//! A failure returns 403 and the handler never runs. A form that carries a
+//! token but whose session has ended (it expired, or the user logged out
+//! in another tab) goes to the login page instead, which then brings the
+//! user back to the form, refilled for the two reassignment dialogs. The
+//! session loaded here is left in the request extensions for the
+//! handler's extractor.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::cookies::{self, LOGIN_CSRF_COOKIE};
 use super::secrets_equal;
@@ -40,11 +44,55 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     }
     match check(&state, request).await {
         Ok(request) => next.run(request).await,
-        Err(error) => error.into_response(),
+        Err(response) => response,
     }
 }
 
-async fn check(state: &AppState, request: Request) -> Result<Request, PageError> {
+/// Dialogs refilled after a new login, with the fields they keep.
+const RESUMED_FORMS: [(&str, &[&str]); 2] = [
+    ("/admin/reassign", &["from", "to"]),
+    (
+        "/admin/reassign-region",
+        &["to", "country", "postal", "role"],
+    ),
+];
+
+/// Returns the page a form sent to `path` was shown on, for a user to
+/// come back to after logging in again: a dialog with what was typed in
+/// it, or the page that lists what the form acts on.
+fn resume_path(path: &str, body: &[u8]) -> String {
+    if let Some((page, kept)) = RESUMED_FORMS.iter().find(|(page, _)| *page == path) {
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        let fields: Vec<(String, String)> = fields
+            .into_iter()
+            .filter(|(name, _)| kept.contains(&name.as_str()))
+            .collect();
+        return match serde_urlencoded::to_string(&fields) {
+            Ok(query) if !query.is_empty() => format!("{page}?{query}"),
+            _ => page.to_string(),
+        };
+    }
+    if path.starts_with("/admin/batches/") && path.ends_with("/undo") {
+        return path.to_string();
+    }
+    if path.starts_with("/admin/users") {
+        return "/admin/users".to_string();
+    }
+    "/".to_string()
+}
+
+async fn check(state: &AppState, request: Request) -> Result<Request, Response> {
+    check_form(state, request)
+        .await
+        .map_err(IntoResponse::into_response)?
+}
+
+/// Checks a form; `Err(Response)` inside `Ok` is the way to the login page
+/// for a form whose session has ended.
+async fn check_form(
+    state: &AppState,
+    request: Request,
+) -> Result<Result<Request, Response>, PageError> {
     let path = request.uri().path().to_string();
     if !same_origin(request.headers()) {
         tracing::warn!(path = %path, "cross-site form rejected");
@@ -74,13 +122,22 @@ async fn check(state: &AppState, request: Request) -> Result<Request, PageError>
             None => None,
         }
     };
+    if path != LOGIN_PATH && sent.is_some() && expected.is_none() {
+        tracing::info!(path = %path, "form sent after its session ended, sent to the login page");
+        let next = resume_path(&path, &bytes);
+        let query = serde_urlencoded::to_string([("next", next.as_str()), ("expired", "1")])
+            .unwrap_or_default();
+        return Ok(Err(
+            Redirect::to(&format!("{LOGIN_PATH}?{query}")).into_response()
+        ));
+    }
     let valid =
         matches!((&sent, &expected), (Some(sent), Some(expected)) if secrets_equal(sent, expected));
     if !valid {
         tracing::warn!(path = %path, token.sent = sent.is_some(), session.found = expected.is_some(), "form without a valid CSRF token rejected");
         return Err(AppError::CsrfRejected.into());
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok(Ok(Request::from_parts(parts, Body::from(bytes))))
 }
 
 fn form_token(body: &[u8]) -> Option<String> {

@@ -51,6 +51,8 @@ struct LoginPage {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Set when a form was sent after its session ended.
+    expired: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -130,7 +132,13 @@ pub async fn show(
     if session::load(&state, &headers).await?.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
-    login_page(&state.config, &headers, StatusCode::OK, "", &next, None)
+    let notice = query.expired.is_some().then(|| {
+        "Votre session a pris fin avant l'envoi du formulaire : rien n'a été modifié. \
+         Reconnectez-vous pour y revenir ; une fenêtre de réaffectation sera remplie comme \
+         vous l'aviez laissée."
+            .to_string()
+    });
+    login_page(&state.config, &headers, StatusCode::OK, "", &next, notice)
 }
 
 /// Returns the address of the client: the peer of the connection, or,
