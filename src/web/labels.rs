@@ -12,12 +12,16 @@ pub use crate::french::{UserNames, batch_params, count, plural, prefix_label, ro
 /// a warning for a code that is invalid or that La Poste does not list.
 pub struct PostalNote {
     pub departement: Option<String>,
+    /// Whether the code is an overseas collectivity's (`987`, French
+    /// Polynesia), which is not a département.
+    pub collectivity: bool,
     pub warning: Option<&'static str>,
 }
 
 pub fn postal_note(address: &Address) -> PostalNote {
     let none = PostalNote {
         departement: None,
+        collectivity: false,
         warning: None,
     };
     let country = match CountryCode::parse(&address.country) {
@@ -30,13 +34,21 @@ pub fn postal_note(address: &Address) -> PostalNote {
         PostalStatus::Unknown => Some("code postal inconnu de La Poste"),
         _ => None,
     };
-    let departement =
-        departement_code(&normalized.value).map(|code| match reference::departement(&code) {
+    let found = departement_code(&normalized.value).map(|code| {
+        let listed = reference::departement(&code);
+        let collectivity = listed
+            .is_some_and(|departement| departement.zone == reference::Zone::OverseasCollectivity);
+        let label = match listed {
             Some(departement) => format!("{code} — {}", departement.name),
             None => code,
-        });
+        };
+        (label, collectivity)
+    });
     PostalNote {
-        departement,
+        collectivity: found
+            .as_ref()
+            .is_some_and(|(_, collectivity)| *collectivity),
+        departement: found.map(|(label, _)| label),
         warning,
     }
 }

@@ -287,6 +287,7 @@ pub struct AddressView {
     pub locality: String,
     pub country: String,
     pub departement: Option<String>,
+    pub collectivity: bool,
     pub warning: Option<&'static str>,
 }
 
@@ -306,6 +307,7 @@ impl AddressView {
             locality: labels::postal_line(&address.postal_code, &address.city),
             country,
             departement: note.departement,
+            collectivity: note.collectivity,
             warning: note.warning,
         })
     }

@@ -87,6 +87,7 @@ impl CountsView {
 pub struct AddressCell {
     pub line: String,
     pub departement: Option<String>,
+    pub collectivity: bool,
     pub warning: Option<&'static str>,
 }
 
@@ -99,6 +100,7 @@ impl AddressCell {
         Some(AddressCell {
             line: labels::address_line(address),
             departement: note.departement,
+            collectivity: note.collectivity,
             warning: note.warning,
         })
     }
