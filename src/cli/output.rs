@@ -318,8 +318,14 @@ pub fn print_batches(
             .and_then(|chain| crate::french::undone_state(chain))
             .map(|state| format!(" — {state}"))
             .unwrap_or_default();
+        // Batches are numbered as they start; the end time orders them as
+        // they committed, which undos in a row follow.
+        let finished = batch
+            .finished_at
+            .map(|at| format!(" (fin {})", format_paris_time(at)))
+            .unwrap_or_default();
         println!(
-            "  n° {}  {}  {}  par {}  {}{}",
+            "  n° {}  {}{finished}  {}  par {}  {}{}",
             batch.id,
             format_paris_time(batch.started_at),
             batch.kind.label_fr(),

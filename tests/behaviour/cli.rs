@@ -199,6 +199,7 @@ fn batches_follow_undos_of_undos() {
                 .to_string()
         };
 
+        assert!(journal_line().contains(" (fin "), "{}", journal_line());
         let undo = undo_of(batch);
         assert!(
             journal_line().ends_with(&format!("— annulée par l'opération n° {undo}")),

@@ -2171,6 +2171,10 @@ async fn journal_shows_a_reinstated_batch() {
         format!("annulée par l'opération n° {undo}, puis rétablie par l'opération n° {redo}");
     let journal = unescape(&app.page(&client, "/admin/batches").await);
     assert!(journal.contains(&state), "{journal}");
+    assert!(
+        journal.contains("<th scope=\"col\">Fin</th>"),
+        "the journal gives end times, which order undos"
+    );
     let page = unescape(&app.page(&client, &format!("/admin/batches/{batch}")).await);
     assert!(page.contains(&state), "{page}");
 }
