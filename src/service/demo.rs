@@ -94,6 +94,31 @@ const FIRST_NAMES: [&str; 40] = [
     "Hervé",
 ];
 
+/// First names of `FIRST_NAMES` that take « Mme ».
+const FEMININE_FIRST_NAMES: [&str; 21] = [
+    "Marie",
+    "Nathalie",
+    "Isabelle",
+    "Sylvie",
+    "Catherine",
+    "Françoise",
+    "Hélène",
+    "Élodie",
+    "Céline",
+    "Aurélie",
+    "Valérie",
+    "Chloé",
+    "Inès",
+    "Zoé",
+    "Anaïs",
+    "Cécile",
+    "Gaëlle",
+    "Mélanie",
+    "Océane",
+    "Thérèse",
+    "Agnès",
+];
+
 const LAST_NAMES: [&str; 40] = [
     "Martin",
     "Bernard",
@@ -405,10 +430,16 @@ fn demo_contact(
         contact: ContactInput {
             contact_id: None,
             external_id: None,
-            civility: if random.chance(50) {
-                "M.".into()
-            } else {
-                "Mme".into()
+            civility: {
+                // The civility follows the first name. The draw that used
+                // to choose it stays in its place, so that the rest of a
+                // demo base is drawn as before.
+                let _ = random.chance(50);
+                if FEMININE_FIRST_NAMES.contains(&first_name.as_str()) {
+                    "Mme".into()
+                } else {
+                    "M.".into()
+                }
             },
             first_name,
             last_name,
@@ -423,5 +454,37 @@ fn demo_contact(
         },
         commercial_owner,
         technical_owner,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::SqliteStore;
+    use crate::storage::{ContactFilter, Page};
+
+    #[test]
+    fn civility_follows_first_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("demo.db")).unwrap();
+        fill_demo(&store, 300, &mut |_| {}).unwrap();
+
+        let contacts = store
+            .list_contacts(
+                &ContactFilter::default(),
+                Page {
+                    limit: 300,
+                    offset: 0,
+                },
+            )
+            .unwrap()
+            .contacts;
+
+        assert_eq!(contacts.len(), 300);
+        for contact in &contacts {
+            let feminine = FEMININE_FIRST_NAMES.contains(&contact.first_name.as_str());
+            let expected = if feminine { "Mme" } else { "M." };
+            assert_eq!(contact.civility, expected, "{}", contact.first_name);
+        }
     }
 }
