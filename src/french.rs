@@ -212,10 +212,9 @@ pub fn per_role(commercial: u64, technical: u64) -> String {
     )
 }
 
-/// The per-role counts of `changed` contacts, saying how many count for
-/// both roles when the two add up to more than `changed`, so that a reader
-/// adding them up is not misled: « 111 comme responsable commercial, 75
-/// comme responsable technique ; 3 contacts comptent pour les deux rôles ».
+/// Formats the per-role counts of `changed` contacts. When the two add up
+/// to more than `changed`, it says how many contacts count for both roles,
+/// so that a reader adding them up is not misled.
 pub fn per_role_of(changed: u64, commercial: u64, technical: u64) -> String {
     let both = (commercial + technical).saturating_sub(changed);
     let roles = per_role(commercial, technical);

@@ -103,12 +103,16 @@
       }, 0);
     });
     // Coming back to the page from the browser history shows it as it was
-    // left, button disabled included.
+    // left, button disabled included, and the browser may refill the
+    // fields of a page it loads again: the preview is asked for what the
+    // fields contain now.
     window.addEventListener("pageshow", function () {
       var buttons = form.querySelectorAll('button[type="submit"]');
       for (var i = 0; i < buttons.length; i++) {
         buttons[i].disabled = false;
       }
+      lastQuery = null;
+      schedule();
     });
   }
 

@@ -30,8 +30,8 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Longest label of an API token, in characters: enough for a sentence,
-/// short enough for the token list.
+/// Maximum length of an API token's label, in characters: enough for a
+/// sentence, short enough for the token list.
 pub const MAX_LABEL_CHARS: usize = 100;
 
 /// Creates an API token for `user` and returns it; it cannot be shown again.

@@ -36,9 +36,9 @@ impl From<StoreError> for ApiError {
 pub fn body_too_large() -> ApiError {
     ApiError(AppError::bad_request(
         "body_too_large",
-        "corps de la requête : plus de 2 Mio, la taille maximale ; envoyez une liste de \
-         codes postaux plus courte (des départements, 51 ou 02, plutôt que tous leurs \
-         codes), ou faites la réaffectation en plusieurs fois",
+        "corps de la requête : plus de 2 Mio, la taille maximale ; envoyez un corps plus \
+         court (pour une réaffectation par région, des départements, 51 ou 02, plutôt que \
+         tous leurs codes postaux, ou plusieurs réaffectations)",
     ))
 }
 

@@ -36,8 +36,8 @@ pub struct BatchRow {
     pub actor: String,
     pub counts: CountsView,
     pub undone_by: Option<BatchId>,
-    /// Where the changes of an undone batch stand, « annulée par
-    /// l'opération n° 9 » or longer when its undo was undone in turn.
+    /// State of an undone batch's changes, « annulée par l'opération n° 9 »,
+    /// or longer when its undo was undone in turn.
     pub undone_state: Option<String>,
     pub undoes: Option<BatchId>,
 }
@@ -247,12 +247,12 @@ pub async fn export(
 pub struct UndoForm {
     #[serde(default)]
     idempotency_key: String,
-    /// Contacts the confirmation page said the undo would give back.
+    /// Contacts the confirmation page announced the undo would give back.
     #[serde(default)]
     previewed: String,
 }
 
-/// What an undo's confirmation page counts, for `preview_changed_notice`.
+/// Unit an undo's confirmation page counts, for `preview_changed_notice`.
 const TO_RESTORE: (&str, &str) = (
     "contact à rendre à son responsable précédent",
     "contacts à rendre à leur responsable précédent",

@@ -96,7 +96,7 @@ pub fn preview_changed_notice(
     ))
 }
 
-/// What a reassignment preview counts, for `preview_changed_notice`.
+/// Unit a reassignment preview counts, for `preview_changed_notice`.
 pub const TO_REASSIGN: (&str, &str) = ("contact à réaffecter", "contacts à réaffecter");
 
 /// Finds a batch of `kind` with `params` that committed after

@@ -284,8 +284,8 @@ fn rows(users: &[User], session: &Session) -> Vec<UserRow> {
         .collect()
 }
 
-/// What a refused form sends back to the users page: the values typed,
-/// refilled, and the problems to show next to them.
+/// Values of a refused form sent back to the users page, refilled, and
+/// the problems to show next to them.
 #[derive(Default)]
 struct Refill {
     form: CreateForm,
