@@ -539,8 +539,7 @@ fn preview_counts_corsica_prefix_boundary() {
 
         // A run that would change nothing shows contacts the target has.
         let prepared =
-            prepare_region_reassignment(db.store(), "JD", "DEU", "456", Some("technical"))
-                .unwrap();
+            prepare_region_reassignment(db.store(), "JD", "DEU", "456", Some("technical")).unwrap();
         let preview = preview_region_reassignment(db.store(), &prepared).unwrap();
         assert_eq!(preview.outcome.changed, 0);
         assert_eq!(external_ids(&preview.sample), vec!["foreign"]);

@@ -129,3 +129,22 @@ async fn picker_offers_only_matchable_departements() {
         "the screen leaves Saint-Martin out"
     );
 }
+
+/// The contact list names a département as such, and an overseas
+/// collectivity, which is not one, as a collectivity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collectivities_are_not_called_departements() {
+    let app = TestApp::start().await;
+    add_overseas_contacts(&app);
+    let client = app.logged_in("QA").await;
+
+    let tahiti = crate::support::unescape(&app.page(&client, "/contacts?departement=987").await);
+    let reunion = crate::support::unescape(&app.page(&client, "/contacts?departement=974").await);
+
+    assert!(
+        tahiti.contains("collectivité 987 — Polynésie française"),
+        "{tahiti}"
+    );
+    assert!(!tahiti.contains("dép. 987"), "{tahiti}");
+    assert!(reunion.contains("dép. 974 — La Réunion"), "{reunion}");
+}
