@@ -51,72 +51,48 @@ const SALES_USERS: [(&str, &str, &str, bool); 20] = [
     ("LR", "Léa", "Robin", true),
 ];
 
-const FIRST_NAMES: [&str; 40] = [
-    "Marie",
-    "Jean",
-    "Pierre",
-    "Michel",
-    "André",
-    "Philippe",
-    "Nathalie",
-    "Isabelle",
-    "Sylvie",
-    "Catherine",
-    "Françoise",
-    "Hélène",
-    "Élodie",
-    "Stéphane",
-    "Frédéric",
-    "Céline",
-    "Aurélie",
-    "Jérôme",
-    "Sébastien",
-    "Valérie",
-    "Chloé",
-    "Inès",
-    "Léo",
-    "Gabriel",
-    "Raphaël",
-    "Zoé",
-    "Maël",
-    "Noé",
-    "Anaïs",
-    "Benoît",
-    "Cécile",
-    "Gaëlle",
-    "Joël",
-    "Loïc",
-    "Mélanie",
-    "Océane",
-    "Thérèse",
-    "Yannick",
-    "Agnès",
-    "Hervé",
-];
-
-/// First names of `FIRST_NAMES` that take « Mme ».
-const FEMININE_FIRST_NAMES: [&str; 21] = [
-    "Marie",
-    "Nathalie",
-    "Isabelle",
-    "Sylvie",
-    "Catherine",
-    "Françoise",
-    "Hélène",
-    "Élodie",
-    "Céline",
-    "Aurélie",
-    "Valérie",
-    "Chloé",
-    "Inès",
-    "Zoé",
-    "Anaïs",
-    "Cécile",
-    "Gaëlle",
-    "Mélanie",
-    "Océane",
-    "Thérèse",
-    "Agnès",
+/// First names of demo contacts, each with the civility it takes.
+const FIRST_NAMES: [(&str, &str); 40] = [
+    ("Marie", "Mme"),
+    ("Jean", "M."),
+    ("Pierre", "M."),
+    ("Michel", "M."),
+    ("André", "M."),
+    ("Philippe", "M."),
+    ("Nathalie", "Mme"),
+    ("Isabelle", "Mme"),
+    ("Sylvie", "Mme"),
+    ("Catherine", "Mme"),
+    ("Françoise", "Mme"),
+    ("Hélène", "Mme"),
+    ("Élodie", "Mme"),
+    ("Stéphane", "M."),
+    ("Frédéric", "M."),
+    ("Céline", "Mme"),
+    ("Aurélie", "Mme"),
+    ("Jérôme", "M."),
+    ("Sébastien", "M."),
+    ("Valérie", "Mme"),
+    ("Chloé", "Mme"),
+    ("Inès", "Mme"),
+    ("Léo", "M."),
+    ("Gabriel", "M."),
+    ("Raphaël", "M."),
+    ("Zoé", "Mme"),
+    ("Maël", "M."),
+    ("Noé", "M."),
+    ("Anaïs", "Mme"),
+    ("Benoît", "M."),
+    ("Cécile", "Mme"),
+    ("Gaëlle", "Mme"),
+    ("Joël", "M."),
+    ("Loïc", "M."),
+    ("Mélanie", "Mme"),
+    ("Océane", "Mme"),
+    ("Thérèse", "Mme"),
+    ("Yannick", "M."),
+    ("Agnès", "Mme"),
+    ("Hervé", "M."),
 ];
 
 const LAST_NAMES: [&str; 40] = [
@@ -385,7 +361,8 @@ fn demo_contact(
     owners: &[UserId],
     n: u64,
 ) -> ContactWrite {
-    let first_name = random.pick(&FIRST_NAMES).to_string();
+    let (first_name, civility) = *random.pick(&FIRST_NAMES);
+    let first_name = first_name.to_string();
     let last_name = random.pick(&LAST_NAMES).to_string();
     let company = if random.chance(60) {
         let name = LAST_NAMES[random.below(LAST_NAMES.len())];
@@ -435,11 +412,7 @@ fn demo_contact(
                 // to choose it stays in its place, so that the rest of a
                 // demo base is drawn as before.
                 let _ = random.chance(50);
-                if FEMININE_FIRST_NAMES.contains(&first_name.as_str()) {
-                    "Mme".into()
-                } else {
-                    "M.".into()
-                }
+                civility.into()
             },
             first_name,
             last_name,
@@ -482,9 +455,13 @@ mod tests {
 
         assert_eq!(contacts.len(), 300);
         for contact in &contacts {
-            let feminine = FEMININE_FIRST_NAMES.contains(&contact.first_name.as_str());
-            let expected = if feminine { "Mme" } else { "M." };
-            assert_eq!(contact.civility, expected, "{}", contact.first_name);
+            let (_, expected) = FIRST_NAMES
+                .iter()
+                .find(|(name, _)| *name == contact.first_name)
+                .expect("a demo first name");
+            assert_eq!(contact.civility, *expected, "{}", contact.first_name);
         }
+        assert!(contacts.iter().any(|contact| contact.civility == "Mme"));
+        assert!(contacts.iter().any(|contact| contact.civility == "M."));
     }
 }

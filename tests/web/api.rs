@@ -544,6 +544,7 @@ async fn undo_restores_and_refuses_a_second_undo() {
     assert_eq!(again["code"], "batch_already_undone");
     let (_, list) = get(&app, "/api/v1/batches").await;
     let batches = list["batches"].as_array().unwrap();
+    assert_eq!(list["total"], app.batch_count(), "the list gives its total");
     assert_eq!(batches[0]["undoes"], batch_id);
     assert_eq!(batches[1]["undone_by"], batches[0]["id"]);
     assert_eq!(batches[0]["skipped_contacts"], undo["skipped_contacts"]);

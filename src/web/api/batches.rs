@@ -150,13 +150,21 @@ pub async fn list(
     check_query_names(raw.as_deref(), &["limit", "offset"])?;
     let Query(pagination) = query?;
     let page = pagination.page()?;
-    let batches = state
-        .run(move |store| Ok(store.list_batches(page.limit, page.offset)?))
+    // The data version counts the rows of the batch table, which are the
+    // batches the list pages through, as the contact list gives its total.
+    let (total, batches) = state
+        .run(move |store| {
+            let (total, _) = store.data_version()?;
+            Ok((total, store.list_batches(page.limit, page.offset)?))
+        })
         .await?;
     let batches: Vec<Value> = batches.iter().map(crate::service::json::batch).collect();
-    Ok(Json(
-        json!({ "limit": page.limit, "offset": page.offset, "batches": batches }),
-    ))
+    Ok(Json(json!({
+        "total": total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "batches": batches
+    })))
 }
 
 pub async fn show(

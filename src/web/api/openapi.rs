@@ -344,7 +344,13 @@ fn schemas() -> Value {
             "description": "Comptes de l'annulation si elle était lancée maintenant, comme UndoResult, plus returns (role, owner, owner_active, contacts : les contacts rendus à chaque responsable précédent, owner_active valant false pour un responsable désactivé depuis l'opération), skipped_per_role et skipped (les entrées d'historique que l'annulation ignorerait)."
         },
         "Batch": { "type": "object" },
-        "BatchList": { "type": "object", "properties": { "batches": { "type": "array", "items": { "$ref": "#/components/schemas/Batch" } } } },
+        "BatchList": {
+            "type": "object",
+            "properties": {
+                "total": { "type": "integer" },
+                "batches": { "type": "array", "items": { "$ref": "#/components/schemas/Batch" } }
+            }
+        },
         "Contact": { "type": "object" },
         "ContactList": {
             "type": "object",
