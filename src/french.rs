@@ -519,7 +519,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn per_role_counts_say_when_both_roles_changed() {
+    fn per_role_counts_name_both_roles() {
         assert_eq!(
             per_role_of(183, 111, 75),
             "111 comme responsable commercial, 75 comme responsable technique ; \

@@ -715,7 +715,7 @@ fn wait_for_deadlocks(client: &mut postgres::Client, expected: i64) {
 /// that transaction took from the target: the run commits last, so they
 /// end with the target, and are counted as changed, not as already owned.
 #[test]
-fn region_run_retakes_contacts_moved_off_the_target() {
+fn region_run_retakes_moved_contacts() {
     for roles in ["commercial", "both"] {
         each_engine(|db| {
             cast(db);

@@ -1286,7 +1286,7 @@ async fn token_is_shown_once_and_works() {
 /// A refused token form comes back on the users page with the error next
 /// to its field, what was typed kept, and no token created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_form_errors_stay_on_the_page() {
+async fn token_form_errors_stay_inline() {
     let app = TestApp::start().await;
     let client = app.logged_in("QA").await;
     let csrf = hidden_field(&app.page(&client, "/admin/users").await, "csrf_token").unwrap();
@@ -2066,7 +2066,7 @@ async fn submit_previewed(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn result_warns_when_data_changed_since_preview() {
+async fn result_warns_of_changed_data() {
     let app = TestApp::start().await;
     let client = app.logged_in("QA").await;
     let previewed = previewed_region(&app, &client, "51").await;
@@ -2106,7 +2106,7 @@ async fn result_is_silent_when_preview_held() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undo_result_warns_when_data_changed_since_confirmation() {
+async fn undo_result_warns_of_changed_data() {
     let app = TestApp::start().await;
     let client = app.logged_in("QA").await;
     let form = app.page(&client, "/admin/reassign-region").await;
