@@ -2016,8 +2016,12 @@ async fn valider_twice_says_already_validated() {
 }
 
 /// Fetches the live region preview of `postal` for QT and returns the
-/// `previewed` field it puts in the form.
-async fn previewed_region(app: &TestApp, client: &reqwest::Client, postal: &str) -> String {
+/// `previewed` and `previewed_for` fields it puts in the form.
+async fn previewed_region(
+    app: &TestApp,
+    client: &reqwest::Client,
+    postal: &str,
+) -> (String, String) {
     let preview = client
         .get(app.url("/admin/reassign-region/preview"))
         .query(&[
@@ -2037,7 +2041,11 @@ async fn previewed_region(app: &TestApp, client: &reqwest::Client, postal: &str)
         data_changed(&html),
         "the field carries the count the preview shows"
     );
-    previewed
+    // The parameters are JSON, whose quotes the attribute escapes: read the
+    // field before decoding the page.
+    let raw = preview["html"].as_str().unwrap();
+    let previewed_for = unescape(&hidden_field(raw, "previewed_for").expect("previewed_for field"));
+    (previewed, previewed_for)
 }
 
 /// Sends the region dialog for `postal` to QT with the `previewed` count.
@@ -2045,7 +2053,7 @@ async fn submit_previewed(
     app: &TestApp,
     client: &reqwest::Client,
     postal: &str,
-    previewed: &str,
+    (previewed, previewed_for): &(String, String),
 ) -> String {
     let (csrf, key) = region_form(app, client).await;
     let response = client
@@ -2055,7 +2063,8 @@ async fn submit_previewed(
             ("country", "FRA"),
             ("postal", postal),
             ("role", "commercial"),
-            ("previewed", previewed),
+            ("previewed", previewed.as_str()),
+            ("previewed_for", previewed_for.as_str()),
             ("idempotency_key", key.as_str()),
             ("csrf_token", csrf.as_str()),
         ])
@@ -2079,7 +2088,7 @@ async fn result_warns_of_changed_data() {
     let page = submit_previewed(&app, &client, "51", &previewed).await;
 
     let applied = app.store.list_batches(1, 0).unwrap()[0].outcome.changed;
-    let announced: u64 = previewed.parse().unwrap();
+    let announced: u64 = previewed.0.parse().unwrap();
     assert_eq!(applied, announced - moved_since);
     let expected = format!(
         "Les données ont changé depuis l'aperçu : il annonçait {} contacts à réaffecter, et {} contacts l'ont été.",
@@ -2103,6 +2112,16 @@ async fn result_is_silent_when_preview_held() {
 
     assert!(page.contains("appliquée"), "{page}");
     assert!(!page.contains("Les données ont changé depuis l'aperçu"));
+
+    // Valider pressed after the codes changed, before their preview came:
+    // the count in the form is another selection's, and says nothing.
+    let other = previewed_region(&app, &client, "51").await;
+    let page = submit_previewed(&app, &client, "08", &other).await;
+    assert!(page.contains("appliquée"), "{page}");
+    assert!(
+        !page.contains("Les données ont changé depuis l'aperçu"),
+        "{page}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

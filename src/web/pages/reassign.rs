@@ -50,6 +50,9 @@ pub struct ReassignForm {
     /// Contacts to change that the preview showed; see `run_result`.
     #[serde(default)]
     previewed: String,
+    /// Parameters of the operation that preview was for.
+    #[serde(default)]
+    previewed_for: String,
 }
 
 pub struct ReassignSummary {
@@ -58,6 +61,10 @@ pub struct ReassignSummary {
     pub to_name: String,
     pub counts: CountsView,
     pub sample: Vec<ContactRow>,
+    /// The operation's parameters as recorded, which the form sends back
+    /// with the count so that Valider compares it only with a run of the
+    /// same criteria.
+    pub params_key: String,
 }
 
 #[derive(Template)]
@@ -151,6 +158,7 @@ fn compute_preview(
     let sample = store.list_contacts(&filter, Page::first(SAMPLE_SIZE))?;
     let summary = ReassignSummary {
         from_name: crate::french::de(&prepared.from.display_name()),
+        params_key: prepared.params.to_string(),
         to_name: prepared.to.display_name(),
         counts: CountsView::new(&outcome),
         sample: contact_rows(&sample.contacts),
@@ -290,6 +298,10 @@ pub async fn apply(
     match result {
         Ok(Err(done_id)) => Ok(redirect_to_done_since(done_id)),
         Ok(Ok((prepared, applied))) => {
+            // A preview of other criteria, still in the form when Valider
+            // was pressed before the new one came, announced nothing about
+            // this run.
+            let previewed = previewed.filter(|_| form.previewed_for == prepared.params.to_string());
             if let Some(redirect) = redirect_to_result(&applied, previewed) {
                 return Ok(redirect);
             }

@@ -57,6 +57,9 @@ pub struct RegionForm {
     /// Contacts to change that the preview showed; see `run_result`.
     #[serde(default)]
     previewed: String,
+    /// Parameters of the operation that preview was for.
+    #[serde(default)]
+    previewed_for: String,
 }
 
 fn default_country() -> String {
@@ -82,6 +85,10 @@ pub struct RegionSummary {
     pub counts: CountsView,
     pub per_prefix: Vec<PrefixRow>,
     pub sample: Vec<ContactRow>,
+    /// The operation's parameters as recorded, which the form sends back
+    /// with the count so that Valider compares it only with a run of the
+    /// same criteria.
+    pub params_key: String,
 }
 
 #[derive(Template)]
@@ -180,6 +187,7 @@ fn compute_preview(
     })?;
     let country = &prepared.request.country;
     let summary = RegionSummary {
+        params_key: prepared.params.to_string(),
         to_name: prepared.to.display_name(),
         role: crate::french::role_choice_fr(prepared.request.roles),
         country: format!("{} ({})", country.name_fr(), country.as_str()),
@@ -362,6 +370,10 @@ pub async fn apply(
     match result {
         Ok(Err(done_id)) => Ok(redirect_to_done_since(done_id)),
         Ok(Ok((prepared, applied))) => {
+            // A preview of other criteria, still in the form when Valider
+            // was pressed before the new one came, announced nothing about
+            // this run.
+            let previewed = previewed.filter(|_| form.previewed_for == prepared.params.to_string());
             if let Some(redirect) = redirect_to_result(&applied, previewed) {
                 return Ok(redirect);
             }
