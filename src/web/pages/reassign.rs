@@ -301,7 +301,8 @@ pub async fn apply(
             // A preview of other criteria, still in the form when Valider
             // was pressed before the new one came, announced nothing about
             // this run.
-            let previewed = previewed.filter(|_| form.previewed_for == prepared.params.to_string());
+            let previewed_for = prepared.params.to_string();
+            let previewed = previewed.filter(|_| form.previewed_for == previewed_for);
             if let Some(redirect) = redirect_to_result(&applied, previewed) {
                 return Ok(redirect);
             }
