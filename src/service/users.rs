@@ -347,12 +347,18 @@ pub fn set_password(store: &dyn Store, user: &User, password: &str) -> Result<()
 /// long enough. Spaces do not count towards the length, so that a
 /// passphrase is accepted but ten spaces are not.
 fn password_problem(password: &str) -> Option<String> {
-    let counted = password.chars().filter(|c| !c.is_whitespace()).count();
+    // Zero-width and other invisible format characters count as spaces:
+    // ten of them are as blank as ten spaces.
+    let invisible = |c: char| {
+        c.is_whitespace()
+            || matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+    };
+    let counted = password.chars().filter(|&c| !invisible(c)).count();
     if counted >= MIN_PASSWORD_CHARS {
         None
     } else if counted == 0 && !password.is_empty() {
         Some(format!(
-            "mot de passe : des espaces seuls ne font pas un mot de passe ; \
+            "mot de passe : des espaces seuls, visibles ou non, ne font pas un mot de passe ; \
              choisissez au moins {MIN_PASSWORD_CHARS} lettres, chiffres ou signes"
         ))
     } else {
@@ -430,6 +436,12 @@ mod tests {
         let error = hash_password("          ").unwrap_err();
         assert_eq!(error.code(), "weak_password");
         assert!(error.to_string().contains("des espaces seuls"), "{error}");
+
+        let invisible = hash_password(&"\u{200B}".repeat(10)).unwrap_err();
+        assert!(
+            invisible.to_string().contains("des espaces seuls"),
+            "{invisible}"
+        );
 
         let padded = hash_password("abc       ").unwrap_err();
         assert!(
