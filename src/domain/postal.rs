@@ -369,7 +369,7 @@ pub enum PostalFieldError {
     )]
     TooLongForFrance(String),
     #[error(
-        "code postal : aucun code postal français ne commence par « {0} » ; les départements vont de 01 à 95, et de 971 à 988 outre-mer"
+        "code postal : aucun code postal français ne commence par « {0} » ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer"
     )]
     NoFrenchCode(String),
     #[error(
@@ -1371,9 +1371,9 @@ mod tests {
         assert_eq!(
             unquoted,
             "code postal : 2 codes à corriger. « 00100 » : aucun code postal français ne \
-             commence par « 00 » ; les départements vont de 01 à 95, et de 971 à 988 outre-mer. \
-             « 00200 » : aucun code postal français ne commence par « 00 » ; les départements \
-             vont de 01 à 95, et de 971 à 988 outre-mer."
+             commence par « 00 » ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer. \
+             « 00200 » : aucun code postal français ne commence par « 00 » ; ils commencent \
+             par 01 à 95, ou par 971 à 976 outre-mer."
         );
 
         let many = parse_postal_field("a_;b_;c_;d_;e_;f_;g_", &CountryCode::france())
