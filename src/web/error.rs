@@ -145,7 +145,7 @@ impl AppError {
                 "Requête refusée : le formulaire n'a pas été envoyé depuis Relais, ou votre session a expiré. Rechargez la page et recommencez.".to_string()
             }
             AppError::TooManyRequests => {
-                "Trop de tentatives de connexion pour ce compte : réessayez dans quelques minutes.".to_string()
+                "Trop de tentatives de connexion pour ce compte : réessayez dans un quart d'heure.".to_string()
             }
             AppError::NotFound { message, .. } | AppError::BadRequest { message, .. } => message.clone(),
             AppError::MethodNotAllowed(message) => message.to_string(),

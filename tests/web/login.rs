@@ -171,7 +171,7 @@ async fn repeated_failures_are_throttled() {
     assert!(throttled.headers().contains_key("retry-after"));
     let page = text(throttled).await;
     assert!(page.contains("Trop de tentatives"));
-    assert!(page.contains("réessayez dans quelques minutes"));
+    assert!(page.contains("réessayez dans un quart d'heure"));
     assert_eq!(
         client
             .get(app.url("/contacts"))

@@ -11,8 +11,10 @@
 //! account's owner out on another. Behind a reverse proxy every request
 //! comes from the proxy, so the address is read from `X-Forwarded-For`
 //! when `WebConfig::trust_forwarded_for` is set.
-//! NOTE: guesses spread over many accounts from one address, or over many
-//! addresses for one account, are not slowed down.
+//! Each failure also counts for the account alone, with a limit ten times
+//! higher, so that guesses spread over many addresses stop too.
+//! NOTE: guesses spread over many accounts from one address are not
+//! slowed down.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
@@ -220,6 +222,7 @@ pub async fn submit(
                 login.user_id = user_id,
                 login.known = user_id.is_some(),
                 login.attempts = attempts,
+                login.client = %client,
                 "login failed"
             );
             let message = "E-mail, identifiant, initiales ou mot de passe incorrect.".to_string();
@@ -236,6 +239,7 @@ pub async fn submit(
             tracing::warn!(
                 login.user_id = user_id,
                 login.known = user_id.is_some(),
+                login.client = %client,
                 "login rejected: too many failures"
             );
             let message = AppError::TooManyRequests.message("");
@@ -282,12 +286,19 @@ fn attempt_login(
 ) -> Result<Attempt, crate::storage::StoreError> {
     let user = store.find_user(login)?;
     let user_id = user.as_ref().map(|user| user.id);
-    let key = match user_id {
-        Some(id) => format!("user:{id}@{client}"),
-        None => format!("login:{}@{client}", login.to_lowercase()),
+    let client = throttled_address(client);
+    let account = match user_id {
+        Some(id) => format!("user:{id}"),
+        None => format!("login:{}", login.to_lowercase()),
     };
+    let key = format!("{account}@{client}");
     let attempts = store.record_login_failure(&key, config.login_window_seconds)?;
-    if attempts > config.login_max_failures {
+    // Guesses spread over many addresses are bounded per account too, at a
+    // level no single address reaches, so that they cannot go on forever.
+    let account_attempts = store.record_login_failure(&account, config.login_window_seconds)?;
+    if attempts > config.login_max_failures
+        || account_attempts > config.login_max_failures * ACCOUNT_FAILURES_PER_ADDRESS_LIMIT
+    {
         return Ok(Attempt::Throttled { user_id });
     }
 
@@ -310,9 +321,27 @@ fn attempt_login(
         Some(user) if valid && !user.active => Ok(Attempt::Inactive(user)),
         Some(user) if valid => {
             store.clear_login_failures(&key)?;
+            store.clear_login_failures(&account)?;
             Ok(Attempt::Success(user))
         }
         _ => Ok(Attempt::Failed { user_id, attempts }),
+    }
+}
+
+/// Times the per-address limit of failures that one account takes from
+/// all addresses together before every login to it is throttled.
+const ACCOUNT_FAILURES_PER_ADDRESS_LIMIT: u32 = 10;
+
+/// Returns the address failures are counted under: an IPv4 address given
+/// in IPv6 form as the IPv4 one, and an IPv6 address as its /64 network,
+/// since one subscriber usually holds a whole /64.
+fn throttled_address(client: IpAddr) -> IpAddr {
+    match client.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(network.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -347,7 +376,7 @@ mod tests {
 
     use axum::http::{HeaderMap, HeaderValue};
 
-    use super::{Attempt, attempt_login, client_address, safe_next};
+    use super::{Attempt, attempt_login, client_address, safe_next, throttled_address};
     use crate::domain::user::{NewUser, UserRole};
     use crate::service::users::hash_password;
     use crate::storage::Store;
@@ -391,6 +420,60 @@ mod tests {
             Attempt::Throttled { .. }
         ));
         assert!(matches!(attempt(PASSWORD, owner), Attempt::Success(_)));
+    }
+
+    #[test]
+    fn addresses_grouped_as_one_subscriber() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+
+        assert_eq!(throttled_address(ip("::ffff:10.0.0.2")), ip("10.0.0.2"));
+        assert_eq!(throttled_address(ip("2001:db8::1")), ip("2001:db8::"));
+        assert_eq!(throttled_address(ip("2001:db8::12")), ip("2001:db8::"));
+        assert_eq!(
+            throttled_address(ip("2001:db8:0:1::1")),
+            ip("2001:db8:0:1::")
+        );
+        assert_eq!(throttled_address(ip("203.0.113.7")), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn failures_from_many_addresses_lock_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("login.db")).unwrap();
+        store
+            .create_user(&NewUser {
+                initials: "AM".into(),
+                login: None,
+                first_name: "Alice".into(),
+                last_name: "Martin".into(),
+                email: None,
+                role: UserRole::Admin,
+                active: true,
+                password_hash: Some(hash_password(PASSWORD).unwrap()),
+            })
+            .unwrap();
+        // One failure per address, so that only the account's own limit,
+        // ten times that, can stop the guesses.
+        let config = WebConfig {
+            login_max_failures: 1,
+            ..WebConfig::default()
+        };
+        let attempt = |password: &str, client: &str| {
+            attempt_login(&store, &config, "AM", password, client.parse().unwrap()).unwrap()
+        };
+
+        for n in 0..10 {
+            let client = format!("203.0.113.{n}");
+            assert!(
+                matches!(attempt("devine", &client), Attempt::Failed { .. }),
+                "{n}"
+            );
+        }
+
+        assert!(matches!(
+            attempt(PASSWORD, "198.51.100.9"),
+            Attempt::Throttled { .. }
+        ));
     }
 
     #[test]
