@@ -334,7 +334,7 @@ const ACCOUNT_FAILURES_PER_ADDRESS_LIMIT: u32 = 10;
 
 /// Returns the address failures are counted under: an IPv4 address given
 /// in IPv6 form as the IPv4 one, and an IPv6 address as its /64 network,
-/// since one subscriber usually holds a whole /64.
+/// since one subscriber usually gets a whole /64.
 fn throttled_address(client: IpAddr) -> IpAddr {
     match client.to_canonical() {
         IpAddr::V6(v6) => {
