@@ -385,8 +385,9 @@ mod tests {
 
     const PASSWORD: &str = "bon-mot-de-passe";
 
-    #[test]
-    fn failures_lock_only_their_address() {
+    /// A base in a temporary folder with one administrator, AM, whose
+    /// password is `PASSWORD`.
+    fn store_with_alice() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("login.db")).unwrap();
         store
@@ -401,6 +402,12 @@ mod tests {
                 password_hash: Some(hash_password(PASSWORD).unwrap()),
             })
             .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn failures_lock_only_their_address() {
+        let (_dir, store) = store_with_alice();
         let config = WebConfig::default();
         let attacker: IpAddr = "203.0.113.7".parse().unwrap();
         let owner: IpAddr = "198.51.100.2".parse().unwrap();
@@ -438,20 +445,7 @@ mod tests {
 
     #[test]
     fn failures_from_many_addresses_lock_the_account() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("login.db")).unwrap();
-        store
-            .create_user(&NewUser {
-                initials: "AM".into(),
-                login: None,
-                first_name: "Alice".into(),
-                last_name: "Martin".into(),
-                email: None,
-                role: UserRole::Admin,
-                active: true,
-                password_hash: Some(hash_password(PASSWORD).unwrap()),
-            })
-            .unwrap();
+        let (_dir, store) = store_with_alice();
         // One failure per address, so that only the account's own limit,
         // ten times that, can stop the guesses.
         let config = WebConfig {
