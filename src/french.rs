@@ -213,8 +213,8 @@ pub fn per_role(commercial: u64, technical: u64) -> String {
 }
 
 /// Formats the per-role counts of `changed` contacts. When the two add up
-/// to more than `changed`, it says how many contacts count for both roles,
-/// so that a reader adding them up is not misled.
+/// to more than `changed`, the text adds how many contacts count for both
+/// roles, so that a reader adding them up is not misled.
 pub fn per_role_of(changed: u64, commercial: u64, technical: u64) -> String {
     let both = (commercial + technical).saturating_sub(changed);
     let roles = per_role(commercial, technical);

@@ -173,8 +173,8 @@ fn history_json_by_external_id() {
     });
 }
 
-/// The journal tells whether an undone batch's changes are back: after an
-/// undo of its undo they are, after a third undo they are removed again.
+/// The journal shows whether an undone batch's changes are back: after an
+/// undo of its undo they are, and after a third undo they are removed again.
 #[test]
 fn batches_follow_undos_of_undos() {
     each_engine(|db| {

@@ -711,9 +711,9 @@ fn wait_for_deadlocks(client: &mut postgres::Client, expected: i64) {
     assert_eq!(seen, expected, "deadlocks detected in the test database");
 }
 
-/// A region run that a concurrent transaction makes wait sees the contacts
-/// that transaction took from the target: the run commits last, so they
-/// end with the target, and are counted as changed, not as already owned.
+/// A region run that waits for a concurrent transaction reads the contacts
+/// that transaction took from the target. The run commits last, so they
+/// end with the target, counted as changed, not as already owned.
 #[test]
 fn region_run_retakes_moved_contacts() {
     for roles in ["commercial", "both"] {

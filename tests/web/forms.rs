@@ -1101,8 +1101,8 @@ async fn users_form_shows_every_error_at_once() {
         ),
         "{body}"
     );
-    // The form sits below a list that may be long: a summary at the top
-    // says at once that nothing was created, and links to each field.
+    // The form sits below a list that may be long, so a summary at the
+    // top reports at once that nothing was created, with a link per field.
     let summary = unescape(&body)
         .find("L'utilisateur n'a pas été créé : 4 champs à corriger.")
         .expect("summary at the top");
@@ -2114,7 +2114,7 @@ async fn result_is_silent_when_preview_held() {
     assert!(!page.contains("Les données ont changé depuis l'aperçu"));
 
     // Valider pressed after the codes changed, before their preview came:
-    // the count in the form is another selection's, and says nothing.
+    // the count in the form belongs to another selection and is ignored.
     let other = previewed_region(&app, &client, "51").await;
     let page = submit_previewed(&app, &client, "08", &other).await;
     assert!(page.contains("appliquée"), "{page}");
@@ -2167,8 +2167,8 @@ async fn undo_result_warns_of_changed_data() {
     assert!(page.contains(&expected), "{expected} not in {page}");
 }
 
-/// The journal and the batch page say that an undone batch's changes are
-/// back once its undo was undone.
+/// The journal and the batch page report that an undone batch's changes
+/// are back once its undo was undone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journal_shows_a_reinstated_batch() {
     let app = TestApp::start().await;

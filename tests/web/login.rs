@@ -459,7 +459,7 @@ async fn throttle_lifts_after_its_window() {
 }
 
 /// A dialog sent after its session ended goes to the login page, which
-/// says nothing was changed, then back to the dialog, refilled.
+/// reports that nothing was changed, then back to the dialog, refilled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_form_resumes_after_login() {
     let app = TestApp::start().await;

@@ -775,13 +775,13 @@ pub fn apply_region(
     // order, so that the two role statements rarely deadlock with another
     // batch.
     // NOTE: a contact that a concurrent import moves into the region is
-    // not locked here; it is changed only if that import commits before
+    // not locked here. It is changed only if that import commits before
     // the role statements start.
     lock_in_id_order(client, &|params| match roles {
         // Written on the address columns rather than as `in_region`, so
-        // that the planner may start from the owner index and test the
-        // addresses of the target's contacts (5 % of the base in the demo
-        // data), instead of reading every row of the region by id.
+        // that the planner may start from the owner index. It then tests
+        // the addresses of the target's contacts (5 % of the base in the
+        // demo data) instead of reading every row of the region by id.
         [role] => {
             let region = RegionPlaceholders::bind(&request.country, prefixes, params);
             let (perso, pro) = (region.side_in_region("perso"), region.side_in_region("pro"));

@@ -9,8 +9,8 @@
 //!
 //! A failure returns 403 and the handler never runs. A form that carries a
 //! token but whose session has ended (it expired, or the user logged out
-//! in another tab) goes to the login page instead, which then brings the
-//! user back to the form, refilled for the two reassignment dialogs. The
+//! in another tab) goes to the login page instead. The login then leads
+//! back to the form, refilled for the two reassignment dialogs. The
 //! session loaded here is left in the request extensions for the
 //! handler's extractor.
 

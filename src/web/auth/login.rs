@@ -385,8 +385,8 @@ mod tests {
 
     const PASSWORD: &str = "bon-mot-de-passe";
 
-    /// A base in a temporary folder with one administrator, AM, whose
-    /// password is `PASSWORD`.
+    /// Creates a base in a temporary folder with one administrator, AM,
+    /// whose password is `PASSWORD`.
     fn store_with_alice() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("login.db")).unwrap();

@@ -442,18 +442,14 @@ pub async fn undo(
     // page, one that changed nothing on the confirmation page, whose
     // preview lists the contacts it would skip.
     let applied = &result.applied;
-    let target = match (applied.batch_id, applied.replayed) {
-        (Some(undo_id), false) => {
-            let previewed = super::run_result::parse_previewed(&form.previewed)
-                .filter(|previewed| *previewed != applied.outcome.changed);
-            match previewed {
-                Some(previewed) => format!("/admin/batches/{undo_id}/result?previewed={previewed}"),
-                None => format!("/admin/batches/{undo_id}/result"),
-            }
-        }
-        (Some(undo_id), true) => format!("/admin/batches/{undo_id}/result?note=replayed"),
-        (None, false) => format!("/admin/batches/{id}/undo?note=nothing_restored"),
-        (None, true) => format!("/admin/batches/{id}/undo?note=replayed_nothing"),
+    let previewed = super::run_result::parse_previewed(&form.previewed);
+    if let Some(redirect) = super::run_result::redirect_to_result(applied, previewed) {
+        return Ok(redirect);
+    }
+    let note = if applied.replayed {
+        "replayed_nothing"
+    } else {
+        "nothing_restored"
     };
-    Ok(Redirect::to(&target).into_response())
+    Ok(Redirect::to(&format!("/admin/batches/{id}/undo?note={note}")).into_response())
 }

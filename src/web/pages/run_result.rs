@@ -71,19 +71,20 @@ pub fn parse_previewed(value: &str) -> Option<u64> {
 }
 
 /// Warns that the data changed between the preview and the run, which then
-/// changed `changed` contacts instead of the `previewed` announced. `what`
+/// changed `changed` contacts instead of the `previewed` announced. `unit`
 /// is the singular and plural of what the preview counted (« contact à
-/// réaffecter »). `None` when both agree or the form had no preview.
+/// réaffecter »). Returns `None` when both agree or the form had no preview.
 pub fn preview_changed_notice(
     previewed: Option<u64>,
     changed: u64,
-    what: (&str, &str),
+    unit: (&str, &str),
 ) -> Option<String> {
     let previewed = previewed.filter(|previewed| *previewed != changed)?;
+    let (singular, plural) = unit;
     let announced = if previewed == 0 {
-        format!("aucun {}", what.0)
+        format!("aucun {singular}")
     } else {
-        crate::french::plural(previewed, what.0, what.1)
+        crate::french::plural(previewed, singular, plural)
     };
     let done = match changed {
         0 => "aucun ne l'a été".to_string(),
