@@ -113,6 +113,39 @@ pub fn prepare_user_reassignment(
     })
 }
 
+/// Checks both users of a user reassignment on their own, so that two
+/// unknown users are both reported, where `prepare_user_reassignment`
+/// stops at the first.
+pub fn user_form_problems(
+    store: &dyn Store,
+    from: &str,
+    to: &str,
+) -> Result<Vec<ServiceError>, ServiceError> {
+    let mut problems = Vec::new();
+    let mut found = |field: &'static str, label: &'static str, value: &str| match find_user(
+        store, field, label, value,
+    ) {
+        Ok(user) => Ok(Some(user)),
+        Err(error) if error.is_client_error() => {
+            problems.push(error);
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    };
+    let from_user = found("from", "de", from)?;
+    let to_user = found("to", "vers", to)?;
+    match (from_user, to_user) {
+        (Some(_), Some(_)) => match prepare_user_reassignment(store, from, to) {
+            Ok(_) => {}
+            Err(error) if error.is_client_error() => problems.push(error),
+            Err(error) => return Err(error),
+        },
+        (None, Some(to_user)) => problems.extend(check_target_active("to", "vers", &to_user).err()),
+        _ => {}
+    }
+    Ok(problems)
+}
+
 /// Reads the country of a region form, as `prepare_region_reassignment`
 /// does.
 fn parse_region_country(country: &str) -> Result<CountryCode, ServiceError> {

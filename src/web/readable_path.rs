@@ -22,7 +22,7 @@ pub async fn reject_unreadable_path(request: Request, next: Next) -> Response {
          vérifiez le lien ou retapez l'adresse",
     );
     if path.starts_with("/api/") {
-        ApiError(error).into_response()
+        ApiError::from(error).into_response()
     } else {
         PageError::from(error).into_response()
     }

@@ -994,3 +994,127 @@ async fn too_large_numbers_say_so() {
         "{body}"
     );
 }
+
+/// Sends `body` as JSON text to the region preview.
+async fn post_text(app: &TestApp, body: &'static [u8]) -> (u16, Value) {
+    let response = app
+        .api(
+            Method::POST,
+            &format!("{REGION}/preview"),
+            Some(&app.admin_token),
+        )
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, json(response).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_body_with_bom_is_read() {
+    let app = TestApp::start().await;
+
+    let (status, with_bom) = post_text(
+        &app,
+        "\u{feff}{\"to\": \"QT\", \"postal\": \"51\"}".as_bytes(),
+    )
+    .await;
+    let (_, without_bom) = post(&app, &format!("{REGION}/preview"), &region_body("51"), None).await;
+
+    assert_eq!(status, 200, "{with_bom}");
+    assert_eq!(with_bom["matched"], without_bom["matched"]);
+    assert!(with_bom["matched"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_json_gives_line_and_fix() {
+    let app = TestApp::start().await;
+
+    let (status, comma) = post_text(&app, b"{\"to\": \"QT\",\n \"postal\": \"51\",}").await;
+    let (_, curly) = post_text(&app, "{“to”: “QT”}".as_bytes()).await;
+    let (_, cut) = post_text(&app, b"{\"to\": \"QT\"").await;
+    let (empty_status, empty) = post_text(&app, b"  ").await;
+
+    assert_eq!(status, 400);
+    assert_eq!(comma["code"], "invalid_json");
+    assert_eq!(
+        comma["message"],
+        "corps de la requête : JSON mal formé (ligne 2, colonne 17) ; vérifiez les guillemets droits autour des noms et des valeurs, les deux-points et les virgules"
+    );
+    let curly = curly["message"].as_str().unwrap();
+    assert!(curly.contains("guillemets typographiques"), "{curly}");
+    let cut = cut["message"].as_str().unwrap();
+    assert!(
+        cut.starts_with("corps de la requête : JSON incomplet (ligne 1, colonne 11)"),
+        "{cut}"
+    );
+    assert_eq!(empty_status, 422);
+    assert_eq!(
+        empty["message"],
+        "corps de la requête : vide ; envoyez un objet JSON, par exemple {\"to\": \"…\", \"country\": \"…\", \"postal\": \"…\", \"role\": \"…\"}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_errors_list_every_field() {
+    let app = TestApp::start().await;
+    let batches_before = app.batch_count();
+
+    let (status, region) = post(
+        &app,
+        REGION,
+        &json!({"to": "ZZZ", "country": "Atlantide", "postal": "5_", "role": "chef"}),
+        None,
+    )
+    .await;
+    let (_, users) = post(
+        &app,
+        "/api/v1/reassignments",
+        &json!({"from": "YYY", "to": "ZZZ"}),
+        None,
+    )
+    .await;
+    let (_, one) = post(&app, REGION, &region_body("5_"), None).await;
+
+    assert_eq!(status, 422);
+    assert_eq!(region["code"], "unknown_user");
+    assert_eq!(region["field"], "to");
+    let listed: Vec<(&str, &str)> = region["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| {
+            (
+                error["field"].as_str().unwrap(),
+                error["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("to", "unknown_user"),
+            ("country", "unknown_country"),
+            ("postal", "invalid_postal"),
+            ("role", "invalid_role")
+        ]
+    );
+    assert_eq!(region["errors"][0]["message"], region["message"]);
+    assert!(
+        region["errors"][3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("« chef »")
+    );
+    let user_fields: Vec<&str> = users["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(user_fields, ["from", "to"], "{users}");
+    assert_eq!(one["errors"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(app.batch_count(), batches_before, "nothing ran");
+}

@@ -127,7 +127,7 @@ fn parse_count(field: &'static str, text: &str) -> Result<u32, ApiError> {
 }
 
 fn invalid_page(field: &'static str, message: String) -> ApiError {
-    ApiError(AppError::Service(ServiceError::invalid(
+    ApiError::from(AppError::Service(ServiceError::invalid(
         "invalid_query",
         field,
         message,
@@ -135,7 +135,7 @@ fn invalid_page(field: &'static str, message: String) -> ApiError {
 }
 
 fn batch_not_found(id: i64) -> ApiError {
-    ApiError(AppError::not_found(
+    ApiError::from(AppError::not_found(
         "unknown_batch",
         format!("opération : aucune opération de masse n° {id}"),
     ))

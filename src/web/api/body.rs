@@ -6,21 +6,95 @@
 
 use std::fmt;
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::service::ServiceError;
 use crate::web::error::AppError;
 
-use super::error::ApiError;
+use super::error::{ApiError, body_too_large};
 
 /// A request body as sent: the fields of an object in their order, with
 /// any repeated name kept, or the mark of a body that is not an object.
 pub enum Body {
     Object(Vec<(String, Value)>),
     NotObject,
+    /// A body of white space only.
+    Empty,
+}
+
+/// The JSON body of a call that takes fields, read or refused. A leading
+/// byte order mark is skipped, as the JSON standard allows: Windows tools
+/// write one at the start of UTF-8 files, and such a body is otherwise
+/// correct.
+pub struct JsonBody(Result<Body, ApiError>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, state: &S) -> Result<JsonBody, Self::Rejection> {
+        let declared_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(is_json_media_type);
+        if !declared_json {
+            return Ok(JsonBody(Err(ApiError::from(AppError::bad_request(
+                "invalid_json",
+                "corps de la requête : envoyez du JSON avec l'en-tête « Content-Type: application/json »",
+            )))));
+        }
+        let read = match Bytes::from_request(request, state).await {
+            Ok(bytes) => parse(&bytes),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(body_too_large())
+            }
+            Err(_) => Err(ApiError::from(AppError::bad_request(
+                "invalid_json",
+                "corps de la requête : illisible ; renvoyez la requête",
+            ))),
+        };
+        Ok(JsonBody(read))
+    }
+}
+
+/// True for `application/json` and the `application/…+json` types, with
+/// or without parameters such as `charset`.
+fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads a body as JSON, after any byte order mark. A body that is not
+/// JSON gets a message with the line and column where reading stopped.
+fn parse(bytes: &[u8]) -> Result<Body, ApiError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Body::Empty);
+    }
+    serde_json::from_slice(bytes).map_err(|error| {
+        let place = format!("ligne {}, colonne {}", error.line(), error.column());
+        let text = String::from_utf8_lossy(bytes);
+        let message = if text.contains(['“', '”', '«', '»', '‘', '’']) {
+            format!(
+                "corps de la requête : JSON mal formé ({place}) ; remplacez les guillemets typographiques (“ ”, « » ou ’) par des guillemets droits \""
+            )
+        } else if error.is_eof() {
+            format!(
+                "corps de la requête : JSON incomplet ({place}) ; vérifiez qu'il ne manque ni accolade, ni crochet, ni guillemet fermant"
+            )
+        } else {
+            format!(
+                "corps de la requête : JSON mal formé ({place}) ; vérifiez les guillemets droits autour des noms et des valeurs, les deux-points et les virgules"
+            )
+        };
+        ApiError::from(AppError::bad_request("invalid_json", message))
+    })
 }
 
 impl<'de> Deserialize<'de> for Body {
@@ -99,13 +173,13 @@ pub fn bytes(
 ) -> Result<axum::body::Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError(AppError::bad_request(
+            ApiError::from(AppError::bad_request(
                 "body_too_large",
                 "corps de la requête : plus de 2 Mio, la taille maximale ; cet appel ne prend \
                  aucun champ, envoyez un corps vide ou {}",
             ))
         } else {
-            ApiError(AppError::bad_request(
+            ApiError::from(AppError::bad_request(
                 "invalid_json",
                 "corps de la requête : illisible ; envoyez un corps vide ou {}",
             ))
@@ -117,17 +191,8 @@ pub fn bytes(
 /// or an empty JSON object. Anything else is refused, as for the other
 /// calls, so that a malformed request changes nothing.
 pub fn no_fields(body: &[u8]) -> Result<(), ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
-    }
-    // Unreadable JSON is a 400, as for the calls that take fields.
-    let parsed: Body = serde_json::from_slice(body).map_err(|_| {
-        ApiError(AppError::bad_request(
-            "invalid_json",
-            "corps de la requête : JSON mal formé ; cet appel ne prend aucun champ, envoyez un corps vide ou {}",
-        ))
-    })?;
-    match parsed {
+    match parse(body)? {
+        Body::Empty => Ok(()),
         Body::Object(entries) if entries.is_empty() => Ok(()),
         Body::Object(entries) => Err(ServiceError::invalid(
             "unknown_field",
@@ -148,23 +213,34 @@ pub fn no_fields(body: &[u8]) -> Result<(), ApiError> {
 }
 
 /// Reads a body whose fields are among `accepted`, each a string or `null`.
-pub fn string_fields(
-    body: Result<Json<Body>, JsonRejection>,
-    accepted: &[&'static str],
-) -> Result<Fields, ApiError> {
-    let Json(body) = body?;
+pub fn string_fields(body: JsonBody, accepted: &[&'static str]) -> Result<Fields, ApiError> {
+    let JsonBody(body) = body;
+    let body = body?;
     let example = accepted
         .iter()
         .map(|name| format!("\"{name}\": \"…\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let Body::Object(entries) = body else {
-        return Err(ServiceError::invalid(
-            "invalid_json",
-            "body",
-            format!("corps de la requête : attendu un objet JSON, par exemple {{{example}}}"),
-        )
-        .into());
+    let entries = match body {
+        Body::Object(entries) => entries,
+        Body::Empty => {
+            return Err(ServiceError::invalid(
+                "invalid_json",
+                "body",
+                format!(
+                    "corps de la requête : vide ; envoyez un objet JSON, par exemple {{{example}}}"
+                ),
+            )
+            .into());
+        }
+        Body::NotObject => {
+            return Err(ServiceError::invalid(
+                "invalid_json",
+                "body",
+                format!("corps de la requête : attendu un objet JSON, par exemple {{{example}}}"),
+            )
+            .into());
+        }
     };
     let listed = accepted
         .iter()

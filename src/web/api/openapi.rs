@@ -308,6 +308,19 @@ fn schemas() -> Value {
                 "code": { "type": "string", "description": "Code stable en anglais." },
                 "message": { "type": "string", "description": "Message en français." },
                 "field": { "type": "string", "description": "Champ en cause." },
+                "errors": {
+                    "type": "array",
+                    "description": "Tous les champs invalides de la requête, le champ en cause d'abord.",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "field", "message"],
+                        "properties": {
+                            "code": { "type": "string" },
+                            "field": { "type": "string" },
+                            "message": { "type": "string" }
+                        }
+                    }
+                },
                 "request_id": { "type": "string", "description": "Identifiant de requête, aussi dans l'en-tête x-request-id." }
             }
         },

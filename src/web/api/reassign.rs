@@ -3,25 +3,27 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::domain::batch::Applied;
 use crate::domain::user::User;
+use crate::service::ServiceError;
 use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::reassign::{
-    RunContextInput, apply_region_reassignment, apply_user_reassignment,
-    prepare_region_reassignment, prepare_user_reassignment, preview_user_reassignment,
+    PreparedRegionReassignment, PreparedUserReassignment, RunContextInput,
+    apply_region_reassignment, apply_user_reassignment, prepare_region_reassignment,
+    prepare_user_reassignment, preview_user_reassignment, region_form_problems, user_form_problems,
 };
+use crate::storage::Store;
 use crate::web::auth::bearer::ApiAdmin;
 use crate::web::auth::session::actor_of;
 use crate::web::error::AppError;
 use crate::web::idempotency::{MAX_IDEMPOTENCY_KEY_LEN, scoped_idempotency_key};
 use crate::web::state::AppState;
 
-use super::body::{Body, string_fields};
+use super::body::{JsonBody, string_fields};
 use super::error::ApiError;
 use super::views;
 
@@ -31,12 +33,19 @@ pub struct UserReassignmentRequest {
 }
 
 impl UserReassignmentRequest {
-    fn read(body: Result<Json<Body>, JsonRejection>) -> Result<Self, ApiError> {
+    fn read(body: JsonBody) -> Result<Self, ApiError> {
         let fields = string_fields(body, &["from", "to"])?;
         Ok(UserReassignmentRequest {
             from: fields.text("from"),
             to: fields.text("to"),
         })
+    }
+
+    fn prepare(&self, store: &dyn Store) -> Checked<PreparedUserReassignment> {
+        every_problem(
+            prepare_user_reassignment(store, &self.from, &self.to),
+            || user_form_problems(store, &self.from, &self.to),
+        )
     }
 }
 
@@ -50,7 +59,7 @@ pub struct RegionReassignmentRequest {
 }
 
 impl RegionReassignmentRequest {
-    fn read(body: Result<Json<Body>, JsonRejection>) -> Result<Self, ApiError> {
+    fn read(body: JsonBody) -> Result<Self, ApiError> {
         let fields = string_fields(body, &["to", "country", "postal", "role"])?;
         Ok(RegionReassignmentRequest {
             to: fields.text("to"),
@@ -66,6 +75,36 @@ impl RegionReassignmentRequest {
             Some(country) => country,
         }
     }
+
+    fn prepare(&self, store: &dyn Store) -> Checked<PreparedRegionReassignment> {
+        let role = self.role.as_deref();
+        every_problem(
+            prepare_region_reassignment(store, &self.to, self.country(), &self.postal, role),
+            || region_form_problems(store, Some(&self.to), self.country(), &self.postal, role),
+        )
+    }
+}
+
+/// A prepared reassignment, or every invalid field of its request, the
+/// first being the one the preparation stopped at.
+type Checked<T> = Result<Result<T, ApiError>, AppError>;
+
+/// Completes a refused preparation with the other invalid fields that
+/// `problems` finds, each once.
+fn every_problem<T>(
+    prepared: Result<T, ServiceError>,
+    problems: impl FnOnce() -> Result<Vec<ServiceError>, ServiceError>,
+) -> Checked<T> {
+    let first = match prepared {
+        Ok(prepared) => return Ok(Ok(prepared)),
+        Err(error @ ServiceError::Invalid { .. }) => error,
+        Err(error) => return Err(error.into()),
+    };
+    let further = problems()?
+        .into_iter()
+        .filter(|other| (other.code(), other.field()) != (first.code(), first.field()))
+        .collect();
+    Ok(Err(ApiError::fields(first, further)))
 }
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -117,16 +156,19 @@ pub fn run_response(applied: &Applied, body: Value) -> Response {
 pub async fn preview_user(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
-    body: Result<Json<Body>, JsonRejection>,
+    body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let request = UserReassignmentRequest::read(body)?;
     let value = state
         .run(move |store| {
-            let prepared = prepare_user_reassignment(store, &request.from, &request.to)?;
+            let prepared = match request.prepare(store)? {
+                Ok(prepared) => prepared,
+                Err(invalid) => return Ok(Err(invalid)),
+            };
             let outcome = preview_user_reassignment(store, &prepared)?;
-            Ok(views::user_reassignment(&prepared, &outcome, None))
+            Ok(Ok(views::user_reassignment(&prepared, &outcome, None)))
         })
-        .await?;
+        .await??;
     Ok(Json(value))
 }
 
@@ -134,44 +176,48 @@ pub async fn apply_user(
     State(state): State<AppState>,
     ApiAdmin(user): ApiAdmin,
     headers: HeaderMap,
-    body: Result<Json<Body>, JsonRejection>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let request = UserReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
     let (applied, value) = state
         .run(move |store| {
-            let prepared = prepare_user_reassignment(store, &request.from, &request.to)?;
+            let prepared = match request.prepare(store)? {
+                Ok(prepared) => prepared,
+                Err(invalid) => return Ok(Err(invalid)),
+            };
             let applied = apply_user_reassignment(store, &prepared, run)?;
             let value = views::user_reassignment(&prepared, &applied.outcome, Some(&applied));
-            Ok((applied, value))
+            Ok(Ok((applied, value)))
         })
-        .await?;
+        .await??;
     Ok(run_response(&applied, value))
 }
 
 pub async fn preview_region(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
-    body: Result<Json<Body>, JsonRejection>,
+    body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let request = RegionReassignmentRequest::read(body)?;
     let previews = std::sync::Arc::clone(&state.previews);
     let value = state
         .run(move |store| {
-            let prepared = prepare_region_reassignment(
-                store,
-                &request.to,
-                request.country(),
-                &request.postal,
-                request.role.as_deref(),
-            )?;
+            let prepared = match request.prepare(store)? {
+                Ok(prepared) => prepared,
+                Err(invalid) => return Ok(Err(invalid)),
+            };
             let preview = previews.region_preview(store, &prepared)?;
             let typed_prefixes = typed_prefix_counts(&prepared, &preview, |departement| {
                 Ok(previews.region_preview(store, departement)?.outcome.matched)
             })?;
-            Ok(views::region_preview(&prepared, &preview, &typed_prefixes))
+            Ok(Ok(views::region_preview(
+                &prepared,
+                &preview,
+                &typed_prefixes,
+            )))
         })
-        .await?;
+        .await??;
     Ok(Json(value))
 }
 
@@ -179,23 +225,20 @@ pub async fn apply_region(
     State(state): State<AppState>,
     ApiAdmin(user): ApiAdmin,
     headers: HeaderMap,
-    body: Result<Json<Body>, JsonRejection>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let request = RegionReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
     let (applied, value) = state
         .run(move |store| {
-            let prepared = prepare_region_reassignment(
-                store,
-                &request.to,
-                request.country(),
-                &request.postal,
-                request.role.as_deref(),
-            )?;
+            let prepared = match request.prepare(store)? {
+                Ok(prepared) => prepared,
+                Err(invalid) => return Ok(Err(invalid)),
+            };
             let applied = apply_region_reassignment(store, &prepared, run)?;
             let value = views::region_applied(&prepared, &applied);
-            Ok((applied, value))
+            Ok(Ok((applied, value)))
         })
-        .await?;
+        .await??;
     Ok(run_response(&applied, value))
 }

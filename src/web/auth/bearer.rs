@@ -35,7 +35,7 @@ impl FromRequestParts<AppState> for ApiUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Some(token) = bearer_token(parts) else {
-            return Err(ApiError(AppError::Unauthenticated));
+            return Err(ApiError::from(AppError::Unauthenticated));
         };
         let token_hash = hash_secret(token);
         let uses = std::sync::Arc::clone(&state.token_uses);
@@ -55,7 +55,7 @@ impl FromRequestParts<AppState> for ApiUser {
             }
             None => {
                 tracing::warn!(path = %parts.uri.path(), "API call with an unknown or revoked token");
-                Err(ApiError(AppError::Unauthenticated))
+                Err(ApiError::from(AppError::Unauthenticated))
             }
         }
     }
@@ -73,7 +73,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
             Ok(ApiAdmin(user))
         } else {
             tracing::warn!(user.id = user.id, path = %parts.uri.path(), "admin API call rejected for a non-admin user");
-            Err(ApiError(AppError::Forbidden))
+            Err(ApiError::from(AppError::Forbidden))
         }
     }
 }
