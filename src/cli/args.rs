@@ -240,9 +240,12 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Fichier CSV à écrire
+    /// Fichier CSV à écrire ; « - » pour la sortie standard
     #[arg(value_name = "FICHIER")]
     pub file: PathBuf,
+    /// Remplacer le fichier s'il existe déjà ; sans cette option, l'export refuse de l'écraser
+    #[arg(long, visible_alias = "remplacer")]
+    pub replace: bool,
     /// N'exporter que les contacts d'une opération de masse
     #[arg(long, value_name = "NUMÉRO")]
     pub batch: Option<String>,

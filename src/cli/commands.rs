@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::domain::batch::Actor;
 use crate::domain::country::CountryCode;
 use crate::service::demo::fill_demo;
-use crate::service::export::export_to_file;
+use crate::service::export::{ExistingFile, export_to_file};
 use crate::service::import::{ImportRequest, import_file};
 use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::reassign::{
@@ -144,8 +144,13 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 crate::service::export::write_csv(store.as_ref(), &selection, &mut lock)?;
                 return Ok(());
             }
-            let replaced = args.file.exists();
-            let written = export_to_file(store.as_ref(), &selection, &args.file)?;
+            let replaced = args.replace && args.file.is_file();
+            let existing = if args.replace {
+                ExistingFile::Replace
+            } else {
+                ExistingFile::Refuse
+            };
+            let written = export_to_file(store.as_ref(), &selection, &args.file, existing)?;
             println!(
                 "{} dans « {} »{}.",
                 crate::french::plural(written, "contact exporté", "contacts exportés"),

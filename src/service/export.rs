@@ -121,39 +121,77 @@ fn csv_error(error: csv::Error) -> ServiceError {
     }
 }
 
+/// Behaviour of an export whose file already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExistingFile {
+    /// Refusal before any contact is read, because the file may be a
+    /// spreadsheet someone spent an afternoon on.
+    Refuse,
+    /// Replacement of the whole file at the end of the export.
+    Replace,
+}
+
 /// Writes the CSV to `path` through a temporary file renamed at the end, so
-/// that a failed export never leaves a half-written file behind.
+/// that a failed export never leaves a half-written file behind. A
+/// symbolic link is followed, and its target replaced. A device or a named
+/// pipe, such as `/dev/stdout`, is written into as it is: renaming a file
+/// over it would destroy it.
 pub fn export_to_file(
     store: &dyn Store,
     selection: &ExportSelection,
     path: &Path,
+    existing: ExistingFile,
 ) -> Result<u64, ServiceError> {
-    if path.is_dir() {
-        return Err(ServiceError::invalid(
+    let invalid = |reason: String| {
+        ServiceError::invalid(
             "export_failed",
             "file",
-            format!(
-                "fichier « {} » : c'est un dossier ; indiquez le nom du fichier à créer, par exemple « {} »",
-                path.display(),
+            format!("fichier « {} » : {reason}", path.display()),
+        )
+    };
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|_| {
+                invalid(
+                    "lien symbolique vers un fichier introuvable ; indiquez le chemin du fichier lui-même"
+                        .to_string(),
+                )
+            })?
+        }
+        _ => path.to_path_buf(),
+    };
+    match std::fs::metadata(&target) {
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(invalid(format!(
+                "c'est un dossier ; indiquez le nom du fichier à créer, par exemple « {} »",
                 path.join("contacts.csv").display()
-            ),
-        ));
+            )));
+        }
+        Ok(metadata) if !metadata.is_file() => {
+            return export_into_special_file(store, selection, &target);
+        }
+        Ok(_) if existing == ExistingFile::Refuse => {
+            return Err(ServiceError::invalid(
+                "file_exists",
+                "file",
+                format!(
+                    "fichier « {} » : existe déjà ; choisissez un autre nom, ou ajoutez --remplacer pour l'écraser",
+                    path.display()
+                ),
+            ));
+        }
+        _ => {}
     }
-    let folder = match path.parent() {
+    let folder = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     let mut temporary = tempfile::NamedTempFile::new_in(&folder).map_err(|error| {
-        ServiceError::invalid(
-            "export_failed",
-            "file",
-            format!(
-                "fichier « {} » : dossier « {} » : {}",
-                path.display(),
-                folder.display(),
-                crate::french::io_reason(&error)
-            ),
-        )
+        invalid(format!(
+            "dossier « {} » : {}",
+            folder.display(),
+            crate::french::io_reason(&error)
+        ))
     })?;
     let written = {
         let mut buffered = std::io::BufWriter::new(temporary.as_file_mut());
@@ -169,9 +207,30 @@ pub fn export_to_file(
         std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
             .map_err(|error| write_error(&error))?;
     }
-    temporary
-        .persist(path)
-        .map_err(|error| write_error(&error.error))?;
+    // Without replacement, a file created meanwhile by another program is
+    // kept too.
+    let persisted = match existing {
+        ExistingFile::Replace => temporary.persist(&target),
+        ExistingFile::Refuse => temporary.persist_noclobber(&target),
+    };
+    persisted.map_err(|error| write_error(&error.error))?;
+    Ok(written)
+}
+
+/// Writes the CSV into a device or a named pipe, which has no content to
+/// lose and cannot be replaced.
+fn export_into_special_file(
+    store: &dyn Store,
+    selection: &ExportSelection,
+    path: &Path,
+) -> Result<u64, ServiceError> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|error| write_error(&error))?;
+    let mut buffered = std::io::BufWriter::new(file);
+    let written = write_csv(store, selection, &mut buffered)?;
+    buffered.flush().map_err(|error| write_error(&error))?;
     Ok(written)
 }
 

@@ -437,7 +437,7 @@ fn as_flag_records_the_user_as_actor() {
             .unwrap()
             .unwrap();
         assert_eq!(batch.actor, "Alice MARTIN (AM)");
-        assert!(!refused.status.success());
+        assert!(!rejected.status.success());
         assert!(
             stderr(&refused).contains("n'a pas le rôle d'administrateur"),
             "{}",
@@ -1753,23 +1753,84 @@ fn import_report_counts_owner_changes() {
     });
 }
 
-/// An export over an existing file reports that it replaced it, for an
-/// administrator who typed the name of a source file.
+/// An export keeps an existing file, which may be the administrator's
+/// source file, unless `--remplacer` is given. The output then reports
+/// the replacement.
 #[test]
-fn export_over_an_existing_file_says_so() {
+fn export_keeps_an_existing_file() {
     each_engine(|db| {
         setup(db);
-        let path = db.dir.path().join("contacts.csv");
-        let fresh = db.dir.path().join("nouveau.csv");
+        let path = db.dir.path().join("export.csv");
+        std::fs::write(&path, "mon travail de l'après-midi").unwrap();
 
-        let over = relais(db, &["export", path.to_str().unwrap()]);
-        let new = relais(db, &["export", fresh.to_str().unwrap()]);
+        let rejected = relais(db, &["export", path.to_str().unwrap()]);
+        let after_rejection = std::fs::read_to_string(&path).unwrap();
+        let replaced = relais(db, &["export", "--remplacer", path.to_str().unwrap()]);
 
+        assert!(!rejected.status.success());
+        let message = String::from_utf8_lossy(&rejected.stderr);
         assert!(
-            String::from_utf8_lossy(&over.stdout).contains("qui existait déjà et a été remplacé"),
-            "{}",
-            String::from_utf8_lossy(&over.stdout)
+            message.contains("existe déjà ; choisissez un autre nom, ou ajoutez --remplacer"),
+            "{message}"
         );
-        assert!(!String::from_utf8_lossy(&new.stdout).contains("remplacé"));
+        assert_eq!(after_rejection, "mon travail de l'après-midi");
+        assert!(replaced.status.success());
+        assert!(
+            String::from_utf8_lossy(&replaced.stdout)
+                .contains("qui existait déjà et a été remplacé"),
+            "{}",
+            String::from_utf8_lossy(&replaced.stdout)
+        );
+        assert!(std::fs::read_to_string(&path).unwrap().contains("Martin"));
+    });
+}
+
+/// An export through a symbolic link writes the file it points to and
+/// keeps the link. An export into a named pipe writes the rows into the
+/// pipe and leaves the pipe in place.
+#[cfg(unix)]
+#[test]
+fn export_keeps_links_and_pipes() {
+    use std::os::unix::fs::FileTypeExt;
+
+    each_engine(|db| {
+        setup(db);
+        let target = db.dir.path().join("cible.csv");
+        let link = db.dir.path().join("lien.csv");
+        std::fs::write(&target, "ancien").unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let pipe = db.dir.path().join("tube");
+        let mkfifo = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(mkfifo.success());
+        let reader = {
+            let pipe = pipe.clone();
+            std::thread::spawn(move || std::fs::read_to_string(pipe).unwrap())
+        };
+
+        let through_link = relais(db, &["export", "--remplacer", link.to_str().unwrap()]);
+        let into_pipe = relais(db, &["export", pipe.to_str().unwrap()]);
+
+        assert!(through_link.status.success(), "{through_link:?}");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(std::fs::read_to_string(&target).unwrap().contains("Martin"));
+        assert!(into_pipe.status.success(), "{into_pipe:?}");
+        // Checked before joining the reader, which a replaced pipe would
+        // leave waiting for a writer.
+        assert!(
+            std::fs::symlink_metadata(&pipe)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
+        let piped = reader.join().unwrap();
+        assert!(piped.contains("Martin"), "{piped}");
     });
 }

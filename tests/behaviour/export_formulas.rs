@@ -13,7 +13,13 @@ f2;'=already quoted;Anne;'Tis;03 26 12 34 56;51100;Reims;FRA\r\n";
 
 fn exported_text(db: &TestDb) -> String {
     let path = db.dir.path().join("export.csv");
-    export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+    export_to_file(
+        db.store(),
+        &ExportSelection::All,
+        &path,
+        relais::service::export::ExistingFile::Replace,
+    )
+    .unwrap();
     String::from_utf8(std::fs::read(&path).unwrap()).unwrap()
 }
 

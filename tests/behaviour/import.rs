@@ -780,6 +780,7 @@ fn export_reads_back_as_the_same_contacts() {
             db.store(),
             &relais::storage::ExportSelection::All,
             &path,
+            relais::service::export::ExistingFile::Replace,
         )
         .unwrap();
         let bytes = std::fs::read(&path).unwrap();
@@ -829,6 +830,7 @@ fn export_without_external_ids_reimports_in_place() {
             db.store(),
             &relais::storage::ExportSelection::All,
             &path,
+            relais::service::export::ExistingFile::Replace,
         )
         .unwrap();
         let edited = std::fs::read_to_string(&path)
@@ -935,6 +937,7 @@ fn demo_export_reimports_unchanged() {
             db.store(),
             &relais::storage::ExportSelection::All,
             &path,
+            relais::service::export::ExistingFile::Replace,
         )
         .unwrap();
         let exported = std::fs::read(&path).unwrap();
@@ -980,6 +983,7 @@ fn export_with_external_id(db: &TestDb, external_id: &str) -> String {
         db.store(),
         &relais::storage::ExportSelection::All,
         &path,
+        relais::service::export::ExistingFile::Replace,
     )
     .unwrap();
     let exported = std::fs::read_to_string(&path).unwrap();
@@ -1949,7 +1953,13 @@ fn stale_row_creates_no_owner() {
         cast(db);
         import_rows(db, &["z1,Un,,,,,,51100,Reims,FRA,JD,"]);
         let path = db.dir.path().join("export.csv");
-        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        export_to_file(
+            db.store(),
+            &ExportSelection::All,
+            &path,
+            relais::service::export::ExistingFile::Replace,
+        )
+        .unwrap();
         let exported = std::fs::read_to_string(&path).unwrap();
         let prepared = prepare_user_reassignment(db.store(), "JD", "BB").unwrap();
         apply_user_reassignment(db.store(), &prepared, run()).unwrap();
@@ -1999,7 +2009,13 @@ fn stale_export_does_not_undo_later_changes() {
             ],
         );
         let path = db.dir.path().join("export.csv");
-        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        export_to_file(
+            db.store(),
+            &ExportSelection::All,
+            &path,
+            relais::service::export::ExistingFile::Replace,
+        )
+        .unwrap();
         let exported = std::fs::read_to_string(&path).unwrap();
         assert!(exported.lines().next().unwrap().ends_with(";Modifié le"));
         // The export writes milliseconds: the reassignment, in the same
@@ -2064,7 +2080,13 @@ fn export_without_external_id_column_updates_by_number() {
         cast(db);
         import_rows(db, &["x1,Un,Anne,Alpha,,,,51100,Reims,FRA,JD,"]);
         let path = db.dir.path().join("export.csv");
-        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        export_to_file(
+            db.store(),
+            &ExportSelection::All,
+            &path,
+            relais::service::export::ExistingFile::Replace,
+        )
+        .unwrap();
         let exported = std::fs::read_to_string(&path).unwrap();
         let header: Vec<&str> = exported.lines().next().unwrap().split(';').collect();
         let external = header
@@ -2137,7 +2159,13 @@ fn export_dates_rewritten_to_the_minute_read_back() {
             ],
         );
         let path = db.dir.path().join("export.csv");
-        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        export_to_file(
+            db.store(),
+            &ExportSelection::All,
+            &path,
+            relais::service::export::ExistingFile::Replace,
+        )
+        .unwrap();
         let to_minute = |cell: &str| {
             let at = chrono::DateTime::parse_from_rfc3339(cell).unwrap();
             at.format("%d/%m/%Y %H:%M").to_string()
@@ -2198,7 +2226,13 @@ fn stale_row_that_changes_nothing_is_unchanged() {
             ],
         );
         let path = db.dir.path().join("export.csv");
-        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        export_to_file(
+            db.store(),
+            &ExportSelection::All,
+            &path,
+            relais::service::export::ExistingFile::Replace,
+        )
+        .unwrap();
         // Both contacts changed after this time, whatever the clock reads.
         let dated = std::fs::read_to_string(&path)
             .unwrap()
@@ -2246,7 +2280,13 @@ fn partial_files_agree_on_both_engines() {
 
         // Every column of the export but the civility.
         let path = db.dir.path().join("export.csv");
-        export_to_file(db.store(), &ExportSelection::All, &path).unwrap();
+        export_to_file(
+            db.store(),
+            &ExportSelection::All,
+            &path,
+            relais::service::export::ExistingFile::Replace,
+        )
+        .unwrap();
         let without_civility = std::fs::read_to_string(&path)
             .unwrap()
             .lines()
