@@ -437,7 +437,7 @@ fn as_flag_records_the_user_as_actor() {
             .unwrap()
             .unwrap();
         assert_eq!(batch.actor, "Alice MARTIN (AM)");
-        assert!(!rejected.status.success());
+        assert!(!refused.status.success());
         assert!(
             stderr(&refused).contains("n'a pas le rôle d'administrateur"),
             "{}",
