@@ -69,7 +69,7 @@ pub enum Command {
     #[command(subcommand, help_template = GROUP_TEMPLATE, subcommand_value_name = "COMMANDE")]
     User(UserCommand),
 
-    /// Importer des contacts depuis un fichier CSV (séparateur « ; », « , » ou tabulation ; UTF-8, Windows-1252 ou UTF-16)
+    /// Importer des contacts depuis un fichier CSV (séparateur « ; », « , » ou tabulation ; UTF-8, UTF-16, Windows-1252 ou Mac OS Roman)
     #[command(help_template = HELP_TEMPLATE)]
     Import(ImportArgs),
 

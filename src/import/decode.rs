@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use encoding_rs::WINDOWS_1252;
+use encoding_rs::{Encoding, MACINTOSH, WINDOWS_1252};
 
 use crate::service::export::FORMULA_TRIGGERS;
 
@@ -104,9 +104,48 @@ pub(crate) fn sniff_separator(line: &[u8]) -> u8 {
 /// Deciding per field keeps the reader streaming, and an ASCII field reads
 /// the same in both encodings.
 pub(crate) fn decode_field(bytes: &[u8]) -> Cow<'_, str> {
+    decode_field_as(bytes, WINDOWS_1252)
+}
+
+/// Decodes one field: valid UTF-8 is kept as is, anything else is read in
+/// `legacy`, the file's 8-bit encoding.
+pub(crate) fn decode_field_as<'a>(bytes: &'a [u8], legacy: &'static Encoding) -> Cow<'a, str> {
     match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
-        Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0,
+        Err(_) => legacy.decode_without_bom_handling(bytes).0,
+    }
+}
+
+/// Lower-case letters of French words outside ASCII.
+const FRENCH_LETTERS: &str = "àâäçéèêëîïôöùûüÿœæ";
+
+/// Bytes Windows-1252 leaves undefined: text holding one was written in
+/// another code page.
+const UNDEFINED_IN_WINDOWS_1252: [u8; 5] = [0x81, 0x8D, 0x8F, 0x90, 0x9D];
+
+/// Chooses the 8-bit encoding of text that is not UTF-8: Windows-1252, or
+/// Mac OS Roman, which Excel for Mac writes for « CSV (Macintosh) ». The
+/// two place French letters at different bytes (`é` is 0xE9 in the first
+/// and 0x8E in the second, where the first has `Ž`), so the one that reads
+/// more of them wins. A byte that Windows-1252 leaves undefined decides
+/// for Mac OS Roman, and a tie for Windows-1252, the common case.
+pub(crate) fn guess_legacy_encoding(bytes: &[u8]) -> &'static Encoding {
+    if bytes
+        .iter()
+        .any(|byte| UNDEFINED_IN_WINDOWS_1252.contains(byte))
+    {
+        return MACINTOSH;
+    }
+    let french_letters = |encoding: &'static Encoding| {
+        let (text, _) = encoding.decode_without_bom_handling(bytes);
+        text.chars()
+            .filter(|letter| FRENCH_LETTERS.contains(*letter))
+            .count()
+    };
+    if french_letters(MACINTOSH) > french_letters(WINDOWS_1252) {
+        MACINTOSH
+    } else {
+        WINDOWS_1252
     }
 }
 
@@ -261,6 +300,30 @@ mod tests {
         assert_eq!(decode_field(b"H\xE9l\xE8ne"), "Hélène");
         assert_eq!(decode_field(b"\xC9lodie \x80"), "Élodie €");
         assert_eq!(decode_field(b"plain"), "plain");
+    }
+
+    #[test]
+    fn legacy_encoding_follows_french_letters() {
+        let (mac, _, unmappable) = MACINTOSH.encode("Prénom;Société;Civilité");
+        assert!(!unmappable);
+        let (windows, _, _) = WINDOWS_1252.encode("Prénom;Société;Civilité");
+        let (windows_quote, _, _) = WINDOWS_1252.encode("l’été à Reims");
+
+        assert_eq!(guess_legacy_encoding(&mac), MACINTOSH);
+        assert_eq!(decode_field_as(&mac, MACINTOSH), "Prénom;Société;Civilité");
+        assert_eq!(guess_legacy_encoding(&windows), WINDOWS_1252);
+        assert_eq!(guess_legacy_encoding(&windows_quote), WINDOWS_1252);
+        assert_eq!(
+            guess_legacy_encoding(b"M\x9Fller"),
+            MACINTOSH,
+            "0x9F is ü in Mac OS Roman"
+        );
+        assert_eq!(
+            guess_legacy_encoding(b"H\x8Flne"),
+            MACINTOSH,
+            "0x8F is undefined in Windows-1252"
+        );
+        assert_eq!(guess_legacy_encoding(b"plain"), WINDOWS_1252);
     }
 }
 

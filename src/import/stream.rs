@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use csv::{ByteRecord, ReaderBuilder, Terminator};
+use encoding_rs::{Encoding, WINDOWS_1252};
 
 use crate::domain::country::CountryCode;
 
 use super::decode::{
-    UTF8_BOM, declared_separator, decode_field, find_header_line, sniff_separator,
-    strip_formula_guard, unwrap_excel_text,
+    UTF8_BOM, declared_separator, decode_field, decode_field_as, find_header_line,
+    guess_legacy_encoding, sniff_separator, strip_formula_guard, unwrap_excel_text,
 };
 use super::headers::{Column, resolve_columns};
 use super::row::parse_row;
@@ -78,6 +79,10 @@ pub struct ContactRows<R> {
     /// File bytes read, for a UTF-16 file: the CSV reader counts the bytes
     /// converted to UTF-8 instead.
     raw_bytes_read: Option<Arc<AtomicU64>>,
+    /// The 8-bit encoding of fields that are not UTF-8, chosen on the
+    /// first line that has such bytes, header included, and kept for the
+    /// whole file.
+    legacy: Option<&'static Encoding>,
     error: Option<ImportError>,
     finished: bool,
 }
@@ -165,9 +170,16 @@ pub fn read_contacts<R: Read>(
     if !header_found {
         return Err(ImportError::Empty);
     }
+    let legacy = std::str::from_utf8(record.as_slice())
+        .is_err()
+        .then(|| guess_legacy_encoding(record.as_slice()));
     let headers = record
         .iter()
-        .map(|field| decode_field(field).trim().to_string())
+        .map(|field| {
+            decode_field_as(field, legacy.unwrap_or(WINDOWS_1252))
+                .trim()
+                .to_string()
+        })
         .collect();
     let columns = resolve_columns(headers)?;
 
@@ -180,6 +192,7 @@ pub fn read_contacts<R: Read>(
         skipped_bytes: skipped as u64,
         skipped_lines,
         raw_bytes_read,
+        legacy,
         error: None,
         finished: false,
     })
@@ -328,7 +341,13 @@ impl<R: Read> Iterator for ContactRows<R> {
                     self.values.extend(values);
                 }
                 Err(_) => {
-                    let values = self.record.iter().map(|field| clean(&decode_field(field)));
+                    let record = &self.record;
+                    let legacy = *self
+                        .legacy
+                        .get_or_insert_with(|| guess_legacy_encoding(record.as_slice()));
+                    let values = record
+                        .iter()
+                        .map(|field| clean(&decode_field_as(field, legacy)));
                     self.values.extend(values);
                 }
             }
@@ -344,7 +363,7 @@ impl<R: Read> Iterator for ContactRows<R> {
 
 #[cfg(test)]
 mod tests {
-    use encoding_rs::WINDOWS_1252;
+    use encoding_rs::MACINTOSH;
 
     use super::*;
     use crate::domain::contact::ContactInput;
@@ -459,6 +478,29 @@ mod tests {
         assert_eq!(rows[0].pro.city, "Orléans");
         assert_eq!(rows[1].first_name, "Élodie");
         assert_eq!(rows[1].company, "Cœur & Cie");
+    }
+
+    #[test]
+    fn mac_roman_file_reads_as_utf8() {
+        let (mac_bytes, _, unmappable) = MACINTOSH.encode(ACCENTED_FILE);
+        assert!(!unmappable);
+        // The same text with English headers, so that the first accented
+        // bytes come in a row.
+        let english = ACCENTED_FILE.replacen(
+            "Nom;Prénom;Société;Ville",
+            "Last name;First name;Company;City",
+            1,
+        );
+        let (mac_rows_only, _, _) = MACINTOSH.encode(&english);
+
+        let from_mac = contacts(&mac_bytes);
+        let from_rows_only = contacts(&mac_rows_only);
+
+        assert_eq!(from_mac, contacts(ACCENTED_FILE.as_bytes()));
+        assert_eq!(from_mac[1].first_name, "Élodie");
+        assert_eq!(from_mac[1].pro.city, "Besançon");
+        assert_eq!(from_rows_only[0].first_name, "Hélène");
+        assert_eq!(from_rows_only[1].company, "Cœur & Cie");
     }
 
     #[test]
