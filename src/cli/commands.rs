@@ -106,7 +106,7 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                         } else {
                             format!(
                                 "les {} lignes du fichier ont été rejetées ; corrigez-les",
-                                report.rejected.len()
+                                crate::french::count(report.rejected.len() as u64)
                             )
                         }
                     ),

@@ -1439,6 +1439,14 @@ fn import_with_every_line_rejected_fails() {
             report.contains("colonnes ignorées : 2 colonnes sans en-tête"),
             "{report}"
         );
+        let many = format!("Nom;Courriel\n{}", "Dupont;pas-une-adresse\n".repeat(1_000));
+        let many = write_file(db, "rejets-1000.csv", many.as_bytes());
+        let output = relais(db, &["import", many.to_str().unwrap()]);
+        assert!(
+            stderr(&output).contains("les 1\u{202F}000 lignes du fichier ont été rejetées"),
+            "counts are grouped as in the report: {}",
+            stderr(&output)
+        );
     });
 }
 
