@@ -27,6 +27,14 @@ pub fn plural(value: u64, singular: &str, plural: &str) -> String {
     format!("{} {word}", count(value))
 }
 
+/// Describes a contact's creation, last line of its history.
+pub fn creation(created_by: Option<i64>) -> String {
+    match created_by {
+        Some(batch) => format!("Création par l'importation n° {batch}"),
+        None => "Création".to_string(),
+    }
+}
+
 /// Postal codes a header or the journal lists before it counts the rest,
 /// so that a list of thousands pasted from a spreadsheet stays readable.
 pub const LISTED_POSTAL_CODES: usize = 12;

@@ -241,10 +241,6 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
-fn initials(user: &Option<crate::domain::history::UserRef>) -> Option<String> {
-    user.as_ref().map(|user| user.initials.clone())
-}
-
 /// Prints a contact's history, most recent first. The last line is its
 /// creation and the import that made it (`created_by`), which has no entry.
 pub fn print_history(
@@ -254,25 +250,7 @@ pub fn print_history(
     as_json: bool,
 ) {
     if as_json {
-        let list: Vec<_> = entries
-            .iter()
-            .map(|entry| {
-                json!({
-                    "id": entry.id,
-                    "contact_id": entry.contact_id,
-                    "at": entry.at,
-                    "kind": entry.kind,
-                    "role": entry.role,
-                    "previous_owner": initials(&entry.previous_owner),
-                    "new_owner": initials(&entry.new_owner),
-                    "batch_id": entry.batch_id,
-                    "undoes": entry.undoes,
-                    "actor": entry.actor,
-                    "message": entry.sentence_fr(),
-                })
-            })
-            .collect();
-        print_json(&list);
+        print_json(&crate::service::json::history(contact, entries, created_by));
         return;
     }
     println!(
@@ -287,10 +265,7 @@ pub fn print_history(
         println!("  {}  {}", entry.local_time_fr(), entry.sentence_fr());
     }
     let created = crate::domain::history::format_paris_time(contact.created_at);
-    match created_by {
-        Some(batch) => println!("  {created}  Création par l'importation n° {batch}"),
-        None => println!("  {created}  Création"),
-    }
+    println!("  {created}  {}", crate::french::creation(created_by));
 }
 
 /// Prints the journal; `chains` gives, for each undone batch, the undos

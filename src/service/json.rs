@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::batch::{Applied, Batch, BatchKind, Outcome, UndoPreview, UndoResult};
+use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, Outcome, UndoPreview, UndoResult};
+use crate::domain::history::{HistoryEntry, UserRef};
+use crate::storage::Contact;
 
 /// Counts of an operation, previewed (`applied` is `None`) or run.
 pub fn counts(outcome: &Outcome, applied: Option<&Applied>) -> Value {
@@ -66,4 +68,46 @@ pub fn undo_preview(preview: &UndoPreview) -> Value {
     });
     value["skipped"] = json!(preview.skipped);
     value
+}
+
+fn initials(user: &Option<UserRef>) -> Option<String> {
+    user.as_ref().map(|user| user.initials.clone())
+}
+
+/// Returns a contact's history, newest first, ending with its creation
+/// (`kind` `created`, with the import that created it as `batch_id`), as
+/// `relais history` and the contact page end with it.
+pub fn history(contact: &Contact, entries: &[HistoryEntry], created_by: Option<BatchId>) -> Value {
+    let mut list: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "id": entry.id,
+                "contact_id": entry.contact_id,
+                "at": entry.at,
+                "kind": entry.kind,
+                "role": entry.role,
+                "previous_owner": initials(&entry.previous_owner),
+                "new_owner": initials(&entry.new_owner),
+                "batch_id": entry.batch_id,
+                "undoes": entry.undoes,
+                "actor": entry.actor,
+                "message": entry.sentence_fr(),
+            })
+        })
+        .collect();
+    list.push(json!({
+        "id": null,
+        "contact_id": contact.id,
+        "at": contact.created_at,
+        "kind": "created",
+        "role": null,
+        "previous_owner": null,
+        "new_owner": null,
+        "batch_id": created_by,
+        "undoes": null,
+        "actor": null,
+        "message": crate::french::creation(created_by),
+    }));
+    Value::Array(list)
 }

@@ -163,13 +163,17 @@ fn history_json_by_external_id() {
         let history = json(&relais(db, &["history", "k2", "--json"]));
 
         let entries = history.as_array().expect("a list");
-        assert_eq!(entries.len(), 1);
+        assert_eq!(entries.len(), 2, "the change, then the creation");
         assert_eq!(entries[0]["role"], "technical");
         assert_eq!(entries[0]["previous_owner"], "JD");
         assert_eq!(entries[0]["new_owner"], "BB");
         assert_eq!(entries[0]["batch_id"], run["batch_id"]);
         assert_eq!(entries[0]["kind"], "reassign");
         assert!(entries[0]["at"].as_str().is_some());
+        assert_eq!(entries[1]["kind"], "created");
+        assert_eq!(entries[1]["batch_id"], 1, "the import of the set-up");
+        assert_eq!(entries[1]["message"], "Création par l'importation n° 1");
+        assert!(entries[1]["id"].is_null());
     });
 }
 

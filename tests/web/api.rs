@@ -711,6 +711,9 @@ async fn history_by_id_and_external_id() {
             .unwrap()
             .contains("réaffectation par région")
     );
+    let creation = history.as_array().unwrap().last().unwrap();
+    assert_eq!(creation["kind"], "created");
+    assert!(creation["batch_id"].is_i64(), "{creation}");
     let (status, missing) = get(&app, "/api/v1/contacts/absent-42/history").await;
     assert_eq!(status, 404);
     assert_eq!(missing["code"], "unknown_contact");

@@ -14,7 +14,6 @@ use crate::web::state::AppState;
 
 use super::batches::{Pagination, check_query_names};
 use super::error::ApiError;
-use super::views;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -76,18 +75,22 @@ pub async fn show(
     Ok(Json(contact))
 }
 
-/// Returns a contact's history, newest first. `{id}` is the contact's number
-/// or external id.
+/// Returns a contact's history, newest first, ending with its creation.
+/// `{id}` is the contact's number or external id.
 pub async fn history(
     State(state): State<AppState>,
     ApiUser(_user): ApiUser,
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let entries = state
+    let history = state
         .run(move |store| {
             let contact = find(store, &key)?;
-            Ok(store.contact_history(contact.id)?)
+            let entries = store.contact_history(contact.id)?;
+            let created_by = store.creating_import(contact.id)?;
+            Ok(crate::service::json::history(
+                &contact, &entries, created_by,
+            ))
         })
         .await?;
-    Ok(Json(views::history(&entries)))
+    Ok(Json(history))
 }

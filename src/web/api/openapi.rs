@@ -278,7 +278,7 @@ fn paths() -> Map<String, Value> {
         "get",
         with_parameters(
             operation(
-                "Historique du contact, le plus récent d'abord.",
+                "Historique du contact, le plus récent d'abord ; le dernier élément est sa création.",
                 "History",
                 &["401", "404"],
             ),
@@ -378,13 +378,14 @@ fn schemas() -> Value {
                 "type": "object",
                 "properties": {
                     "at": { "type": "string", "format": "date-time" },
-                    "kind": { "type": "string", "enum": ["reassign", "reassign_region", "undo", "import"] },
+                    "id": { "type": ["integer", "null"], "description": "Absent (null) pour la création." },
+                    "kind": { "type": "string", "enum": ["reassign", "reassign_region", "undo", "import", "created"], "description": "created : création du contact, par l'importation batch_id s'il y en a une." },
                     "role": { "type": ["string", "null"], "enum": ["commercial", "technical", null] },
                     "previous_owner": { "type": ["string", "null"], "description": "Initiales." },
                     "new_owner": { "type": ["string", "null"], "description": "Initiales." },
                     "batch_id": { "type": ["integer", "null"] },
                     "undoes": { "type": ["integer", "null"], "description": "Pour une annulation, l'opération annulée." },
-                    "actor": { "type": "string" },
+                    "actor": { "type": ["string", "null"] },
                     "message": { "type": "string" }
                 }
             }

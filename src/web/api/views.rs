@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use crate::domain::batch::{Applied, Outcome};
-use crate::domain::history::{HistoryEntry, UserRef};
 use crate::service::reassign::{PreparedRegionReassignment, PreparedUserReassignment};
 use crate::storage::{PrefixCount, RegionPreview};
 
@@ -47,29 +46,4 @@ fn add_region_params(value: &mut Value, prepared: &PreparedRegionReassignment) {
     value["role"] = json!(prepared.request.roles.as_str());
     value["country"] = json!(prepared.request.country.as_str());
     value["postal"] = prepared.params["postal"].clone();
-}
-
-fn initials(user: &Option<UserRef>) -> Option<String> {
-    user.as_ref().map(|user| user.initials.clone())
-}
-
-pub fn history(entries: &[HistoryEntry]) -> Value {
-    entries
-        .iter()
-        .map(|entry| {
-            json!({
-                "id": entry.id,
-                "contact_id": entry.contact_id,
-                "at": entry.at,
-                "kind": entry.kind,
-                "role": entry.role,
-                "previous_owner": initials(&entry.previous_owner),
-                "new_owner": initials(&entry.new_owner),
-                "batch_id": entry.batch_id,
-                "undoes": entry.undoes,
-                "actor": entry.actor,
-                "message": entry.sentence_fr(),
-            })
-        })
-        .collect()
 }
