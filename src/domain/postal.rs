@@ -368,10 +368,13 @@ pub enum PostalFieldError {
         "code postal : « {0} » compte plus de 5 chiffres ; un code postal français en compte 5"
     )]
     TooLongForFrance(String),
+    /// No French code starts with `head`, the first two digits of `typed`
+    /// (three overseas).
     #[error(
-        "code postal : aucun code postal français ne commence par « {0} » ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer"
+        "code postal : aucun code postal français ne commence par « {head} »{} ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer",
+        if .typed == .head { String::new() } else { format!(", ni donc par « {typed} »") }
     )]
-    NoFrenchCode(String),
+    NoFrenchCode { typed: String, head: String },
     #[error(
         "code postal : « {prefix} » ({territory}) : les adresses de ce territoire sont enregistrées avec le pays {country} ; choisissez le pays {country} plutôt que {chosen}"
     )]
@@ -671,7 +674,10 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
                 .any(|prefix| prefix.starts_with(head))
         });
         if !known {
-            return Err(PostalFieldError::NoFrenchCode(head.to_string()));
+            return Err(PostalFieldError::NoFrenchCode {
+                typed: compact.to_string(),
+                head: head.to_string(),
+            });
         }
     }
     // Stored codes lose their country's marker (`L-1234` is kept as
@@ -1201,7 +1207,10 @@ mod tests {
         ] {
             assert_eq!(
                 parse_postal_field(input, &france),
-                Err(PostalFieldError::NoFrenchCode(head.to_string())),
+                Err(PostalFieldError::NoFrenchCode {
+                    typed: input.to_string(),
+                    head: head.to_string()
+                }),
                 "{input}"
             );
         }
@@ -1371,8 +1380,8 @@ mod tests {
         assert_eq!(
             unquoted,
             "code postal : 2 codes à corriger. « 00100 » : aucun code postal français ne \
-             commence par « 00 » ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer. \
-             « 00200 » : aucun code postal français ne commence par « 00 » ; ils commencent \
+             commence par « 00 », ni donc par « 00100 » ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer. \
+             « 00200 » : aucun code postal français ne commence par « 00 », ni donc par « 00200 » ; ils commencent \
              par 01 à 95, ou par 971 à 976 outre-mer."
         );
 

@@ -161,13 +161,10 @@ fn parse_region_country(country: &str) -> Result<CountryCode, ServiceError> {
             "country",
             format!("code pays : {error}"),
         )),
-        Err(CountryError::Unknown(_)) => Err(ServiceError::invalid(
+        Err(error @ CountryError::Unknown(_)) => Err(ServiceError::invalid(
             "unknown_country",
             "country",
-            format!(
-                "code pays : « {} » inconnu ; indiquez un code ISO à trois lettres (FRA, BEL…) ou le nom du pays",
-                country.trim()
-            ),
+            format!("code pays : {error}"),
         )),
     }
 }

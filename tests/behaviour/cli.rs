@@ -992,7 +992,7 @@ fn dry_run_labels_collectivities_rejects_unknown() {
                 "--to",
                 "CC",
                 "--postal",
-                "99",
+                "999",
                 "--dry-run",
             ],
         );
@@ -1005,7 +1005,9 @@ fn dry_run_labels_collectivities_rejects_unknown() {
         assert!(!text.contains("97133 —"), "{text}");
         assert!(!none.status.success());
         assert!(
-            stderr(&none).contains("aucun code postal français ne commence par « 99 »"),
+            stderr(&none).contains(
+                "aucun code postal français ne commence par « 99 », ni donc par « 999 » ;"
+            ),
             "{}",
             stderr(&none)
         );

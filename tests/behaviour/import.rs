@@ -1435,7 +1435,7 @@ fn file_with_few_columns_updates_only_those() {
         assert_eq!((report.imported, report.updated), (0, 1), "{report:?}");
         assert!(
             report.warnings.iter().any(|warning| warning.contains(
-                "pas de colonne pour : civilité, prénom, société, e-mail, téléphone, responsable technique, adresse perso et adresse pro ; les contacts déjà enregistrés les gardent"
+                "pas de colonne pour : civilité, prénom, société, e-mail, téléphone, responsable technique, toute l'adresse perso et toute l'adresse pro ; les contacts déjà enregistrés les gardent"
             )),
             "{:?}",
             report.warnings
@@ -1461,7 +1461,7 @@ fn file_with_few_columns_updates_only_those() {
         assert_eq!(report.updated, 1, "{report:?}");
         assert!(
             report.warnings.iter().any(|warning| warning.contains(
-                "ligne 1 de l'adresse pro, ligne 2 de l'adresse pro, code postal pro, pays pro et adresse perso ;"
+                "adresse pro, complément adresse pro, code postal pro, pays pro et toute l'adresse perso ;"
             )),
             "{:?}",
             report.warnings

@@ -223,7 +223,7 @@ pub(super) fn left_out_note(left_out: &[ContactPart]) -> Option<String> {
     // A whole address left out is named as one.
     let whole: Vec<(&[ContactPart; 5], &str)> = ContactPart::ADDRESSES
         .iter()
-        .zip(["adresse perso", "adresse pro"])
+        .zip(["toute l'adresse perso", "toute l'adresse pro"])
         .filter(|(parts, _)| parts.iter().all(|part| left_out.contains(part)))
         .collect();
     let mut labels: Vec<&str> = left_out
