@@ -49,10 +49,47 @@ fn expected_number(cause: &str) -> String {
     String::new()
 }
 
+/// Returns an option as the user typed it: clap names an option by its
+/// long name, `--to <INITIALES>`, even when the command line has its French
+/// alias, `--vers`.
+fn as_typed(arg: &str, command: Option<&clap::Command>, typed: &[String]) -> String {
+    let (long, value_name) = arg.split_once(' ').unwrap_or((arg, ""));
+    let (Some(name), Some(command)) = (long.strip_prefix("--"), command) else {
+        return arg.to_string();
+    };
+    let is_typed = |option: &str| {
+        typed
+            .iter()
+            .any(|word| word == option || word.starts_with(&format!("{option}=")))
+    };
+    if is_typed(long) {
+        return arg.to_string();
+    }
+    let aliases = command
+        .get_arguments()
+        .find(|argument| argument.get_long() == Some(name))
+        .and_then(|argument| argument.get_all_aliases())
+        .unwrap_or_default();
+    match aliases.iter().find(|alias| is_typed(&format!("--{alias}"))) {
+        Some(alias) if value_name.is_empty() => format!("--{alias}"),
+        Some(alias) => format!("--{alias} {value_name}"),
+        None => arg.to_string(),
+    }
+}
+
 /// Renders a usage error in French, with the hint to run the help of the
-/// command at fault.
-pub fn message(error: &clap::Error, command: Option<&str>) -> String {
-    let arg = context(error, ContextKind::InvalidArg).unwrap_or_default();
+/// command at fault. `command` is the subcommand typed, by name, and
+/// `typed` the arguments, so that options are named as typed.
+pub fn message(
+    error: &clap::Error,
+    command: Option<(&str, &clap::Command)>,
+    typed: &[String],
+) -> String {
+    let arg = as_typed(
+        &context(error, ContextKind::InvalidArg).unwrap_or_default(),
+        command.map(|(_, sub)| sub),
+        typed,
+    );
     let value = context(error, ContextKind::InvalidValue).unwrap_or_default();
     let text = match error.kind() {
         ErrorKind::UnknownArgument => format!("option inconnue : « {arg} »"),
@@ -80,6 +117,15 @@ pub fn message(error: &clap::Error, command: Option<&str>) -> String {
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             "commande manquante".to_string()
         }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation if value.is_empty() => {
+            match arg
+                .strip_prefix('<')
+                .and_then(|name| name.strip_suffix('>'))
+            {
+                Some(name) => format!("{name} vide : indiquez une valeur"),
+                None => format!("valeur manquante pour {arg} : écrivez-la après l'option"),
+            }
+        }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let expected = std::error::Error::source(error)
                 .map(|cause| expected_number(&cause.to_string()))
@@ -90,7 +136,11 @@ pub fn message(error: &clap::Error, command: Option<&str>) -> String {
             format!("trop de valeurs pour {arg}")
         }
         ErrorKind::ArgumentConflict => {
-            let prior = context(error, ContextKind::PriorArg).unwrap_or_default();
+            let prior = as_typed(
+                &context(error, ContextKind::PriorArg).unwrap_or_default(),
+                command.map(|(_, sub)| sub),
+                typed,
+            );
             if prior.is_empty() || prior == arg {
                 format!("option « {arg} » donnée plusieurs fois ; gardez-en une seule")
             } else {
@@ -101,7 +151,7 @@ pub fn message(error: &clap::Error, command: Option<&str>) -> String {
         _ => "arguments invalides".to_string(),
     };
     let help = match command {
-        Some(command) => format!("relais {command} --help"),
+        Some((command, _)) => format!("relais {command} --help"),
         None => "relais --help".to_string(),
     };
     format!("relais : {text}\nPour l'aide : {help}")

@@ -18,7 +18,7 @@ const USAGE_ERROR: u8 = 2;
 
 /// Returns the command typed on the command line (`user add`, `undo`), for
 /// pointing a usage error at that command's help.
-fn typed_command() -> Option<String> {
+fn typed_command() -> Option<(String, clap::Command)> {
     let mut command = Cli::command();
     let mut names = Vec::new();
     let mut arguments = std::env::args().skip(1);
@@ -38,7 +38,7 @@ fn typed_command() -> Option<String> {
             None => break,
         }
     }
-    (!names.is_empty()).then(|| names.join(" "))
+    (!names.is_empty()).then(|| (names.join(" "), command))
 }
 
 /// Returns the log level used when `RELAIS_LOG` is unset. `relais serve`
@@ -46,7 +46,7 @@ fn typed_command() -> Option<String> {
 /// every state change with its request id. The other commands print their
 /// own French report, so they log at `warn`.
 pub fn default_log_level() -> &'static str {
-    if typed_command().as_deref() == Some("serve") {
+    if typed_command().is_some_and(|(name, _)| name == "serve") {
         "info"
     } else {
         "warn"
@@ -66,7 +66,13 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 _ => {
-                    let message = clap_fr::message(&error, typed_command().as_deref());
+                    let typed: Vec<String> = std::env::args().skip(1).collect();
+                    let command = typed_command();
+                    let message = clap_fr::message(
+                        &error,
+                        command.as_ref().map(|(name, sub)| (name.as_str(), sub)),
+                        &typed,
+                    );
                     if json_errors {
                         let body = serde_json::json!({
                             "code": "usage_error",

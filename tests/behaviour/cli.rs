@@ -1166,6 +1166,38 @@ fn undo_counts_contacts_apart_from_entries() {
     });
 }
 
+/// A usage error names an option as typed, French alias included, and
+/// says that a value is missing rather than quoting an empty one.
+#[test]
+fn usage_errors_name_options_as_typed() {
+    let db = TestDb::new(Engine::Sqlite);
+
+    let no_value = relais(&db, &["reassign", "--de", "JD", "--vers"]);
+    let twice = relais(
+        &db,
+        &["reassign", "--de", "JD", "--vers", "BB", "--vers", "CC"],
+    );
+    let empty_file = relais(&db, &["export", ""]);
+
+    assert_eq!(no_value.status.code(), Some(2));
+    assert!(
+        stderr(&no_value)
+            .contains("valeur manquante pour --vers <INITIALES> : écrivez-la après l'option"),
+        "{}",
+        stderr(&no_value)
+    );
+    assert!(
+        stderr(&twice).contains("option « --vers <INITIALES> » donnée plusieurs fois"),
+        "{}",
+        stderr(&twice)
+    );
+    assert!(
+        stderr(&empty_file).contains("FICHIER vide : indiquez une valeur"),
+        "{}",
+        stderr(&empty_file)
+    );
+}
+
 #[test]
 fn missing_option_names_its_value_whole() {
     let db = TestDb::new(Engine::Sqlite);
