@@ -40,6 +40,16 @@ pub fn create_api_token(
     user: &User,
     label: &str,
 ) -> Result<String, ServiceError> {
+    create_numbered_api_token(store, user, label).map(|(_, token)| token)
+}
+
+/// Creates an API token as `create_api_token` does, and returns its number
+/// with it.
+pub fn create_numbered_api_token(
+    store: &dyn Store,
+    user: &User,
+    label: &str,
+) -> Result<(i64, String), ServiceError> {
     if !user.active {
         return Err(ServiceError::invalid(
             "inactive_user",
@@ -64,7 +74,7 @@ pub fn create_api_token(
     let token = new_secret("relais_");
     let id = store.create_api_token(user.id, &hash_secret(&token), label)?;
     tracing::info!(token.id = id, user.id = user.id, "API token created");
-    Ok(token)
+    Ok((id, token))
 }
 
 /// Lists the tokens of `user`, or of every user, newest first. The records

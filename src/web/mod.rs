@@ -19,6 +19,7 @@ mod labels;
 pub mod pages;
 mod readable_path;
 pub mod request_id;
+pub mod sent_forms;
 pub mod state;
 
 use std::sync::Arc;

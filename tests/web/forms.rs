@@ -2197,3 +2197,53 @@ async fn journal_shows_a_reinstated_batch() {
     let page = unescape(&app.page(&client, &format!("/admin/batches/{batch}")).await);
     assert!(page.contains(&state), "{page}");
 }
+
+/// A token form sent twice, by a double click or the browser's resend,
+/// creates one token, and the second sending names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_form_sent_twice_creates_one() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let users_page = app.page(&client, "/admin/users").await;
+    let csrf = hidden_field(&users_page, "csrf_token").unwrap();
+    let submission = hidden_field(&users_page, "submission").unwrap();
+    let count = || {
+        relais::service::tokens::list_api_tokens(app.store.as_ref(), None)
+            .unwrap()
+            .len()
+    };
+    let tokens_before = count();
+    let send = || {
+        client
+            .post(app.url("/admin/users/tokens"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("user", "QT"),
+                ("label", "synchro"),
+                ("submission", submission.as_str()),
+            ])
+            .send()
+    };
+
+    let first = send().await.unwrap();
+    let second = send().await.unwrap();
+
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 303);
+    assert_eq!(count(), tokens_before + 1);
+    let created = relais::service::tokens::list_api_tokens(app.store.as_ref(), None)
+        .unwrap()
+        .into_iter()
+        .map(|token| token.id)
+        .max()
+        .unwrap();
+    let page = unescape(&app.page(&client, "/admin/users").await);
+    assert!(
+        page.contains(&format!(
+            "Ce formulaire avait déjà créé le jeton n° {created}, et il n'en a pas créé d'autre."
+        )),
+        "{page}"
+    );
+    let next_form = hidden_field(&page, "submission").unwrap();
+    assert_ne!(next_form, submission, "each page gets a fresh value");
+}

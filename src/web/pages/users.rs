@@ -11,7 +11,9 @@ use serde::Deserialize;
 use crate::domain::history::format_paris_time;
 use crate::domain::user::{User, UserId, UserRole};
 use crate::service::ServiceError;
-use crate::service::tokens::{create_api_token, list_api_tokens, parse_token_id, revoke_api_token};
+use crate::service::tokens::{
+    create_numbered_api_token, list_api_tokens, parse_token_id, revoke_api_token,
+};
 use crate::service::users::{
     MIN_PASSWORD_CHARS, UserForm, add_user, set_active, user_form_problems,
 };
@@ -20,6 +22,7 @@ use crate::storage::Store;
 use crate::web::auth::cookies;
 use crate::web::auth::session::{AdminUser, Session};
 use crate::web::error::AppError;
+use crate::web::sent_forms::Sending;
 use crate::web::state::AppState;
 
 use super::error_page::PageError;
@@ -120,6 +123,8 @@ struct UsersPage {
     token_label: String,
     token_user_error: Option<String>,
     token_label_error: Option<String>,
+    /// Fresh value of the token form's `submission` field.
+    token_submission: String,
 }
 
 /// Builds the creation form's fields, refilled with what was typed except
@@ -197,7 +202,7 @@ impl NoticeQuery {
     fn from_cookie(value: &str) -> NoticeQuery {
         let (done, subject) = value.split_once('.').unwrap_or((value, ""));
         let subject = Some(subject.to_string());
-        let (user, token) = if done == "token_revoked" {
+        let (user, token) = if done.starts_with("token_") {
             (None, subject)
         } else {
             (subject, None)
@@ -263,6 +268,14 @@ fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<St
                 .find(|token| token.id == id && token.revoked_at.is_some())?;
             format!("Jeton n° {id} révoqué : l'API le refuse désormais.")
         }
+        "token_sent_twice" => {
+            let id: i64 = query.token.as_deref()?.parse().ok()?;
+            tokens.iter().find(|token| token.id == id)?;
+            format!(
+                "Ce formulaire avait déjà créé le jeton n° {id}, et il n'en a pas créé d'autre. Le secret d'un jeton n'est affiché qu'une fois : s'il ne vous est pas parvenu, révoquez le jeton n° {id} et créez-en un nouveau."
+            )
+        }
+        "token_in_progress" => "Ce formulaire était déjà en cours d'envoi : un seul jeton est créé, et son secret s'affiche sur la page de la première validation. S'il ne vous est pas parvenu, révoquez ce jeton dans la liste et créez-en un nouveau.".to_string(),
         _ => return None,
     };
     Some(text)
@@ -347,6 +360,7 @@ async fn users_page(
         token_label: token.label,
         token_user_error,
         token_label_error,
+        token_submission: crate::web::idempotency::new_form_key(),
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -564,6 +578,10 @@ pub struct TokenForm {
     user: String,
     #[serde(default)]
     label: String,
+    /// Random value of the page that showed the form: a second sending of
+    /// the same form creates no second token.
+    #[serde(default)]
+    submission: String,
 }
 
 #[derive(Template)]
@@ -589,6 +607,24 @@ pub async fn create_token(
     };
     let token_label = label.clone();
     let user_key = form.user.clone();
+    // Key shared by every sending of the same page's form.
+    let submission = (!form.submission.trim().is_empty())
+        .then(|| format!("{}:{}", session.user.id, form.submission.trim()));
+    if let Some(key) = &submission {
+        match state.token_forms.start(key) {
+            Sending::First => {}
+            Sending::InProgress => {
+                return Ok(redirect_with_notice(&state, "token_in_progress", ""));
+            }
+            Sending::Done(id) => {
+                return Ok(redirect_with_notice(
+                    &state,
+                    "token_sent_twice",
+                    &id.to_string(),
+                ));
+            }
+        }
+    }
     let created = state
         .run(move |store| {
             let Some(user) = store.find_user(&user_key)? else {
@@ -603,7 +639,7 @@ pub async fn create_token(
                 };
                 return Ok(Err(FieldErrors::from([("user", message)])));
             };
-            match create_api_token(store, &user, &token_label) {
+            match create_numbered_api_token(store, &user, &token_label) {
                 Ok(token) => Ok(Ok((user, token))),
                 Err(error) if error.is_client_error() => {
                     let (field, message) = super::reassign::field_error(error)?;
@@ -612,10 +648,22 @@ pub async fn create_token(
                 Err(error) => Err(error.into()),
             }
         })
-        .await?;
-    let (user, token) = match created {
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(error) => {
+            if let Some(key) = &submission {
+                state.token_forms.abandon(key);
+            }
+            return Err(error.into());
+        }
+    };
+    let (user, (id, token)) = match created {
         Ok(created) => created,
         Err(token_errors) => {
+            if let Some(key) = &submission {
+                state.token_forms.abandon(key);
+            }
             return users_page(
                 &state,
                 &session,
@@ -630,6 +678,9 @@ pub async fn create_token(
             .await;
         }
     };
+    if let Some(key) = &submission {
+        state.token_forms.finish(key, id);
+    }
     let page = TokenPage {
         layout: Layout::new(&session, "Jeton d'API créé", "users"),
         user_name: user.display_name(),
