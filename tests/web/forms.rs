@@ -357,7 +357,7 @@ async fn every_region_field_error_is_shown() {
     let page = unescape(&text(response).await);
     for (field, expected) in [
         ("to", "ZZ"),
-        ("country", "code pays : « XYZ » inconnu"),
+        ("country", "code pays : « XYZ » n'est pas un pays connu"),
         ("postal", "code postal : « % »"),
         ("role", "rôle : « chef » inconnu"),
     ] {
