@@ -269,6 +269,15 @@ async fn preview_reports_field_errors() {
             .unwrap(),
     )
     .await;
+    let both_wrong = json(
+        client
+            .get(app.url("/admin/reassign/preview"))
+            .query(&[("from", "ZZ"), ("to", "PL")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
 
     // The script writes these messages as text, so they come typeset
     // with French no-break spaces, like the rendered pages.
@@ -295,6 +304,17 @@ async fn preview_reports_field_errors() {
     );
     assert_eq!(incomplete["errors"], serde_json::json!({}));
     assert!(incomplete["html"].as_str().unwrap().contains("Choisissez"));
+    assert!(both_wrong["errors"]["from"].as_str().unwrap().contains("ZZ"));
+    assert!(
+        both_wrong["errors"]["to"]
+            .as_str()
+            .unwrap()
+            .contains("est désactivé")
+    );
+    let hint = unescape(both_wrong["html"].as_str().unwrap());
+    assert!(hint.contains("Corrigez les champs signalés"), "{hint}");
+    let one_wrong = unescape(inactive_target["html"].as_str().unwrap());
+    assert!(one_wrong.contains("Corrigez le champ signalé"), "{one_wrong}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

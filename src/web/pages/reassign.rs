@@ -14,7 +14,7 @@ use crate::domain::user::User;
 use crate::service::ServiceError;
 use crate::service::reassign::{
     RunContextInput, apply_user_reassignment, check_user_target, prepare_user_reassignment,
-    preview_user_reassignment,
+    preview_user_reassignment, user_form_problems,
 };
 use crate::storage::{ContactFilter, Page, Store};
 use crate::web::auth::session::{AdminUser, Session};
@@ -140,10 +140,13 @@ fn compute_preview(
         Err(error) => {
             let (field, message) = field_error(error)?;
             errors.insert(field, message);
-            let hint = "Corrigez le champ signalé pour voir l'aperçu.";
+            for problem in user_form_problems(store, &form.from, &form.to)? {
+                let (field, message) = field_error(problem)?;
+                errors.entry(field).or_insert(message);
+            }
             return Ok((
                 ReassignPreview {
-                    hint: Some(hint),
+                    hint: Some(fix_fields_hint(errors.len())),
                     summary: None,
                 },
                 errors,
@@ -332,5 +335,14 @@ pub async fn apply(
             )
             .await
         }
+    }
+}
+
+/// Asks to correct the fields flagged, in the singular for one.
+pub fn fix_fields_hint(flagged: usize) -> &'static str {
+    if flagged > 1 {
+        "Corrigez les champs signalés pour voir l'aperçu."
+    } else {
+        "Corrigez le champ signalé pour voir l'aperçu."
     }
 }

@@ -26,7 +26,7 @@ use super::error_page::PageError;
 use super::extract::{FormData, QueryData};
 use super::layout::Layout;
 use super::picker::UserPicker;
-use super::reassign::{FieldErrors, PreviewAnswer, field_error};
+use super::reassign::{FieldErrors, PreviewAnswer, field_error, fix_fields_hint};
 use super::render;
 use super::run_result::{
     TO_REASSIGN, done_since, no_store, parse_last_batch, parse_previewed, preview_changed_notice,
@@ -154,10 +154,7 @@ fn compute_preview(
     if form.to.trim().is_empty() {
         let errors = form_problems(store, form)?;
         if !errors.is_empty() {
-            return Ok((
-                hint_only("Corrigez les champs signalés pour voir l'aperçu."),
-                errors,
-            ));
+            return Ok((hint_only(fix_fields_hint(errors.len())), errors));
         }
         return Ok((hint_only(HINT), errors));
     }
@@ -175,10 +172,7 @@ fn compute_preview(
             for (field, message) in form_problems(store, form)? {
                 errors.entry(field).or_insert(message);
             }
-            return Ok((
-                hint_only("Corrigez les champs signalés pour voir l'aperçu."),
-                errors,
-            ));
+            return Ok((hint_only(fix_fields_hint(errors.len())), errors));
         }
     };
     let preview = previews.region_preview(store, &prepared)?;
