@@ -58,6 +58,11 @@
         credentials: "same-origin"
       })
         .then(function (response) {
+          // An ended session sends the request to the login page.
+          var toLogin = response.redirected && new URL(response.url).pathname === "/login";
+          if (toLogin || response.status === 401) {
+            throw new Error("session ended");
+          }
           if (!response.ok) {
             throw new Error("HTTP " + response.status);
           }
@@ -70,12 +75,14 @@
           target.innerHTML = answer.html;
           setFieldErrors(form, answer.errors || {});
         })
-        .catch(function () {
+        .catch(function (error) {
           if (current !== sequence) {
             return;
           }
           lastQuery = null;
-          target.textContent = "Aperçu indisponible pour le moment\u202f; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
+          target.textContent = error.message === "session ended"
+            ? "Votre session a pris fin\u202f: l'aperçu n'est plus disponible. En validant, vous passerez par la page de connexion, puis reviendrez à ce formulaire rempli\u202f; rien n'est modifié entre-temps."
+            : "Aperçu indisponible pour le moment\u202f; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
         })
         .then(function () {
           if (current === sequence) {
@@ -91,6 +98,20 @@
 
     form.addEventListener("input", schedule);
     form.addEventListener("change", schedule);
+    // Enter in a field shows the preview at once instead of running the
+    // operation, which only « Valider » does: a mass move must never start
+    // before its preview could be read.
+    form.addEventListener("keydown", function (event) {
+      var field = event.target;
+      if (event.key !== "Enter" || field.tagName !== "INPUT" ||
+          field.type === "submit" || field.type === "button") {
+        return;
+      }
+      event.preventDefault();
+      window.clearTimeout(timer);
+      lastQuery = null;
+      refresh();
+    });
     // A second click while the run is under way would get the same result,
     // because the form keeps its idempotency key. Disabling the button
     // spares that wait.

@@ -636,3 +636,129 @@ async fn every_screen_passes_axe() {
 
     client.clone().close().await.unwrap();
 }
+
+/// Enter in a field of a reassignment dialog shows the preview instead of
+/// running the operation. Once the session has ended, the preview reports
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_in_dialog_only_previews() {
+    let Some(browser) = open_browser("enter_in_dialog_only_previews").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+    let batches_before = app.batch_count();
+    login(client, &app, "QA").await;
+
+    client
+        .goto(&app.url("/admin/reassign-region"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("field-to"))
+        .await
+        .unwrap()
+        .select_by_value("QT")
+        .await
+        .unwrap();
+    let postal = client.find(Locator::Id("field-postal")).await.unwrap();
+    postal.send_keys("51\u{E007}").await.unwrap();
+    let preview = wait_for_html(client, "#preview", "the preview after Enter", |html| {
+        changed_count(html).is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    assert!(preview.contains("51 — Marne"), "{preview}");
+    assert_eq!(
+        client.current_url().await.unwrap().path(),
+        "/admin/reassign-region",
+        "Enter did not send the form"
+    );
+    assert_eq!(app.batch_count(), batches_before, "nothing ran");
+
+    client.delete_all_cookies().await.unwrap();
+    postal.send_keys(";02").await.unwrap();
+    let ended = wait_for_html(client, "#preview", "the ended-session notice", |html| {
+        html.contains("Votre session a pris fin")
+    })
+    .await;
+    assert!(ended.contains("rien n'est modifié"), "{ended}");
+
+    client.clone().close().await.unwrap();
+}
+
+/// On a phone-sized screen, the page is never wider than the screen: wide
+/// tables scroll inside their frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_screen_has_no_page_overflow() {
+    let Some(browser) = open_browser("narrow_screen_has_no_page_overflow").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+    login(client, &app, "QA").await;
+    client.set_window_size(390, 844).await.unwrap();
+
+    let mut paths = vec![
+        "/contacts".to_string(),
+        "/admin/batches".to_string(),
+        "/admin/users".to_string(),
+        "/admin/reassign".to_string(),
+    ];
+    let batch = app
+        .store
+        .list_batches(1, 0)
+        .unwrap()
+        .first()
+        .map(|batch| batch.id);
+    if let Some(batch) = batch {
+        paths.push(format!("/admin/batches/{batch}"));
+    }
+    for path in &paths {
+        client.goto(&app.url(path)).await.unwrap();
+        assert_fits(client, path).await;
+    }
+    client
+        .goto(&app.url("/admin/reassign-region"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("field-to"))
+        .await
+        .unwrap()
+        .select_by_value("QT")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("field-postal"))
+        .await
+        .unwrap()
+        .send_keys("51;02;2A")
+        .await
+        .unwrap();
+    wait_for_html(client, "#preview", "the region preview", |html| {
+        changed_count(html).is_some()
+    })
+    .await;
+    assert_fits(client, "/admin/reassign-region with its preview").await;
+
+    client.clone().close().await.unwrap();
+}
+
+/// Fails when the page scrolls sideways.
+async fn assert_fits(client: &Client, screen: &str) {
+    let widths = client
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let scroll = widths[0].as_u64().unwrap();
+    let visible = widths[1].as_u64().unwrap();
+    assert!(
+        scroll <= visible,
+        "{screen}: the page is {scroll} px wide on a {visible} px screen"
+    );
+}

@@ -304,7 +304,12 @@ async fn preview_reports_field_errors() {
     );
     assert_eq!(incomplete["errors"], serde_json::json!({}));
     assert!(incomplete["html"].as_str().unwrap().contains("Choisissez"));
-    assert!(both_wrong["errors"]["from"].as_str().unwrap().contains("ZZ"));
+    assert!(
+        both_wrong["errors"]["from"]
+            .as_str()
+            .unwrap()
+            .contains("ZZ")
+    );
     assert!(
         both_wrong["errors"]["to"]
             .as_str()
@@ -314,7 +319,10 @@ async fn preview_reports_field_errors() {
     let hint = unescape(both_wrong["html"].as_str().unwrap());
     assert!(hint.contains("Corrigez les champs signalés"), "{hint}");
     let one_wrong = unescape(inactive_target["html"].as_str().unwrap());
-    assert!(one_wrong.contains("Corrigez le champ signalé"), "{one_wrong}");
+    assert!(
+        one_wrong.contains("Corrigez le champ signalé"),
+        "{one_wrong}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
