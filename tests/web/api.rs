@@ -1080,6 +1080,13 @@ async fn region_errors_list_every_field() {
     )
     .await;
     let (_, one) = post(&app, REGION, &region_body("5_"), None).await;
+    let (mixed_status, mixed) = post(
+        &app,
+        &format!("{REGION}/preview"),
+        &json!({"to": "ZZ", "postal": "2C", "role": 3, "roles": "both", "pays": "FRA"}),
+        None,
+    )
+    .await;
 
     assert_eq!(status, 422);
     assert_eq!(region["code"], "unknown_user");
@@ -1119,5 +1126,40 @@ async fn region_errors_list_every_field() {
         .collect();
     assert_eq!(user_fields, ["from", "to"], "{users}");
     assert_eq!(one["errors"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(mixed_status, 422);
+    let mixed_listed: Vec<(&str, &str)> = mixed["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| {
+            (
+                error["field"].as_str().unwrap(),
+                error["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mixed_listed,
+        [
+            ("body", "unknown_field"),
+            ("role", "invalid_json"),
+            ("body", "unknown_field"),
+            ("to", "unknown_user"),
+            ("postal", "invalid_postal")
+        ],
+        "the body's problems in its order (sent sorted by name), then the values' ones: {mixed}"
+    );
+    assert!(
+        mixed["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("« pays »")
+    );
+    assert!(
+        mixed["errors"][2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("« roles »")
+    );
     assert_eq!(app.batch_count(), batches_before, "nothing ran");
 }

@@ -213,7 +213,13 @@ pub fn no_fields(body: &[u8]) -> Result<(), ApiError> {
 }
 
 /// Reads a body whose fields are among `accepted`, each a string or `null`.
-pub fn string_fields(body: JsonBody, accepted: &[&'static str]) -> Result<Fields, ApiError> {
+/// An unknown field, a field given twice or a value that is not a string is
+/// returned as a problem beside the other fields, so that the caller can
+/// report it with the problems of their values.
+pub fn string_fields(
+    body: JsonBody,
+    accepted: &[&'static str],
+) -> Result<(Fields, Vec<ServiceError>), ApiError> {
     let JsonBody(body) = body;
     let body = body?;
     let example = accepted
@@ -248,38 +254,42 @@ pub fn string_fields(body: JsonBody, accepted: &[&'static str]) -> Result<Fields
         .collect::<Vec<_>>()
         .join(", ");
     let mut object = Map::new();
+    let mut problems = Vec::new();
     for (name, value) in entries {
         let Some(field) = accepted.iter().find(|accepted| **accepted == name.as_str()) else {
-            return Err(ServiceError::invalid(
+            problems.push(ServiceError::invalid(
                 "unknown_field",
                 "body",
                 format!(
                     "corps de la requête : champ « {name} » inconnu ; les champs acceptés sont {listed}"
                 ),
-            )
-            .into());
+            ));
+            continue;
         };
         if object.contains_key(&name) {
-            return Err(ServiceError::invalid(
+            problems.push(ServiceError::invalid(
                 "invalid_json",
                 field,
                 format!(
                     "corps de la requête : champ « {field} » donné deux fois ; gardez-en un seul"
                 ),
-            )
-            .into());
+            ));
+            continue;
         }
         if !matches!(value, Value::String(_) | Value::Null) {
-            return Err(ServiceError::invalid(
+            problems.push(ServiceError::invalid(
                 "invalid_json",
                 field,
                 format!(
                     "champ « {field} » : attendu une chaîne de caractères entre guillemets, reçu {value}"
                 ),
-            )
-            .into());
+            ));
+            // Kept as absent, so that a second occurrence is still
+            // reported as given twice.
+            object.insert(name, Value::Null);
+            continue;
         }
         object.insert(name, value);
     }
-    Ok(Fields(object))
+    Ok((Fields(object), problems))
 }

@@ -30,20 +30,24 @@ use super::views;
 pub struct UserReassignmentRequest {
     from: String,
     to: String,
+    /// Unknown fields and values of the wrong type.
+    body_problems: Vec<ServiceError>,
 }
 
 impl UserReassignmentRequest {
     fn read(body: JsonBody) -> Result<Self, ApiError> {
-        let fields = string_fields(body, &["from", "to"])?;
+        let (fields, body_problems) = string_fields(body, &["from", "to"])?;
         Ok(UserReassignmentRequest {
             from: fields.text("from"),
             to: fields.text("to"),
+            body_problems,
         })
     }
 
-    fn prepare(&self, store: &dyn Store) -> Checked<PreparedUserReassignment> {
+    fn prepare(&mut self, store: &dyn Store) -> Checked<PreparedUserReassignment> {
         every_problem(
             prepare_user_reassignment(store, &self.from, &self.to),
+            std::mem::take(&mut self.body_problems),
             || user_form_problems(store, &self.from, &self.to),
         )
     }
@@ -56,16 +60,19 @@ pub struct RegionReassignmentRequest {
     postal: String,
     /// `commercial` when absent; also `technical` or `both`.
     role: Option<String>,
+    /// Unknown fields and values of the wrong type.
+    body_problems: Vec<ServiceError>,
 }
 
 impl RegionReassignmentRequest {
     fn read(body: JsonBody) -> Result<Self, ApiError> {
-        let fields = string_fields(body, &["to", "country", "postal", "role"])?;
+        let (fields, body_problems) = string_fields(body, &["to", "country", "postal", "role"])?;
         Ok(RegionReassignmentRequest {
             to: fields.text("to"),
             country: fields.optional("country"),
             postal: fields.text("postal"),
             role: fields.optional("role"),
+            body_problems,
         })
     }
 
@@ -76,35 +83,46 @@ impl RegionReassignmentRequest {
         }
     }
 
-    fn prepare(&self, store: &dyn Store) -> Checked<PreparedRegionReassignment> {
+    fn prepare(&mut self, store: &dyn Store) -> Checked<PreparedRegionReassignment> {
+        let body_problems = std::mem::take(&mut self.body_problems);
         let role = self.role.as_deref();
         every_problem(
             prepare_region_reassignment(store, &self.to, self.country(), &self.postal, role),
+            body_problems,
             || region_form_problems(store, Some(&self.to), self.country(), &self.postal, role),
         )
     }
 }
 
-/// A prepared reassignment, or every invalid field of its request, the
-/// first being the one the preparation stopped at.
+/// A prepared reassignment, or every invalid field of its request: the
+/// problems of the body first, then the one the preparation stopped at.
 type Checked<T> = Result<Result<T, ApiError>, AppError>;
 
-/// Completes a refused preparation with the other invalid fields that
-/// `problems` finds, each once.
+/// Lists every problem of a request: those of its body, the rejection by
+/// the preparation, then the other invalid values that `problems` finds. A
+/// field appears once, under its first problem.
 fn every_problem<T>(
     prepared: Result<T, ServiceError>,
+    body_problems: Vec<ServiceError>,
     problems: impl FnOnce() -> Result<Vec<ServiceError>, ServiceError>,
 ) -> Checked<T> {
-    let first = match prepared {
-        Ok(prepared) => return Ok(Ok(prepared)),
-        Err(error @ ServiceError::Invalid { .. }) => error,
+    let mut listed = body_problems;
+    let rejection = match prepared {
+        Ok(prepared) if listed.is_empty() => return Ok(Ok(prepared)),
+        Ok(_) => None,
+        Err(error @ ServiceError::Invalid { .. }) => Some(error),
         Err(error) => return Err(error.into()),
     };
-    let further = problems()?
-        .into_iter()
-        .filter(|other| (other.code(), other.field()) != (first.code(), first.field()))
-        .collect();
-    Ok(Err(ApiError::fields(first, further)))
+    for other in rejection.into_iter().chain(problems()?) {
+        if !listed
+            .iter()
+            .any(|problem| problem.field() == other.field())
+        {
+            listed.push(other);
+        }
+    }
+    let first = listed.remove(0);
+    Ok(Err(ApiError::fields(first, listed)))
 }
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -158,7 +176,7 @@ pub async fn preview_user(
     ApiAdmin(_user): ApiAdmin,
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let request = UserReassignmentRequest::read(body)?;
+    let mut request = UserReassignmentRequest::read(body)?;
     let value = state
         .run(move |store| {
             let prepared = match request.prepare(store)? {
@@ -178,7 +196,7 @@ pub async fn apply_user(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let request = UserReassignmentRequest::read(body)?;
+    let mut request = UserReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
     let (applied, value) = state
         .run(move |store| {
@@ -199,7 +217,7 @@ pub async fn preview_region(
     ApiAdmin(_user): ApiAdmin,
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let request = RegionReassignmentRequest::read(body)?;
+    let mut request = RegionReassignmentRequest::read(body)?;
     let previews = std::sync::Arc::clone(&state.previews);
     let value = state
         .run(move |store| {
@@ -227,7 +245,7 @@ pub async fn apply_region(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let request = RegionReassignmentRequest::read(body)?;
+    let mut request = RegionReassignmentRequest::read(body)?;
     let run = run_context(&user, &headers)?;
     let (applied, value) = state
         .run(move |store| {
