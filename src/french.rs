@@ -94,7 +94,7 @@ pub fn role_fr(role: Role) -> &'static str {
 /// three for overseas (`97x`, `98x`), `2A`/`2B` for Corsican prefixes of
 /// three digits and more and for the codes `2A` and `2B` themselves. `20`
 /// alone covers both Corsican départements.
-fn prefix_departement(prefix: &str) -> Option<String> {
+pub(crate) fn prefix_departement(prefix: &str) -> Option<String> {
     if prefix == "2A" || prefix == "2B" {
         return Some(prefix.to_string());
     }

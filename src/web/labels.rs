@@ -34,7 +34,14 @@ pub fn postal_note(address: &Address) -> PostalNote {
         PostalStatus::Unknown => Some("code postal inconnu de La Poste"),
         _ => None,
     };
+    // Saint-Barthélemy and Saint-Martin have Guadeloupe's prefix (97133,
+    // 97150): the code itself names the collectivity.
     let found = departement_code(&normalized.value).map(|code| {
+        let code = if code.starts_with('9') {
+            crate::french::prefix_departement(&normalized.value).unwrap_or(code)
+        } else {
+            code
+        };
         let listed = reference::departement(&code);
         let collectivity = listed
             .is_some_and(|departement| departement.zone == reference::Zone::OverseasCollectivity);
@@ -117,6 +124,18 @@ mod tests {
         let valid = postal_note(&address("51100", "FRA"));
         assert_eq!(valid.departement.as_deref(), Some("51 — Marne"));
         assert_eq!(valid.warning, None);
+
+        let barthelemy = postal_note(&address("97133", "FRA"));
+        assert_eq!(
+            barthelemy.departement.as_deref(),
+            Some("977 — Saint-Barthélemy")
+        );
+        assert!(barthelemy.collectivity);
+        let martin = postal_note(&address("97150", "FRA"));
+        assert_eq!(martin.departement.as_deref(), Some("978 — Saint-Martin"));
+        let guadeloupe = postal_note(&address("97100", "FRA"));
+        assert_eq!(guadeloupe.departement.as_deref(), Some("971 — Guadeloupe"));
+        assert!(!guadeloupe.collectivity);
 
         let invalid = postal_note(&address("5110", "FRA"));
         assert_eq!(invalid.departement.as_deref(), Some("05 — Hautes-Alpes"));
