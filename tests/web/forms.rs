@@ -2275,3 +2275,30 @@ async fn token_form_sent_twice_creates_one() {
     let next_form = hidden_field(&page, "submission").unwrap();
     assert_ne!(next_form, submission, "each page gets a fresh value");
 }
+
+/// A dialog whose hidden `last_batch` was altered runs nothing: that field
+/// keeps a second tab from running the operation again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_last_batch_runs_nothing() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app.page(&client, "/admin/reassign-region").await;
+    let batches_before = app.batch_count();
+
+    let altered = form.replace(
+        &format!(
+            "name=\"last_batch\" value=\"{}\"",
+            hidden_field(&form, "last_batch").unwrap()
+        ),
+        "name=\"last_batch\" value=\"abc\"",
+    );
+    let response = submit_region(&app, &client, &altered, "QT", "51").await;
+
+    assert_eq!(response.status(), 400);
+    let page = unescape(&text(response).await);
+    assert!(
+        page.contains("rechargez la page et validez de nouveau"),
+        "{page}"
+    );
+    assert_eq!(app.batch_count(), batches_before);
+}

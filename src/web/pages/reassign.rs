@@ -27,8 +27,8 @@ use super::layout::Layout;
 use super::picker::UserPicker;
 use super::render;
 use super::run_result::{
-    TO_REASSIGN, done_since, no_store, parse_last_batch, parse_previewed, preview_changed_notice,
-    redirect_to_done_since, redirect_to_result,
+    TO_REASSIGN, checked_last_batch, done_since, no_store, parse_last_batch, parse_previewed,
+    preview_changed_notice, redirect_to_done_since, redirect_to_result,
 };
 use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
 use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
@@ -264,7 +264,7 @@ pub async fn apply(
         idempotency_key: Some(key),
     };
     let (from, to) = (form.from.clone(), form.to.clone());
-    let last_batch = parse_last_batch(&form.last_batch);
+    let last_batch = checked_last_batch(&form.last_batch)?;
     let previewed = parse_previewed(&form.previewed);
     let result = state
         .run(

@@ -29,8 +29,8 @@ use super::picker::UserPicker;
 use super::reassign::{FieldErrors, PreviewAnswer, field_error, fix_fields_hint};
 use super::render;
 use super::run_result::{
-    TO_REASSIGN, done_since, no_store, parse_last_batch, parse_previewed, preview_changed_notice,
-    redirect_to_done_since, redirect_to_result,
+    TO_REASSIGN, checked_last_batch, done_since, no_store, parse_last_batch, parse_previewed,
+    preview_changed_notice, redirect_to_done_since, redirect_to_result,
 };
 use super::views::{ContactRow, CountsView, RunResultPage, result_lead};
 use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
@@ -328,7 +328,7 @@ pub async fn apply(
         idempotency_key: Some(key),
     };
     let request = form.clone();
-    let last_batch = parse_last_batch(&form.last_batch);
+    let last_batch = checked_last_batch(&form.last_batch)?;
     let previewed = parse_previewed(&form.previewed);
     let result = state
         .run(move |store| {

@@ -63,6 +63,19 @@ pub fn parse_last_batch(value: &str) -> Option<BatchId> {
     value.trim().parse::<BatchId>().ok().filter(|id| *id >= 0)
 }
 
+/// Reads the `last_batch` field of a form sent to run an operation. A value
+/// that is not a batch id is refused rather than taken as absent: the field
+/// is what keeps a second tab from running the operation again.
+pub fn checked_last_batch(value: &str) -> Result<Option<BatchId>, AppError> {
+    match parse_last_batch(value) {
+        None if !value.trim().is_empty() => Err(AppError::bad_request(
+            "invalid_form",
+            "formulaire modifié : son champ caché last_batch n'est pas un numéro d'opération ; rechargez la page et validez de nouveau",
+        )),
+        parsed => Ok(parsed),
+    }
+}
+
 /// Reads the `previewed` field of a form: the contacts to change that the
 /// preview showed when Valider was pressed, or `None` when the form was
 /// sent without a preview.
