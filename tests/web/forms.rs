@@ -2235,6 +2235,10 @@ async fn token_form_sent_twice_creates_one() {
     let users_page = app.page(&client, "/admin/users").await;
     let csrf = hidden_field(&users_page, "csrf_token").unwrap();
     let submission = hidden_field(&users_page, "submission").unwrap();
+    assert!(
+        users_page.contains("<option value=\"\" selected>— Choisissez un utilisateur —</option>"),
+        "no user is chosen for the administrator"
+    );
     let count = || {
         relais::service::tokens::list_api_tokens(app.store.as_ref(), None)
             .unwrap()
