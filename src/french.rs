@@ -308,8 +308,8 @@ const VERBATIM_ELEMENTS: [&str; 4] = ["textarea", "script", "style", "pre"];
 
 /// Puts the no-break spaces of French typography into the text of an HTML
 /// page, so that a line never starts with a colon or a closing guillemet.
-/// A no-break space goes before « : » and inside « », and a narrow one
-/// before « ; », « ! » and « ? ». Tags, with their attribute values (form
+/// A no-break space goes before « : », inside « » and after `n°`, and a
+/// narrow one before « ; », « ! » and « ? ». Tags, with their attribute values (form
 /// field values among them), and the content of `VERBATIM_ELEMENTS` stay
 /// as written.
 pub fn typeset_html(html: &str) -> String {
@@ -359,6 +359,8 @@ fn typeset_text(text: &str, out: &mut String) {
             (' ', Some(':' | '»')) => '\u{a0}',
             (' ', Some(';' | '!' | '?')) => '\u{202f}',
             (' ', _) if previous == Some('«') => '\u{a0}',
+            // `n° 12` keeps its number on the same line.
+            (' ', _) if previous == Some('°') => '\u{a0}',
             _ => c,
         };
         out.push(typeset);
@@ -553,6 +555,10 @@ mod tests {
         // Attribute values, a form field's among them, stay as written.
         let field = r#"<input name="q" value="a : b"><a title="x ; y">lien</a>"#;
         assert_eq!(typeset_html(field), field);
+        assert_eq!(
+            typeset_html("<td>n° 12</td>"),
+            "<td>n°\u{a0}12</td>"
+        );
         let area = "<textarea>a : b</textarea><p>c : d</p>";
         assert_eq!(
             typeset_html(area),
