@@ -555,10 +555,7 @@ mod tests {
         // Attribute values, a form field's among them, stay as written.
         let field = r#"<input name="q" value="a : b"><a title="x ; y">lien</a>"#;
         assert_eq!(typeset_html(field), field);
-        assert_eq!(
-            typeset_html("<td>n° 12</td>"),
-            "<td>n°\u{a0}12</td>"
-        );
+        assert_eq!(typeset_html("<td>n° 12</td>"), "<td>n°\u{a0}12</td>");
         let area = "<textarea>a : b</textarea><p>c : d</p>";
         assert_eq!(
             typeset_html(area),

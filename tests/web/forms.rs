@@ -891,7 +891,7 @@ async fn filtered_list_exports_as_csv() {
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-disposition"],
-        "attachment; filename=\"contacts.csv\""
+        "attachment; filename=\"contacts-FRA.csv\""
     );
     let body = response.bytes().await.unwrap();
     assert!(body.starts_with("\u{feff}N° Relais;".as_bytes()));

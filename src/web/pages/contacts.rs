@@ -194,10 +194,46 @@ pub async fn export(
     Ok(csv_stream::export_response(
         &state,
         selection,
-        "contacts.csv",
+        &export_filename(&query),
         "filter".to_string(),
         session.user.id,
     ))
+}
+
+/// Names the export of a filtered list after its filters, so that two
+/// exports saved in one folder do not overwrite each other:
+/// `contacts-dep51-JD.csv`. Characters other than ASCII letters and digits
+/// become hyphens; the search text is left out, being free text.
+fn export_filename(query: &ContactQuery) -> String {
+    let mut name = String::from("contacts");
+    let parts = [
+        ("dep", query.departement.as_str()),
+        ("", query.owner.as_str()),
+        ("", query.country.as_str()),
+        ("cp", query.postal.as_str()),
+    ];
+    for (label, value) in parts {
+        let cleaned: String = value
+            .trim()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let cleaned: String = cleaned
+            .split('-')
+            .filter(|piece| !piece.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        if !cleaned.is_empty() {
+            name.push('-');
+            name.push_str(label);
+            name.push_str(&cleaned.chars().take(40).collect::<String>());
+        }
+    }
+    if !query.q.trim().is_empty() {
+        name.push_str("-recherche");
+    }
+    name.push_str(".csv");
+    name
 }
 
 pub async fn list(
@@ -397,4 +433,34 @@ pub async fn show(
         contact,
     };
     Ok(render(&page)?.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_filename_names_the_filters() {
+        let query = |departement: &str, owner: &str, postal: &str, q: &str| ContactQuery {
+            owner: owner.to_string(),
+            country: String::new(),
+            postal: postal.to_string(),
+            departement: departement.to_string(),
+            q: q.to_string(),
+        };
+
+        assert_eq!(export_filename(&query("", "", "", "")), "contacts.csv");
+        assert_eq!(
+            export_filename(&query("51", "JD", "", "")),
+            "contacts-dep51-JD.csv"
+        );
+        assert_eq!(
+            export_filename(&query("", "jd@exemple.fr", "51;02", "Dupont")),
+            "contacts-jd-exemple-fr-cp51-02-recherche.csv"
+        );
+        assert_eq!(
+            export_filename(&query("2A", "É\"/", "", "")),
+            "contacts-dep2A.csv"
+        );
+    }
 }
