@@ -2457,3 +2457,48 @@ fn number_with_other_names_rejected() {
         );
     });
 }
+
+/// A file whose « N° Relais » name contacts this base does not have, as an
+/// export of another base does, gets one warning on how to create them.
+/// A few such rows among others get none.
+#[test]
+fn numbers_of_another_base_are_explained() {
+    each_engine(|db| {
+        import_bytes(db, "base.csv", "Nom;Prénom\nMartin;Hélène\n".as_bytes());
+        let foreign: String = (1..=12)
+            .map(|index| format!("{};Nom{index};Prénom{index}\n", 900_000 + index))
+            .collect();
+        let few = format!(
+            "N° Relais;Nom;Prénom\n900001;Un;Deux\n{}",
+            (1..=20)
+                .map(|index| format!(";Nouveau{index};Contact\n"))
+                .collect::<String>()
+        );
+
+        let report = import_bytes(
+            db,
+            "autre-base.csv",
+            format!("N° Relais;Nom;Prénom\n{foreign}").as_bytes(),
+        );
+        let mixed = import_bytes(db, "quelques.csv", few.as_bytes());
+
+        assert_eq!(report.rejected.len(), 12);
+        assert!(
+            report.warnings[0].starts_with(
+                "12 lignes sur 12 désignent par leur « N° Relais » un contact que cette base n'a pas"
+            ),
+            "{:?}",
+            report.warnings
+        );
+        assert!(report.warnings[0].contains("supprimez la colonne « N° Relais »"));
+        assert_eq!(mixed.rejected.len(), 1);
+        assert!(
+            mixed
+                .warnings
+                .iter()
+                .all(|w| !w.contains("autre base Relais")),
+            "{:?}",
+            mixed.warnings
+        );
+    });
+}

@@ -31,7 +31,8 @@ use pipeline::{PIPELINE_CHUNKS, Written, read_rows, write_chunk, write_rows};
 use rejections::RejectionHeaders;
 use resolver::Resolver;
 use warnings::{
-    cleared_owners_warning, left_out_note, pacific_warning, reversed_warning, twin_contacts_warning,
+    cleared_owners_warning, foreign_numbers_warning, left_out_note, pacific_warning,
+    reversed_warning, twin_contacts_warning,
 };
 
 /// Rows written per call to the storage engine.
@@ -206,6 +207,7 @@ fn import_from_reader<R: Read + Send>(
         shadowed_cells: Default::default(),
         inactive_owners: Default::default(),
         doubtful_postal_codes: Default::default(),
+        foreign_numbers: 0,
         session: session.as_mut(),
     };
 
@@ -286,6 +288,10 @@ fn import_from_reader<R: Read + Send>(
         ));
     }
     let created_users = resolver.created;
+    let rows_read = totals.imported + totals.updated + totals.unchanged + rejected.len() as u64;
+    if let Some(warning) = foreign_numbers_warning(resolver.foreign_numbers, rows_read) {
+        warnings.insert(0, warning);
+    }
 
     // Owner changes that give contacts back to an owner a Relais operation
     // had replaced, as a file exported from a CRM before a reassignment

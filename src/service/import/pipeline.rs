@@ -219,7 +219,7 @@ pub(super) fn write_chunk(
 ) -> Result<ImportCounts, ServiceError> {
     let counts = resolver.session.write_contacts(chunk)?;
     let before = rejected.len();
-    take_key_conflicts(resolver.session, headers, rejected);
+    resolver.foreign_numbers += take_key_conflicts(resolver.session, headers, rejected);
     let set_aside: std::collections::HashSet<u64> = rejected[before..]
         .iter()
         .map(|rejection| rejection.line)

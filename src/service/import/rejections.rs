@@ -5,13 +5,21 @@
 use crate::import::RowRejection;
 use crate::storage::{ImportSession, KeyConflict, KeyConflictKind};
 
-/// Moves the key conflicts of the chunks written so far to `rejected`.
+/// Moves the key conflicts of the chunks written so far to `rejected`, and
+/// returns how many were numbers naming no contact or another person.
 pub(super) fn take_key_conflicts(
     session: &mut dyn ImportSession,
     headers: &RejectionHeaders,
     rejected: &mut Vec<RowRejection>,
-) {
+) -> u64 {
+    let mut foreign_numbers = 0;
     for conflict in session.take_key_conflicts() {
+        if matches!(
+            conflict.kind,
+            KeyConflictKind::UnknownNumber | KeyConflictKind::OtherNames
+        ) {
+            foreign_numbers += 1;
+        }
         let (column, reason) = describe_key_conflict(&conflict, headers);
         rejected.push(RowRejection {
             line: conflict.line,
@@ -19,6 +27,7 @@ pub(super) fn take_key_conflicts(
             reason,
         });
     }
+    foreign_numbers
 }
 
 /// Returns the column at fault and the French reason of a key conflict.

@@ -29,6 +29,9 @@ pub(super) struct Resolver<'a> {
     /// belong to another Pacific collectivity than the address's, up to
     /// `LISTED_DOUBTFUL_POSTAL_CODES`, and the number of the others.
     pub(super) doubtful_postal_codes: (Vec<String>, u64),
+    /// Rows rejected because their « N° Relais » names no contact, or one
+    /// with another name: the numbers of another base's export.
+    pub(super) foreign_numbers: u64,
     pub(super) session: &'a mut dyn ImportSession,
 }
 

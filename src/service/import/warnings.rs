@@ -264,6 +264,28 @@ fn invalid_postal_warning(line: u64, kind: &str, entered: &str, city: &str) -> S
     )
 }
 
+/// Fewest rows with a foreign « N° Relais » that make the report suspect a
+/// file exported from another base.
+const FOREIGN_NUMBERS_AT_LEAST: u64 = 10;
+
+/// Warns that most rows name contacts by numbers this base does not have,
+/// as an export of another Relais base does, and tells how to create them
+/// instead. `None` below half of the `read` rows, or below
+/// `FOREIGN_NUMBERS_AT_LEAST`.
+pub(super) fn foreign_numbers_warning(foreign: u64, read: u64) -> Option<String> {
+    if foreign < FOREIGN_NUMBERS_AT_LEAST || foreign * 2 < read {
+        return None;
+    }
+    Some(format!(
+        "{} sur {} désignent par leur « N° Relais » un contact que cette base n'a pas, ou \
+         qui porte un autre nom : ce fichier vient sans doute d'une autre base Relais. Pour y \
+         créer ces contacts, supprimez la colonne « N° Relais » (gardez la colonne \
+         « Identifiant externe » s'il y en a une) et réimportez le fichier",
+        crate::french::plural(foreign, "ligne", "lignes"),
+        crate::french::count(read)
+    ))
+}
+
 /// Warns that contacts this import created have the name, first name and
 /// company of stored ones, listing the first by number.
 pub(super) fn twin_contacts_warning(count: u64, twins: &[crate::storage::TwinContact]) -> String {
