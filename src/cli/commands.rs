@@ -138,7 +138,9 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                     None => ExportSelection::All,
                 },
             };
-            if args.file.as_os_str() == "-" {
+            // `/dev/stdout` may stand for a file opened by the shell, which
+            // renaming a file over it would replace.
+            if args.file.as_os_str() == "-" || args.file.as_os_str() == "/dev/stdout" {
                 let stdout = std::io::stdout();
                 let mut lock = stdout.lock();
                 crate::service::export::write_csv(store.as_ref(), &selection, &mut lock)?;

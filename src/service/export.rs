@@ -133,9 +133,9 @@ pub enum ExistingFile {
 
 /// Writes the CSV to `path` through a temporary file renamed at the end, so
 /// that a failed export never leaves a half-written file behind. A
-/// symbolic link is followed, and its target replaced. A device or a named
-/// pipe, such as `/dev/stdout`, is written into as it is: renaming a file
-/// over it would destroy it.
+/// symbolic link is followed, and its target replaced. A named pipe or a
+/// character device is written into as it is: renaming a file over it
+/// would destroy it.
 pub fn export_to_file(
     store: &dyn Store,
     selection: &ExportSelection,
@@ -149,50 +149,53 @@ pub fn export_to_file(
             format!("fichier « {} » : {reason}", path.display()),
         )
     };
-    let target = match std::fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.file_type().is_symlink() => {
-            std::fs::canonicalize(path).map_err(|_| {
-                invalid(
-                    "lien symbolique vers un fichier introuvable ; indiquez le chemin du fichier lui-même"
-                        .to_string(),
-                )
-            })?
-        }
-        _ => path.to_path_buf(),
-    };
-    match std::fs::metadata(&target) {
+    // `metadata` follows links, so `/dev/stdout` is seen as the pipe,
+    // terminal or file it stands for.
+    let target = match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => {
             return Err(invalid(format!(
                 "c'est un dossier ; indiquez le nom du fichier à créer, par exemple « {} »",
                 path.join("contacts.csv").display()
             )));
         }
-        Ok(metadata) if !metadata.is_file() => {
-            return export_into_special_file(store, selection, &target);
+        Ok(metadata) if is_stream(&metadata) => {
+            return export_into_special_file(store, selection, path);
         }
-        Ok(_) if existing == ExistingFile::Refuse => {
-            return Err(ServiceError::invalid(
-                "file_exists",
-                "file",
-                format!(
-                    "fichier « {} » : existe déjà ; choisissez un autre nom, ou ajoutez --remplacer pour l'écraser",
-                    path.display()
-                ),
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(invalid(
+                "ni un fichier ni un tube ; indiquez le nom du fichier à créer".to_string(),
             ));
         }
-        _ => {}
-    }
+        Ok(_) if existing == ExistingFile::Refuse => return Err(file_exists(path)),
+        // A link is followed, and the file it points to replaced.
+        Ok(_) => std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+        // A link to a file not created yet is followed too.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            match std::fs::read_link(path) {
+                Ok(pointed) => path
+                    .parent()
+                    .map_or_else(|| pointed.clone(), |folder| folder.join(&pointed)),
+                Err(_) => path.to_path_buf(),
+            }
+        }
+        Err(error) => return Err(invalid(crate::french::io_reason(&error))),
+    };
     let folder = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let mut temporary = tempfile::NamedTempFile::new_in(&folder).map_err(|error| {
-        invalid(format!(
-            "dossier « {} » : {}",
-            folder.display(),
-            crate::french::io_reason(&error)
-        ))
-    })?;
+    // A process killed before the rename leaves this hidden file behind,
+    // named so that it can be told apart.
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".relais-export-")
+        .tempfile_in(&folder)
+        .map_err(|error| {
+            invalid(format!(
+                "dossier « {} » : {}",
+                folder.display(),
+                crate::french::io_reason(&error)
+            ))
+        })?;
     let written = {
         let mut buffered = std::io::BufWriter::new(temporary.as_file_mut());
         let written = write_csv(store, selection, &mut buffered)?;
@@ -213,8 +216,39 @@ pub fn export_to_file(
         ExistingFile::Replace => temporary.persist(&target),
         ExistingFile::Refuse => temporary.persist_noclobber(&target),
     };
-    persisted.map_err(|error| write_error(&error.error))?;
+    persisted.map_err(|error| {
+        if error.error.kind() == std::io::ErrorKind::AlreadyExists {
+            file_exists(path)
+        } else {
+            write_error(&error.error)
+        }
+    })?;
     Ok(written)
+}
+
+fn file_exists(path: &Path) -> ServiceError {
+    ServiceError::invalid(
+        "file_exists",
+        "file",
+        format!(
+            "fichier « {} » : ce fichier existe déjà ; choisissez un autre nom, ou ajoutez --remplacer pour l'écraser",
+            path.display()
+        ),
+    )
+}
+
+/// True for a named pipe or a character device (a terminal, `/dev/null`),
+/// which the export writes into rather than replaces.
+#[cfg(unix)]
+fn is_stream(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    kind.is_fifo() || kind.is_char_device()
+}
+
+#[cfg(not(unix))]
+fn is_stream(metadata: &std::fs::Metadata) -> bool {
+    !metadata.is_file() && !metadata.is_dir()
 }
 
 /// Writes the CSV into a device or a named pipe, which has no content to

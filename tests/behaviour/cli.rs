@@ -1828,6 +1828,9 @@ fn export_keeps_an_existing_file() {
             String::from_utf8_lossy(&replaced.stdout)
         );
         assert!(std::fs::read_to_string(&path).unwrap().contains("Martin"));
+        let to_stdout = relais(db, &["export", "/dev/stdout"]);
+        assert!(to_stdout.status.success(), "{}", stderr(&to_stdout));
+        assert!(String::from_utf8_lossy(&to_stdout.stdout).contains("Martin"));
     });
 }
 
@@ -1851,13 +1854,20 @@ fn export_keeps_links_and_pipes() {
             .status()
             .unwrap();
         assert!(mkfifo.success());
+        // A link to the pipe, as /dev/stdout is to the pipe of a shell.
+        let pipe_link = db.dir.path().join("sortie");
+        std::os::unix::fs::symlink(&pipe, &pipe_link).unwrap();
         let reader = {
             let pipe = pipe.clone();
             std::thread::spawn(move || std::fs::read_to_string(pipe).unwrap())
         };
+        let future = db.dir.path().join("futur.csv");
+        let future_link = db.dir.path().join("courant.csv");
+        std::os::unix::fs::symlink(&future, &future_link).unwrap();
 
         let through_link = relais(db, &["export", "--remplacer", link.to_str().unwrap()]);
-        let into_pipe = relais(db, &["export", pipe.to_str().unwrap()]);
+        let into_pipe = relais(db, &["export", pipe_link.to_str().unwrap()]);
+        let to_future = relais(db, &["export", future_link.to_str().unwrap()]);
 
         assert!(through_link.status.success(), "{through_link:?}");
         assert!(
@@ -1878,5 +1888,13 @@ fn export_keeps_links_and_pipes() {
         );
         let piped = reader.join().unwrap();
         assert!(piped.contains("Martin"), "{piped}");
+        assert!(to_future.status.success(), "{to_future:?}");
+        assert!(std::fs::read_to_string(&future).unwrap().contains("Martin"));
+        assert!(
+            std::fs::symlink_metadata(&future_link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     });
 }
