@@ -10,6 +10,7 @@ use super::state::AppState;
 
 const STYLE_CSS: &str = include_str!("../../static/style.css");
 const PREVIEW_JS: &str = include_str!("../../static/preview.js");
+const ONCE_JS: &str = include_str!("../../static/once.js");
 const FAVICON_SVG: &str = include_str!("../../static/favicon.svg");
 
 /// Assets change only with the binary; an hour of caching is enough to
@@ -25,6 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/static/preview.js",
             get(|| asset("text/javascript; charset=utf-8", PREVIEW_JS)),
+        )
+        .route(
+            "/static/once.js",
+            get(|| asset("text/javascript; charset=utf-8", ONCE_JS)),
         )
         .route(
             "/static/favicon.svg",

@@ -2306,3 +2306,50 @@ async fn altered_last_batch_runs_nothing() {
     );
     assert_eq!(app.batch_count(), batches_before);
 }
+
+/// A token form refused for its fields can be corrected and sent again
+/// from the same page; two sendings at once create one token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_form_resent_after_refusal_or_at_once() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let count = || {
+        relais::service::tokens::list_api_tokens(app.store.as_ref(), None)
+            .unwrap()
+            .len()
+    };
+    let users_page = app.page(&client, "/admin/users").await;
+    let csrf = hidden_field(&users_page, "csrf_token").unwrap();
+    let send = |submission: String, user: &'static str| {
+        client
+            .post(app.url("/admin/users/tokens"))
+            .form(&[
+                ("csrf_token", csrf.clone()),
+                ("user", user.to_string()),
+                ("label", "synchro".to_string()),
+                ("submission", submission),
+            ])
+            .send()
+    };
+    let tokens_before = count();
+
+    let refused = send("page-a".into(), "").await.unwrap();
+    let corrected = send("page-a".into(), "QT").await.unwrap();
+    let (first, second) = tokio::join!(send("page-b".into(), "QT"), send("page-b".into(), "QT"));
+    let mut statuses = [
+        first.unwrap().status().as_u16(),
+        second.unwrap().status().as_u16(),
+    ];
+    statuses.sort();
+    let too_long = send("x".repeat(101), "QT").await.unwrap();
+
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        corrected.status(),
+        200,
+        "the refusal did not block the page"
+    );
+    assert_eq!(statuses, [200, 303], "one token page, one notice");
+    assert_eq!(too_long.status(), 400);
+    assert_eq!(count(), tokens_before + 2);
+}

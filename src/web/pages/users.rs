@@ -22,6 +22,7 @@ use crate::storage::Store;
 use crate::web::auth::cookies;
 use crate::web::auth::session::{AdminUser, Session};
 use crate::web::error::AppError;
+use crate::web::idempotency::scoped_idempotency_key;
 use crate::web::sent_forms::Sending;
 use crate::web::state::AppState;
 
@@ -275,7 +276,7 @@ fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<St
                 "Ce formulaire avait déjà créé le jeton n° {id}, et il n'en a pas créé d'autre. Le secret d'un jeton n'est affiché qu'une fois : s'il ne vous est pas parvenu, révoquez le jeton n° {id} et créez-en un nouveau."
             )
         }
-        "token_in_progress" => "Ce formulaire était déjà en cours d'envoi : un seul jeton est créé, et son secret s'affiche sur la page de la première validation. S'il ne vous est pas parvenu, révoquez ce jeton dans la liste et créez-en un nouveau.".to_string(),
+        "token_in_progress" => "Ce formulaire était déjà en cours d'envoi : il ne crée pas de second jeton. Si le premier envoi a abouti, le jeton figure dans la liste ; son secret ne peut plus être affiché : révoquez-le et créez-en un nouveau.".to_string(),
         _ => return None,
     };
     Some(text)
@@ -607,63 +608,36 @@ pub async fn create_token(
     };
     let token_label = label.clone();
     let user_key = form.user.clone();
-    // Key shared by every sending of the same page's form.
-    let submission = (!form.submission.trim().is_empty())
-        .then(|| format!("{}:{}", session.user.id, form.submission.trim()));
-    if let Some(key) = &submission {
-        match state.token_forms.start(key) {
-            Sending::First => {}
-            Sending::InProgress => {
-                return Ok(redirect_with_notice(&state, "token_in_progress", ""));
-            }
-            Sending::Done(id) => {
-                return Ok(redirect_with_notice(
-                    &state,
-                    "token_sent_twice",
-                    &id.to_string(),
-                ));
-            }
-        }
+    // Key shared by every sending of the same page's form, checked as an
+    // idempotency key is: short visible ASCII.
+    let submission = match form.submission.trim() {
+        "" => None,
+        value => Some(scoped_idempotency_key(session.user.id, value)?),
+    };
+    if let Some(key) = &submission
+        && let Some(done) = first_sending(&state, key).await
+    {
+        return Ok(done);
     }
+    let forms = std::sync::Arc::clone(&state.token_forms);
+    let run_key = submission.clone();
     let created = state
         .run(move |store| {
-            let Some(user) = store.find_user(&user_key)? else {
-                let message = if user_key.trim().is_empty() {
-                    "utilisateur : choisissez l'utilisateur au nom duquel le jeton agira"
-                        .to_string()
-                } else {
-                    format!(
-                        "utilisateur : aucun utilisateur « {} » ; choisissez-le dans la liste",
-                        user_key.trim()
-                    )
-                };
-                return Ok(Err(FieldErrors::from([("user", message)])));
-            };
-            match create_numbered_api_token(store, &user, &token_label) {
-                Ok(token) => Ok(Ok((user, token))),
-                Err(error) if error.is_client_error() => {
-                    let (field, message) = super::reassign::field_error(error)?;
-                    Ok(Err(FieldErrors::from([(field, message)])))
+            // Recorded on the blocking thread, which finishes even when the
+            // client leaves, as the first request of a double click does.
+            let created = create_token_for(store, &user_key, &token_label);
+            if let Some(key) = &run_key {
+                match &created {
+                    Ok(Ok((_, (id, _)))) => forms.finish(key, *id),
+                    _ => forms.abandon(key),
                 }
-                Err(error) => Err(error.into()),
             }
+            created
         })
-        .await;
-    let created = match created {
-        Ok(created) => created,
-        Err(error) => {
-            if let Some(key) = &submission {
-                state.token_forms.abandon(key);
-            }
-            return Err(error.into());
-        }
-    };
-    let (user, (id, token)) = match created {
+        .await?;
+    let (user, (_, token)) = match created {
         Ok(created) => created,
         Err(token_errors) => {
-            if let Some(key) = &submission {
-                state.token_forms.abandon(key);
-            }
             return users_page(
                 &state,
                 &session,
@@ -678,9 +652,6 @@ pub async fn create_token(
             .await;
         }
     };
-    if let Some(key) = &submission {
-        state.token_forms.finish(key, id);
-    }
     let page = TokenPage {
         layout: Layout::new(&session, "Jeton d'API créé", "users"),
         user_name: user.display_name(),
@@ -688,6 +659,63 @@ pub async fn create_token(
         token,
     };
     Ok(render(&page)?.into_response())
+}
+
+/// A created token with its user, or the errors of the token form.
+type TokenCreation = Result<(User, (i64, String)), FieldErrors>;
+
+/// Creates the token a form requests, or returns the form's errors.
+fn create_token_for(
+    store: &dyn Store,
+    user_key: &str,
+    label: &str,
+) -> Result<TokenCreation, AppError> {
+    let Some(user) = store.find_user(user_key)? else {
+        let message = if user_key.trim().is_empty() {
+            "utilisateur : choisissez l'utilisateur au nom duquel le jeton agira".to_string()
+        } else {
+            format!(
+                "utilisateur : aucun utilisateur « {} » ; choisissez-le dans la liste",
+                user_key.trim()
+            )
+        };
+        return Ok(Err(FieldErrors::from([("user", message)])));
+    };
+    match create_numbered_api_token(store, &user, label) {
+        Ok(token) => Ok(Ok((user, token))),
+        Err(error) if error.is_client_error() => {
+            let (field, message) = super::reassign::field_error(error)?;
+            Ok(Err(FieldErrors::from([(field, message)])))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// How long a second sending waits for the first to end.
+const FIRST_SENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Records the sending of a token form, and returns `None` when it is the
+/// first. A second sending waits for the first to end, then gets the users
+/// page naming the token the first created. When the first was refused,
+/// the second is handled as a first.
+async fn first_sending(state: &AppState, key: &str) -> Option<Response> {
+    let deadline = tokio::time::Instant::now() + FIRST_SENDING_WAIT;
+    loop {
+        match state.token_forms.start(key) {
+            Sending::First => return None,
+            Sending::Done(id) => {
+                return Some(redirect_with_notice(
+                    state,
+                    "token_sent_twice",
+                    &id.to_string(),
+                ));
+            }
+            Sending::InProgress if tokio::time::Instant::now() >= deadline => {
+                return Some(redirect_with_notice(state, "token_in_progress", ""));
+            }
+            Sending::InProgress => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// Revokes an API token, then returns to the users page with a notice. An
