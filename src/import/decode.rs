@@ -116,19 +116,55 @@ pub(crate) fn decode_field_as<'a>(bytes: &'a [u8], legacy: &'static Encoding) ->
     }
 }
 
-/// Lower-case letters of French words outside ASCII.
-const FRENCH_LETTERS: &str = "àâäçéèêëîïôöùûüÿœæ";
+/// Letters of French words outside ASCII, in both cases.
+const FRENCH_LETTERS: &str = "àâäçéèêëîïôöùûüÿœæÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ";
 
-/// Bytes Windows-1252 leaves undefined: text holding one was written in
+/// Signs that a name or an address never holds, which the wrong code page
+/// makes of French letters: `CŽline`, `ƒLODIE`, `√`…
+const IMPLAUSIBLE: &str = "ƒ‚„Žžˆ‰‹›˜†‡√∂∑∏π≈◊∆Ω∫";
+
+/// Bytes Windows-1252 leaves undefined: text containing one was written in
 /// another code page.
 const UNDEFINED_IN_WINDOWS_1252: [u8; 5] = [0x81, 0x8D, 0x8F, 0x90, 0x9D];
+
+/// Scores how much `text` reads as French: one point per accented letter,
+/// two off per implausible sign, and two off per accented letter whose case
+/// breaks the word's (`HÈlËne`, `LEFéVRE`).
+fn french_score(text: &str) -> i64 {
+    let letters: Vec<char> = text.chars().collect();
+    let mut score = 0;
+    for (index, &letter) in letters.iter().enumerate() {
+        if IMPLAUSIBLE.contains(letter) {
+            score -= 2;
+            continue;
+        }
+        if !FRENCH_LETTERS.contains(letter) {
+            continue;
+        }
+        score += 1;
+        let before = index.checked_sub(1).and_then(|at| letters.get(at));
+        let after = letters.get(index + 1);
+        let lower = |neighbour: Option<&char>| neighbour.is_some_and(|c| c.is_lowercase());
+        let upper = |neighbour: Option<&char>| neighbour.is_some_and(|c| c.is_uppercase());
+        let broken = if letter.is_uppercase() {
+            lower(before) || (upper(before) && lower(after))
+        } else {
+            upper(before) && upper(after)
+        };
+        if broken {
+            score -= 2;
+        }
+    }
+    score
+}
 
 /// Chooses the 8-bit encoding of text that is not UTF-8: Windows-1252, or
 /// Mac OS Roman, which Excel for Mac writes for « CSV (Macintosh) ». The
 /// two place French letters at different bytes (`é` is 0xE9 in the first
 /// and 0x8E in the second, where the first has `Ž`), so the one that reads
-/// more of them wins. A byte that Windows-1252 leaves undefined decides
-/// for Mac OS Roman, and a tie for Windows-1252, the common case.
+/// better as French wins (see `french_score`). A byte that Windows-1252
+/// leaves undefined decides for Mac OS Roman, and a tie for Windows-1252,
+/// the common case.
 pub(crate) fn guess_legacy_encoding(bytes: &[u8]) -> &'static Encoding {
     if bytes
         .iter()
@@ -136,13 +172,11 @@ pub(crate) fn guess_legacy_encoding(bytes: &[u8]) -> &'static Encoding {
     {
         return MACINTOSH;
     }
-    let french_letters = |encoding: &'static Encoding| {
+    let score = |encoding: &'static Encoding| {
         let (text, _) = encoding.decode_without_bom_handling(bytes);
-        text.chars()
-            .filter(|letter| FRENCH_LETTERS.contains(*letter))
-            .count()
+        french_score(&text)
     };
-    if french_letters(MACINTOSH) > french_letters(WINDOWS_1252) {
+    if score(MACINTOSH) > score(WINDOWS_1252) {
         MACINTOSH
     } else {
         WINDOWS_1252
@@ -324,6 +358,26 @@ mod tests {
             "0x8F is undefined in Windows-1252"
         );
         assert_eq!(guess_legacy_encoding(b"plain"), WINDOWS_1252);
+        for line in [
+            "LEFÈVRE;Céline;Reims",
+            "LEFÈVRE;ÉLODIE",
+            "GÉRARD;Michel",
+            "Hélène;Noël;Zoë",
+            "Müller;Gérard;Œuvre",
+        ] {
+            let (mac, _, _) = MACINTOSH.encode(line);
+            let (windows, _, _) = WINDOWS_1252.encode(line);
+            assert_eq!(
+                guess_legacy_encoding(&mac),
+                MACINTOSH,
+                "{line} in Mac OS Roman"
+            );
+            assert_eq!(
+                guess_legacy_encoding(&windows),
+                WINDOWS_1252,
+                "{line} in Windows-1252"
+            );
+        }
     }
 }
 
