@@ -81,7 +81,7 @@
           }
           lastQuery = null;
           target.textContent = error.message === "session ended"
-            ? "Votre session a pris fin\u202f: l'aperçu n'est plus disponible. En validant, vous passerez par la page de connexion, puis reviendrez à ce formulaire rempli\u202f; rien n'est modifié entre-temps."
+            ? "Votre session a pris fin\u00a0: l'aperçu n'est plus disponible. En validant, vous passerez par la page de connexion, puis reviendrez à ce formulaire rempli\u202f; rien n'est modifié entre-temps."
             : "Aperçu indisponible pour le moment\u202f; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
         })
         .then(function () {

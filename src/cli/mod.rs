@@ -21,7 +21,9 @@ const USAGE_ERROR: u8 = 2;
 fn typed_command() -> Option<(String, clap::Command)> {
     let mut command = Cli::command();
     let mut names = Vec::new();
-    let mut arguments = std::env::args().skip(1);
+    let mut arguments = std::env::args_os()
+        .skip(1)
+        .map(|argument| argument.to_string_lossy().into_owned());
     while let Some(argument) = arguments.next() {
         if argument == "--db" || argument == "--as" {
             arguments.next();
@@ -66,7 +68,10 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 _ => {
-                    let typed: Vec<String> = std::env::args().skip(1).collect();
+                    let typed: Vec<String> = std::env::args_os()
+                        .skip(1)
+                        .map(|argument| argument.to_string_lossy().into_owned())
+                        .collect();
                     let command = typed_command();
                     let message = clap_fr::message(
                         &error,

@@ -2468,9 +2468,11 @@ fn numbers_of_another_base_are_explained() {
         let foreign: String = (1..=12)
             .map(|index| format!("{};Nom{index};Prénom{index}\n", 900_000 + index))
             .collect();
+        // Twelve foreign numbers, over the floor of ten, among thirty new
+        // rows: under half of the file.
         let few = format!(
-            "N° Relais;Nom;Prénom\n900001;Un;Deux\n{}",
-            (1..=20)
+            "N° Relais;Nom;Prénom\n{foreign}{}",
+            (1..=30)
                 .map(|index| format!(";Nouveau{index};Contact\n"))
                 .collect::<String>()
         );
@@ -2491,7 +2493,8 @@ fn numbers_of_another_base_are_explained() {
             report.warnings
         );
         assert!(report.warnings[0].contains("supprimez la colonne « N° Relais »"));
-        assert_eq!(mixed.rejected.len(), 1);
+        assert_eq!(mixed.rejected.len(), 12);
+        assert_eq!(mixed.imported, 30);
         assert!(
             mixed
                 .warnings

@@ -1039,6 +1039,7 @@ async fn malformed_json_gives_line_and_fix() {
     let (_, curly) = post_text(&app, "{“to”: “QT”}".as_bytes()).await;
     let (_, cut) = post_text(&app, b"{\"to\": \"QT\"").await;
     let (empty_status, empty) = post_text(&app, b"  ").await;
+    let (_, accented) = post_text(&app, "{\"to\": \"« Zoé »\",}".as_bytes()).await;
 
     assert_eq!(status, 400);
     assert_eq!(comma["code"], "invalid_json");
@@ -1052,6 +1053,11 @@ async fn malformed_json_gives_line_and_fix() {
     assert!(
         cut.starts_with("corps de la requête : JSON incomplet (ligne 1, colonne 11)"),
         "{cut}"
+    );
+    assert_eq!(
+        accented["message"],
+        "corps de la requête : JSON mal formé (ligne 1, colonne 18) ; vérifiez les guillemets droits autour des noms et des valeurs, les deux-points et les virgules",
+        "columns count characters, and quotes inside a value are no fault"
     );
     assert_eq!(empty_status, 422);
     assert_eq!(

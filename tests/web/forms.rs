@@ -2297,6 +2297,27 @@ async fn altered_last_batch_runs_nothing() {
         "name=\"last_batch\" value=\"abc\"",
     );
     let response = submit_region(&app, &client, &altered, "QT", "51").await;
+    let user_form = app.page(&client, "/admin/reassign").await;
+    let user_response = client
+        .post(app.url("/admin/reassign"))
+        .form(&[
+            ("from", "JD"),
+            ("to", "QT"),
+            (
+                "idempotency_key",
+                hidden_field(&user_form, "idempotency_key")
+                    .unwrap()
+                    .as_str(),
+            ),
+            ("last_batch", "-1"),
+            (
+                "csrf_token",
+                hidden_field(&user_form, "csrf_token").unwrap().as_str(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status(), 400);
     let page = unescape(&text(response).await);
@@ -2304,6 +2325,7 @@ async fn altered_last_batch_runs_nothing() {
         page.contains("rechargez la page et validez de nouveau"),
         "{page}"
     );
+    assert_eq!(user_response.status(), 400, "the user dialog checks it too");
     assert_eq!(app.batch_count(), batches_before);
 }
 

@@ -78,9 +78,24 @@ fn parse(bytes: &[u8]) -> Result<Body, ApiError> {
         return Ok(Body::Empty);
     }
     serde_json::from_slice(bytes).map_err(|error| {
-        let place = format!("ligne {}, colonne {}", error.line(), error.column());
         let text = String::from_utf8_lossy(bytes);
-        let message = if text.contains(['“', '”', '«', '»', '‘', '’']) {
+        let line = text
+            .lines()
+            .nth(error.line().saturating_sub(1))
+            .unwrap_or_default();
+        // serde_json counts the column in bytes; a reader counts characters.
+        let before: Vec<char> = line
+            .char_indices()
+            .take_while(|(at, _)| *at < error.column().saturating_sub(1))
+            .map(|(_, character)| character)
+            .collect();
+        let place = format!("ligne {}, colonne {}", error.line(), before.len() + 1);
+        let at_error = line[before.iter().map(|c| c.len_utf8()).sum::<usize>()..]
+            .chars()
+            .next();
+        let typographic = ['“', '”', '«', '»', '‘', '’'];
+        let near_error = before.last().into_iter().copied().chain(at_error);
+        let message = if near_error.into_iter().any(|c| typographic.contains(&c)) {
             format!(
                 "corps de la requête : JSON mal formé ({place}) ; remplacez les guillemets typographiques (“ ”, « » ou ’) par des guillemets droits \""
             )

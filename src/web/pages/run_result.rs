@@ -70,7 +70,7 @@ pub fn checked_last_batch(value: &str) -> Result<Option<BatchId>, AppError> {
     match parse_last_batch(value) {
         None if !value.trim().is_empty() => Err(AppError::bad_request(
             "invalid_form",
-            "formulaire modifié : son champ caché last_batch n'est pas un numéro d'opération ; rechargez la page et validez de nouveau",
+            "formulaire modifié : un champ caché n'est plus valide ; rechargez la page et validez de nouveau",
         )),
         parsed => Ok(parsed),
     }
