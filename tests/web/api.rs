@@ -1097,17 +1097,7 @@ async fn region_errors_list_every_field() {
     assert_eq!(status, 422);
     assert_eq!(region["code"], "unknown_user");
     assert_eq!(region["field"], "to");
-    let listed: Vec<(&str, &str)> = region["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| {
-            (
-                error["field"].as_str().unwrap(),
-                error["code"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let listed = fields_and_codes(&region);
     assert_eq!(
         listed,
         [
@@ -1133,17 +1123,7 @@ async fn region_errors_list_every_field() {
     assert_eq!(user_fields, ["from", "to"], "{users}");
     assert_eq!(one["errors"].as_array().unwrap().len(), 1, "{one}");
     assert_eq!(mixed_status, 422);
-    let mixed_listed: Vec<(&str, &str)> = mixed["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| {
-            (
-                error["field"].as_str().unwrap(),
-                error["code"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let mixed_listed = fields_and_codes(&mixed);
     assert_eq!(
         mixed_listed,
         [
@@ -1168,4 +1148,19 @@ async fn region_errors_list_every_field() {
             .contains("« roles »")
     );
     assert_eq!(app.batch_count(), batches_before, "nothing ran");
+}
+
+/// Returns the field and code of each entry of an error's `errors` list.
+fn fields_and_codes(error: &Value) -> Vec<(&str, &str)> {
+    error["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["field"].as_str().unwrap(),
+                entry["code"].as_str().unwrap(),
+            )
+        })
+        .collect()
 }

@@ -650,17 +650,7 @@ async fn enter_in_dialog_only_previews() {
     let batches_before = app.batch_count();
     login(client, &app, "QA").await;
 
-    client
-        .goto(&app.url("/admin/reassign-region"))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("field-to"))
-        .await
-        .unwrap()
-        .select_by_value("QT")
-        .await
-        .unwrap();
+    open_region_dialog(client, &app, "QT").await;
     let postal = client.find(Locator::Id("field-postal")).await.unwrap();
     postal.send_keys("51\u{E007}").await.unwrap();
     let preview = wait_for_html(client, "#preview", "the preview after Enter", |html| {
@@ -719,17 +709,7 @@ async fn narrow_screen_has_no_page_overflow() {
         client.goto(&app.url(path)).await.unwrap();
         assert_fits(client, path).await;
     }
-    client
-        .goto(&app.url("/admin/reassign-region"))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("field-to"))
-        .await
-        .unwrap()
-        .select_by_value("QT")
-        .await
-        .unwrap();
+    open_region_dialog(client, &app, "QT").await;
     client
         .find(Locator::Id("field-postal"))
         .await
@@ -761,4 +741,53 @@ async fn assert_fits(client: &Client, screen: &str) {
         scroll <= visible,
         "{screen}: the page is {scroll} px wide on a {visible} px screen"
     );
+}
+
+/// Opens « Réaffecter par région » with `target` chosen.
+async fn open_region_dialog(client: &Client, app: &TestApp, target: &str) {
+    client
+        .goto(&app.url("/admin/reassign-region"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("field-to"))
+        .await
+        .unwrap()
+        .select_by_value(target)
+        .await
+        .unwrap();
+}
+
+/// The token form's button is disabled once the form is sent, so that a
+/// double click sends it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_button_disabled_once_sent() {
+    let Some(browser) = open_browser("token_button_disabled_once_sent").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+    login(client, &app, "QA").await;
+    client.goto(&app.url("/admin/users")).await.unwrap();
+    // The page stays, so that the button can be read after the sending.
+    client
+        .execute(
+            "document.querySelector('form[data-send-once]').addEventListener('submit', function (event) { event.preventDefault(); });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let button = client
+        .find(Locator::Css("form[data-send-once] button[type=submit]"))
+        .await
+        .unwrap();
+
+    button.click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert_eq!(
+        button.attr("disabled").await.unwrap().as_deref(),
+        Some("true")
+    );
+    client.clone().close().await.unwrap();
 }
