@@ -122,7 +122,7 @@ pub fn message(
                 .strip_prefix('<')
                 .and_then(|name| name.strip_suffix('>'))
             {
-                Some(name) => format!("{name} vide : indiquez une valeur"),
+                Some(name) => format!("argument {name} vide : indiquez sa valeur"),
                 None => format!("valeur manquante pour {arg} : écrivez-la après l'option"),
             }
         }

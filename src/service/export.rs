@@ -185,7 +185,7 @@ pub fn export_to_file(
         _ => std::path::PathBuf::from("."),
     };
     // A process killed before the rename leaves this hidden file behind,
-    // named so that it can be told apart.
+    // and its prefix makes it recognisable.
     let mut temporary = tempfile::Builder::new()
         .prefix(".relais-export-")
         .tempfile_in(&folder)

@@ -1,7 +1,7 @@
 //! Forms whose second sending must not act again, such as the API token
 //! form: a double click would create two tokens, and the secret of the
 //! first, shown only once, would be lost with the replaced page. Each such
-//! form carries a random `submission` field; the server remembers, for an
+//! form carries a random `submission` field. The server remembers, for an
 //! hour, the submissions it has acted on and what they created.
 //!
 //! The memory is the server process's: a restart, or a second server

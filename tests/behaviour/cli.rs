@@ -1167,7 +1167,7 @@ fn undo_counts_contacts_apart_from_entries() {
 }
 
 /// A usage error names an option as typed, French alias included, and
-/// says that a value is missing rather than quoting an empty one.
+/// reports a missing value rather than quoting an empty one.
 #[test]
 fn usage_errors_name_options_as_typed() {
     let db = TestDb::new(Engine::Sqlite);
@@ -1192,7 +1192,7 @@ fn usage_errors_name_options_as_typed() {
         stderr(&twice)
     );
     assert!(
-        stderr(&empty_file).contains("FICHIER vide : indiquez une valeur"),
+        stderr(&empty_file).contains("argument FICHIER vide : indiquez sa valeur"),
         "{}",
         stderr(&empty_file)
     );

@@ -2329,7 +2329,7 @@ async fn altered_last_batch_runs_nothing() {
     assert_eq!(app.batch_count(), batches_before);
 }
 
-/// A token form refused for its fields can be corrected and sent again
+/// A token form rejected for its fields can be corrected and sent again
 /// from the same page; two sendings at once create one token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_form_resent_after_refusal_or_at_once() {
@@ -2355,7 +2355,7 @@ async fn token_form_resent_after_refusal_or_at_once() {
     };
     let tokens_before = count();
 
-    let refused = send("page-a".into(), "").await.unwrap();
+    let rejected = send("page-a".into(), "").await.unwrap();
     let corrected = send("page-a".into(), "QT").await.unwrap();
     let (first, second) = tokio::join!(send("page-b".into(), "QT"), send("page-b".into(), "QT"));
     let mut statuses = [
@@ -2365,7 +2365,7 @@ async fn token_form_resent_after_refusal_or_at_once() {
     statuses.sort();
     let too_long = send("x".repeat(101), "QT").await.unwrap();
 
-    assert_eq!(refused.status(), 422);
+    assert_eq!(rejected.status(), 422);
     assert_eq!(
         corrected.status(),
         200,

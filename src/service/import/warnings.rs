@@ -264,13 +264,13 @@ fn invalid_postal_warning(line: u64, kind: &str, entered: &str, city: &str) -> S
     )
 }
 
-/// Fewest rows with a foreign « N° Relais » that make the report suspect a
-/// file exported from another base.
+/// Minimum number of rows with a foreign « N° Relais » for the report to
+/// suspect a file exported from another base.
 const FOREIGN_NUMBERS_AT_LEAST: u64 = 10;
 
 /// Warns that most rows name contacts by numbers this base does not have,
-/// as an export of another Relais base does, and tells how to create them
-/// instead. `None` below half of the `read` rows, or below
+/// as an export of another Relais base does, and explains how to create
+/// them instead. `None` below half of the `read` rows, or below
 /// `FOREIGN_NUMBERS_AT_LEAST`.
 pub(super) fn foreign_numbers_warning(foreign: u64, read: u64) -> Option<String> {
     if foreign < FOREIGN_NUMBERS_AT_LEAST || foreign * 2 < read {

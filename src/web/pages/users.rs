@@ -276,7 +276,7 @@ fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<St
                 "Ce formulaire avait déjà créé le jeton n° {id}, et il n'en a pas créé d'autre. Le secret d'un jeton n'est affiché qu'une fois : s'il ne vous est pas parvenu, révoquez le jeton n° {id} et créez-en un nouveau."
             )
         }
-        "token_in_progress" => "Ce formulaire était déjà en cours d'envoi : il ne crée pas de second jeton. Si le premier envoi a abouti, le jeton figure dans la liste ; son secret ne peut plus être affiché : révoquez-le et créez-en un nouveau.".to_string(),
+        "token_in_progress" => "Ce formulaire était déjà en cours d'envoi : il ne crée pas de second jeton. Si le premier envoi a abouti, le jeton figure dans la liste, mais son secret ne peut plus être affiché : révoquez-le et créez-en un nouveau.".to_string(),
         _ => return None,
     };
     Some(text)
