@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use crate::domain::history::format_paris_moment;
 use crate::domain::user::User;
 use crate::storage::{
-    API_TOKEN_USE_INTERVAL_SECONDS, ApiToken, ApiTokenId, Store, StoreError, TokenRevocation,
+    API_TOKEN_USE_INTERVAL_SECONDS, ApiToken, ApiTokenId, Store, StoreError, StoredToken,
+    TokenRevocation,
 };
 
 use super::ServiceError;
@@ -40,16 +41,33 @@ pub fn create_api_token(
     user: &User,
     label: &str,
 ) -> Result<String, ServiceError> {
-    create_numbered_api_token(store, user, label).map(|(_, token)| token)
+    match create_form_api_token(store, user, label, None)? {
+        NewToken::Created { secret, .. } => Ok(secret),
+        NewToken::SentBefore(id) => Err(ServiceError::Store(StoreError::Database(format!(
+            "token {id} reported as sent before, for a request without a form key"
+        )))),
+    }
 }
 
-/// Creates an API token as `create_api_token` does, and returns its number
-/// with it.
-pub fn create_numbered_api_token(
+/// Outcome of a token request sent from a form.
+#[derive(Debug)]
+pub enum NewToken {
+    /// The token was created; its secret is shown this once.
+    Created { id: ApiTokenId, secret: String },
+    /// An earlier sending of the same form created this token, whose
+    /// secret cannot be shown again; nothing was created.
+    SentBefore(ApiTokenId),
+}
+
+/// Creates an API token as `create_api_token` does, for a form whose
+/// sendings share the scoped key `submission`: only its first sending
+/// creates a token, whichever server receives it.
+pub fn create_form_api_token(
     store: &dyn Store,
     user: &User,
     label: &str,
-) -> Result<(i64, String), ServiceError> {
+    submission: Option<&str>,
+) -> Result<NewToken, ServiceError> {
     if !user.active {
         return Err(ServiceError::invalid(
             "inactive_user",
@@ -71,10 +89,17 @@ pub fn create_numbered_api_token(
             ),
         ));
     }
-    let token = new_secret("relais_");
-    let id = store.create_api_token(user.id, &hash_secret(&token), label)?;
-    tracing::info!(token.id = id, user.id = user.id, "API token created");
-    Ok((id, token))
+    let secret = new_secret("relais_");
+    match store.create_api_token(user.id, &hash_secret(&secret), label, submission)? {
+        StoredToken::Created(id) => {
+            tracing::info!(token.id = id, user.id = user.id, "API token created");
+            Ok(NewToken::Created { id, secret })
+        }
+        StoredToken::SentBefore(id) => {
+            tracing::info!(token.id = id, "token form sent again; no token created");
+            Ok(NewToken::SentBefore(id))
+        }
+    }
 }
 
 /// Lists the tokens of `user`, or of every user, newest first. The records

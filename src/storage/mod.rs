@@ -458,7 +458,17 @@ pub trait Store: Send + Sync {
     fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
-    fn create_api_token(&self, user: UserId, token_hash: &str, label: &str) -> StoreResult<i64>;
+    /// Stores a token of `user`. `submission` is the scoped key of the
+    /// form that requests it: when a token already carries that key, the
+    /// store returns it and stores nothing, so that a form sent twice, to
+    /// one server or to two, creates one token.
+    fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        label: &str,
+        submission: Option<&str>,
+    ) -> StoreResult<StoredToken>;
     /// Returns the active user owning a token, unless the token is revoked.
     fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>>;
     /// Lists the API tokens of one user, or of every user, newest first.

@@ -217,6 +217,15 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// Outcome of storing an API token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredToken {
+    /// The token was stored under this number.
+    Created(ApiTokenId),
+    /// The form key had already created this token: nothing was stored.
+    SentBefore(ApiTokenId),
+}
+
 /// Outcome of a revocation request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenRevocation {

@@ -19,7 +19,6 @@ mod labels;
 pub mod pages;
 mod readable_path;
 pub mod request_id;
-pub mod sent_forms;
 pub mod state;
 
 use std::sync::Arc;

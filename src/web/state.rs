@@ -47,9 +47,6 @@ pub struct AppState {
     pub previews: Arc<crate::service::preview_cache::PreviewCache>,
     /// API tokens whose use this server recorded or found recorded lately.
     pub token_uses: Arc<crate::service::tokens::TokenUses>,
-    /// Token forms already acted on, so that a form sent twice creates
-    /// one token.
-    pub token_forms: Arc<super::sent_forms::SentForms>,
 }
 
 impl AppState {
@@ -59,7 +56,6 @@ impl AppState {
             config: Arc::new(config),
             previews: Arc::new(crate::service::preview_cache::PreviewCache::new()),
             token_uses: Arc::new(crate::service::tokens::TokenUses::new()),
-            token_forms: Arc::new(super::sent_forms::SentForms::new()),
         }
     }
 

@@ -4,9 +4,12 @@
 use std::process::{Command, Output};
 
 use chrono::{Duration, TimeZone, Utc};
-use relais::service::tokens::{create_api_token, hash_secret, list_api_tokens, revoke_api_token};
+use relais::service::tokens::{
+    NewToken, create_api_token, create_form_api_token, hash_secret, list_api_tokens,
+    revoke_api_token,
+};
 use relais::service::users::set_active;
-use relais::storage::StoreError;
+use relais::storage::{StoreError, StoredToken};
 use serde_json::Value;
 
 use crate::common::*;
@@ -131,11 +134,94 @@ fn token_store_rejects_inactive_owner() {
 
         let error = db
             .store()
-            .create_api_token(jd.id, &hash_secret("relais_x"), "tardif")
+            .create_api_token(jd.id, &hash_secret("relais_x"), "tardif", None)
             .unwrap_err();
 
         assert_eq!(error.code(), "inactive_user");
         assert!(db.store().list_api_tokens(None).unwrap().is_empty());
+    });
+}
+
+/// The sendings of one token form share a key: only the first creates a
+/// token, even when two arrive at once on two connections, as from two
+/// application servers; a form without a key always creates one.
+#[test]
+fn token_form_key_creates_one_token() {
+    each_engine(|db| {
+        cast(db);
+        let jd = db.store().find_user("JD").unwrap().unwrap();
+        let send = |key: Option<&str>| {
+            create_form_api_token(db.store(), &jd, "synchro", key).expect("token request")
+        };
+
+        let first = send(Some("user-1:page-a"));
+        let again = send(Some("user-1:page-a"));
+        let other_page = send(Some("user-1:page-b"));
+        let keyless = [send(None), send(None)];
+        let barrier = std::sync::Barrier::new(2);
+        let racing: Vec<NewToken> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        send(Some("user-1:page-c"))
+                    })
+                })
+                .collect();
+            racers
+                .into_iter()
+                .map(|racer| racer.join().unwrap())
+                .collect()
+        });
+
+        let NewToken::Created { id: first_id, .. } = first else {
+            panic!("the first sending creates: {first:?}");
+        };
+        assert!(
+            matches!(again, NewToken::SentBefore(id) if id == first_id),
+            "{again:?}"
+        );
+        assert!(
+            matches!(other_page, NewToken::Created { .. }),
+            "{other_page:?}"
+        );
+        assert!(
+            keyless
+                .iter()
+                .all(|token| matches!(token, NewToken::Created { .. })),
+            "{keyless:?}"
+        );
+        let created: Vec<i64> = racing
+            .iter()
+            .filter_map(|token| match token {
+                NewToken::Created { id, .. } => Some(*id),
+                NewToken::SentBefore(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            created.len(),
+            1,
+            "one of two sendings at once creates: {racing:?}"
+        );
+        assert!(
+            racing
+                .iter()
+                .any(|token| matches!(token, NewToken::SentBefore(id) if *id == created[0])),
+            "the other names it: {racing:?}"
+        );
+        assert_eq!(db.store().list_api_tokens(None).unwrap().len(), 5);
+        assert_eq!(
+            db.store()
+                .create_api_token(
+                    jd.id,
+                    &hash_secret("relais_y"),
+                    "synchro",
+                    Some("user-1:page-a")
+                )
+                .unwrap(),
+            StoredToken::SentBefore(first_id),
+            "the store itself finds the key"
+        );
     });
 }
 

@@ -1,6 +1,6 @@
 //! Two `relais serve` processes on one database behave as one: sessions,
-//! CSRF tokens and idempotency keys live in the database, not in a
-//! process. Runs on SQLite, and on PostgreSQL when
+//! CSRF tokens, idempotency keys and the keys of token forms live in
+//! the database, not in a process. Runs on SQLite, and on PostgreSQL when
 //! `RELAIS_TEST_POSTGRES_URL` names a server.
 
 use std::io::{BufRead, BufReader};
@@ -130,6 +130,14 @@ fn batch_count(location: &str) -> usize {
         .len()
 }
 
+fn token_count(location: &str) -> usize {
+    open_store(location)
+        .expect("store opens")
+        .list_api_tokens(None)
+        .expect("tokens")
+        .len()
+}
+
 fn page(response: reqwest::blocking::Response) -> String {
     unescape(&response.text().expect("page body"))
 }
@@ -243,6 +251,49 @@ fn check_servers_behave_as_one(database: Database) {
     );
     assert_eq!(data_changed(&submitted), data_changed(&resubmitted));
     assert_eq!(batch_count(&location), batches_before + 2);
+
+    // Token form: taken on the first server, sent to the second, then sent
+    // again to the first.
+    let users_page = page(
+        browser
+            .get(first.url("/admin/users"))
+            .send()
+            .expect("users page"),
+    );
+    let token_form = [
+        (
+            "csrf_token",
+            hidden_field(&users_page, "csrf_token").expect("CSRF token"),
+        ),
+        (
+            "submission",
+            hidden_field(&users_page, "submission").expect("submission field"),
+        ),
+        ("user", "QA".to_string()),
+        ("label", "deux serveurs".to_string()),
+    ];
+    let tokens_before = token_count(&location);
+    let created = browser
+        .post(second.url("/admin/users/tokens"))
+        .form(&token_form)
+        .send()
+        .expect("token form");
+    let created_status = created.status();
+    let created = page(created);
+    let sent_again = browser
+        .post(first.url("/admin/users/tokens"))
+        .form(&token_form)
+        .send()
+        .expect("token form again");
+    let sent_again = page(follow(&browser, &first, sent_again));
+
+    assert_eq!(created_status, 200, "{created}");
+    assert!(created.contains("relais_"), "the secret is shown once");
+    assert!(
+        sent_again.contains("Ce formulaire avait déjà créé le jeton n°"),
+        "{sent_again}"
+    );
+    assert_eq!(token_count(&location), tokens_before + 1);
     drop((first, second));
     drop(database);
 }

@@ -25,7 +25,7 @@ use relais::service::demo::fill_demo;
 use relais::storage::{
     ApiToken, ApiTokenId, Contact, ContactFilter, ContactPage, ContactWrite, ExportSelection,
     ImportCounts, ImportSession, NewSession, Page, RegionPreview, RunContext, SessionRecord, Store,
-    StoreError, StoreResult, TokenRevocation, open_store,
+    StoreError, StoreResult, StoredToken, TokenRevocation, open_store,
 };
 
 /// Header names of the file: those of an export, without its number,
@@ -461,8 +461,15 @@ impl Store for CaptureStore {
         self.inner.delete_session(token_hash)
     }
 
-    fn create_api_token(&self, user: UserId, token_hash: &str, label: &str) -> StoreResult<i64> {
-        self.inner.create_api_token(user, token_hash, label)
+    fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        label: &str,
+        submission: Option<&str>,
+    ) -> StoreResult<StoredToken> {
+        self.inner
+            .create_api_token(user, token_hash, label, submission)
     }
 
     fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {

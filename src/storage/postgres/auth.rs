@@ -9,7 +9,7 @@ use crate::domain::history::UserRef;
 use crate::domain::user::{User, UserId};
 use crate::storage::{
     API_TOKEN_USE_INTERVAL_SECONDS, ApiToken, ApiTokenId, NewSession, SessionRecord, StoreError,
-    TokenRevocation,
+    StoredToken, TokenRevocation,
 };
 
 use super::rows::{self, USER_COLUMNS_U};
@@ -66,7 +66,11 @@ pub fn create_api_token(
     user: UserId,
     token_hash: &str,
     label: &str,
-) -> PgResult<i64> {
+    submission: Option<&str>,
+) -> PgResult<StoredToken> {
+    if let Some(id) = token_of_submission(client, submission)? {
+        return Ok(StoredToken::SentBefore(id));
+    }
     let active = client.query_opt(
         "SELECT 1 FROM users WHERE id = $1 AND active FOR SHARE",
         &[&user],
@@ -79,12 +83,41 @@ pub fn create_api_token(
             ),
         )));
     }
-    let row = client.query_one(
-        "INSERT INTO api_tokens (token_hash, user_id, label, created_at)
-         VALUES ($1, $2, $3, $4) RETURNING id",
-        &[&token_hash, &user, &label, &Utc::now()],
+    // A second sending of the same form that got past the lookup above
+    // waits here for the first one's transaction on the unique index, then
+    // inserts nothing; the lookup that follows, a new statement, sees the
+    // token the first one committed.
+    let row = client.query_opt(
+        "INSERT INTO api_tokens (token_hash, user_id, label, created_at, submission)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (submission) DO NOTHING
+         RETURNING id",
+        &[&token_hash, &user, &label, &Utc::now(), &submission],
     )?;
-    Ok(row.try_get(0)?)
+    if let Some(row) = row {
+        return Ok(StoredToken::Created(row.try_get(0)?));
+    }
+    match token_of_submission(client, submission)? {
+        Some(id) => Ok(StoredToken::SentBefore(id)),
+        None => Err(Failure::Store(StoreError::Database(format!(
+            "token insert skipped for submission {submission:?}, which no token carries"
+        )))),
+    }
+}
+
+/// The token a form key created, if any.
+fn token_of_submission(
+    client: &mut impl GenericClient,
+    submission: Option<&str>,
+) -> PgResult<Option<ApiTokenId>> {
+    let Some(key) = submission else {
+        return Ok(None);
+    };
+    let row = client.query_opt("SELECT id FROM api_tokens WHERE submission = $1", &[&key])?;
+    Ok(match row {
+        Some(row) => Some(row.try_get(0)?),
+        None => None,
+    })
 }
 
 /// Returns the active user owning an unrevoked token.

@@ -39,7 +39,7 @@ use crate::domain::user::{NewUser, User, UserId};
 use super::{
     ApiToken, ApiTokenId, Contact, ContactFilter, ContactPage, ExportSelection, ImportSession,
     NewSession, Page, RegionPreview, RunContext, SessionRecord, Store, StoreError, StoreResult,
-    TokenRevocation,
+    StoredToken, TokenRevocation,
 };
 
 /// Versioned migrations, applied in order and recorded in
@@ -72,6 +72,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../../migrations/postgres/0007_quiet_runs.sql"),
+    ),
+    (
+        8,
+        include_str!("../../../migrations/postgres/0008_token_form_submission.sql"),
     ),
 ];
 
@@ -469,9 +473,15 @@ impl Store for PgStore {
         self.write("delete_session", |tx| auth::delete_session(tx, token_hash))
     }
 
-    fn create_api_token(&self, user: UserId, token_hash: &str, label: &str) -> StoreResult<i64> {
+    fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        label: &str,
+        submission: Option<&str>,
+    ) -> StoreResult<StoredToken> {
         self.write("create_api_token", |tx| {
-            auth::create_api_token(tx, user, token_hash, label)
+            auth::create_api_token(tx, user, token_hash, label, submission)
         })
     }
 

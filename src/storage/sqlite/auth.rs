@@ -8,7 +8,7 @@ use crate::domain::history::UserRef;
 use crate::domain::user::{User, UserId};
 use crate::storage::{
     API_TOKEN_USE_INTERVAL_SECONDS, ApiToken, ApiTokenId, NewSession, SessionRecord, StoreError,
-    StoreResult, TokenRevocation,
+    StoreResult, StoredToken, TokenRevocation,
 };
 
 use super::rows::{self, USER_COLUMNS};
@@ -71,18 +71,39 @@ pub fn create_api_token(
     user: UserId,
     token_hash: &str,
     label: &str,
-) -> StoreResult<i64> {
+    submission: Option<&str>,
+) -> StoreResult<StoredToken> {
+    // The caller holds the write lock, so no other sending of the same
+    // form can store its token between this lookup and the insert.
+    if let Some(key) = submission
+        && let Some(id) = conn
+            .query_row(
+                "SELECT id FROM api_tokens WHERE submission = ?1",
+                [key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db_error)?
+    {
+        return Ok(StoredToken::SentBefore(id));
+    }
     let inserted = conn
         .execute(
-            "INSERT INTO api_tokens (token_hash, user_id, label, created_at)
-             SELECT ?1, id, ?3, ?4 FROM users WHERE id = ?2 AND active = 1",
-            params![token_hash, user, label, rows::timestamp(Utc::now())],
+            "INSERT INTO api_tokens (token_hash, user_id, label, created_at, submission)
+             SELECT ?1, id, ?3, ?4, ?5 FROM users WHERE id = ?2 AND active = 1",
+            params![
+                token_hash,
+                user,
+                label,
+                rows::timestamp(Utc::now()),
+                submission
+            ],
         )
         .map_err(db_error)?;
     if inserted == 0 {
         return Err(inactive_token_owner(user));
     }
-    Ok(conn.last_insert_rowid())
+    Ok(StoredToken::Created(conn.last_insert_rowid()))
 }
 
 pub(crate) fn inactive_token_owner(user: UserId) -> StoreError {

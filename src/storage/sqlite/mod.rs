@@ -29,7 +29,7 @@ use crate::domain::user::{NewUser, User, UserId};
 use super::{
     ApiToken, ApiTokenId, Contact, ContactFilter, ContactPage, ExportSelection, ImportSession,
     NewSession, Page, RegionPreview, RunContext, SessionRecord, Store, StoreError, StoreResult,
-    TokenRevocation,
+    StoredToken, TokenRevocation,
 };
 
 /// Versioned migrations, applied in order and recorded in
@@ -62,6 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../../migrations/sqlite/0007_quiet_runs.sql"),
+    ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_token_form_submission.sql"),
     ),
 ];
 
@@ -418,8 +422,14 @@ impl Store for SqliteStore {
         self.write(|tx| auth::delete_session(tx, token_hash))
     }
 
-    fn create_api_token(&self, user: UserId, token_hash: &str, label: &str) -> StoreResult<i64> {
-        self.write(|tx| auth::create_api_token(tx, user, token_hash, label))
+    fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        label: &str,
+        submission: Option<&str>,
+    ) -> StoreResult<StoredToken> {
+        self.write(|tx| auth::create_api_token(tx, user, token_hash, label, submission))
     }
 
     fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {

@@ -12,7 +12,7 @@ use crate::domain::history::format_paris_time;
 use crate::domain::user::{User, UserId, UserRole};
 use crate::service::ServiceError;
 use crate::service::tokens::{
-    create_numbered_api_token, list_api_tokens, parse_token_id, revoke_api_token,
+    NewToken, create_form_api_token, list_api_tokens, parse_token_id, revoke_api_token,
 };
 use crate::service::users::{
     MIN_PASSWORD_CHARS, UserForm, add_user, set_active, user_form_problems,
@@ -23,7 +23,6 @@ use crate::web::auth::cookies;
 use crate::web::auth::session::{AdminUser, Session};
 use crate::web::error::AppError;
 use crate::web::idempotency::scoped_idempotency_key;
-use crate::web::sent_forms::Sending;
 use crate::web::state::AppState;
 
 use super::error_page::PageError;
@@ -276,7 +275,6 @@ fn notice(query: &NoticeQuery, users: &[User], tokens: &[ApiToken]) -> Option<St
                 "Ce formulaire avait déjà créé le jeton n° {id}, et il n'en a pas créé d'autre. Le secret d'un jeton n'est affiché qu'une fois : s'il ne vous est pas parvenu, révoquez le jeton n° {id} et créez-en un nouveau."
             )
         }
-        "token_in_progress" => "Ce formulaire était déjà en cours d'envoi : il ne crée pas de second jeton. Si le premier envoi a abouti, le jeton figure dans la liste, mais son secret ne peut plus être affiché : révoquez-le et créez-en un nouveau.".to_string(),
         _ => return None,
     };
     Some(text)
@@ -614,29 +612,18 @@ pub async fn create_token(
         "" => None,
         value => Some(scoped_idempotency_key(session.user.id, value)?),
     };
-    if let Some(key) = &submission
-        && let Some(done) = first_sending(&state, key).await
-    {
-        return Ok(done);
-    }
-    let forms = std::sync::Arc::clone(&state.token_forms);
-    let run_key = submission.clone();
     let created = state
-        .run(move |store| {
-            // Recorded on the blocking thread, which finishes even when the
-            // client leaves, as the first request of a double click does.
-            let created = create_token_for(store, &user_key, &token_label);
-            if let Some(key) = &run_key {
-                match &created {
-                    Ok(Ok((_, (id, _)))) => forms.finish(key, *id),
-                    _ => forms.abandon(key),
-                }
-            }
-            created
-        })
+        .run(move |store| create_token_for(store, &user_key, &token_label, submission.as_deref()))
         .await?;
-    let (user, (_, token)) = match created {
-        Ok(created) => created,
+    let (user, token) = match created {
+        Ok((_, NewToken::SentBefore(id))) => {
+            return Ok(redirect_with_notice(
+                &state,
+                "token_sent_twice",
+                &id.to_string(),
+            ));
+        }
+        Ok((user, NewToken::Created { secret, .. })) => (user, secret),
         Err(token_errors) => {
             return users_page(
                 &state,
@@ -661,14 +648,16 @@ pub async fn create_token(
     Ok(render(&page)?.into_response())
 }
 
-/// A created token with its user, or the errors of the token form.
-type TokenCreation = Result<(User, (i64, String)), FieldErrors>;
+/// A token request's outcome with its user, or the errors of the token
+/// form.
+type TokenCreation = Result<(User, NewToken), FieldErrors>;
 
 /// Creates the token a form requests, or returns the form's errors.
 fn create_token_for(
     store: &dyn Store,
     user_key: &str,
     label: &str,
+    submission: Option<&str>,
 ) -> Result<TokenCreation, AppError> {
     let Some(user) = store.find_user(user_key)? else {
         let message = if user_key.trim().is_empty() {
@@ -681,40 +670,13 @@ fn create_token_for(
         };
         return Ok(Err(FieldErrors::from([("user", message)])));
     };
-    match create_numbered_api_token(store, &user, label) {
+    match create_form_api_token(store, &user, label, submission) {
         Ok(token) => Ok(Ok((user, token))),
         Err(error) if error.is_client_error() => {
             let (field, message) = super::reassign::field_error(error)?;
             Ok(Err(FieldErrors::from([(field, message)])))
         }
         Err(error) => Err(error.into()),
-    }
-}
-
-/// How long a second sending waits for the first to end.
-const FIRST_SENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Records the sending of a token form, and returns `None` when it is the
-/// first. A second sending waits for the first to end, then gets the users
-/// page naming the token the first created. When the first was refused,
-/// the second is handled as a first.
-async fn first_sending(state: &AppState, key: &str) -> Option<Response> {
-    let deadline = tokio::time::Instant::now() + FIRST_SENDING_WAIT;
-    loop {
-        match state.token_forms.start(key) {
-            Sending::First => return None,
-            Sending::Done(id) => {
-                return Some(redirect_with_notice(
-                    state,
-                    "token_sent_twice",
-                    &id.to_string(),
-                ));
-            }
-            Sending::InProgress if tokio::time::Instant::now() >= deadline => {
-                return Some(redirect_with_notice(state, "token_in_progress", ""));
-            }
-            Sending::InProgress => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-        }
     }
 }
 
