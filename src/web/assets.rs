@@ -11,6 +11,7 @@ use super::state::AppState;
 const STYLE_CSS: &str = include_str!("../../static/style.css");
 const PREVIEW_JS: &str = include_str!("../../static/preview.js");
 const ONCE_JS: &str = include_str!("../../static/once.js");
+const CONFIRM_JS: &str = include_str!("../../static/confirm.js");
 const FAVICON_SVG: &str = include_str!("../../static/favicon.svg");
 
 /// Assets change only with the binary; an hour of caching is enough to
@@ -30,6 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/static/once.js",
             get(|| asset("text/javascript; charset=utf-8", ONCE_JS)),
+        )
+        .route(
+            "/static/confirm.js",
+            get(|| asset("text/javascript; charset=utf-8", CONFIRM_JS)),
         )
         .route(
             "/static/favicon.svg",

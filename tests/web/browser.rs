@@ -96,6 +96,9 @@ impl Drop for Browser {
     }
 }
 
+/// The WebDriver code of the Escape key.
+const ESCAPE: &str = "\u{e00c}";
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -533,6 +536,34 @@ async fn token_revocation_asks_for_confirmation() {
     );
     assert_accessible(client, "users-confirm-revocation").await;
     assert!(!revoked(), "the first click revokes nothing");
+
+    // Escape closes the confirmation and gives the focus back to its
+    // button; a second click opens it again.
+    confirm.send_keys(ESCAPE).await.unwrap();
+    assert!(!confirm.is_displayed().await.unwrap(), "closed by Escape");
+    let focused = client
+        .execute(
+            "return document.activeElement.getAttribute('aria-label');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        focused
+            .as_str()
+            .is_some_and(|label| label.starts_with(&format!("Révoquer le jeton n° {token} "))),
+        "{focused}"
+    );
+    client
+        .find(Locator::Css(&format!(
+            "summary[aria-label^='Révoquer le jeton n° {token} ']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(confirm.is_displayed().await.unwrap(), "open again");
 
     confirm.click().await.unwrap();
     wait_for_html(client, "main", "the users page after revocation", |html| {
