@@ -493,6 +493,14 @@ async fn errors_carry_code_message_and_field() {
     let (status, unknown_path) = get(&app, "/api/v1/nothing-here").await;
     assert_eq!(status, 404);
     assert_eq!(unknown_path["code"], "not_found");
+    for other_version in ["/api/v2/contacts", "/api"] {
+        let (status, answer) = get(&app, other_version).await;
+        assert_eq!(status, 404, "{other_version}");
+        assert_eq!(
+            answer["code"], "not_found",
+            "{other_version}: JSON, not the page"
+        );
+    }
 
     let (status, bad_key) = post(&app, REGION, &region_body("51"), Some(&"x".repeat(101))).await;
     assert_eq!(status, 400);

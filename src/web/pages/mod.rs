@@ -127,7 +127,14 @@ pub async fn method_not_allowed(method: axum::http::Method) -> Response {
 }
 
 /// Pages that do not exist.
-pub async fn not_found() -> Response {
+/// Answers an address no route serves: the API's JSON error under `/api`,
+/// where clients of another API version expect JSON, and the error page
+/// elsewhere.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return crate::web::api::error::not_found().await;
+    }
     error_page::error_response(&AppError::not_found(
         "not_found",
         "Cette adresse ne correspond à aucune page de Relais ; vérifiez le lien ou revenez à la liste des contacts.",
