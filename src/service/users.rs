@@ -56,6 +56,7 @@ pub fn user_form_problems(
             "nom : indiquez au moins un nom ou un prénom".to_string(),
         ));
     }
+    problems.extend(length_problems(form));
     match parse_email(&form.email) {
         Err(error) => problems.push(("email", error.to_string())),
         Ok(Some(_)) => problems.extend(email_taken(&users, form)),
@@ -192,6 +193,19 @@ pub fn too_long(label: &str, value: &str) -> Option<String> {
     })
 }
 
+/// Returns the problems of the names and login longer than
+/// `MAX_NAME_CHARS`, in form order.
+fn length_problems(form: &UserForm) -> Vec<(&'static str, String)> {
+    [
+        ("first_name", "prénom", &form.first_name),
+        ("last_name", "nom", &form.last_name),
+        ("login", "identifiant", &form.login),
+    ]
+    .into_iter()
+    .filter_map(|(field, label, value)| too_long(label, value).map(|message| (field, message)))
+    .collect()
+}
+
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
     let users = store.list_users()?;
     if let Some((field, message)) = email_taken(&users, form)
@@ -214,14 +228,8 @@ pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError
             "nom : indiquez au moins un nom ou un prénom",
         ));
     }
-    for (field, label, value) in [
-        ("first_name", "prénom", &form.first_name),
-        ("last_name", "nom", &form.last_name),
-        ("login", "identifiant", &form.login),
-    ] {
-        if let Some(message) = too_long(label, value) {
-            return Err(ServiceError::invalid("value_too_long", field, message));
-        }
+    if let Some((field, message)) = length_problems(form).into_iter().next() {
+        return Err(ServiceError::invalid("value_too_long", field, message));
     }
     let email = parse_email(&form.email)
         .map_err(|error| ServiceError::invalid("invalid_email", "email", error.to_string()))?;

@@ -40,6 +40,32 @@ fn sign_in_names_never_shared() {
     });
 }
 
+/// The user form lists every name longer than allowed with the other
+/// problems, and the creation refuses it.
+#[test]
+fn user_form_lists_long_names() {
+    each_engine(|db| {
+        let long = UserForm {
+            first_name: "é".repeat(101),
+            last_name: "N".repeat(150),
+            email: "pas-une-adresse".into(),
+            ..form("QL", "", "")
+        };
+
+        let problems = user_form_problems(db.store(), &long).unwrap();
+        let refused = add_user(db.store(), &long).expect_err("names too long");
+
+        let fields: Vec<&str> = problems.iter().map(|(field, _)| *field).collect();
+        assert_eq!(fields, ["first_name", "last_name", "email"], "{problems:?}");
+        assert_eq!(
+            problems[0].1,
+            "prénom : 101 caractères, 100 au plus ; raccourcissez-le"
+        );
+        assert_eq!(refused.field(), Some("first_name"));
+        assert!(db.store().find_user("QL").unwrap().is_none());
+    });
+}
+
 /// A users file goes through the same rule: derived initials step aside
 /// from another user's login, and given initials equal to one are
 /// rejected with the line of that login.
