@@ -455,7 +455,9 @@ pub trait Store: Send + Sync {
 
     // Web sessions and API tokens, stored here so that several application
     // servers on one database behave as one.
-    fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    /// Opens a session, unless its user was deactivated or given another
+    /// password since the login checked it; returns whether it opened.
+    fn create_session(&self, session: &NewSession) -> StoreResult<bool>;
     fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Stores a token of `user`. `submission` is the scoped key of the

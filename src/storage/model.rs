@@ -191,6 +191,10 @@ pub struct RegionPreview {
 pub struct NewSession {
     pub token_hash: String,
     pub user_id: UserId,
+    /// Hash of the password the login checked. The session opens only
+    /// while the user is active and still has this password, so that a
+    /// login racing a password change or a deactivation gets no session.
+    pub password_hash: String,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
 }

@@ -347,20 +347,12 @@ fn users_listed_in_french_order() {
 /// other users' sessions open.
 #[test]
 fn password_change_ends_the_users_sessions() {
-    use relais::storage::NewSession;
     each_engine(|db| {
         cast(db);
         let jd = db.store().find_user("JD").unwrap().unwrap();
         let bb = db.store().find_user("BB").unwrap().unwrap();
-        for (hash, user) in [("session-jd", &jd), ("session-bb", &bb)] {
-            db.store()
-                .create_session(&NewSession {
-                    token_hash: hash.to_string(),
-                    user_id: user.id,
-                    csrf_token: "csrf".to_string(),
-                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
-                })
-                .unwrap();
+        for (token, user) in [("session-jd", &jd), ("session-bb", &bb)] {
+            assert!(open_session(db, token, user));
         }
 
         relais::service::users::set_password(db.store(), &jd, "un mot de passe neuf").unwrap();
@@ -368,6 +360,112 @@ fn password_change_ends_the_users_sessions() {
         assert!(db.store().session("session-jd").unwrap().is_none());
         assert!(db.store().session("session-bb").unwrap().is_some());
     });
+}
+
+/// A login that checked a password the user no longer has, or checked it
+/// while the user was being deactivated, opens no session: the change
+/// committed between the check and the session would otherwise miss it.
+#[test]
+fn session_refused_after_password_change_or_deactivation() {
+    each_engine(|db| {
+        cast(db);
+        let jd = db.store().find_user("JD").unwrap().unwrap();
+        let bb = db.store().find_user("BB").unwrap().unwrap();
+        relais::service::users::set_password(db.store(), &jd, "premier mot de passe").unwrap();
+        relais::service::users::set_password(db.store(), &bb, "premier mot de passe").unwrap();
+        let checked_jd = stored_hash(db, &jd);
+        let checked_bb = stored_hash(db, &bb);
+
+        relais::service::users::set_password(db.store(), &jd, "second mot de passe").unwrap();
+        relais::service::users::set_active(db.store(), "BB", false).unwrap();
+        let after_change = db
+            .store()
+            .create_session(&session_of("jd", &jd, &checked_jd))
+            .unwrap();
+        let after_deactivation = db
+            .store()
+            .create_session(&session_of("bb", &bb, &checked_bb))
+            .unwrap();
+        relais::service::users::set_active(db.store(), "BB", true).unwrap();
+
+        assert!(!after_change, "the password changed after the check");
+        assert!(
+            !after_deactivation,
+            "the user was deactivated after the check"
+        );
+        assert!(db.store().session("jd").unwrap().is_none());
+        assert!(
+            db.store().session("bb").unwrap().is_none(),
+            "reactivation brings none back"
+        );
+        assert!(
+            open_session(db, "jd-now", &jd),
+            "the current password opens one"
+        );
+    });
+}
+
+/// Failed logins recorded at the same instant on one key each count the
+/// ones before them, so that no more than the limit get their password
+/// checked: the counts returned are 1 to N, each once.
+#[test]
+fn parallel_login_failures_counted_in_turn() {
+    each_engine(|db| {
+        const ATTEMPTS: u32 = 8;
+        let barrier = std::sync::Barrier::new(ATTEMPTS as usize);
+
+        let mut counts: Vec<u32> = std::thread::scope(|scope| {
+            let attempts: Vec<_> = (0..ATTEMPTS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        db.store()
+                            .record_login_failure("user:1@127.0.0.1", 900)
+                            .unwrap()
+                    })
+                })
+                .collect();
+            attempts
+                .into_iter()
+                .map(|attempt| attempt.join().unwrap())
+                .collect()
+        });
+        counts.sort_unstable();
+
+        assert_eq!(counts, (1..=ATTEMPTS).collect::<Vec<_>>());
+    });
+}
+
+fn stored_hash(db: &TestDb, user: &relais::domain::user::User) -> String {
+    db.store()
+        .user_password_hash(user.id)
+        .unwrap()
+        .expect("a password is set")
+}
+
+fn session_of(
+    token: &str,
+    user: &relais::domain::user::User,
+    password_hash: &str,
+) -> relais::storage::NewSession {
+    relais::storage::NewSession {
+        token_hash: token.to_string(),
+        user_id: user.id,
+        password_hash: password_hash.to_string(),
+        csrf_token: "csrf".to_string(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    }
+}
+
+/// Gives `user` a password and opens a session under `token`.
+fn open_session(db: &TestDb, token: &str, user: &relais::domain::user::User) -> bool {
+    if db.store().user_password_hash(user.id).unwrap().is_none() {
+        relais::service::users::set_password(db.store(), user, "mot de passe de test").unwrap();
+    }
+    let hash = stored_hash(db, user);
+    db.store()
+        .create_session(&session_of(token, user, &hash))
+        .unwrap()
 }
 
 /// The `active` column of a users file is read in any case, in French and

@@ -449,7 +449,7 @@ impl Store for CaptureStore {
         self.inner.batch_contacts(id, page)
     }
 
-    fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+    fn create_session(&self, session: &NewSession) -> StoreResult<bool> {
         self.inner.create_session(session)
     }
 

@@ -15,9 +15,19 @@ use crate::storage::{
 use super::rows::{self, USER_COLUMNS_U};
 use super::{Failure, PgResult};
 
-pub fn create_session(client: &mut impl GenericClient, session: &NewSession) -> PgResult<()> {
+pub fn create_session(client: &mut impl GenericClient, session: &NewSession) -> PgResult<bool> {
     let now = Utc::now();
     client.execute("DELETE FROM sessions WHERE expires_at < $1", &[&now])?;
+    // The share lock makes a concurrent password change or deactivation,
+    // which updates this row, wait for this commit and then delete the
+    // new session with the others; one that committed first is seen here.
+    let unchanged = client.query_opt(
+        "SELECT 1 FROM users WHERE id = $1 AND active AND password_hash = $2 FOR SHARE",
+        &[&session.user_id, &session.password_hash],
+    )?;
+    if unchanged.is_none() {
+        return Ok(false);
+    }
     client.execute(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
@@ -29,7 +39,7 @@ pub fn create_session(client: &mut impl GenericClient, session: &NewSession) -> 
             &session.expires_at,
         ],
     )?;
-    Ok(())
+    Ok(true)
 }
 
 /// Returns the unexpired session of an active user.
@@ -219,11 +229,23 @@ pub fn record_api_token_use(
 
 /// Records a failed login and returns how many failures `key` has in the
 /// last `window_seconds`, this one included.
+/// First key of the advisory locks that order the attempts on one login
+/// key; the two-key form keeps them apart from the one-key migration lock.
+const LOGIN_FAILURE_LOCKS: i32 = 0x5245_4C41;
+
 pub fn record_login_failure(
     client: &mut impl GenericClient,
     key: &str,
     window_seconds: i64,
 ) -> PgResult<u32> {
+    // Attempts on one key take turns, so that each count includes every
+    // attempt before it: under READ COMMITTED, parallel attempts would not
+    // see each other's uncommitted rows, and more than the limit would get
+    // their password checked.
+    client.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        &[&LOGIN_FAILURE_LOCKS, &key],
+    )?;
     let now = Utc::now();
     let since = now - Duration::seconds(window_seconds);
     client.execute("DELETE FROM login_failures WHERE at < $1", &[&since])?;

@@ -461,7 +461,7 @@ impl Store for PgStore {
         self.read(|client| contacts::of_batch(client, id, page))
     }
 
-    fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+    fn create_session(&self, session: &NewSession) -> StoreResult<bool> {
         self.write("create_session", |tx| auth::create_session(tx, session))
     }
 

@@ -14,26 +14,31 @@ use crate::storage::{
 use super::rows::{self, USER_COLUMNS};
 use super::{db_error, pool};
 
-pub fn create_session(conn: &Connection, session: &NewSession) -> StoreResult<()> {
+pub fn create_session(conn: &Connection, session: &NewSession) -> StoreResult<bool> {
     let now = Utc::now();
     conn.execute(
         "DELETE FROM sessions WHERE expires_at < ?1",
         [rows::timestamp(now)],
     )
     .map_err(db_error)?;
-    conn.execute(
-        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            session.token_hash,
-            session.user_id,
-            session.csrf_token,
-            rows::timestamp(now),
-            rows::timestamp(session.expires_at),
-        ],
-    )
-    .map_err(db_error)?;
-    Ok(())
+    // Under the write lock, a password change or deactivation is either
+    // committed and seen here, or later and deletes this session.
+    let inserted = conn
+        .execute(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
+             SELECT ?1, id, ?3, ?4, ?5 FROM users
+             WHERE id = ?2 AND active = 1 AND password_hash = ?6",
+            params![
+                session.token_hash,
+                session.user_id,
+                session.csrf_token,
+                rows::timestamp(now),
+                rows::timestamp(session.expires_at),
+                session.password_hash,
+            ],
+        )
+        .map_err(db_error)?;
+    Ok(inserted == 1)
 }
 
 pub fn session(conn: &Connection, token_hash: &str) -> StoreResult<Option<SessionRecord>> {

@@ -410,7 +410,7 @@ impl Store for SqliteStore {
         self.read(|conn| contacts::of_batch(conn, id, page))
     }
 
-    fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+    fn create_session(&self, session: &NewSession) -> StoreResult<bool> {
         self.write(|tx| auth::create_session(tx, session))
     }
 

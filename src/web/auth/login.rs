@@ -67,9 +67,15 @@ pub struct LoginForm {
 }
 
 enum Attempt {
-    Success(User),
-    Failed { user_id: Option<i64>, attempts: u32 },
-    Throttled { user_id: Option<i64> },
+    /// The password matched this stored hash.
+    Success(User, String),
+    Failed {
+        user_id: Option<i64>,
+        attempts: u32,
+    },
+    Throttled {
+        user_id: Option<i64>,
+    },
     Inactive(User),
 }
 
@@ -161,6 +167,9 @@ fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bo
         .unwrap_or_else(|| peer.ip())
 }
 
+/// Message of a failed login, which does not tell which part was wrong.
+const WRONG_CREDENTIALS: &str = "E-mail, identifiant, initiales ou mot de passe incorrect.";
+
 pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -170,7 +179,9 @@ pub async fn submit(
     let next = safe_next(form.next.as_deref());
     let login = form.login.trim().to_string();
     if login.is_empty() || form.password.is_empty() {
-        let message = "Indiquez votre e-mail ou vos initiales, et votre mot de passe.".to_string();
+        let message =
+            "Indiquez votre e-mail, votre identifiant ou vos initiales, et votre mot de passe."
+                .to_string();
         return login_page(
             &state.config,
             &headers,
@@ -194,8 +205,24 @@ pub async fn submit(
         .await?;
 
     match attempt {
-        Attempt::Success(user) => {
-            let token = session::open(&state, &user).await?;
+        Attempt::Success(user, password_hash) => {
+            let Some(token) = session::open(&state, &user, password_hash).await? else {
+                // The password changed, or the user was deactivated, while
+                // the password was being checked: the login fails as a
+                // wrong password does.
+                tracing::warn!(
+                    user.id = user.id,
+                    "login outdated by a password change or deactivation"
+                );
+                return login_page(
+                    &state.config,
+                    &headers,
+                    StatusCode::OK,
+                    &login,
+                    &next,
+                    Some(WRONG_CREDENTIALS.to_string()),
+                );
+            };
             tracing::info!(user.id = user.id, user.initials = %user.initials, "user logged in");
             // A link to the administration followed by a user who is not
             // an administrator leads to the contacts, not to a refusal.
@@ -225,7 +252,7 @@ pub async fn submit(
                 login.client = %client,
                 "login failed"
             );
-            let message = "E-mail, identifiant, initiales ou mot de passe incorrect.".to_string();
+            let message = WRONG_CREDENTIALS.to_string();
             login_page(
                 &state.config,
                 &headers,
@@ -317,12 +344,12 @@ fn attempt_login(
             false
         }
     };
-    match user {
-        Some(user) if valid && !user.active => Ok(Attempt::Inactive(user)),
-        Some(user) if valid => {
+    match (user, stored_hash) {
+        (Some(user), Some(_)) if valid && !user.active => Ok(Attempt::Inactive(user)),
+        (Some(user), Some(hash)) if valid => {
             store.clear_login_failures(&key)?;
             store.clear_login_failures(&account)?;
-            Ok(Attempt::Success(user))
+            Ok(Attempt::Success(user, hash))
         }
         _ => Ok(Attempt::Failed { user_id, attempts }),
     }
@@ -426,7 +453,7 @@ mod tests {
             attempt(PASSWORD, attacker),
             Attempt::Throttled { .. }
         ));
-        assert!(matches!(attempt(PASSWORD, owner), Attempt::Success(_)));
+        assert!(matches!(attempt(PASSWORD, owner), Attempt::Success(..)));
     }
 
     #[test]

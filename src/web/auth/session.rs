@@ -61,19 +61,26 @@ pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Sessio
         .await
 }
 
-/// Opens a session for `user` and returns the cookie token to hand out.
-pub async fn open(state: &AppState, user: &User) -> Result<String, AppError> {
+/// Opens a session for `user`, whose login checked `password_hash`, and
+/// returns the cookie token to hand out; `None` when the user was
+/// deactivated or given another password since the check.
+pub async fn open(
+    state: &AppState,
+    user: &User,
+    password_hash: String,
+) -> Result<Option<String>, AppError> {
     let token = new_secret("");
     let session = NewSession {
         token_hash: hash_secret(&token),
         user_id: user.id,
+        password_hash,
         csrf_token: new_secret(""),
         expires_at: chrono::Utc::now() + state.config.session_ttl,
     };
-    state
+    let opened = state
         .run(move |store| Ok(store.create_session(&session)?))
         .await?;
-    Ok(token)
+    Ok(opened.then_some(token))
 }
 
 /// Puts the session on the request span, for the logs of this request.
