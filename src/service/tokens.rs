@@ -96,6 +96,26 @@ pub fn create_form_api_token(
             Ok(NewToken::Created { id, secret })
         }
         StoredToken::SentBefore(id) => {
+            // A page sent again after its fields were edited (Back, another
+            // user, Send) must not be told its token exists.
+            let same_request = store
+                .list_api_tokens(Some(user.id))?
+                .iter()
+                .any(|token| token.id == id && token.label == label);
+            if !same_request {
+                tracing::warn!(
+                    token.id = id,
+                    user.id = user.id,
+                    "token form sent again with other values; nothing created"
+                );
+                return Err(ServiceError::invalid(
+                    "token_form_reused",
+                    "user",
+                    format!(
+                        "utilisateur : ce formulaire a déjà créé le jeton n° {id} avec d'autres valeurs, et rien n'a été créé cette fois ; vérifiez les champs et validez de nouveau"
+                    ),
+                ));
+            }
             tracing::info!(token.id = id, "token form sent again; no token created");
             Ok(NewToken::SentBefore(id))
         }

@@ -210,6 +210,24 @@ fn token_form_key_creates_one_token() {
             "the other names it: {racing:?}"
         );
         assert_eq!(db.store().list_api_tokens(None).unwrap().len(), 5);
+        let bb = db.store().find_user("BB").unwrap().unwrap();
+        let other_user = create_form_api_token(db.store(), &bb, "synchro", Some("user-1:page-a"))
+            .expect_err("the form was edited before its second sending");
+        let other_label = create_form_api_token(db.store(), &jd, "autre", Some("user-1:page-a"))
+            .expect_err("another label");
+        assert_eq!(other_user.code(), "token_form_reused");
+        assert!(
+            other_user.to_string().contains(&format!(
+                "a déjà créé le jeton n° {first_id} avec d'autres valeurs"
+            )),
+            "{other_user}"
+        );
+        assert_eq!(other_label.code(), "token_form_reused");
+        assert_eq!(
+            db.store().list_api_tokens(None).unwrap().len(),
+            5,
+            "nothing created"
+        );
         assert_eq!(
             db.store()
                 .create_api_token(
