@@ -1810,6 +1810,11 @@ async fn undo_confirmation_details_a_large_batch() {
         relais::french::count(CONTACTS)
     ));
     assert!(confirm.contains(&expected), "{confirm}");
+    let total = unescape(&format!(
+        "Si vous confirmez, {} contacts changeront de responsable :",
+        relais::french::count(CONTACTS)
+    ));
+    assert!(unescape(&confirm).contains(&total), "{confirm}");
     assert!(!confirm.contains("trop de contacts"), "{confirm}");
 }
 

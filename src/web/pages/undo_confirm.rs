@@ -40,12 +40,36 @@ struct UndoConfirmPage {
     previewed: u64,
     note: Option<String>,
     returns: Vec<ReturnRow>,
+    /// The number of contacts the undo would change, before the lines per
+    /// owner and role.
+    plan: String,
     /// Contacts the undo would skip, then the skipped history entries per
     /// role; empty when it skips nothing.
     skipped: Vec<String>,
     /// One line per skipped history entry, as the undo will list them.
     skipped_entries: Vec<String>,
     idempotency_key: String,
+}
+
+/// Returns the sentence before the lines per owner and role: the number of
+/// contacts that would change owner, which the lines do not add up to when
+/// a contact comes back on both roles.
+fn plan_sentence(changed: u64, returns: &[OwnerReturn]) -> String {
+    let both_roles = returns
+        .iter()
+        .any(|owner_return| owner_return.role != returns[0].role);
+    let total = if changed <= 1 {
+        format!("{changed} contact changera de responsable")
+    } else {
+        format!("{} contacts changeront de responsable", count(changed))
+    };
+    if both_roles {
+        format!(
+            "Si vous confirmez, {total} ; un contact rendu sur ses deux rôles figure dans les deux listes ci-dessous :"
+        )
+    } else {
+        format!("Si vous confirmez, {total} :")
+    }
 }
 
 fn return_sentence(owner_return: &OwnerReturn) -> String {
@@ -262,6 +286,9 @@ pub async fn show(
         previewed: preview
             .as_ref()
             .map_or(0, |preview| preview.outcome.changed),
+        plan: preview.as_ref().map_or_else(String::new, |preview| {
+            plan_sentence(preview.outcome.changed, &preview.returns)
+        }),
         note,
         returns,
         skipped,
@@ -271,4 +298,37 @@ pub async fn show(
     // Back to this page after the undo must fetch it again, so that it
     // shows the batch as undone instead of a form that could be sent again.
     Ok(no_store(render(&page)?.into_response()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::contact::Role;
+
+    fn returned(role: Role, contacts: u64) -> OwnerReturn {
+        OwnerReturn {
+            role,
+            owner: None,
+            owner_active: true,
+            contacts,
+        }
+    }
+
+    #[test]
+    fn plan_gives_the_total_of_both_roles() {
+        let both = [
+            returned(Role::Commercial, 908),
+            returned(Role::Technical, 773),
+        ];
+        let one = [returned(Role::Commercial, 1)];
+
+        assert_eq!(
+            plan_sentence(1_645, &both),
+            "Si vous confirmez, 1\u{202F}645 contacts changeront de responsable ; un contact rendu sur ses deux rôles figure dans les deux listes ci-dessous :"
+        );
+        assert_eq!(
+            plan_sentence(1, &one),
+            "Si vous confirmez, 1 contact changera de responsable :"
+        );
+    }
 }
