@@ -354,6 +354,7 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
                 None if std::io::stdin().is_terminal() => prompt_password()?,
                 None => None,
             };
+            let without_password = password.is_none();
             let user = add_user(
                 store,
                 &UserForm {
@@ -370,6 +371,14 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
                 output::print_json(&user);
             } else {
                 println!("Utilisateur créé : {}.", user.display_name());
+            }
+            // A user without a password owns contacts but cannot log in to
+            // the screens, which surprises whoever created an administrator.
+            if without_password {
+                eprintln!(
+                    "Note : aucun mot de passe défini, ce compte ne peut pas se connecter aux écrans ; donnez-lui-en un avec « relais user password {} ».",
+                    user.initials
+                );
             }
             Ok(())
         }

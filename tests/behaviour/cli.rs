@@ -61,6 +61,48 @@ fn setup(db: &TestDb) {
     assert_eq!(json(&output)["imported"], 2);
 }
 
+/// A user created without a password is told how to give one, since it
+/// cannot log in to the screens; one created with a password is not.
+#[test]
+fn user_add_without_password_says_how_to_set_one() {
+    each_engine(|db| {
+        let add = |initials: &str, password: Option<&str>| {
+            let mut args = vec![
+                "user",
+                "add",
+                "--initials",
+                initials,
+                "--first-name",
+                "Noé",
+                "--last-name",
+                "Nouveau",
+            ];
+            if let Some(password) = password {
+                args.extend(["--password", password]);
+            }
+            relais(db, &args)
+        };
+
+        let without = add("QN", None);
+        let with = add("QP", Some("un mot de passe assez long"));
+
+        assert!(without.status.success(), "{}", stderr(&without));
+        assert!(
+            stderr(&without).contains(
+                "aucun mot de passe défini, ce compte ne peut pas se connecter aux écrans ; donnez-lui-en un avec « relais user password QN »"
+            ),
+            "{}",
+            stderr(&without)
+        );
+        assert!(with.status.success(), "{}", stderr(&with));
+        assert!(
+            !stderr(&with).contains("aucun mot de passe"),
+            "{}",
+            stderr(&with)
+        );
+    });
+}
+
 #[test]
 fn import_without_key_column_warns_of_duplicates() {
     each_engine(|db| {
@@ -1228,6 +1270,8 @@ fn commands_other_than_serve_log_at_warn() {
             "serve",
             "--last-name",
             "Test",
+            "--password",
+            "un mot de passe assez long",
         ],
     );
 
