@@ -356,14 +356,25 @@ pub enum PostalFieldError {
         "code postal : « {part} » n'est pas un préfixe de code postal français ; vouliez-vous écrire « {guess} » ? Un préfixe français ne compte que des chiffres, ou 2A et 2B pour la Corse"
     )]
     NotFrenchPrefixGuessed { part: String, guess: String },
+    /// Départements separated by spaces; `joined` is the one code the
+    /// part would be without them, when it is digits only.
     #[error(
-        "code postal : « {part} » contient une espace ; séparez les codes par « ; » (« {separated} »), ou écrivez un seul code sans espace (« {joined} »)"
+        "code postal : « {part} » contient une espace ; séparez les codes par « ; » (« {separated} »){}",
+        match .joined {
+            Some(joined) => format!(", ou écrivez un seul code sans espace (« {joined} »)"),
+            None => String::new(),
+        }
     )]
     SpaceInside {
         part: String,
         separated: String,
-        joined: String,
+        joined: Option<String>,
     },
+    /// Départements joined by hyphens, as a list or a range is written.
+    #[error(
+        "code postal : dans « {part} », le tiret ne sépare pas les codes ; séparez-les par « ; » (« {separated} »)"
+    )]
+    HyphenInside { part: String, separated: String },
     #[error(
         "code postal : « {0} » compte plus de 5 chiffres ; un code postal français en compte 5"
     )]
@@ -371,7 +382,7 @@ pub enum PostalFieldError {
     /// No French code starts with `head`, the first two digits of `typed`
     /// (three overseas).
     #[error(
-        "code postal : aucun code postal français ne commence par « {head} »{} ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer",
+        "code postal : aucun code postal français ne commence par « {head} »{} ; ils commencent par 01 à 95, ou par 971 à 978 outre-mer",
         if .typed == .head { String::new() } else { format!(", ni donc par « {typed} »") }
     )]
     NoFrenchCode { typed: String, head: String },
@@ -570,6 +581,25 @@ pub fn stored_country(country: CountryCode, postal_norm: &str) -> CountryCode {
         .unwrap_or(country)
 }
 
+/// Returns the code of the département `part` names (`Marne`, `cotes
+/// d'armor`), whatever its case, accents, spaces, hyphens and apostrophes.
+fn departement_named(part: &str) -> Option<&'static str> {
+    let letters = |text: &str| -> String {
+        crate::domain::search::fold_for_search(text)
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect()
+    };
+    let typed = letters(part);
+    if typed.len() < 3 || typed.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    reference::departements()
+        .iter()
+        .find(|departement| letters(departement.name) == typed)
+        .map(|departement| departement.code)
+}
+
 /// Guesses the French prefix a rejected part meant, written in capitals
 /// without spaces or hyphens: without its country marker (`F-51100`,
 /// `FR51`), or with letters typed for the digits they look like (`5l` for
@@ -603,6 +633,14 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
         .filter(|c| !c.is_whitespace() && *c != '-')
         .map(|c| c.to_ascii_uppercase())
         .collect();
+    if country.uses_french_postal_codes()
+        && let Some(code) = departement_named(part)
+    {
+        return Err(PostalFieldError::NotFrenchPrefixGuessed {
+            part: quoted(part),
+            guess: code.to_string(),
+        });
+    }
     if compact.is_empty() || !compact.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(PostalFieldError::InvalidPrefix(quoted(part)));
     }
@@ -625,7 +663,24 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
             return Err(PostalFieldError::SpaceInside {
                 part: quoted(part),
                 separated: quoted(&pieces.join(";")),
-                joined: quoted(&compact),
+                joined: compact
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| quoted(&compact)),
+            });
+        }
+        // The hyphen is dropped inside a code (`2-B`), but between two
+        // départements (`51-02`) it lists or spans them: read as `5102`,
+        // the part would select nothing.
+        let linked: Vec<&str> = part
+            .split('-')
+            .map(str::trim)
+            .filter(|piece| !piece.is_empty())
+            .collect();
+        if linked.len() > 1 && linked.iter().all(|piece| departement(piece)) {
+            return Err(PostalFieldError::HyphenInside {
+                part: quoted(part),
+                separated: quoted(&linked.join(";")),
             });
         }
         // Corsica's département codes are not postal prefixes: its postal
@@ -1098,10 +1153,78 @@ mod tests {
                 "{input}"
             );
         }
+        assert_eq!(
+            parse_postal_field("2A 2B", &france)
+                .unwrap_err()
+                .to_string(),
+            "code postal : « 2A 2B » contient une espace ; séparez les codes par « ; » (« 2A;2B »)",
+            "no single code to propose"
+        );
         // A code or prefix written with a space after its département.
         assert_eq!(
             parse_postal_field("51 100;51 1", &france),
             Ok(prefixes(&["511"]))
+        );
+    }
+
+    #[test]
+    fn departement_names_get_their_code() {
+        let france = CountryCode::france();
+
+        assert_eq!(
+            parse_postal_field("Marne", &france)
+                .unwrap_err()
+                .to_string(),
+            "code postal : « Marne » n'est pas un préfixe de code postal français ; vouliez-vous écrire « 51 » ? Un préfixe français ne compte que des chiffres, ou 2A et 2B pour la Corse"
+        );
+        for (typed, code) in [
+            ("côtes d’armor", "22"),
+            ("CORSE-DU-SUD", "2A"),
+            ("La Réunion", "974"),
+        ] {
+            assert_eq!(
+                parse_postal_field(typed, &france),
+                Err(PostalFieldError::NotFrenchPrefixGuessed {
+                    part: typed.to_string(),
+                    guess: code.to_string(),
+                }),
+                "{typed}"
+            );
+        }
+    }
+
+    #[test]
+    fn departements_joined_by_hyphens_are_refused() {
+        let france = CountryCode::france();
+
+        assert_eq!(
+            parse_postal_field("51-02", &france)
+                .unwrap_err()
+                .to_string(),
+            "code postal : dans « 51-02 », le tiret ne sépare pas les codes ; séparez-les par « ; » (« 51;02 »)"
+        );
+        for input in ["51 - 02", "2A-2B", "971-972"] {
+            assert!(
+                matches!(
+                    parse_postal_field(input, &france),
+                    Err(PostalFieldError::HyphenInside { .. })
+                ),
+                "{input}"
+            );
+        }
+        // A hyphen inside one code, or at an end, stays dropped.
+        assert!(parse_postal_field("2-B", &france).is_ok());
+        assert_eq!(
+            parse_postal_field("2-B", &france),
+            parse_postal_field("2B", &france)
+        );
+        assert_eq!(
+            parse_postal_field("-51;51-", &france),
+            Ok(prefixes(&["51"]))
+        );
+        assert_eq!(
+            parse_postal_field("51-100", &france),
+            Ok(prefixes(&["51100"]))
         );
     }
 
@@ -1380,9 +1503,9 @@ mod tests {
         assert_eq!(
             unquoted,
             "code postal : 2 codes à corriger. « 00100 » : aucun code postal français ne \
-             commence par « 00 », ni donc par « 00100 » ; ils commencent par 01 à 95, ou par 971 à 976 outre-mer. \
+             commence par « 00 », ni donc par « 00100 » ; ils commencent par 01 à 95, ou par 971 à 978 outre-mer. \
              « 00200 » : aucun code postal français ne commence par « 00 », ni donc par « 00200 » ; ils commencent \
-             par 01 à 95, ou par 971 à 976 outre-mer."
+             par 01 à 95, ou par 971 à 978 outre-mer."
         );
 
         let many = parse_postal_field("a_;b_;c_;d_;e_;f_;g_", &CountryCode::france())
