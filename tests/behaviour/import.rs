@@ -483,6 +483,50 @@ fn owner_cells_in_mail_forms_name_the_user() {
     });
 }
 
+/// Without `--create-missing-users`, an unknown owner cell that the
+/// option could not make into a user is not told to use it.
+#[test]
+fn damaged_owner_cell_not_sent_to_the_option() {
+    each_engine(|db| {
+        cast(db);
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: false,
+            actor: actor(),
+        };
+        let text = "Identifiant externe;Nom;Responsable commercial\n\
+                    d1;Un;JD.\n\
+                    d2;Deux;nouveau@nulle-part\n\
+                    d3;Trois;Zoé Lambert\n";
+        let path = write_file(db, "abime.csv", text.as_bytes());
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        let reasons: Vec<&str> = report
+            .rejected
+            .iter()
+            .map(|rejection| rejection.reason.as_str())
+            .collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert_eq!(
+            reasons[0],
+            "responsable « JD. » inconnu : un nom, un identifiant ou un e-mail ne peut pas \
+             finir par un point, si bien que --create-missing-users ne le créerait pas non plus ; \
+             corrigez la cellule"
+        );
+        assert!(
+            reasons[1].contains("si bien que --create-missing-users ne le créerait pas"),
+            "{}",
+            reasons[1]
+        );
+        assert!(
+            reasons[2].ends_with("relancez avec --create-missing-users"),
+            "a name the option can create: {}",
+            reasons[2]
+        );
+    });
+}
+
 /// An owner cell holding a login that is also other users' last name
 /// goes to the user with the login, and the report warns once per login,
 /// whatever its case in the cells, naming the others. A login that is its own user's last name gets no

@@ -163,29 +163,33 @@ impl Resolver<'_> {
                  les initiales, l'e-mail ou le nom du responsable"
             ));
         }
-        if !self.create_missing {
-            return Err(format!(
-                "responsable « {reference} » inconnu : créez l'utilisateur (relais user add) ou relancez avec --create-missing-users"
-            ));
-        }
         // A user's name or login is words, not markup: a cell such as
         // `Jean DUPONT ()` or `JD.` is a damaged reference to someone, and
-        // a user made of it would only hide the mistake.
-        if let Some(reason) = not_a_name(reference) {
-            return Err(format!(
+        // a user made of it would only hide the mistake. A user created
+        // from an e-mail gets it as address, so it must be one `relais
+        // user add` would take.
+        let uncreatable = not_a_name(reference).or_else(|| {
+            if reference.contains('@') {
+                crate::domain::user::parse_email(reference)
+                    .err()
+                    .map(|error| error.to_string())
+            } else {
+                None
+            }
+        });
+        match (self.create_missing, uncreatable) {
+            // The option would not create it either, so it is not offered.
+            (false, Some(reason)) => Err(format!(
+                "responsable « {reference} » inconnu : {reason}, si bien que --create-missing-users ne le créerait pas non plus ; corrigez la cellule"
+            )),
+            (false, None) => Err(format!(
+                "responsable « {reference} » inconnu : créez l'utilisateur (relais user add) ou relancez avec --create-missing-users"
+            )),
+            (true, Some(reason)) => Err(format!(
                 "responsable « {reference} » inconnu, et pas créé : {reason} ; corrigez la cellule"
-            ));
+            )),
+            (true, None) => Ok(OwnerPlan::Create(reference.to_string())),
         }
-        // A user created from an e-mail gets it as address, so it must be
-        // one `relais user add` would take.
-        if reference.contains('@')
-            && let Err(error) = crate::domain::user::parse_email(reference)
-        {
-            return Err(format!(
-                "responsable « {reference} » inconnu, et pas créé : {error} ; corrigez la cellule"
-            ));
-        }
-        Ok(OwnerPlan::Create(reference.to_string()))
     }
 
     /// Creates the user `--create-missing-users` makes of an owner cell.
