@@ -39,16 +39,7 @@ pub fn user_form_problems(
     let mut problems = Vec::new();
     match parse_initials(&form.initials) {
         Err(error) => problems.push(("initials", error.to_string())),
-        Ok(initials) => {
-            if users.iter().any(|user| user.initials == initials) {
-                problems.push((
-                    "initials",
-                    format!(
-                        "initiales : un autre utilisateur a déjà les initiales « {initials} » ; choisissez-en d'autres"
-                    ),
-                ));
-            }
-        }
+        Ok(_) => problems.extend(initials_taken(&users, form)),
     }
     if form.first_name.trim().is_empty() && form.last_name.trim().is_empty() {
         problems.push((
@@ -72,6 +63,19 @@ pub fn user_form_problems(
         problems.push(("password", problem));
     }
     Ok(problems)
+}
+
+/// Returns the problem of a form whose initials another user has.
+fn initials_taken(users: &[User], form: &UserForm) -> Option<(&'static str, String)> {
+    let initials = parse_initials(&form.initials).ok()?;
+    users.iter().any(|user| user.initials == initials).then(|| {
+        (
+            "initials",
+            format!(
+                "initiales : un autre utilisateur a déjà les initiales « {initials} » ; choisissez-en d'autres"
+            ),
+        )
+    })
 }
 
 /// Returns the problem of a form whose e-mail another user has, case
@@ -208,8 +212,11 @@ fn length_problems(form: &UserForm) -> Vec<(&'static str, String)> {
 
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
     let users = store.list_users()?;
-    if let Some((field, message)) = email_taken(&users, form)
+    // Initials first: the same user added twice is told that its
+    // initials, its first identifier, are taken.
+    if let Some((field, message)) = initials_taken(&users, form)
         .into_iter()
+        .chain(email_taken(&users, form))
         .chain(login_taken(&users, form))
         .chain(identifier_clashes(&users, form))
         .next()

@@ -40,6 +40,24 @@ fn sign_in_names_never_shared() {
     });
 }
 
+/// The same user added twice is told its initials are taken, before its
+/// e-mail is.
+#[test]
+fn user_added_twice_names_initials() {
+    each_engine(|db| {
+        add_user(db.store(), &form("QD", "qd@exemple.fr", "")).unwrap();
+
+        let again = add_user(db.store(), &form("QD", "qd@exemple.fr", "")).unwrap_err();
+
+        assert_eq!(again.code(), "user_exists");
+        assert_eq!(again.field(), Some("initials"));
+        assert_eq!(
+            again.to_string(),
+            "initiales : un autre utilisateur a déjà les initiales « QD » ; choisissez-en d'autres"
+        );
+    });
+}
+
 /// The user form lists every name longer than allowed with the other
 /// problems, and the creation refuses it.
 #[test]
