@@ -70,7 +70,23 @@ fn as_typed(arg: &str, command: Option<&clap::Command>, typed: &[String]) -> Str
         .find(|argument| argument.get_long() == Some(name))
         .and_then(|argument| argument.get_all_aliases())
         .unwrap_or_default();
-    match aliases.iter().find(|alias| is_typed(&format!("--{alias}"))) {
+    // An option not typed at all, as a missing one, is named by its
+    // French alias when the command line uses another option's alias:
+    // whoever typed `--de` looks for `--vers`, not `--to`.
+    let french_typed = || {
+        command.get_arguments().any(|argument| {
+            argument
+                .get_all_aliases()
+                .unwrap_or_default()
+                .iter()
+                .any(|alias| is_typed(&format!("--{alias}")))
+        })
+    };
+    let alias = aliases
+        .iter()
+        .find(|alias| is_typed(&format!("--{alias}")))
+        .or_else(|| aliases.first().filter(|_| french_typed()));
+    match alias {
         Some(alias) if value_name.is_empty() => format!("--{alias}"),
         Some(alias) => format!("--{alias} {value_name}"),
         None => arg.to_string(),

@@ -1220,6 +1220,8 @@ fn usage_errors_name_options_as_typed() {
         &["reassign", "--de", "JD", "--vers", "BB", "--vers", "CC"],
     );
     let empty_file = relais(&db, &["export", ""]);
+    let missing_french = relais(&db, &["reassign", "--de", "JD"]);
+    let missing_english = relais(&db, &["reassign", "--from", "JD"]);
 
     assert_eq!(no_value.status.code(), Some(2));
     assert!(
@@ -1237,6 +1239,16 @@ fn usage_errors_name_options_as_typed() {
         stderr(&empty_file).contains("argument FICHIER vide : indiquez sa valeur"),
         "{}",
         stderr(&empty_file)
+    );
+    assert!(
+        stderr(&missing_french).contains("option obligatoire manquante : --vers <INITIALES>\n"),
+        "a missing option in the language of the others: {}",
+        stderr(&missing_french)
+    );
+    assert!(
+        stderr(&missing_english).contains("option obligatoire manquante : --to <INITIALES>\n"),
+        "{}",
+        stderr(&missing_english)
     );
 }
 
