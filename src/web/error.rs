@@ -22,8 +22,9 @@ pub enum AppError {
     /// An address that exists, asked with a method it does not take: 405.
     /// The message gives what to do instead.
     MethodNotAllowed(&'static str),
-    /// A request that cannot be read (JSON, query string, header): 400, or
-    /// 413 for a body over the size limit.
+    /// A request that cannot be read (JSON, query string, header): 400,
+    /// 413 for a body over the size limit, or 415 for a body not declared
+    /// as JSON.
     BadRequest { code: &'static str, message: String },
     /// A service error: 422 for bad input, 409 for a rule of the domain,
     /// 404, 503 when the database is busy, 500 for a database failure.
@@ -71,6 +72,10 @@ impl AppError {
                 code: "body_too_large" | "form_too_large",
                 ..
             } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BadRequest {
+                code: "unsupported_media_type",
+                ..
+            } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Service(error) => match error {

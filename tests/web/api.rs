@@ -476,6 +476,38 @@ async fn errors_carry_code_message_and_field() {
     assert_eq!(response.status(), 400);
     assert_eq!(json(response).await["code"], "invalid_json");
 
+    // A body not declared as JSON, as `curl -d` sends it.
+    for (content_type, received) in [
+        (None, "l'en-tête « Content-Type » manque"),
+        (
+            Some("application/x-www-form-urlencoded"),
+            "l'en-tête « Content-Type » vaut « application/x-www-form-urlencoded »",
+        ),
+    ] {
+        let mut request = app.api(
+            Method::POST,
+            "/api/v1/reassignments/preview",
+            Some(&app.admin_token),
+        );
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request
+            .body(r#"{"from": "JD", "to": "BB"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{content_type:?}");
+        let answer = json(response).await;
+        assert_eq!(answer["code"], "unsupported_media_type");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(received), "{message}");
+        assert!(
+            message.contains("-H 'Content-Type: application/json'"),
+            "{message}"
+        );
+    }
+
     let (status, no_batch) = get(&app, "/api/v1/batches/999999").await;
     assert_eq!(status, 404);
     assert_eq!(no_batch["code"], "unknown_batch");

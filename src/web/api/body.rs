@@ -36,15 +36,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = std::convert::Infallible;
 
     async fn from_request(request: Request, state: &S) -> Result<JsonBody, Self::Rejection> {
-        let declared_json = request
+        let declared = request
             .headers()
             .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(is_json_media_type);
-        if !declared_json {
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        if !declared.as_deref().is_some_and(is_json_media_type) {
+            let received = match declared {
+                Some(value) => format!("vaut « {} »", value.chars().take(60).collect::<String>()),
+                None => "manque".to_string(),
+            };
             return Ok(JsonBody(Err(ApiError::from(AppError::bad_request(
-                "invalid_json",
-                "corps de la requête : envoyez du JSON avec l'en-tête « Content-Type: application/json »",
+                "unsupported_media_type",
+                format!(
+                    "corps de la requête : l'en-tête « Content-Type » {received} ; envoyez du JSON avec « Content-Type: application/json » (avec curl : -H 'Content-Type: application/json')"
+                ),
             )))));
         }
         let read = match Bytes::from_request(request, state).await {

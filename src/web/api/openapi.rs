@@ -15,6 +15,9 @@ fn error_responses(codes: &[&str]) -> Map<String, Value> {
             "409" => {
                 "Refusé par une règle (opération déjà annulée, clé d'idempotence réutilisée…)."
             }
+            "415" => {
+                "Corps non déclaré comme JSON : envoyez l'en-tête « Content-Type: application/json »."
+            }
             "422" => "Saisie invalide ; `field` nomme le champ en cause.",
             _ => "Erreur.",
         };
@@ -90,7 +93,7 @@ fn pagination() -> Vec<Value> {
 
 fn paths() -> Map<String, Value> {
     let admin = ["401", "403"];
-    let admin_input = ["400", "401", "403", "409", "422"];
+    let admin_input = ["400", "401", "403", "409", "415", "422"];
     let mut paths = Map::new();
     let mut add = |path: &str, method: &str, operation: Value| {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
