@@ -98,26 +98,38 @@ pub fn create_form_api_token(
         StoredToken::SentBefore(id) => {
             // A page sent again after its fields were edited (Back, another
             // user, Send) must not be told its token exists.
-            let same_request = store
-                .list_api_tokens(Some(user.id))?
-                .iter()
-                .any(|token| token.id == id && token.label == label);
-            if !same_request {
-                tracing::warn!(
-                    token.id = id,
-                    user.id = user.id,
-                    "token form sent again with other values; nothing created"
-                );
-                return Err(ServiceError::invalid(
-                    "token_form_reused",
-                    "user",
-                    format!(
-                        "utilisateur : ce formulaire a déjà créé le jeton n° {id} avec d'autres valeurs, et rien n'a été créé cette fois ; vérifiez les champs et validez de nouveau"
-                    ),
-                ));
-            }
-            tracing::info!(token.id = id, "token form sent again; no token created");
-            Ok(NewToken::SentBefore(id))
+            let first = store
+                .list_api_tokens(None)?
+                .into_iter()
+                .find(|token| token.id == id);
+            let (field, name) = match &first {
+                Some(token) if token.user.id != user.id => ("user", "utilisateur"),
+                Some(token) if token.label != label => ("label", "libellé"),
+                Some(_) => {
+                    tracing::info!(token.id = id, "token form sent again; no token created");
+                    return Ok(NewToken::SentBefore(id));
+                }
+                None => ("user", "utilisateur"),
+            };
+            tracing::warn!(
+                token.id = id,
+                user.id = user.id,
+                "token form sent again with other values; nothing created"
+            );
+            let created = first.map_or_else(String::new, |token| {
+                format!(
+                    " {}, libellé « {} »",
+                    crate::french::de(&token.user.display_name()),
+                    token.label
+                )
+            });
+            Err(ServiceError::invalid(
+                "token_form_reused",
+                field,
+                format!(
+                    "{name} : ce formulaire a déjà créé le jeton n° {id}{created}, et rien n'a été créé cette fois ; rechargez la page pour créer un autre jeton"
+                ),
+            ))
         }
     }
 }

@@ -216,13 +216,15 @@ fn token_form_key_creates_one_token() {
         let other_label = create_form_api_token(db.store(), &jd, "autre", Some("user-1:page-a"))
             .expect_err("another label");
         assert_eq!(other_user.code(), "token_form_reused");
-        assert!(
-            other_user.to_string().contains(&format!(
-                "a déjà créé le jeton n° {first_id} avec d'autres valeurs"
-            )),
-            "{other_user}"
+        assert_eq!(other_user.field(), Some("user"));
+        assert_eq!(
+            other_user.to_string(),
+            format!(
+                "utilisateur : ce formulaire a déjà créé le jeton n° {first_id} de Jean DUPONT (JD), libellé « synchro », et rien n'a été créé cette fois ; rechargez la page pour créer un autre jeton"
+            )
         );
         assert_eq!(other_label.code(), "token_form_reused");
+        assert_eq!(other_label.field(), Some("label"));
         assert_eq!(
             db.store().list_api_tokens(None).unwrap().len(),
             5,
@@ -240,6 +242,50 @@ fn token_form_key_creates_one_token() {
             StoredToken::SentBefore(first_id),
             "the store itself finds the key"
         );
+    });
+}
+
+/// On PostgreSQL, a token form whose first sending is still in its
+/// transaction: the second sending waits on the key's unique index, then
+/// names the first one's token and stores nothing.
+#[test]
+fn token_form_key_waits_for_first_sending() {
+    each_engine(|db| {
+        if db.engine != Engine::Postgres {
+            return;
+        }
+        cast(db);
+        let jd = db.store().find_user("JD").unwrap().unwrap();
+        let mut first = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+        let mut watcher = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+        let mut sending = first.transaction().unwrap();
+        let first_id: i64 = sending
+            .query_one(
+                "INSERT INTO api_tokens (token_hash, user_id, label, created_at, submission)
+                 VALUES ('premier', $1, 'synchro', now(), 'user-1:page-d') RETURNING id",
+                &[&jd.id],
+            )
+            .unwrap()
+            .get(0);
+
+        let second = std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| {
+                db.store()
+                    .create_api_token(
+                        jd.id,
+                        &hash_secret("relais_z"),
+                        "synchro",
+                        Some("user-1:page-d"),
+                    )
+                    .unwrap()
+            });
+            wait_for_lock_waiter(&mut watcher);
+            sending.commit().unwrap();
+            waiting.join().unwrap()
+        });
+
+        assert_eq!(second, StoredToken::SentBefore(first_id));
+        assert_eq!(db.store().list_api_tokens(None).unwrap().len(), 1);
     });
 }
 

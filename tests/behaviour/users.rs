@@ -454,6 +454,48 @@ fn parallel_login_failures_counted_in_turn() {
     });
 }
 
+/// On PostgreSQL, a session opened while a password change is still in
+/// its transaction waits for it, then opens nothing: read before that
+/// commit, the old password would give a session the change never sees.
+#[test]
+fn session_waits_for_password_change_in_progress() {
+    each_engine(|db| {
+        if db.engine != Engine::Postgres {
+            return;
+        }
+        cast(db);
+        let jd = db.store().find_user("JD").unwrap().unwrap();
+        relais::service::users::set_password(db.store(), &jd, "ancien mot de passe").unwrap();
+        let checked = stored_hash(db, &jd);
+        let mut change = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+        let mut watcher = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
+        let mut changing = change.transaction().unwrap();
+        changing
+            .execute(
+                "UPDATE users SET password_hash = 'nouveau' WHERE id = $1",
+                &[&jd.id],
+            )
+            .unwrap();
+        changing
+            .execute("DELETE FROM sessions WHERE user_id = $1", &[&jd.id])
+            .unwrap();
+
+        let opened = std::thread::scope(|scope| {
+            let opening = scope.spawn(|| {
+                db.store()
+                    .create_session(&session_of("pendant", &jd, &checked))
+                    .unwrap()
+            });
+            wait_for_lock_waiter(&mut watcher);
+            changing.commit().unwrap();
+            opening.join().unwrap()
+        });
+
+        assert!(!opened, "the session waited for the change, then saw it");
+        assert!(db.store().session("pendant").unwrap().is_none());
+    });
+}
+
 fn stored_hash(db: &TestDb, user: &relais::domain::user::User) -> String {
     db.store()
         .user_password_hash(user.id)

@@ -16,11 +16,12 @@ use super::rows::{self, USER_COLUMNS_U};
 use super::{Failure, PgResult};
 
 pub fn create_session(client: &mut impl GenericClient, session: &NewSession) -> PgResult<bool> {
-    let now = Utc::now();
-    client.execute("DELETE FROM sessions WHERE expires_at < $1", &[&now])?;
     // The share lock makes a concurrent password change or deactivation,
     // which updates this row, wait for this commit and then delete the
     // new session with the others; one that committed first is seen here.
+    // It comes before the expired sessions are deleted, in the order those
+    // changes take (user row, then sessions), so that neither waits for
+    // the other in a cycle.
     let unchanged = client.query_opt(
         "SELECT 1 FROM users WHERE id = $1 AND active AND password_hash = $2 FOR SHARE",
         &[&session.user_id, &session.password_hash],
@@ -28,6 +29,8 @@ pub fn create_session(client: &mut impl GenericClient, session: &NewSession) -> 
     if unchanged.is_none() {
         return Ok(false);
     }
+    let now = Utc::now();
+    client.execute("DELETE FROM sessions WHERE expires_at < $1", &[&now])?;
     client.execute(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
@@ -227,12 +230,12 @@ pub fn record_api_token_use(
     Ok(written > 0)
 }
 
-/// Records a failed login and returns how many failures `key` has in the
-/// last `window_seconds`, this one included.
 /// First key of the advisory locks that order the attempts on one login
 /// key; the two-key form keeps them apart from the one-key migration lock.
 const LOGIN_FAILURE_LOCKS: i32 = 0x5245_4C41;
 
+/// Records a failed login and returns how many failures `key` has in the
+/// last `window_seconds`, this one included.
 pub fn record_login_failure(
     client: &mut impl GenericClient,
     key: &str,
