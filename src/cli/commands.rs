@@ -376,7 +376,7 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
             // the screens, which surprises whoever created an administrator.
             if without_password {
                 eprintln!(
-                    "Note : aucun mot de passe défini, ce compte ne peut pas se connecter aux écrans ; donnez-lui-en un avec « relais user password {} ».",
+                    "Note : aucun mot de passe n'est défini, donc ce compte ne peut pas se connecter aux écrans ; donnez-lui-en un avec « relais user password {} » (hors d'un terminal, ajoutez --password).",
                     user.initials
                 );
             }

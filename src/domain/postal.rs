@@ -372,7 +372,7 @@ pub enum PostalFieldError {
     },
     /// Départements joined by hyphens, as a list or a range is written.
     #[error(
-        "code postal : dans « {part} », le tiret ne sépare pas les codes ; séparez-les par « ; » (« {separated} »)"
+        "code postal : dans « {part} », le tiret ne sépare pas les codes ; séparez-les par « ; » (« {separated} »), et pour une suite de départements, écrivez-les tous (« 51;52;53 »)"
     )]
     HyphenInside { part: String, separated: String },
     #[error(
@@ -382,7 +382,7 @@ pub enum PostalFieldError {
     /// No French code starts with `head`, the first two digits of `typed`
     /// (three overseas).
     #[error(
-        "code postal : aucun code postal français ne commence par « {head} »{} ; ils commencent par 01 à 95, ou par 971 à 978 outre-mer",
+        "code postal : aucun code postal français ne commence par « {head} »{} ; ils commencent par 01 à 95, ou outre-mer par 971 à 976 et 986 à 988 (Saint-Barthélemy et Saint-Martin, 977 et 978, ont des codes en 971)",
         if .typed == .head { String::new() } else { format!(", ni donc par « {typed} »") }
     )]
     NoFrenchCode { typed: String, head: String },
@@ -594,8 +594,10 @@ fn departement_named(part: &str) -> Option<&'static str> {
     if typed.len() < 3 || typed.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // A département without a postal code would be proposed, then refused.
     reference::departements()
         .iter()
+        .filter(|departement| !departement.selection_prefixes().is_empty())
         .find(|departement| letters(departement.name) == typed)
         .map(|departement| departement.code)
 }
@@ -1194,6 +1196,37 @@ mod tests {
     }
 
     #[test]
+    fn departement_without_postal_code_not_proposed() {
+        let france = CountryCode::france();
+
+        let refused = parse_postal_field("Terres australes et antarctiques françaises", &france);
+
+        assert!(
+            !matches!(
+                refused,
+                Err(PostalFieldError::NotFrenchPrefixGuessed { .. })
+            ),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn overseas_codes_of_saint_barthelemy_explained() {
+        let france = CountryCode::france();
+
+        let message = parse_postal_field("97700", &france)
+            .unwrap_err()
+            .to_string();
+
+        assert!(
+            message.ends_with(
+                "ils commencent par 01 à 95, ou outre-mer par 971 à 976 et 986 à 988 (Saint-Barthélemy et Saint-Martin, 977 et 978, ont des codes en 971)"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn departements_joined_by_hyphens_are_refused() {
         let france = CountryCode::france();
 
@@ -1201,7 +1234,7 @@ mod tests {
             parse_postal_field("51-02", &france)
                 .unwrap_err()
                 .to_string(),
-            "code postal : dans « 51-02 », le tiret ne sépare pas les codes ; séparez-les par « ; » (« 51;02 »)"
+            "code postal : dans « 51-02 », le tiret ne sépare pas les codes ; séparez-les par « ; » (« 51;02 »), et pour une suite de départements, écrivez-les tous (« 51;52;53 »)"
         );
         for input in ["51 - 02", "2A-2B", "971-972"] {
             assert!(
@@ -1503,9 +1536,12 @@ mod tests {
         assert_eq!(
             unquoted,
             "code postal : 2 codes à corriger. « 00100 » : aucun code postal français ne \
-             commence par « 00 », ni donc par « 00100 » ; ils commencent par 01 à 95, ou par 971 à 978 outre-mer. \
-             « 00200 » : aucun code postal français ne commence par « 00 », ni donc par « 00200 » ; ils commencent \
-             par 01 à 95, ou par 971 à 978 outre-mer."
+             commence par « 00 », ni donc par « 00100 » ; ils commencent par 01 à 95, ou \
+             outre-mer par 971 à 976 et 986 à 988 (Saint-Barthélemy et Saint-Martin, 977 et \
+             978, ont des codes en 971). « 00200 » : aucun code postal français ne commence \
+             par « 00 », ni donc par « 00200 » ; ils commencent par 01 à 95, ou outre-mer par \
+             971 à 976 et 986 à 988 (Saint-Barthélemy et Saint-Martin, 977 et 978, ont des \
+             codes en 971)."
         );
 
         let many = parse_postal_field("a_;b_;c_;d_;e_;f_;g_", &CountryCode::france())

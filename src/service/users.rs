@@ -47,12 +47,16 @@ pub fn user_form_problems(
             "nom : indiquez au moins un nom ou un prénom".to_string(),
         ));
     }
-    problems.extend(length_problems(form));
+    let (login_length, name_lengths): (Vec<_>, Vec<_>) = length_problems(form)
+        .into_iter()
+        .partition(|(field, _)| *field == "login");
+    problems.extend(name_lengths);
     match parse_email(&form.email) {
         Err(error) => problems.push(("email", error.to_string())),
         Ok(Some(_)) => problems.extend(email_taken(&users, form)),
         Ok(None) => {}
     }
+    problems.extend(login_length);
     problems.extend(login_taken(&users, form));
     for (field, message) in identifier_clashes(&users, form) {
         if !problems.iter().any(|(reported, _)| *reported == field) {

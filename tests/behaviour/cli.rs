@@ -89,7 +89,7 @@ fn user_add_without_password_says_how_to_set_one() {
         assert!(without.status.success(), "{}", stderr(&without));
         assert!(
             stderr(&without).contains(
-                "aucun mot de passe défini, ce compte ne peut pas se connecter aux écrans ; donnez-lui-en un avec « relais user password QN »"
+                "aucun mot de passe n'est défini, donc ce compte ne peut pas se connecter aux écrans ; donnez-lui-en un avec « relais user password QN » (hors d'un terminal, ajoutez --password)"
             ),
             "{}",
             stderr(&without)

@@ -510,12 +510,14 @@ fn damaged_owner_cell_not_sent_to_the_option() {
         assert_eq!(reasons.len(), 3, "{reasons:?}");
         assert_eq!(
             reasons[0],
-            "responsable « JD. » inconnu : un nom, un identifiant ou un e-mail ne peut pas \
-             finir par un point, si bien que --create-missing-users ne le créerait pas non plus ; \
-             corrigez la cellule"
+            "responsable « JD. » inconnu, et --create-missing-users ne le créerait pas non plus \
+             (un nom, un identifiant ou un e-mail ne peut pas finir par un point) ; corrigez la \
+             cellule"
         );
         assert!(
-            reasons[1].contains("si bien que --create-missing-users ne le créerait pas"),
+            reasons[1].starts_with(
+                "responsable « nouveau@nulle-part » inconnu, et --create-missing-users ne le créerait pas non plus (e-mail « nouveau@nulle-part »"
+            ),
             "{}",
             reasons[1]
         );

@@ -180,7 +180,7 @@ impl Resolver<'_> {
         match (self.create_missing, uncreatable) {
             // The option would not create it either, so it is not offered.
             (false, Some(reason)) => Err(format!(
-                "responsable « {reference} » inconnu : {reason}, si bien que --create-missing-users ne le créerait pas non plus ; corrigez la cellule"
+                "responsable « {reference} » inconnu, et --create-missing-users ne le créerait pas non plus ({reason}) ; corrigez la cellule"
             )),
             (false, None) => Err(format!(
                 "responsable « {reference} » inconnu : créez l'utilisateur (relais user add) ou relancez avec --create-missing-users"

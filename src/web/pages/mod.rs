@@ -126,7 +126,6 @@ pub async fn method_not_allowed(method: axum::http::Method) -> Response {
     error_page::error_response(&AppError::MethodNotAllowed(message))
 }
 
-/// Pages that do not exist.
 /// Answers an address no route serves: the API's JSON error under `/api`,
 /// where clients of another API version expect JSON, and the error page
 /// elsewhere.

@@ -65,7 +65,7 @@ fn plan_sentence(changed: u64, returns: &[OwnerReturn]) -> String {
     };
     if both_roles {
         format!(
-            "Si vous confirmez, {total} ; un contact rendu sur ses deux rôles figure dans les deux listes ci-dessous :"
+            "Si vous confirmez, {total} ; un contact rendu sur ses deux rôles est compté une fois par rôle ci-dessous :"
         )
     } else {
         format!("Si vous confirmez, {total} :")
@@ -324,7 +324,7 @@ mod tests {
 
         assert_eq!(
             plan_sentence(1_645, &both),
-            "Si vous confirmez, 1\u{202F}645 contacts changeront de responsable ; un contact rendu sur ses deux rôles figure dans les deux listes ci-dessous :"
+            "Si vous confirmez, 1\u{202F}645 contacts changeront de responsable ; un contact rendu sur ses deux rôles est compté une fois par rôle ci-dessous :"
         );
         assert_eq!(
             plan_sentence(1, &one),
