@@ -32,6 +32,27 @@
     }
   }
 
+  function fieldValue(form, name) {
+    return new FormData(form).getAll(name).join("\n");
+  }
+
+  // Errors the server rendered with the page, after « Valider », with the
+  // value of their field then. The preview cannot see them all (an empty
+  // field has no preview error, a disabled option is not sent), so each
+  // stays until its field changes.
+  function renderedErrors(form) {
+    var kept = {};
+    var slots = form.querySelectorAll("[data-error-for]");
+    for (var i = 0; i < slots.length; i++) {
+      var name = slots[i].getAttribute("data-error-for");
+      var message = slots[i].textContent.trim();
+      if (message) {
+        kept[name] = { message: message, value: fieldValue(form, name) };
+      }
+    }
+    return kept;
+  }
+
   function attach(form) {
     var url = form.getAttribute("data-preview-url");
     var target = form.querySelector("[data-preview]");
@@ -41,6 +62,25 @@
     var timer = null;
     var sequence = 0;
     var lastQuery = null;
+    var rendered = renderedErrors(form);
+
+    function withRendered(errors) {
+      Object.keys(rendered).forEach(function (name) {
+        if (fieldValue(form, name) !== rendered[name].value) {
+          delete rendered[name];
+        } else if (!errors[name]) {
+          errors[name] = rendered[name].message;
+        }
+      });
+      return errors;
+    }
+
+    // After a refused « Valider », the first field in error takes the
+    // focus, so that keyboard and screen reader users land on the fault.
+    var firstInvalid = form.querySelector('[aria-invalid="true"]');
+    if (firstInvalid) {
+      firstInvalid.focus();
+    }
 
     function refresh() {
       var params = new URLSearchParams(new FormData(form));
@@ -73,7 +113,7 @@
             return;
           }
           target.innerHTML = answer.html;
-          setFieldErrors(form, answer.errors || {});
+          setFieldErrors(form, withRendered(answer.errors || {}));
         })
         .catch(function (error) {
           if (current !== sequence) {

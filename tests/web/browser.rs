@@ -709,6 +709,56 @@ async fn enter_in_dialog_only_previews() {
     client.clone().close().await.unwrap();
 }
 
+/// A dialog refused by the server keeps its errors once the preview has
+/// refreshed, even those the preview cannot see (an empty field), and the
+/// first field in error has the focus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_dialog_keeps_its_errors() {
+    let Some(browser) = open_browser("refused_dialog_keeps_its_errors").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+    let batches_before = app.batch_count();
+    login(client, &app, "QA").await;
+    client.goto(&app.url("/admin/reassign")).await.unwrap();
+
+    client
+        .find(Locator::Css("form[data-preview-url] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_html(client, "main", "the refused dialog", |html| {
+        html.contains("de : indiquez un utilisateur")
+    })
+    .await;
+    // Longer than the preview's delay and answer.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let main = crate::support::unescape(
+        &client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .html(false)
+            .await
+            .unwrap(),
+    );
+    let focused = client
+        .execute("return document.activeElement.name;", vec![])
+        .await
+        .unwrap();
+
+    assert!(main.contains("de : indiquez un utilisateur"), "{main}");
+    assert!(main.contains("vers : indiquez un utilisateur"), "{main}");
+    assert!(main.contains("aria-invalid=\"true\""), "{main}");
+    assert_eq!(focused.as_str(), Some("from"));
+    assert_eq!(app.batch_count(), batches_before);
+
+    client.clone().close().await.unwrap();
+}
+
 /// On a phone-sized screen, the page is never wider than the screen: wide
 /// tables scroll inside their frame.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
