@@ -103,6 +103,9 @@
           if (toLogin || response.status === 401) {
             throw new Error("session ended");
           }
+          if (response.status === 414) {
+            throw new Error("too long");
+          }
           if (!response.ok) {
             throw new Error("HTTP " + response.status);
           }
@@ -120,9 +123,14 @@
             return;
           }
           lastQuery = null;
-          target.textContent = error.message === "session ended"
-            ? "Votre session a pris fin\u00a0: l'aperçu n'est plus disponible. En validant, vous passerez par la page de connexion, puis reviendrez à ce formulaire rempli\u202f; rien n'est modifié entre-temps."
-            : "Aperçu indisponible pour le moment\u202f; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
+          var notices = {
+            "session ended": "Votre session a pris fin\u00a0: l'aperçu n'est plus disponible. En validant, vous passerez par la page de connexion, puis reviendrez à ce formulaire rempli\u202f; rien n'est modifié entre-temps.",
+            // A list over the limit of a request's address is also over
+            // that of the form: « Valider » would be refused too.
+            "too long": "Liste trop longue pour cet écran\u00a0: ni l'aperçu ni «\u00a0Valider\u00a0» ne peuvent l'envoyer. Raccourcissez-la, par exemple en donnant les départements (51) plutôt que chaque code, ou passez par l'API, qui accepte des listes bien plus longues."
+          };
+          target.textContent = notices[error.message] ||
+            "Aperçu indisponible pour le moment\u202f; vous pouvez tout de même valider, le résultat affichera les nombres réels.";
         })
         .then(function () {
           if (current === sequence) {

@@ -759,6 +759,52 @@ async fn refused_dialog_keeps_its_errors() {
     client.clone().close().await.unwrap();
 }
 
+/// A postal list too long for a request's address gets a notice that
+/// neither the preview nor « Valider » can send it, and how to shorten it,
+/// instead of an invitation to validate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_too_long_for_the_screen_says_so() {
+    let Some(browser) = open_browser("list_too_long_for_the_screen_says_so").await else {
+        return;
+    };
+    let client = &browser.client;
+    let app = TestApp::start().await;
+    login(client, &app, "QA").await;
+    open_region_dialog(client, &app, "QT").await;
+
+    client
+        .execute(
+            "var field = document.getElementById('field-postal');
+             var codes = [];
+             for (var i = 0; i < 15000; i++) {
+               codes.push(String(1000 + i % 94000).padStart(5, '0'));
+             }
+             field.value = codes.join(';');
+             field.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let notice = wait_for_html(
+        client,
+        "#preview",
+        "the notice of a list too long",
+        |html| html.contains("Liste trop longue"),
+    )
+    .await;
+
+    assert!(
+        notice.contains("ni l'aperçu ni « Valider » ne peuvent l'envoyer"),
+        "{notice}"
+    );
+    assert!(
+        !notice.contains("vous pouvez tout de même valider"),
+        "{notice}"
+    );
+
+    client.clone().close().await.unwrap();
+}
+
 /// On a phone-sized screen, the page is never wider than the screen: wide
 /// tables scroll inside their frame.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -140,6 +140,58 @@ async fn same_origin_post_is_accepted() {
     assert!(text(response).await.contains("appliquée"));
 }
 
+/// A region dialog previewed for thousands of postal codes can still be
+/// sent: its preview records a digest of the parameters, not the list
+/// again, so the form stays within its size limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_postal_list_previewed_then_sent() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let codes: Vec<String> = (0..6_000)
+        .map(|index| format!("{:02}{:03}", 1 + index % 95, index % 1_000))
+        .collect();
+    let postal = codes.join(";");
+
+    let preview = client
+        .get(app.url("/admin/reassign-region/preview"))
+        .query(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", postal.as_str()),
+            ("role", "commercial"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), 200);
+    let html = json(preview).await["html"].as_str().unwrap().to_string();
+    let previewed = hidden_field(&html, "previewed").unwrap();
+    let previewed_for = hidden_field(&html, "previewed_for").unwrap();
+    let (csrf, key) = region_form(&app, &client).await;
+    let sent = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", postal.as_str()),
+            ("role", "commercial"),
+            ("previewed", previewed.as_str()),
+            ("previewed_for", previewed_for.as_str()),
+            ("idempotency_key", key.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(previewed_for.len(), 64, "a digest, whatever the list");
+    assert!(
+        postal.len() > 32 * 1024,
+        "the list alone is over half the limit"
+    );
+    assert_eq!(sent.status(), 303, "the form was accepted and ran");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn region_preview_matches_the_run() {
     let app = TestApp::start().await;

@@ -126,6 +126,15 @@ pub async fn method_not_allowed(method: axum::http::Method) -> Response {
     error_page::error_response(&AppError::MethodNotAllowed(message))
 }
 
+/// Returns the key a dialog's preview records in its hidden
+/// `previewed_for` field, to tell at « Valider » whether the preview was
+/// of the parameters sent: a digest, since the parameters may hold
+/// thousands of postal codes, which the form would otherwise carry twice
+/// and push over its size limit.
+pub fn params_key(params: &serde_json::Value) -> String {
+    crate::service::tokens::hash_secret(&params.to_string())
+}
+
 /// Answers an address no route serves: the API's JSON error under `/api`,
 /// where clients of another API version expect JSON, and the error page
 /// elsewhere.

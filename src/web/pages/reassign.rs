@@ -161,7 +161,7 @@ fn compute_preview(
     let sample = store.list_contacts(&filter, Page::first(SAMPLE_SIZE))?;
     let summary = ReassignSummary {
         from_name: crate::french::de(&prepared.from.display_name()),
-        params_key: prepared.params.to_string(),
+        params_key: super::params_key(&prepared.params),
         to_name: prepared.to.display_name(),
         counts: CountsView::new(&outcome),
         sample: contact_rows(&sample.contacts),
@@ -304,7 +304,7 @@ pub async fn apply(
             // A preview of other criteria, still in the form when Valider
             // was pressed before the new one came, announced nothing about
             // this run.
-            let previewed_for = prepared.params.to_string();
+            let previewed_for = super::params_key(&prepared.params);
             let previewed = previewed.filter(|_| form.previewed_for == previewed_for);
             if let Some(redirect) = redirect_to_result(&applied, previewed) {
                 return Ok(redirect);

@@ -181,7 +181,7 @@ fn compute_preview(
     })?;
     let country = &prepared.request.country;
     let summary = RegionSummary {
-        params_key: prepared.params.to_string(),
+        params_key: super::params_key(&prepared.params),
         to_name: prepared.to.display_name(),
         role: crate::french::role_choice_fr(prepared.request.roles),
         country: format!("{} ({})", country.name_fr(), country.as_str()),
@@ -367,7 +367,7 @@ pub async fn apply(
             // A preview of other criteria, still in the form when Valider
             // was pressed before the new one came, announced nothing about
             // this run.
-            let previewed_for = prepared.params.to_string();
+            let previewed_for = super::params_key(&prepared.params);
             let previewed = previewed.filter(|_| form.previewed_for == previewed_for);
             if let Some(redirect) = redirect_to_result(&applied, previewed) {
                 return Ok(redirect);
