@@ -646,10 +646,8 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
     if compact.is_empty() || !compact.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(PostalFieldError::InvalidPrefix(quoted(part)));
     }
-    if compact.len() > MAX_PREFIX_LEN {
-        return Err(PostalFieldError::TooLong(quoted(part)));
-    }
-
+    // Separators checked before the length: a list typed with spaces or
+    // hyphens is longer than any prefix, and the list is the fault to name.
     if country.uses_french_postal_codes() {
         // A French code is often written with a space after the
         // département, `51 100`, and a prefix too, `51 1`. A part whose
@@ -661,14 +659,20 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
             reference::departement(&upper).is_some()
                 || reference::corsica_postal_prefixes(&upper).is_some()
         };
-        if pieces.len() > 1 && pieces.iter().all(|piece| departement(piece)) {
+        // Whole codes separated by spaces, as a column pasted into the
+        // one-line field arrives (`51100 51200`), are a list too: together
+        // they are longer than any code.
+        let whole_codes = pieces.iter().all(|piece| {
+            piece.len() == FRENCH_POSTAL_LEN && piece.bytes().all(|b| b.is_ascii_digit())
+        });
+        if pieces.len() > 1 && pieces.iter().all(|piece| departement(piece) || whole_codes) {
+            // The joined form is offered only when it could be one code.
+            let joinable =
+                compact.len() <= FRENCH_POSTAL_LEN && compact.bytes().all(|b| b.is_ascii_digit());
             return Err(PostalFieldError::SpaceInside {
                 part: quoted(part),
                 separated: quoted(&pieces.join(";")),
-                joined: compact
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-                    .then(|| quoted(&compact)),
+                joined: joinable.then(|| quoted(&compact)),
             });
         }
         // The hyphen is dropped inside a code (`2-B`), but between two
@@ -685,6 +689,12 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
                 separated: quoted(&linked.join(";")),
             });
         }
+    }
+    if compact.len() > MAX_PREFIX_LEN {
+        return Err(PostalFieldError::TooLong(quoted(part)));
+    }
+
+    if country.uses_french_postal_codes() {
         // Corsica's département codes are not postal prefixes: its postal
         // codes start with 200 to 206.
         if let Some(corsica) = reference::corsica_postal_prefixes(&compact) {
@@ -1161,6 +1171,20 @@ mod tests {
                 .to_string(),
             "code postal : « 2A 2B » contient une espace ; séparez les codes par « ; » (« 2A;2B »)",
             "no single code to propose"
+        );
+        assert_eq!(
+            parse_postal_field("51100 51200 02100", &france)
+                .unwrap_err()
+                .to_string(),
+            "code postal : « 51100 51200 02100 » contient une espace ; séparez les codes par « ; » (« 51100;51200;02100 »)",
+            "a pasted column"
+        );
+        assert_eq!(
+            parse_postal_field("51 02 08", &france)
+                .unwrap_err()
+                .to_string(),
+            "code postal : « 51 02 08 » contient une espace ; séparez les codes par « ; » (« 51;02;08 »)",
+            "510208 could not be one code"
         );
         // A code or prefix written with a space after its département.
         assert_eq!(

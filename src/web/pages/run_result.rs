@@ -104,9 +104,15 @@ pub fn preview_changed_notice(
         1 => "1 contact l'a été".to_string(),
         _ => format!("{} contacts l'ont été", crate::french::count(changed)),
     };
+    // With nothing changed no operation was recorded, so the counts are
+    // those found at « Valider », not those of an operation.
+    let counts = if changed == 0 {
+        "Les nombres ci-dessous sont ceux constatés au moment de valider."
+    } else {
+        "Les nombres ci-dessous sont ceux de l'opération appliquée."
+    };
     Some(format!(
-        "Les données ont changé depuis l'aperçu : il annonçait {announced}, et {done}. \
-         Les nombres ci-dessous sont ceux de l'opération appliquée."
+        "Les données ont changé depuis l'aperçu : il annonçait {announced}, et {done}. {counts}"
     ))
 }
 
@@ -306,4 +312,27 @@ pub async fn show(
         },
     };
     Ok(render(&page)?.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_notice_names_what_counts_show() {
+        let applied = preview_changed_notice(Some(152), 140, TO_REASSIGN).unwrap();
+        let nothing = preview_changed_notice(Some(152), 0, TO_REASSIGN).unwrap();
+
+        assert!(
+            applied.ends_with("ceux de l'opération appliquée."),
+            "{applied}"
+        );
+        assert!(
+            nothing.ends_with(
+                "aucun ne l'a été. Les nombres ci-dessous sont ceux constatés au moment de valider."
+            ),
+            "{nothing}"
+        );
+        assert_eq!(preview_changed_notice(Some(152), 152, TO_REASSIGN), None);
+    }
 }
