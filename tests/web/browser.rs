@@ -832,6 +832,30 @@ async fn narrow_screen_has_no_page_overflow() {
     if let Some(batch) = batch {
         paths.push(format!("/admin/batches/{batch}"));
     }
+    // A region run over a long list of codes, whose parameters the result
+    // and undo pages quote without a space to break at.
+    let codes: Vec<String> = (0..300).map(|index| format!("51{index:03}")).collect();
+    let prepared = prepare_region_reassignment(
+        app.store.as_ref(),
+        "QT",
+        "FRA",
+        &codes.join(";"),
+        Some("commercial"),
+    )
+    .unwrap();
+    let long_run = relais::service::reassign::apply_region_reassignment(
+        app.store.as_ref(),
+        &prepared,
+        relais::service::reassign::RunContextInput {
+            actor: relais::domain::batch::Actor::system("tests"),
+            idempotency_key: None,
+        },
+    )
+    .unwrap()
+    .batch_id
+    .unwrap();
+    paths.push(format!("/admin/batches/{long_run}/result"));
+    paths.push(format!("/admin/batches/{long_run}/undo"));
     for path in &paths {
         client.goto(&app.url(path)).await.unwrap();
         assert_fits(client, path).await;
