@@ -152,44 +152,18 @@ async fn long_postal_list_previewed_then_sent() {
         .collect();
     let postal = codes.join(";");
 
-    let preview = client
-        .get(app.url("/admin/reassign-region/preview"))
-        .query(&[
-            ("to", "QT"),
-            ("country", "FRA"),
-            ("postal", postal.as_str()),
-            ("role", "commercial"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(preview.status(), 200);
-    let html = json(preview).await["html"].as_str().unwrap().to_string();
-    let previewed = hidden_field(&html, "previewed").unwrap();
-    let previewed_for = hidden_field(&html, "previewed_for").unwrap();
-    let (csrf, key) = region_form(&app, &client).await;
-    let sent = client
-        .post(app.url("/admin/reassign-region"))
-        .form(&[
-            ("to", "QT"),
-            ("country", "FRA"),
-            ("postal", postal.as_str()),
-            ("role", "commercial"),
-            ("previewed", previewed.as_str()),
-            ("previewed_for", previewed_for.as_str()),
-            ("idempotency_key", key.as_str()),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let fields = previewed_region(&app, &client, &postal).await;
+    let page = submit_previewed(&app, &client, &postal, &fields).await;
 
-    assert_eq!(previewed_for.len(), 64, "a digest, whatever the list");
+    assert_eq!(fields.1.len(), 64, "a digest, whatever the list");
     assert!(
         postal.len() > 32 * 1024,
         "the list alone is over half the limit"
     );
-    assert_eq!(sent.status(), 303, "the form was accepted and ran");
+    assert!(
+        page.contains("appliquée"),
+        "the form was accepted and ran: {page}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2126,8 +2100,7 @@ async fn previewed_region(
         data_changed(&html),
         "the field carries the count the preview shows"
     );
-    // The parameters are JSON, whose quotes the attribute escapes: read the
-    // field before decoding the page.
+    // Read the field before decoding the page, whose entities it may hold.
     let raw = preview["html"].as_str().unwrap();
     let previewed_for = unescape(&hidden_field(raw, "previewed_for").expect("previewed_for field"));
     (previewed, previewed_for)

@@ -178,17 +178,20 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
     let login = form.login.trim().to_string();
-    if login.is_empty() || form.password.is_empty() {
-        let message =
-            "Indiquez votre e-mail, votre identifiant ou vos initiales, et votre mot de passe."
-                .to_string();
-        return login_page(
+    // The login page again, with the form's values and `message`.
+    let refused = |message: &str| {
+        login_page(
             &state.config,
             &headers,
             StatusCode::OK,
             &login,
             &next,
-            Some(message),
+            Some(message.to_string()),
+        )
+    };
+    if login.is_empty() || form.password.is_empty() {
+        return refused(
+            "Indiquez votre e-mail, votre identifiant ou vos initiales, et votre mot de passe.",
         );
     }
 
@@ -214,14 +217,7 @@ pub async fn submit(
                     user.id = user.id,
                     "login outdated by a password change or deactivation"
                 );
-                return login_page(
-                    &state.config,
-                    &headers,
-                    StatusCode::OK,
-                    &login,
-                    &next,
-                    Some(WRONG_CREDENTIALS.to_string()),
-                );
+                return refused(WRONG_CREDENTIALS);
             };
             tracing::info!(user.id = user.id, user.initials = %user.initials, "user logged in");
             // A link to the administration followed by a user who is not
@@ -252,15 +248,7 @@ pub async fn submit(
                 login.client = %client,
                 "login failed"
             );
-            let message = WRONG_CREDENTIALS.to_string();
-            login_page(
-                &state.config,
-                &headers,
-                StatusCode::OK,
-                &login,
-                &next,
-                Some(message),
-            )
+            refused(WRONG_CREDENTIALS)
         }
         Attempt::Throttled { user_id } => {
             tracing::warn!(
