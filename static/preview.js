@@ -41,16 +41,16 @@
   // field has no preview error, a disabled option is not sent), so each
   // stays until its field changes.
   function renderedErrors(form) {
-    var kept = {};
+    var shown = {};
     var slots = form.querySelectorAll("[data-error-for]");
     for (var i = 0; i < slots.length; i++) {
       var name = slots[i].getAttribute("data-error-for");
       var message = slots[i].textContent.trim();
       if (message) {
-        kept[name] = { message: message, value: fieldValue(form, name) };
+        shown[name] = { message: message, value: fieldValue(form, name) };
       }
     }
-    return kept;
+    return shown;
   }
 
   function attach(form) {

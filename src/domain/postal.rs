@@ -594,7 +594,8 @@ fn departement_named(part: &str) -> Option<&'static str> {
     if typed.len() < 3 || typed.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    // A département without a postal code would be proposed, then refused.
+    // A département without a postal code would be proposed, then rejected
+    // as a code.
     reference::departements()
         .iter()
         .filter(|departement| !departement.selection_prefixes().is_empty())
@@ -1251,7 +1252,7 @@ mod tests {
     }
 
     #[test]
-    fn departements_joined_by_hyphens_are_refused() {
+    fn departements_joined_by_hyphens_rejected() {
         let france = CountryCode::france();
 
         assert_eq!(

@@ -97,7 +97,7 @@ pub fn create_form_api_token(
         }
         StoredToken::SentBefore(id) => {
             // A page sent again after its fields were edited (Back, another
-            // user, Send) must not be told its token exists.
+            // user, Send) must not get the notice that its token exists.
             let first = store
                 .list_api_tokens(None)?
                 .into_iter()

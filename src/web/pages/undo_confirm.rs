@@ -320,14 +320,14 @@ mod tests {
             returned(Role::Commercial, 908),
             returned(Role::Technical, 773),
         ];
-        let one = [returned(Role::Commercial, 1)];
+        let single_role = [returned(Role::Commercial, 1)];
 
         assert_eq!(
             plan_sentence(1_645, &both),
             "Si vous confirmez, 1\u{202F}645 contacts changeront de responsable ; un contact rendu sur ses deux rôles est compté une fois par rôle ci-dessous :"
         );
         assert_eq!(
-            plan_sentence(1, &one),
+            plan_sentence(1, &single_role),
             "Si vous confirmez, 1 contact changera de responsable :"
         );
     }
