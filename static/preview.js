@@ -41,16 +41,16 @@
   // field has no preview error, a disabled option is not sent), so each
   // stays until its field changes.
   function renderedErrors(form) {
-    var shown = {};
+    var errors = {};
     var slots = form.querySelectorAll("[data-error-for]");
     for (var i = 0; i < slots.length; i++) {
       var name = slots[i].getAttribute("data-error-for");
       var message = slots[i].textContent.trim();
       if (message) {
-        shown[name] = { message: message, value: fieldValue(form, name) };
+        errors[name] = { message: message, value: fieldValue(form, name) };
       }
     }
-    return shown;
+    return errors;
   }
 
   function attach(form) {

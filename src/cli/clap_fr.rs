@@ -70,9 +70,9 @@ fn as_typed(arg: &str, command: Option<&clap::Command>, typed: &[String]) -> Str
         .find(|argument| argument.get_long() == Some(name))
         .and_then(|argument| argument.get_all_aliases())
         .unwrap_or_default();
-    // An option not typed at all, as a missing one, is named by its
-    // French alias when the command line uses another option's alias:
-    // whoever typed `--de` looks for `--vers`, not `--to`.
+    // An option not typed at all, such as a missing one, is named by its
+    // French alias when the command line uses another option's alias,
+    // because a user who typed `--de` looks for `--vers`, not `--to`.
     let french_typed = || {
         command.get_arguments().any(|argument| {
             argument

@@ -373,7 +373,7 @@ fn user(store: &dyn Store, command: UserCommand) -> Result<(), ServiceError> {
                 println!("Utilisateur créé : {}.", user.display_name());
             }
             // A user without a password owns contacts but cannot log in to
-            // the screens, which surprises whoever created an administrator.
+            // the screens, which an administrator created this way would not expect.
             if without_password {
                 eprintln!(
                     "Note : aucun mot de passe n'est défini, donc ce compte ne peut pas se connecter aux écrans ; donnez-lui-en un avec « relais user password {} » (hors d'un terminal, ajoutez --password).",

@@ -1224,14 +1224,14 @@ mod tests {
     fn departement_without_postal_code_not_proposed() {
         let france = CountryCode::france();
 
-        let refused = parse_postal_field("Terres australes et antarctiques françaises", &france);
+        let rejected = parse_postal_field("Terres australes et antarctiques françaises", &france);
 
         assert!(
             !matches!(
-                refused,
+                rejected,
                 Err(PostalFieldError::NotFrenchPrefixGuessed { .. })
             ),
-            "{refused:?}"
+            "{rejected:?}"
         );
     }
 

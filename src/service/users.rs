@@ -216,8 +216,8 @@ fn length_problems(form: &UserForm) -> Vec<(&'static str, String)> {
 
 pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError> {
     let users = store.list_users()?;
-    // Initials first: the same user added twice is told that its
-    // initials, its first identifier, are taken.
+    // Initials first, so that the same user added twice gets the error on
+    // its initials, its first identifier.
     if let Some((field, message)) = initials_taken(&users, form)
         .into_iter()
         .chain(email_taken(&users, form))

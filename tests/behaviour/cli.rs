@@ -61,10 +61,10 @@ fn setup(db: &TestDb) {
     assert_eq!(json(&output)["imported"], 2);
 }
 
-/// A user created without a password is told how to give one, since it
-/// cannot log in to the screens; one created with a password is not.
+/// A user created without a password gets a note on how to set one,
+/// because it cannot log in to the screens. A user with a password gets none.
 #[test]
-fn user_add_without_password_says_how_to_set_one() {
+fn user_add_without_password_notes_it() {
     each_engine(|db| {
         let add = |initials: &str, password: Option<&str>| {
             let mut args = vec![

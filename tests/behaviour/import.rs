@@ -483,8 +483,8 @@ fn owner_cells_in_mail_forms_name_the_user() {
     });
 }
 
-/// Without `--create-missing-users`, an unknown owner cell that the
-/// option could not make into a user is not told to use it.
+/// Without `--create-missing-users`, the error on an unknown owner cell that
+/// the option could not make into a user does not suggest the option.
 #[test]
 fn damaged_owner_cell_not_sent_to_the_option() {
     each_engine(|db| {

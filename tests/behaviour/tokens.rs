@@ -142,9 +142,9 @@ fn token_store_rejects_inactive_owner() {
     });
 }
 
-/// The sendings of one token form share a key: only the first creates a
-/// token, even when two arrive at once on two connections, as from two
-/// application servers; a form without a key always creates one.
+/// The sendings of one token form share a key, and only the first creates
+/// a token, even when two arrive at once on two connections, as from two
+/// application servers. A form without a key always creates one.
 #[test]
 fn token_form_key_creates_one_token() {
     each_engine(|db| {

@@ -40,8 +40,8 @@ fn sign_in_names_never_shared() {
     });
 }
 
-/// The same user added twice is told its initials are taken, before its
-/// e-mail is.
+/// The same user added twice gets the error on its initials, before the
+/// one on its e-mail.
 #[test]
 fn user_added_twice_names_initials() {
     each_engine(|db| {
@@ -71,7 +71,7 @@ fn user_form_lists_long_names() {
         };
 
         let problems = user_form_problems(db.store(), &long).unwrap();
-        let refused = add_user(db.store(), &long).expect_err("names too long");
+        let rejected = add_user(db.store(), &long).expect_err("names too long");
 
         let fields: Vec<&str> = problems.iter().map(|(field, _)| *field).collect();
         assert_eq!(fields, ["first_name", "last_name", "email"], "{problems:?}");
@@ -79,7 +79,7 @@ fn user_form_lists_long_names() {
             problems[0].1,
             "prénom : 101 caractères, 100 au plus ; raccourcissez-le"
         );
-        assert_eq!(refused.field(), Some("first_name"));
+        assert_eq!(rejected.field(), Some("first_name"));
         assert!(db.store().find_user("QL").unwrap().is_none());
     });
 }
@@ -384,7 +384,7 @@ fn password_change_ends_the_users_sessions() {
 /// while the user was being deactivated, opens no session: the change
 /// committed between the check and the session would otherwise miss it.
 #[test]
-fn session_refused_after_password_change_or_deactivation() {
+fn session_rejected_after_password_change() {
     each_engine(|db| {
         cast(db);
         let jd = db.store().find_user("JD").unwrap().unwrap();
@@ -455,8 +455,8 @@ fn parallel_login_failures_counted_in_turn() {
 }
 
 /// On PostgreSQL, a session opened while a password change is still in
-/// its transaction waits for it, then opens nothing: read before that
-/// commit, the old password would give a session the change never sees.
+/// its transaction waits for it, then opens nothing. Without the wait, the
+/// old password would give a session that the change never deletes.
 #[test]
 fn session_waits_for_password_change_in_progress() {
     each_engine(|db| {

@@ -734,7 +734,7 @@ async fn refused_dialog_keeps_its_errors() {
         html.contains("de : indiquez un utilisateur")
     })
     .await;
-    // Longer than the preview's delay and answer.
+    // Longer than the preview's delay and response time.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let main = crate::support::unescape(
         &client

@@ -16,12 +16,11 @@ use super::rows::{self, USER_COLUMNS_U};
 use super::{Failure, PgResult};
 
 pub fn create_session(client: &mut impl GenericClient, session: &NewSession) -> PgResult<bool> {
-    // The share lock makes a concurrent password change or deactivation,
-    // which updates this row, wait for this commit and then delete the
-    // new session with the others; one that committed first is seen here.
-    // It comes before the expired sessions are deleted, in the order those
-    // changes take (user row, then sessions), so that neither waits for
-    // the other in a cycle.
+    // A password change or deactivation updates this row, so the share lock
+    // makes a concurrent one wait for this commit and then delete the new
+    // session. One that committed first fails the check instead.
+    // The lock is taken before expired sessions are deleted, the order those
+    // changes use (user row, then sessions), so that no deadlock can form.
     let unchanged = client.query_opt(
         "SELECT 1 FROM users WHERE id = $1 AND active AND password_hash = $2 FOR SHARE",
         &[&session.user_id, &session.password_hash],
@@ -96,9 +95,9 @@ pub fn create_api_token(
             ),
         )));
     }
-    // A second sending of the same form that got past the lookup above
-    // waits here for the first one's transaction on the unique index, then
-    // inserts nothing; the lookup that follows, a new statement, sees the
+    // A second sending of the same form that passed the lookup above waits
+    // here for the first one's transaction on the unique index, then inserts
+    // nothing. The lookup that follows is a new statement, so it finds the
     // token the first one committed.
     let row = client.query_opt(
         "INSERT INTO api_tokens (token_hash, user_id, label, created_at, submission)
@@ -118,7 +117,7 @@ pub fn create_api_token(
     }
 }
 
-/// The token a form key created, if any.
+/// Returns the token that a form key created, if any.
 fn token_of_submission(
     client: &mut impl GenericClient,
     submission: Option<&str>,

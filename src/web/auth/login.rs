@@ -179,7 +179,7 @@ pub async fn submit(
     let next = safe_next(form.next.as_deref());
     let login = form.login.trim().to_string();
     // The login page again, with the form's values and `message`.
-    let refused = |message: &str| {
+    let login_again = |message: &str| {
         login_page(
             &state.config,
             &headers,
@@ -190,7 +190,7 @@ pub async fn submit(
         )
     };
     if login.is_empty() || form.password.is_empty() {
-        return refused(
+        return login_again(
             "Indiquez votre e-mail, votre identifiant ou vos initiales, et votre mot de passe.",
         );
     }
@@ -217,7 +217,7 @@ pub async fn submit(
                     user.id = user.id,
                     "login outdated by a password change or deactivation"
                 );
-                return refused(WRONG_CREDENTIALS);
+                return login_again(WRONG_CREDENTIALS);
             };
             tracing::info!(user.id = user.id, user.initials = %user.initials, "user logged in");
             // A link to the administration followed by a user who is not
@@ -248,7 +248,7 @@ pub async fn submit(
                 login.client = %client,
                 "login failed"
             );
-            refused(WRONG_CREDENTIALS)
+            login_again(WRONG_CREDENTIALS)
         }
         Attempt::Throttled { user_id } => {
             tracing::warn!(

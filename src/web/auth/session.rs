@@ -62,7 +62,7 @@ pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Sessio
 }
 
 /// Opens a session for `user`, whose login checked `password_hash`, and
-/// returns the cookie token to hand out; `None` when the user was
+/// returns the cookie token to hand out. Returns `None` when the user was
 /// deactivated or given another password since the check.
 pub async fn open(
     state: &AppState,

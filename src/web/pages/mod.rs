@@ -126,18 +126,17 @@ pub async fn method_not_allowed(method: axum::http::Method) -> Response {
     error_page::error_response(&AppError::MethodNotAllowed(message))
 }
 
-/// Returns the key a dialog's preview records in its hidden
-/// `previewed_for` field, to tell at « Valider » whether the preview was
-/// of the parameters sent: a digest, since the parameters may hold
-/// thousands of postal codes, which the form would otherwise carry twice
-/// and push over its size limit.
+/// Returns the key that a dialog's preview writes in its hidden
+/// `previewed_for` field, so that « Valider » can check the preview was of
+/// the parameters sent. It is a digest, because the parameters may contain
+/// thousands of postal codes that would double the form's size.
 pub fn params_key(params: &serde_json::Value) -> String {
     crate::service::tokens::hash_secret(&params.to_string())
 }
 
-/// Answers an address no route serves: the API's JSON error under `/api`,
-/// where clients of another API version expect JSON, and the error page
-/// elsewhere.
+/// Returns the response to an address no route serves: the API's JSON
+/// error under `/api`, where clients of another API version expect JSON,
+/// and the error page elsewhere.
 pub async fn not_found(uri: axum::http::Uri) -> Response {
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") {
