@@ -93,6 +93,29 @@ fn as_typed(arg: &str, command: Option<&clap::Command>, typed: &[String]) -> Str
     }
 }
 
+/// Proposes the option or command clap found closest to a mistyped one
+/// (`--dryrun` gives `--dry-run`), or nothing when none is close.
+fn suggestion(error: &clap::Error, kind: ContextKind) -> String {
+    let names: Vec<String> = match error.get(kind) {
+        Some(ContextValue::String(name)) => vec![name.clone()],
+        Some(ContextValue::Strings(names)) => names.clone(),
+        Some(ContextValue::StyledStr(name)) => vec![name.to_string()],
+        Some(ContextValue::StyledStrs(names)) => names.iter().map(ToString::to_string).collect(),
+        _ => Vec::new(),
+    };
+    // clap lists the closest last.
+    let quoted: Vec<String> = names
+        .iter()
+        .rev()
+        .map(|name| format!("« {name} »"))
+        .collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => format!(" ; vouliez-vous dire {one} ?"),
+        [rest @ .., last] => format!(" ; vouliez-vous dire {} ou {last} ?", rest.join(", ")),
+    }
+}
+
 /// Renders a usage error in French, with the hint to run the help of the
 /// command at fault. `command` is the subcommand typed, by name, and
 /// `typed` the arguments, so that options are named as typed.
@@ -108,10 +131,16 @@ pub fn message(
     );
     let value = context(error, ContextKind::InvalidValue).unwrap_or_default();
     let text = match error.kind() {
-        ErrorKind::UnknownArgument => format!("option inconnue : « {arg} »"),
+        ErrorKind::UnknownArgument => format!(
+            "option inconnue : « {arg} »{}",
+            suggestion(error, ContextKind::SuggestedArg)
+        ),
         ErrorKind::InvalidSubcommand => {
             let name = context(error, ContextKind::InvalidSubcommand).unwrap_or_default();
-            format!("commande inconnue : « {name} »")
+            format!(
+                "commande inconnue : « {name} »{}",
+                suggestion(error, ContextKind::SuggestedSubcommand)
+            )
         }
         ErrorKind::MissingRequiredArgument => {
             // A positional argument comes as `<NUMÉRO>` and is shown bare,

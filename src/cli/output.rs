@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::batch::{
-    Applied, Batch, BatchId, BatchKind, Outcome, SkippedContact, UndoPreview, UndoResult,
+    Applied, Batch, BatchId, BatchKind, Outcome, OwnerReturn, SkippedContact, UndoPreview,
+    UndoResult,
 };
 use crate::domain::history::{HistoryEntry, format_paris_time};
 use crate::domain::user::User;
@@ -376,7 +377,31 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
         ),
     }
     print_undo_counts(outcome);
+    print_returns(&result.returns);
     print_skipped(&result.skipped);
+}
+
+/// Lists the contacts an undo gives back to each previous owner.
+fn print_returns(returns: &[OwnerReturn]) {
+    if returns.is_empty() {
+        return;
+    }
+    println!("Par responsable précédent :");
+    for owner_return in returns {
+        let role = role_fr(owner_return.role);
+        let line = match &owner_return.owner {
+            Some(owner) if !owner_return.owner_active => format!(
+                "responsable {role} {}, dont le compte est désactivé",
+                owner.display_name()
+            ),
+            Some(owner) => format!("responsable {role} {}", owner.display_name()),
+            None => format!("sans responsable {role}, comme avant l'opération"),
+        };
+        println!(
+            "  {line} : {}",
+            plural(owner_return.contacts, "contact", "contacts")
+        );
+    }
 }
 
 /// Lists the history entries an undo skips, one per contact and role.
@@ -435,24 +460,7 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
             per_role(preview.skipped_commercial, preview.skipped_technical)
         );
     }
-    if !preview.returns.is_empty() {
-        println!("Par responsable précédent :");
-        for owner_return in &preview.returns {
-            let role = role_fr(owner_return.role);
-            let line = match &owner_return.owner {
-                Some(owner) if !owner_return.owner_active => format!(
-                    "responsable {role} {}, dont le compte est désactivé",
-                    owner.display_name()
-                ),
-                Some(owner) => format!("responsable {role} {}", owner.display_name()),
-                None => format!("sans responsable {role}, comme avant l'opération"),
-            };
-            println!(
-                "  {line} : {}",
-                plural(owner_return.contacts, "contact", "contacts")
-            );
-        }
-    }
+    print_returns(&preview.returns);
     print_skipped(&preview.skipped);
 }
 

@@ -215,6 +215,9 @@ pub struct UndoResult {
     #[serde(flatten)]
     pub applied: Applied,
     pub undone_batch: BatchId,
+    /// The contacts given back to each owner, ordered as in
+    /// [`UndoPreview::returns`]; empty when nothing was given back.
+    pub returns: Vec<OwnerReturn>,
     pub skipped: Vec<SkippedContact>,
 }
 

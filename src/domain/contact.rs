@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::country::CountryCode;
+use super::country::{CountryCode, OverseasTerritory};
 
 /// Numeric id of a contact in the database.
 pub type ContactId = i64;
@@ -20,6 +20,11 @@ pub struct AddressInput {
     pub city: String,
     /// `None` only when the address is empty.
     pub country: Option<CountryCode>,
+    /// Overseas territory the file named as the country, whose addresses
+    /// are stored as France (`Réunion`), so that the import can warn when
+    /// the postal code is not one of its own. Not stored.
+    #[serde(skip)]
+    pub named_territory: Option<&'static OverseasTerritory>,
 }
 
 impl AddressInput {

@@ -67,11 +67,13 @@ const OVERSEAS_STORED_AS_FRANCE: [OverseasTerritory; 8] = [
 ];
 
 /// An overseas territory whose addresses are stored as France.
-struct OverseasTerritory {
+#[derive(Debug, PartialEq, Eq)]
+pub struct OverseasTerritory {
     alpha3: &'static str,
-    postal_prefix: &'static str,
+    /// Prefix of every postal code of the territory.
+    pub postal_prefix: &'static str,
     /// Usual French name, as the département list gives it.
-    name: &'static str,
+    pub name: &'static str,
 }
 
 impl OverseasTerritory {
@@ -306,6 +308,20 @@ impl CountryCode {
     /// postal codes give `FRA` (`Réunion`, `GP`, `MTQ` all give `FRA`), so
     /// that their addresses match France and its département codes.
     pub fn parse(input: &str) -> Result<Option<CountryCode>, CountryError> {
+        Ok(Self::parse_naming_territory(input)?.map(|(country, _)| country))
+    }
+
+    /// Parses a country as [`CountryCode::parse`] does, and also returns
+    /// the overseas territory the input named when it is stored as France
+    /// (`Réunion` gives `FRA` and La Réunion), so that an import can check
+    /// the postal code against the territory.
+    ///
+    /// # Errors
+    ///
+    /// As for `parse`.
+    pub fn parse_naming_territory(
+        input: &str,
+    ) -> Result<Option<(CountryCode, Option<&'static OverseasTerritory>)>, CountryError> {
         let input = input.trim();
         if input.is_empty() {
             return Ok(None);
@@ -313,11 +329,10 @@ impl CountryCode {
         match find_position(input) {
             Some(position) => {
                 let alpha3 = reference::countries()[position].alpha3;
-                if overseas_territory(alpha3).is_some() {
-                    Ok(Some(CountryCode::france()))
-                } else {
-                    Ok(Some(CountryCode(alpha3.to_string())))
-                }
+                Ok(Some(match overseas_territory(alpha3) {
+                    Some(territory) => (CountryCode::france(), Some(territory)),
+                    None => (CountryCode(alpha3.to_string()), None),
+                }))
             }
             None => Err(CountryError::Unknown(input.to_string())),
         }
@@ -612,6 +627,30 @@ mod tests {
         ];
         for input in inputs {
             assert_eq!(parsed(input).as_deref(), Some("FRA"), "parse({input:?})");
+        }
+    }
+
+    #[test]
+    fn overseas_territory_named_beside_france() {
+        let cases = [
+            ("Réunion", Some("974")),
+            (" gp ", Some("971")),
+            ("Saint-Barthélemy", Some("97133")),
+            ("France", None),
+            ("Nouvelle-Calédonie", None),
+            ("Atlantide", None),
+            ("", None),
+        ];
+        for (input, prefix) in cases {
+            let parsed = CountryCode::parse_naming_territory(input)
+                .ok()
+                .flatten()
+                .and_then(|(_, territory)| territory);
+            assert_eq!(
+                parsed.map(|territory| territory.postal_prefix),
+                prefix,
+                "parse_naming_territory({input:?})"
+            );
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::domain::contact::parse_modified_at;
 use crate::domain::contact::{AddressInput, ContactInput};
-use crate::domain::country::CountryCode;
+use crate::domain::country::{CountryCode, OverseasTerritory};
 use crate::domain::postal::{normalize_postal_code, stored_country};
 
 use super::headers::{Column, Field};
@@ -21,6 +21,8 @@ struct AddressText {
     city: String,
     /// Country parsed from its column, `None` when the column is empty.
     country: Option<CountryCode>,
+    /// Overseas territory the column named, stored as France.
+    territory: Option<&'static OverseasTerritory>,
     has_country_text: bool,
 }
 
@@ -49,6 +51,7 @@ impl AddressText {
             postal_norm,
             city: self.city,
             country: Some(country),
+            named_territory: self.territory,
         }
     }
 }
@@ -181,7 +184,9 @@ fn build_contact(
             Field::PersoPostalCode => perso.postal_code = text,
             Field::PersoCity => perso.city = text,
             Field::PersoCountry => {
-                perso.country = Some(parse_country(&text).map_err(reject)?);
+                let (country, territory) = parse_country(&text).map_err(reject)?;
+                perso.country = Some(country);
+                perso.territory = territory;
                 perso.has_country_text = true;
             }
             Field::ProLine1 => pro.line1 = text,
@@ -189,7 +194,9 @@ fn build_contact(
             Field::ProPostalCode => pro.postal_code = text,
             Field::ProCity => pro.city = text,
             Field::ProCountry => {
-                pro.country = Some(parse_country(&text).map_err(reject)?);
+                let (country, territory) = parse_country(&text).map_err(reject)?;
+                pro.country = Some(country);
+                pro.territory = territory;
                 pro.has_country_text = true;
             }
         }
@@ -317,9 +324,9 @@ fn owner_reference(value: &str) -> Result<Option<String>, String> {
     Ok(first.map(str::to_string))
 }
 
-fn parse_country(value: &str) -> Result<CountryCode, String> {
-    match CountryCode::parse(value) {
-        Ok(Some(country)) => Ok(country),
+fn parse_country(value: &str) -> Result<(CountryCode, Option<&'static OverseasTerritory>), String> {
+    match CountryCode::parse_naming_territory(value) {
+        Ok(Some(parsed)) => Ok(parsed),
         // The caller skips empty values, and `parse` returns `None` only for those.
         Ok(None) | Err(_) => Err(format!(
             "pays inconnu (« {value} ») : indiquez un code ISO (FR, FRA) \

@@ -352,6 +352,7 @@ fn address(random: &mut Random, postal_code: &str, city: &str, country_text: &st
         country: Some(stored_country(country, &postal_norm)),
         postal_norm,
         city: city.to_string(),
+        named_territory: None,
     }
 }
 

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::batch::{Applied, Batch, BatchId, BatchKind, Outcome, UndoPreview, UndoResult};
+use crate::domain::batch::{
+    Applied, Batch, BatchId, BatchKind, Outcome, OwnerReturn, UndoPreview, UndoResult,
+};
 use crate::domain::history::{HistoryEntry, UserRef};
 use crate::storage::Contact;
 
@@ -35,23 +37,20 @@ pub fn batch(batch: &Batch) -> Value {
 
 /// Result of an undo. `skipped_contacts` repeats `already_owned` under the
 /// name that fits an undo: contacts left as they were on every role,
-/// because their owner changed after the batch.
+/// because their owner changed after the batch. `returns` gives the
+/// contacts given back to each owner, as in the undo's dry run.
 pub fn undo(result: &UndoResult) -> Value {
     let mut value = counts(&result.applied.outcome, Some(&result.applied));
     value["undone_batch"] = json!(result.undone_batch);
     value["skipped_contacts"] = json!(result.applied.outcome.already_owned);
+    value["returns"] = returns(&result.returns);
     value["skipped"] = json!(result.skipped);
     value
 }
 
-/// Returns what undoing a batch would do now: its counts, the contacts given
-/// back to each previous owner, and the entries it would skip.
-pub fn undo_preview(preview: &UndoPreview) -> Value {
-    let mut value = counts(&preview.outcome, None);
-    value["undone_batch"] = json!(preview.undone_batch);
-    value["skipped_contacts"] = json!(preview.outcome.already_owned);
-    value["returns"] = preview
-        .returns
+/// The contacts an undo gives back to each owner, role by role.
+fn returns(returns: &[OwnerReturn]) -> Value {
+    returns
         .iter()
         .map(|owner_return| {
             json!({
@@ -61,7 +60,16 @@ pub fn undo_preview(preview: &UndoPreview) -> Value {
                 "contacts": owner_return.contacts,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Returns what undoing a batch would do now: its counts, the contacts given
+/// back to each previous owner, and the entries it would skip.
+pub fn undo_preview(preview: &UndoPreview) -> Value {
+    let mut value = counts(&preview.outcome, None);
+    value["undone_batch"] = json!(preview.undone_batch);
+    value["skipped_contacts"] = json!(preview.outcome.already_owned);
+    value["returns"] = returns(&preview.returns);
     value["skipped_per_role"] = json!({
         "commercial": preview.skipped_commercial,
         "technical": preview.skipped_technical,

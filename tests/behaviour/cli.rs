@@ -345,6 +345,43 @@ fn errors_are_french_on_stderr_with_failure_status() {
     });
 }
 
+/// A mistyped option or command gets the closest one proposed, in French,
+/// and runs nothing.
+#[test]
+fn mistyped_option_gets_closest_proposed() {
+    each_engine(|db| {
+        setup(db);
+        let batches_before = json(&relais(db, &["batches", "--json"]));
+
+        let option = relais(db, &["reassign", "--from", "JD", "--to", "BB", "--dryrun"]);
+        let command = relais(db, &["reasign", "--from", "JD", "--to", "BB"]);
+        let far = relais(db, &["reassign", "--from", "JD", "--to", "BB", "--zzz"]);
+
+        assert_eq!(option.status.code(), Some(2));
+        assert!(
+            stderr(&option).starts_with(
+                "relais : option inconnue : « --dryrun » ; vouliez-vous dire « --dry-run » ?"
+            ),
+            "{}",
+            stderr(&option)
+        );
+        assert_eq!(command.status.code(), Some(2));
+        assert!(
+            stderr(&command).starts_with(
+                "relais : commande inconnue : « reasign » ; vouliez-vous dire « reassign » ou « reassign-region » ?"
+            ),
+            "{}",
+            stderr(&command)
+        );
+        assert!(
+            stderr(&far).starts_with("relais : option inconnue : « --zzz »\n"),
+            "{}",
+            stderr(&far)
+        );
+        assert_eq!(json(&relais(db, &["batches", "--json"])), batches_before);
+    });
+}
+
 /// An undo of an operation number that does not exist points to the list
 /// of operations, since numbers may skip values.
 #[test]
@@ -1119,6 +1156,7 @@ fn undo_dry_run_matches_the_undo() {
             "history_entries",
             "commercial",
             "technical",
+            "returns",
         ] {
             assert_eq!(dry[key], undo[key], "{key}");
         }
@@ -1203,6 +1241,10 @@ fn undo_counts_contacts_apart_from_entries() {
         assert!(
             text.contains("1 entrée d'historique ignorée, une par contact et par rôle :"),
             "{text}"
+        );
+        assert!(
+            text.contains("Par responsable précédent :\n  responsable commercial Jean DUPONT (JD) : 1 contact\n"),
+            "the undo names whom it gave contacts back to: {text}"
         );
         assert!(!text.contains("rétabli"), "{text}");
     });

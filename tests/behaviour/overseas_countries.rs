@@ -52,6 +52,36 @@ fn overseas_addresses_are_stored_as_france() {
     });
 }
 
+/// A country cell naming a territory stored as France, beside a postal code
+/// from elsewhere, imports with a warning: the selection of the territory
+/// would not find the address.
+#[test]
+fn overseas_country_beside_other_code_is_warned() {
+    each_engine(|db| {
+        cast(db);
+        let report = import_rows(
+            db,
+            &[
+                "r1,Un,,,,,,51100,Reims,Réunion,,",
+                "r2,Deux,,,,,,97400,Saint-Denis,Réunion,,",
+                "r3,Trois,,,,,,97150,Marigot,Saint-Barthélemy,,",
+                "r4,Quatre,,,,,,97150,Saint-Martin,Guadeloupe,,",
+                "r5,Cinq,,,,,,51100,Reims,France,,",
+            ],
+        );
+
+        assert_eq!(report.imported, 5, "{report:?}");
+        assert_eq!(
+            report.warnings,
+            [
+                "ligne 2 : le code postal pro « 51100 » (Reims) ne commence pas par 974, le préfixe de La Réunion, que nomme la colonne pays ; la ligne est importée avec la France pour pays, vérifiez le code et le pays",
+                "ligne 4 : le code postal pro « 97150 » (Marigot) n'est pas 97133, le code de Saint-Barthélemy, que nomme la colonne pays ; la ligne est importée avec la France pour pays, vérifiez le code et le pays",
+            ]
+        );
+        assert_eq!(contact(db, "r1").pro.country, "FRA");
+    });
+}
+
 #[test]
 fn overseas_prefixes_match_under_france() {
     each_engine(|db| {

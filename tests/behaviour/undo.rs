@@ -380,6 +380,10 @@ fn undo_preview_equals_undo_result() {
         assert_eq!(preview.outcome, result.applied.outcome);
         assert_eq!(preview_returns(&preview), undo_returns(db, &result));
         assert_eq!(
+            preview.returns, result.returns,
+            "the result lists the same returns"
+        );
+        assert_eq!(
             preview.skipped_commercial,
             skipped_on(&result, Role::Commercial)
         );
@@ -411,6 +415,7 @@ fn undo_preview_of_undo_equals_redo() {
         assert_eq!(preview.outcome, redo.applied.outcome);
         assert_eq!(preview.outcome.changed, 3);
         assert_eq!(preview_returns(&preview), undo_returns(db, &redo));
+        assert_eq!(preview.returns, redo.returns);
         assert_eq!(preview.skipped_entries(), 0);
     });
 }
@@ -523,7 +528,7 @@ fn retried_undo_that_restored_nothing_stays_undone_nothing() {
 }
 
 /// A retried undo, replayed by its key, lists the entries the first run
-/// skipped, read back from the history.
+/// skipped and the contacts it gave back, read back from the history.
 #[test]
 fn replayed_undo_lists_what_it_skipped() {
     each_engine(|db| {
@@ -546,5 +551,10 @@ fn replayed_undo_lists_what_it_skipped() {
         assert!(again.applied.replayed);
         assert_eq!(again.applied.batch_id, first.applied.batch_id);
         assert_eq!(again.skipped, first.skipped);
+        assert!(!first.returns.is_empty());
+        assert_eq!(
+            again.returns, first.returns,
+            "the replay lists the returns too"
+        );
     });
 }

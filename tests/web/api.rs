@@ -461,6 +461,11 @@ async fn errors_carry_code_message_and_field() {
     let (status, missing) = post(&app, "/api/v1/reassignments/preview", &json!({}), None).await;
     assert_eq!(status, 422);
     assert_eq!(missing["code"], "missing_user");
+    // An API client types its users, unlike the screens' lists.
+    assert_eq!(
+        missing["message"],
+        "de : indiquez un utilisateur (initiales, identifiant ou e-mail)"
+    );
 
     let response = app
         .api(
@@ -580,6 +585,13 @@ async fn undo_restores_and_refuses_a_second_undo() {
     assert_eq!(undo["changed"], run["changed"]);
     assert_eq!(undo["undone_batch"], batch_id);
     assert_eq!(undo["skipped"], json!([]));
+    let given_back: u64 = undo["returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|owner_return| owner_return["contacts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(given_back, run["changed"].as_u64().unwrap());
     assert_eq!(again_status, 409);
     assert_eq!(again["code"], "batch_already_undone");
     let (_, list) = get(&app, "/api/v1/batches").await;

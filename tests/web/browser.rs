@@ -731,7 +731,7 @@ async fn refused_dialog_keeps_its_errors() {
         .await
         .unwrap();
     wait_for_html(client, "main", "the refused dialog", |html| {
-        html.contains("de : indiquez un utilisateur")
+        html.contains("de : choisissez un utilisateur dans la liste")
     })
     .await;
     // Longer than the preview's delay and response time.
@@ -750,8 +750,14 @@ async fn refused_dialog_keeps_its_errors() {
         .await
         .unwrap();
 
-    assert!(main.contains("de : indiquez un utilisateur"), "{main}");
-    assert!(main.contains("vers : indiquez un utilisateur"), "{main}");
+    assert!(
+        main.contains("de : choisissez un utilisateur dans la liste"),
+        "{main}"
+    );
+    assert!(
+        main.contains("vers : choisissez un utilisateur dans la liste"),
+        "{main}"
+    );
     assert!(main.contains("aria-invalid=\"true\""), "{main}");
     assert_eq!(focused.as_str(), Some("from"));
     assert_eq!(app.batch_count(), batches_before);

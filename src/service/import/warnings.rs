@@ -2,6 +2,7 @@
 //! about what the import changed.
 
 use crate::domain::contact::ContactPart;
+use crate::domain::country::OverseasTerritory;
 use crate::storage::PacificMismatch;
 
 /// Returns the warnings about the addresses of a row with a five-digit
@@ -41,6 +42,21 @@ pub(super) fn postal_code_warnings(parsed: &crate::import::ParsedRow) -> Vec<Str
         };
         if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
             warnings.push(invalid_postal_warning(parsed.line, kind, entered, &city()));
+            continue;
+        }
+        // A territory stored as France with a code from elsewhere
+        // (`Réunion` beside Reims's 51100) is found by the selection of
+        // the code, not by that of the territory the file named.
+        if let Some(territory) = address.named_territory
+            && !code.starts_with(territory.postal_prefix)
+        {
+            warnings.push(territory_warning(
+                parsed.line,
+                kind,
+                entered,
+                &city(),
+                territory,
+            ));
             continue;
         }
         // A Pacific code under another collectivity's country (98714,
@@ -96,6 +112,30 @@ pub(super) fn postal_code_warnings(parsed: &crate::import::ParsedRow) -> Vec<Str
         ));
     }
     warnings
+}
+
+/// Builds the warning about a code outside the overseas territory the
+/// country column named: « ne commence pas par 974, le préfixe de La
+/// Réunion », or « n'est pas 97133, le code de Saint-Barthélemy ».
+fn territory_warning(
+    line: u64,
+    kind: &str,
+    entered: &str,
+    city: &str,
+    territory: &OverseasTerritory,
+) -> String {
+    let prefix = territory.postal_prefix;
+    let expected = if prefix.len() == 5 {
+        format!("n'est pas {prefix}, le code")
+    } else {
+        format!("ne commence pas par {prefix}, le préfixe")
+    };
+    format!(
+        "ligne {line} : le code postal {kind} « {entered} »{city} {expected} {}, que nomme la \
+         colonne pays ; la ligne est importée avec la France pour pays, vérifiez le code et le \
+         pays",
+        crate::french::de(territory.name),
+    )
 }
 
 /// Formats how a postal code was read, for a warning: nothing when it was

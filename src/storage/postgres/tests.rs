@@ -158,6 +158,7 @@ fn address(postal_norm: &str) -> AddressInput {
         postal_norm: postal_norm.to_string(),
         city: "Ville".to_string(),
         country: Some(CountryCode::france()),
+        named_territory: None,
     }
 }
 

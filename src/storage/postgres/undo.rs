@@ -21,12 +21,67 @@ use super::batches::{self, Start};
 use super::{Failure, PgResult, rows};
 use crate::storage::owner_column;
 
-fn replayed(applied: Applied, target: BatchId) -> UndoResult {
-    UndoResult {
+fn replayed(
+    client: &mut impl GenericClient,
+    applied: Applied,
+    target: BatchId,
+) -> PgResult<UndoResult> {
+    Ok(UndoResult {
+        returns: given_back(client, applied.batch_id)?,
         applied,
         undone_batch: target,
         skipped: Vec::new(),
-    }
+    })
+}
+
+/// Counts the contacts an undo batch gave back, per role and owner, from
+/// its history entries; none for an undo that was not recorded.
+fn given_back(
+    client: &mut impl GenericClient,
+    undo: Option<BatchId>,
+) -> PgResult<Vec<OwnerReturn>> {
+    let Some(undo) = undo else {
+        return Ok(Vec::new());
+    };
+    owner_returns(
+        client,
+        "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*),
+                coalesce(u.active, true)
+         FROM history h
+         LEFT JOIN users u ON u.id = h.new_owner_id
+         WHERE h.batch_id = $1
+         GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
+         ORDER BY h.role, u.initials IS NULL, u.initials",
+        undo,
+    )
+}
+
+/// Reads per-owner counts: `sql` selects the role, the owner's user
+/// columns, the number of contacts and whether the owner is active, for
+/// the batch `$1`.
+fn owner_returns(
+    client: &mut impl GenericClient,
+    sql: &str,
+    batch: BatchId,
+) -> PgResult<Vec<OwnerReturn>> {
+    client
+        .query(sql, &[&batch])?
+        .iter()
+        .map(|row| {
+            let role: String = row.try_get(0)?;
+            let contacts: i64 = row.try_get(5)?;
+            Ok(OwnerReturn {
+                role: Role::parse(&role).ok_or_else(|| {
+                    Failure::Store(StoreError::Database(format!(
+                        "unexpected role in the database: {role}"
+                    )))
+                })?,
+                owner: rows::user_ref(row, 1)?,
+                owner_active: row.try_get(6)?,
+                contacts: contacts as u64,
+            })
+        })
+        .collect()
 }
 
 pub fn undo(
@@ -37,7 +92,7 @@ pub fn undo(
     // A repeated request returns its first result before any check, since
     // the first run has made the batch « already undone ».
     if let Some(applied) = batches::replay(client, BatchKind::Undo, run)? {
-        return Ok(replayed(applied, target));
+        return replayed(client, applied, target);
     }
     let not_found = || Failure::Store(StoreError::unknown_batch(target));
     batches::get(client, target)?.ok_or_else(not_found)?;
@@ -45,7 +100,7 @@ pub fn undo(
     // The undo batch row goes in before the lock on the target, so that a
     // concurrent request with the same key waits here and then replays.
     let undo_batch = match batches::start(client, BatchKind::Undo, run, Some(target))? {
-        Start::Replayed(applied) => return Ok(replayed(applied, target)),
+        Start::Replayed(applied) => return replayed(client, applied, target),
         Start::Run(batch) => batch,
     };
     let batch = batches::lock(client, target)?.ok_or_else(not_found)?;
@@ -89,6 +144,7 @@ pub fn undo(
                 replayed: false,
             },
             undone_batch: target,
+            returns: Vec::new(),
             skipped,
         });
     }
@@ -105,6 +161,7 @@ pub fn undo(
             replayed: false,
         },
         undone_batch: target,
+        returns: given_back(client, Some(undo_batch))?,
         skipped,
     })
 }
@@ -237,7 +294,8 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
         return Err(Failure::Store(rejection));
     }
 
-    let found = tx.query(
+    let returns = owner_returns(
+        &mut tx,
         &format!(
             "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*),
                     coalesce(u.active, true)
@@ -248,25 +306,8 @@ pub fn preview(client: &mut Client, target: BatchId) -> PgResult<UndoPreview> {
              GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
              ORDER BY h.role, u.initials IS NULL, u.initials"
         ),
-        &[&target],
+        target,
     )?;
-    let returns = found
-        .iter()
-        .map(|row| {
-            let role: String = row.try_get(0)?;
-            let contacts: i64 = row.try_get(5)?;
-            Ok(OwnerReturn {
-                role: Role::parse(&role).ok_or_else(|| {
-                    Failure::Store(StoreError::Database(format!(
-                        "unexpected role in the database: {role}"
-                    )))
-                })?,
-                owner: rows::user_ref(row, 1)?,
-                owner_active: row.try_get(6)?,
-                contacts: contacts as u64,
-            })
-        })
-        .collect::<PgResult<Vec<_>>>()?;
 
     let counts = tx.query_one(
         &format!(

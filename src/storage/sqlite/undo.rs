@@ -23,6 +23,7 @@ use super::{batches, db_error, rows};
 pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult<UndoResult> {
     if let Some(applied) = batches::replay(conn, BatchKind::Undo, run)? {
         return Ok(UndoResult {
+            returns: given_back(conn, applied.batch_id)?,
             applied,
             undone_batch: target,
             skipped: Vec::new(),
@@ -95,6 +96,7 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
                 replayed: false,
             },
             undone_batch: target,
+            returns: Vec::new(),
             skipped,
         });
     }
@@ -112,8 +114,59 @@ pub fn undo(conn: &Connection, target: BatchId, run: &RunContext) -> StoreResult
             replayed: false,
         },
         undone_batch: target,
+        returns: given_back(conn, Some(undo_batch))?,
         skipped,
     })
+}
+
+/// Counts the contacts an undo batch gave back, per role and owner, from
+/// its history entries; none for an undo that was not recorded.
+fn given_back(conn: &Connection, undo: Option<BatchId>) -> StoreResult<Vec<OwnerReturn>> {
+    let Some(undo) = undo else {
+        return Ok(Vec::new());
+    };
+    owner_returns(
+        conn,
+        "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*),
+                coalesce(u.active, true)
+         FROM history h
+         LEFT JOIN users u ON u.id = h.new_owner_id
+         WHERE h.batch_id = ?1
+         GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
+         ORDER BY h.role, u.initials IS NULL, u.initials",
+        undo,
+    )
+}
+
+/// Reads per-owner counts: `sql` selects the role, the owner's user
+/// columns, the number of contacts and whether the owner is active, for
+/// the batch `?1`.
+fn owner_returns(conn: &Connection, sql: &str, batch: BatchId) -> StoreResult<Vec<OwnerReturn>> {
+    let mut statement = conn.prepare(sql).map_err(db_error)?;
+    statement
+        .query_map([batch], |row| {
+            let role: String = row.get(0)?;
+            Ok((
+                role,
+                rows::user_ref(row, 1)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, bool>(6)?,
+            ))
+        })
+        .map_err(db_error)?
+        .map(|found| {
+            let (role, owner, contacts, owner_active) = found.map_err(db_error)?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                StoreError::Database(format!("unexpected role in the database: {role}"))
+            })?;
+            Ok(OwnerReturn {
+                role,
+                owner,
+                owner_active,
+                contacts: contacts as u64,
+            })
+        })
+        .collect()
 }
 
 /// Entries of `target` that its undo `undo` left as they were: those with
@@ -204,8 +257,9 @@ pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
         return Err(rejection);
     }
 
-    let mut statement = conn
-        .prepare(&format!(
+    let returns = owner_returns(
+        conn,
+        &format!(
             "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*),
                     coalesce(u.active, true)
              FROM history h
@@ -214,32 +268,9 @@ pub fn preview(conn: &Connection, target: BatchId) -> StoreResult<UndoPreview> {
              WHERE h.batch_id = ?1 AND {RESTORABLE}
              GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
              ORDER BY h.role, u.initials IS NULL, u.initials"
-        ))
-        .map_err(db_error)?;
-    let returns = statement
-        .query_map([target], |row| {
-            let role: String = row.get(0)?;
-            Ok((
-                role,
-                rows::user_ref(row, 1)?,
-                row.get::<_, i64>(5)?,
-                row.get::<_, bool>(6)?,
-            ))
-        })
-        .map_err(db_error)?
-        .map(|found| {
-            let (role, owner, contacts, owner_active) = found.map_err(db_error)?;
-            let role = Role::parse(&role).ok_or_else(|| {
-                StoreError::Database(format!("unexpected role in the database: {role}"))
-            })?;
-            Ok(OwnerReturn {
-                role,
-                owner,
-                owner_active,
-                contacts: contacts as u64,
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+        ),
+        target,
+    )?;
 
     let (matched, changed, skipped_commercial, skipped_technical) = conn
         .query_row(

@@ -114,10 +114,21 @@ impl PreviewAnswer {
 /// Splits a service error into a field error, which the form shows next to
 /// its field, and anything else, which becomes an error page.
 pub fn field_error(error: ServiceError) -> Result<(&'static str, String), AppError> {
-    match error.field() {
-        Some(field) => Ok((field, error.to_string())),
-        None => Err(error.into()),
+    let Some(field) = error.field() else {
+        return Err(error.into());
+    };
+    let message = error.to_string();
+    // The API and the CLI ask for initials, a login or an e-mail; the
+    // screens pick users from a list, where nothing can be typed.
+    if error.code() == "missing_user"
+        && let Some((label, _)) = message.split_once(" : ")
+    {
+        return Ok((
+            field,
+            format!("{label} : choisissez un utilisateur dans la liste"),
+        ));
     }
+    Ok((field, message))
 }
 
 fn compute_preview(
