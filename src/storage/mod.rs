@@ -192,6 +192,14 @@ pub(crate) fn undo_rejection(batch: &Batch, chain: &[BatchId]) -> Option<StoreEr
     Some(StoreError::rejected("batch_already_undone", message))
 }
 
+/// Batches between two others that wrote history on the contacts of the
+/// later one: `?1`/`$1` is that batch, `?2`/`$2` the earlier one, `?3`/`$3`
+/// the limit. Both engines run it as written.
+pub(crate) const BATCHES_BETWEEN_ON_CONTACTS: &str = "SELECT DISTINCT o.batch_id
+     FROM history h JOIN history o ON o.contact_id = h.contact_id
+     WHERE h.batch_id = $1 AND o.batch_id > $2 AND o.batch_id < $1
+     ORDER BY o.batch_id LIMIT $3";
+
 /// Stored columns an import writes, in the order both engines write them.
 pub(crate) const IMPORT_WRITTEN_COLUMNS: [&str; 20] = [
     "civility",
@@ -447,6 +455,16 @@ pub trait Store: Send + Sync {
     /// Every change to contacts is made by a batch, so the pair changes
     /// whenever the contacts may have: caches of previews key on it.
     fn data_version(&self) -> StoreResult<(u64, i64)>;
+    /// Lists, oldest first and at most `limit`, the batches numbered
+    /// between `since` and `batch` that changed an owner of a contact
+    /// `batch` changed: what a form opened after batch `since` did not
+    /// know when it ran `batch`.
+    fn batches_between_on_contacts(
+        &self,
+        batch: BatchId,
+        since: BatchId,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchId>>;
     /// Contacts a batch changed, for the journal and its export.
     fn batch_contacts(&self, id: BatchId, page: Page) -> StoreResult<ContactPage>;
     /// Finds the import that created a contact, from the id ranges imports

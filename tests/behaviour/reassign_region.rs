@@ -591,3 +591,38 @@ fn star_preview_counts_addresses_without_code() {
         assert!(preview.per_prefix.is_empty());
     });
 }
+
+/// Runs a region reassignment of `postal` in France to `to` and returns
+/// its batch.
+fn region_batch(db: &TestDb, to: &str, postal: &str) -> relais::domain::batch::BatchId {
+    let prepared = prepare_region_reassignment(db.store(), to, "FRA", postal, None).unwrap();
+    apply_region_reassignment(db.store(), &prepared, run())
+        .unwrap()
+        .batch_id
+        .unwrap()
+}
+
+/// The batches a result page names as having changed its contacts since
+/// the form was shown are those on the same contacts, numbered between.
+#[test]
+fn batches_between_are_those_on_the_same_contacts() {
+    each_engine(|db| {
+        region_fixture(db);
+        let (_, since) = db.store().data_version().unwrap();
+
+        let laon = region_batch(db, "CC", "02");
+        let corsica = region_batch(db, "DD", "20");
+        // `both` has addresses in Reims and in Laon.
+        let reims = region_batch(db, "BB", "51");
+
+        let between = |batch, since| {
+            db.store()
+                .batches_between_on_contacts(batch, since, 10)
+                .unwrap()
+        };
+        assert_eq!(between(reims, since), [laon]);
+        assert_eq!(between(reims, laon), Vec::<i64>::new());
+        assert_eq!(between(corsica, since), Vec::<i64>::new());
+        assert_eq!(between(laon, since), Vec::<i64>::new());
+    });
+}

@@ -1718,6 +1718,47 @@ async fn stale_form_does_not_run_again() {
     assert_eq!(app.batch_count(), batches_before + 1);
 }
 
+/// Two tabs validating the same région for two users both run, the second
+/// taking the contacts the first has just given: its result names the
+/// first, since its counts alone would match its preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_tab_result_names_the_batch_it_overrode() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let first_tab = app.page(&client, "/admin/reassign-region").await;
+    let second_tab = app.page(&client, "/admin/reassign-region").await;
+    let since = hidden_field(&second_tab, "last_batch").unwrap();
+    submit_region(&app, &client, &first_tab, "QT", "51").await;
+    let first = app.store.list_batches(1, 0).unwrap().remove(0);
+
+    let response = submit_region(&app, &client, &second_tab, "QU", "51").await;
+
+    assert_eq!(response.status(), 303);
+    let second = app.store.list_batches(1, 0).unwrap().remove(0);
+    assert_ne!(second.id, first.id, "the second tab ran");
+    assert_eq!(
+        response.headers()["location"],
+        format!("/admin/batches/{}/result?since={since}", second.id).as_str()
+    );
+    let page = text(app.follow(&client, response).await).await;
+    assert!(
+        page.contains(&format!(
+            "Depuis l'ouverture de ce formulaire, l'opération n° {} avait déjà changé le responsable de certains de ces contacts ; cette opération-ci les a réaffectés après elle. Si ce n'était pas voulu, annulez cette opération.",
+            first.id
+        )),
+        "{page}"
+    );
+
+    // A form opened after the first run knows it, and says nothing.
+    let third_tab = app.page(&client, "/admin/reassign-region").await;
+    let response = submit_region(&app, &client, &third_tab, "QT", "51").await;
+    let third = app.store.list_batches(1, 0).unwrap().remove(0);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/admin/batches/{}/result", third.id).as_str()
+    );
+}
+
 /// The operation done since the form was shown is found however many
 /// batches came after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -441,6 +441,15 @@ impl Store for CaptureStore {
         self.inner.data_version()
     }
 
+    fn batches_between_on_contacts(
+        &self,
+        batch: BatchId,
+        since: BatchId,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchId>> {
+        self.inner.batches_between_on_contacts(batch, since, limit)
+    }
+
     fn creating_import(&self, contact: i64) -> StoreResult<Option<BatchId>> {
         self.inner.creating_import(contact)
     }

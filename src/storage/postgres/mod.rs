@@ -456,6 +456,21 @@ impl Store for PgStore {
         })
     }
 
+    fn batches_between_on_contacts(
+        &self,
+        batch: BatchId,
+        since: BatchId,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchId>> {
+        self.read(|client| {
+            let rows = client.query(
+                crate::storage::BATCHES_BETWEEN_ON_CONTACTS,
+                &[&batch, &since, &i64::from(limit)],
+            )?;
+            Ok(rows.iter().map(|row| row.get::<_, i64>(0)).collect())
+        })
+    }
+
     fn creating_import(&self, contact: ContactId) -> StoreResult<Option<BatchId>> {
         self.read(|client| batches::creating_import(client, contact))
     }

@@ -398,6 +398,23 @@ impl Store for SqliteStore {
             .map_err(db_error)
     }
 
+    fn batches_between_on_contacts(
+        &self,
+        batch: BatchId,
+        since: BatchId,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchId>> {
+        let conn = self.conn()?;
+        let mut statement = conn
+            .prepare(crate::storage::BATCHES_BETWEEN_ON_CONTACTS)
+            .map_err(db_error)?;
+        statement
+            .query_map(rusqlite::params![batch, since, limit], |row| row.get(0))
+            .map_err(db_error)?
+            .collect::<Result<Vec<BatchId>, _>>()
+            .map_err(db_error)
+    }
+
     fn batch(&self, id: BatchId) -> StoreResult<Option<Batch>> {
         batches::get(&*self.conn()?, id)
     }

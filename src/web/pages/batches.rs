@@ -443,7 +443,7 @@ pub async fn undo(
     // preview lists the contacts it would skip.
     let applied = &result.applied;
     let previewed = super::run_result::parse_previewed(&form.previewed);
-    if let Some(redirect) = super::run_result::redirect_to_result(applied, previewed) {
+    if let Some(redirect) = super::run_result::redirect_to_result(applied, previewed, None) {
         return Ok(redirect);
     }
     let note = if applied.replayed {

@@ -317,7 +317,7 @@ pub async fn apply(
             // this run.
             let previewed_for = super::params_key(&prepared.params);
             let previewed = previewed.filter(|_| form.previewed_for == previewed_for);
-            if let Some(redirect) = redirect_to_result(&applied, previewed) {
+            if let Some(redirect) = redirect_to_result(&applied, previewed, last_batch) {
                 return Ok(redirect);
             }
             let page = RunResultPage {

@@ -47,6 +47,10 @@ pub struct ResultQuery {
     /// Contacts the preview announced, when the run changed another number.
     #[serde(default)]
     previewed: Option<String>,
+    /// Highest batch id the form was shown with, when others were
+    /// numbered before this run.
+    #[serde(default)]
+    since: Option<String>,
 }
 
 /// Adds `Cache-Control: no-store`, so that Back fetches the page again.
@@ -160,17 +164,64 @@ pub fn done_since(
 /// Returns the redirect to the result page of a run that recorded a
 /// batch, or `None` when the run recorded none. The result page warns when
 /// the run changed another number of contacts than `previewed`.
-pub fn redirect_to_result(applied: &Applied, previewed: Option<u64>) -> Option<Response> {
+///
+/// `last_batch` is the highest batch id the form was shown with: when
+/// other batches were numbered since, the result page looks for those
+/// that changed the same contacts and names them.
+pub fn redirect_to_result(
+    applied: &Applied,
+    previewed: Option<u64>,
+    last_batch: Option<BatchId>,
+) -> Option<Response> {
     let id = applied.batch_id?;
-    let href = if applied.replayed {
-        format!("/admin/batches/{id}/result?note=replayed")
+    if applied.replayed {
+        return Some(Redirect::to(&format!("/admin/batches/{id}/result?note=replayed")).into_response());
+    }
+    let mut query = Vec::new();
+    if let Some(previewed) = previewed.filter(|previewed| *previewed != applied.outcome.changed) {
+        query.push(format!("previewed={previewed}"));
+    }
+    if let Some(since) = last_batch.filter(|since| id - since > 1) {
+        query.push(format!("since={since}"));
+    }
+    let href = if query.is_empty() {
+        format!("/admin/batches/{id}/result")
     } else {
-        match previewed.filter(|previewed| *previewed != applied.outcome.changed) {
-            Some(previewed) => format!("/admin/batches/{id}/result?previewed={previewed}"),
-            None => format!("/admin/batches/{id}/result"),
-        }
+        format!("/admin/batches/{id}/result?{}", query.join("&"))
     };
     Some(Redirect::to(&href).into_response())
+}
+
+/// Batches named at most by `overlap_notice`.
+const OVERLAPS_NAMED: usize = 3;
+
+/// Warns that batches committed after the form was shown had already
+/// changed owners of the contacts this run changed, as when two tabs
+/// validate the same région for two users: the last run wins, and its
+/// counts alone would not say so. `None` when there are none.
+pub fn overlap_notice(batches: &[BatchId]) -> Option<String> {
+    let named: Vec<String> = batches
+        .iter()
+        .take(OVERLAPS_NAMED)
+        .map(ToString::to_string)
+        .collect();
+    let (subject, after) = match named.as_slice() {
+        [] => return None,
+        [one] => (format!("l'opération n° {one} avait"), "elle"),
+        [rest @ .., last] if batches.len() <= OVERLAPS_NAMED => (
+            format!("les opérations n° {} et {last} avaient", rest.join(", ")),
+            "elles",
+        ),
+        _ => (
+            format!("les opérations n° {} et d'autres encore avaient", named.join(", ")),
+            "elles",
+        ),
+    };
+    Some(format!(
+        "Depuis l'ouverture de ce formulaire, {subject} déjà changé le responsable de certains \
+         de ces contacts ; cette opération-ci les a réaffectés après {after}. Si ce n'était pas \
+         voulu, annulez cette opération."
+    ))
 }
 
 /// Returns the redirect to the result of a batch done since the form was
@@ -193,11 +244,16 @@ fn param<'a>(params: &'a serde_json::Value, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// Content of the result page: a rendered undo result, or a run and the
-/// description of its parameters (`None` for an import).
+/// Content of the result page: a rendered undo result, or a run, the
+/// description of its parameters (`None` for an import) and the batches
+/// that changed its contacts since its form was shown.
 enum ResultContent {
     Undo(Result<Response, PageError>),
-    Run(crate::domain::batch::Batch, Option<(String, String)>),
+    Run(
+        crate::domain::batch::Batch,
+        Option<(String, String)>,
+        Vec<BatchId>,
+    ),
 }
 
 /// `GET /admin/batches/{id}/result`: the result of a reassignment, as
@@ -213,6 +269,7 @@ pub async fn show(
     let undo_session = session.clone();
     let note = query.note;
     let previewed = query.previewed.as_deref().and_then(parse_previewed);
+    let since = query.since.as_deref().and_then(parse_last_batch);
     let found = state
         .run(move |store| {
             let Some(batch) = store.batch(id)? else {
@@ -260,12 +317,18 @@ pub async fn show(
                 }
                 BatchKind::Undo | BatchKind::Import => None,
             };
-            Ok(Some(ResultContent::Run(batch, described)))
+            let overlaps = match (since, note) {
+                (Some(since), None) if described.is_some() => {
+                    store.batches_between_on_contacts(id, since, OVERLAPS_NAMED as u32 + 1)?
+                }
+                _ => Vec::new(),
+            };
+            Ok(Some(ResultContent::Run(batch, described, overlaps)))
         })
         .await?;
-    let (batch, described) = match found {
+    let (batch, described, overlaps) = match found {
         Some(ResultContent::Undo(page)) => return page,
-        Some(ResultContent::Run(batch, described)) => (batch, described),
+        Some(ResultContent::Run(batch, described, overlaps)) => (batch, described, overlaps),
         None => {
             return Err(AppError::not_found(
                 "unknown_batch",
@@ -308,7 +371,16 @@ pub async fn show(
         again_href,
         notice: match query.note {
             Some(_) => None,
-            None => preview_changed_notice(previewed, batch.outcome.changed, TO_REASSIGN),
+            None => {
+                let notices: Vec<String> = [
+                    preview_changed_notice(previewed, batch.outcome.changed, TO_REASSIGN),
+                    overlap_notice(&overlaps),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                (!notices.is_empty()).then(|| notices.join(" "))
+            }
         },
     };
     Ok(render(&page)?.into_response())
@@ -317,6 +389,29 @@ pub async fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlap_notice_names_up_to_three_batches() {
+        let lead = |batches: &[BatchId]| {
+            let notice = overlap_notice(batches).unwrap();
+            notice.split(" déjà changé").next().unwrap().to_string()
+        };
+
+        assert_eq!(overlap_notice(&[]), None);
+        assert_eq!(
+            lead(&[11, 12]),
+            "Depuis l'ouverture de ce formulaire, les opérations n° 11 et 12 avaient"
+        );
+        assert_eq!(
+            lead(&[11, 12, 13]),
+            "Depuis l'ouverture de ce formulaire, les opérations n° 11, 12 et 13 avaient"
+        );
+        assert_eq!(
+            lead(&[11, 12, 13, 14]),
+            "Depuis l'ouverture de ce formulaire, les opérations n° 11, 12, 13 et d'autres encore avaient"
+        );
+        assert!(overlap_notice(&[11, 12]).unwrap().contains("après elles."));
+    }
 
     #[test]
     fn changed_notice_names_what_counts_show() {
