@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::domain::contact::ContactInput;
 use crate::domain::country::CountryCode;
 
+pub(crate) use decode::{declared_separator, guess_legacy_encoding};
 pub use headers::{Column, EXPORT_HEADERS, Field, field_for_header};
 pub use row::{MAX_VALUE_CHARS, check_characters, stored_postal_code};
 pub use stream::{ContactRows, read_contacts};

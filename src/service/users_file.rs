@@ -54,21 +54,55 @@ struct Candidate {
     active: bool,
 }
 
-pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, ServiceError> {
-    let text = std::fs::read(path).map_err(|error| ServiceError::file_unreadable(path, &error))?;
-    let text = match String::from_utf8(text) {
+/// Decodes a users file as the contact import does: UTF-8, UTF-16 with
+/// its byte-order mark, else Windows-1252 or Mac OS Roman, whichever reads
+/// as French.
+fn decode_users_file(bytes: Vec<u8>) -> String {
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(&bytes) {
+        return encoding.decode_with_bom_removal(&bytes).0.into_owned();
+    }
+    match String::from_utf8(bytes) {
         Ok(text) => text,
-        Err(error) => encoding_rs::WINDOWS_1252
-            .decode(error.as_bytes())
-            .0
-            .into_owned(),
-    };
+        Err(error) => {
+            let bytes = error.into_bytes();
+            crate::import::guess_legacy_encoding(&bytes)
+                .decode_without_bom_handling(&bytes)
+                .0
+                .into_owned()
+        }
+    }
+}
+
+pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, ServiceError> {
+    let bytes = std::fs::read(path).map_err(|error| ServiceError::file_unreadable(path, &error))?;
+    let text = decode_users_file(bytes);
     let text = text.trim_start_matches('\u{feff}');
+    // Excel writes a first line `sep=;` when asked to: it names the
+    // separator, and the header comes after it.
     let first_line = text.lines().next().unwrap_or_default();
-    let delimiter = [b';', b'\t', b',']
-        .into_iter()
-        .max_by_key(|d| first_line.bytes().filter(|b| b == d).count())
-        .unwrap_or(b',');
+    let (text, lines_before, declared) = match crate::import::declared_separator(first_line.as_bytes()) {
+        Some(separator) => (
+            text.split_once('\n').map_or("", |(_, rest)| rest),
+            1,
+            Some(separator),
+        ),
+        None => (text, 0, None),
+    };
+    let header_line = text.lines().next().unwrap_or_default();
+    let delimiter = declared.unwrap_or_else(|| {
+        [b';', b'\t', b',']
+            .into_iter()
+            .max_by_key(|d| header_line.bytes().filter(|b| b == d).count())
+            .unwrap_or(b',')
+    });
+    // Line of the record at a byte offset, the header being line 1,
+    // counted from the line feeds up to it. After a Windows line end the
+    // CSV reader places the record on the line feed of `\r\n`, and counts
+    // one line too few.
+    let line_at = |byte: u64| {
+        let upto = &text.as_bytes()[..(byte as usize + 1).min(text.len())];
+        lines_before + 1 + upto.iter().filter(|&&b| b == b'\n').count() as u64
+    };
 
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -120,7 +154,7 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
     let mut report = UserImportReport::default();
     let mut candidates = Vec::with_capacity(records.len());
     for record in &records {
-        let line = record.position().map_or(0, |position| position.line());
+        let line = record.position().map_or(0, |position| line_at(position.byte()));
         let field = |index: Option<usize>| {
             index
                 .and_then(|i| record.get(i))

@@ -244,6 +244,32 @@ fn users_file_control_character_skips_line() {
     });
 }
 
+/// A users file as Excel saves it (a `sep=;` line, Windows line ends, Mac
+/// OS Roman) is read like a contact file, and its report gives each line
+/// its number in the file.
+#[test]
+fn users_file_from_excel_reports_right_lines() {
+    each_engine(|db| {
+        let mut bytes = b"sep=;\r\nidentifiant;nom;prenom;email\r\n".to_vec();
+        // « Hélène BÉRARD » in Mac OS Roman: é is 0x8E, è 0x8F.
+        bytes.extend_from_slice(b"hb;B\x8erard;H\x8el\x8fne;hb@example.org\r\n");
+        bytes.extend_from_slice(b"jd;Dupont;Jean;pas-un-mail\r\n");
+        let path = write_file(db, "utilisateurs.csv", &bytes);
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        assert_eq!(report.created, ["HB"], "{report:?}");
+        let hb = db.store().find_user("HB").unwrap().unwrap();
+        assert_eq!(hb.display_name(), "Hélène BÉRARD (HB)");
+        let skipped: Vec<(u64, &str)> = report
+            .skipped
+            .iter()
+            .map(|s| (s.line, s.login.as_str()))
+            .collect();
+        assert_eq!(skipped, [(4, "jd")]);
+    });
+}
+
 /// A line rejected on its own, here for its e-mail, creates no user, so
 /// its login is free for the initials of another line.
 #[test]
