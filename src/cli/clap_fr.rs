@@ -131,6 +131,11 @@ pub fn message(
     );
     let value = context(error, ContextKind::InvalidValue).unwrap_or_default();
     let text = match error.kind() {
+        // A word that is not an option comes after all the arguments the
+        // command takes (`undo 1 2`).
+        ErrorKind::UnknownArgument if !arg.starts_with('-') => {
+            format!("argument en trop : « {arg} » ; cette commande n'en attend pas autant")
+        }
         ErrorKind::UnknownArgument => format!(
             "option inconnue : « {arg} »{}",
             suggestion(error, ContextKind::SuggestedArg)

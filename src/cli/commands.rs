@@ -115,6 +115,25 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             Ok(())
         }
         Command::Export(args) => {
+            // Excel would refuse a CSV file named as a workbook.
+            let workbook = args
+                .file
+                .extension()
+                .and_then(|extension| extension.to_str())
+                .map(str::to_ascii_lowercase)
+                .filter(|extension| ["xlsx", "xls", "xlsm", "ods"].contains(&extension.as_str()));
+            if let Some(extension) = workbook {
+                return Err(ServiceError::invalid(
+                    "export_not_csv",
+                    "file",
+                    format!(
+                        "fichier « {} » : l'export est un fichier CSV, qu'Excel ouvrirait mal \
+                         sous l'extension .{extension} ; nommez-le en .csv, Excel l'ouvre tel \
+                         quel",
+                        args.file.display()
+                    ),
+                ));
+            }
             let mut import_batch = false;
             let selection = match &args.batch {
                 Some(batch) => {

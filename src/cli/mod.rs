@@ -55,6 +55,13 @@ pub fn default_log_level() -> &'static str {
     }
 }
 
+/// Puts the one English word clap writes in a help text, the label of an
+/// option's aliases, in French, with French spacing: « [alias : --de] ».
+fn french_help(help: &str) -> String {
+    help.replace("[aliases: ", "[alias : ")
+        .replace("[alias: ", "[alias : ")
+}
+
 /// Runs the command line with the process arguments.
 pub fn main() -> ExitCode {
     // A script that asked for JSON reads errors as JSON too, on stderr.
@@ -63,7 +70,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             return match error.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                ErrorKind::DisplayHelp => {
+                    print!("{}", french_help(&error.render().to_string()));
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::DisplayVersion => {
                     let _ = error.print();
                     ExitCode::SUCCESS
                 }

@@ -29,33 +29,45 @@ pub fn print_json(value: &impl Serialize) {
     }
 }
 
-fn print_counts(outcome: &Outcome) {
+/// Prints the counts of a reassignment; a dry run's say what would be done.
+fn print_counts(outcome: &Outcome, dry_run: bool) {
+    let (changed, already, entries) = if dry_run {
+        (
+            ("contact à réaffecter", "contacts à réaffecter"),
+            (
+                "contact déjà affecté, à laisser tel quel",
+                "contacts déjà affectés, à laisser tels quels",
+            ),
+            (
+                "entrée d'historique à écrire",
+                "entrées d'historique à écrire",
+            ),
+        )
+    } else {
+        (
+            ("contact réaffecté", "contacts réaffectés"),
+            (
+                "contact déjà affecté, laissé tel quel",
+                "contacts déjà affectés, laissés tels quels",
+            ),
+            ("entrée d'historique", "entrées d'historique"),
+        )
+    };
     println!(
         "  {}",
         plural(outcome.matched, "contact concerné", "contacts concernés")
     );
     println!(
         "  {} ({})",
-        plural(outcome.changed, "contact réaffecté", "contacts réaffectés"),
+        plural(outcome.changed, changed.0, changed.1),
         crate::french::per_role_of(outcome.changed, outcome.commercial, outcome.technical)
     );
     if outcome.already_owned > 0 {
-        println!(
-            "  {}",
-            plural(
-                outcome.already_owned,
-                "contact déjà affecté, laissé tel quel",
-                "contacts déjà affectés, laissés tels quels"
-            )
-        );
+        println!("  {}", plural(outcome.already_owned, already.0, already.1));
     }
     println!(
         "  {}",
-        plural(
-            outcome.history_entries,
-            "entrée d'historique",
-            "entrées d'historique"
-        )
+        plural(outcome.history_entries, entries.0, entries.1)
     );
 }
 
@@ -94,7 +106,7 @@ pub fn print_user_reassignment(
         de(&prepared.from.display_name()),
         prepared.to.display_name()
     );
-    print_counts(outcome);
+    print_counts(outcome, applied.is_none());
 }
 
 /// Prints a dry run. `typed_prefixes` are the per-prefix rows as the
@@ -116,7 +128,7 @@ pub fn print_region_preview(
     }
     println!("Simulation : rien n'a été modifié.");
     print_region_header(prepared);
-    print_counts(&preview.outcome);
+    print_counts(&preview.outcome, true);
     if !typed_prefixes.is_empty() {
         println!("Par code postal :");
         for prefix in typed_prefixes {
@@ -195,7 +207,7 @@ pub fn print_region_applied(
     }
     print_applied_header(applied);
     print_region_header(prepared);
-    print_counts(&applied.outcome);
+    print_counts(&applied.outcome, false);
 }
 
 /// Formats one contact of a sample, with the address that matched the
@@ -376,9 +388,9 @@ pub fn print_undo(result: &UndoResult, as_json: bool) {
             result.undone_batch
         ),
     }
-    print_undo_counts(outcome);
+    print_undo_counts(outcome, false);
     print_returns(&result.returns);
-    print_skipped(&result.skipped);
+    print_skipped(&result.skipped, false);
 }
 
 /// Lists the contacts an undo gives back to each previous owner.
@@ -405,36 +417,76 @@ fn print_returns(returns: &[OwnerReturn]) {
 }
 
 /// Lists the history entries an undo skips, one per contact and role.
-fn print_skipped(skipped: &[SkippedContact]) {
+fn print_skipped(skipped: &[SkippedContact], dry_run: bool) {
     if skipped.is_empty() {
         return;
     }
-    println!("{} :", undo_skipped_entries(skipped.len() as u64));
+    let count = skipped.len() as u64;
+    let heading = if dry_run {
+        entries_to_skip(count)
+    } else {
+        undo_skipped_entries(count)
+    };
+    println!("{heading} :");
     for entry in skipped {
         println!("  {}", crate::french::skipped_entry(entry));
     }
 }
 
+/// « 2 entrées d'historique à ignorer, une par contact et par rôle », for
+/// an undo's dry run.
+fn entries_to_skip(entries: u64) -> String {
+    format!(
+        "{}, une par contact et par rôle",
+        plural(
+            entries,
+            "entrée d'historique à ignorer",
+            "entrées d'historique à ignorer"
+        )
+    )
+}
+
 /// Prints the counts of an undo or of its dry run.
-fn print_undo_counts(outcome: &Outcome) {
+fn print_undo_counts(outcome: &Outcome, dry_run: bool) {
     println!(
         "  {}",
         plural(outcome.matched, "contact concerné", "contacts concernés")
     );
+    let (changed, skipped, entries) = if dry_run {
+        (
+            plural(
+                outcome.changed,
+                "contact à réaffecter à son responsable précédent",
+                "contacts à réaffecter à leur responsable précédent",
+            ),
+            plural(
+                outcome.already_owned,
+                "contact à ignorer, car son responsable a changé depuis l'opération",
+                "contacts à ignorer, car leur responsable a changé depuis l'opération",
+            ),
+            plural(
+                outcome.history_entries,
+                "entrée d'historique à écrire",
+                "entrées d'historique à écrire",
+            ),
+        )
+    } else {
+        (
+            undo_changed(outcome.changed),
+            undo_skipped_contacts(outcome.already_owned),
+            plural(
+                outcome.history_entries,
+                "entrée d'historique",
+                "entrées d'historique",
+            ),
+        )
+    };
     println!(
-        "  {} ({})",
-        undo_changed(outcome.changed),
+        "  {changed} ({})",
         crate::french::per_role_of(outcome.changed, outcome.commercial, outcome.technical)
     );
-    println!("  {}", undo_skipped_contacts(outcome.already_owned));
-    println!(
-        "  {}",
-        plural(
-            outcome.history_entries,
-            "entrée d'historique",
-            "entrées d'historique"
-        )
-    );
+    println!("  {skipped}");
+    println!("  {entries}");
 }
 
 /// Prints `undo --dry-run`: what the undo would do, per role and owner.
@@ -452,16 +504,16 @@ pub fn print_undo_preview(preview: &UndoPreview, as_json: bool) {
         return;
     }
     println!("Annuler l'opération n° {} :", preview.undone_batch);
-    print_undo_counts(&preview.outcome);
+    print_undo_counts(&preview.outcome, true);
     if preview.skipped_entries() > 0 {
         println!(
             "  {} ({})",
-            undo_skipped_entries(preview.skipped_entries()),
+            entries_to_skip(preview.skipped_entries()),
             per_role(preview.skipped_commercial, preview.skipped_technical)
         );
     }
     print_returns(&preview.returns);
-    print_skipped(&preview.skipped);
+    print_skipped(&preview.skipped, true);
 }
 
 pub fn print_import(report: &ImportReport) {

@@ -40,9 +40,22 @@ fn overseas_message(input: &str, name: &str, postal_prefix: &str) -> String {
     let subject = if typed.to_lowercase() == name.to_lowercase() {
         format!("les adresses de « {typed} » sont enregistrées")
     } else {
-        format!("« {typed} » désigne {name}, dont les adresses sont enregistrées")
+        format!(
+            "« {typed} » désigne {}, dont les adresses sont enregistrées",
+            with_article(name)
+        )
     };
     format!("{subject} avec la France ; indiquez le pays FRA et le code postal {postal_prefix}")
+}
+
+/// Returns the name of an overseas territory as a sentence uses it, with
+/// the article French gives it: « la Guadeloupe », but « Mayotte » and
+/// « La Réunion », whose list name has it.
+pub fn with_article(name: &str) -> String {
+    match name {
+        "Guadeloupe" | "Martinique" | "Guyane" => format!("la {name}"),
+        _ => name.to_string(),
+    }
 }
 
 /// Overseas départements and collectivities whose addresses are stored as
@@ -103,6 +116,18 @@ const NAME_ALIASES: &[(&str, &str)] = &[
     ("Saint-Martin", "MAF"),
     ("Saint Martin", "MAF"),
     ("Sint Maarten", "SXM"),
+    // Its nations and the usual French names of the country and of the
+    // Netherlands, which addresses write as a country.
+    ("Angleterre", "GBR"),
+    ("England", "GBR"),
+    ("Écosse", "GBR"),
+    ("Scotland", "GBR"),
+    ("Pays de Galles", "GBR"),
+    ("Wales", "GBR"),
+    ("Hollande", "NLD"),
+    ("Holland", "NLD"),
+    ("France métropolitaine", "FRA"),
+    ("Metropolitan France", "FRA"),
     ("Grande-Bretagne", "GBR"),
     ("Great Britain", "GBR"),
     ("UK", "GBR"),
@@ -561,6 +586,10 @@ mod tests {
         let cases = [
             ("UK", "GBR"),
             ("uk", "GBR"),
+            ("Angleterre", "GBR"),
+            ("ecosse", "GBR"),
+            ("Hollande", "NLD"),
+            ("France métropolitaine", "FRA"),
             ("Grande-Bretagne", "GBR"),
             ("Great Britain", "GBR"),
             ("United States of America", "USA"),
@@ -700,6 +729,11 @@ mod tests {
             by_name,
             "les adresses de « Saint-Martin » sont enregistrées avec la France ; indiquez le pays FRA et le code postal 97150"
         );
+        let by_code = CountryCode::parse_selection("GP").unwrap_err().to_string();
+        assert!(
+            by_code.starts_with("« GP » désigne la Guadeloupe, dont"),
+            "{by_code}"
+        );
     }
 
     #[test]
@@ -750,7 +784,7 @@ mod tests {
             ("Frances", "Frances"),
             ("Belgiqu", "Belgiqu"),
             ("Corée", "Corée"),
-            ("Angleterre", "Angleterre"),
+            ("Bretagne", "Bretagne"),
             ("EU", "EU"),
         ];
         for (input, expected) in cases {

@@ -370,6 +370,28 @@ pub enum PostalFieldError {
         separated: String,
         joined: Option<String>,
     },
+    /// Départements typed as a range, `51 à 53`, with all of them listed.
+    #[error(
+        "code postal : « {part} » : une suite de départements s'écrit en entier, séparés par « ; » (« {listed} »)"
+    )]
+    DepartementRange { part: String, listed: String },
+    /// A range of codes typed in full; `start` is what its bounds share,
+    /// and `exact` tells whether it takes the range and nothing more.
+    #[error(
+        "code postal : « {part} » : une plage de codes s'écrit par le début commun de ses codes{}",
+        match (.start.as_str(), .exact) {
+            ("", _) => " ; ici il n'y en a pas, écrivez les codes un par un, séparés par « ; »".to_string(),
+            (start, true) => format!(" (« {start} » pour toute la plage)"),
+            (start, false) => format!(
+                " ; « {start} » prendrait aussi des codes hors de la plage : écrivez les débuts de codes voulus, séparés par « ; »"
+            ),
+        }
+    )]
+    Range {
+        part: String,
+        start: String,
+        exact: bool,
+    },
     /// Départements joined by hyphens, as a list or a range is written.
     #[error(
         "code postal : dans « {part} », le tiret ne sépare pas les codes ; séparez-les par « ; » (« {separated} »), et pour une suite de départements, écrivez-les tous (« 51;52;53 »)"
@@ -581,27 +603,98 @@ pub fn stored_country(country: CountryCode, postal_norm: &str) -> CountryCode {
         .unwrap_or(country)
 }
 
-/// Returns the code of the département `part` names (`Marne`, `cotes
-/// d'armor`), whatever its case, accents, spaces, hyphens and apostrophes.
-fn departement_named(part: &str) -> Option<&'static str> {
-    let letters = |text: &str| -> String {
-        crate::domain::search::fold_for_search(text)
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect()
+/// Returns the département `part` names (`Marne`, `cotes d'armor`,
+/// `Réunion`), whatever its case, accents, spaces, hyphens, apostrophes
+/// and leading article, or the one département whose name starts with it
+/// (`Polynésie`).
+fn departement_named(part: &str) -> Option<&'static reference::Departement> {
+    let key = |text: &str| -> String {
+        let folded = crate::domain::search::fold_for_search(text);
+        let mut words: Vec<&str> = folded
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .collect();
+        if words.len() > 1 && ["la", "le", "les", "l"].contains(&words[0]) {
+            words.remove(0);
+        }
+        words.concat()
     };
-    let typed = letters(part);
-    if typed.len() < 3 || typed.bytes().all(|b| b.is_ascii_digit()) {
+    let typed = key(part);
+    if typed.len() < 3 || typed.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
     // A département without a postal code would be proposed, then rejected
     // as a code.
-    reference::departements()
-        .iter()
-        .filter(|departement| !departement.selection_prefixes().is_empty())
-        .find(|departement| letters(departement.name) == typed)
-        .map(|departement| departement.code)
+    let named = || {
+        reference::departements()
+            .iter()
+            .filter(|departement| !departement.selection_prefixes().is_empty())
+    };
+    if let Some(departement) = named().find(|departement| key(departement.name) == typed) {
+        return Some(departement);
+    }
+    // The start of one name only (`Polynésie`); `Haute` starts several.
+    let mut starting = named().filter(|departement| key(departement.name).starts_with(&typed));
+    match (starting.next(), starting.next()) {
+        (Some(departement), None) if typed.len() >= 4 => Some(departement),
+        _ => None,
+    }
 }
+
+/// A range of codes or départements typed with « à » or a hyphen.
+enum TypedRange {
+    /// Two départements (`51 à 53`), with those from the first to the last.
+    Departements(Vec<String>),
+    /// Two codes of three digits or more (`51000 à 51999`): the start they
+    /// share, and whether it takes exactly the range.
+    Codes { start: String, exact: bool },
+}
+
+/// Reads a range typed in full (`51000 à 51999`, `51000-51999`, `51 à 53`).
+fn typed_range(part: &str) -> Option<TypedRange> {
+    let words: Vec<&str> = part.split_whitespace().collect();
+    let (low, high) = match words.as_slice() {
+        [low, to, high] if ["à", "a", "au", "-"].contains(&to.to_lowercase().as_str()) => {
+            (*low, *high)
+        }
+        [one] => one.split_once('-')?,
+        _ => return None,
+    };
+    let digits = |text: &str| text.len() >= 2 && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits(low) || !digits(high) || low.len() != high.len() {
+        return None;
+    }
+    let departement = |code: &str| reference::departement(code).is_some();
+    if departement(low) && departement(high) {
+        let (first, last) = (low.parse::<u32>().ok()?, high.parse::<u32>().ok()?);
+        // `51-02` and `971-972` are left to the hyphen check, which names
+        // both readings.
+        if words.len() == 1 || first >= last || last - first > MAX_LISTED_RANGE {
+            return None;
+        }
+        return Some(TypedRange::Departements(
+            (first..=last)
+                .map(|code| format!("{code:0width$}", width = low.len()))
+                .filter(|code| departement(code))
+                .collect(),
+        ));
+    }
+    if low.len() == 2 {
+        return None;
+    }
+    let start: String = low
+        .chars()
+        .zip(high.chars())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a)
+        .collect();
+    let exact = low[start.len()..].bytes().all(|b| b == b'0')
+        && high[start.len()..].bytes().all(|b| b == b'9');
+    Some(TypedRange::Codes { start, exact })
+}
+
+/// Départements a range may span for its error to list them all.
+const MAX_LISTED_RANGE: u32 = 20;
 
 /// Guesses the French prefix a rejected part meant, written in capitals
 /// without spaces or hyphens: without its country marker (`F-51100`,
@@ -637,12 +730,51 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
         .map(|c| c.to_ascii_uppercase())
         .collect();
     if country.uses_french_postal_codes()
-        && let Some(code) = departement_named(part)
+        && let Some(departement) = departement_named(part)
     {
+        // A Pacific collectivity keeps its own country code, which the
+        // selection must name.
+        let own_country = departement.country_alpha3();
+        if own_country != "FRA" && own_country != country.as_str() {
+            return Err(PostalFieldError::OwnCountryTerritory {
+                prefix: departement.code.to_string(),
+                territory: departement.name,
+                country: own_country,
+                chosen: country.as_str().to_string(),
+            });
+        }
         return Err(PostalFieldError::NotFrenchPrefixGuessed {
             part: quoted(part),
-            guess: code.to_string(),
+            guess: departement.code.to_string(),
         });
+    }
+    if country.uses_french_postal_codes() {
+        match typed_range(part) {
+            Some(TypedRange::Departements(codes)) => {
+                return Err(PostalFieldError::DepartementRange {
+                    part: quoted(part),
+                    listed: quoted(&codes.join(";")),
+                });
+            }
+            Some(TypedRange::Codes { start, exact }) => {
+                return Err(PostalFieldError::Range {
+                    part: quoted(part),
+                    start,
+                    exact,
+                });
+            }
+            None => {}
+        }
+    }
+    // A word with accented letters is no code, as a word of ASCII letters
+    // is not in France: the French message names digits as the fix.
+    if country.uses_french_postal_codes()
+        && part.chars().any(|c| c.is_alphabetic() && !c.is_ascii())
+        && part
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, '-' | '\'' | '’'))
+    {
+        return Err(PostalFieldError::NotFrenchPrefix(quoted(part)));
     }
     if compact.is_empty() || !compact.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(PostalFieldError::InvalidPrefix(quoted(part)));
@@ -1208,6 +1340,10 @@ mod tests {
             ("côtes d’armor", "22"),
             ("CORSE-DU-SUD", "2A"),
             ("La Réunion", "974"),
+            // Without the article, and a start only one name has.
+            ("Réunion", "974"),
+            ("la Marne", "51"),
+            ("Seine-Saint", "93"),
         ] {
             assert_eq!(
                 parse_postal_field(typed, &france),
@@ -1218,6 +1354,56 @@ mod tests {
                 "{typed}"
             );
         }
+    }
+
+    #[test]
+    fn names_that_are_no_code_told_as_such() {
+        let france = CountryCode::france();
+        let message = |typed: &str| parse_postal_field(typed, &france).unwrap_err().to_string();
+
+        // A start several names share, and accented words, ask for digits
+        // rather than for « chiffres et lettres ».
+        assert!(message("Haute").contains("utilisez uniquement des chiffres (51"));
+        assert!(message("Réunionn").contains("utilisez uniquement des chiffres (51"));
+        assert_eq!(
+            parse_postal_field("Polynésie", &france),
+            Err(PostalFieldError::OwnCountryTerritory {
+                prefix: "987".to_string(),
+                territory: "Polynésie française",
+                country: "PYF",
+                chosen: "FRA".to_string(),
+            })
+        );
+    }
+
+    #[test]
+    fn ranges_get_their_start_or_their_list() {
+        let france = CountryCode::france();
+        let message = |typed: &str| parse_postal_field(typed, &france).unwrap_err().to_string();
+
+        assert_eq!(
+            message("51000 à 51999"),
+            "code postal : « 51000 à 51999 » : une plage de codes s'écrit par le début commun de ses codes (« 51 » pour toute la plage)"
+        );
+        assert_eq!(
+            message("51000-51999"),
+            "code postal : « 51000-51999 » : une plage de codes s'écrit par le début commun de ses codes (« 51 » pour toute la plage)"
+        );
+        assert!(
+            message("51100 à 51200").contains("« 51 » prendrait aussi des codes hors de la plage"),
+            "{}",
+            message("51100 à 51200")
+        );
+        assert_eq!(
+            message("51 à 53"),
+            "code postal : « 51 à 53 » : une suite de départements s'écrit en entier, séparés par « ; » (« 51;52;53 »)"
+        );
+        assert!(message("51-53").starts_with("code postal : dans « 51-53 », le tiret"));
+        assert!(
+            message("971 à 974").ends_with("(« 971;972;973;974 »)"),
+            "{}",
+            message("971 à 974")
+        );
     }
 
     #[test]

@@ -117,8 +117,26 @@ static CITY_KEYS: LazyLock<CityIndex> = LazyLock::new(|| {
             }
         }
     }
+    for (code, town) in TOWNS_NAMED_FOR_COMMUNES {
+        if let Some(served) = CityIndex::slot(code)
+            .and_then(|slot| index.slots.get(slot).copied())
+            .and_then(|position| index.served.get_mut((position as usize).checked_sub(1)?))
+        {
+            served.keys.push(city_key(town));
+        }
+    }
     index
 });
+
+/// Towns that addresses give as the city where the La Poste list names
+/// the commune: the chief towns of the one-commune collectivities
+/// (Gustavia for Saint-Barthélemy, Marigot for Saint-Martin), and
+/// Clipperton, which the list calls « Île de Clipperton ».
+const TOWNS_NAMED_FOR_COMMUNES: [(&str, &str); 3] = [
+    ("97133", "Gustavia"),
+    ("97150", "Marigot"),
+    ("98799", "Clipperton"),
+];
 
 /// Abbreviations of French place names, by their folded form.
 const PLACE_ABBREVIATIONS: [(&str, &str); 2] = [("st", "saint"), ("ste", "sainte")];

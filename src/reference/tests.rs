@@ -315,6 +315,11 @@ fn city_matches_code_communes() {
     assert_eq!(postal_code_serves_city("93190", "Paris"), Some(false));
     assert_eq!(postal_code_serves_city("93190", "Livry-Gargan"), Some(true));
     assert_eq!(postal_code_serves_city("02100", "St Quentin"), Some(true));
+    // Chief towns that addresses give for a one-commune collectivity.
+    assert_eq!(postal_code_serves_city("97133", "Gustavia"), Some(true));
+    assert_eq!(postal_code_serves_city("97150", "MARIGOT"), Some(true));
+    assert_eq!(postal_code_serves_city("98799", "Clipperton"), Some(true));
+    assert_eq!(postal_code_serves_city("97133", "Marigot"), Some(false));
     assert_eq!(
         postal_code_serves_city("51530", "saint martin d ablois"),
         Some(true)

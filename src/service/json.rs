@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::domain::batch::{
     Applied, Batch, BatchId, BatchKind, Outcome, OwnerReturn, UndoPreview, UndoResult,
 };
+use crate::domain::contact::Role;
 use crate::domain::history::{HistoryEntry, UserRef};
 use crate::storage::Contact;
 
@@ -37,13 +38,24 @@ pub fn batch(batch: &Batch) -> Value {
 
 /// Result of an undo. `skipped_contacts` repeats `already_owned` under the
 /// name that fits an undo: contacts left as they were on every role,
-/// because their owner changed after the batch. `returns` gives the
-/// contacts given back to each owner, as in the undo's dry run.
+/// because their owner changed after the batch. `returns` and
+/// `skipped_per_role` are those of the undo's dry run.
 pub fn undo(result: &UndoResult) -> Value {
     let mut value = counts(&result.applied.outcome, Some(&result.applied));
     value["undone_batch"] = json!(result.undone_batch);
     value["skipped_contacts"] = json!(result.applied.outcome.already_owned);
     value["returns"] = returns(&result.returns);
+    let skipped_on = |role: Role| {
+        result
+            .skipped
+            .iter()
+            .filter(|entry| entry.role == role)
+            .count()
+    };
+    value["skipped_per_role"] = json!({
+        "commercial": skipped_on(Role::Commercial),
+        "technical": skipped_on(Role::Technical),
+    });
     value["skipped"] = json!(result.skipped);
     value
 }

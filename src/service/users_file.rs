@@ -80,14 +80,15 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
     // Excel writes a first line `sep=;` when asked to: it names the
     // separator, and the header comes after it.
     let first_line = text.lines().next().unwrap_or_default();
-    let (text, lines_before, declared) = match crate::import::declared_separator(first_line.as_bytes()) {
-        Some(separator) => (
-            text.split_once('\n').map_or("", |(_, rest)| rest),
-            1,
-            Some(separator),
-        ),
-        None => (text, 0, None),
-    };
+    let (text, lines_before, declared) =
+        match crate::import::declared_separator(first_line.as_bytes()) {
+            Some(separator) => (
+                text.split_once('\n').map_or("", |(_, rest)| rest),
+                1,
+                Some(separator),
+            ),
+            None => (text, 0, None),
+        };
     let header_line = text.lines().next().unwrap_or_default();
     let delimiter = declared.unwrap_or_else(|| {
         [b';', b'\t', b',']
@@ -154,7 +155,9 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
     let mut report = UserImportReport::default();
     let mut candidates = Vec::with_capacity(records.len());
     for record in &records {
-        let line = record.position().map_or(0, |position| line_at(position.byte()));
+        let line = record
+            .position()
+            .map_or(0, |position| line_at(position.byte()));
         let field = |index: Option<usize>| {
             index
                 .and_then(|i| record.get(i))

@@ -259,7 +259,7 @@ pub fn key_reused(key: &str, batch: Option<BatchId>) -> StoreError {
     StoreError::rejected(
         "idempotency_key_reused",
         format!(
-            "la clé d'idempotence « {client_key} » a déjà servi, avec d'autres paramètres, pour {operation} ; envoyez une nouvelle clé"
+            "la clé d'idempotence « {client_key} » a déjà servi, avec d'autres paramètres, pour {operation} ; choisissez-en une nouvelle"
         ),
     )
 }

@@ -345,8 +345,42 @@ fn errors_are_french_on_stderr_with_failure_status() {
     });
 }
 
+/// An export named as an Excel workbook is refused before anything is
+/// written: it is CSV, which Excel refuses under that name.
+#[test]
+fn export_named_as_workbook_is_refused() {
+    each_engine(|db| {
+        setup(db);
+        let path = db.dir.path().join("contacts.xlsx");
+
+        let output = relais(db, &["export", path.to_str().unwrap()]);
+
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("l'export est un fichier CSV, qu'Excel ouvrirait mal sous l'extension .xlsx ; nommez-le en .csv"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!path.exists());
+    });
+}
+
+/// The help is French, down to the label of an option's aliases.
+#[test]
+fn help_reads_in_french() {
+    each_engine(|db| {
+        let help = relais(db, &["reassign", "--help"]);
+
+        assert!(help.status.success());
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains("Utilisation : relais reassign"), "{text}");
+        assert!(text.contains("souvent inactif [alias : --de]"), "{text}");
+        assert!(!text.contains("alias:"), "{text}");
+    });
+}
+
 /// A mistyped option or command gets the closest one proposed, in French,
-/// and runs nothing.
+/// an extra argument is named as such, and nothing runs.
 #[test]
 fn mistyped_option_gets_closest_proposed() {
     each_engine(|db| {
@@ -356,6 +390,7 @@ fn mistyped_option_gets_closest_proposed() {
         let option = relais(db, &["reassign", "--from", "JD", "--to", "BB", "--dryrun"]);
         let command = relais(db, &["reasign", "--from", "JD", "--to", "BB"]);
         let far = relais(db, &["reassign", "--from", "JD", "--to", "BB", "--zzz"]);
+        let extra = relais(db, &["undo", "1", "2"]);
 
         assert_eq!(option.status.code(), Some(2));
         assert!(
@@ -377,6 +412,14 @@ fn mistyped_option_gets_closest_proposed() {
             stderr(&far).starts_with("relais : option inconnue : « --zzz »\n"),
             "{}",
             stderr(&far)
+        );
+        assert_eq!(extra.status.code(), Some(2));
+        assert!(
+            stderr(&extra).starts_with(
+                "relais : argument en trop : « 2 » ; cette commande n'en attend pas autant\n"
+            ),
+            "{}",
+            stderr(&extra)
         );
         assert_eq!(json(&relais(db, &["batches", "--json"])), batches_before);
     });
@@ -480,6 +523,10 @@ fn dry_run_says_nothing_changed() {
         assert!(text.contains("51 — Marne"), "{text}");
         assert!(text.contains("02 — Aisne"), "{text}");
         assert!(text.contains("2 contacts concernés"), "{text}");
+        // Nothing was done: the counts say what would be.
+        assert!(text.contains("2 contacts à réaffecter ("), "{text}");
+        assert!(text.contains("2 entrées d'historique à écrire"), "{text}");
+        assert!(!text.contains("réaffectés"), "{text}");
     });
 }
 
@@ -1138,7 +1185,7 @@ fn undo_dry_run_matches_the_undo() {
             "{text}"
         );
         assert!(
-            text.contains("1 entrée d'historique ignorée, une par contact et par rôle (0 comme responsable commercial, 1 comme responsable technique)"),
+            text.contains("1 entrée d'historique à ignorer, une par contact et par rôle (0 comme responsable commercial, 1 comme responsable technique)"),
             "{text}"
         );
         assert_eq!(dry["dry_run"], true);
@@ -1157,6 +1204,7 @@ fn undo_dry_run_matches_the_undo() {
             "commercial",
             "technical",
             "returns",
+            "skipped_per_role",
         ] {
             assert_eq!(dry[key], undo[key], "{key}");
         }

@@ -204,10 +204,11 @@ fn invalid_french_postal_code_is_warned_about() {
                 "p2,Deux,,,,,,123456,Paris,FRA,,",
                 "p3,Trois,,,,,,51100,Reims,FRA,,",
                 "p4,Quatre,,,,,,1000,Bruxelles,BEL,,",
+                "p5,Cinq,,,,,,51723 REIMS CEDEX,,FRA,,",
             ],
         );
 
-        assert_eq!(report.imported, 4, "{report:?}");
+        assert_eq!(report.imported, 5, "{report:?}");
         let about = |code: &str| -> Vec<&String> {
             report
                 .warnings
@@ -231,6 +232,16 @@ fn invalid_french_postal_code_is_warned_about() {
             long[0]
         );
         assert!(!long[0].contains("INSEE"), "{}", long[0]);
+        let whole_line = about("51723 REIMS CEDEX");
+        assert_eq!(whole_line.len(), 1, "{:?}", report.warnings);
+        assert!(
+            whole_line[0].contains(
+                "n'est pas un code français à cinq chiffres (le code 51723 y est suivi de la \
+                 ville ; écrivez la ville dans sa propre colonne) ;"
+            ),
+            "{}",
+            whole_line[0]
+        );
         assert!(
             about("51100").is_empty() && about("1000").is_empty(),
             "{:?}",
@@ -720,14 +731,15 @@ fn postal_code_of_another_city_is_reported() {
                 "c2,Deux,,,93190,Paris,,,,,,",
                 "c3,Trois,,,,,,51100,REIMS CEDEX 2,,,",
                 "c4,Quatre,,,75015,Paris 15e,FRA,02100,St Quentin,FRA,,",
+                "c5,Cinq,,,20000,Bastia,FRA,,,,,",
             ],
         );
 
-        assert_eq!(report.imported, 4, "{:?}", report.rejected);
+        assert_eq!(report.imported, 5, "{:?}", report.rejected);
         let about_codes: Vec<&String> = report
             .warnings
             .iter()
-            .filter(|warning| warning.contains("est celui de"))
+            .filter(|warning| warning.contains("est celui"))
             .collect();
         assert_eq!(
             about_codes,
@@ -738,6 +750,9 @@ fn postal_code_of_another_city_is_reported() {
                 "ligne 3 : le code postal perso « 93190 » est celui de Livry-Gargan, pas de \
                  « Paris » (codes 75001, 75002, 75003 et 18 autres) ; la ligne est importée, \
                  vérifiez le code et la ville",
+                "ligne 6 : le code postal perso « 20000 » est celui d'Ajaccio, pas de \
+                 « Bastia » (codes 20200, 20600) ; la ligne est importée, vérifiez le code et \
+                 la ville",
             ]
         );
         assert_eq!(contact(db, "c1").pro.postal_code, "05100");

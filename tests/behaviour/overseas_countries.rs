@@ -53,8 +53,9 @@ fn overseas_addresses_are_stored_as_france() {
 }
 
 /// A country cell naming a territory stored as France, beside a postal code
-/// from elsewhere, imports with a warning: the selection of the territory
-/// would not find the address.
+/// from elsewhere or none, imports with a warning: the selection of the
+/// territory would not find the address. So does « DOM », the Dominican
+/// Republic's code, beside an overseas département's code.
 #[test]
 fn overseas_country_beside_other_code_is_warned() {
     each_engine(|db| {
@@ -67,15 +68,21 @@ fn overseas_country_beside_other_code_is_warned() {
                 "r3,Trois,,,,,,97150,Marigot,Saint-Barthélemy,,",
                 "r4,Quatre,,,,,,97150,Saint-Martin,Guadeloupe,,",
                 "r5,Cinq,,,,,,51100,Reims,France,,",
+                "r6,Six,,,,,,97400,Saint-Denis,Martinique,,",
+                "r7,Sept,,,,,,,Saint-Denis,Réunion,,",
+                "r8,Huit,,,,,,97200,Fort-de-France,DOM,,",
             ],
         );
 
-        assert_eq!(report.imported, 5, "{report:?}");
+        assert_eq!(report.imported, 8, "{report:?}");
         assert_eq!(
             report.warnings,
             [
                 "ligne 2 : le code postal pro « 51100 » (Reims) ne commence pas par 974, le préfixe de La Réunion, que nomme la colonne pays ; la ligne est importée avec la France pour pays, vérifiez le code et le pays",
                 "ligne 4 : le code postal pro « 97150 » (Marigot) n'est pas 97133, le code de Saint-Barthélemy, que nomme la colonne pays ; la ligne est importée avec la France pour pays, vérifiez le code et le pays",
+                "ligne 7 : le code postal pro « 97400 » (Saint-Denis) ne commence pas par 972, le préfixe de la Martinique, que nomme la colonne pays ; la ligne est importée avec la France pour pays, vérifiez le code et le pays",
+                "ligne 8 : l'adresse pro indique La Réunion pour pays, sans code postal ; elle est enregistrée avec la France pour pays, et seule la sélection de toute la France (FRA et *) la trouve : ajoutez son code postal, qui commence par 974",
+                "ligne 9 : le pays pro est la République dominicaine (DOM), mais le code postal « 97200 » est celui de Fort-de-France, outre-mer ; si « DOM » désignait un département d'outre-mer, indiquez le pays FRA ; la ligne est importée, vérifiez le pays",
             ]
         );
         assert_eq!(contact(db, "r1").pro.country, "FRA");

@@ -251,6 +251,13 @@ fn same_idempotency_key_runs_once() {
             relais::service::reassign::apply_region_reassignment(db.store(), &region, keyed)
                 .unwrap_err();
         assert_eq!(reused.code(), "idempotency_key_reused", "{reused}");
+        // The API and the CLI share the message: it names no way of sending.
+        assert!(
+            reused
+                .to_string()
+                .ends_with(" ; choisissez-en une nouvelle"),
+            "{reused}"
+        );
         assert_eq!(snapshot(db), before);
     });
 }

@@ -27,6 +27,25 @@ pub(super) fn postal_code_warnings(parsed: &crate::import::ParsedRow) -> Vec<Str
             .is_some_and(|country| country.uses_french_postal_codes());
         let code = &address.postal_norm;
         let entered = address.postal_code.trim();
+        if let Some(warning) = dominican_overseas_warning(parsed.line, kind, address) {
+            warnings.push(warning);
+            continue;
+        }
+        // Stored as France, such an address needs its code to be found
+        // with its territory.
+        if entered.is_empty()
+            && let Some(territory) = address.named_territory
+        {
+            warnings.push(format!(
+                "ligne {} : l'adresse {kind} indique {} pour pays, sans code postal ; elle \
+                 est enregistrée avec la France pour pays, et seule la sélection de toute la \
+                 France (FRA et *) la trouve : ajoutez son code postal, qui commence par {}",
+                parsed.line,
+                crate::domain::country::with_article(territory.name),
+                territory.postal_prefix,
+            ));
+            continue;
+        }
         // A code of symbols only (`—`) normalises to nothing, which no
         // selection finds either.
         if !french || entered.is_empty() {
@@ -86,10 +105,10 @@ pub(super) fn postal_code_warnings(parsed: &crate::import::ParsedRow) -> Vec<Str
                 // « 05100 ».
                 let read = read_as(entered, code);
                 warnings.push(format!(
-                    "ligne {} : le code postal {kind} « {entered} »{read} est celui de {}, pas \
+                    "ligne {} : le code postal {kind} « {entered} »{read} est celui {}, pas \
                      de « {} »{} ; la ligne est importée, vérifiez le code et la ville",
                     parsed.line,
-                    served_communes(code),
+                    crate::french::de(&served_communes(code)),
                     address.city.trim(),
                     codes_of_city(&address.city)
                 ));
@@ -114,6 +133,32 @@ pub(super) fn postal_code_warnings(parsed: &crate::import::ParsedRow) -> Vec<Str
     warnings
 }
 
+/// Warns about an address in the Dominican Republic whose postal code is
+/// one of the French overseas départements: French files write « DOM »
+/// for those départements, and `DOM` is the Dominican Republic's ISO
+/// code. `None` for other addresses.
+fn dominican_overseas_warning(
+    line: u64,
+    kind: &str,
+    address: &crate::domain::contact::AddressInput,
+) -> Option<String> {
+    let code = &address.postal_norm;
+    let dominican = address
+        .country
+        .as_ref()
+        .is_some_and(|country| country.as_str() == "DOM");
+    if !dominican || !code.starts_with("97") || !crate::reference::postal_code_exists(code) {
+        return None;
+    }
+    Some(format!(
+        "ligne {line} : le pays {kind} est la République dominicaine (DOM), mais le code postal \
+         « {} » est celui {}, outre-mer ; si « DOM » désignait un département d'outre-mer, \
+         indiquez le pays FRA ; la ligne est importée, vérifiez le pays",
+        address.postal_code.trim(),
+        crate::french::de(&served_communes(code)),
+    ))
+}
+
 /// Builds the warning about a code outside the overseas territory the
 /// country column named: « ne commence pas par 974, le préfixe de La
 /// Réunion », or « n'est pas 97133, le code de Saint-Barthélemy ».
@@ -134,7 +179,7 @@ fn territory_warning(
         "ligne {line} : le code postal {kind} « {entered} »{city} {expected} {}, que nomme la \
          colonne pays ; la ligne est importée avec la France pour pays, vérifiez le code et le \
          pays",
-        crate::french::de(territory.name),
+        crate::french::de(&crate::domain::country::with_article(territory.name)),
     )
 }
 
@@ -297,10 +342,23 @@ fn invalid_postal_warning(line: u64, kind: &str, entered: &str, city: &str) -> S
     } else {
         ""
     };
+    // A cell holding the whole last line of an address (`51723 REIMS
+    // CEDEX`) starts with the code: naming it gives the fix.
+    let digits: String = entered.chars().take_while(char::is_ascii_digit).collect();
+    let rest = entered[digits.len()..].trim_start();
+    let city_hint = if digits.len() == 5 && rest.starts_with(char::is_alphabetic) {
+        format!(
+            " (le code {digits} y est suivi de la ville ; écrivez la ville dans sa propre \
+             colonne)"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "ligne {line} : le code postal {kind} « {entered} »{city} n'est pas un code français à \
-         cinq chiffres{insee_hint} ; la ligne est importée et le code signalé comme invalide, \
-         mais une réaffectation par région risque de manquer cette adresse : corrigez le code"
+         cinq chiffres{insee_hint}{city_hint} ; la ligne est importée et le code signalé comme \
+         invalide, mais une réaffectation par région risque de manquer cette adresse : corrigez \
+         le code"
     )
 }
 

@@ -353,11 +353,11 @@ fn schemas() -> Value {
         },
         "UndoResult": {
             "type": "object",
-            "description": "Comptes de l'annulation : changed compte les contacts réaffectés à leur responsable précédent sur au moins un rôle, already_owned et skipped_contacts les contacts ignorés sur tous leurs rôles. Plus undone_batch, returns (les contacts rendus à chaque responsable, rôle par rôle : role, owner, owner_active, contacts) et skipped : les entrées d'historique ignorées, une par contact et par rôle, car le responsable a changé depuis l'opération."
+            "description": "Comptes de l'annulation : changed compte les contacts réaffectés à leur responsable précédent sur au moins un rôle, already_owned et skipped_contacts les contacts ignorés sur tous leurs rôles. Plus undone_batch, returns (les contacts rendus à chaque responsable, rôle par rôle : role, owner, owner_active, contacts), skipped_per_role et skipped : les entrées d'historique ignorées, une par contact et par rôle, car le responsable a changé depuis l'opération."
         },
         "UndoPreview": {
             "type": "object",
-            "description": "Comptes de l'annulation si elle était lancée maintenant, comme UndoResult, dont returns (owner_active y vaut false pour un responsable désactivé depuis l'opération), plus skipped_per_role et skipped (les entrées d'historique que l'annulation ignorerait)."
+            "description": "Comptes de l'annulation si elle était lancée maintenant, comme UndoResult, dont returns (owner_active y vaut false pour un responsable désactivé depuis l'opération) et skipped (les entrées d'historique que l'annulation ignorerait)."
         },
         "Batch": { "type": "object" },
         "BatchList": {

@@ -175,7 +175,9 @@ pub fn redirect_to_result(
 ) -> Option<Response> {
     let id = applied.batch_id?;
     if applied.replayed {
-        return Some(Redirect::to(&format!("/admin/batches/{id}/result?note=replayed")).into_response());
+        return Some(
+            Redirect::to(&format!("/admin/batches/{id}/result?note=replayed")).into_response(),
+        );
     }
     let mut query = Vec::new();
     if let Some(previewed) = previewed.filter(|previewed| *previewed != applied.outcome.changed) {
@@ -213,7 +215,10 @@ pub fn overlap_notice(batches: &[BatchId]) -> Option<String> {
             "elles",
         ),
         _ => (
-            format!("les opérations n° {} et d'autres encore avaient", named.join(", ")),
+            format!(
+                "les opérations n° {} et d'autres encore avaient",
+                named.join(", ")
+            ),
             "elles",
         ),
     };
