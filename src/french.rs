@@ -42,10 +42,13 @@ pub const LISTED_POSTAL_CODES: usize = 12;
 /// Returns the codes of a postal field as shown: in capitals, as they are
 /// matched (`2a` is the département 2A), each once, in the order typed.
 pub fn postal_field_codes(postal: &str) -> Vec<String> {
+    // The API takes lists of hundreds of thousands of codes, and every
+    // journal page describes its batches: the set keeps this linear.
+    let mut seen = std::collections::HashSet::new();
     let mut codes: Vec<String> = Vec::new();
     for part in crate::domain::postal::postal_field_parts(postal) {
         let code = part.to_uppercase();
-        if !codes.contains(&code) {
+        if seen.insert(code.clone()) {
             codes.push(code);
         }
     }

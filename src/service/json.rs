@@ -68,7 +68,8 @@ fn returns(returns: &[OwnerReturn]) -> Value {
             json!({
                 "role": owner_return.role,
                 "owner": owner_return.owner.as_ref().map(|owner| &owner.initials),
-                "owner_active": owner_return.owner_active,
+                // Contacts left without an owner have no owner to be active.
+                "owner_active": owner_return.owner.as_ref().map(|_| owner_return.owner_active),
                 "contacts": owner_return.contacts,
             })
         })
@@ -130,4 +131,39 @@ pub fn history(contact: &Contact, entries: &[HistoryEntry], created_by: Option<B
         "message": crate::french::creation(created_by),
     }));
     Value::Array(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::contact::Role;
+
+    #[test]
+    fn returns_without_owner_say_nothing_of_activity() {
+        let jd = UserRef {
+            id: 1,
+            initials: "JD".to_string(),
+            first_name: "Jean".to_string(),
+            last_name: "Dupont".to_string(),
+        };
+        let listed = returns(&[
+            OwnerReturn {
+                role: Role::Commercial,
+                owner: Some(jd),
+                owner_active: false,
+                contacts: 2,
+            },
+            OwnerReturn {
+                role: Role::Technical,
+                owner: None,
+                owner_active: true,
+                contacts: 1,
+            },
+        ]);
+
+        assert_eq!(listed[0]["owner"], "JD");
+        assert_eq!(listed[0]["owner_active"], false);
+        assert_eq!(listed[1]["owner"], Value::Null);
+        assert_eq!(listed[1]["owner_active"], Value::Null);
+    }
 }

@@ -78,6 +78,9 @@ pub fn create_form_api_token(
             ),
         ));
     }
+    if let Some(message) = super::users::control_character("libellé", label) {
+        return Err(ServiceError::invalid("control_character", "label", message));
+    }
     let length = label.chars().count();
     if length > MAX_LABEL_CHARS {
         return Err(ServiceError::invalid(

@@ -51,7 +51,9 @@ pub fn user_form_problems(
         .into_iter()
         .partition(|(field, _)| *field == "login");
     problems.extend(name_lengths);
+    let email_control = control_character("e-mail", &form.email);
     match parse_email(&form.email) {
+        _ if email_control.is_some() => problems.extend(email_control.map(|m| ("email", m))),
         Err(error) => problems.push(("email", error.to_string())),
         Ok(Some(_)) => problems.extend(email_taken(&users, form)),
         Ok(None) => {}
@@ -201,8 +203,20 @@ pub fn too_long(label: &str, value: &str) -> Option<String> {
     })
 }
 
+/// Returns the message for a value holding a control character, which
+/// no name needs and PostgreSQL cannot store (NUL), `None` when it has
+/// none.
+pub fn control_character(label: &str, value: &str) -> Option<String> {
+    let (position, found) = value.chars().enumerate().find(|(_, c)| c.is_control())?;
+    Some(format!(
+        "{label} : caractère de contrôle invisible (U+{:04X}) en position {} ; retirez-le",
+        u32::from(found),
+        position + 1
+    ))
+}
+
 /// Returns the problems of the names and login longer than
-/// `MAX_NAME_CHARS`, in form order.
+/// `MAX_NAME_CHARS` or holding a control character, in form order.
 fn length_problems(form: &UserForm) -> Vec<(&'static str, String)> {
     [
         ("first_name", "prénom", &form.first_name),
@@ -210,7 +224,11 @@ fn length_problems(form: &UserForm) -> Vec<(&'static str, String)> {
         ("login", "identifiant", &form.login),
     ]
     .into_iter()
-    .filter_map(|(field, label, value)| too_long(label, value).map(|message| (field, message)))
+    .filter_map(|(field, label, value)| {
+        control_character(label, value)
+            .or_else(|| too_long(label, value))
+            .map(|message| (field, message))
+    })
     .collect()
 }
 
@@ -240,7 +258,15 @@ pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError
         ));
     }
     if let Some((field, message)) = length_problems(form).into_iter().next() {
-        return Err(ServiceError::invalid("value_too_long", field, message));
+        let code = if message.contains("caractère de contrôle") {
+            "control_character"
+        } else {
+            "value_too_long"
+        };
+        return Err(ServiceError::invalid(code, field, message));
+    }
+    if let Some(message) = control_character("e-mail", &form.email) {
+        return Err(ServiceError::invalid("control_character", "email", message));
     }
     let email = parse_email(&form.email)
         .map_err(|error| ServiceError::invalid("invalid_email", "email", error.to_string()))?;

@@ -319,6 +319,42 @@ fn created_owner_full_name_split() {
     });
 }
 
+/// A user `--create-missing-users` creates under numbered initials,
+/// because another user has the plain ones, is reported with that user:
+/// `Jean Dupond` is often Jean DUPONT misspelt.
+#[test]
+fn created_owner_with_taken_initials_is_warned() {
+    each_engine(|db| {
+        cast(db);
+        let text = format!(
+            "{HEADER}\nd1,Un,,,,,,51100,Reims,FRA,Jean Dupond,\nd2,Deux,,,,,,51100,Reims,FRA,Zoé Lambert,\n"
+        );
+        let path = write_file(db, "proches.csv", text.as_bytes());
+        let request = ImportRequest {
+            default_country: CountryCode::france(),
+            create_missing_users: true,
+            actor: actor(),
+        };
+
+        let report = import_file(db.store(), &path, &request, &mut |_| {}).unwrap();
+
+        assert_eq!(report.created_users, ["JD2", "ZL"]);
+        let numbered: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|warning| warning.contains("créé comme"))
+            .collect();
+        assert_eq!(
+            numbered,
+            [
+                "responsable « Jean Dupond » créé comme Jean DUPOND (JD2), car les initiales JD \
+                 sont celles de Jean DUPONT (JD) ; si c'est la même personne, annulez cette \
+                 importation et écrivez JD dans le fichier"
+            ]
+        );
+    });
+}
+
 /// An owner written as a full name, in either order, names the one user
 /// with that name instead of creating a second one. A name two users
 /// share is rejected, naming both.

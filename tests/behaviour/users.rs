@@ -639,3 +639,53 @@ fn role_changes_at_once_keep_an_administrator() {
         assert_eq!(admins, 1);
     }
 }
+
+/// A control character in a user's name, login or e-mail, or in a token
+/// label, is refused with its field and position, on both engines:
+/// PostgreSQL cannot store a NUL, which once ended in a server error.
+#[test]
+fn control_character_in_user_fields_refused() {
+    each_engine(|db| {
+        cast(db);
+        for (field, mut user) in [
+            ("first_name", form("NA", "", "")),
+            ("last_name", form("NB", "", "")),
+            ("login", form("NC", "", "ma\0rc")),
+            ("email", form("ND", "ma\0rc@example.org", "")),
+        ] {
+            match field {
+                "first_name" => user.first_name = "Ma\0rc".into(),
+                "last_name" => user.last_name = "Du\u{7}bois".into(),
+                _ => {}
+            }
+
+            let error = add_user(db.store(), &user).unwrap_err();
+
+            assert_eq!(error.code(), "control_character", "{field}: {error}");
+            assert_eq!(error.field(), Some(field), "{error}");
+            assert!(
+                error
+                    .to_string()
+                    .contains("caractère de contrôle invisible (U+00"),
+                "{error}"
+            );
+            let problems = user_form_problems(db.store(), &user).unwrap();
+            assert!(
+                problems.iter().any(|(name, _)| *name == field),
+                "{field}: {problems:?}"
+            );
+            assert!(db.store().find_user(&user.initials).unwrap().is_none());
+        }
+
+        let jd = db.store().find_user("JD").unwrap().unwrap();
+        let error =
+            relais::service::tokens::create_api_token(db.store(), &jd, "é\0quipe").unwrap_err();
+        assert_eq!(error.code(), "control_character", "{error}");
+        assert_eq!(error.field(), Some("label"));
+        assert!(
+            relais::service::tokens::list_api_tokens(db.store(), None)
+                .unwrap()
+                .is_empty()
+        );
+    });
+}

@@ -1759,6 +1759,61 @@ async fn second_tab_result_names_the_batch_it_overrode() {
     );
 }
 
+/// Valider pressed while the preview on screen was of other criteria (the
+/// field changed, and the new preview had not come) runs what the form
+/// sent, and its result says the preview was of something else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_says_when_preview_was_of_other_criteria() {
+    let app = TestApp::start().await;
+    let client = app.logged_in("QA").await;
+    let form = app
+        .page(&client, "/admin/reassign-region?to=QT&postal=51")
+        .await;
+    let previewed = hidden_field(&form, "previewed").unwrap();
+    let previewed_for = hidden_field(&form, "previewed_for").unwrap();
+    assert!(!previewed_for.is_empty(), "the dialog showed a preview");
+
+    let response = client
+        .post(app.url("/admin/reassign-region"))
+        .form(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51;75"),
+            ("previewed", previewed.as_str()),
+            ("previewed_for", previewed_for.as_str()),
+            (
+                "idempotency_key",
+                hidden_field(&form, "idempotency_key").unwrap().as_str(),
+            ),
+            (
+                "last_batch",
+                hidden_field(&form, "last_batch").unwrap().as_str(),
+            ),
+            (
+                "csrf_token",
+                hidden_field(&form, "csrf_token").unwrap().as_str(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 303);
+    let batch = app.store.list_batches(1, 0).unwrap().remove(0);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/admin/batches/{}/result?previewed=other", batch.id).as_str()
+    );
+    let page = text(app.follow(&client, response).await).await;
+    assert!(
+        page.contains(
+            "L'aperçu affiché quand vous avez validé portait sur d'autres critères que ceux envoyés"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("codes postaux « 51;75 »"), "{page}");
+}
+
 /// The operation done since the form was shown is found however many
 /// batches came after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -203,6 +203,7 @@ fn import_from_reader<R: Read + Send>(
         index: OwnerIndex::new(&users),
         create_missing: request.create_missing_users,
         created: Vec::new(),
+        numbered: Vec::new(),
         name_mismatches: Default::default(),
         shadowed_cells: Default::default(),
         inactive_owners: Default::default(),
@@ -288,6 +289,7 @@ fn import_from_reader<R: Read + Send>(
         ));
     }
     let created_users = resolver.created;
+    let numbered_users = resolver.numbered;
     let rows_read = totals.imported + totals.updated + totals.unchanged + rejected.len() as u64;
     if let Some(warning) = foreign_numbers_warning(resolver.foreign_numbers, rows_read) {
         warnings.insert(0, warning);
@@ -320,6 +322,7 @@ fn import_from_reader<R: Read + Send>(
         created_users.clear();
         None
     } else {
+        warnings.extend(numbered_users);
         session.record_rejected_lines(rejected.len() as u64)?;
         Some(session.commit(&totals)?)
     };

@@ -16,6 +16,10 @@ pub(super) struct Resolver<'a> {
     pub(super) index: OwnerIndex,
     pub(super) create_missing: bool,
     pub(super) created: Vec<String>,
+    /// Warnings about users created under numbered initials, because
+    /// another user has the plain ones: often the same person, written
+    /// another way (`Jean Dupond` beside Jean DUPONT).
+    pub(super) numbered: Vec<String>,
     /// Owner cells in display form whose name is not their user's, by
     /// cell text, with their first line and number of rows.
     pub(super) name_mismatches: std::collections::BTreeMap<String, OwnerRows>,
@@ -214,6 +218,7 @@ impl Resolver<'_> {
         };
         let taken = |candidate: &str| self.index.initials.contains(candidate);
         let initials = free_initials(&taken, &first_name, &last_name, local_part);
+        let plain = free_initials(&|_| false, &first_name, &last_name, local_part);
         let user = self
             .session
             .create_user(&NewUser {
@@ -227,6 +232,19 @@ impl Resolver<'_> {
                 password_hash: None,
             })
             .map_err(|error| error.to_string())?;
+        let holder = (user.initials != plain)
+            .then(|| self.index.by_initials.get(&plain.to_lowercase()))
+            .flatten()
+            .and_then(|holder| self.index.names.get(holder))
+            .map(|(display, _)| display.clone());
+        if let Some(holder) = holder {
+            self.numbered.push(format!(
+                "responsable « {reference} » créé comme {}, car les initiales {plain} sont celles \
+                 de {holder} ; si c'est la même personne, annulez cette importation et écrivez \
+                 {plain} dans le fichier",
+                user.display_name()
+            ));
+        }
         self.index.by_key.insert(reference.to_lowercase(), user.id);
         self.index.add_created(&user);
         self.created.push(user.initials.clone());

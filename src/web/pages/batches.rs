@@ -442,7 +442,10 @@ pub async fn undo(
     // page, one that changed nothing on the confirmation page, whose
     // preview lists the contacts it would skip.
     let applied = &result.applied;
-    let previewed = super::run_result::parse_previewed(&form.previewed);
+    let previewed = match super::run_result::parse_previewed(&form.previewed) {
+        Some(count) => super::run_result::Previewed::Count(count),
+        None => super::run_result::Previewed::Nothing,
+    };
     if let Some(redirect) = super::run_result::redirect_to_result(applied, previewed, None) {
         return Ok(redirect);
     }

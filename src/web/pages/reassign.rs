@@ -27,8 +27,8 @@ use super::layout::Layout;
 use super::picker::UserPicker;
 use super::render;
 use super::run_result::{
-    TO_REASSIGN, checked_last_batch, done_since, no_store, parse_last_batch, parse_previewed,
-    preview_changed_notice, redirect_to_done_since, redirect_to_result,
+    OTHER_CRITERIA_NOTICE, Previewed, TO_REASSIGN, checked_last_batch, done_since, no_store,
+    parse_last_batch, preview_changed_notice, redirect_to_done_since, redirect_to_result,
 };
 use super::views::{ContactRow, CountsView, RunResultPage, contact_rows, result_lead};
 use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
@@ -276,7 +276,6 @@ pub async fn apply(
     };
     let (from, to) = (form.from.clone(), form.to.clone());
     let last_batch = checked_last_batch(&form.last_batch)?;
-    let previewed = parse_previewed(&form.previewed);
     let result = state
         .run(
             move |store| match prepare_user_reassignment(store, &from, &to) {
@@ -315,8 +314,11 @@ pub async fn apply(
             // A preview of other criteria, still in the form when Valider
             // was pressed before the new one came, announced nothing about
             // this run.
-            let previewed_for = super::params_key(&prepared.params);
-            let previewed = previewed.filter(|_| form.previewed_for == previewed_for);
+            let previewed = Previewed::of_form(
+                &form.previewed,
+                &form.previewed_for,
+                &super::params_key(&prepared.params),
+            );
             if let Some(redirect) = redirect_to_result(&applied, previewed, last_batch) {
                 return Ok(redirect);
             }
@@ -332,7 +334,14 @@ pub async fn apply(
                 batch_id: applied.batch_id,
                 replayed: applied.replayed,
                 again_href: "/admin/reassign",
-                notice: preview_changed_notice(previewed, applied.outcome.changed, TO_REASSIGN),
+                notice: match previewed {
+                    Previewed::OtherCriteria => Some(OTHER_CRITERIA_NOTICE.to_string()),
+                    _ => preview_changed_notice(
+                        previewed.count(),
+                        applied.outcome.changed,
+                        TO_REASSIGN,
+                    ),
+                },
             };
             Ok(render(&page)?.into_response())
         }

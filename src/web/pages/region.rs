@@ -29,8 +29,8 @@ use super::picker::UserPicker;
 use super::reassign::{FieldErrors, PreviewAnswer, field_error, fix_fields_hint};
 use super::render;
 use super::run_result::{
-    TO_REASSIGN, checked_last_batch, done_since, no_store, parse_last_batch, parse_previewed,
-    preview_changed_notice, redirect_to_done_since, redirect_to_result,
+    OTHER_CRITERIA_NOTICE, Previewed, TO_REASSIGN, checked_last_batch, done_since, no_store,
+    parse_last_batch, preview_changed_notice, redirect_to_done_since, redirect_to_result,
 };
 use super::views::{ContactRow, CountsView, RunResultPage, result_lead};
 use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
@@ -329,7 +329,6 @@ pub async fn apply(
     };
     let request = form.clone();
     let last_batch = checked_last_batch(&form.last_batch)?;
-    let previewed = parse_previewed(&form.previewed);
     let result = state
         .run(move |store| {
             let prepared = prepare_region_reassignment(
@@ -367,8 +366,11 @@ pub async fn apply(
             // A preview of other criteria, still in the form when Valider
             // was pressed before the new one came, announced nothing about
             // this run.
-            let previewed_for = super::params_key(&prepared.params);
-            let previewed = previewed.filter(|_| form.previewed_for == previewed_for);
+            let previewed = Previewed::of_form(
+                &form.previewed,
+                &form.previewed_for,
+                &super::params_key(&prepared.params),
+            );
             if let Some(redirect) = redirect_to_result(&applied, previewed, last_batch) {
                 return Ok(redirect);
             }
@@ -385,7 +387,14 @@ pub async fn apply(
                 batch_id: applied.batch_id,
                 replayed: applied.replayed,
                 again_href: "/admin/reassign-region",
-                notice: preview_changed_notice(previewed, applied.outcome.changed, TO_REASSIGN),
+                notice: match previewed {
+                    Previewed::OtherCriteria => Some(OTHER_CRITERIA_NOTICE.to_string()),
+                    _ => preview_changed_notice(
+                        previewed.count(),
+                        applied.outcome.changed,
+                        TO_REASSIGN,
+                    ),
+                },
             };
             Ok(render(&page)?.into_response())
         }

@@ -44,7 +44,8 @@ pub enum ResultNote {
 #[derive(Deserialize)]
 pub struct ResultQuery {
     note: Option<ResultNote>,
-    /// Contacts the preview announced, when the run changed another number.
+    /// Contacts the preview announced, when the run changed another
+    /// number, or `other` when the preview was of other criteria.
     #[serde(default)]
     previewed: Option<String>,
     /// Highest batch id the form was shown with, when others were
@@ -86,6 +87,45 @@ pub fn checked_last_batch(value: &str) -> Result<Option<BatchId>, AppError> {
 pub fn parse_previewed(value: &str) -> Option<u64> {
     value.trim().parse::<u64>().ok()
 }
+
+/// What the preview in a form said about the operation Valider ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Previewed {
+    /// The form was sent without a preview.
+    Nothing,
+    /// The preview was of these criteria and announced this many contacts.
+    Count(u64),
+    /// The preview was of other criteria: the fields changed after it,
+    /// and Valider was pressed before the new one came.
+    OtherCriteria,
+}
+
+impl Previewed {
+    /// Reads the `previewed` and `previewed_for` fields of a form against
+    /// the key of the parameters the run used.
+    pub fn of_form(previewed: &str, previewed_for: &str, params_key: &str) -> Previewed {
+        match parse_previewed(previewed) {
+            None => Previewed::Nothing,
+            Some(count) if previewed_for == params_key => Previewed::Count(count),
+            Some(_) => Previewed::OtherCriteria,
+        }
+    }
+
+    /// The count announced for these criteria, if any.
+    pub fn count(self) -> Option<u64> {
+        match self {
+            Previewed::Count(count) => Some(count),
+            Previewed::Nothing | Previewed::OtherCriteria => None,
+        }
+    }
+}
+
+/// Warns that the preview shown when Valider was pressed was of other
+/// criteria than those the form sent.
+pub const OTHER_CRITERIA_NOTICE: &str = "L'aperçu affiché quand vous avez validé portait sur \
+     d'autres critères que ceux envoyés : la saisie avait changé depuis. Les nombres ci-dessous \
+     sont ceux de l'opération appliquée, selon les critères ci-dessus ; si ce n'était pas voulu, \
+     annulez-la.";
 
 /// Warns that the data changed between the preview and the run, which then
 /// changed `changed` contacts instead of the `previewed` announced. `unit`
@@ -170,7 +210,7 @@ pub fn done_since(
 /// that changed the same contacts and names them.
 pub fn redirect_to_result(
     applied: &Applied,
-    previewed: Option<u64>,
+    previewed: Previewed,
     last_batch: Option<BatchId>,
 ) -> Option<Response> {
     let id = applied.batch_id?;
@@ -180,8 +220,12 @@ pub fn redirect_to_result(
         );
     }
     let mut query = Vec::new();
-    if let Some(previewed) = previewed.filter(|previewed| *previewed != applied.outcome.changed) {
-        query.push(format!("previewed={previewed}"));
+    match previewed {
+        Previewed::Count(previewed) if previewed != applied.outcome.changed => {
+            query.push(format!("previewed={previewed}"));
+        }
+        Previewed::OtherCriteria => query.push("previewed=other".to_string()),
+        _ => {}
     }
     if let Some(since) = last_batch.filter(|since| id - since > 1) {
         query.push(format!("since={since}"));
@@ -273,6 +317,7 @@ pub async fn show(
     let id = parse_batch_id(&id)?;
     let undo_session = session.clone();
     let note = query.note;
+    let other_criteria = query.previewed.as_deref() == Some("other");
     let previewed = query.previewed.as_deref().and_then(parse_previewed);
     let since = query.since.as_deref().and_then(parse_last_batch);
     let found = state
@@ -378,6 +423,7 @@ pub async fn show(
             Some(_) => None,
             None => {
                 let notices: Vec<String> = [
+                    other_criteria.then(|| OTHER_CRITERIA_NOTICE.to_string()),
                     preview_changed_notice(previewed, batch.outcome.changed, TO_REASSIGN),
                     overlap_notice(&overlaps),
                 ]
