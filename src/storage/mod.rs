@@ -33,11 +33,13 @@ pub enum StoreError {
     /// and meant for the user.
     #[error("{message}")]
     Rejected { code: &'static str, message: String },
-    #[error("{what} introuvable : « {key} »")]
+    #[error("{what} introuvable : « {key} » ; {hint}")]
     NotFound {
         code: &'static str,
         what: &'static str,
         key: String,
+        /// Where the numbers in use are listed.
+        hint: &'static str,
     },
     /// Another transaction holds a conflicting lock for too long, or the
     /// engine detected a deadlock that retries did not resolve.
@@ -84,6 +86,7 @@ impl StoreError {
             code: "unknown_batch",
             what: "opération",
             key: id.to_string(),
+            hint: "le journal des opérations donne leurs numéros (relais batches, ou GET /api/v1/batches)",
         }
     }
 
@@ -93,6 +96,7 @@ impl StoreError {
             code: "unknown_user",
             what: "utilisateur",
             key: id.to_string(),
+            hint: "la liste des utilisateurs donne leurs numéros (relais user list, ou GET /api/v1/users)",
         }
     }
 

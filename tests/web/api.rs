@@ -735,6 +735,13 @@ async fn undo_preview_matches_the_undo() {
         unknown["code"], "unknown_batch",
         "an undo of an unknown batch fails as reading the batch does"
     );
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(" ; le journal des opérations donne leurs numéros (relais batches, ou GET /api/v1/batches)"),
+        "the message says where numbers are listed: {unknown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
