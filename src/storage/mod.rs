@@ -196,6 +196,17 @@ pub(crate) fn undo_rejection(batch: &Batch, chain: &[BatchId]) -> Option<StoreEr
     Some(StoreError::rejected("batch_already_undone", message))
 }
 
+/// Contacts an undo batch `$1` gave back, per role and owner restored,
+/// with the owner's user columns and whether the owner is active. Both
+/// engines run it as written.
+pub(crate) const GIVEN_BACK_BY_UNDO: &str = "SELECT h.role, u.id, u.initials, u.first_name, \
+     u.last_name, count(*), coalesce(u.active, true)
+     FROM history h
+     LEFT JOIN users u ON u.id = h.new_owner_id
+     WHERE h.batch_id = $1
+     GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
+     ORDER BY h.role, u.initials IS NULL, u.initials";
+
 /// Batches between two others that wrote history on the contacts of the
 /// later one: `?1`/`$1` is that batch, `?2`/`$2` the earlier one, `?3`/`$3`
 /// the limit. Both engines run it as written.

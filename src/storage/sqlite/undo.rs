@@ -125,17 +125,7 @@ fn given_back(conn: &Connection, undo: Option<BatchId>) -> StoreResult<Vec<Owner
     let Some(undo) = undo else {
         return Ok(Vec::new());
     };
-    owner_returns(
-        conn,
-        "SELECT h.role, u.id, u.initials, u.first_name, u.last_name, count(*),
-                coalesce(u.active, true)
-         FROM history h
-         LEFT JOIN users u ON u.id = h.new_owner_id
-         WHERE h.batch_id = ?1
-         GROUP BY h.role, u.id, u.initials, u.first_name, u.last_name, u.active
-         ORDER BY h.role, u.initials IS NULL, u.initials",
-        undo,
-    )
+    owner_returns(conn, crate::storage::GIVEN_BACK_BY_UNDO, undo)
 }
 
 /// Reads per-owner counts: `sql` selects the role, the owner's user

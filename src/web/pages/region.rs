@@ -29,8 +29,8 @@ use super::picker::UserPicker;
 use super::reassign::{FieldErrors, PreviewAnswer, field_error, fix_fields_hint};
 use super::render;
 use super::run_result::{
-    OTHER_CRITERIA_NOTICE, Previewed, TO_REASSIGN, checked_last_batch, done_since, no_store,
-    parse_last_batch, preview_changed_notice, redirect_to_done_since, redirect_to_result,
+    Previewed, checked_last_batch, done_since, no_store, parse_last_batch, redirect_to_done_since,
+    redirect_to_result, run_notice,
 };
 use super::views::{ContactRow, CountsView, RunResultPage, result_lead};
 use crate::web::idempotency::{form_key_error, new_form_key, scoped_idempotency_key};
@@ -387,14 +387,7 @@ pub async fn apply(
                 batch_id: applied.batch_id,
                 replayed: applied.replayed,
                 again_href: "/admin/reassign-region",
-                notice: match previewed {
-                    Previewed::OtherCriteria => Some(OTHER_CRITERIA_NOTICE.to_string()),
-                    _ => preview_changed_notice(
-                        previewed.count(),
-                        applied.outcome.changed,
-                        TO_REASSIGN,
-                    ),
-                },
+                notice: run_notice(previewed, applied.outcome.changed),
             };
             Ok(render(&page)?.into_response())
         }

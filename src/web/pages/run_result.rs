@@ -120,6 +120,16 @@ impl Previewed {
     }
 }
 
+/// Returns the notice of a run's result page shown without a redirect,
+/// from what its form's preview said: that it was of other criteria, or
+/// that it announced another number of contacts.
+pub fn run_notice(previewed: Previewed, changed: u64) -> Option<String> {
+    match previewed {
+        Previewed::OtherCriteria => Some(OTHER_CRITERIA_NOTICE.to_string()),
+        _ => preview_changed_notice(previewed.count(), changed, TO_REASSIGN),
+    }
+}
+
 /// Warns that the preview shown when Valider was pressed was of other
 /// criteria than those the form sent.
 pub const OTHER_CRITERIA_NOTICE: &str = "L'aperçu affiché quand vous avez validé portait sur \
