@@ -29,7 +29,8 @@ pub fn print_json(value: &impl Serialize) {
     }
 }
 
-/// Prints the counts of a reassignment; a dry run's say what would be done.
+/// Prints the counts of a reassignment. For a dry run, the labels describe
+/// what would be done.
 fn print_counts(outcome: &Outcome, dry_run: bool) {
     let (changed, already, entries) = if dry_run {
         (

@@ -375,8 +375,8 @@ pub enum PostalFieldError {
         "code postal : « {part} » : une suite de départements s'écrit en entier, séparés par « ; » (« {listed} »)"
     )]
     DepartementRange { part: String, listed: String },
-    /// A range of codes typed in full; `start` is what its bounds share,
-    /// and `exact` tells whether it takes the range and nothing more.
+    /// A range of codes typed in full. `start` is the prefix its bounds
+    /// share, and `exact` is true when that prefix matches the range only.
     #[error(
         "code postal : « {part} » : une plage de codes s'écrit par le début commun de ses codes{}",
         match (.start.as_str(), .exact) {
@@ -607,7 +607,7 @@ pub fn stored_country(country: CountryCode, postal_norm: &str) -> CountryCode {
 /// `Réunion`), whatever its case, accents, spaces, hyphens, apostrophes
 /// and leading article, or the one département whose name starts with it
 /// (`Polynésie`).
-fn departement_named(part: &str) -> Option<&'static reference::Departement> {
+pub fn departement_named(part: &str) -> Option<&'static reference::Departement> {
     let key = |text: &str| -> String {
         let folded = crate::domain::search::fold_for_search(text);
         let mut words: Vec<&str> = folded
@@ -1357,7 +1357,7 @@ mod tests {
     }
 
     #[test]
-    fn names_that_are_no_code_told_as_such() {
+    fn non_code_names_ask_for_digits() {
         let france = CountryCode::france();
         let message = |typed: &str| parse_postal_field(typed, &france).unwrap_err().to_string();
 

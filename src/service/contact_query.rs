@@ -150,11 +150,17 @@ pub fn export_selection(
 /// addresses, by its INSEE code (see [`reference::Departement::selection_prefixes`]).
 fn departement_selection(code: &str) -> Result<(CountryCode, Vec<PostalPrefix>), ServiceError> {
     let unknown = || {
-        ServiceError::invalid(
-            "unknown_departement",
-            "departement",
-            format!("département : « {code} » inconnu ; indiquez un code comme 51, 2A ou 971"),
-        )
+        // A département typed by name gets its code proposed.
+        let message = match crate::domain::postal::departement_named(code) {
+            Some(named) => format!(
+                "département : « {code} » n'est pas un code ; vouliez-vous écrire « {} » ({}) ?",
+                named.code, named.name
+            ),
+            None => {
+                format!("département : « {code} » inconnu ; indiquez un code comme 51, 2A ou 971")
+            }
+        };
+        ServiceError::invalid("unknown_departement", "departement", message)
     };
     // `20`, Corsica before its split into 2A and 2B, means all of it, as
     // in the region form.
@@ -248,6 +254,20 @@ mod tests {
             Some((CountryCode::france(), prefixes(&["51"])))
         );
         assert!(departement_selection("99").is_err());
+    }
+
+    #[test]
+    fn departement_named_gets_its_code_proposed() {
+        let message = |code: &str| departement_selection(code).unwrap_err().to_string();
+
+        assert_eq!(
+            message("Marne"),
+            "département : « Marne » n'est pas un code ; vouliez-vous écrire « 51 » (Marne) ?"
+        );
+        assert_eq!(
+            message("99"),
+            "département : « 99 » inconnu ; indiquez un code comme 51, 2A ou 971"
+        );
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn undo(result: &UndoResult) -> Value {
     value
 }
 
-/// The contacts an undo gives back to each owner, role by role.
+/// Lists the contacts an undo gives back to each owner, role by role.
 fn returns(returns: &[OwnerReturn]) -> Value {
     returns
         .iter()
@@ -139,7 +139,7 @@ mod tests {
     use crate::domain::contact::Role;
 
     #[test]
-    fn returns_without_owner_say_nothing_of_activity() {
+    fn returns_without_owner_have_null_activity() {
         let jd = UserRef {
             id: 1,
             initials: "JD".to_string(),

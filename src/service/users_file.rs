@@ -197,9 +197,19 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             continue;
         }
         if let Some(existing) = store.find_user(&login)? {
+            // The file creates users and changes none: a line that asks
+            // to deactivate one says how, rather than seem applied.
+            let deactivation = match parse_active(&field(active_column)) {
+                Some(false) if existing.active => format!(
+                    " ; le fichier ne modifie pas les utilisateurs existants : pour désactiver \
+                     ce compte, lancez « relais user deactivate {} »",
+                    existing.initials
+                ),
+                _ => String::new(),
+            };
             report.skipped.push(skip(format!(
                 "« {login} » désigne déjà {} ; les contacts dont le responsable est « {login} » \
-                 iront à ce compte",
+                 iront à ce compte{deactivation}",
                 existing.display_name()
             )));
             continue;

@@ -38,7 +38,7 @@ pub enum StoreError {
         code: &'static str,
         what: &'static str,
         key: String,
-        /// Where the numbers in use are listed.
+        /// Command and API call that list the numbers in use.
         hint: &'static str,
     },
     /// Another transaction holds a conflicting lock for too long, or the
@@ -208,8 +208,9 @@ pub(crate) const GIVEN_BACK_BY_UNDO: &str = "SELECT h.role, u.id, u.initials, u.
      ORDER BY h.role, u.initials IS NULL, u.initials";
 
 /// Batches between two others that wrote history on the contacts of the
-/// later one: `?1`/`$1` is that batch, `?2`/`$2` the earlier one, `?3`/`$3`
-/// the limit. Both engines run it as written.
+/// later one: `$1` is that batch, `$2` the earlier one and `$3` the limit.
+/// Both engines run it as written, since SQLite numbers `$N` parameters in
+/// order of first use.
 pub(crate) const BATCHES_BETWEEN_ON_CONTACTS: &str = "SELECT DISTINCT o.batch_id
      FROM history h JOIN history o ON o.contact_id = h.contact_id
      WHERE h.batch_id = $1 AND o.batch_id > $2 AND o.batch_id < $1

@@ -523,7 +523,7 @@ fn dry_run_says_nothing_changed() {
         assert!(text.contains("51 — Marne"), "{text}");
         assert!(text.contains("02 — Aisne"), "{text}");
         assert!(text.contains("2 contacts concernés"), "{text}");
-        // Nothing was done: the counts say what would be.
+        // Nothing was done, so the counts describe what would be.
         assert!(text.contains("2 contacts à réaffecter ("), "{text}");
         assert!(text.contains("2 entrées d'historique à écrire"), "{text}");
         assert!(!text.contains("réaffectés"), "{text}");

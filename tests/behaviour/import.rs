@@ -2602,3 +2602,29 @@ fn numbers_of_another_base_are_explained() {
         );
     });
 }
+
+/// A row naming a contact by its number, with an empty external id where
+/// the contact has one, is rejected with both ways out: the external id if
+/// it is that contact, an empty number if it comes from another base.
+#[test]
+fn number_without_stored_external_id_gives_both_fixes() {
+    each_engine(|db| {
+        cast(db);
+        import_rows(db, &["e1,Martin,Hélène,,,,,51100,Reims,FRA,JD,"]);
+        let number = contact(db, "e1").id;
+        let text = format!("N° Relais;Identifiant externe;Nom\n{number};;Martin\n");
+
+        let report = import_bytes(db, "numero.csv", text.as_bytes());
+
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(report.rejected[0].column, "N° Relais");
+        assert_eq!(
+            report.rejected[0].reason,
+            format!(
+                "le contact n° {number} a l'identifiant externe « e1 » : si la ligne est bien \
+                 ce contact, indiquez cet identifiant externe ; si elle vient d'une autre base, \
+                 videz le n° Relais pour créer un nouveau contact"
+            )
+        );
+    });
+}

@@ -605,7 +605,7 @@ fn region_batch(db: &TestDb, to: &str, postal: &str) -> relais::domain::batch::B
 /// The batches a result page names as having changed its contacts since
 /// the form was shown are those on the same contacts, numbered between.
 #[test]
-fn batches_between_are_those_on_the_same_contacts() {
+fn batches_between_share_contacts() {
     each_engine(|db| {
         region_fixture(db);
         let (_, since) = db.store().data_version().unwrap();

@@ -641,8 +641,8 @@ fn role_changes_at_once_keep_an_administrator() {
 }
 
 /// A control character in a user's name, login or e-mail, or in a token
-/// label, is refused with its field and position, on both engines:
-/// PostgreSQL cannot store a NUL, which once ended in a server error.
+/// label, is refused with its field and position, on both engines,
+/// because PostgreSQL cannot store a NUL.
 #[test]
 fn control_character_in_user_fields_refused() {
     each_engine(|db| {
@@ -687,5 +687,35 @@ fn control_character_in_user_fields_refused() {
                 .unwrap()
                 .is_empty()
         );
+    });
+}
+
+/// A users file line that asks to deactivate a user of the base is
+/// skipped, as every line naming an existing user, and says how to do it.
+#[test]
+fn users_file_deactivation_of_existing_user_explained() {
+    each_engine(|db| {
+        cast(db);
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "login;first_name;last_name;active\njd;Jean;Dupont;non\nbb;Baptiste;Bonchamps;oui\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        assert!(report.created.is_empty(), "{report:?}");
+        let reasons: Vec<&str> = report.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(
+            reasons[0].ends_with(
+                "iront à ce compte ; le fichier ne modifie pas les utilisateurs existants : pour désactiver ce compte, lancez « relais user deactivate JD »"
+            ),
+            "{}",
+            reasons[0]
+        );
+        assert!(reasons[1].ends_with("iront à ce compte"), "{}", reasons[1]);
+        assert!(db.store().find_user("JD").unwrap().unwrap().active);
     });
 }

@@ -558,6 +558,23 @@ async fn errors_carry_code_message_and_field() {
     );
     assert_eq!(empty_key["code"], "invalid_idempotency_key");
     assert_eq!(app.batch_count(), batches_before);
+
+    let twice = app
+        .api(Method::POST, REGION, Some(&app.admin_token))
+        .header("Idempotency-Key", "first-key")
+        .header("Idempotency-Key", "second-key")
+        .json(&region_body("51"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 400);
+    let twice = json(twice).await;
+    assert_eq!(twice["code"], "invalid_idempotency_key");
+    assert_eq!(
+        twice["message"],
+        "en-tête Idempotency-Key donné plusieurs fois : envoyez-en un seul"
+    );
+    assert_eq!(app.batch_count(), batches_before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

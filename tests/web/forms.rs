@@ -1749,7 +1749,7 @@ async fn second_tab_result_names_the_batch_it_overrode() {
         "{page}"
     );
 
-    // A form opened after the first run knows it, and says nothing.
+    // A form opened after the first run has its number: no notice.
     let third_tab = app.page(&client, "/admin/reassign-region").await;
     let response = submit_region(&app, &client, &third_tab, "QT", "51").await;
     let third = app.store.list_batches(1, 0).unwrap().remove(0);
@@ -1761,7 +1761,7 @@ async fn second_tab_result_names_the_batch_it_overrode() {
 
 /// Valider pressed while the preview on screen was of other criteria (the
 /// field changed, and the new preview had not come) runs what the form
-/// sent, and its result says the preview was of something else.
+/// sent, and its result warns that the preview was of other criteria.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn result_says_when_preview_was_of_other_criteria() {
     let app = TestApp::start().await;

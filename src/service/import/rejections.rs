@@ -72,8 +72,9 @@ fn describe_key_conflict(conflict: &KeyConflict, headers: &RejectionHeaders) -> 
         KeyConflictKind::OtherExternalId { stored } => (
             headers.contact_number.clone(),
             format!(
-                "le contact n° {number} a l'identifiant externe « {stored} » : \
-                 indiquez cet identifiant externe sur la ligne, ou videz le n° Relais"
+                "le contact n° {number} a l'identifiant externe « {stored} » : si la ligne \
+                 est bien ce contact, indiquez cet identifiant externe ; si elle vient d'une \
+                 autre base, videz le n° Relais pour créer un nouveau contact"
             ),
         ),
         KeyConflictKind::ChangedSinceExport { changed_at } => (

@@ -447,9 +447,9 @@ impl Store for PgStore {
 
     fn data_version(&self) -> StoreResult<(u64, i64)> {
         self.read(|client| {
-            // Run for every preview the web server answers from its
-            // cache: a typed query takes one round trip, where a prepared
-            // one takes three.
+            // Run for every preview the web server serves from its cache,
+            // so the query is typed: one round trip, where a query
+            // prepared on the fly takes three.
             let row = client
                 .query_typed_one("SELECT count(*), coalesce(max(id), 0) FROM batches", &[])?;
             Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1)))

@@ -130,6 +130,15 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// Builds the run context of an API call: the token's user as actor, and the
 /// `Idempotency-Key` header scoped to that user.
 pub fn run_context(user: &User, headers: &HeaderMap) -> Result<RunContextInput, ApiError> {
+    // A proxy or a client library that adds its own key would otherwise
+    // have one of the two ignored without a word.
+    if headers.get_all(IDEMPOTENCY_HEADER).iter().nth(1).is_some() {
+        return Err(AppError::bad_request(
+            "invalid_idempotency_key",
+            "en-tête Idempotency-Key donné plusieurs fois : envoyez-en un seul",
+        )
+        .into());
+    }
     let key = match headers.get(IDEMPOTENCY_HEADER) {
         None => None,
         Some(value) => {

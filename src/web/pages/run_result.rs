@@ -88,7 +88,7 @@ pub fn parse_previewed(value: &str) -> Option<u64> {
     value.trim().parse::<u64>().ok()
 }
 
-/// What the preview in a form said about the operation Valider ran.
+/// Preview state of a form, compared with the operation Valider ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Previewed {
     /// The form was sent without a preview.
@@ -111,7 +111,7 @@ impl Previewed {
         }
     }
 
-    /// The count announced for these criteria, if any.
+    /// Returns the count announced for these criteria, if any.
     pub fn count(self) -> Option<u64> {
         match self {
             Previewed::Count(count) => Some(count),
@@ -120,9 +120,9 @@ impl Previewed {
     }
 }
 
-/// Returns the notice of a run's result page shown without a redirect,
-/// from what its form's preview said: that it was of other criteria, or
-/// that it announced another number of contacts.
+/// Returns the notice of a run's result page shown without a redirect:
+/// the preview was of other criteria, or it announced another number of
+/// contacts.
 pub fn run_notice(previewed: Previewed, changed: u64) -> Option<String> {
     match previewed {
         Previewed::OtherCriteria => Some(OTHER_CRITERIA_NOTICE.to_string()),
@@ -252,9 +252,9 @@ pub fn redirect_to_result(
 const OVERLAPS_NAMED: usize = 3;
 
 /// Warns that batches committed after the form was shown had already
-/// changed owners of the contacts this run changed, as when two tabs
-/// validate the same région for two users: the last run wins, and its
-/// counts alone would not say so. `None` when there are none.
+/// changed owners of the contacts this run changed. Two tabs validating
+/// the same région for two users do so, and the last run's counts alone
+/// do not show it. `None` when there are none.
 pub fn overlap_notice(batches: &[BatchId]) -> Option<String> {
     let named: Vec<String> = batches
         .iter()
