@@ -141,7 +141,13 @@ pub fn print_region_preview(
         }
     }
     if !preview.sample.is_empty() {
-        println!("Exemples :");
+        // With nothing to change, the sample shows contacts the target
+        // already has.
+        if preview.outcome.changed == 0 {
+            println!("Exemples de contacts déjà affectés, qui ne changeraient pas :");
+        } else {
+            println!("Exemples de contacts à réaffecter :");
+        }
         for contact in &preview.sample {
             println!("  {}", contact_line(contact, Some(prepared)));
         }

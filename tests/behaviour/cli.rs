@@ -527,6 +527,18 @@ fn dry_run_says_nothing_changed() {
         assert!(text.contains("2 contacts à réaffecter ("), "{text}");
         assert!(text.contains("2 entrées d'historique à écrire"), "{text}");
         assert!(!text.contains("réaffectés"), "{text}");
+        assert!(text.contains("Exemples de contacts à réaffecter :"), "{text}");
+
+        // Once run, the same dry run changes nothing, and its examples
+        // are contacts CC already has.
+        let args = ["reassign-region", "--to", "CC", "--postal", "51;02"];
+        relais(db, &args);
+        let again = relais(db, &[&args[..], &["--dry-run"]].concat());
+        let text = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            text.contains("Exemples de contacts déjà affectés, qui ne changeraient pas :"),
+            "{text}"
+        );
     });
 }
 

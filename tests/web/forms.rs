@@ -220,6 +220,27 @@ async fn region_preview_matches_the_run() {
     assert!(page.contains("contacts concernés"));
     assert!(page.contains("contacts réaffectés"));
     assert_eq!(qt_contacts(&app), expected);
+    assert!(html.contains("Exemples de contacts à réaffecter"), "{html}");
+
+    // Run, the same preview changes nothing: its examples are contacts the
+    // target already has, and say so.
+    let again = client
+        .get(app.url("/admin/reassign-region/preview"))
+        .query(&[
+            ("to", "QT"),
+            ("country", "FRA"),
+            ("postal", "51;02"),
+            ("role", "commercial"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let again = json(again).await;
+    let again = unescape(again["html"].as_str().unwrap());
+    assert!(
+        again.contains("Exemples de contacts déjà affectés, qui ne changeraient pas"),
+        "{again}"
+    );
 }
 
 /// The live preview's sentence names the target, the role, the country
