@@ -527,7 +527,10 @@ fn dry_run_says_nothing_changed() {
         assert!(text.contains("2 contacts à réaffecter ("), "{text}");
         assert!(text.contains("2 entrées d'historique à écrire"), "{text}");
         assert!(!text.contains("réaffectés"), "{text}");
-        assert!(text.contains("Exemples de contacts à réaffecter :"), "{text}");
+        assert!(
+            text.contains("Exemples de contacts à réaffecter :"),
+            "{text}"
+        );
 
         // Once run, the same dry run changes nothing, and its examples
         // are contacts CC already has.
