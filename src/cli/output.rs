@@ -607,6 +607,9 @@ pub fn print_user_import(report: &UserImportReport) {
             );
         }
     }
+    for namesake in &report.namesakes {
+        println!("Attention : {namesake}");
+    }
 }
 
 pub fn print_users(users: &[User], as_json: bool) {

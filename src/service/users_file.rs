@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::domain::user::{NewUser, UserRole, fold_key, parse_email, parse_initials};
+use crate::domain::user::{NewUser, User, UserRole, fold_key, parse_email, parse_initials};
 use crate::storage::Store;
 
 use super::ServiceError;
@@ -19,6 +19,8 @@ pub struct UserImportReport {
     pub created: Vec<String>,
     /// Lines left out, with the reason.
     pub skipped: Vec<SkippedUser>,
+    /// Users created with the name of a user already there, by line.
+    pub namesakes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -346,6 +348,17 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             report.skipped.push(skip(message));
             continue;
         }
+        // Contact files often name owners by their full name, and a name
+        // two users share is then refused as ambiguous.
+        // Names compare as the contact import compares them: without case,
+        // accents or word order.
+        let name_key =
+            |first: &str, last: &str| super::import::name_key(&format!("{first} {last}"));
+        let full_name = name_key(&first_name, &last_name);
+        let namesake = users
+            .iter()
+            .find(|user| name_key(&user.first_name, &user.last_name) == full_name)
+            .map(User::display_name);
         let user = store.create_user(&NewUser {
             initials,
             login: Some(login.clone()),
@@ -362,6 +375,14 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
         });
         match user {
             Ok(user) => {
+                if let Some(namesake) = namesake {
+                    report.namesakes.push(format!(
+                        "ligne {line} : {} porte le même nom que {namesake} ; une importation \
+                         de contacts qui nomme leur responsable par son nom sera refusée comme \
+                         ambiguë, nommez-le par ses initiales ou son e-mail",
+                        user.display_name()
+                    ));
+                }
                 report.created.push(user.initials.clone());
                 users.push(user);
             }

@@ -365,6 +365,32 @@ fn export_named_as_workbook_is_refused() {
     });
 }
 
+/// `relais user import` prints the users it created and warns about a
+/// namesake of a user already there.
+#[test]
+fn user_import_warns_of_namesake() {
+    each_engine(|db| {
+        setup(db);
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "login;first_name;last_name\njdupont;Jean;Dupont\n".as_bytes(),
+        );
+
+        let output = relais(db, &["user", "import", path.to_str().unwrap()]);
+
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.starts_with("1 utilisateur créé\n"), "{text}");
+        assert!(
+            text.contains(
+                "Attention : ligne 2 : Jean DUPONT (JD2) porte le même nom que Jean DUPONT (JD) ;"
+            ),
+            "{text}"
+        );
+    });
+}
+
 /// The help is French, down to the label of an option's aliases.
 #[test]
 fn help_reads_in_french() {

@@ -719,3 +719,36 @@ fn users_file_deactivation_of_existing_user_explained() {
         assert!(db.store().find_user("JD").unwrap().unwrap().active);
     });
 }
+
+/// A user a users file creates with the name of a user already there, in
+/// the base or on an earlier line, is reported: contact files naming
+/// owners by that name would then be refused as ambiguous.
+#[test]
+fn users_file_namesake_is_reported() {
+    each_engine(|db| {
+        cast(db);
+        let path = write_file(
+            db,
+            "utilisateurs.csv",
+            "login;first_name;last_name\njdupont2;Jean;DUPONT\nzl;Zoé;Lambert\nzl2;Zoe;lambert\n"
+                .as_bytes(),
+        );
+
+        let report = import_users(db.store(), &path).unwrap();
+
+        assert_eq!(report.created.len(), 3, "{report:?}");
+        assert_eq!(report.namesakes.len(), 2, "{:?}", report.namesakes);
+        assert!(
+            report.namesakes[0].starts_with("ligne 2 : Jean DUPONT (")
+                && report.namesakes[0]
+                    .contains("porte le même nom que Jean DUPONT (JD) ; une importation"),
+            "{}",
+            report.namesakes[0]
+        );
+        assert!(
+            report.namesakes[1].starts_with("ligne 4 : Zoe LAMBERT ("),
+            "{}",
+            report.namesakes[1]
+        );
+    });
+}

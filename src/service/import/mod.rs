@@ -27,6 +27,7 @@ use crate::storage::Store;
 
 use super::ServiceError;
 use owner_index::OwnerIndex;
+pub(crate) use owner_index::name_key;
 use pipeline::{PIPELINE_CHUNKS, Written, read_rows, write_chunk, write_rows};
 use rejections::RejectionHeaders;
 use resolver::Resolver;

@@ -109,7 +109,7 @@ impl OwnerIndex {
 /// Returns the words of a name, folded and sorted, so that case, accents,
 /// hyphens and word order do not count: `Jean-Pierre DUPONT` and
 /// `dupont jean pierre` give the same key.
-pub(super) fn name_key(name: &str) -> String {
+pub(crate) fn name_key(name: &str) -> String {
     let folded = crate::domain::search::fold_for_search(name);
     let mut words: Vec<&str> = folded
         .split(|c: char| c.is_whitespace() || c == '-')
