@@ -674,7 +674,7 @@ async fn undo_refuses_a_body_it_does_not_take() {
     let path = format!("/api/v1/batches/{batch_id}/undo");
     let send = |body: &'static str| {
         app.api(Method::POST, &path, Some(&app.admin_token))
-            .header("Content-Type", "text/plain")
+            .header("Content-Type", "application/json")
             .body(body)
             .send()
     };
@@ -707,6 +707,21 @@ async fn undo_preview_matches_the_undo() {
     let batch_id = run["batch_id"].as_i64().unwrap();
     let preview_path = format!("/api/v1/batches/{batch_id}/undo/preview");
 
+    // A body with content must be declared JSON, as for the calls with
+    // fields; an empty one may come with any type, or none.
+    for (content_type, body, expected) in [
+        (Some("text/plain"), "{}", 415),
+        (None, "hello", 415),
+        (Some("text/plain"), "", 200),
+        (None, "", 200),
+    ] {
+        let mut request = app.api(Method::POST, &preview_path, Some(&app.admin_token));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.body(body).send().await.unwrap();
+        assert_eq!(response.status(), expected, "{content_type:?} {body:?}");
+    }
     let (_, list_before_preview) = get(&app, "/api/v1/batches").await;
     let (status, preview) = post(&app, &preview_path, &json!({}), None).await;
     let (_, list_after_preview) = get(&app, "/api/v1/batches").await;

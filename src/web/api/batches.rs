@@ -218,7 +218,7 @@ pub async fn undo(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_batch_id(&id)?;
-    super::body::no_fields(&super::body::bytes(body)?)?;
+    super::body::no_fields_declared(&headers, &super::body::bytes(body)?)?;
     let run = run_context(&user, &headers)?;
     let result = state
         .run(move |store| Ok(undo_batch(store, id, run)?))
@@ -232,10 +232,11 @@ pub async fn undo_preview(
     State(state): State<AppState>,
     ApiAdmin(_user): ApiAdmin,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_batch_id(&id)?;
-    super::body::no_fields(&super::body::bytes(body)?)?;
+    super::body::no_fields_declared(&headers, &super::body::bytes(body)?)?;
     let preview = state.run(move |store| Ok(preview_undo(store, id)?)).await?;
     Ok(Json(undo_preview_json(&preview)))
 }

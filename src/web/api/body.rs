@@ -41,16 +41,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .get(header::CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         if !declared.as_deref().is_some_and(is_json_media_type) {
-            let received = match declared {
-                Some(value) => format!("vaut « {} »", value.chars().take(60).collect::<String>()),
-                None => "manque".to_string(),
-            };
-            return Ok(JsonBody(Err(ApiError::from(AppError::bad_request(
-                "unsupported_media_type",
-                format!(
-                    "corps de la requête : l'en-tête « Content-Type » {received} ; envoyez du JSON avec « Content-Type: application/json » (avec curl : -H 'Content-Type: application/json')"
-                ),
-            )))));
+            return Ok(JsonBody(Err(unsupported_media_type(declared))));
         }
         let read = match Bytes::from_request(request, state).await {
             Ok(bytes) => parse(&bytes),
@@ -210,6 +201,35 @@ pub fn bytes(
 /// Checks the body of a call that takes no field, such as an undo: empty,
 /// or an empty JSON object. Anything else is refused, as for the other
 /// calls, so that a malformed request changes nothing.
+/// Builds the 415 answer to a body whose `Content-Type` (`None` when
+/// absent) is not JSON.
+fn unsupported_media_type(declared: Option<String>) -> ApiError {
+    let received = match declared {
+        Some(value) => format!("vaut « {} »", value.chars().take(60).collect::<String>()),
+        None => "manque".to_string(),
+    };
+    ApiError::from(AppError::bad_request(
+        "unsupported_media_type",
+        format!(
+            "corps de la requête : l'en-tête « Content-Type » {received} ; envoyez du JSON avec « Content-Type: application/json » (avec curl : -H 'Content-Type: application/json')"
+        ),
+    ))
+}
+
+/// Checks the body of a call that takes no field, as `no_fields` does,
+/// after its media type: an empty body may come with any, or none, but a
+/// body with content must be declared JSON, as for the calls with fields.
+pub fn no_fields_declared(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let has_content = body.iter().any(|byte| !byte.is_ascii_whitespace());
+    if has_content && !declared.as_deref().is_some_and(is_json_media_type) {
+        return Err(unsupported_media_type(declared));
+    }
+    no_fields(body)
+}
+
 pub fn no_fields(body: &[u8]) -> Result<(), ApiError> {
     match parse(body)? {
         Body::Empty => Ok(()),
