@@ -14,7 +14,7 @@ use crate::service::prefix_rows::typed_prefix_counts;
 use crate::service::reassign::{
     RunContextInput, apply_region_reassignment, apply_user_reassignment, parse_batch_id,
     prepare_region_reassignment, prepare_user_reassignment, preview_region_reassignment,
-    preview_undo, preview_user_reassignment, undo_batch,
+    preview_undo, preview_user_reassignment, region_form_problems, undo_batch, user_form_problems,
 };
 use crate::service::users::{UserForm, add_user, set_active, set_password};
 use crate::service::{ServiceError, tokens};
@@ -188,7 +188,13 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
             Ok(())
         }
         Command::Reassign(args) => {
-            let prepared = prepare_user_reassignment(store.as_ref(), &args.from, &args.to)?;
+            let prepared = prepare_user_reassignment(store.as_ref(), &args.from, &args.to)
+                .map_err(|error| {
+                    with_every_problem(
+                        error,
+                        user_form_problems(store.as_ref(), &args.from, &args.to),
+                    )
+                })?;
             if args.dry_run {
                 // A dry run checks --as as the run would, so that a
                 // simulation never passes where the run then fails.
@@ -220,7 +226,17 @@ pub fn run(cli: Cli) -> Result<(), ServiceError> {
                 &args.country,
                 &args.postal,
                 Some(&args.role),
-            )?;
+            )
+            .map_err(|error| {
+                let problems = region_form_problems(
+                    store.as_ref(),
+                    Some(&args.to),
+                    &args.country,
+                    &args.postal,
+                    Some(&args.role),
+                );
+                with_every_problem(error, problems)
+            })?;
             if args.dry_run {
                 actor()?;
                 let preview = preview_region_reassignment(store.as_ref(), &prepared)?;
@@ -659,4 +675,30 @@ fn role_fr(role: crate::domain::user::UserRole) -> &'static str {
         crate::domain::user::UserRole::Admin => "administrateur",
         crate::domain::user::UserRole::User => "utilisateur",
     }
+}
+
+/// Adds to the error a reassignment stopped at the problems of its other
+/// options, one per option, so that one correction fixes them all, as the
+/// API lists them. Errors of the base are returned as they are.
+fn with_every_problem(
+    error: ServiceError,
+    problems: Result<Vec<ServiceError>, ServiceError>,
+) -> ServiceError {
+    let (ServiceError::Invalid { code, field, .. }, Ok(problems)) = (&error, problems) else {
+        return error;
+    };
+    let mut fields = vec![*field];
+    let mut lines = vec![error.to_string()];
+    for problem in problems {
+        if let Some(other) = problem.field()
+            && !fields.contains(&other)
+        {
+            fields.push(other);
+            lines.push(problem.to_string());
+        }
+    }
+    if lines.len() == 1 {
+        return error;
+    }
+    ServiceError::invalid(code, field, lines.join("\n  "))
 }

@@ -391,6 +391,55 @@ fn user_import_warns_of_namesake() {
     });
 }
 
+/// A reassignment with several bad options names each of them at once, as
+/// the API does, and changes nothing.
+#[test]
+fn every_bad_option_is_named() {
+    each_engine(|db| {
+        setup(db);
+        let before = snapshot(db);
+
+        let region = relais(
+            db,
+            &[
+                "reassign-region",
+                "--to",
+                "XYZ",
+                "--country",
+                "XXX",
+                "--postal",
+                "%",
+            ],
+        );
+        let user = relais(db, &["reassign", "--from", "ZZ", "--to", "ZZ"]);
+
+        assert_eq!(region.status.code(), Some(1));
+        let text = stderr(&region);
+        assert!(
+            text.starts_with("relais : affecter à l'utilisateur : aucun utilisateur « XYZ »"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  code pays : « XXX » n'est pas un pays connu"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  code postal : « % » n'est pas un préfixe valide"),
+            "{text}"
+        );
+        let text = stderr(&user);
+        assert!(
+            text.starts_with("relais : de : aucun utilisateur « ZZ »"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  vers : aucun utilisateur « ZZ »"),
+            "{text}"
+        );
+        assert_eq!(snapshot(db), before);
+    });
+}
+
 /// The help is French, down to the label of an option's aliases.
 #[test]
 fn help_reads_in_french() {
