@@ -199,8 +199,9 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
             continue;
         }
         if let Some(existing) = store.find_user(&login)? {
-            // The file creates users and changes none: a line that asks
-            // to deactivate one says how, rather than seem applied.
+            // The file creates users and changes none. A line that requests
+            // a deactivation gets the command for it, so it does not look
+            // applied.
             let deactivation = match parse_active(&field(active_column)) {
                 Some(false) if existing.active => format!(
                     " ; le fichier ne modifie pas les utilisateurs existants : pour désactiver \

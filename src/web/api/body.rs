@@ -201,7 +201,7 @@ pub fn bytes(
 /// Checks the body of a call that takes no field, such as an undo: empty,
 /// or an empty JSON object. Anything else is refused, as for the other
 /// calls, so that a malformed request changes nothing.
-/// Builds the 415 answer to a body whose `Content-Type` (`None` when
+/// Builds the 415 error for a body whose `Content-Type` (`None` when
 /// absent) is not JSON.
 fn unsupported_media_type(declared: Option<String>) -> ApiError {
     let received = match declared {
@@ -217,7 +217,7 @@ fn unsupported_media_type(declared: Option<String>) -> ApiError {
 }
 
 /// Checks the body of a call that takes no field, as `no_fields` does,
-/// after its media type: an empty body may come with any, or none, but a
+/// after its media type. An empty body may come with any type or none. A
 /// body with content must be declared JSON, as for the calls with fields.
 pub fn no_fields_declared(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let declared = headers
