@@ -15,6 +15,23 @@ async fn region_form(app: &TestApp, client: &reqwest::Client) -> (String, String
     (csrf, key)
 }
 
+/// Returns the region preview the dialog asks for with `fields`, as JSON
+/// (`html` and `errors`), once checked that it answered 200.
+async fn region_preview(
+    app: &TestApp,
+    client: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> serde_json::Value {
+    let response = client
+        .get(app.url("/admin/reassign-region/preview"))
+        .query(fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    json(response).await
+}
+
 fn qt_contacts(app: &TestApp) -> u64 {
     let qt = app.store.find_user("QT").unwrap().unwrap();
     let filter = ContactFilter {
@@ -171,19 +188,13 @@ async fn region_preview_matches_the_run() {
     let app = TestApp::start().await;
     let client = app.logged_in("QA").await;
 
-    let preview = client
-        .get(app.url("/admin/reassign-region/preview"))
-        .query(&[
-            ("to", "QT"),
-            ("country", "FRA"),
-            ("postal", "51;02"),
-            ("role", "commercial"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(preview.status(), 200);
-    let preview = json(preview).await;
+    let fields = [
+        ("to", "QT"),
+        ("country", "FRA"),
+        ("postal", "51;02"),
+        ("role", "commercial"),
+    ];
+    let preview = region_preview(&app, &client, &fields).await;
     let html = &unescape(preview["html"].as_str().unwrap());
     let expected = data_changed(html).expect("preview count");
     assert!(expected > 0, "the demo base has contacts in 51 and 02");
@@ -224,18 +235,7 @@ async fn region_preview_matches_the_run() {
 
     // Run, the same preview changes nothing: its examples are contacts the
     // target already has, and say so.
-    let again = client
-        .get(app.url("/admin/reassign-region/preview"))
-        .query(&[
-            ("to", "QT"),
-            ("country", "FRA"),
-            ("postal", "51;02"),
-            ("role", "commercial"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let again = json(again).await;
+    let again = region_preview(&app, &client, &fields).await;
     let again = unescape(again["html"].as_str().unwrap());
     assert!(
         again.contains("Exemples de contacts déjà affectés, qui ne changeraient pas"),
@@ -1436,19 +1436,13 @@ async fn region_sample_shows_matching_addresses() {
     let app = TestApp::start().await;
     let client = app.logged_in("QA").await;
 
-    let preview = client
-        .get(app.url("/admin/reassign-region/preview"))
-        .query(&[
-            ("to", "QT"),
-            ("country", "FRA"),
-            ("postal", "51"),
-            ("role", "commercial"),
-        ])
-        .send()
-        .await
-        .unwrap();
-
-    let preview = json(preview).await;
+    let fields = [
+        ("to", "QT"),
+        ("country", "FRA"),
+        ("postal", "51"),
+        ("role", "commercial"),
+    ];
+    let preview = region_preview(&app, &client, &fields).await;
     let html = unescape(preview["html"].as_str().unwrap());
     let items: Vec<&str> = html
         .split("<li>")
