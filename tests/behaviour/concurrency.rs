@@ -641,43 +641,63 @@ fn import_deadlocked_by_a_run_starts_again() {
         );
         let (first, second) = (contact(db, "d1").id, contact(db, "d2").id);
         let mut watcher = postgres::Client::connect(&db.location, postgres::NoTls).unwrap();
-        let deadlocks_before = deadlocks(&mut watcher);
-        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-        let location = db.location.clone();
-        // The other transaction locks the second contact, then the first
-        // once the import holds the first and waits for the second. The
-        // import has waited longer, so it detects the deadlock.
-        let other = thread::spawn(move || {
-            let mut client = postgres::Client::connect(&location, postgres::NoTls).unwrap();
-            let mut watcher = postgres::Client::connect(&location, postgres::NoTls).unwrap();
-            let mut tx = client.transaction().unwrap();
-            tx.execute(
-                "SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE",
-                &[&second],
-            )
-            .unwrap();
-            locked_tx.send(()).unwrap();
-            wait_for_lock_waiter(&mut watcher);
-            tx.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", &[&first])
+        // The server picks as victim the session whose deadlock check runs
+        // once the cycle exists. That is the import, which waited first,
+        // unless a loaded machine delays the other transaction's second
+        // lock past the import's check: then the other is rolled back, and
+        // the scenario runs again with a new owner.
+        for owner in ["BB", "CC", "DD"] {
+            let deadlocks_before = deadlocks(&mut watcher);
+            let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+            let location = db.location.clone();
+            // The other transaction locks the second contact, then the
+            // first once the import holds the first and waits for the
+            // second.
+            let other = thread::spawn(move || {
+                let mut client = postgres::Client::connect(&location, postgres::NoTls).unwrap();
+                let mut watcher = postgres::Client::connect(&location, postgres::NoTls).unwrap();
+                let mut tx = client.transaction().unwrap();
+                tx.execute(
+                    "SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE",
+                    &[&second],
+                )
                 .unwrap();
-            tx.commit().unwrap();
-        });
-        locked_rx.recv().unwrap();
+                locked_tx.send(()).unwrap();
+                wait_for_lock_waiter(&mut watcher);
+                match tx.execute("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE", &[&first]) {
+                    Ok(_) => {
+                        tx.commit().unwrap();
+                        true
+                    }
+                    Err(error)
+                        if error.code()
+                            == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                    {
+                        false
+                    }
+                    Err(error) => panic!("{error}"),
+                }
+            });
+            locked_rx.recv().unwrap();
 
-        let report = import_rows(
-            db,
-            &[
-                "d1,Un,,,,,,51100,Reims,FRA,BB,",
-                "d2,Deux,,,,,,51100,Reims,FRA,BB,",
-            ],
-        );
+            let rows = [
+                format!("d1,Un,,,,,,51100,Reims,FRA,{owner},"),
+                format!("d2,Deux,,,,,,51100,Reims,FRA,{owner},"),
+            ];
+            let report = import_rows(db, &[rows[0].as_str(), rows[1].as_str()]);
 
-        other.join().unwrap();
-        assert_eq!(report.updated, 2);
-        assert_eq!(owners(db, "d1").0, Some("BB".into()));
-        assert_eq!(owners(db, "d2").0, Some("BB".into()));
-        // The import did meet the deadlock, and was not merely made to wait.
-        wait_for_deadlocks(&mut watcher, deadlocks_before + 1);
+            let import_was_victim = other.join().unwrap();
+            assert_eq!(report.updated, 2);
+            assert_eq!(owners(db, "d1").0, Some(owner.into()));
+            assert_eq!(owners(db, "d2").0, Some(owner.into()));
+            // The scenario did meet a deadlock, and was not merely made to
+            // wait.
+            wait_for_deadlocks(&mut watcher, deadlocks_before + 1);
+            if import_was_victim {
+                return;
+            }
+        }
+        panic!("in three attempts, the other transaction was always the deadlock's victim");
     });
 }
 
