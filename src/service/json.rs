@@ -136,7 +136,6 @@ pub fn history(contact: &Contact, entries: &[HistoryEntry], created_by: Option<B
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::contact::Role;
 
     #[test]
     fn returns_without_owner_have_null_activity() {

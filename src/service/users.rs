@@ -47,16 +47,19 @@ pub fn user_form_problems(
             "nom : indiquez au moins un nom ou un prénom".to_string(),
         ));
     }
-    let (login_length, name_lengths): (Vec<_>, Vec<_>) = length_problems(form)
+    let (login_length, name_lengths): (Vec<_>, Vec<_>) = text_problems(form)
         .into_iter()
+        .map(|(field, _, message)| (field, message))
         .partition(|(field, _)| *field == "login");
     problems.extend(name_lengths);
-    let email_control = control_character("e-mail", &form.email);
-    match parse_email(&form.email) {
-        _ if email_control.is_some() => problems.extend(email_control.map(|m| ("email", m))),
-        Err(error) => problems.push(("email", error.to_string())),
-        Ok(Some(_)) => problems.extend(email_taken(&users, form)),
-        Ok(None) => {}
+    if let Some(message) = control_character("e-mail", &form.email) {
+        problems.push(("email", message));
+    } else {
+        match parse_email(&form.email) {
+            Err(error) => problems.push(("email", error.to_string())),
+            Ok(Some(_)) => problems.extend(email_taken(&users, form)),
+            Ok(None) => {}
+        }
     }
     problems.extend(login_length);
     problems.extend(login_taken(&users, form));
@@ -215,9 +218,10 @@ pub fn control_character(label: &str, value: &str) -> Option<String> {
     ))
 }
 
-/// Returns the problems of the names and login longer than
-/// `MAX_NAME_CHARS` or holding a control character, in form order.
-fn length_problems(form: &UserForm) -> Vec<(&'static str, String)> {
+/// Returns the problems of the names and login holding a control
+/// character or longer than `MAX_NAME_CHARS`, in form order, as (field,
+/// error code, message).
+fn text_problems(form: &UserForm) -> Vec<(&'static str, &'static str, String)> {
     [
         ("first_name", "prénom", &form.first_name),
         ("last_name", "nom", &form.last_name),
@@ -225,9 +229,11 @@ fn length_problems(form: &UserForm) -> Vec<(&'static str, String)> {
     ]
     .into_iter()
     .filter_map(|(field, label, value)| {
-        control_character(label, value)
-            .or_else(|| too_long(label, value))
-            .map(|message| (field, message))
+        let problem = match control_character(label, value) {
+            Some(message) => Some(("control_character", message)),
+            None => too_long(label, value).map(|message| ("value_too_long", message)),
+        };
+        problem.map(|(code, message)| (field, code, message))
     })
     .collect()
 }
@@ -257,12 +263,7 @@ pub fn add_user(store: &dyn Store, form: &UserForm) -> Result<User, ServiceError
             "nom : indiquez au moins un nom ou un prénom",
         ));
     }
-    if let Some((field, message)) = length_problems(form).into_iter().next() {
-        let code = if message.contains("caractère de contrôle") {
-            "control_character"
-        } else {
-            "value_too_long"
-        };
+    if let Some((field, code, message)) = text_problems(form).into_iter().next() {
         return Err(ServiceError::invalid(code, field, message));
     }
     if let Some(message) = control_character("e-mail", &form.email) {

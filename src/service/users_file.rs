@@ -102,9 +102,10 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
     // counted from the line feeds up to it. After a Windows line end the
     // CSV reader places the record on the line feed of `\r\n`, and counts
     // one line too few.
+    let line_feeds: Vec<usize> = text.match_indices('\n').map(|(at, _)| at).collect();
     let line_at = |byte: u64| {
-        let upto = &text.as_bytes()[..(byte as usize + 1).min(text.len())];
-        lines_before + 1 + upto.iter().filter(|&&b| b == b'\n').count() as u64
+        let before = line_feeds.partition_point(|&at| at <= byte as usize);
+        lines_before + 1 + before as u64
     };
 
     let mut reader = csv::ReaderBuilder::new()
@@ -379,8 +380,8 @@ pub fn import_users(store: &dyn Store, path: &Path) -> Result<UserImportReport, 
                 if let Some(namesake) = namesake {
                     report.namesakes.push(format!(
                         "ligne {line} : {} porte le même nom que {namesake} ; une importation \
-                         de contacts qui nomme leur responsable par son nom sera refusée comme \
-                         ambiguë, nommez-le par ses initiales ou son e-mail",
+                         de contacts qui désigne ce responsable par son nom sera refusée comme \
+                         ambiguë : désignez-le par ses initiales ou son e-mail",
                         user.display_name()
                     ));
                 }

@@ -36,10 +36,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = std::convert::Infallible;
 
     async fn from_request(request: Request, state: &S) -> Result<JsonBody, Self::Rejection> {
-        let declared = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let declared = declared_media_type(request.headers());
         if !declared.as_deref().is_some_and(is_json_media_type) {
             return Ok(JsonBody(Err(unsupported_media_type(declared))));
         }
@@ -201,6 +198,13 @@ pub fn bytes(
 /// Checks the body of a call that takes no field, such as an undo: empty,
 /// or an empty JSON object. Anything else is refused, as for the other
 /// calls, so that a malformed request changes nothing.
+/// Returns the `Content-Type` a request declares, `None` when absent.
+fn declared_media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
 /// Builds the 415 error for a body whose `Content-Type` (`None` when
 /// absent) is not JSON.
 fn unsupported_media_type(declared: Option<String>) -> ApiError {
@@ -220,9 +224,7 @@ fn unsupported_media_type(declared: Option<String>) -> ApiError {
 /// after its media type. An empty body may come with any type or none. A
 /// body with content must be declared JSON, as for the calls with fields.
 pub fn no_fields_declared(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let declared = declared_media_type(headers);
     let has_content = body.iter().any(|byte| !byte.is_ascii_whitespace());
     if has_content && !declared.as_deref().is_some_and(is_json_media_type) {
         return Err(unsupported_media_type(declared));

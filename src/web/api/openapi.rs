@@ -357,7 +357,7 @@ fn schemas() -> Value {
         },
         "UndoPreview": {
             "type": "object",
-            "description": "Comptes de l'annulation si elle était lancée maintenant, comme UndoResult, dont returns (owner_active y vaut false pour un responsable désactivé depuis l'opération) et skipped (les entrées d'historique que l'annulation ignorerait)."
+            "description": "Comptes de l'annulation si elle était lancée maintenant, comme UndoResult, dont returns (owner_active y vaut false pour un responsable désactivé depuis l'opération, et null pour des contacts rendus sans responsable) et skipped (les entrées d'historique que l'annulation ignorerait)."
         },
         "Batch": { "type": "object" },
         "BatchList": {
