@@ -372,7 +372,7 @@ pub enum PostalFieldError {
     },
     /// Départements typed as a range, `51 à 53`, with all of them listed.
     #[error(
-        "code postal : « {part} » : une suite de départements s'écrit en entier, séparés par « ; » (« {listed} »)"
+        "code postal : « {part} » : pour une suite de départements, écrivez-les tous, séparés par « ; » (« {listed} »)"
     )]
     DepartementRange { part: String, listed: String },
     /// A range of codes typed in full. `start` is the prefix its bounds
@@ -633,7 +633,8 @@ pub fn departement_named(part: &str) -> Option<&'static reference::Departement> 
     if let Some(departement) = named().find(|departement| key(departement.name) == typed) {
         return Some(departement);
     }
-    // The start of one name only (`Polynésie`); `Haute` starts several.
+    // A start that one name only has is enough (`Polynésie`). `Haute`
+    // starts several names, so it gets no proposal.
     let mut starting = named().filter(|departement| key(departement.name).starts_with(&typed));
     match (starting.next(), starting.next()) {
         (Some(departement), None) if typed.len() >= 4 => Some(departement),
@@ -766,8 +767,8 @@ fn parse_part(part: &str, country: &CountryCode) -> Result<Vec<PostalPrefix>, Po
             None => {}
         }
     }
-    // A word with accented letters is no code, as a word of ASCII letters
-    // is not in France: the French message names digits as the fix.
+    // A word with accented letters is not a code. It gets the message that
+    // a word of ASCII letters gets in France, which asks for digits.
     if country.uses_french_postal_codes()
         && part.chars().any(|c| c.is_alphabetic() && !c.is_ascii())
         && part
@@ -1361,8 +1362,8 @@ mod tests {
         let france = CountryCode::france();
         let message = |typed: &str| parse_postal_field(typed, &france).unwrap_err().to_string();
 
-        // A start several names share, and accented words, ask for digits
-        // rather than for « chiffres et lettres ».
+        // A start several names share, and accented words, get the message
+        // that asks for digits rather than for « chiffres et lettres ».
         assert!(message("Haute").contains("utilisez uniquement des chiffres (51"));
         assert!(message("Réunionn").contains("utilisez uniquement des chiffres (51"));
         assert_eq!(
@@ -1396,7 +1397,7 @@ mod tests {
         );
         assert_eq!(
             message("51 à 53"),
-            "code postal : « 51 à 53 » : une suite de départements s'écrit en entier, séparés par « ; » (« 51;52;53 »)"
+            "code postal : « 51 à 53 » : pour une suite de départements, écrivez-les tous, séparés par « ; » (« 51;52;53 »)"
         );
         assert!(message("51-53").starts_with("code postal : dans « 51-53 », le tiret"));
         assert!(

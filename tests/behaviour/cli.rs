@@ -345,8 +345,8 @@ fn errors_are_french_on_stderr_with_failure_status() {
     });
 }
 
-/// An export named as an Excel workbook is refused before anything is
-/// written: it is CSV, which Excel refuses under that name.
+/// An export named as an Excel workbook is rejected before anything is
+/// written, because the file is CSV and Excel rejects it under that name.
 #[test]
 fn export_named_as_workbook_is_refused() {
     each_engine(|db| {

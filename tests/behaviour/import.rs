@@ -2604,8 +2604,9 @@ fn numbers_of_another_base_are_explained() {
 }
 
 /// A row naming a contact by its number, with an empty external id where
-/// the contact has one, is rejected with both ways out: the external id if
-/// it is that contact, an empty number if it comes from another base.
+/// the contact has one, is rejected with both fixes. The external id fixes
+/// it if it is that contact, and an empty number if it comes from another
+/// base.
 #[test]
 fn number_without_stored_external_id_gives_both_fixes() {
     each_engine(|db| {

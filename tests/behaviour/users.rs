@@ -690,8 +690,9 @@ fn control_character_in_user_fields_refused() {
     });
 }
 
-/// A users file line that asks to deactivate a user of the base is
-/// skipped, as every line naming an existing user, and says how to do it.
+/// A users file line that requests the deactivation of a user of the base
+/// is skipped, as every line naming an existing user, and its reason gives
+/// the command that deactivates the user.
 #[test]
 fn users_file_deactivation_of_existing_user_explained() {
     each_engine(|db| {

@@ -15,8 +15,8 @@ async fn region_form(app: &TestApp, client: &reqwest::Client) -> (String, String
     (csrf, key)
 }
 
-/// Returns the region preview the dialog asks for with `fields`, as JSON
-/// (`html` and `errors`), once checked that it answered 200.
+/// Returns the region preview the dialog requests with `fields`, as JSON
+/// (`html` and `errors`), after checking that its status is 200.
 async fn region_preview(
     app: &TestApp,
     client: &reqwest::Client,
@@ -233,8 +233,8 @@ async fn region_preview_matches_the_run() {
     assert_eq!(qt_contacts(&app), expected);
     assert!(html.contains("Exemples de contacts à réaffecter"), "{html}");
 
-    // Run, the same preview changes nothing: its examples are contacts the
-    // target already has, and say so.
+    // After the run, the same preview changes nothing. Its examples are
+    // contacts the target already has, and the title states it.
     let again = region_preview(&app, &client, &fields).await;
     let again = unescape(again["html"].as_str().unwrap());
     assert!(
